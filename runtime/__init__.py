@@ -1,0 +1,1 @@
+"""bifrostc runtime: the Starlette gateway that serves a generated out/ directory."""
