@@ -1,0 +1,211 @@
+"""The Governor: virtual keys, permissions, budgets and rate limits behind one small API for the app.
+
+Hook points, in request order::
+
+    ctx = governor.authenticate(request.headers)          # AuthenticationFailed -> 401
+    governor.authorize(ctx, route_name, provider)           # PermissionDenied    -> 403
+    reservation = await governor.admit(ctx)                 # BudgetExceeded / RateLimited -> 429
+    ... call the provider ...
+    await governor.settle(reservation, cost_usd, tokens)    # always, also with 0.0 after a failure
+
+Budget rule: a request is admitted only if, at admission, ``spent < limit`` in every scope of its chain
+(key -> team -> customer), and its real cost is added at settlement. Requests admitted concurrently all
+pass the same check, so spend may overshoot a budget by at most the cost of the requests in flight when it
+was reached; nothing larger can slip through. Rate limits count requests at admission and tokens at
+settlement in fixed one-minute UTC windows; ``requests_per_minute`` is exact, ``tokens_per_minute`` admits
+while the minute's tokens are under the limit. Anonymous traffic (``ctx is None``) has no scopes.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from bifrostc.runtime.config import Gateway
+from bifrostc.runtime.errors import BudgetExceeded, RateLimited
+from bifrostc.runtime.governance import keys as key_policy
+from bifrostc.runtime.governance.keys import KeyContext, KeyRing, Scope
+from bifrostc.runtime.governance.periods import Window, budget_window, rate_window
+from bifrostc.runtime.governance.redis_store import RedisCounterStore
+from bifrostc.runtime.governance.sqlite_store import SqliteCounterStore
+from bifrostc.runtime.governance.store import Check, CounterStore, Increment, Rejection
+
+Clock = Callable[[], float]
+
+
+@dataclass(slots=True)
+class Reservation:
+    """What ``admit`` counted; ``settle`` adds the real spend to the same budget windows."""
+
+    key_name: str | None
+    spend_counters: tuple[tuple[str, int | None], ...] = ()  # (counter, ttl) per scope
+    token_scopes: tuple[str, ...] = ()  # scope ids with a tokens-per-minute limit
+    settled: bool = False
+
+
+def _spend_counter(scope: Scope, now: float) -> tuple[str, Window, str]:
+    period = scope.budget.period if scope.budget else "never"
+    window = budget_window(period, now)
+    return f"{scope.id}:usd:{period}:{window.id}", window, period
+
+
+def _rate_counter(scope_id: str, kind: str, now: float) -> tuple[str, Window]:
+    window = rate_window(now)
+    return f"{scope_id}:{kind}:{window.id}", window
+
+
+def _iso(moment: float | None) -> str | None:
+    return None if moment is None else datetime.fromtimestamp(moment, UTC).isoformat()
+
+
+class Governor:
+    def __init__(
+        self, gateway: Gateway, store: CounterStore, *, keyring: KeyRing | None = None, clock: Clock = time.time
+    ) -> None:
+        self.gateway = gateway
+        self.store = store
+        self.keyring = keyring or KeyRing(gateway)
+        self._clock = clock
+
+    @classmethod
+    def from_gateway(
+        cls,
+        gateway: Gateway,
+        *,
+        redis_url: str | None = None,
+        sqlite_path: str | None = None,
+        key_prefix: str = "bifrostc:gov:",
+        clock: Clock = time.time,
+        environ: Mapping[str, str] | None = None,
+    ) -> Governor:
+        """Redis when ``redis_url`` is given or ``server.state`` is ``redis`` (URL read from
+        ``server.redis_url_env``); otherwise SQLite at ``sqlite_path`` (in memory when None: not durable)."""
+        env = os.environ if environ is None else environ
+        if redis_url is None and gateway.server.state == "redis":
+            name = gateway.server.redis_url_env
+            redis_url = env.get(name) if name else None
+            if not redis_url:
+                raise ValueError(f"server.state is redis but env var {name!r} holding the Redis URL is not set")
+        store: CounterStore
+        if redis_url:
+            store = RedisCounterStore.from_url(redis_url, prefix=key_prefix)
+        else:
+            store = SqliteCounterStore(sqlite_path or ":memory:")
+        return cls(gateway, store, keyring=KeyRing(gateway, env), clock=clock)
+
+    # --- who and what --------------------------------------------------------------------------------
+    def authenticate(self, headers: Mapping[str, str]) -> KeyContext | None:
+        return self.keyring.authenticate(headers)
+
+    def authorize(self, ctx: KeyContext | None, route_name: str, provider: str) -> None:
+        key_policy.authorize(ctx, route_name, provider)
+
+    def tool_allowed(self, ctx: KeyContext | None, tool_name: str) -> bool:
+        return key_policy.tool_allowed(ctx, tool_name)
+
+    # --- how much ------------------------------------------------------------------------------------
+    def _checks(self, scopes: tuple[Scope, ...], now: float) -> list[tuple[Check, Scope, Window]]:
+        checks: list[tuple[Check, Scope, Window]] = []
+        for scope in scopes:
+            if scope.budget is not None:
+                counter, window, _ = _spend_counter(scope, now)
+                checks.append((Check(counter, "spend", scope.budget.max_usd, window.ttl(now)), scope, window))
+            limit = scope.rate_limit
+            if limit is not None and limit.requests_per_minute is not None:
+                counter, window = _rate_counter(scope.id, "req", now)
+                check = Check(counter, "requests", limit.requests_per_minute, window.ttl(now, margin=60))
+                checks.append((check, scope, window))
+            if limit is not None and limit.tokens_per_minute is not None:
+                counter, window = _rate_counter(scope.id, "tok", now)
+                check = Check(counter, "tokens", limit.tokens_per_minute, window.ttl(now, margin=60))
+                checks.append((check, scope, window))
+        return checks
+
+    async def admit(self, ctx: KeyContext | None) -> Reservation:
+        """Check every scope's budget and rate limits atomically and count the request."""
+        if ctx is None:
+            return Reservation(key_name=None)
+        now = self._clock()
+        checks = self._checks(ctx.scopes, now)
+        rejection = await self.store.check_and_count([check for check, _, _ in checks])
+        if rejection is not None:
+            check, scope, window = checks[rejection.index]
+            raise _refusal(check, scope, window, rejection, now)
+        spend = tuple((counter, window.ttl(now)) for counter, window, _ in (_spend_counter(s, now) for s in ctx.scopes))
+        token_scopes = tuple(
+            s.id for s in ctx.scopes if s.rate_limit is not None and s.rate_limit.tokens_per_minute is not None
+        )
+        return Reservation(ctx.key_name, spend, token_scopes)
+
+    async def settle(self, reservation: Reservation, cost_usd: float, tokens: int) -> None:
+        """Add the request's real cost and tokens; a second call for one reservation is ignored."""
+        if reservation.settled:
+            return
+        reservation.settled = True
+        increments: list[Increment] = []
+        if cost_usd > 0:
+            increments += [Increment(counter, cost_usd, ttl) for counter, ttl in reservation.spend_counters]
+        if tokens > 0:
+            now = self._clock()
+            for scope_id in reservation.token_scopes:
+                counter, window = _rate_counter(scope_id, "tok", now)
+                increments.append(Increment(counter, tokens, window.ttl(now, margin=60)))
+        await self.store.add(increments)
+
+    # --- reporting -----------------------------------------------------------------------------------
+    def all_scopes(self) -> list[Scope]:
+        """Every key, team and customer of the spec, whether or not a key currently uses it."""
+        gw = self.gateway
+        scopes = [Scope("key", k.name, k.budget, k.rate_limit) for k in gw.virtual_keys]
+        scopes += [Scope("team", t.name, t.budget, t.rate_limit) for t in gw.teams.values()]
+        scopes += [Scope("customer", c.name, c.budget, c.rate_limit) for c in gw.customers.values()]
+        return scopes
+
+    async def spend_report(self) -> list[dict[str, Any]]:
+        """One row per scope: spend in the current budget window, limits and when the window resets."""
+        now = self._clock()
+        rows: list[dict[str, Any]] = []
+        counters: list[str] = []
+        for scope in self.all_scopes():
+            counter, window, period = _spend_counter(scope, now)
+            counters += [counter, _rate_counter(scope.id, "req", now)[0], _rate_counter(scope.id, "tok", now)[0]]
+            limit = scope.rate_limit
+            rows.append(
+                {
+                    "scope": scope.id,
+                    "kind": scope.kind,
+                    "name": scope.name,
+                    "limit_usd": scope.budget.max_usd if scope.budget else None,
+                    "period": period,
+                    "window_start": _iso(window.start if window.end is not None else None),
+                    "resets_at": _iso(window.end),
+                    "requests_per_minute": limit.requests_per_minute if limit else None,
+                    "tokens_per_minute": limit.tokens_per_minute if limit else None,
+                }
+            )
+        values = await self.store.read(counters)
+        for i, row in enumerate(rows):
+            row["spent_usd"] = values[3 * i]
+            row["requests_this_minute"] = int(values[3 * i + 1])
+            row["tokens_this_minute"] = int(values[3 * i + 2])
+        return rows
+
+    async def aclose(self) -> None:
+        await self.store.aclose()
+
+
+def _refusal(check: Check, scope: Scope, window: Window, rejection: Rejection, now: float) -> Exception:
+    who = f"{scope.kind} {scope.name!r}"
+    if check.kind == "spend":
+        period = scope.budget.period if scope.budget else "never"
+        message = f"budget of {who} exhausted: ${rejection.value:.4f} spent of ${check.limit:.2f} ({period})"
+        left = window.seconds_left(now)
+        return BudgetExceeded(message, retry_after=None if left is None else float(math.ceil(left)))
+    unit = "requests" if check.kind == "requests" else "tokens"
+    message = f"rate limit of {who} reached: {int(check.limit)} {unit} per minute"
+    return RateLimited(message, retry_after=float(max(1, math.ceil(window.seconds_left(now) or 0))))

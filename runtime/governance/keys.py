@@ -1,0 +1,169 @@
+"""Virtual keys: who is calling, which budget/rate-limit scopes they draw on, and what they may use.
+
+Only sha256 digests of key values are kept in memory. A presented credential is hashed and looked up in a
+dict, so no comparison ever runs over the secret itself (the lookup is constant-time in the key value).
+
+Anonymous traffic. With ``server.require_key: false`` a request with no credential, or with a credential we
+do not know, passes as anonymous (``authenticate`` returns ``None``): coding agents often send a placeholder
+or their own upstream key. The exception is a credential that *looks like ours* (starts with
+``VIRTUAL_KEY_PREFIX``) but is unknown: that is a revoked or mistyped gateway key, and letting it through
+would silently turn metered traffic into unmetered traffic, so it is rejected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Literal
+
+from bifrostc.runtime.config import Budget, Gateway, RateLimit, VirtualKey
+from bifrostc.runtime.errors import AuthenticationFailed, PermissionDenied
+
+log = logging.getLogger(__name__)
+
+VIRTUAL_KEY_PREFIX = "sk-bfc-"
+
+ScopeKind = Literal["key", "team", "customer"]
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """One level of the spend hierarchy with its own (optional) budget and rate limit."""
+
+    kind: ScopeKind
+    name: str
+    budget: Budget | None = None
+    rate_limit: RateLimit | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyContext:
+    """An authenticated virtual key; ``scopes`` runs key -> team -> customer."""
+
+    key_name: str
+    team: str | None = None
+    customer: str | None = None
+    scopes: tuple[Scope, ...] = ()
+    allowed_models: tuple[str, ...] = ()
+    allowed_providers: tuple[str, ...] = ()
+    allowed_mcp_tools: tuple[str, ...] = ()
+    cache: bool = True
+
+
+def hash_key(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def _normal_digest(digest: str) -> str:
+    digest = digest.strip().lower()
+    return digest.removeprefix("sha256:")
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name)
+    if value is None:  # plain dicts are case-sensitive; Starlette's Headers are not
+        value = next((v for k, v in headers.items() if k.lower() == name), None)
+    return value
+
+
+def presented_credentials(headers: Mapping[str, str]) -> list[str]:
+    """``x-api-key`` first, then ``Authorization: Bearer``; both may be present (Claude Code sends either)."""
+    found: list[str] = []
+    api_key = _header(headers, "x-api-key")
+    if api_key and api_key.strip():
+        found.append(api_key.strip())
+    authorization = _header(headers, "authorization")
+    if authorization:
+        scheme, _, token = authorization.strip().partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            found.append(token.strip())
+    return found
+
+
+def _context(key: VirtualKey, gateway: Gateway) -> KeyContext:
+    scopes = [Scope("key", key.name, key.budget, key.rate_limit)]
+    customer_name: str | None = None
+    if key.team is not None:
+        team = gateway.teams.get(key.team)
+        scopes.append(Scope("team", key.team, team.budget if team else None, team.rate_limit if team else None))
+        customer_name = team.customer if team else None
+    if customer_name is not None:
+        customer = gateway.customers.get(customer_name)
+        budget = customer.budget if customer else None
+        scopes.append(Scope("customer", customer_name, budget, customer.rate_limit if customer else None))
+    return KeyContext(
+        key_name=key.name,
+        team=key.team,
+        customer=customer_name,
+        scopes=tuple(scopes),
+        allowed_models=key.allowed_models,
+        allowed_providers=key.allowed_providers,
+        allowed_mcp_tools=key.allowed_mcp_tools,
+        cache=key.cache,
+    )
+
+
+class KeyRing:
+    """sha256(key value) -> KeyContext, built once at start-up from ``Gateway.virtual_keys``."""
+
+    def __init__(self, gateway: Gateway, environ: Mapping[str, str] | None = None) -> None:
+        env = os.environ if environ is None else environ
+        self.require_key = gateway.server.require_key
+        self._by_digest: dict[str, KeyContext] = {}
+        for key in gateway.virtual_keys:
+            digest = self._digest_of(key, env)
+            if digest is not None:
+                self._by_digest[digest] = _context(key, gateway)
+
+    @staticmethod
+    def _digest_of(key: VirtualKey, env: Mapping[str, str]) -> str | None:
+        if key.sha256:
+            return _normal_digest(key.sha256)
+        value = env.get(key.env) if key.env else None
+        if not value:
+            log.warning("virtual key %r: env var %r is not set; the key is disabled", key.name, key.env)
+            return None
+        return hash_key(value)
+
+    @property
+    def contexts(self) -> list[KeyContext]:
+        return list(self._by_digest.values())
+
+    def authenticate(self, headers: Mapping[str, str]) -> KeyContext | None:
+        """The caller's key context, or ``None`` for anonymous traffic (see module docstring)."""
+        credentials = presented_credentials(headers)
+        for credential in credentials:
+            context = self._by_digest.get(hash_key(credential))
+            if context is not None:
+                return context
+        if self.require_key:
+            raise AuthenticationFailed("a valid gateway key is required" if credentials else "missing gateway key")
+        if any(credential.startswith(VIRTUAL_KEY_PREFIX) for credential in credentials):
+            raise AuthenticationFailed("unknown or revoked gateway key")
+        return None
+
+
+def _matches(name: str, patterns: tuple[str, ...]) -> bool:
+    return not patterns or any(fnmatchcase(name, pattern) for pattern in patterns)
+
+
+def authorize(ctx: KeyContext | None, route_name: str, provider: str) -> None:
+    """Raise PermissionDenied unless the key may use this public model name and provider."""
+    if ctx is None:
+        return
+    if not _matches(route_name, ctx.allowed_models):
+        raise PermissionDenied(f"key {ctx.key_name!r} may not use model {route_name!r}")
+    if not _matches(provider, ctx.allowed_providers):
+        raise PermissionDenied(f"key {ctx.key_name!r} may not use provider {provider!r}")
+
+
+def tool_allowed(ctx: KeyContext | None, tool_name: str) -> bool:
+    return ctx is None or _matches(tool_name, ctx.allowed_mcp_tools)

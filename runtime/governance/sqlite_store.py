@@ -1,0 +1,108 @@
+"""Embedded counter store: one SQLite table is the source of truth, so spend survives restarts.
+
+Every admission runs in a ``BEGIN IMMEDIATE`` transaction, which takes SQLite's write lock before reading:
+checks and counts are atomic against other tasks of this process (a thread lock serialises the connection)
+and even against another process sharing the file. Calls run in a worker thread so a busy file never blocks
+the event loop. Counter lifetimes are wall-clock durations, like Redis TTLs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from bifrostc.runtime.governance.store import Check, Increment, Rejection, check_passes
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS governance_counters (
+    key TEXT PRIMARY KEY,
+    value REAL NOT NULL,
+    expires_at REAL  -- epoch seconds; NULL: never expires
+)
+"""
+_UPSERT = """
+INSERT INTO governance_counters (key, value, expires_at) VALUES (?, ?, ?)
+ON CONFLICT (key) DO UPDATE SET value = value + excluded.value, expires_at = excluded.expires_at
+"""
+_SELECT = "SELECT value FROM governance_counters WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)"
+_PURGE = "DELETE FROM governance_counters WHERE expires_at IS NOT NULL AND expires_at <= ?"
+_PURGE_EVERY = 1000  # writes between purges of expired counters
+
+
+class SqliteCounterStore:
+    def __init__(self, path: str = ":memory:") -> None:
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
+        self._lock = threading.Lock()
+        self._writes = 0
+        with self._lock:
+            if path != ":memory:":
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(_SCHEMA)
+            self._db.execute(_PURGE, (time.time(),))
+
+    def _value(self, key: str, now: float) -> float:
+        row = self._db.execute(_SELECT, (key, now)).fetchone()
+        return float(row[0]) if row else 0.0
+
+    def _upsert(self, key: str, amount: float, ttl: int | None, now: float) -> None:
+        self._db.execute(_UPSERT, (key, amount, None if ttl is None else now + ttl))
+
+    def _transaction(self, body: Callable[[float], Rejection | None]) -> Rejection | None:
+        with self._lock:
+            now = time.time()
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                result = body(now)
+                self._writes += 1
+                if self._writes % _PURGE_EVERY == 0:
+                    self._db.execute(_PURGE, (now,))
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+            return result
+
+    def _check_and_count(self, checks: Sequence[Check]) -> Rejection | None:
+        def body(now: float) -> Rejection | None:
+            for index, check in enumerate(checks):
+                value = self._value(check.key, now)
+                if not check_passes(check, value):
+                    return Rejection(index, value)
+            for check in checks:
+                if check.kind == "requests":
+                    self._upsert(check.key, 1, check.ttl, now)
+            return None
+
+        return self._transaction(body)
+
+    def _add(self, increments: Sequence[Increment]) -> None:
+        def body(now: float) -> None:
+            for increment in increments:
+                self._upsert(increment.key, increment.amount, increment.ttl, now)
+
+        self._transaction(body)
+
+    def _read(self, keys: Sequence[str]) -> list[float]:
+        with self._lock:
+            now = time.time()
+            return [self._value(key, now) for key in keys]
+
+    async def check_and_count(self, checks: Sequence[Check]) -> Rejection | None:
+        if not checks:
+            return None
+        return await asyncio.to_thread(self._check_and_count, checks)
+
+    async def add(self, increments: Sequence[Increment]) -> None:
+        if increments:
+            await asyncio.to_thread(self._add, increments)
+
+    async def read(self, keys: Sequence[str]) -> list[float]:
+        return await asyncio.to_thread(self._read, keys)
+
+    async def aclose(self) -> None:
+        with self._lock:
+            self._db.close()
