@@ -1,0 +1,134 @@
+"""The request-log dashboard: one static page plus a small JSON API over a :class:`LogStore`.
+
+Routes (mounted wherever the app likes): ``GET /`` and ``GET /logs`` serve ``dashboard/index.html`` (plain
+JS, no build step, no CDN) which polls ``GET /api/logs``; ``GET /api/logs/{id}`` returns one record with its
+bodies; ``GET /api/spend`` returns per-key spend from the log plus, when given, the governance report.
+
+When an admin key is configured every route needs it: an ``x-admin-key`` header, ``Authorization: Bearer``,
+the session cookie, or ``?key=`` on the page once (which sets the cookie and redirects to drop the key from
+the address bar and history).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from bifrostc.runtime.observability.store import LogFilter, LogStore
+
+SpendReport = Callable[[], Awaitable[Any]]
+COOKIE_NAME = "bifrostc_admin"
+_PAGE = Path(__file__).parent / "dashboard" / "index.html"
+_LOGIN_PAGE = """<!doctype html><meta charset="utf-8"><title>bifrostc dashboard</title>
+<form method="get"><label>Admin key <input name="key" type="password" autofocus></label>
+<button>Open</button></form>"""
+
+
+def _cookie_token(admin_key: str) -> str:
+    # The cookie carries a derived token, so the raw key never sits in the browser's cookie jar.
+    return hashlib.sha256(b"bifrostc-dashboard:" + admin_key.encode()).hexdigest()
+
+
+class _Guard:
+    def __init__(self, admin_key: str | None) -> None:
+        self.admin_key = admin_key
+        self.token = _cookie_token(admin_key) if admin_key else ""
+
+    def allows(self, request: Request) -> bool:
+        if not self.admin_key:
+            return True
+        offered = request.headers.get("x-admin-key", "")
+        auth = request.headers.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            offered = offered or auth[7:].strip()
+        if offered and hmac.compare_digest(offered.encode(), self.admin_key.encode()):
+            return True
+        cookie = request.cookies.get(COOKIE_NAME, "")
+        return bool(cookie) and hmac.compare_digest(cookie.encode(), self.token.encode())
+
+    def key_in_query(self, request: Request) -> bool:
+        offered = request.query_params.get("key", "")
+        return bool(self.admin_key) and hmac.compare_digest(offered.encode(), (self.admin_key or "").encode())
+
+
+def _unauthorized() -> JSONResponse:
+    return JSONResponse({"error": "admin key required"}, status_code=401)
+
+
+def _int_param(request: Request, name: str, default: int | None) -> int | None:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    return int(raw)
+
+
+def _filters(request: Request) -> LogFilter:
+    q = request.query_params
+    since = q.get("since")
+    return LogFilter(
+        model=q.get("model") or None,
+        key=q.get("key") or None,  # a virtual key *name*; the admin key is never a query filter here
+        provider=q.get("provider") or None,
+        status=q.get("status") or None,
+        since=float(since) if since else None,
+        limit=_int_param(request, "limit", 100) or 100,
+        before_id=_int_param(request, "before", None),
+    )
+
+
+def dashboard_routes(
+    sink_store: LogStore, *, spend_report: SpendReport | None = None, admin_key: str | None = None
+) -> list[BaseRoute]:
+    guard = _Guard(admin_key)
+    page_html = _PAGE.read_text(encoding="utf-8")
+
+    async def page(request: Request) -> Response:
+        if guard.key_in_query(request):
+            response = RedirectResponse(request.url.remove_query_params("key"), status_code=303)
+            response.set_cookie(COOKIE_NAME, guard.token, httponly=True, samesite="strict", path="/")
+            return response
+        if not guard.allows(request):
+            return HTMLResponse(_LOGIN_PAGE, status_code=401)
+        return HTMLResponse(page_html, headers={"cache-control": "no-store"})
+
+    async def list_logs(request: Request) -> Response:
+        if not guard.allows(request):
+            return _unauthorized()
+        try:
+            filters = _filters(request)
+            rows = await sink_store.query(filters)
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        next_before = rows[-1]["seq"] if len(rows) == filters.limit else None
+        return JSONResponse({"data": rows, "next_before": next_before})
+
+    async def log_detail(request: Request) -> Response:
+        if not guard.allows(request):
+            return _unauthorized()
+        row = await sink_store.get(request.path_params["record_id"])
+        if row is None:
+            return JSONResponse({"error": "not found"}, status_code=404)
+        return JSONResponse(row)
+
+    async def spend(request: Request) -> Response:
+        if not guard.allows(request):
+            return _unauthorized()
+        since = request.query_params.get("since")
+        rows = await sink_store.spend_by_key(float(since) if since else None)
+        report = await spend_report() if spend_report is not None else None
+        return JSONResponse({"keys": rows, "budgets": report})
+
+    return [
+        Route("/", page, methods=["GET"], name="dashboard"),
+        Route("/logs", page, methods=["GET"], name="dashboard_logs"),
+        Route("/api/logs", list_logs, methods=["GET"], name="api_logs"),
+        Route("/api/logs/{record_id}", log_detail, methods=["GET"], name="api_log_detail"),
+        Route("/api/spend", spend, methods=["GET"], name="api_spend"),
+    ]

@@ -1,0 +1,80 @@
+"""Prometheus metrics for the gateway, on a registry of their own (never the process-global one).
+
+A private registry keeps two gateways in one process (tests, the CLI) from colliding on metric names,
+and keeps library metrics we did not ask for off our ``/metrics`` page.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from bifrostc.runtime.observability.records import RequestRecord
+
+# Seconds; LLM calls run from a fraction of a second to minutes.
+_DURATION_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600)
+_TTFT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60)
+
+
+class GatewayMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "bifrostc_requests", "Requests handled", ["dialect", "route", "provider", "status"], registry=r
+        )
+        self.duration = Histogram(
+            "bifrostc_request_duration_seconds",
+            "End-to-end request latency",
+            ["dialect", "route", "provider"],
+            buckets=_DURATION_BUCKETS,
+            registry=r,
+        )
+        self.ttft = Histogram(
+            "bifrostc_time_to_first_token_seconds",
+            "Time to the first streamed token",
+            ["route", "provider"],
+            buckets=_TTFT_BUCKETS,
+            registry=r,
+        )
+        self.tokens = Counter("bifrostc_tokens", "Tokens processed", ["direction"], registry=r)
+        self.cost = Counter("bifrostc_cost_usd", "Estimated spend in USD", registry=r)
+        self.cache_hits = Counter("bifrostc_cache_hits", "Responses served from the cache", registry=r)
+        self.fallbacks = Counter("bifrostc_fallbacks", "Requests answered by a fallback route", registry=r)
+        self.upstream_errors = Counter("bifrostc_upstream_errors", "Failed upstream attempts", ["provider"], registry=r)
+
+    def observe(self, record: RequestRecord) -> None:
+        route = record.route or record.requested_model or ""
+        provider = record.provider or ""
+        self.requests.labels(record.dialect, route, provider, str(record.status)).inc()
+        if record.latency_ms is not None:
+            self.duration.labels(record.dialect, route, provider).observe(record.latency_ms / 1000)
+        if record.time_to_first_token_ms is not None:
+            self.ttft.labels(route, provider).observe(record.time_to_first_token_ms / 1000)
+        for direction, count in (
+            ("input", record.input_tokens),
+            ("output", record.output_tokens),
+            ("cache_read", record.cache_read_tokens),
+            ("cache_write", record.cache_write_tokens),
+        ):
+            if count:
+                self.tokens.labels(direction).inc(count)
+        if record.cost_usd:
+            self.cost.inc(record.cost_usd)
+        if record.cache_hit:
+            self.cache_hits.inc()
+        if record.fallback_used:
+            self.fallbacks.inc()
+        if record.upstream_errors:
+            self.upstream_errors.labels(provider).inc(record.upstream_errors)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+    async def endpoint(self, request: Request) -> Response:
+        return Response(self.render(), media_type=CONTENT_TYPE_LATEST)
+
+    def routes(self, path: str = "/metrics") -> list[Route]:
+        return [Route(path, self.endpoint, methods=["GET"], name="metrics")]

@@ -1,0 +1,201 @@
+"""The request-log store contract and the SQL both relational stores share.
+
+A store keeps :class:`RequestRecord` rows under an auto-increment ``seq`` (the stable order the dashboard
+pages by, via ``before_id``) and answers filtered queries and per-key spend. SQLite and PostgreSQL differ
+only in column types and placeholder style, so the statements are built here once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+
+from bifrostc.runtime.observability.records import RECORD_FIELDS, RequestRecord
+
+DEFAULT_TABLE = "bifrostc_requests"
+MAX_LIMIT = 1000
+
+# Column kind per record field; everything not listed is TEXT.
+_KINDS: dict[str, str] = {
+    "ts": "real",
+    "stream": "bool",
+    "status": "int",
+    "input_tokens": "int",
+    "output_tokens": "int",
+    "cache_read_tokens": "int",
+    "cache_write_tokens": "int",
+    "cost_usd": "real",
+    "latency_ms": "real",
+    "time_to_first_token_ms": "real",
+    "attempts": "int",
+    "upstream_errors": "int",
+    "fallback_used": "bool",
+    "cache_hit": "bool",
+    "temperature": "real",
+    "max_tokens": "int",
+    "tools_count": "int",
+    "request_messages": "json",
+    "response_content": "json",
+}
+_SQL_TYPES = {
+    "sqlite": {"text": "TEXT", "int": "INTEGER", "real": "REAL", "bool": "INTEGER", "json": "TEXT"},
+    "postgres": {"text": "TEXT", "int": "BIGINT", "real": "DOUBLE PRECISION", "bool": "BOOLEAN", "json": "TEXT"},
+}
+_SEQ_COLUMN = {"sqlite": "seq INTEGER PRIMARY KEY AUTOINCREMENT", "postgres": "seq BIGSERIAL PRIMARY KEY"}
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+# Columns the list view returns: everything but the (possibly large) bodies.
+SUMMARY_FIELDS: tuple[str, ...] = tuple(f for f in RECORD_FIELDS if _KINDS.get(f) != "json")
+
+
+@dataclass(frozen=True, slots=True)
+class LogFilter:
+    model: str | None = None  # matches the requested model, the route or the upstream model
+    key: str | None = None  # virtual key name
+    provider: str | None = None
+    status: str | None = None  # "200", "4xx", "error" (>= 400) or "ok" (< 400)
+    since: float | None = None  # unix seconds
+    limit: int = 100
+    before_id: int | None = None  # a seq: return only older rows (pagination)
+
+
+class LogStore(Protocol):
+    """Where the sink writes batches and the dashboard reads from."""
+
+    async def open(self) -> None: ...
+
+    async def write_batch(self, records: Sequence[RequestRecord]) -> None: ...
+
+    async def query(self, filters: LogFilter) -> list[dict[str, Any]]: ...
+
+    async def get(self, record_id: str) -> dict[str, Any] | None: ...
+
+    async def spend_by_key(self, since: float | None = None) -> list[dict[str, Any]]: ...
+
+    async def close(self) -> None: ...
+
+
+def checked_identifier(name: str) -> str:
+    if not _IDENTIFIER.match(name):
+        raise ValueError(f"invalid SQL identifier {name!r}")
+    return name
+
+
+class LogSql:
+    """The statements for one table in one SQL flavour (``sqlite`` uses ``?``, ``postgres`` uses ``%s``)."""
+
+    def __init__(self, flavour: str, table: str) -> None:
+        self.flavour = flavour
+        self.table = table  # already validated / quoted by the caller
+        self.mark = "?" if flavour == "sqlite" else "%s"
+
+    def create_statements(self) -> list[str]:
+        types = _SQL_TYPES[self.flavour]
+        columns = [_SEQ_COLUMN[self.flavour]]
+        columns += [f"{name} {types[_KINDS.get(name, 'text')]}" for name in RECORD_FIELDS]
+        base = self.table.replace('"', "").replace(".", "_")
+        return [
+            f"CREATE TABLE IF NOT EXISTS {self.table} ({', '.join(columns)})",
+            f"CREATE INDEX IF NOT EXISTS {base}_ts_idx ON {self.table} (ts)",
+            f"CREATE INDEX IF NOT EXISTS {base}_id_idx ON {self.table} (id)",
+            f"CREATE INDEX IF NOT EXISTS {base}_key_idx ON {self.table} (virtual_key)",
+        ]
+
+    def insert(self) -> str:
+        marks = ", ".join([self.mark] * len(RECORD_FIELDS))
+        return f"INSERT INTO {self.table} ({', '.join(RECORD_FIELDS)}) VALUES ({marks})"
+
+    def insert_params(self, record: RequestRecord) -> tuple[Any, ...]:
+        values: list[Any] = []
+        for name in RECORD_FIELDS:
+            value = getattr(record, name)
+            kind = _KINDS.get(name)
+            if kind == "json":
+                value = None if value is None else orjson.dumps(value, default=str).decode()
+            elif kind == "bool" and self.flavour == "sqlite":
+                value = int(bool(value))
+            values.append(value)
+        return tuple(values)
+
+    def select(self, filters: LogFilter) -> tuple[str, list[Any]]:
+        where, params = self._where(filters)
+        limit = max(1, min(int(filters.limit), MAX_LIMIT))
+        columns = ", ".join(("seq", *SUMMARY_FIELDS))
+        sql = f"SELECT {columns} FROM {self.table}{where} ORDER BY seq DESC LIMIT {limit}"
+        return sql, params
+
+    def select_one(self) -> str:
+        return f"SELECT seq, {', '.join(RECORD_FIELDS)} FROM {self.table} WHERE id = {self.mark}"
+
+    def spend(self, since: float | None) -> tuple[str, list[Any]]:
+        where = f" WHERE ts >= {self.mark}" if since is not None else ""
+        sql = (
+            f"SELECT virtual_key, COUNT(*), SUM(cost_usd), SUM(input_tokens), SUM(output_tokens), MAX(ts) "
+            f"FROM {self.table}{where} GROUP BY virtual_key ORDER BY SUM(cost_usd) DESC"
+        )
+        return sql, ([since] if since is not None else [])
+
+    def _where(self, f: LogFilter) -> tuple[str, list[Any]]:
+        m = self.mark
+        clauses: list[str] = []
+        params: list[Any] = []
+        if f.model:
+            clauses.append(f"(requested_model = {m} OR route = {m} OR upstream_model = {m})")
+            params += [f.model, f.model, f.model]
+        for column, value in (("virtual_key", f.key), ("provider", f.provider)):
+            if value:
+                clauses.append(f"{column} = {m}")
+                params.append(value)
+        if f.status:
+            clause, values = _status_clause(f.status, m)
+            clauses.append(clause)
+            params += values
+        if f.since is not None:
+            clauses.append(f"ts >= {m}")
+            params.append(f.since)
+        if f.before_id is not None:
+            clauses.append(f"seq < {m}")
+            params.append(f.before_id)
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def _status_clause(status: str, mark: str) -> tuple[str, list[Any]]:
+    text = status.strip().lower()
+    if text == "error":
+        return f"status >= {mark}", [400]
+    if text == "ok":
+        return f"status < {mark}", [400]
+    if len(text) == 3 and text.endswith("xx") and text[0].isdigit():
+        low = int(text[0]) * 100
+        return f"status >= {mark} AND status < {mark}", [low, low + 100]
+    if text.isdigit():
+        return f"status = {mark}", [int(text)]
+    raise ValueError(f"unknown status filter {status!r}: use 200, 4xx, ok or error")
+
+
+def row_to_dict(names: Sequence[str], row: Sequence[Any]) -> dict[str, Any]:
+    """Turn a result row back into the record's JSON shape (bools and bodies decoded)."""
+    out: dict[str, Any] = {}
+    for name, value in zip(names, row, strict=True):
+        kind = _KINDS.get(name)
+        if kind == "bool" and value is not None:
+            value = bool(value)
+        elif kind == "json" and isinstance(value, str):
+            value = orjson.loads(value)
+        out[name] = value
+    return out
+
+
+def spend_row_to_dict(row: Sequence[Any]) -> dict[str, Any]:
+    key, requests, cost, input_tokens, output_tokens, last_ts = row
+    return {
+        "key": key,
+        "requests": int(requests),
+        "cost_usd": float(cost or 0.0),
+        "input_tokens": int(input_tokens or 0),
+        "output_tokens": int(output_tokens or 0),
+        "last_ts": last_ts,
+    }

@@ -1,0 +1,94 @@
+"""SQLite request-log store: stdlib sqlite3 in a worker thread, WAL so readers never block the writer."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bifrostc.runtime.observability.records import RECORD_FIELDS, RequestRecord
+from bifrostc.runtime.observability.store import (
+    DEFAULT_TABLE,
+    SUMMARY_FIELDS,
+    LogFilter,
+    LogSql,
+    checked_identifier,
+    row_to_dict,
+    spend_row_to_dict,
+)
+
+T = TypeVar("T")
+
+
+class SqliteLogStore:
+    """One connection shared across worker threads, serialised by a lock (sqlite3 is not re-entrant)."""
+
+    def __init__(self, path: str | Path, *, table: str = DEFAULT_TABLE) -> None:
+        self.path = str(path)
+        self._sql = LogSql("sqlite", f'"{checked_identifier(table)}"')
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    async def open(self) -> None:
+        if self._conn is None:
+            await asyncio.to_thread(self._open_sync)
+
+    def _open_sync(self) -> None:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=5000")
+        for statement in self._sql.create_statements():
+            conn.execute(statement)
+        self._conn = conn
+
+    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        if self._conn is None:
+            raise RuntimeError("SqliteLogStore used before open()")
+        conn = self._conn
+
+        def locked() -> T:
+            with self._lock:
+                return work(conn)
+
+        return await asyncio.to_thread(locked)
+
+    async def write_batch(self, records: Sequence[RequestRecord]) -> None:
+        if not records:
+            return
+        rows = [self._sql.insert_params(r) for r in records]
+        insert = self._sql.insert()
+
+        def write(conn: sqlite3.Connection) -> None:
+            with conn:  # one transaction per batch
+                conn.execute("BEGIN")
+                conn.executemany(insert, rows)
+
+        await self._run(write)
+
+    async def query(self, filters: LogFilter) -> list[dict[str, Any]]:
+        sql, params = self._sql.select(filters)
+        rows = await self._run(lambda conn: conn.execute(sql, params).fetchall())
+        names = ("seq", *SUMMARY_FIELDS)
+        return [row_to_dict(names, row) for row in rows]
+
+    async def get(self, record_id: str) -> dict[str, Any] | None:
+        sql = self._sql.select_one()
+        row = await self._run(lambda conn: conn.execute(sql, (record_id,)).fetchone())
+        return None if row is None else row_to_dict(("seq", *RECORD_FIELDS), row)
+
+    async def spend_by_key(self, since: float | None = None) -> list[dict[str, Any]]:
+        sql, params = self._sql.spend(since)
+        rows = await self._run(lambda conn: conn.execute(sql, params).fetchall())
+        return [spend_row_to_dict(row) for row in rows]
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with self._lock:
+                conn.close()

@@ -1,0 +1,93 @@
+"""One object that wires the request log, metrics, traces and dashboard from ``Observability`` config.
+
+The app builds it in its lifespan (``Telemetry.from_config``), awaits ``start()``, calls ``record(r)`` once per
+finished request (synchronous and cheap: a counter update, a span and a queue put), mounts ``routes()`` and
+awaits ``aclose()`` on shutdown so queued log rows are flushed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Mapping
+
+from starlette.routing import BaseRoute, Mount
+
+from bifrostc.runtime.config import Observability
+from bifrostc.runtime.observability.dashboard import SpendReport, dashboard_routes
+from bifrostc.runtime.observability.metrics import GatewayMetrics
+from bifrostc.runtime.observability.records import RequestRecord
+from bifrostc.runtime.observability.sink import LogSink
+from bifrostc.runtime.observability.store import LogStore
+from bifrostc.runtime.observability.store_postgres import PostgresLogStore
+from bifrostc.runtime.observability.store_sqlite import SqliteLogStore
+from bifrostc.runtime.observability.tracing import GatewayTracer
+
+
+def build_store(cfg: Observability, environ: Mapping[str, str] | None = None) -> LogStore | None:
+    """The configured log store, or None when ``log_store`` is ``none``."""
+    env = os.environ if environ is None else environ
+    if cfg.log_store == "none":
+        return None
+    if cfg.log_store == "sqlite":
+        return SqliteLogStore(cfg.sqlite_path)
+    if cfg.log_store == "postgres":
+        if not cfg.postgres_dsn_env or not env.get(cfg.postgres_dsn_env):
+            raise RuntimeError(f"log_store is postgres but env var {cfg.postgres_dsn_env!r} holding the DSN is not set")
+        return PostgresLogStore(env[cfg.postgres_dsn_env])
+    raise ValueError(f"unknown log_store {cfg.log_store!r}: use sqlite, postgres or none")
+
+
+class Telemetry:
+    def __init__(
+        self,
+        *,
+        sink: LogSink | None = None,
+        metrics: GatewayMetrics | None = None,
+        tracer: GatewayTracer | None = None,
+    ) -> None:
+        self.sink = sink
+        self.metrics = metrics
+        self.tracer = tracer or GatewayTracer()
+
+    @classmethod
+    def from_config(cls, cfg: Observability, *, environ: Mapping[str, str] | None = None) -> Telemetry:
+        store = build_store(cfg, environ)
+        return cls(
+            sink=LogSink(store, log_bodies=cfg.log_bodies) if store is not None else None,
+            metrics=GatewayMetrics() if cfg.metrics else None,
+            tracer=GatewayTracer.from_endpoint(cfg.otlp_endpoint, service_name=cfg.service_name),
+        )
+
+    def record(self, record: RequestRecord) -> None:
+        """Account for one finished request. Never blocks and never does I/O."""
+        if self.metrics is not None:
+            self.metrics.observe(record)
+        self.tracer.record(record)
+        if self.sink is not None:
+            self.sink.submit(record)
+
+    def routes(
+        self,
+        *,
+        admin_key: str | None = None,
+        spend_report: SpendReport | None = None,
+        dashboard_prefix: str = "/dashboard",
+    ) -> list[BaseRoute]:
+        """``/metrics`` (unauthenticated, for scrapers) and the dashboard mounted at ``dashboard_prefix``."""
+        routes: list[BaseRoute] = []
+        if self.metrics is not None:
+            routes += self.metrics.routes()
+        if self.sink is not None:
+            dashboard = dashboard_routes(self.sink.store, spend_report=spend_report, admin_key=admin_key)
+            routes.append(Mount(dashboard_prefix, routes=dashboard))
+        return routes
+
+    async def start(self) -> None:
+        if self.sink is not None:
+            await self.sink.start()
+
+    async def aclose(self) -> None:
+        if self.sink is not None:
+            await self.sink.aclose()
+        await asyncio.to_thread(self.tracer.shutdown)
