@@ -1,0 +1,168 @@
+"""Cross-field rules over a shape-valid spec: providers, routes, references, fallbacks and Claude Code tiers.
+
+Each rule returns a list of diagnostics and never raises, so one run reports every problem at once.
+Governance, MCP, cache and environment rules live in ``checks_access.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bifrostc.compiler import checks_access
+from bifrostc.compiler.diagnostics import Diagnostic, Path, did_you_mean, error, warning
+from bifrostc.compiler.provider_types import KEYLESS_TYPES, PROVIDER_TYPES
+from bifrostc.compiler.references import TIERS, Resolver, split_target
+from bifrostc.compiler.spec import GatewaySpec
+
+Check = Callable[[GatewaySpec, Resolver], list[Diagnostic]]
+
+
+def run_all(spec: GatewaySpec, environ: dict[str, str] | None = None) -> list[Diagnostic]:
+    resolver = Resolver.of(spec)
+    found: list[Diagnostic] = []
+    for check in (check_providers, check_targets, check_names, check_fallbacks, check_tiers, check_pricing):
+        found.extend(check(spec, resolver))
+    found.extend(checks_access.run_all(spec, resolver, environ))
+    return found
+
+
+def unknown_ref(path: Path, ref: str, resolver: Resolver, what: str = "model") -> Diagnostic:
+    """An error for a reference that names no public model, alias or known provider."""
+    provider, slash, _ = ref.partition("/")
+    if slash and provider not in resolver.providers:
+        suggestion = did_you_mean(provider, resolver.providers)
+        return error(path, f"unknown provider '{provider}' in '{ref}'.{suggestion}")
+    hint = "use a public model name, an alias, or 'provider/model'"
+    return error(path, f"unknown {what} '{ref}'.{did_you_mean(ref, resolver.known())}", hint)
+
+
+def check_providers(spec: GatewaySpec, resolver: Resolver) -> list[Diagnostic]:
+    found = []
+    for name, provider in spec.providers.items():
+        path: Path = ("providers", name)
+        if provider.type not in PROVIDER_TYPES:
+            hint = "one of: " + ", ".join(PROVIDER_TYPES)
+            found.append(error((*path, "type"), f"unknown provider type '{provider.type}'.{_dym(provider.type)}", hint))
+        if provider.type == "azure" and not provider.base_url:
+            found.append(error(path, "azure needs base_url, e.g. https://RESOURCE.openai.azure.com", on_key=True))
+        if provider.type == "vertex" and not provider.options.project:
+            found.append(error(path, "vertex needs options.project (the Google Cloud project id)", on_key=True))
+        if provider.api_key_env and provider.keys:
+            found.append(error((*path, "api_key_env"), "give either api_key_env or keys, not both"))
+        no_keys = not provider.keys and not provider.api_key_env
+        if no_keys and provider.type in PROVIDER_TYPES and provider.type not in KEYLESS_TYPES:
+            found.append(warning(path, "no API key configured", "add `api_key_env: NAME` naming the env var"))
+    if spec.server.default_provider and spec.server.default_provider not in spec.providers:
+        bad = spec.server.default_provider
+        found.append(error(("server", "default_provider"), f"unknown provider '{bad}'.{_prov(bad, resolver)}"))
+    return found
+
+
+def check_targets(spec: GatewaySpec, resolver: Resolver) -> list[Diagnostic]:
+    found = []
+    for name, model in spec.models.items():
+        path: Path = ("models", name)
+        if model.target and model.targets:
+            found.append(error((*path, "target"), "give either target or targets, not both"))
+        elif not model.target and not model.targets:
+            found.append(error(path, "no target: add `target: provider/model` or a targets list", on_key=True))
+        if model.target:
+            parts = split_target(model.target)
+            if parts is None:
+                found.append(error((*path, "target"), f"'{model.target}' is not 'provider/model'"))
+            elif parts[0] not in spec.providers:
+                found.append(error((*path, "target"), f"unknown provider '{parts[0]}'.{_prov(parts[0], resolver)}"))
+        for index, target in enumerate(model.targets):
+            if target.provider not in spec.providers:
+                bad = target.provider
+                msg = f"unknown provider '{bad}'.{_prov(bad, resolver)}"
+                found.append(error((*path, "targets", index, "provider"), msg))
+    return found
+
+
+def check_names(spec: GatewaySpec, resolver: Resolver) -> list[Diagnostic]:
+    """Public names and aliases form one namespace; a name must not look like ``provider/model``."""
+    found = []
+    owner: dict[str, str] = {name: name for name in spec.models}
+    for name, model in spec.models.items():
+        if split_target(name) and name.partition("/")[0] in spec.providers:
+            found.append(error(("models", name), f"public name '{name}' reads as provider/model", on_key=True))
+        for index, alias in enumerate(model.aliases):
+            path: Path = ("models", name, "aliases", index)
+            if alias in owner:
+                other = owner[alias]
+                what = "its own model name" if other == name else f"already used by models.{other}"
+                found.append(error(path, f"alias '{alias}' is {what}", "every public name and alias must be unique"))
+            else:
+                owner[alias] = name
+    return found
+
+
+def check_fallbacks(spec: GatewaySpec, resolver: Resolver) -> list[Diagnostic]:
+    found = []
+    edges: dict[str, list[str]] = {}
+    for name, model in spec.models.items():
+        for index, ref in enumerate(model.fallbacks):
+            resolved = resolver.resolve(ref)
+            if resolved is None:
+                found.append(unknown_ref(("models", name, "fallbacks", index), ref, resolver))
+            elif resolved in spec.models:
+                edges.setdefault(name, []).append(resolved)
+    for cycle in _cycles(edges):
+        chain = " -> ".join([*cycle, cycle[0]])
+        hint = "a fallback chain must end; remove one of these fallbacks"
+        found.append(error(("models", cycle[0], "fallbacks"), f"fallback cycle: {chain}", hint))
+    return found
+
+
+def _cycles(edges: dict[str, list[str]]) -> list[list[str]]:
+    """Each elementary cycle once, rotated to start at its smallest name."""
+    cycles: set[tuple[str, ...]] = set()
+
+    def visit(node: str, stack: list[str]) -> None:
+        for nxt in edges.get(node, []):
+            if nxt in stack:
+                cycle = stack[stack.index(nxt) :]
+                start = cycle.index(min(cycle))
+                cycles.add(tuple(cycle[start:] + cycle[:start]))
+            else:
+                visit(nxt, [*stack, nxt])
+
+    for root in sorted(edges):
+        visit(root, [root])
+    return [list(c) for c in sorted(cycles)]
+
+
+def check_tiers(spec: GatewaySpec, resolver: Resolver) -> list[Diagnostic]:
+    found = []
+    for tier in TIERS:
+        ref = getattr(spec.claude_code, tier)
+        if ref is None:
+            continue
+        path: Path = ("claude_code", tier)
+        resolved = resolver.resolve(ref)
+        if resolved is None:
+            found.append(unknown_ref(path, ref, resolver))
+        elif resolved in spec.models and not spec.models[resolved].tools:
+            hint = "Claude Code always sends tools; point the tier at a model with `tools: true`"
+            found.append(error(path, f"model '{resolved}' does not support tool calling", hint))
+    return found
+
+
+def check_pricing(spec: GatewaySpec, resolver: Resolver) -> list[Diagnostic]:
+    found = []
+    for key in spec.pricing:
+        parts = split_target(key)
+        if parts is None:
+            found.append(error(("pricing", key), f"'{key}' is not 'provider/model'", on_key=True))
+        elif parts[0] not in spec.providers:
+            found.append(error(("pricing", key), f"unknown provider '{parts[0]}'.{_prov(parts[0], resolver)}", on_key=True))
+    return found
+
+
+def _dym(provider_type: str) -> str:
+    return did_you_mean(provider_type, PROVIDER_TYPES)
+
+
+def _prov(name: str, resolver: Resolver) -> str:
+    return did_you_mean(name, resolver.providers)

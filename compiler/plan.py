@@ -1,0 +1,151 @@
+"""Normalise a validated spec into the runtime's ``Gateway`` object: sorted, defaulted, shorthand expanded.
+
+Templates never see raw YAML; everything they print comes from here.
+"""
+
+from __future__ import annotations
+
+from bifrostc.compiler.provider_types import default_base_url
+from bifrostc.compiler.references import TIERS, Resolver, split_target
+from bifrostc.compiler.spec import (
+    BudgetSpec,
+    GatewaySpec,
+    ModelSpec,
+    PriceSpec,
+    ProviderSpec,
+    RateLimitSpec,
+    VirtualKeySpec,
+)
+from bifrostc.runtime import config as c
+
+
+def build_gateway(spec: GatewaySpec) -> c.Gateway:
+    """The runtime configuration for a spec that passed validation."""
+    resolver = Resolver.of(spec)
+    routes = _routes(spec, resolver)
+    tiers = {tier: resolver.resolve(ref) or ref for tier in TIERS if (ref := getattr(spec.claude_code, tier))}
+    for tier, route in tiers.items():
+        routes.setdefault(tier, routes[route])  # lets clients ask for "sonnet" directly
+    return c.Gateway(
+        providers={name: _provider(name, spec.providers[name]) for name in sorted(spec.providers)},
+        routes=dict(sorted(routes.items())),
+        tiers=tiers,
+        pricing=_pricing(spec),
+        customers={
+            name: c.Customer(name, _budget(cust.budget), _rate(cust.rate_limit))
+            for name, cust in sorted(spec.customers.items())
+        },
+        teams={
+            name: c.Team(name, team.customer, _budget(team.budget), _rate(team.rate_limit))
+            for name, team in sorted(spec.teams.items())
+        },
+        virtual_keys=tuple(_virtual_key(key) for key in sorted(spec.virtual_keys, key=lambda k: k.name)),
+        mcp_servers=tuple(_mcp_server(name, spec) for name in sorted(spec.mcp_servers)),
+        cache=_cache(spec, resolver),
+        observability=c.Observability(**spec.observability.model_dump()),
+        server=c.Server(**spec.server.model_dump()),
+    )
+
+
+def _provider(name: str, spec: ProviderSpec) -> c.Provider:
+    options = {k: v for k, v in spec.options.model_dump(exclude={"deployments"}).items() if v is not None}
+    keys = [c.KeyRef(spec.api_key_env)] if spec.api_key_env else []
+    keys += [c.KeyRef(k.env, k.weight, tuple(k.models)) for k in spec.keys]
+    # Deployment maps flatten to "deployment:<model id>" entries; the colon cannot start a model id.
+    flat = {**options, **{f"deployment:{model}": dep for model, dep in spec.options.deployments.items()}}
+    return c.Provider(
+        name=name,
+        type=spec.type,
+        base_url=(spec.base_url or default_base_url(spec.type, options)).rstrip("/"),
+        keys=tuple(keys),
+        network=c.Network(**spec.network.model_dump()),
+        headers=tuple(sorted(spec.headers.items())),
+        options=tuple(sorted(flat.items())),
+    )
+
+
+def _targets(model: ModelSpec) -> tuple[c.Target, ...]:
+    if model.target:
+        provider, upstream = split_target(model.target) or ("", "")
+        return (c.Target(provider, upstream),)
+    return tuple(c.Target(t.provider, t.model, t.weight) for t in model.targets)
+
+
+def _routes(spec: GatewaySpec, resolver: Resolver) -> dict[str, c.Route]:
+    """Every public name and alias, plus each ``provider/model`` string used as a fallback or tier."""
+    routes: dict[str, c.Route] = {}
+    direct: set[str] = set()
+    for name, model in spec.models.items():
+        fallbacks = tuple(resolver.resolve(ref) or ref for ref in model.fallbacks)
+        direct.update(f for f in fallbacks if f not in spec.models)
+        route = c.Route(name, _targets(model), fallbacks, model.tools)
+        for public in (name, *model.aliases):
+            routes[public] = route
+    direct.update(ref for tier in TIERS if (ref := getattr(spec.claude_code, tier)) and ref not in resolver.canonical)
+    if spec.cache.embedding_model and spec.cache.embedding_model not in resolver.canonical:
+        direct.add(spec.cache.embedding_model)
+    for ref in direct:
+        provider, upstream = split_target(ref) or ("", "")
+        routes.setdefault(ref, c.Route(ref, (c.Target(provider, upstream),)))
+    return routes
+
+
+def _pricing(spec: GatewaySpec) -> dict[str, c.Price]:
+    prices: dict[str, PriceSpec] = {}
+    for model in spec.models.values():
+        if model.pricing:
+            for target in _targets(model):
+                prices[f"{target.provider}/{target.model}"] = model.pricing
+    prices.update(spec.pricing)  # the top-level table is the more specific statement
+    return {key: c.Price(**price.model_dump()) for key, price in sorted(prices.items())}
+
+
+def _budget(budget: BudgetSpec | None) -> c.Budget | None:
+    return c.Budget(budget.max_usd, budget.period) if budget else None
+
+
+def _rate(rate: RateLimitSpec | None) -> c.RateLimit | None:
+    return c.RateLimit(rate.requests_per_minute, rate.tokens_per_minute) if rate else None
+
+
+def _virtual_key(key: VirtualKeySpec) -> c.VirtualKey:
+    return c.VirtualKey(
+        name=key.name,
+        sha256=key.key_sha256,
+        env=key.key_env,
+        team=key.team,
+        budget=_budget(key.budget),
+        rate_limit=_rate(key.rate_limit),
+        allowed_models=tuple(key.allowed_models),
+        allowed_providers=tuple(key.allowed_providers),
+        allowed_mcp_tools=tuple(key.allowed_mcp_tools),
+        cache=key.cache,
+    )
+
+
+def _mcp_server(name: str, spec: GatewaySpec) -> c.McpServer:
+    server = spec.mcp_servers[name]
+    return c.McpServer(
+        name=name,
+        transport=server.transport,
+        command=tuple(server.command),
+        url=server.url,
+        env=tuple(sorted(server.env.items())),
+        headers=tuple(sorted(server.headers.items())),
+        allow_tools=tuple(server.allow_tools),
+        deny_tools=tuple(server.deny_tools),
+        timeout=server.timeout,
+    )
+
+
+def _cache(spec: GatewaySpec, resolver: Resolver) -> c.Cache:
+    cache = spec.cache
+    embedding = resolver.resolve(cache.embedding_model) if cache.embedding_model else None
+    return c.Cache(
+        mode=cache.mode,
+        backend=cache.backend,
+        ttl_seconds=cache.ttl_seconds,
+        semantic_threshold=cache.semantic_threshold,
+        embedding_route=embedding,
+        max_entries=cache.max_entries,
+    )

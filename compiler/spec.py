@@ -1,0 +1,182 @@
+"""Pydantic models of gateway.yaml: shape and per-field rules only.
+
+Rules that relate fields to one another (references, cycles, duplicates) live in ``checks.py`` so that every
+problem is reported at once with a position. Secrets are never values here: only env var names, or the
+sha256 of a virtual key.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bifrostc.compiler.provider_types import PROVIDER_TYPES
+
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+BUDGET_PERIODS: tuple[str, ...] = ("never", "1h", "1d", "1w", "1M")
+
+EnvName = Annotated[str, Field(pattern=ENV_NAME_PATTERN, description="Name of an environment variable.")]
+Weight = Annotated[float, Field(gt=0, description="Relative share; any positive number.")]
+Seconds = Annotated[float, Field(gt=0)]
+
+
+class SpecModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class KeySpec(SpecModel):
+    env: EnvName
+    weight: Weight = 1.0
+    models: list[str] = Field(default_factory=list, description="Upstream models this key serves; empty: all.")
+
+
+class NetworkSpec(SpecModel):
+    connect_timeout: Seconds = 10.0
+    read_timeout: Seconds = 300.0
+    total_timeout: Seconds = 600.0
+    max_retries: Annotated[int, Field(ge=0, le=10)] = 2
+    backoff_initial: Annotated[float, Field(ge=0)] = 0.5
+    backoff_max: Annotated[float, Field(ge=0)] = 8.0
+
+
+class ProviderOptions(SpecModel):
+    api_version: str | None = None
+    region: str | None = None
+    project: str | None = None
+    location: str | None = None
+    deployments: dict[str, str] = Field(default_factory=dict, description="Azure: model id -> deployment name.")
+
+
+class ProviderSpec(SpecModel):
+    type: str = Field(json_schema_extra={"enum": list(PROVIDER_TYPES)})
+    base_url: str | None = None
+    api_key_env: EnvName | None = Field(default=None, description="Shorthand for keys: [{env: NAME}].")
+    keys: list[KeySpec] = Field(default_factory=list)
+    network: NetworkSpec = Field(default_factory=NetworkSpec)
+    headers: dict[str, str] = Field(default_factory=dict, description="Static, non-secret extra headers.")
+    options: ProviderOptions = Field(default_factory=ProviderOptions)
+
+
+class TargetSpec(SpecModel):
+    provider: str
+    model: str
+    weight: Weight = 1.0
+
+
+class PriceSpec(SpecModel):
+    """USD per million tokens."""
+
+    input: Annotated[float, Field(ge=0)]
+    output: Annotated[float, Field(ge=0)]
+    cache_read: Annotated[float, Field(ge=0)] | None = None
+    cache_write: Annotated[float, Field(ge=0)] | None = None
+
+
+class ModelSpec(SpecModel):
+    target: str | None = Field(default=None, description="Shorthand for one target: 'provider/model'.")
+    targets: list[TargetSpec] = Field(default_factory=list)
+    fallbacks: list[str] = Field(default_factory=list, description="Public names or 'provider/model', in order.")
+    aliases: list[str] = Field(default_factory=list)
+    tools: bool = Field(default=True, description="Whether the targets support tool calling.")
+    pricing: PriceSpec | None = None
+
+
+class ClaudeCodeSpec(SpecModel):
+    sonnet: str | None = None
+    opus: str | None = None
+    haiku: str | None = None
+    key_env: EnvName | None = Field(default=None, description="Env var holding the virtual key Claude Code sends.")
+
+
+class BudgetSpec(SpecModel):
+    max_usd: Annotated[float, Field(ge=0)]
+    period: str = Field(default="never", json_schema_extra={"enum": list(BUDGET_PERIODS)})
+
+
+class RateLimitSpec(SpecModel):
+    requests_per_minute: Annotated[int, Field(gt=0)] | None = None
+    tokens_per_minute: Annotated[int, Field(gt=0)] | None = None
+
+
+class CustomerSpec(SpecModel):
+    budget: BudgetSpec | None = None
+    rate_limit: RateLimitSpec | None = None
+
+
+class TeamSpec(SpecModel):
+    customer: str | None = None
+    budget: BudgetSpec | None = None
+    rate_limit: RateLimitSpec | None = None
+
+
+class VirtualKeySpec(SpecModel):
+    name: str
+    key_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+    key_env: EnvName | None = None
+    team: str | None = None
+    budget: BudgetSpec | None = None
+    rate_limit: RateLimitSpec | None = None
+    allowed_models: list[str] = Field(default_factory=list, description="Globs over public model names; empty: all.")
+    allowed_providers: list[str] = Field(default_factory=list)
+    allowed_mcp_tools: list[str] = Field(default_factory=list, description="Globs over gateway tool names.")
+    cache: bool = True
+
+
+class McpServerSpec(SpecModel):
+    transport: Literal["stdio", "http", "sse"]
+    command: list[str] = Field(default_factory=list)
+    url: str | None = None
+    env: dict[str, EnvName] = Field(default_factory=dict, description="Child env var -> env var it is copied from.")
+    headers: dict[str, EnvName] = Field(default_factory=dict, description="Header -> env var holding its value.")
+    allow_tools: list[str] = Field(default_factory=list)
+    deny_tools: list[str] = Field(default_factory=list)
+    timeout: Seconds = 30.0
+
+
+class CacheSpec(SpecModel):
+    mode: Literal["off", "exact", "semantic"] = "off"
+    backend: Literal["memory", "redis"] = "memory"
+    ttl_seconds: Annotated[int, Field(gt=0)] = 3600
+    semantic_threshold: Annotated[float, Field(gt=0, le=1)] = 0.95
+    embedding_model: str | None = None
+    max_entries: Annotated[int, Field(gt=0)] = 10_000
+
+
+class ObservabilitySpec(SpecModel):
+    log_store: Literal["sqlite", "postgres", "none"] = "sqlite"
+    sqlite_path: str = "bifrostc.db"
+    postgres_dsn_env: EnvName | None = None
+    log_bodies: bool = True
+    metrics: bool = True
+    otlp_endpoint: str | None = None
+    service_name: str = "bifrostc"
+
+
+class ServerSpec(SpecModel):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8080
+    require_key: bool = False
+    admin_key_env: EnvName | None = None
+    state: Literal["embedded", "redis"] = "embedded"
+    redis_url_env: EnvName | None = None
+    default_provider: str | None = None
+
+
+class GatewaySpec(SpecModel):
+    """The whole gateway.yaml document."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="bifrostc gateway.yaml")
+
+    version: Literal[1] = 1
+    server: ServerSpec = Field(default_factory=ServerSpec)
+    providers: dict[str, ProviderSpec] = Field(default_factory=dict)
+    models: dict[str, ModelSpec] = Field(default_factory=dict, description="Public model names (routes).")
+    pricing: dict[str, PriceSpec] = Field(default_factory=dict, description="'provider/model' -> price override.")
+    claude_code: ClaudeCodeSpec = Field(default_factory=ClaudeCodeSpec)
+    customers: dict[str, CustomerSpec] = Field(default_factory=dict)
+    teams: dict[str, TeamSpec] = Field(default_factory=dict)
+    virtual_keys: list[VirtualKeySpec] = Field(default_factory=list)
+    mcp_servers: dict[str, McpServerSpec] = Field(default_factory=dict)
+    cache: CacheSpec = Field(default_factory=CacheSpec)
+    observability: ObservabilitySpec = Field(default_factory=ObservabilitySpec)
