@@ -1,0 +1,141 @@
+"""Start and stop the benchmark's processes: fake upstream, bifrostc build/serve, load generator runs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+from scenarios import Call
+
+BENCH_DIR = Path(__file__).resolve().parent
+CLI = "from bifrostc.compiler.cli import main; main()"
+APP = (
+    "import sys, uvicorn; from bifrostc.runtime.app import create_app; "
+    "from bifrostc.runtime.loadout import load_gateway; "
+    "uvicorn.run(create_app(load_gateway(sys.argv[1])), host='127.0.0.1', port=int(sys.argv[2]), "
+    "log_level='warning', access_log=False)"
+)
+
+
+class BenchError(RuntimeError):
+    """A benchmark step could not run; the message says which and why."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _cli_command() -> list[str]:
+    exe = shutil.which("bifrostc")
+    return [exe] if exe else [sys.executable, "-c", CLI]
+
+
+async def start_upstream() -> tuple[asyncio.subprocess.Process, int]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(BENCH_DIR / "fake_upstream.py"), "--port", "0", stdout=asyncio.subprocess.PIPE
+    )
+    assert proc.stdout is not None
+    line = await asyncio.wait_for(proc.stdout.readline(), timeout=10)
+    if not line.startswith(b"ready "):
+        raise BenchError(f"fake upstream did not start: {line!r}")
+    return proc, int(line.split()[1])
+
+
+def build_out(workdir: Path, upstream_url: str) -> Path:
+    """Render bench/gateway.yaml for this upstream and compile it with `bifrostc build`."""
+    spec = workdir / "gateway.yaml"
+    spec.write_text((BENCH_DIR / "gateway.yaml").read_text().replace("__UPSTREAM_URL__", upstream_url))
+    out = workdir / "out"
+    cmd = [*_cli_command(), "build", str(spec), "-o", str(out)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    if done.returncode != 0 or not (out / "routing.py").is_file():
+        raise BenchError(f"`bifrostc build` failed ({done.returncode}):\n{done.stderr[-2000:] or done.stdout[-2000:]}")
+    return out
+
+
+@dataclass
+class Gateway:
+    proc: subprocess.Popen[bytes]
+    port: int
+    startup_s: float
+    log: Path
+
+
+def serve_command(how: str, out: Path, port: int) -> list[str]:
+    if how == "cli":
+        return [*_cli_command(), "serve", str(out), "--host", "127.0.0.1", "--port", str(port)]
+    return [sys.executable, "-c", APP, str(out), str(port)]
+
+
+async def start_gateway(how: str, out: Path, *, timeout: float) -> Gateway:
+    """Launch the gateway and time process start -> first GET /health 200."""
+    port = free_port()
+    log = out.parent / f"gateway-{how}.log"
+    env = {**os.environ, "BENCH_UPSTREAM_KEY": "sk-bench"}
+    started = time.perf_counter()
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(serve_command(how, out, port), stdout=sink, stderr=subprocess.STDOUT, env=env)
+    deadline = started + timeout
+    while time.perf_counter() < deadline:
+        if proc.poll() is not None:
+            raise BenchError(f"gateway ({how}) exited with {proc.returncode}:\n{log.read_text()[-2000:]}")
+        if await _health_ok(port):
+            return Gateway(proc, port, time.perf_counter() - started, log)
+        await asyncio.sleep(0.005)  # polling is the measurement here: the gateway has no readiness signal
+    stop(proc)
+    raise BenchError(f"gateway ({how}) gave no /health 200 within {timeout}s:\n{log.read_text()[-2000:]}")
+
+
+async def _health_ok(port: int) -> bool:
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return False
+    try:
+        writer.write(b"GET /health HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n")
+        status_line = await asyncio.wait_for(reader.readline(), timeout=5)
+        return status_line.split(b" ")[1:2] == [b"200"]
+    except (OSError, TimeoutError):
+        return False
+    finally:
+        writer.close()
+
+
+def stop(proc: subprocess.Popen[bytes] | asyncio.subprocess.Process) -> None:
+    """Terminate one process we started, by its own handle."""
+    with contextlib.suppress(ProcessLookupError):
+        proc.terminate()
+
+
+async def run_load(port: int, call: Call, *, connections: int, duration: float, max_requests: int) -> dict[str, float]:
+    """One load generator run as a separate process; returns its JSON summary."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(BENCH_DIR / "loadgen.py"),
+        "--port", str(port),
+        "--path", call.path,
+        "--body", call.body.decode(),
+        "--headers", orjson.dumps(call.headers).decode(),
+        "--expect", call.expect,
+        "--connections", str(connections),
+        "--duration", str(duration),
+        "--max-requests", str(max_requests),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await proc.communicate()
+    if proc.returncode != 0:
+        raise BenchError(f"load generator failed: {err.decode()[-2000:]}")
+    result: dict[str, float] = orjson.loads(out.splitlines()[-1])
+    return result

@@ -1,0 +1,59 @@
+"""The four measured cases: client dialect -> upstream dialect, streaming or not, and their direct baselines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import orjson
+
+PROMPT = [{"role": "user", "content": "Say hello in one short sentence."}]
+PUBLIC_MODEL = "bench-openai"
+UPSTREAM_MODEL = "gpt-bench"
+
+
+@dataclass(frozen=True)
+class Call:
+    """One HTTP request the load generator repeats."""
+
+    path: str
+    body: bytes
+    expect: str  # substring of every good response body
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    gateway: Call  # what the client sends to bifrostc
+    direct: Call  # the equivalent call straight to the fake upstream (the baseline for added latency)
+
+
+def _upstream_openai(stream: bool) -> Call:
+    body: dict[str, object] = {"model": UPSTREAM_MODEL, "messages": PROMPT, "max_tokens": 64, "stream": stream}
+    if stream:
+        body["stream_options"] = {"include_usage": True}
+    return Call("/v1/chat/completions", orjson.dumps(body), "[DONE]" if stream else "finish_reason")
+
+
+def _openai_client(stream: bool) -> Call:
+    body = {"model": PUBLIC_MODEL, "messages": PROMPT, "max_tokens": 64, "stream": stream}
+    return Call(
+        "/v1/chat/completions",
+        orjson.dumps(body),
+        "[DONE]" if stream else "finish_reason",
+        {"authorization": "Bearer bench-client"},
+    )
+
+
+def _anthropic_client(stream: bool) -> Call:
+    body = {"model": PUBLIC_MODEL, "messages": PROMPT, "max_tokens": 64, "stream": stream}
+    headers = {"x-api-key": "bench-client", "anthropic-version": "2023-06-01"}
+    return Call("/anthropic/v1/messages", orjson.dumps(body), "message_stop" if stream else "end_turn", headers)
+
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario("openai->openai", _openai_client(False), _upstream_openai(False)),
+    Scenario("openai->openai stream", _openai_client(True), _upstream_openai(True)),
+    Scenario("anthropic->openai", _anthropic_client(False), _upstream_openai(False)),
+    Scenario("anthropic->openai stream", _anthropic_client(True), _upstream_openai(True)),
+)
