@@ -1,0 +1,147 @@
+"""McpGateway: many upstream MCP servers behind one streamable-HTTP MCP endpoint.
+
+Lifecycle: Starlette's ``Mount`` does not run a sub-app's lifespan, so the host app calls :meth:`McpGateway.start`
+and :meth:`McpGateway.aclose` from its own lifespan, **in the same task** (both hold anyio task groups), or uses
+``async with gateway.running():``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+import anyio
+import mcp_types as types
+from mcp.server.context import ServerRequestContext
+from mcp.server.lowlevel import Server
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.shared.exceptions import MCPError
+from starlette.types import Receive, Scope, Send
+
+from bifrostc.runtime.config import McpServer
+from bifrostc.runtime.mcp.catalog import CatalogEntry, build_catalog
+from bifrostc.runtime.mcp.endpoint import Authenticate, McpEndpoint, key_context_of
+from bifrostc.runtime.mcp.upstream import Upstream, UpstreamUnavailable
+
+logger = logging.getLogger(__name__)
+
+AuthorizeTool = Callable[[Any, str], bool]
+SERVER_NAME = "bifrostc"
+
+
+class McpGateway:
+    """Aggregates upstream MCP servers' tools and serves them, filtered per caller, over streamable HTTP.
+
+    ``authenticate(headers)`` turns a request's headers into a key context (raise a ``GatewayError`` such as
+    ``AuthenticationFailed`` to refuse the HTTP request); without it the key context is the raw virtual key
+    from ``Authorization: Bearer`` / ``x-api-key`` (or None). ``authorize_tool(key_context, gateway_tool_name)``
+    decides which tools the caller sees and may call; without it every tool is allowed.
+    """
+
+    def __init__(
+        self,
+        servers: tuple[McpServer, ...],
+        *,
+        authorize_tool: AuthorizeTool | None = None,
+        authenticate: Authenticate | None = None,
+        environ: Mapping[str, str] | None = None,
+        backoff_initial: float = 0.5,
+        backoff_max: float = 30.0,
+        tools_ttl: float = 60.0,
+        startup_timeout: float = 10.0,
+    ) -> None:
+        env = os.environ if environ is None else environ
+        self._upstreams = tuple(
+            Upstream(spec, environ=env, backoff_initial=backoff_initial, backoff_max=backoff_max, tools_ttl=tools_ttl)
+            for spec in servers
+        )
+        self._authorize_tool = authorize_tool
+        self._authenticate = authenticate
+        self._startup_timeout = startup_timeout
+        self._server: Server[Any] = Server(SERVER_NAME, on_list_tools=self._list_tools, on_call_tool=self._call_tool)
+        self._session_manager: StreamableHTTPSessionManager | None = None
+        self._stack: AsyncExitStack | None = None
+
+    async def start(self) -> None:
+        """Start serving and connect every upstream.
+
+        Waits (up to ``startup_timeout``) for each upstream's first connection attempt, so a healthy
+        gateway lists its tools right away; failed upstreams keep retrying in the background.
+        """
+        if self._stack is not None:
+            raise RuntimeError("McpGateway is already started")
+        stack = AsyncExitStack()
+        # Stateless: every POST stands alone, so a key is checked per request and no session outlives it.
+        manager = StreamableHTTPSessionManager(app=self._server, json_response=True, stateless=True)
+        await stack.enter_async_context(manager.run())
+        task_group = await stack.enter_async_context(anyio.create_task_group())
+        stack.callback(task_group.cancel_scope.cancel)  # LIFO: cancel the supervisors before joining them
+        for upstream in self._upstreams:
+            task_group.start_soon(upstream.run, name=f"mcp-upstream-{upstream.name}")
+        self._session_manager = manager
+        self._stack = stack
+        with anyio.move_on_after(self._startup_timeout):
+            for upstream in self._upstreams:
+                await upstream.first_attempt_done.wait()
+
+    async def aclose(self) -> None:
+        """Disconnect every upstream (stdio children are terminated) and stop serving."""
+        stack, self._stack = self._stack, None
+        self._session_manager = None
+        if stack is not None:
+            await stack.aclose()
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[McpGateway]:
+        await self.start()
+        try:
+            yield self
+        finally:
+            await self.aclose()
+
+    def asgi_app(self) -> McpEndpoint:
+        """The ASGI app to mount at ``/mcp`` (see :class:`McpEndpoint` for how to mount it)."""
+        return McpEndpoint(self._handle_http, self._authenticate)
+
+    def health(self) -> dict[str, dict[str, Any]]:
+        """Per upstream: transport, connected, tools (count), last_error, attempts."""
+        return {upstream.name: upstream.health() for upstream in self._upstreams}
+
+    async def _handle_http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        manager = self._session_manager
+        if manager is None:
+            await _unavailable(send)
+            return
+        await manager.handle_request(scope, receive, send)
+
+    def _allowed(self, key_context: object, tool_name: str) -> bool:
+        return self._authorize_tool is None or self._authorize_tool(key_context, tool_name)
+
+    async def _list_tools(
+        self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        key_context = key_context_of(ctx.request, self._authenticate)
+        catalog = await build_catalog(self._upstreams)
+        tools = [entry.tool for name, entry in catalog.items() if self._allowed(key_context, name)]
+        # Private and immediately stale: the listing depends on the caller's key and on upstream health.
+        return types.ListToolsResult(tools=tools, ttl_ms=0, cache_scope="private")
+
+    async def _call_tool(self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams) -> Any:
+        key_context = key_context_of(ctx.request, self._authenticate)
+        entry: CatalogEntry | None = (await build_catalog(self._upstreams)).get(params.name)
+        if entry is None or not self._allowed(key_context, params.name):
+            # Hidden and unknown tools get the same answer, so a key cannot probe for tools it may not use.
+            raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {params.name}")
+        try:
+            return await entry.upstream.call_tool(entry.upstream_tool, params.arguments)
+        except UpstreamUnavailable as exc:
+            # A tool-level error, so the model sees why and can carry on without the tool.
+            return types.CallToolResult(content=[types.TextContent(type="text", text=str(exc))], is_error=True)
+
+
+async def _unavailable(send: Send) -> None:
+    await send({"type": "http.response.start", "status": 503, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": b"MCP gateway is not started"})

@@ -1,0 +1,38 @@
+"""Fixture upstream over stdio: run as ``python stdio_server.py``."""
+
+from __future__ import annotations
+
+import os
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+
+server = MCPServer("alpha")
+
+
+@server.tool()
+def echo(text: str) -> str:
+    """Echo the text back, tagged with this server's name."""
+    return f"alpha:{text}"
+
+
+@server.tool()
+def add(a: int, b: int) -> int:
+    """Add two integers."""
+    return a + b
+
+
+@server.tool()
+def env_value(name: str) -> str:
+    """The value of an environment variable in this process (proves env vars were passed)."""
+    return os.environ.get(name, "<unset>")
+
+
+@server.tool()
+def explode() -> str:
+    """Always fails with a tool error."""
+    raise ToolError("kaboom")
+
+
+if __name__ == "__main__":
+    server.run("stdio")
