@@ -1,0 +1,225 @@
+"""Anthropic Messages request JSON <-> canonical ChatRequest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bifrostc.runtime.errors import InvalidRequest
+from bifrostc.runtime.translate.anthropic_content import build_block, parse_content
+from bifrostc.runtime.translate.common import (
+    ANTHROPIC_SERVER_TOOLS,
+    ANTHROPIC_TOOL_OPTIONS,
+    budget_from_effort,
+    expect_dict,
+    expect_list,
+    expect_str,
+    optional_int,
+    optional_number,
+)
+from bifrostc.runtime.types import ChatRequest, Message, Part, TextPart, Thinking, ThinkingPart, Tool, ToolChoice
+
+DEFAULT_MAX_TOKENS = 8192
+_CONSUMED = frozenset(
+    {
+        "model",
+        "messages",
+        "system",
+        "max_tokens",
+        "temperature",
+        "top_p",
+        "top_k",
+        "stop_sequences",
+        "stream",
+        "tools",
+        "tool_choice",
+        "thinking",
+        "metadata",
+        "output_config",
+    }
+)
+# Wire fields forwarded from ``extra`` to Anthropic upstreams (unknown keys from other dialects are not).
+_PASSTHROUGH = frozenset({"context_management", "container", "mcp_servers", "output_config", "inference_geo"})
+_SERVICE_TIERS = frozenset({"auto", "standard_only"})
+_TOOL_FIELDS = frozenset({"type", "name", "description", "input_schema", "cache_control"})
+_ROLES = frozenset({"user", "assistant", "system"})
+
+
+def parse_request(body: dict[str, Any]) -> ChatRequest:
+    body = expect_dict(body, "request body")
+    if "model" not in body or "messages" not in body:
+        raise InvalidRequest("model and messages are required")
+    req = ChatRequest(
+        model=expect_str(body["model"], "model"),
+        messages=[_parse_message(m, f"messages[{i}]") for i, m in enumerate(expect_list(body["messages"], "messages"))],
+        system=_parse_system(body.get("system")),
+        max_tokens=optional_int(body.get("max_tokens"), "max_tokens"),
+        temperature=optional_number(body.get("temperature"), "temperature"),
+        top_p=optional_number(body.get("top_p"), "top_p"),
+        top_k=optional_int(body.get("top_k"), "top_k"),
+        stop=[
+            expect_str(s, "stop_sequences[]") for s in expect_list(body.get("stop_sequences") or [], "stop_sequences")
+        ],
+        stream=bool(body.get("stream", False)),
+        tool_choice=_parse_tool_choice(body.get("tool_choice")),
+        thinking=_parse_thinking(body.get("thinking")),
+        extra={k: v for k, v in body.items() if k not in _CONSUMED},
+    )
+    _parse_tools(body.get("tools") or [], req)
+    metadata = expect_dict(body.get("metadata") or {}, "metadata")
+    if metadata.get("user_id") is not None:
+        req.user = str(metadata["user_id"])
+    output_config = dict(expect_dict(body.get("output_config") or {}, "output_config"))
+    if output_config.get("effort") is not None:
+        req.reasoning_effort = str(output_config.pop("effort"))
+    if output_config:
+        req.extra["output_config"] = output_config
+    return req
+
+
+def _parse_system(system: Any) -> list[TextPart]:
+    if system is None:
+        return []
+    if isinstance(system, str):
+        return [TextPart(system)] if system else []
+    return [p for p in parse_content(system, "system") if isinstance(p, TextPart)]
+
+
+def _parse_message(message: Any, where: str) -> Message:
+    message = expect_dict(message, where)
+    role = message.get("role")
+    if role not in _ROLES:
+        raise InvalidRequest(f"{where}.role: expected user or assistant, got {role!r}")
+    return Message(role=role, content=parse_content(message.get("content", ""), f"{where}.content"))
+
+
+def _parse_tools(tools: Any, req: ChatRequest) -> None:
+    server_tools: list[dict[str, Any]] = []
+    options: dict[str, dict[str, Any]] = {}
+    for i, tool in enumerate(expect_list(tools, "tools")):
+        tool = expect_dict(tool, f"tools[{i}]")
+        if tool.get("type") not in (None, "custom"):
+            server_tools.append(tool)  # web_search_20250305, bash_..., tool_search_...: Anthropic-only
+            continue
+        name = expect_str(tool.get("name"), f"tools[{i}].name")
+        schema = expect_dict(
+            tool.get("input_schema") or {"type": "object", "properties": {}}, f"tools[{i}].input_schema"
+        )
+        req.tools.append(Tool(name, tool.get("description"), schema, tool.get("cache_control")))
+        extras = {k: v for k, v in tool.items() if k not in _TOOL_FIELDS}
+        if extras:
+            options[name] = extras
+    if server_tools:
+        req.extra[ANTHROPIC_SERVER_TOOLS] = server_tools
+    if options:
+        req.extra[ANTHROPIC_TOOL_OPTIONS] = options
+
+
+def _parse_tool_choice(choice: Any) -> ToolChoice | None:
+    if choice is None:
+        return None
+    choice = expect_dict(choice, "tool_choice")
+    kind = choice.get("type")
+    if kind not in ("auto", "any", "none", "tool"):
+        raise InvalidRequest(f"tool_choice.type: expected auto, any, tool or none, got {kind!r}")
+    name = expect_str(choice.get("name"), "tool_choice.name") if kind == "tool" else None
+    return ToolChoice(kind, name, bool(choice.get("disable_parallel_tool_use", False)))
+
+
+def _parse_thinking(thinking: Any) -> Thinking | None:
+    if thinking is None:
+        return None
+    thinking = expect_dict(thinking, "thinking")
+    kind = thinking.get("type")
+    if kind not in ("enabled", "adaptive", "disabled"):
+        raise InvalidRequest(f"thinking.type: expected enabled, adaptive or disabled, got {kind!r}")
+    return Thinking(kind, optional_int(thinking.get("budget_tokens"), "thinking.budget_tokens"))
+
+
+# --- canonical -> Anthropic ------------------------------------------------------------------------
+
+
+def build_request(req: ChatRequest, *, model: str) -> dict[str, Any]:
+    system = list(req.system)
+    messages: list[dict[str, Any]] = []
+    for message in req.messages:
+        if message.role == "system":  # Anthropic has no system turns: hoist their text, in order
+            system.extend(p for p in message.content if isinstance(p, TextPart))
+            continue
+        blocks = [build_block(p) for p in message.content if _sendable(p)]
+        if not blocks:
+            continue
+        if messages and messages[-1]["role"] == message.role:
+            messages[-1]["content"].extend(blocks)
+        else:
+            messages.append({"role": message.role, "content": blocks})
+    body: dict[str, Any] = {"model": model, "messages": messages, "max_tokens": req.max_tokens or DEFAULT_MAX_TOKENS}
+    if system:
+        body["system"] = [build_block(p) for p in system]
+    _put_sampling(req, body)
+    _put_tools(req, body)
+    _put_reasoning(req, body)
+    if req.user is not None:
+        body["metadata"] = {"user_id": req.user}
+    if req.stream:
+        body["stream"] = True
+    return body
+
+
+def _sendable(part: Part) -> bool:
+    # Thinking from other providers has no Anthropic signature and would be rejected.
+    return not isinstance(part, ThinkingPart) or bool(part.signature) or part.redacted_data is not None
+
+
+def _put_sampling(req: ChatRequest, body: dict[str, Any]) -> None:
+    for key in ("temperature", "top_p", "top_k"):
+        value = getattr(req, key)
+        if value is not None:
+            body[key] = value
+    if req.stop:
+        body["stop_sequences"] = list(req.stop)
+    for key, value in req.extra.items():
+        if key in _PASSTHROUGH:
+            body[key] = value
+    if req.extra.get("service_tier") in _SERVICE_TIERS:
+        body["service_tier"] = req.extra["service_tier"]
+
+
+def _put_tools(req: ChatRequest, body: dict[str, Any]) -> None:
+    options: dict[str, dict[str, Any]] = req.extra.get(ANTHROPIC_TOOL_OPTIONS, {})
+    tools: list[dict[str, Any]] = []
+    for tool in req.tools:
+        entry: dict[str, Any] = {"name": tool.name}
+        if tool.description is not None:
+            entry["description"] = tool.description
+        entry["input_schema"] = tool.parameters
+        entry.update(options.get(tool.name, {}))
+        if tool.cache_control is not None:
+            entry["cache_control"] = tool.cache_control
+        tools.append(entry)
+    tools.extend(req.extra.get(ANTHROPIC_SERVER_TOOLS, []))
+    if tools:
+        body["tools"] = tools
+    choice = req.tool_choice
+    if choice is not None and (tools or choice.type == "none"):
+        out: dict[str, Any] = {"type": choice.type}
+        if choice.type == "tool":
+            out["name"] = choice.name
+        if choice.disable_parallel and choice.type != "none":
+            out["disable_parallel_tool_use"] = True
+        body["tool_choice"] = out
+
+
+def _put_reasoning(req: ChatRequest, body: dict[str, Any]) -> None:
+    if req.thinking is not None:
+        thinking: dict[str, Any] = {"type": req.thinking.type}
+        if req.thinking.type == "enabled":
+            thinking["budget_tokens"] = req.thinking.budget_tokens or min(8192, body["max_tokens"] - 1)
+        body["thinking"] = thinking
+        if req.reasoning_effort is not None:
+            body["output_config"] = {**body.get("output_config", {}), "effort": req.reasoning_effort}
+        return
+    budget = budget_from_effort(req.reasoning_effort) if req.reasoning_effort else None
+    if budget is not None:  # an OpenAI-style effort becomes a thinking budget below max_tokens
+        budget = min(budget, body["max_tokens"] - 1)
+        if budget >= 1024:
+            body["thinking"] = {"type": "enabled", "budget_tokens": budget}

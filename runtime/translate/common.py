@@ -1,0 +1,160 @@
+"""Helpers shared by the dialect translators: JSON, input checks, stop reasons, reasoning effort, ids.
+
+``ChatRequest.extra`` convention: keys without a leading underscore are wire fields of the inbound dialect,
+forwarded only by a builder whose allow-list names them. Keys with a leading underscore are gateway-private
+hints (per-tool options the canonical types cannot hold); builders read them but never forward them as-is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from typing import Any
+
+import orjson
+
+from bifrostc.runtime.errors import InvalidRequest
+from bifrostc.runtime.types import StopReason
+
+# Private ``extra`` keys (see module docstring).
+ANTHROPIC_SERVER_TOOLS = "_anthropic_server_tools"  # list of raw server-tool dicts (web_search_..., bash_...)
+ANTHROPIC_TOOL_OPTIONS = "_anthropic_tool_options"  # {tool name: {"defer_loading": True, ...}}
+OPENAI_TOOL_STRICT = "_openai_tool_strict"  # {tool name: bool}
+
+
+def dumps(obj: Any) -> str:
+    return orjson.dumps(obj).decode()
+
+
+def arguments_to_object(arguments: str) -> dict[str, Any]:
+    """Tool-call arguments as the object Anthropic wants; truncated or non-object JSON becomes {}."""
+    if not arguments.strip():
+        return {}
+    try:
+        value = orjson.loads(arguments)
+    except orjson.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+# --- input checks: one clear InvalidRequest message naming the JSON path ---------------------------
+
+
+def expect_dict(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InvalidRequest(f"{where}: expected an object, got {_kind(value)}")
+    return value
+
+
+def expect_list(value: Any, where: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise InvalidRequest(f"{where}: expected an array, got {_kind(value)}")
+    return value
+
+
+def expect_str(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidRequest(f"{where}: expected a string, got {_kind(value)}")
+    return value
+
+
+def optional_int(value: Any, where: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidRequest(f"{where}: expected an integer, got {_kind(value)}")
+    return value
+
+
+def optional_number(value: Any, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidRequest(f"{where}: expected a number, got {_kind(value)}")
+    return value
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+# --- stop reasons ----------------------------------------------------------------------------------
+
+_STOP_FROM_OPENAI: dict[str, StopReason] = {
+    "stop": "end_turn",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",
+    "length": "max_tokens",
+    "content_filter": "refusal",
+}
+_STOP_TO_OPENAI: dict[str, str] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "tool_use": "tool_calls",
+    "max_tokens": "length",
+    "refusal": "content_filter",
+}
+ANTHROPIC_STOP_REASONS = frozenset(_STOP_TO_OPENAI)
+
+
+def stop_from_openai(finish_reason: str | None) -> StopReason | None:
+    if finish_reason is None:
+        return None
+    return _STOP_FROM_OPENAI.get(finish_reason, "end_turn")
+
+
+def stop_to_openai(stop_reason: str | None) -> str | None:
+    if stop_reason is None:
+        return None
+    return _STOP_TO_OPENAI.get(stop_reason, "stop")
+
+
+def stop_from_anthropic(stop_reason: str | None) -> StopReason | None:
+    if stop_reason is None:
+        return None
+    return stop_reason if stop_reason in ANTHROPIC_STOP_REASONS else "end_turn"  # type: ignore[return-value]
+
+
+# --- reasoning effort <-> thinking budget ----------------------------------------------------------
+
+_EFFORT_BUDGETS = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 24576, "xhigh": 32768, "max": 32768}
+
+
+def effort_from_budget(budget_tokens: int | None) -> str:
+    if budget_tokens is None:
+        return "medium"
+    if budget_tokens < 4096:
+        return "low"
+    if budget_tokens < 16384:
+        return "medium"
+    return "high"
+
+
+def budget_from_effort(effort: str) -> int | None:
+    """Thinking budget for an OpenAI reasoning_effort; None for "none"/unknown (thinking off)."""
+    return _EFFORT_BUDGETS.get(effort)
+
+
+# --- identifiers -----------------------------------------------------------------------------------
+
+_TOOL_ID_UNSAFE = re.compile(r"[^a-zA-Z0-9_-]")
+_MAX_OPENAI_USER = 64
+
+
+def anthropic_tool_id(tool_id: str) -> str:
+    """Anthropic accepts only ``^[a-zA-Z0-9_-]+$``; other providers' ids (``functions.x:0``) are mapped stably."""
+    safe = _TOOL_ID_UNSAFE.sub("_", tool_id)
+    return safe or "toolu_empty"
+
+
+def new_tool_id() -> str:
+    return f"call_{uuid.uuid4().hex[:24]}"
+
+
+def openai_user(user: str) -> str:
+    """OpenAI limits ``user``; Claude Code's metadata.user_id is a long JSON string, so long ids are hashed."""
+    if len(user) <= _MAX_OPENAI_USER:
+        return user
+    return "sha256_" + hashlib.sha256(user.encode()).hexdigest()[:40]

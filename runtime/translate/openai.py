@@ -1,0 +1,100 @@
+"""OpenAI Chat Completions dialect: requests, responses, streams and errors <-> canonical types. Pure, no I/O."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from bifrostc.runtime.errors import GatewayError, InvalidRequest, UpstreamError
+from bifrostc.runtime.translate.common import new_tool_id, stop_from_openai, stop_to_openai
+from bifrostc.runtime.translate.openai_messages import parse_parts
+from bifrostc.runtime.translate.openai_request import build_request, parse_request
+from bifrostc.runtime.translate.openai_stream import StreamEncoder, StreamParser
+from bifrostc.runtime.translate.openai_usage import usage_from_openai, usage_to_openai
+from bifrostc.runtime.types import ChatResponse, Part, TextPart, ThinkingPart, ToolCallPart
+
+__all__ = [
+    "StreamEncoder",
+    "StreamParser",
+    "build_request",
+    "build_response",
+    "error_body",
+    "parse_request",
+    "parse_response",
+    "usage_from_openai",
+    "usage_to_openai",
+]
+
+
+def parse_response(body: dict[str, Any]) -> ChatResponse:
+    """An upstream chat.completion; only the first choice is used. Malformed bodies are UpstreamError (502)."""
+    choices = body.get("choices") if isinstance(body, dict) else None
+    if not choices or not isinstance(choices[0], dict) or not isinstance(choices[0].get("message"), dict):
+        raise UpstreamError("OpenAI upstream returned a completion without choices", status=502)
+    message = choices[0]["message"]
+    try:
+        content = _message_parts(message)
+    except InvalidRequest as exc:
+        raise UpstreamError(f"OpenAI upstream returned a malformed message: {exc.message}", status=502) from exc
+    return ChatResponse(
+        id=str(body.get("id", "")),
+        model=str(body.get("model", "")),
+        content=content,
+        stop_reason=stop_from_openai(choices[0].get("finish_reason")) or "end_turn",
+        usage=usage_from_openai(body.get("usage")),
+    )
+
+
+def _message_parts(message: dict[str, Any]) -> list[Part]:
+    parts: list[Part] = []
+    reasoning = message.get("reasoning_content") or message.get("reasoning")
+    if isinstance(reasoning, str) and reasoning:
+        parts.append(ThinkingPart(reasoning))
+    parts.extend(parse_parts(message.get("content"), "message.content"))
+    if isinstance(message.get("refusal"), str) and message["refusal"]:
+        parts.append(TextPart(message["refusal"]))
+    for call in message.get("tool_calls") or []:
+        function = call.get("function") or {}
+        arguments = function.get("arguments")
+        parts.append(
+            ToolCallPart(
+                str(call.get("id") or new_tool_id()),
+                str(function.get("name", "")),
+                arguments if isinstance(arguments, str) else "",
+            )
+        )
+    return parts
+
+
+def build_response(resp: ChatResponse, *, created: int | None = None) -> dict[str, Any]:
+    text = "".join(p.text for p in resp.content if isinstance(p, TextPart))
+    reasoning = "".join(p.thinking for p in resp.content if isinstance(p, ThinkingPart))
+    calls = [
+        {"id": p.id, "type": "function", "function": {"name": p.name, "arguments": p.arguments or "{}"}}
+        for p in resp.content
+        if isinstance(p, ToolCallPart)
+    ]
+    message: dict[str, Any] = {"role": "assistant", "content": text or None, "refusal": None}
+    if calls:
+        message["tool_calls"] = calls
+    if reasoning:
+        message["reasoning_content"] = reasoning
+    return {
+        "id": resp.id,
+        "object": "chat.completion",
+        "created": created if created is not None else int(time.time()),
+        "model": resp.model,
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": stop_to_openai(resp.stop_reason) or "stop",
+            }
+        ],
+        "usage": usage_to_openai(resp.usage),
+    }
+
+
+def error_body(exc: GatewayError) -> dict[str, Any]:
+    return {"error": {"message": exc.message, "type": exc.openai_type, "param": None, "code": exc.openai_code}}

@@ -1,0 +1,173 @@
+"""OpenAI Chat Completions messages <-> canonical messages.
+
+Tool results live in canonical *user* messages (Anthropic's model); OpenAI wants one ``role: tool`` message per
+result right after the assistant turn, so a user message splits into tool messages first, then a user message
+with whatever text or images accompanied the results.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bifrostc.runtime.errors import InvalidRequest
+from bifrostc.runtime.translate.common import expect_dict, expect_list, expect_str, new_tool_id
+from bifrostc.runtime.types import ImagePart, Message, Part, TextPart, ThinkingPart, ToolCallPart, ToolResultPart
+
+PDF = "application/pdf"
+
+
+def parse_messages(raw: Any) -> tuple[list[TextPart], list[Message]]:
+    """Leading system/developer messages become the system prompt; later ones stay in place."""
+    system: list[TextPart] = []
+    messages: list[Message] = []
+    for i, message in enumerate(expect_list(raw, "messages")):
+        where = f"messages[{i}]"
+        message = expect_dict(message, where)
+        role = message.get("role")
+        if role in ("system", "developer"):
+            parts = [p for p in parse_parts(message.get("content"), f"{where}.content") if isinstance(p, TextPart)]
+            (system if not messages else _append(messages, "system")).extend(parts)
+        elif role == "user":
+            messages.append(Message("user", parse_parts(message.get("content"), f"{where}.content")))
+        elif role == "assistant":
+            messages.append(Message("assistant", _parse_assistant(message, where)))
+        elif role in ("tool", "function"):
+            _append_tool_result(messages, message, where)
+        else:
+            raise InvalidRequest(f"{where}.role: expected system, developer, user, assistant or tool, got {role!r}")
+    return system, messages
+
+
+def _append(messages: list[Message], role: str) -> list[Part]:
+    messages.append(Message(role, []))  # type: ignore[arg-type]
+    return messages[-1].content
+
+
+def _append_tool_result(messages: list[Message], message: dict[str, Any], where: str) -> None:
+    tool_id = message.get("tool_call_id") or message.get("name")
+    content = [
+        p for p in parse_parts(message.get("content"), f"{where}.content") if isinstance(p, TextPart | ImagePart)
+    ]
+    part = ToolResultPart(expect_str(tool_id, f"{where}.tool_call_id"), content)
+    last = messages[-1] if messages else None
+    if last is not None and last.role == "user" and all(isinstance(p, ToolResultPart) for p in last.content):
+        last.content.append(part)
+    else:
+        messages.append(Message("user", [part]))
+
+
+def parse_parts(content: Any, where: str) -> list[Part]:
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [TextPart(content)] if content else []
+    parts: list[Part] = []
+    for i, item in enumerate(expect_list(content, where)):
+        item = expect_dict(item, f"{where}[{i}]")
+        kind = item.get("type")
+        if kind in ("text", "input_text"):
+            parts.append(TextPart(expect_str(item.get("text"), f"{where}[{i}].text")))
+        elif kind == "image_url":
+            image = item.get("image_url")
+            url = image.get("url") if isinstance(image, dict) else image
+            parts.append(image_from_url(expect_str(url, f"{where}[{i}].image_url.url")))
+        elif kind == "file":
+            data = expect_dict(item.get("file"), f"{where}[{i}].file").get("file_data")
+            if isinstance(data, str):
+                parts.append(image_from_url(data))
+        elif kind == "refusal":
+            parts.append(TextPart(str(item.get("refusal", ""))))
+        # input_audio and unknown part types: not translatable, dropped
+    return parts
+
+
+def image_from_url(url: str) -> ImagePart:
+    if url.startswith("data:") and ";base64," in url:
+        head, _, data = url.partition(";base64,")
+        return ImagePart(media_type=head.removeprefix("data:"), data=data)
+    return ImagePart(url=url)
+
+
+def _parse_assistant(message: dict[str, Any], where: str) -> list[Part]:
+    parts: list[Part] = []
+    reasoning = message.get("reasoning_content") or message.get("reasoning")
+    if isinstance(reasoning, str) and reasoning:
+        parts.append(ThinkingPart(reasoning))
+    parts.extend(parse_parts(message.get("content"), f"{where}.content"))
+    for j, call in enumerate(expect_list(message.get("tool_calls") or [], f"{where}.tool_calls")):
+        call = expect_dict(call, f"{where}.tool_calls[{j}]")
+        function = expect_dict(call.get("function"), f"{where}.tool_calls[{j}].function")
+        arguments = function.get("arguments") or ""
+        parts.append(
+            ToolCallPart(
+                str(call.get("id") or new_tool_id()),
+                expect_str(function.get("name"), f"{where}.tool_calls[{j}].function.name"),
+                arguments if isinstance(arguments, str) else str(arguments),
+            )
+        )
+    return parts
+
+
+# --- canonical -> OpenAI ---------------------------------------------------------------------------
+
+
+def build_messages(system: list[TextPart], messages: list[Message]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    if system:
+        out.append({"role": "system", "content": "\n\n".join(p.text for p in system)})
+    for message in messages:
+        if message.role == "system":
+            out.append({"role": "system", "content": "\n\n".join(_texts(message.content))})
+        elif message.role == "assistant":
+            assistant = _build_assistant(message.content)
+            if assistant is not None:
+                out.append(assistant)
+        else:
+            out.extend(_build_user(message.content))
+    return out
+
+
+def _texts(parts: list[Part]) -> list[str]:
+    return [p.text for p in parts if isinstance(p, TextPart)]
+
+
+def _build_assistant(parts: list[Part]) -> dict[str, Any] | None:
+    text = "".join(_texts(parts))
+    calls = [
+        {"id": p.id, "type": "function", "function": {"name": p.name, "arguments": p.arguments or "{}"}}
+        for p in parts
+        if isinstance(p, ToolCallPart)
+    ]
+    if not text and not calls:
+        return None  # e.g. a thinking-only turn: thinking is not sent to OpenAI upstreams
+    message: dict[str, Any] = {"role": "assistant", "content": text or None}
+    if calls:
+        message["tool_calls"] = calls
+    return message
+
+
+def _build_user(parts: list[Part]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    rest: list[dict[str, Any]] = []
+    for part in parts:
+        if isinstance(part, ToolResultPart):
+            text = "\n".join(_texts(list(part.content)))
+            out.append({"role": "tool", "tool_call_id": part.tool_call_id, "content": text})
+            rest.extend(build_part(p) for p in part.content if isinstance(p, ImagePart))  # tools can't carry images
+        elif isinstance(part, TextPart | ImagePart):
+            rest.append(build_part(part))
+    if rest:
+        only_text = len(rest) == 1 and rest[0]["type"] == "text"
+        out.append({"role": "user", "content": rest[0]["text"] if only_text else rest})
+    return out
+
+
+def build_part(part: TextPart | ImagePart) -> dict[str, Any]:
+    if isinstance(part, TextPart):
+        return {"type": "text", "text": part.text}
+    if part.url is not None:
+        return {"type": "image_url", "image_url": {"url": part.url}}
+    url = f"data:{part.media_type or 'image/png'};base64,{part.data or ''}"
+    if part.media_type == PDF:
+        return {"type": "file", "file": {"filename": "document.pdf", "file_data": url}}
+    return {"type": "image_url", "image_url": {"url": url}}

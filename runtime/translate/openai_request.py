@@ -1,0 +1,176 @@
+"""OpenAI Chat Completions request JSON <-> canonical ChatRequest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bifrostc.runtime.errors import InvalidRequest
+from bifrostc.runtime.translate.common import (
+    OPENAI_TOOL_STRICT,
+    effort_from_budget,
+    expect_dict,
+    expect_list,
+    expect_str,
+    openai_user,
+    optional_int,
+    optional_number,
+)
+from bifrostc.runtime.translate.openai_messages import build_messages, parse_messages
+from bifrostc.runtime.types import ChatRequest, Tool, ToolChoice
+
+_CONSUMED = frozenset(
+    {
+        "model",
+        "messages",
+        "max_tokens",
+        "max_completion_tokens",
+        "temperature",
+        "top_p",
+        "stop",
+        "stream",
+        "stream_options",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "reasoning_effort",
+        "user",
+        "n",
+        "functions",
+        "function_call",
+    }
+)
+# Wire fields forwarded from ``extra`` to OpenAI upstreams; everything else (Anthropic-only fields) is dropped.
+_PASSTHROUGH = frozenset(
+    {
+        "response_format",
+        "seed",
+        "presence_penalty",
+        "frequency_penalty",
+        "logit_bias",
+        "logprobs",
+        "top_logprobs",
+        "service_tier",
+        "store",
+        "metadata",
+        "prediction",
+        "modalities",
+        "audio",
+        "verbosity",
+        "web_search_options",
+        "prompt_cache_key",
+        "safety_identifier",
+    }
+)
+_EFFORT_ALIASES = {"max": "high"}  # Anthropic output_config.effort values OpenAI does not know
+
+
+def parse_request(body: dict[str, Any]) -> ChatRequest:
+    body = expect_dict(body, "request body")
+    if "model" not in body or "messages" not in body:
+        raise InvalidRequest("model and messages are required")
+    system, messages = parse_messages(body["messages"])
+    max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
+    stop = body.get("stop")
+    req = ChatRequest(
+        model=expect_str(body["model"], "model"),
+        messages=messages,
+        system=system,
+        max_tokens=optional_int(max_tokens, "max_completion_tokens"),
+        temperature=optional_number(body.get("temperature"), "temperature"),
+        top_p=optional_number(body.get("top_p"), "top_p"),
+        stop=[stop] if isinstance(stop, str) else [expect_str(s, "stop[]") for s in expect_list(stop or [], "stop")],
+        stream=bool(body.get("stream", False)),
+        tool_choice=_parse_tool_choice(body.get("tool_choice"), body.get("parallel_tool_calls")),
+        reasoning_effort=body.get("reasoning_effort"),
+        user=body.get("user"),
+        extra={k: v for k, v in body.items() if k not in _CONSUMED},
+    )
+    _parse_tools(body.get("tools") or [], req)
+    return req
+
+
+def _parse_tools(tools: Any, req: ChatRequest) -> None:
+    strict: dict[str, bool] = {}
+    for i, tool in enumerate(expect_list(tools, "tools")):
+        tool = expect_dict(tool, f"tools[{i}]")
+        if tool.get("type", "function") != "function":
+            continue  # custom (grammar) tools have no canonical form
+        function = expect_dict(tool.get("function"), f"tools[{i}].function")
+        name = expect_str(function.get("name"), f"tools[{i}].function.name")
+        parameters = function.get("parameters") or {"type": "object", "properties": {}}
+        req.tools.append(Tool(name, function.get("description"), expect_dict(parameters, f"tools[{i}].parameters")))
+        if function.get("strict") is not None:
+            strict[name] = bool(function["strict"])
+    if strict:
+        req.extra[OPENAI_TOOL_STRICT] = strict
+
+
+def _parse_tool_choice(choice: Any, parallel: Any) -> ToolChoice | None:
+    disable_parallel = parallel is False
+    if choice is None:
+        return ToolChoice("auto", disable_parallel=True) if disable_parallel else None
+    if isinstance(choice, str):
+        kinds = {"auto": "auto", "none": "none", "required": "any"}
+        if choice not in kinds:
+            raise InvalidRequest(f"tool_choice: expected auto, none, required or a function, got {choice!r}")
+        return ToolChoice(kinds[choice], disable_parallel=disable_parallel)  # type: ignore[arg-type]
+    choice = expect_dict(choice, "tool_choice")
+    function = expect_dict(choice.get("function"), "tool_choice.function")
+    return ToolChoice("tool", expect_str(function.get("name"), "tool_choice.function.name"), disable_parallel)
+
+
+# --- canonical -> OpenAI ---------------------------------------------------------------------------
+
+
+def build_request(req: ChatRequest, *, model: str) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": model, "messages": build_messages(req.system, req.messages)}
+    if req.max_tokens is not None:
+        body["max_completion_tokens"] = req.max_tokens
+    for key in ("temperature", "top_p"):
+        if getattr(req, key) is not None:
+            body[key] = getattr(req, key)
+    if req.stop:
+        body["stop"] = list(req.stop)
+    _put_tools(req, body)
+    effort = _reasoning_effort(req)
+    if effort is not None:
+        body["reasoning_effort"] = effort
+    if req.user:
+        body["user"] = openai_user(req.user)
+    body.update({k: v for k, v in req.extra.items() if k in _PASSTHROUGH})
+    if req.stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    return body
+
+
+def _put_tools(req: ChatRequest, body: dict[str, Any]) -> None:
+    strict: dict[str, bool] = req.extra.get(OPENAI_TOOL_STRICT, {})
+    tools = []
+    for tool in req.tools:
+        function: dict[str, Any] = {"name": tool.name}
+        if tool.description is not None:
+            function["description"] = tool.description
+        function["parameters"] = {k: v for k, v in tool.parameters.items() if k != "$schema"}
+        if tool.name in strict:
+            function["strict"] = strict[tool.name]
+        tools.append({"type": "function", "function": function})
+    if tools:
+        body["tools"] = tools
+    choice = req.tool_choice
+    if choice is None or not tools:
+        return
+    if choice.type == "tool":
+        body["tool_choice"] = {"type": "function", "function": {"name": choice.name}}
+    else:
+        body["tool_choice"] = {"auto": "auto", "any": "required", "none": "none"}[choice.type]
+    if choice.disable_parallel:
+        body["parallel_tool_calls"] = False
+
+
+def _reasoning_effort(req: ChatRequest) -> str | None:
+    if req.reasoning_effort is not None:
+        return _EFFORT_ALIASES.get(req.reasoning_effort, req.reasoning_effort)
+    if req.thinking is None or req.thinking.type == "disabled":
+        return None
+    return effort_from_budget(req.thinking.budget_tokens)

@@ -1,0 +1,45 @@
+"""OpenAI usage objects <-> canonical Usage.
+
+OpenAI's prompt_tokens include cached tokens; canonical (Anthropic) input_tokens exclude cache reads and writes.
+DeepSeek reports prompt_cache_hit_tokens instead of prompt_tokens_details.cached_tokens.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bifrostc.runtime.types import Usage
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def usage_from_openai(raw: dict[str, Any] | None) -> Usage:
+    raw = raw or {}
+    prompt_details = raw.get("prompt_tokens_details") or {}
+    completion_details = raw.get("completion_tokens_details") or {}
+    cache_read = _int(prompt_details.get("cached_tokens")) or _int(raw.get("prompt_cache_hit_tokens"))
+    cache_write = _int(prompt_details.get("cache_write_tokens")) or _int(prompt_details.get("cache_creation_tokens"))
+    prompt = _int(raw.get("prompt_tokens"))
+    return Usage(
+        input_tokens=max(prompt - cache_read - cache_write, 0),
+        output_tokens=_int(raw.get("completion_tokens")),
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cache_write,
+        reasoning_tokens=_int(completion_details.get("reasoning_tokens")),
+    )
+
+
+def usage_to_openai(usage: Usage) -> dict[str, Any]:
+    prompt = usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens
+    out: dict[str, Any] = {
+        "prompt_tokens": prompt,
+        "completion_tokens": usage.output_tokens,
+        "total_tokens": prompt + usage.output_tokens,
+        "prompt_tokens_details": {"cached_tokens": usage.cache_read_tokens},
+        "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
+    }
+    if usage.cache_write_tokens:
+        out["prompt_tokens_details"]["cache_write_tokens"] = usage.cache_write_tokens
+    return out

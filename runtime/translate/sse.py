@@ -1,0 +1,91 @@
+"""Server-sent events: framing for what we send, incremental parsing for what upstreams send.
+
+Parsing follows the WHATWG event-stream rules that matter for LLM APIs: ``event:``/``data:`` fields, multi-line
+data joined with newlines, comments (``:``) ignored, an empty line dispatches, CRLF/CR/LF line endings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+DONE = b"data: [DONE]\n\n"
+
+
+def encode_frame(payload: dict[str, Any] | bytes, *, event: str | None = None) -> bytes:
+    """One SSE frame; ``payload`` is JSON-encoded unless already bytes."""
+    data = payload if isinstance(payload, bytes) else orjson.dumps(payload)
+    head = b"event: " + event.encode() + b"\n" if event else b""
+    return head + b"data: " + data + b"\n\n"
+
+
+@dataclass(slots=True)
+class ServerSentEvent:
+    event: str
+    data: str
+
+    def json(self) -> Any:
+        return orjson.loads(self.data)
+
+
+class SSEDecoder:
+    """Feed raw bytes as they arrive; get complete events back. Call ``flush()`` at end of stream."""
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._event = ""
+        self._data: list[str] = []
+
+    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
+        self._buffer += chunk
+        events: list[ServerSentEvent] = []
+        while True:
+            line, found = self._next_line()
+            if not found:
+                return events
+            event = self._line(line)
+            if event is not None:
+                events.append(event)
+
+    def flush(self) -> list[ServerSentEvent]:
+        events: list[ServerSentEvent] = []
+        if self._buffer:
+            rest, self._buffer = self._buffer, b""
+            event = self._line(rest.decode("utf-8", errors="replace"))
+            if event is not None:
+                events.append(event)
+        event = self._line("")
+        if event is not None:
+            events.append(event)
+        return events
+
+    def _next_line(self) -> tuple[str, bool]:
+        ends = [i for i in (self._buffer.find(b"\n"), self._buffer.find(b"\r")) if i >= 0]
+        if not ends:
+            return "", False
+        i = min(ends)
+        is_cr = self._buffer[i] == 0x0D
+        if is_cr and i + 1 == len(self._buffer):
+            return "", False  # a CR at the end may be the first half of CRLF
+        skip = 2 if is_cr and self._buffer[i + 1] == 0x0A else 1
+        line, self._buffer = self._buffer[:i], self._buffer[i + skip :]
+        return line.decode("utf-8", errors="replace"), True
+
+    def _line(self, line: str) -> ServerSentEvent | None:
+        if not line:
+            if not self._data and not self._event:
+                return None
+            event = ServerSentEvent(self._event or "message", "\n".join(self._data))
+            self._event, self._data = "", []
+            return event
+        if line.startswith(":"):
+            return None
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "event":
+            self._event = value
+        elif name == "data":
+            self._data.append(value)
+        return None
