@@ -1,0 +1,142 @@
+"""The Starlette application: routes for both dialects, state on app.state, hot-swappable runtime snapshot.
+
+Every request reads `app.state.runtime` once; `swap_gateway` replaces it atomically, so new requests see the
+new routes while in-flight streams finish on the snapshot they started with.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from bifrostc.runtime import config
+from bifrostc.runtime.context import Hooks
+from bifrostc.runtime.dispatch import BreakerBoard, Dispatcher
+from bifrostc.runtime.handlers import catalog, extras
+from bifrostc.runtime.handlers.chat import handle_chat
+from bifrostc.runtime.handlers.errors import http_exception_handler
+from bifrostc.runtime.http import build_client
+from bifrostc.runtime.loadout import resolve_keys
+from bifrostc.runtime.providers import adapter_class
+from bifrostc.runtime.router import Router
+
+log = logging.getLogger("bifrostc.app")
+
+
+@dataclass(slots=True)
+class GatewayRuntime:
+    """Everything a request needs, built from one Gateway; replaced as a whole on reload."""
+
+    router: Router
+    dispatcher: Dispatcher
+    hooks: Hooks
+    clock: Callable[[], float]
+
+    @property
+    def gateway(self) -> config.Gateway:
+        return self.router.gateway
+
+
+def build_runtime(
+    gateway: config.Gateway,
+    client: httpx.AsyncClient,
+    hooks: Hooks,
+    *,
+    breakers: BreakerBoard | None = None,
+    environ: dict[str, str] | None = None,
+    rng: random.Random | None = None,
+    sleep: Any = None,
+) -> GatewayRuntime:
+    rng = rng or random.Random()
+    router = Router(gateway, rng=rng)
+    adapters = {name: adapter_class(p.type)(p, client) for name, p in gateway.providers.items()}
+    extra = {"sleep": sleep} if sleep is not None else {}
+    dispatcher = Dispatcher(
+        router, adapters, resolve_keys(gateway, environ), breakers or BreakerBoard(), rand=rng.random, **extra
+    )
+    return GatewayRuntime(router, dispatcher, hooks, time.monotonic)
+
+
+def swap_gateway(app: Starlette, gateway: config.Gateway) -> None:
+    """Atomically install a new Gateway (same client, hooks and breakers); raises if it cannot be built."""
+    current: GatewayRuntime = app.state.runtime
+    options = app.state.runtime_options
+    app.state.runtime = build_runtime(
+        gateway, app.state.http_client, current.hooks, breakers=current.dispatcher.breakers, **options
+    )
+    log.info("gateway reloaded: %d routes, %d providers", len(gateway.routes), len(gateway.providers))
+
+
+async def _anthropic_messages(request: Request) -> Response:
+    return await handle_chat(request, "anthropic", "messages")
+
+
+async def _openai_chat(request: Request) -> Response:
+    return await handle_chat(request, "openai", "chat")
+
+
+def gateway_routes() -> list[BaseRoute]:
+    routes: list[BaseRoute] = [
+        Route("/health", catalog.health, methods=["GET"]),
+        Route("/anthropic/v1/messages", _anthropic_messages, methods=["POST"]),
+        Route("/anthropic/v1/messages/count_tokens", extras.count_tokens, methods=["POST"]),
+        Route("/anthropic/v1/models", catalog.anthropic_models, methods=["GET"]),
+    ]
+    for prefix in ("/v1", "/openai/v1"):
+        routes += [
+            Route(f"{prefix}/chat/completions", _openai_chat, methods=["POST"]),
+            Route(f"{prefix}/embeddings", extras.embeddings, methods=["POST"]),
+            Route(f"{prefix}/models", catalog.openai_models, methods=["GET"]),
+        ]
+    return routes
+
+
+def create_app(
+    gateway: config.Gateway,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    hooks: Hooks | None = None,
+    extra_routes: Sequence[BaseRoute] = (),
+    lifespan_hooks: Sequence[Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]] = (),
+    environ: dict[str, str] | None = None,
+    rng: random.Random | None = None,
+    sleep: Any = None,
+    breakers: BreakerBoard | None = None,
+) -> Starlette:
+    """Build the gateway app. `extra_routes` (e.g. Mount("/mcp", ...), dashboard, /metrics) are tried first;
+    `lifespan_hooks` are async context managers entered at start-up (log sinks, MCP sessions...)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            for hook in lifespan_hooks:
+                await stack.enter_async_context(hook(app))
+            try:
+                yield
+            finally:
+                await app.state.http_client.aclose()
+
+    app = Starlette(
+        routes=[*extra_routes, *gateway_routes()],
+        lifespan=lifespan,
+        exception_handlers={HTTPException: http_exception_handler},
+    )
+    # The client is created here, not in lifespan, so in-process ASGI tests (no lifespan events) work too.
+    app.state.http_client = build_client(transport)
+    app.state.runtime_options = {"environ": environ, "rng": rng, "sleep": sleep}
+    app.state.runtime = build_runtime(
+        gateway, app.state.http_client, hooks or Hooks(), breakers=breakers, **app.state.runtime_options
+    )
+    return app

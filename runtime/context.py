@@ -1,0 +1,88 @@
+"""Per-request context and the hook points other subsystems plug into.
+
+`Hooks` is the seam for governance (authenticate, before_call, after_call), the cache (cache_lookup,
+cache_store) and observability (on_log). Every method is a no-op by default, so the gateway runs bare;
+a subsystem subclasses `Hooks` (or wraps it) and passes the instance to ``create_app(..., hooks=...)``.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from bifrostc.runtime import config
+from bifrostc.runtime.types import ChatRequest, ChatResponse, Usage
+
+Dialect = Literal["anthropic", "openai"]
+
+
+@dataclass(slots=True)
+class RequestContext:
+    """What one client request did, filled in as it moves through the pipeline."""
+
+    dialect: Dialect
+    endpoint: str  # messages | chat | embeddings | count_tokens
+    requested_model: str = ""
+    stream: bool = False
+    headers: Mapping[str, str] = field(default_factory=dict)
+    key: Any = None  # whatever Hooks.authenticate returned (a governance key context)
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    started: float = field(default_factory=time.monotonic)
+    route: str | None = None  # public route that finally served the request
+    provider: str | None = None
+    upstream_model: str | None = None
+    attempts: int = 0
+    fallback_used: bool = False
+    passthrough: bool = False
+    cache_hit: bool = False
+    usage: Usage | None = None
+    status: int = 200
+    error: str | None = None
+
+    def response_headers(self) -> dict[str, str]:
+        headers = {"x-bifrostc-attempts": str(self.attempts), "x-request-id": self.request_id}
+        if self.provider:
+            headers["x-bifrostc-provider"] = self.provider
+        if self.upstream_model:
+            headers["x-bifrostc-model"] = self.upstream_model
+        if self.fallback_used and self.route:
+            headers["x-bifrostc-fallback"] = self.route
+        if self.cache_hit:
+            headers["x-bifrostc-cache"] = "hit"
+        return headers
+
+
+@dataclass(slots=True)
+class LogRecord:
+    """Handed to Hooks.on_log once a request is finished (streams: after the last byte)."""
+
+    context: RequestContext
+    duration_s: float
+    request: ChatRequest | None = None
+    response: ChatResponse | None = None
+
+
+class Hooks:
+    """No-op pipeline hooks. Raise a GatewayError from any `before` hook to reject the request."""
+
+    async def authenticate(self, headers: Mapping[str, str], ctx: RequestContext) -> Any:
+        """Return a key context stored on ctx.key (or raise AuthenticationFailed)."""
+        return None
+
+    async def before_call(self, ctx: RequestContext, route: config.Route) -> None:
+        """Checked after routing, before any upstream call: model grants, budgets, rate limits."""
+
+    async def after_call(self, ctx: RequestContext, usage: Usage | None) -> None:
+        """Charge usage once the request finished (ctx.provider/upstream_model say who served it)."""
+
+    async def cache_lookup(self, ctx: RequestContext, request: ChatRequest) -> ChatResponse | None:
+        return None
+
+    async def cache_store(self, ctx: RequestContext, request: ChatRequest, response: ChatResponse) -> None:
+        """Called for successful canonical (non-passthrough) responses, streamed ones included."""
+
+    async def on_log(self, record: LogRecord) -> None:
+        """Request log / metrics / tracing sink."""

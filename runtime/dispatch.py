@@ -1,0 +1,282 @@
+"""Reliability: weighted target/key choice, retries with backoff, fallback chains, circuit breakers, deadlines.
+
+`Dispatcher.run(ctx, route, call)` drives one logical request: for the route and then each fallback route in
+order, it makes up to 1 + max_retries attempts, each on a freshly chosen target (skipping providers whose
+breaker is open) and key. `call(attempt)` does the provider work; for streams it returns only once the first
+event arrived (`prime`), so an upstream that fails before its first event still falls back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from bifrostc.runtime import config
+from bifrostc.runtime.context import RequestContext
+from bifrostc.runtime.errors import GatewayError, UpstreamError
+from bifrostc.runtime.router import Router
+
+T = TypeVar("T")
+# Upstream statuses that mean "this provider/key cannot serve it" rather than "the request is bad": fall back.
+FALLBACK_STATUSES = frozenset({401, 403, 404})
+
+
+class MissingProviderKey(GatewayError):
+    """The provider's key env vars are all unset; reported in the client's dialect."""
+
+    status = 500
+    anthropic_type = "api_error"
+    openai_type = "server_error"
+    openai_code = "provider_key_missing"
+
+
+@dataclass(slots=True)
+class Attempt:
+    route: config.Route
+    target: config.Target
+    provider: config.Provider
+    adapter: Any
+    api_key: str | None
+    number: int  # 1-based over the whole request
+
+    @property
+    def network(self) -> config.Network:
+        return self.provider.network
+
+    @property
+    def model(self) -> str:
+        return self.target.model
+
+
+@dataclass(slots=True)
+class CircuitBreaker:
+    """Opens after `threshold` consecutive failures; after `cooldown` s lets one trial through (half-open)."""
+
+    threshold: int = 5
+    cooldown: float = 30.0
+    clock: Callable[[], float] = time.monotonic
+    failures: int = 0
+    opened_at: float | None = None
+    trial_in_flight: bool = False
+
+    @property
+    def state(self) -> str:
+        if self.opened_at is None:
+            return "closed"
+        return "half_open" if self.clock() - self.opened_at >= self.cooldown else "open"
+
+    def allow(self) -> bool:
+        state = self.state
+        if state == "closed":
+            return True
+        if state == "half_open" and not self.trial_in_flight:
+            return True
+        return False
+
+    def on_attempt(self) -> None:
+        if self.state == "half_open":
+            self.trial_in_flight = True
+
+    def on_success(self) -> None:
+        self.failures, self.opened_at, self.trial_in_flight = 0, None, False
+
+    def on_failure(self) -> None:
+        self.failures += 1
+        self.trial_in_flight = False
+        if self.failures >= self.threshold or self.opened_at is not None:
+            self.opened_at = self.clock()
+
+
+@dataclass(slots=True)
+class BreakerBoard:
+    threshold: int = 5
+    cooldown: float = 30.0
+    clock: Callable[[], float] = time.monotonic
+    breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
+
+    def get(self, provider: str) -> CircuitBreaker:
+        breaker = self.breakers.get(provider)
+        if breaker is None:
+            breaker = CircuitBreaker(self.threshold, self.cooldown, self.clock)
+            self.breakers[provider] = breaker
+        return breaker
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        router: Router,
+        adapters: dict[str, Any],
+        secrets: dict[str, str],
+        breakers: BreakerBoard,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.router = router
+        self.gateway = router.gateway
+        self.adapters = adapters
+        self.secrets = secrets
+        self.breakers = breakers
+        self._sleep = sleep
+        self._rand = rand
+
+    def chain(self, route: config.Route) -> Iterator[config.Route]:
+        """The route, then its fallbacks in order (each once, transitively, cycles ignored)."""
+        seen = {route.name}
+        queue = [route]
+        while queue:
+            current = queue.pop(0)
+            yield current
+            for name in current.fallbacks:
+                fallback = self.router.route(name)
+                if fallback is not None and name not in seen:
+                    seen.add(name)
+                    queue.append(fallback)
+
+    async def run(self, ctx: RequestContext, route: config.Route, call: Callable[[Attempt], Awaitable[T]]) -> T:
+        last: GatewayError | None = None
+        for position, current in enumerate(self.chain(route)):
+            try:
+                result = await self._run_route(ctx, current, call)
+            except MissingProviderKey as exc:
+                last = exc
+                continue
+            except UpstreamError as exc:
+                if not (exc.retryable or exc.status in FALLBACK_STATUSES):
+                    raise
+                last = exc
+                continue
+            ctx.fallback_used = position > 0
+            return result
+        assert last is not None
+        raise last
+
+    async def _run_route(self, ctx: RequestContext, route: config.Route, call: Callable[[Attempt], Awaitable[T]]) -> T:
+        last: UpstreamError | None = None
+        retries = None
+        tries = 0
+        while retries is None or tries <= retries:
+            attempt = self._next_attempt(ctx, route)
+            retries = attempt.network.max_retries if retries is None else retries
+            breaker = self.breakers.get(attempt.provider.name)
+            breaker.on_attempt()
+            tries += 1
+            try:
+                async with asyncio.timeout(attempt.network.total_timeout):
+                    result = await call(attempt)
+            except TimeoutError:
+                last = UpstreamError(
+                    f"{attempt.provider.name} timed out after {attempt.network.total_timeout}s",
+                    status=504,
+                    provider=attempt.provider.name,
+                )
+            except UpstreamError as exc:
+                last = exc
+            else:
+                breaker.on_success()
+                return result
+            if not last.retryable:
+                breaker.on_success()  # a 4xx says the provider is healthy
+                raise last
+            breaker.on_failure()
+            delay = self._backoff(attempt.network, tries - 1, last.retry_after)
+            if delay is None or tries > retries:
+                break
+            await self._sleep(delay)
+        assert last is not None
+        raise last
+
+    def _next_attempt(self, ctx: RequestContext, route: config.Route) -> Attempt:
+        target = self.router.choose_target(route, lambda t: self.breakers.get(t.provider).allow())
+        if target is None:
+            names = ", ".join(sorted({t.provider for t in route.targets}))
+            raise UpstreamError(f"circuit open for every provider of route '{route.name}' ({names})", status=503)
+        provider = self.gateway.providers.get(target.provider)
+        adapter = self.adapters.get(target.provider)
+        if provider is None or adapter is None:
+            raise UpstreamError(f"route '{route.name}' names unknown provider '{target.provider}'", status=502)
+        api_key = None
+        if provider.keys:
+            key = self.router.choose_key(provider, target.model, lambda k: k.env in self.secrets)
+            if key is None:
+                envs = ", ".join(k.env for k in provider.keys)
+                raise MissingProviderKey(f"provider '{provider.name}' has no API key: set {envs}")
+            api_key = self.secrets[key.env]
+        ctx.attempts += 1
+        ctx.route, ctx.provider, ctx.upstream_model = route.name, provider.name, target.model
+        return Attempt(route, target, provider, adapter, api_key, ctx.attempts)
+
+    def _backoff(self, network: config.Network, retry: int, retry_after: float | None) -> float | None:
+        """Exponential backoff with jitter; a retry-after above backoff_max means: go to the fallback now."""
+        if retry_after is not None:
+            return retry_after if retry_after <= network.backoff_max else None
+        ceiling = min(network.backoff_max, network.backoff_initial * (2**retry))
+        return ceiling * (0.5 + self._rand() / 2)
+
+
+class PrimedStream(Generic[T]):
+    """An upstream stream whose first item already arrived; later items are bounded by read/total deadlines."""
+
+    def __init__(self, first: T, rest: AsyncIterator[T], attempt: Attempt, deadline: float) -> None:
+        self.first = first
+        self._rest = rest
+        self._pending_first = True
+        self.attempt = attempt
+        self.deadline = deadline
+
+    def __aiter__(self) -> PrimedStream[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        if self._pending_first:
+            self._pending_first = False
+            return self.first
+        network = self.attempt.network
+        remaining = self.deadline - time.monotonic()
+        try:
+            async with asyncio.timeout(max(0.0, min(network.read_timeout, remaining))):
+                return await anext(self._rest)
+        except TimeoutError:
+            raise UpstreamError(
+                f"{self.attempt.provider.name} stream stalled (read_timeout {network.read_timeout}s"
+                f" / total_timeout {network.total_timeout}s)",
+                status=504,
+                provider=self.attempt.provider.name,
+            ) from None
+
+    async def aclose(self) -> None:
+        await _close(self._rest)
+
+
+async def prime(attempt: Attempt, stream: AsyncIterator[T]) -> PrimedStream[T]:
+    """Wait (at most read_timeout) for the first item so failures before it can still retry or fall back."""
+    deadline = time.monotonic() + attempt.network.total_timeout
+    try:
+        async with asyncio.timeout(attempt.network.read_timeout):
+            first = await anext(stream)
+    except TimeoutError:
+        await _close(stream)
+        raise UpstreamError(
+            f"{attempt.provider.name} sent no event within read_timeout {attempt.network.read_timeout}s",
+            status=504,
+            provider=attempt.provider.name,
+        ) from None
+    except StopAsyncIteration:
+        raise UpstreamError(
+            f"{attempt.provider.name} closed the stream before any event", status=502, provider=attempt.provider.name
+        ) from None
+    except BaseException:
+        await _close(stream)
+        raise
+    return PrimedStream(first, stream, attempt, deadline)
+
+
+async def _close(stream: AsyncIterator[Any]) -> None:
+    closer = getattr(stream, "aclose", None)
+    if closer is not None:
+        await closer()

@@ -1,0 +1,53 @@
+"""Errors rendered in the caller's dialect: Anthropic JSON under /anthropic, OpenAI JSON elsewhere."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import orjson
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from bifrostc.runtime.context import Dialect
+from bifrostc.runtime.errors import GatewayError, InvalidRequest, NotFound
+
+_STATUS_ERRORS: dict[int, type[GatewayError]] = {400: InvalidRequest, 404: NotFound}
+
+
+def dialect_for_path(path: str) -> Dialect:
+    return "anthropic" if path.startswith("/anthropic") else "openai"
+
+
+def error_body(dialect: Dialect, exc: GatewayError) -> dict[str, Any]:
+    if dialect == "anthropic":
+        return {"type": "error", "error": {"type": exc.anthropic_type, "message": exc.message}}
+    return {"error": {"message": exc.message, "type": exc.openai_type, "param": None, "code": exc.openai_code}}
+
+
+def error_response(dialect: Dialect, exc: GatewayError, headers: dict[str, str] | None = None) -> Response:
+    all_headers = dict(headers or {})
+    if exc.retry_after is not None:
+        all_headers["retry-after"] = str(max(0, math.ceil(exc.retry_after)))
+    return Response(
+        orjson.dumps(error_body(dialect, exc)),
+        status_code=exc.status,
+        headers=all_headers,
+        media_type="application/json",
+    )
+
+
+async def http_exception_handler(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404/405s (unknown path, wrong method) in the dialect of the path prefix."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    error_type = _STATUS_ERRORS.get(status, GatewayError)
+    message = f"{request.method} {request.url.path}: " + (
+        "not found" if status == 404 else (exc.detail if isinstance(exc, HTTPException) else "error")
+    )
+    error = error_type(message)
+    error.status = status
+    if status == 405:
+        error.anthropic_type = "invalid_request_error"
+        error.openai_type = "invalid_request_error"
+    return error_response(dialect_for_path(request.url.path), error)

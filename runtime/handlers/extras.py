@@ -1,0 +1,78 @@
+"""POST /anthropic/v1/messages/count_tokens and POST /v1/embeddings."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from bifrostc.runtime.context import RequestContext
+from bifrostc.runtime.dispatch import Attempt
+from bifrostc.runtime.errors import GatewayError, InvalidRequest, UpstreamError
+from bifrostc.runtime.handlers.chat import finish, read_json, requested_model
+from bifrostc.runtime.handlers.errors import error_response
+
+if TYPE_CHECKING:
+    from bifrostc.runtime.app import GatewayRuntime
+
+CHARS_PER_TOKEN = 4  # the usual rough ratio for English text and code
+
+
+def estimate_tokens(body: dict[str, Any]) -> int:
+    counted = {k: body.get(k) for k in ("system", "messages", "tools") if body.get(k) is not None}
+    return max(1, len(orjson.dumps(counted)) // CHARS_PER_TOKEN)
+
+
+async def count_tokens(request: Request) -> Response:
+    """Forward to an Anthropic upstream when the route's first target is one, else estimate."""
+    rt: GatewayRuntime = request.app.state.runtime
+    ctx = RequestContext(dialect="anthropic", endpoint="count_tokens", headers=request.headers)
+    try:
+        body = await read_json(request)
+        ctx.key = await rt.hooks.authenticate(request.headers, ctx)
+        route = rt.router.resolve(requested_model(body))
+        target = route.targets[0] if route.targets else None
+        adapter = rt.dispatcher.adapters.get(target.provider) if target else None
+        if target is not None and hasattr(adapter, "count_tokens"):
+            provider = rt.router.gateway.providers[target.provider]
+            key = rt.router.choose_key(provider, target.model, lambda k: k.env in rt.dispatcher.secrets)
+            try:
+                result = await adapter.count_tokens(
+                    body,
+                    model=target.model,
+                    api_key=rt.dispatcher.secrets.get(key.env) if key else None,
+                    client_headers=request.headers,
+                )
+                return Response(orjson.dumps(result), media_type="application/json")
+            except UpstreamError:
+                pass  # an estimate beats an error for a token count
+        return Response(orjson.dumps({"input_tokens": estimate_tokens(body)}), media_type="application/json")
+    except GatewayError as exc:
+        return error_response("anthropic", exc)
+
+
+async def embeddings(request: Request) -> Response:
+    rt: GatewayRuntime = request.app.state.runtime
+    ctx = RequestContext(dialect="openai", endpoint="embeddings", headers=request.headers)
+    try:
+        body = await read_json(request)
+        ctx.key = await rt.hooks.authenticate(request.headers, ctx)
+        ctx.requested_model = requested_model(body)
+        route = rt.router.resolve(ctx.requested_model)
+        await rt.hooks.before_call(ctx, route)
+
+        async def call(attempt: Attempt) -> dict[str, Any]:
+            if not hasattr(attempt.adapter, "embeddings"):
+                raise InvalidRequest(f"provider '{attempt.provider.name}' does not serve embeddings")
+            return await attempt.adapter.embeddings(body, model=attempt.model, api_key=attempt.api_key)
+
+        result = await rt.dispatcher.run(ctx, route, call)
+        result["model"] = ctx.requested_model
+        await finish(rt, ctx, None, None, None)
+        return Response(orjson.dumps(result), media_type="application/json", headers=ctx.response_headers())
+    except GatewayError as exc:
+        ctx.status, ctx.error = exc.status, exc.message
+        await finish(rt, ctx, None, None, None)
+        return error_response("openai", exc, ctx.response_headers())

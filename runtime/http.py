@@ -1,0 +1,103 @@
+"""HTTP plumbing shared by the adapters: the pooled client, timeouts, SSE reading and error mapping."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+
+from bifrostc.runtime import config
+from bifrostc.runtime.errors import UpstreamError
+
+POOL_LIMITS = httpx.Limits(max_connections=512, max_keepalive_connections=128, keepalive_expiry=60.0)
+
+
+def build_client(transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
+    """The one shared client; per-request timeouts come from each provider's Network."""
+    return httpx.AsyncClient(
+        transport=transport,
+        limits=POOL_LIMITS,
+        timeout=httpx.Timeout(600.0, connect=10.0),
+        http1=True,
+        follow_redirects=False,
+    )
+
+
+def timeout_for(network: config.Network) -> httpx.Timeout:
+    return httpx.Timeout(
+        connect=network.connect_timeout,
+        read=network.read_timeout,
+        write=network.read_timeout,
+        pool=network.connect_timeout,
+    )
+
+
+def join_url(base: str, path: str) -> str:
+    return base.rstrip("/") + "/" + path.lstrip("/")
+
+
+def parse_retry_after(headers: httpx.Headers) -> float | None:
+    """Seconds to wait from `retry-after-ms`, `retry-after` (seconds or HTTP date); None when absent."""
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return max(0.0, float(millis) / 1000.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+async def error_from_response(response: httpx.Response, provider: str) -> UpstreamError:
+    """Read an error response (streamed or not) into an UpstreamError keeping status, body and retry-after."""
+    body = await response.aread()
+    snippet = body[:500].decode("utf-8", "replace")
+    return UpstreamError(
+        f"{provider} returned HTTP {response.status_code}: {snippet}",
+        status=response.status_code,
+        provider=provider,
+        retry_after=parse_retry_after(response.headers),
+        body=body,
+    )
+
+
+def error_from_transport(exc: httpx.TransportError, provider: str) -> UpstreamError:
+    """Connect failures become 502, timeouts 504: both retryable."""
+    status = 504 if isinstance(exc, httpx.TimeoutException) else 502
+    kind = type(exc).__name__
+    return UpstreamError(f"{provider} unreachable ({kind}): {exc}", status=status, provider=provider)
+
+
+async def iter_sse(response: httpx.Response) -> AsyncIterator[tuple[str | None, str]]:
+    """Yield (event, data) pairs from a text/event-stream body, per the WHATWG framing rules."""
+    event: str | None = None
+    data: list[str] = []
+    async for line in response.aiter_lines():
+        if not line:
+            if data:
+                yield event, "\n".join(data)
+            event, data = None, []
+            continue
+        if line.startswith(":"):
+            continue
+        name, _, value = line.partition(":")
+        if value.startswith(" "):
+            value = value[1:]
+        if name == "data":
+            data.append(value)
+        elif name == "event":
+            event = value
+    if data:
+        yield event, "\n".join(data)

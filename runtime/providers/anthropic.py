@@ -1,0 +1,82 @@
+"""Anthropic Messages API adapter, plus same-dialect passthrough and count_tokens forwarding."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import httpx
+import orjson
+
+from bifrostc.runtime.errors import UpstreamError
+from bifrostc.runtime.http import error_from_transport, iter_sse
+from bifrostc.runtime.providers.http_base import HttpAdapter
+from bifrostc.runtime.types import ChatRequest, ChatResponse, StreamEvent
+
+ANTHROPIC_VERSION = "2023-06-01"
+# Client headers worth forwarding on passthrough: they select API behaviour, never identity.
+FORWARDED_HEADERS = ("anthropic-version", "anthropic-beta")
+
+
+class AnthropicAdapter(HttpAdapter):
+    default_base_url = "https://api.anthropic.com"
+    dialect = "anthropic"
+
+    def __init__(self, provider: Any, client: httpx.AsyncClient) -> None:
+        super().__init__(provider, client)
+        # Accept base URLs given with or without the /v1 suffix.
+        self.base_url = self.base_url.removesuffix("/v1")
+        self.messages_url = f"{self.base_url}/v1/messages"
+
+    def auth_headers(self, api_key: str | None) -> dict[str, str]:
+        headers = {"anthropic-version": ANTHROPIC_VERSION}
+        if api_key:
+            headers["x-api-key"] = api_key
+        return headers
+
+    async def send(self, request: ChatRequest, *, model: str, api_key: str | None) -> ChatResponse:
+        from bifrostc.runtime.translate import anthropic as dialect
+
+        body = dialect.build_request(request, model=model)
+        body["stream"] = False
+        return dialect.parse_response(await self.post_json(self.messages_url, body, api_key))
+
+    async def stream(self, request: ChatRequest, *, model: str, api_key: str | None) -> AsyncIterator[StreamEvent]:
+        from bifrostc.runtime.translate import anthropic as dialect
+
+        body = dialect.build_request(request, model=model)
+        body["stream"] = True
+        response = await self.open(self.messages_url, body, api_key)
+        parser = dialect.StreamParser()
+        try:
+            async for event, data in iter_sse(response):
+                for ev in parser.feed(event, _load(data, self.provider.name)):
+                    yield ev
+            for ev in parser.finish():
+                yield ev
+        except httpx.TransportError as exc:
+            raise error_from_transport(exc, self.provider.name) from exc
+        finally:
+            await response.aclose()
+
+    async def passthrough(
+        self, body: dict[str, Any], *, model: str, api_key: str | None, client_headers: Mapping[str, str]
+    ) -> httpx.Response:
+        """Forward the client's body with only `model` rewritten; the caller relays the raw bytes."""
+        forwarded = {name: client_headers[name] for name in FORWARDED_HEADERS if name in client_headers}
+        return await self.open(self.messages_url, {**body, "model": model}, api_key, extra_headers=forwarded)
+
+    async def count_tokens(
+        self, body: dict[str, Any], *, model: str, api_key: str | None, client_headers: Mapping[str, str]
+    ) -> dict[str, Any]:
+        forwarded = {name: client_headers[name] for name in FORWARDED_HEADERS if name in client_headers}
+        return await self.post_json(
+            f"{self.messages_url}/count_tokens", {**body, "model": model}, api_key, extra_headers=forwarded
+        )
+
+
+def _load(data: str, provider: str) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise UpstreamError(f"{provider} sent a malformed stream event", status=502, provider=provider) from exc

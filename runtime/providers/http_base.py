@@ -1,0 +1,87 @@
+"""Shared HTTP mechanics for adapters: JSON POST, opened streams and error mapping."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+import orjson
+
+from bifrostc.runtime import config
+from bifrostc.runtime.errors import UpstreamError
+from bifrostc.runtime.http import error_from_response, error_from_transport, timeout_for
+
+
+class HttpAdapter:
+    """Base for adapters that speak JSON over HTTP with the injected shared client."""
+
+    default_base_url = ""
+
+    def __init__(self, provider: config.Provider, client: httpx.AsyncClient) -> None:
+        self.provider = provider
+        self.client = client
+        self.timeout = timeout_for(provider.network)
+        self.base_url = (provider.base_url or self.default_base_url).rstrip("/")
+        self.static_headers = dict(provider.headers)
+
+    def auth_headers(self, api_key: str | None) -> dict[str, str]:
+        raise NotImplementedError
+
+    def _headers(self, api_key: str | None, extra: Mapping[str, str] | None) -> dict[str, str]:
+        headers = {"content-type": "application/json", **self.static_headers, **self.auth_headers(api_key)}
+        if extra:
+            headers.update(extra)
+        return headers
+
+    async def post_json(
+        self,
+        url: str,
+        body: dict[str, Any],
+        api_key: str | None,
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        response = await self.open(url, body, api_key, extra_headers=extra_headers, params=params)
+        try:
+            content = await response.aread()
+        except httpx.TransportError as exc:
+            raise error_from_transport(exc, self.provider.name) from exc
+        finally:
+            await response.aclose()
+        try:
+            return orjson.loads(content)
+        except orjson.JSONDecodeError as exc:
+            raise UpstreamError(
+                f"{self.provider.name} returned a body that is not JSON", status=502, provider=self.provider.name
+            ) from exc
+
+    async def open(
+        self,
+        url: str,
+        body: dict[str, Any] | bytes,
+        api_key: str | None,
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send and return the response with its body unread; error statuses raise UpstreamError."""
+        content = body if isinstance(body, bytes) else orjson.dumps(body)
+        request = self.client.build_request(
+            "POST", url, content=content, headers=self._headers(api_key, extra_headers), params=params
+        )
+        request.extensions["timeout"] = self.timeout.as_dict()
+        try:
+            response = await self.client.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise error_from_transport(exc, self.provider.name) from exc
+        if response.status_code >= 400:
+            try:
+                error = await error_from_response(response, self.provider.name)
+            except httpx.TransportError as exc:
+                error = error_from_transport(exc, self.provider.name)
+            finally:
+                await response.aclose()
+            raise error
+        return response

@@ -1,0 +1,88 @@
+"""OpenAI Chat Completions adapter; the OpenAI-compatible family and Azure build on it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import httpx
+import orjson
+
+from bifrostc.runtime.errors import UpstreamError
+from bifrostc.runtime.http import error_from_transport, iter_sse
+from bifrostc.runtime.providers.http_base import HttpAdapter
+from bifrostc.runtime.types import ChatRequest, ChatResponse, StreamEvent
+
+MAX_TOKENS_FIELDS = ("max_tokens", "max_completion_tokens")
+
+
+class OpenAIAdapter(HttpAdapter):
+    default_base_url = "https://api.openai.com/v1"
+    dialect = "openai"
+    max_tokens_field = "max_completion_tokens"  # OpenAI rejects max_tokens on reasoning models
+    stream_usage = True  # ask for the final usage chunk (stream_options.include_usage)
+
+    def auth_headers(self, api_key: str | None) -> dict[str, str]:
+        return {"authorization": f"Bearer {api_key}"} if api_key else {}
+
+    def url(self, path: str, model: str) -> str:
+        return f"{self.base_url}/{path}"
+
+    def params(self) -> dict[str, str] | None:
+        return None
+
+    def shape(self, body: dict[str, Any], *, stream: bool) -> dict[str, Any]:
+        """Apply this provider's quirks to a Chat Completions body."""
+        for name in MAX_TOKENS_FIELDS:
+            if name in body and name != self.max_tokens_field:
+                body[self.max_tokens_field] = body.pop(name)
+        body["stream"] = stream
+        if stream and self.stream_usage:
+            body["stream_options"] = {**body.get("stream_options", {}), "include_usage": True}
+        elif not stream:
+            body.pop("stream_options", None)
+        return body
+
+    async def send(self, request: ChatRequest, *, model: str, api_key: str | None) -> ChatResponse:
+        from bifrostc.runtime.translate import openai as dialect
+
+        body = self.shape(dialect.build_request(request, model=model), stream=False)
+        url = self.url("chat/completions", model)
+        return dialect.parse_response(await self.post_json(url, body, api_key, params=self.params()))
+
+    async def stream(self, request: ChatRequest, *, model: str, api_key: str | None) -> AsyncIterator[StreamEvent]:
+        from bifrostc.runtime.translate import openai as dialect
+
+        body = self.shape(dialect.build_request(request, model=model), stream=True)
+        response = await self.open(self.url("chat/completions", model), body, api_key, params=self.params())
+        parser = dialect.StreamParser()
+        try:
+            async for _event, data in iter_sse(response):
+                if data.strip() == "[DONE]":
+                    break
+                for ev in parser.feed(_load(data, self.provider.name)):
+                    yield ev
+            for ev in parser.finish():
+                yield ev
+        except httpx.TransportError as exc:
+            raise error_from_transport(exc, self.provider.name) from exc
+        finally:
+            await response.aclose()
+
+    async def passthrough(
+        self, body: dict[str, Any], *, model: str, api_key: str | None, client_headers: Mapping[str, str]
+    ) -> httpx.Response:
+        """Forward an OpenAI client's body with only `model` rewritten; the caller relays the raw bytes."""
+        url = self.url("chat/completions", model)
+        return await self.open(url, {**body, "model": model}, api_key, params=self.params())
+
+    async def embeddings(self, body: dict[str, Any], *, model: str, api_key: str | None) -> dict[str, Any]:
+        url = self.url("embeddings", model)
+        return await self.post_json(url, {**body, "model": model}, api_key, params=self.params())
+
+
+def _load(data: str, provider: str) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise UpstreamError(f"{provider} sent a malformed stream chunk", status=502, provider=provider) from exc

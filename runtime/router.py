@@ -1,0 +1,121 @@
+"""Model-name resolution and weighted choice of targets and keys.
+
+Resolution order: exact public name/alias; `provider/model` with a configured provider (an ad-hoc
+single-target route); Claude Code tier names and Claude model ids (anything containing sonnet/opus/haiku)
+via GATEWAY.tiers; a bare name on server.default_provider; otherwise NotFound with close matches.
+"""
+
+from __future__ import annotations
+
+import bisect
+import difflib
+import itertools
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from bifrostc.runtime import config
+from bifrostc.runtime.errors import NotFound
+
+T = TypeVar("T")
+
+TIERS = ("opus", "sonnet", "haiku")
+
+
+@dataclass(frozen=True, slots=True)
+class WeightedTable(Generic[T]):
+    """Items with precomputed cumulative weights: one bisect per choice."""
+
+    items: tuple[T, ...]
+    cumulative: tuple[float, ...]
+
+    @classmethod
+    def build(cls, items: Sequence[T], weights: Sequence[float]) -> WeightedTable[T]:
+        positive = [(item, w) for item, w in zip(items, weights, strict=True) if w > 0] or [
+            (item, 1.0) for item in items
+        ]
+        return cls(tuple(i for i, _ in positive), tuple(itertools.accumulate(w for _, w in positive)))
+
+    def choose(self, rand: Callable[[], float], allowed: Callable[[T], bool] | None = None) -> T | None:
+        if allowed is None:
+            if not self.items:
+                return None
+            index = bisect.bisect_right(self.cumulative, rand() * self.cumulative[-1])
+            return self.items[min(index, len(self.items) - 1)]
+        subset = [i for i, item in enumerate(self.items) if allowed(item)]
+        if not subset:
+            return None
+        if len(subset) == len(self.items):
+            return self.choose(rand)
+        weights = [self.cumulative[i] - (self.cumulative[i - 1] if i else 0.0) for i in subset]
+        return WeightedTable.build([self.items[i] for i in subset], weights).choose(rand)
+
+
+class Router:
+    """Immutable view of one Gateway's routes; built once per (re)load."""
+
+    def __init__(self, gateway: config.Gateway, *, rng: random.Random | None = None) -> None:
+        self.gateway = gateway
+        self._rand = (rng or random.Random()).random
+        self._targets = {
+            name: WeightedTable.build(route.targets, [t.weight for t in route.targets])
+            for name, route in gateway.routes.items()
+        }
+        self._keys: dict[tuple[str, str], WeightedTable[config.KeyRef]] = {}
+
+    # --- resolution ---------------------------------------------------------------------------
+    def resolve(self, model: str) -> config.Route:
+        routes = self.gateway.routes
+        if model in routes:
+            return routes[model]
+        provider, slash, upstream = model.partition("/")
+        if slash and provider in self.gateway.providers and upstream:
+            return config.Route(name=model, targets=(config.Target(provider=provider, model=upstream),))
+        tier = self.tier_of(model)
+        if tier is not None:
+            return routes[self.gateway.tiers[tier]]
+        default = self.gateway.server.default_provider
+        if default and not slash and default in self.gateway.providers:
+            return config.Route(name=model, targets=(config.Target(provider=default, model=model),))
+        raise NotFound(self._not_found_message(model))
+
+    def tier_of(self, model: str) -> str | None:
+        lowered = model.lower()
+        for tier in TIERS:
+            if tier in lowered and self.gateway.tiers.get(tier) in self.gateway.routes:
+                return tier
+        return None
+
+    def route(self, name: str) -> config.Route | None:
+        return self.gateway.routes.get(name)
+
+    def _not_found_message(self, model: str) -> str:
+        names = sorted(set(self.gateway.routes) | set(self.gateway.tiers))
+        close = difflib.get_close_matches(model, names, n=3, cutoff=0.5)
+        message = f"model '{model}' is not served by this gateway"
+        if close:
+            return message + ". Did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
+        if names:
+            return message + f"; available: {', '.join(names[:20])}"
+        return message
+
+    # --- weighted choice ----------------------------------------------------------------------
+    def choose_target(
+        self, route: config.Route, allowed: Callable[[config.Target], bool] | None = None
+    ) -> config.Target | None:
+        table = self._targets.get(route.name)
+        if table is None or table.items != route.targets:
+            table = WeightedTable.build(route.targets, [t.weight for t in route.targets])
+        return table.choose(self._rand, allowed)
+
+    def choose_key(
+        self, provider: config.Provider, model: str, available: Callable[[config.KeyRef], bool] | None = None
+    ) -> config.KeyRef | None:
+        """A key serving `model` (keys restricted by `models`); None when the provider has no keys."""
+        table = self._keys.get((provider.name, model))
+        if table is None:
+            keys = [k for k in provider.keys if not k.models or model in k.models]
+            table = WeightedTable.build(keys, [k.weight for k in keys])
+            self._keys[(provider.name, model)] = table
+        return table.choose(self._rand, available)
