@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bifrostc.runtime.cache import keys
 from bifrostc.runtime.cache.codec import decode_response, encode_response
 from bifrostc.runtime.types import (
@@ -56,3 +58,10 @@ def test_semantic_text_only_for_plain_user_text() -> None:
     assistant_last = request("x")
     assistant_last.messages.append(Message("assistant", [TextPart("prefill")]))
     assert keys.semantic_text(assistant_last) is None
+
+
+def test_a_cached_response_replays_as_a_stream() -> None:
+    replay = pytest.importorskip("bifrostc.runtime.translate.replay")
+    resp = ChatResponse("msg_r", "m", [TextPart("hi"), ToolCallPart("c1", "ls", "{}")], stop_reason="tool_use")
+    events = replay.response_to_events(decode_response(encode_response(resp)))
+    assert type(events[0]).__name__ == "MessageStart" and type(events[-1]).__name__ == "MessageStop"

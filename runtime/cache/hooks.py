@@ -1,0 +1,66 @@
+"""Pipeline wiring: a Hooks wrapper that answers cache_lookup/cache_store with a ResponseCache.
+
+Everything else is delegated to the wrapped Hooks (governance, observability), so the app composes it as
+``CacheHooks(inner_hooks, ResponseCache.from_config(...), gateway)``. Entries are scoped per tenant: a key's
+team when it has one (keys of one team share answers), else the key itself; a key with ``cache: false``
+neither reads nor writes the cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bifrostc.runtime import config
+from bifrostc.runtime.cache.response_cache import ResponseCache
+from bifrostc.runtime.context import Hooks, LogRecord, RequestContext
+from bifrostc.runtime.types import ChatRequest, ChatResponse, Usage
+
+ANONYMOUS_SCOPE = "anonymous"
+
+
+def cache_scope(key: Any) -> str | None:
+    """Tenant scope of an authenticated key context (duck-typed on governance's KeyContext); None: no caching."""
+    if key is None:
+        return ANONYMOUS_SCOPE
+    if not getattr(key, "cache", True):
+        return None
+    team = getattr(key, "team", None)
+    return f"team:{team}" if team else f"key:{getattr(key, 'key_name', key)}"
+
+
+class CacheHooks(Hooks):
+    def __init__(self, inner: Hooks, cache: ResponseCache, gateway: config.Gateway) -> None:
+        self.inner = inner
+        self.cache = cache
+        self._routes = gateway.routes
+
+    def route_name(self, requested_model: str) -> str:
+        """Canonical route for a public name, so aliases of one route share entries."""
+        route = self._routes.get(requested_model)
+        return route.name if route is not None else requested_model
+
+    async def authenticate(self, headers: Mapping[str, str], ctx: RequestContext) -> Any:
+        return await self.inner.authenticate(headers, ctx)
+
+    async def before_call(self, ctx: RequestContext, route: config.Route) -> None:
+        await self.inner.before_call(ctx, route)
+
+    async def after_call(self, ctx: RequestContext, usage: Usage | None) -> None:
+        await self.inner.after_call(ctx, usage)
+
+    async def cache_lookup(self, ctx: RequestContext, request: ChatRequest) -> ChatResponse | None:
+        scope = cache_scope(ctx.key)
+        if scope is None or not self.cache.enabled:
+            return await self.inner.cache_lookup(ctx, request)
+        return await self.cache.lookup(request, route=self.route_name(ctx.requested_model), scope=scope)
+
+    async def cache_store(self, ctx: RequestContext, request: ChatRequest, response: ChatResponse) -> None:
+        scope = cache_scope(ctx.key)
+        if scope is None or not self.cache.enabled:
+            await self.inner.cache_store(ctx, request, response)
+            return
+        await self.cache.store(request, response, route=self.route_name(ctx.requested_model), scope=scope)
+
+    async def on_log(self, record: LogRecord) -> None:
+        await self.inner.on_log(record)
