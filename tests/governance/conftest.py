@@ -1,47 +1,22 @@
-"""Fixtures shared by the governance tests: a fake clock, a gateway builder and both counter stores."""
+"""Fixtures shared by the governance tests: a fake clock and both counter stores."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import pytest
 import redis.asyncio as redis_async
+from gov_helpers import REDIS_URL, FakeClock, delete_prefix
 
-from bifrostc.runtime.config import Gateway, Server, VirtualKey
 from bifrostc.runtime.governance.redis_store import RedisCounterStore
 from bifrostc.runtime.governance.sqlite_store import SqliteCounterStore
 from bifrostc.runtime.governance.store import CounterStore
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-@dataclass
-class FakeClock:
-    now: float = datetime(2026, 3, 11, 10, 30, 15, tzinfo=UTC).timestamp()  # a Wednesday
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
-
-
-def make_gateway(*keys: VirtualKey, require_key: bool = False, **tables: object) -> Gateway:
-    return Gateway(providers={}, routes={}, virtual_keys=keys, server=Server(require_key=require_key), **tables)  # type: ignore[arg-type]
-
-
-async def delete_prefix(client: redis_async.Redis, prefix: str) -> None:
-    keys = [key async for key in client.scan_iter(match=prefix + "*")]
-    if keys:
-        await client.delete(*keys)
 
 
 @pytest.fixture

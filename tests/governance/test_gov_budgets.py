@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import FakeClock, make_gateway
+from gov_helpers import FakeClock, make_gateway
 
 from bifrostc.runtime.config import Budget, Customer, Gateway, RateLimit, Team, VirtualKey
 from bifrostc.runtime.errors import BudgetExceeded, RateLimited

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import make_gateway
+from gov_helpers import make_gateway
 from starlette.datastructures import Headers
 
 from bifrostc.runtime.config import Budget, Customer, RateLimit, Team, VirtualKey
