@@ -156,7 +156,9 @@ def check_pricing(spec: GatewaySpec, resolver: Resolver) -> list[Diagnostic]:
         if parts is None:
             found.append(error(("pricing", key), f"'{key}' is not 'provider/model'", on_key=True))
         elif parts[0] not in spec.providers:
-            found.append(error(("pricing", key), f"unknown provider '{parts[0]}'.{_prov(parts[0], resolver)}", on_key=True))
+            found.append(
+                error(("pricing", key), f"unknown provider '{parts[0]}'.{_prov(parts[0], resolver)}", on_key=True)
+            )
     return found
 
 

@@ -79,7 +79,9 @@ def check_virtual_keys(spec: GatewaySpec, resolver: Resolver) -> list[Diagnostic
         for i, pattern in enumerate(key.allowed_models):
             if not _GLOB_CHARS & set(pattern) and resolver.resolve(pattern) is None:
                 msg = f"unknown model '{pattern}'.{did_you_mean(pattern, resolver.known())}"
-                found.append(error((*path, "allowed_models", i), msg, "use a public name, alias or a glob like 'gpt-*'"))
+                found.append(
+                    error((*path, "allowed_models", i), msg, "use a public name, alias or a glob like 'gpt-*'")
+                )
         found.extend(_check_tool_grants(spec, path, key.allowed_mcp_tools))
     return found
 
@@ -103,7 +105,9 @@ def check_mcp(spec: GatewaySpec) -> list[Diagnostic]:
     for name, server in spec.mcp_servers.items():
         path: Path = ("mcp_servers", name)
         if "__" in name:
-            found.append(error(path, "MCP server names must not contain '__' (it separates server and tool)", on_key=True))
+            found.append(
+                error(path, "MCP server names must not contain '__' (it separates server and tool)", on_key=True)
+            )
         if server.transport == "stdio" and not server.command:
             found.append(error(path, "a stdio MCP server needs command: [program, args...]", on_key=True))
         if server.transport == "stdio" and server.url:
@@ -125,7 +129,9 @@ def check_infrastructure(spec: GatewaySpec, resolver: Resolver) -> list[Diagnost
         found.append(error(("cache",), "semantic cache needs embedding_model (a route for embeddings)", on_key=True))
     if cache.embedding_model and resolver.resolve(cache.embedding_model) is None:
         bad = cache.embedding_model
-        found.append(error(("cache", "embedding_model"), f"unknown model '{bad}'.{did_you_mean(bad, resolver.known())}"))
+        found.append(
+            error(("cache", "embedding_model"), f"unknown model '{bad}'.{did_you_mean(bad, resolver.known())}")
+        )
     needs_redis = spec.server.state == "redis" or cache.backend == "redis"
     if needs_redis and not spec.server.redis_url_env:
         hint = "set server.redis_url_env to the env var holding the Redis URL"

@@ -1,9 +1,9 @@
 """Diagnostics: one problem in a spec, with where it is and how to fix it, rendered like a compiler error.
 
-    gateway.yaml:14:15: error: providers.openai.keys[0].weight: must be greater than 0 (got -1)
-       14 |       weight: -1
-          |               ^^
-      hint: weights are relative shares; use a positive number such as 1
+gateway.yaml:14:15: error: providers.openai.keys[0].weight: must be greater than 0 (got -1)
+   14 |       weight: -1
+      |               ^^
+  hint: weights are relative shares; use a positive number such as 1
 """
 
 from __future__ import annotations

@@ -33,8 +33,8 @@ def describe_route(route: c.Route, aliases: list[str]) -> str:
 
 
 def describe_provider(provider: c.Provider) -> str:
-    keys = ", ".join(k.env for k in provider.keys) or "no key"
-    return f"{provider.name}: {provider.type} at {provider.base_url or '(built in)'}; keys from {keys}"
+    keys = f"keys from {', '.join(k.env for k in provider.keys)}" if provider.keys else "no key"
+    return f"{provider.name}: {provider.type} at {provider.base_url or '(built in, no network)'}; {keys}"
 
 
 def routing_context(gateway: c.Gateway) -> dict[str, object]:

@@ -14,7 +14,7 @@ from bifrostc.compiler.spec import GatewaySpec
 
 _HINTS_BY_FIELD = {
     "weight": "weights are relative shares; use a positive number such as 1",
-    "key_sha256": "store the sha256 of the key, e.g. `printf %s \"$KEY\" | sha256sum`",
+    "key_sha256": 'store the sha256 of the key, e.g. `printf %s "$KEY" | sha256sum`',
     "port": "use a TCP port between 1 and 65535",
 }
 _ENV_HINT = "write the NAME of an environment variable (letters, digits, _), not its value"

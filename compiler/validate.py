@@ -14,7 +14,6 @@ from bifrostc.compiler.secrets import find_literal_secrets
 from bifrostc.compiler.shape import check_shape
 from bifrostc.compiler.spec import GatewaySpec
 
-
 _REPAIR_ROUNDS = 3
 
 

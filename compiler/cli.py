@@ -1,0 +1,195 @@
+"""The ``bifrostc`` command line: options only; the work happens in ``api``, ``explain`` and friends.
+
+Exit codes: 0 ok, 1 invalid spec or drift (or, for ``diff``, differences found), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from bifrostc.compiler import __version__, api
+from bifrostc.compiler.emit import TEMPLATES
+from bifrostc.compiler.explain import ExplainError, explain
+from bifrostc.compiler.schema_gen import gateway_schema
+from bifrostc.compiler.semantic_diff import diff_gateways
+
+OK, INVALID, USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """A command-line problem (missing file, refusing to overwrite): exit code 2."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse reports usage errors itself, then exits with 2
+        return exc.code if isinstance(exc.code, int) else USAGE
+    try:
+        return int(args.handler(args))
+    except UsageError as exc:
+        print(f"bifrostc: error: {exc}", file=sys.stderr)
+        return USAGE
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bifrostc", description="Compile gateway.yaml into an LLM gateway.")
+    parser.add_argument("--version", action="version", version=f"bifrostc {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    cmd = sub.add_parser("validate", help="check a spec and report every problem")
+    cmd.add_argument("file", type=pathlib.Path)
+    cmd.add_argument("--out", type=pathlib.Path, help="also fail when this out/ dir is stale")
+    cmd.set_defaults(handler=_validate)
+
+    cmd = sub.add_parser("build", help="compile a spec into out/")
+    cmd.add_argument("file", type=pathlib.Path)
+    cmd.add_argument("-o", "--out", type=pathlib.Path, required=True)
+    cmd.add_argument("--check", action="store_true", help="write nothing; diff against out/ and exit 1 on drift")
+    cmd.set_defaults(handler=_build)
+
+    cmd = sub.add_parser("explain", help="show what a request for MODEL would do")
+    cmd.add_argument("file", type=pathlib.Path)
+    cmd.add_argument("model")
+    cmd.add_argument("--key", help="virtual key name: may it use this model?")
+    cmd.set_defaults(handler=_explain)
+
+    cmd = sub.add_parser("diff", help="semantic diff of routes, budgets and tool grants (exit 1 when different)")
+    cmd.add_argument("old", type=pathlib.Path)
+    cmd.add_argument("new", type=pathlib.Path)
+    cmd.set_defaults(handler=_diff)
+
+    cmd = sub.add_parser("init", help="write a starter gateway.yaml")
+    cmd.add_argument("--quickstart", action="store_true", help="offline spec using the built-in mock provider")
+    cmd.add_argument("-o", "--out", type=pathlib.Path, default=pathlib.Path("gateway.yaml"), help="'-' for stdout")
+    cmd.add_argument("--force", action="store_true", help="overwrite an existing file")
+    cmd.set_defaults(handler=_init)
+
+    cmd = sub.add_parser("schema", help="print or write the JSON Schema of gateway.yaml")
+    cmd.add_argument("-o", "--out", type=pathlib.Path)
+    cmd.add_argument("--check", action="store_true", help="exit 1 when the file differs from the models")
+    cmd.set_defaults(handler=_schema)
+
+    cmd = sub.add_parser("serve", help="run the gateway from a built out/ dir")
+    cmd.add_argument("out_dir", type=pathlib.Path)
+    cmd.add_argument("--host")
+    cmd.add_argument("--port", type=int)
+    cmd.add_argument("--reload", action="store_true", help="reload when out/ is rebuilt")
+    cmd.set_defaults(handler=_serve)
+    return parser
+
+
+def _existing(path: pathlib.Path) -> pathlib.Path:
+    if not path.is_file():
+        raise UsageError(f"no such file: {path}")
+    return path
+
+
+def _compiled(path: pathlib.Path, *, writing: bool = False, stderr: TextIO | None = None) -> api.BuildResult:
+    result = api.compile_spec(_existing(path))
+    loaded = result.validated.loaded
+    text = api.report(result.validated.diagnostics, str(path), loaded.text, writing=writing)
+    (stderr or sys.stderr).write(text)
+    return result
+
+
+def _validate(args: argparse.Namespace) -> int:
+    result = _compiled(args.file)
+    if not result.ok:
+        return INVALID
+    if args.out is not None:
+        from bifrostc.compiler.emit import drift
+
+        stale = drift(result.files, args.out)
+        if stale:
+            sys.stdout.write(stale)
+            print(f"{args.out} is out of date; run bifrostc build {args.file} -o {args.out}", file=sys.stderr)
+            return INVALID
+    print(f"{args.file}: ok")
+    return OK
+
+
+def _build(args: argparse.Namespace) -> int:
+    _existing(args.file)
+    result = api.build(args.file, args.out, check=args.check)
+    text = api.report(result.validated.diagnostics, str(args.file), result.validated.loaded.text, writing=True)
+    sys.stderr.write(text)
+    if not result.validated.ok:
+        return INVALID
+    if result.drift:
+        sys.stdout.write(result.drift)
+        print(f"{args.out} is out of date; run bifrostc build {args.file} -o {args.out}", file=sys.stderr)
+        return INVALID
+    verb = "is up to date" if args.check else "written"
+    print(f"{args.out}: {verb} ({', '.join(sorted(result.files))})")
+    return OK
+
+
+def _explain(args: argparse.Namespace) -> int:
+    result = _compiled(args.file)
+    if result.gateway is None:
+        return INVALID
+    try:
+        sys.stdout.write(explain(result.gateway, args.model, args.key))
+    except ExplainError as exc:
+        print(f"bifrostc: {exc}", file=sys.stderr)
+        return INVALID
+    return OK
+
+
+def _diff(args: argparse.Namespace) -> int:
+    old, new = _compiled(args.old), _compiled(args.new)
+    if old.gateway is None or new.gateway is None:
+        return INVALID
+    lines = diff_gateways(old.gateway, new.gateway)
+    for line in lines:
+        print(line)
+    if not lines:
+        print("no semantic differences")
+    return INVALID if lines else OK
+
+
+def _init(args: argparse.Namespace) -> int:
+    name = "quickstart.gateway.yaml.jinja" if args.quickstart else "starter.gateway.yaml.jinja"
+    text = (TEMPLATES / name).read_text(encoding="utf-8")
+    if str(args.out) == "-":
+        sys.stdout.write(text)
+        return OK
+    if args.out.exists() and not args.force:
+        raise UsageError(f"{args.out} exists; pass --force to overwrite")
+    args.out.write_text(text, encoding="utf-8")
+    print(f"wrote {args.out}; next: bifrostc build {args.out} -o out")
+    return OK
+
+
+def _schema(args: argparse.Namespace) -> int:
+    text = gateway_schema()
+    if args.out is None:
+        sys.stdout.write(text)
+        return OK
+    if args.check:
+        current = args.out.read_text(encoding="utf-8") if args.out.is_file() else ""
+        if current != text:
+            print(f"{args.out} is out of date; run bifrostc schema -o {args.out}", file=sys.stderr)
+            return INVALID
+        return OK
+    args.out.write_text(text, encoding="utf-8")
+    return OK
+
+
+def _serve(args: argparse.Namespace) -> int:
+    if not (args.out_dir / "routing.py").is_file():
+        raise UsageError(f"{args.out_dir} has no routing.py; run bifrostc build first")
+    from bifrostc.runtime.server import serve  # lazy: the compiler works without the runtime's dependencies
+
+    serve(args.out_dir, host=args.host, port=args.port, reload=args.reload)
+    return OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
