@@ -110,6 +110,17 @@ class McpGateway:
         """Per upstream: transport, connected, tools (count), last_error, attempts."""
         return {upstream.name: upstream.health() for upstream in self._upstreams}
 
+    async def wait_connected(self, server: str) -> None:
+        """Return once upstream ``server`` is connected; pair with ``anyio.fail_after`` to bound the wait.
+
+        Raises:
+            KeyError: no upstream of that name is configured.
+        """
+        upstream = next((u for u in self._upstreams if u.name == server), None)
+        if upstream is None:
+            raise KeyError(server)
+        await upstream.wait_connected()
+
     async def _handle_http(self, scope: Scope, receive: Receive, send: Send) -> None:
         manager = self._session_manager
         if manager is None:

@@ -70,6 +70,7 @@ class Upstream:
         self._attempts = 0
         self._lost = anyio.Event()
         self.first_attempt_done = anyio.Event()
+        self._up = anyio.Event()  # set while connected; replaced by a fresh one when the connection drops
         self._refresh_lock = anyio.Lock()
 
     @property
@@ -101,7 +102,7 @@ class Upstream:
                 self._last_error = describe_error(exc)
                 logger.warning("MCP upstream %r unavailable: %s", self.name, self._last_error)
             finally:
-                self._client = None
+                self._set_down()
                 self.first_attempt_done.set()
             await anyio.sleep(delay)
             delay = min(delay * 2, self._backoff_max)
@@ -119,6 +120,7 @@ class Upstream:
             await self._fetch_tools(client)
             self._client = client
             self._last_error = None
+            self._up.set()
             self.first_attempt_done.set()
             logger.info("MCP upstream %r connected with %d tools", self.name, len(self._tools))
             async with anyio.create_task_group() as tg:
@@ -134,8 +136,17 @@ class Upstream:
         if self._client is not None:
             logger.warning("MCP upstream %r lost: %s", self.name, reason)
         self._last_error = reason
-        self._client = None
+        self._set_down()
         self._lost.set()
+
+    def _set_down(self) -> None:
+        self._client = None
+        if self._up.is_set():
+            self._up = anyio.Event()
+
+    async def wait_connected(self) -> None:
+        """Return once the upstream is connected (immediately if it already is)."""
+        await self._up.wait()
 
     async def _on_message(self, message: IncomingMessage) -> None:
         if isinstance(message, Exception):

@@ -37,19 +37,25 @@ def _load_http_servers() -> ModuleType:
 http_servers = _load_http_servers()
 
 
-def _bound_socket() -> socket.socket:
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _bound_socket(port: int) -> socket.socket:
     # Bound and listening before uvicorn starts: clients can connect at once (the backlog holds them).
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     sock.listen(64)
     return sock
 
 
 @asynccontextmanager
-async def serve(app: ASGIApp) -> AsyncIterator[str]:
-    """Run ``app`` under uvicorn on a free 127.0.0.1 port; yields its base URL."""
-    sock = _bound_socket()
+async def serve(app: ASGIApp, port: int = 0) -> AsyncIterator[str]:
+    """Run ``app`` under uvicorn on 127.0.0.1 (a free port unless given); yields its base URL."""
+    sock = _bound_socket(port)
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, lifespan="on", log_level="warning", timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)

@@ -71,6 +71,7 @@ async def test_tools_of_every_transport_are_listed_under_server_prefixed_names()
         "alpha__add",
         "alpha__env_value",
         "alpha__explode",
+        "alpha__crash",
         "beta__echo",
         "beta__whoami",
         "gamma__ping",
@@ -116,7 +117,7 @@ async def test_unreachable_upstream_is_reported_unhealthy_while_the_rest_are_ser
     assert health["alpha"] == {
         "transport": "stdio",
         "connected": True,
-        "tools": 4,
+        "tools": 5,
         "last_error": None,
         "attempts": 1,
     }
@@ -143,7 +144,7 @@ async def test_two_keys_see_different_tool_sets_and_hidden_tools_are_refused():
             assert _text(await client.call_tool("alpha__echo", {"text": "x"})) == "alpha:x"
             with pytest.raises(MCPError) as caught:
                 await client.call_tool("beta__echo", {"text": "x"})
-    assert limited == {"alpha__echo", "alpha__add", "alpha__env_value", "alpha__explode"}
+    assert limited == {"alpha__echo", "alpha__add", "alpha__env_value", "alpha__explode", "alpha__crash"}
     assert everything > limited and "gamma__ping" in everything
     assert caught.value.code == types.INVALID_PARAMS
 

@@ -34,5 +34,11 @@ def explode() -> str:
     raise ToolError("kaboom")
 
 
+@server.tool()
+def crash() -> str:
+    """Kill this server process mid-call (the gateway must reconnect)."""
+    os._exit(3)
+
+
 if __name__ == "__main__":
     server.run("stdio")
