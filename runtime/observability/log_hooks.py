@@ -1,0 +1,104 @@
+"""Pipeline wiring: turn the app's ``LogRecord`` (``Hooks.on_log``) into a :class:`RequestRecord`.
+
+``TelemetryHooks(inner, telemetry, gateway)`` wraps the other hooks (governance, cache) the same way
+``CacheHooks`` does: every hook is delegated, and ``on_log`` also records the request in metrics, traces and
+the request log. Cost is priced here from the pricing table (cache hits cost nothing upstream).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from bifrostc.runtime import config
+from bifrostc.runtime.context import Hooks, LogRecord, RequestContext
+from bifrostc.runtime.governance.pricing import cost_usd
+from bifrostc.runtime.observability.records import RequestRecord, apply_request, apply_response
+from bifrostc.runtime.observability.telemetry import Telemetry
+from bifrostc.runtime.types import ChatRequest, ChatResponse, Usage
+
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    529: "overloaded_error",
+}
+
+
+def record_from_log(
+    log: LogRecord, *, pricing: Mapping[str, config.Price] | None = None, log_bodies: bool = True
+) -> RequestRecord:
+    ctx = log.context
+    key = ctx.key
+    failed = ctx.status >= 400
+    record = RequestRecord(
+        id=ctx.request_id,
+        ts=time.time() - log.duration_s,
+        dialect=ctx.dialect,
+        endpoint=ctx.endpoint,
+        virtual_key=getattr(key, "key_name", None),
+        team=getattr(key, "team", None),
+        customer=getattr(key, "customer", None),
+        requested_model=ctx.requested_model or None,
+        route=ctx.route,
+        provider=ctx.provider,
+        upstream_model=ctx.upstream_model,
+        stream=ctx.stream,
+        status=ctx.status,
+        error_type=(_ERROR_TYPES.get(ctx.status, "api_error") if failed else None),
+        error_message=ctx.error,
+        latency_ms=log.duration_s * 1000,
+        attempts=ctx.attempts,
+        upstream_errors=max(0, ctx.attempts - (0 if failed else 1)),
+        fallback_used=ctx.fallback_used,
+        cache_hit=ctx.cache_hit,
+    )
+    if log.request is not None:
+        apply_request(record, log.request)
+    if log.response is not None:
+        apply_response(record, log.response)
+    if ctx.usage is not None:
+        _apply_usage(record, ctx.usage)
+    if not log_bodies:
+        record.request_messages = record.response_content = None
+    if ctx.usage is not None and ctx.provider and ctx.upstream_model and not ctx.cache_hit:
+        record.cost_usd = cost_usd(ctx.provider, ctx.upstream_model, ctx.usage, pricing)
+    return record
+
+
+def _apply_usage(record: RequestRecord, usage: Usage) -> None:
+    record.input_tokens = usage.input_tokens
+    record.output_tokens = usage.output_tokens
+    record.cache_read_tokens = usage.cache_read_tokens
+    record.cache_write_tokens = usage.cache_write_tokens
+
+
+class TelemetryHooks(Hooks):
+    def __init__(self, inner: Hooks, telemetry: Telemetry, gateway: config.Gateway) -> None:
+        self.inner = inner
+        self.telemetry = telemetry
+        self._pricing = gateway.pricing
+        self._log_bodies = gateway.observability.log_bodies
+
+    async def authenticate(self, headers: Mapping[str, str], ctx: RequestContext) -> Any:
+        return await self.inner.authenticate(headers, ctx)
+
+    async def before_call(self, ctx: RequestContext, route: config.Route) -> None:
+        await self.inner.before_call(ctx, route)
+
+    async def after_call(self, ctx: RequestContext, usage: Usage | None) -> None:
+        await self.inner.after_call(ctx, usage)
+
+    async def cache_lookup(self, ctx: RequestContext, request: ChatRequest) -> ChatResponse | None:
+        return await self.inner.cache_lookup(ctx, request)
+
+    async def cache_store(self, ctx: RequestContext, request: ChatRequest, response: ChatResponse) -> None:
+        await self.inner.cache_store(ctx, request, response)
+
+    async def on_log(self, record: LogRecord) -> None:
+        await self.inner.on_log(record)
+        self.telemetry.record(record_from_log(record, pricing=self._pricing, log_bodies=self._log_bodies))
