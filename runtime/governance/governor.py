@@ -71,6 +71,9 @@ class Governor:
         self.store = store
         self.keyring = keyring or KeyRing(gateway)
         self._clock = clock
+        for scope in self.all_scopes():  # fail at start-up, not on the first request, for a bad period
+            if scope.budget is not None:
+                budget_window(scope.budget.period, 0.0)
 
     @classmethod
     def from_gateway(
