@@ -29,11 +29,13 @@ from typing import Any
 from bifrostc.runtime.config import Gateway
 from bifrostc.runtime.errors import BudgetExceeded, RateLimited
 from bifrostc.runtime.governance import keys as key_policy
+from bifrostc.runtime.governance import pricing
 from bifrostc.runtime.governance.keys import KeyContext, KeyRing, Scope
 from bifrostc.runtime.governance.periods import Window, budget_window, rate_window
 from bifrostc.runtime.governance.redis_store import RedisCounterStore
 from bifrostc.runtime.governance.sqlite_store import SqliteCounterStore
 from bifrostc.runtime.governance.store import Check, CounterStore, Increment, Rejection
+from bifrostc.runtime.types import Usage
 
 Clock = Callable[[], float]
 
@@ -111,6 +113,10 @@ class Governor:
     def tool_allowed(self, ctx: KeyContext | None, tool_name: str) -> bool:
         return key_policy.tool_allowed(ctx, tool_name)
 
+    def cost_usd(self, provider: str, model: str, usage: Usage) -> float:
+        """The response's cost with the spec's ``pricing:`` overrides applied."""
+        return pricing.cost_usd(provider, model, usage, self.gateway.pricing)
+
     # --- how much ------------------------------------------------------------------------------------
     def _checks(self, scopes: tuple[Scope, ...], now: float) -> list[tuple[Check, Scope, Window]]:
         checks: list[tuple[Check, Scope, Window]] = []
@@ -139,11 +145,14 @@ class Governor:
         if rejection is not None:
             check, scope, window = checks[rejection.index]
             raise _refusal(check, scope, window, rejection, now)
-        spend = tuple((counter, window.ttl(now)) for counter, window, _ in (_spend_counter(s, now) for s in ctx.scopes))
+        spend_counters = []
+        for scope in ctx.scopes:  # every scope accrues spend; unbudgeted ones in a "never" window for reports
+            counter, window, _ = _spend_counter(scope, now)
+            spend_counters.append((counter, window.ttl(now)))
         token_scopes = tuple(
             s.id for s in ctx.scopes if s.rate_limit is not None and s.rate_limit.tokens_per_minute is not None
         )
-        return Reservation(ctx.key_name, spend, token_scopes)
+        return Reservation(ctx.key_name, tuple(spend_counters), token_scopes)
 
     async def settle(self, reservation: Reservation, cost_usd: float, tokens: int) -> None:
         """Add the request's real cost and tokens; a second call for one reservation is ignored."""
@@ -170,7 +179,12 @@ class Governor:
         return scopes
 
     async def spend_report(self) -> list[dict[str, Any]]:
-        """One row per scope: spend in the current budget window, limits and when the window resets."""
+        """One row per key, team and customer of the spec, for the dashboard.
+
+        Keys: scope ("team:eng"), kind, name, spent_usd (current budget window; all-time when no budget),
+        limit_usd, period, window_start and resets_at (ISO-8601 UTC, None for "never"),
+        requests_per_minute, tokens_per_minute (limits) and requests_this_minute, tokens_this_minute.
+        """
         now = self._clock()
         rows: list[dict[str, Any]] = []
         counters: list[str] = []

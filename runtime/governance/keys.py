@@ -120,7 +120,9 @@ class KeyRing:
         self._by_digest: dict[str, KeyContext] = {}
         for key in gateway.virtual_keys:
             digest = self._digest_of(key, env)
-            if digest is not None:
+            if digest is not None and digest in self._by_digest:
+                log.warning("virtual key %r has the same value as another key; it is ignored", key.name)
+            elif digest is not None:
                 self._by_digest[digest] = _context(key, gateway)
 
     @staticmethod

@@ -78,3 +78,14 @@ def test_every_builtin_price_is_sane() -> None:
     for name, price in BUILTIN_PRICES.items():
         assert 0 < price.input <= price.output, name
         assert price.cache_read is None or price.cache_read < price.input, name
+
+
+async def test_governor_prices_with_the_spec_overrides() -> None:
+    from bifrostc.runtime.config import Gateway
+    from bifrostc.runtime.governance.governor import Governor
+
+    gateway = Gateway(providers={}, routes={}, pricing={"azure/gpt-5": Price(input=3.0, output=3.0)})
+    gov = Governor.from_gateway(gateway)
+    assert gov.cost_usd("azure", "gpt-5", Usage(input_tokens=1_000_000)) == pytest.approx(3.0)
+    assert gov.cost_usd("openai", "gpt-5", Usage(input_tokens=1_000_000)) == pytest.approx(1.25)
+    await gov.aclose()
