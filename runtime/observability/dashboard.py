@@ -2,7 +2,8 @@
 
 Routes (mounted wherever the app likes): ``GET /`` and ``GET /logs`` serve ``dashboard/index.html`` (plain
 JS, no build step, no CDN) which polls ``GET /api/logs``; ``GET /api/logs/{id}`` returns one record with its
-bodies; ``GET /api/spend`` returns per-key spend from the log plus, when given, the governance report.
+bodies; ``GET /api/spend`` returns per-key spend from the log plus, when given, the governance report
+(``Governor.spend_report``: rows with ``kind``, ``name``, ``limit_usd``, ``spent_usd``, ``period``).
 
 When an admin key is configured every route needs it: an ``x-admin-key`` header, ``Authorization: Bearer``,
 the session cookie, or ``?key=`` on the page once (which sets the cookie and redirects to drop the key from

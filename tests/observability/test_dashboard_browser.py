@@ -49,7 +49,11 @@ class LiveDashboard:
 
 
 async def _budgets() -> list[dict]:
-    return [{"key": "alice", "max_usd": 10.0, "spent_usd": 0.5, "period": "1M"}]
+    # The shape of Governor.spend_report(): one row per scope.
+    return [
+        {"scope": "key:alice", "kind": "key", "name": "alice", "limit_usd": 10.0, "spent_usd": 0.5, "period": "1M"},
+        {"scope": "team:bob", "kind": "team", "name": "bob", "limit_usd": 1.0, "spent_usd": 0.9, "period": "1d"},
+    ]
 
 
 @contextlib.contextmanager
@@ -128,6 +132,7 @@ async def test_dashboard_filters_updates_live_and_shows_spend(dashboard: LiveDas
             await expect(alice).to_contain_text("0.5000")
             await expect(alice).to_contain_text("$0.50 / $10.00 per 1M")
             await expect(page.locator("#spend tr[data-key='carol']")).to_contain_text("2.0000")
+            await expect(page.locator("#spend tr[data-key='bob']")).not_to_contain_text("$1.00")
 
             await page.locator("#rows tr[data-id='live-1']").click()
             await expect(page.get_by_test_id("detail")).to_contain_text('"virtual_key": "carol"')
