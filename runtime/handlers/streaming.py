@@ -31,9 +31,9 @@ async def upstream_bytes(response: httpx.Response, provider: str) -> bytes:
 
 
 async def raw_stream(response: httpx.Response, provider: str) -> AsyncIterator[bytes]:
-    """The upstream body chunk by chunk, exactly as received."""
+    """The upstream body chunk by chunk as received (content-encoding already undone by httpx)."""
     try:
-        async for chunk in response.aiter_raw():
+        async for chunk in response.aiter_bytes():
             if chunk:
                 yield chunk
     except httpx.TransportError as exc:
