@@ -48,7 +48,8 @@ def build_gateway(spec: GatewaySpec) -> c.Gateway:
 
 
 def _provider(name: str, spec: ProviderSpec) -> c.Provider:
-    options = {k: v for k, v in spec.options.model_dump(exclude={"deployments"}).items() if v is not None}
+    raw = spec.options.model_dump(exclude={"deployments"}).items()
+    options = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in raw if v is not None}
     keys = [c.KeyRef(spec.api_key_env)] if spec.api_key_env else []
     keys += [c.KeyRef(k.env, k.weight, tuple(k.models)) for k in spec.keys]
     # Deployment maps flatten to "deployment:<model id>" entries; the colon cannot start a model id.

@@ -45,6 +45,8 @@ class ProviderOptions(SpecModel):
     region: str | None = None
     project: str | None = None
     location: str | None = None
+    max_tokens_field: str | None = Field(default=None, description="OpenAI-compatible: max_tokens field name.")
+    stream_usage: bool | None = Field(default=None, description="OpenAI-compatible: ask for usage in streams.")
     deployments: dict[str, str] = Field(default_factory=dict, description="Azure: model id -> deployment name.")
 
 
