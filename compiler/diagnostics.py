@@ -40,6 +40,7 @@ class Diagnostic:
     hint: str | None = None
     span: Span | None = None
     on_key: bool = False  # point at the mapping key rather than its value (unknown or duplicate keys)
+    quote_source: bool = True  # False for literal secrets: never copy them into terminals and CI logs
 
     @property
     def is_error(self) -> bool:
@@ -92,8 +93,9 @@ def dedupe(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
 def render(diag: Diagnostic, filename: str, source_lines: Sequence[str]) -> str:
     """The compiler-style text of one diagnostic: location line, source excerpt with a caret, hint."""
     where = f"{filename}:{diag.span.line}:{diag.span.col}" if diag.span else filename
-    lines = [f"{where}: {diag.severity.value}: {format_path(diag.path)}: {diag.message}"]
-    if diag.span and 0 < diag.span.line <= len(source_lines):
+    subject = f"{format_path(diag.path)}: " if diag.path else ""
+    lines = [f"{where}: {diag.severity.value}: {subject}{diag.message}"]
+    if diag.span and diag.quote_source and 0 < diag.span.line <= len(source_lines):
         number = str(diag.span.line)
         gutter = " " * len(number)
         lines.append(f"   {number} | {source_lines[diag.span.line - 1].rstrip()}")
@@ -107,7 +109,9 @@ def summary(diags: Sequence[Diagnostic], filename: str, *, writing: bool) -> str
     """``2 errors, 1 warning in gateway.yaml; nothing written to out/``."""
     errors = sum(1 for d in diags if d.is_error)
     warnings = len(diags) - errors
-    parts = [_plural(errors, "error")] + ([_plural(warnings, "warning")] if warnings else [])
+    parts = ([_plural(errors, "error")] if errors or not warnings else []) + (
+        [_plural(warnings, "warning")] if warnings else []
+    )
     tail = "; nothing written" if writing and errors else ""
     return f"{', '.join(parts)} in {filename}{tail}"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +35,7 @@ class LoadedSpec:
         for diag in diags:
             if diag.span is None:
                 span = self.span_of(diag.path, on_key=diag.on_key)
-                diag = Diagnostic(diag.severity, diag.path, diag.message, diag.hint, span, diag.on_key)
+                diag = dataclasses.replace(diag, span=span)
             located.append(diag)
         return located
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -20,8 +21,12 @@ _SECRET_VALUE = re.compile(
 _HINT = "put the secret in an environment variable and name it instead, e.g. `api_key_env: OPENAI_API_KEY`"
 
 
-def find_literal_secrets(data: Any, path: Path = ()) -> list[Diagnostic]:
-    """Every place in the raw YAML data that holds what looks like a credential."""
+def find_literal_secrets(data: Any) -> list[Diagnostic]:
+    """Every place in the raw YAML data that holds what looks like a credential (never quoted back)."""
+    return [dataclasses.replace(diag, quote_source=False) for diag in _walk(data, ())]
+
+
+def _walk(data: Any, path: Path) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     if isinstance(data, dict):
         for key, value in data.items():
@@ -29,10 +34,10 @@ def find_literal_secrets(data: Any, path: Path = ()) -> list[Diagnostic]:
             if isinstance(value, str) and _is_secret_field(path, str(key), value):
                 found.append(error(child, f"'{key}' looks like a literal secret; secrets never go in the spec", _HINT))
             else:
-                found.extend(find_literal_secrets(value, child))
+                found.extend(_walk(value, child))
     elif isinstance(data, list):
         for index, item in enumerate(data):
-            found.extend(find_literal_secrets(item, (*path, index)))
+            found.extend(_walk(item, (*path, index)))
     elif isinstance(data, str) and _SECRET_VALUE.match(data):
         found.append(error(path, "this value looks like a literal secret; secrets never go in the spec", _HINT))
     return found

@@ -1,6 +1,6 @@
 """Regenerate every golden out/ tree: the only way files under tests/golden/cases/*/expected change.
 
-    python tests/golden/regen.py      (or: make regen)
+python tests/golden/regen.py      (or: make regen)
 """
 
 from __future__ import annotations

@@ -48,7 +48,9 @@ def test_check_mode_reports_no_drift_against_the_golden_tree(case: pathlib.Path)
 
 def test_expected_routing_modules_pass_ruff_check_and_format_check() -> None:
     files = [str(case / "expected" / "routing.py") for case in CASES]
-    check = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", *files], capture_output=True, text=True)
+    check = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", *files], capture_output=True, text=True
+    )
     assert check.returncode == 0, check.stdout + check.stderr
     fmt = [sys.executable, "-m", "ruff", "format", "--check", "--no-cache", *files]
     formatted = subprocess.run(fmt, capture_output=True, text=True, cwd=REPO)
