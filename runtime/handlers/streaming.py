@@ -31,15 +31,29 @@ async def upstream_bytes(response: httpx.Response, provider: str) -> bytes:
 
 
 async def raw_stream(response: httpx.Response, provider: str) -> AsyncIterator[bytes]:
-    """The upstream body chunk by chunk as received (content-encoding already undone by httpx)."""
+    """The upstream body as received (content-encoding undone by httpx), cut at SSE frame boundaries so a
+    failure mid-frame never leaves half an event before our closing error event."""
+    pending = b""
     try:
         async for chunk in response.aiter_bytes():
-            if chunk:
-                yield chunk
+            pending += chunk
+            end = frame_end(pending)
+            if end:
+                ready, pending = pending[:end], pending[end:]
+                yield ready
+        if pending:
+            yield pending
     except httpx.TransportError as exc:
         raise error_from_transport(exc, provider) from exc
     finally:
         await response.aclose()
+
+
+def frame_end(buffer: bytes) -> int:
+    """Offset just past the last complete SSE frame in `buffer` (0 when there is none)."""
+    lf = buffer.rfind(b"\n\n")
+    crlf = buffer.rfind(b"\r\n\r\n")
+    return max(lf + 2 if lf >= 0 else 0, crlf + 4 if crlf >= 0 else 0)
 
 
 def merge_usage(total: Usage, part: Usage) -> None:

@@ -48,10 +48,16 @@ class AnthropicAdapter(HttpAdapter):
         body["stream"] = True
         response = await self.open(self.messages_url, body, api_key)
         parser = dialect.StreamParser()
+        seen = False
         try:
             async for event, data in iter_sse(response):
+                seen = True
                 for ev in parser.feed(event, _load(data, self.provider.name)):
                     yield ev
+            if not seen:
+                raise UpstreamError(
+                    f"{self.provider.name} ended the stream without any event", status=502, provider=self.provider.name
+                )
             for ev in parser.finish():
                 yield ev
         except httpx.TransportError as exc:

@@ -56,12 +56,18 @@ class OpenAIAdapter(HttpAdapter):
         body = self.shape(dialect.build_request(request, model=model), stream=True)
         response = await self.open(self.url("chat/completions", model), body, api_key, params=self.params())
         parser = dialect.StreamParser()
+        seen = False
         try:
             async for _event, data in iter_sse(response):
                 if data.strip() == "[DONE]":
                     break
+                seen = True
                 for ev in parser.feed(_load(data, self.provider.name)):
                     yield ev
+            if not seen:
+                raise UpstreamError(
+                    f"{self.provider.name} ended the stream without any event", status=502, provider=self.provider.name
+                )
             for ev in parser.finish():
                 yield ev
         except httpx.TransportError as exc:
