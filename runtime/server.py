@@ -1,0 +1,111 @@
+"""`bifrostc serve out/`: run the gateway under uvicorn and hot-reload out/routing.py when it changes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import logging
+import pathlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+
+from bifrostc.runtime.loadout import LoadoutError, load_gateway, routing_path
+
+log = logging.getLogger("bifrostc.server")
+POLL_SECONDS = 1.0
+
+
+@dataclass(slots=True)
+class RoutingWatcher:
+    """Polls routing.py's mtime; on change loads it and swaps it in, keeping the old one if it is broken."""
+
+    app: Starlette
+    path: pathlib.Path
+    last_stamp: tuple[int, int] | None = None
+
+    def stamp(self) -> tuple[int, int] | None:
+        try:
+            stat = self.path.stat()
+        except OSError:
+            return None
+        return stat.st_mtime_ns, stat.st_size
+
+    def prime(self) -> None:
+        self.last_stamp = self.stamp()
+
+    def check(self) -> bool:
+        """Reload if routing.py changed since the last check; True when a new gateway was installed."""
+        from bifrostc.runtime.app import swap_gateway
+        from bifrostc.runtime.providers import UnknownProviderType
+
+        current = self.stamp()
+        if current is None or current == self.last_stamp:
+            return False
+        self.last_stamp = current
+        try:
+            swap_gateway(self.app, load_gateway(self.path))
+        except (LoadoutError, UnknownProviderType, TypeError, ValueError, KeyError) as exc:
+            log.error("keeping the previous gateway: %s could not be loaded: %s", self.path, exc)
+            return False
+        return True
+
+    async def run(self, interval: float = POLL_SECONDS) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            self.check()
+
+
+def routing_watcher(path: pathlib.Path, interval: float = POLL_SECONDS) -> Callable[[Starlette], AsyncIterator[None]]:
+    """A lifespan hook for create_app(lifespan_hooks=...) running the watcher as a background task."""
+
+    @contextlib.asynccontextmanager
+    async def hook(app: Starlette) -> AsyncIterator[None]:
+        watcher = RoutingWatcher(app, path)
+        watcher.prime()
+        app.state.routing_watcher = watcher
+        task = asyncio.create_task(watcher.run(interval), name="bifrostc-routing-watcher")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return hook  # type: ignore[return-value]
+
+
+def _available(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def build_server_app(out_dir: pathlib.Path, *, reload: bool = True) -> Starlette:
+    from bifrostc.runtime.app import create_app
+
+    path = routing_path(pathlib.Path(out_dir))
+    gateway = load_gateway(path)
+    hooks = [routing_watcher(path)] if reload else []
+    app = create_app(gateway, lifespan_hooks=hooks)  # type: ignore[arg-type]
+    app.state.routing_path = path
+    return app
+
+
+def serve(out_dir: pathlib.Path, *, host: str | None = None, port: int | None = None, reload: bool = True) -> None:
+    """Serve out/ with uvicorn (uvloop + httptools when installed). `reload`: hot-swap a rebuilt routing.py."""
+    import uvicorn
+
+    app = build_server_app(out_dir, reload=reload)
+    server_config = app.state.runtime.gateway.server
+    config = uvicorn.Config(
+        app,
+        host=host or server_config.host,
+        port=port if port is not None else server_config.port,
+        loop="uvloop" if _available("uvloop") else "asyncio",
+        http="httptools" if _available("httptools") else "h11",
+        lifespan="on",
+        log_level="info",
+        timeout_keep_alive=75,
+    )
+    uvicorn.Server(config).run()

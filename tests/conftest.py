@@ -1,0 +1,39 @@
+"""Shared test helpers: a real uvicorn server on 127.0.0.1 for any ASGI app (random port, same event loop)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+import uvicorn
+
+
+@contextlib.asynccontextmanager
+async def running_server(app: Any) -> AsyncIterator[str]:
+    """Serve `app` on 127.0.0.1:<random port> inside the current loop; yields its base URL."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", log_level="warning", loop="asyncio")
+    server = uvicorn.Server(config)
+    # Signals belong to pytest, not to this embedded server.
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                task.result()  # surface start-up errors
+                raise RuntimeError("uvicorn exited during start-up")
+            await asyncio.sleep(0.01)  # uvicorn exposes no start-up event to await
+        port = server.servers[0].sockets[0].getsockname()[1]
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout=10)
+
+
+@pytest.fixture
+def live_server() -> Callable[[Any], contextlib.AbstractAsyncContextManager[str]]:
+    """`async with live_server(app) as base_url: ...`"""
+    return running_server

@@ -1,0 +1,95 @@
+"""Loading out/routing.py, hot reload, and streaming through a real uvicorn server."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+
+import anthropic
+import httpx
+import pytest
+from rt_fakes import Upstream, anthropic_text_stream, app_for, gateway, provider, sse_reply
+
+from bifrostc.runtime.loadout import LoadoutError, load_gateway
+from bifrostc.runtime.server import RoutingWatcher, build_server_app
+
+ROUTING = """
+from bifrostc.runtime.config import Gateway, Provider, Route, Target
+
+FORMAT_VERSION = {version}
+SOURCE_SHA256 = "0" * 64
+GATEWAY = Gateway(
+    providers={{"mock": Provider(name="mock", type="mock", base_url="")}},
+    routes={{"{route}": Route(name="{route}", targets=(Target(provider="mock", model="m"),))}},
+)
+"""
+
+
+def write_routing(out: pathlib.Path, route: str = "first", version: int = 1, bump: int = 0) -> pathlib.Path:
+    out.mkdir(exist_ok=True)
+    path = out / "routing.py"
+    path.write_text(ROUTING.format(version=version, route=route))
+    stamp = path.stat().st_mtime_ns + bump * 1_000_000_000
+    os.utime(path, ns=(stamp, stamp))
+    return path
+
+
+def test_load_gateway_and_errors(tmp_path):
+    write_routing(tmp_path)
+    assert set(load_gateway(tmp_path).routes) == {"first"}
+    with pytest.raises(LoadoutError, match="not found"):
+        load_gateway(tmp_path / "missing")
+    write_routing(tmp_path, version=99)
+    with pytest.raises(LoadoutError, match="FORMAT_VERSION is 99"):
+        load_gateway(tmp_path)
+    (tmp_path / "routing.py").write_text("GATEWAY = (")
+    with pytest.raises(LoadoutError, match="failed to import"):
+        load_gateway(tmp_path)
+
+
+async def test_hot_reload_swaps_and_keeps_old_on_bad_file(tmp_path):
+    write_routing(tmp_path, "first")
+    app = build_server_app(tmp_path, reload=False)
+    watcher = RoutingWatcher(app, tmp_path / "routing.py")
+    watcher.prime()
+    old_runtime = app.state.runtime
+    assert watcher.check() is False
+    write_routing(tmp_path, "second", bump=1)
+    assert watcher.check() is True
+    assert set(app.state.runtime.gateway.routes) == {"second"}
+    assert set(old_runtime.gateway.routes) == {"first"}  # in-flight requests keep their snapshot
+    (tmp_path / "routing.py").write_text("this is not python")
+    assert watcher.check() is False
+    assert set(app.state.runtime.gateway.routes) == {"second"}
+
+
+async def test_in_flight_stream_finishes_on_old_gateway_after_swap(live_server):
+    from bifrostc.runtime.app import swap_gateway
+
+    release = __import__("asyncio").Event()
+
+    def slow_stream(_request: httpx.Request) -> httpx.Response:
+        async def body():
+            frames = anthropic_text_stream("old ", "route")
+            yield frames[:400]
+            await release.wait()
+            yield frames[400:]
+
+        return sse_reply(body())
+
+    gw = gateway([provider("ant", "anthropic", key_env="UP_KEY")], {"main": [("ant", "c")]})
+    app = app_for(gw, Upstream(default={"ant.test": slow_stream}))
+    async with live_server(app) as base:
+        client = anthropic.AsyncAnthropic(base_url=f"{base}/anthropic", api_key="x")
+        async with client.messages.stream(
+            model="main", max_tokens=5, messages=[{"role": "user", "content": "hi"}]
+        ) as stream:
+            events = stream.__aiter__()
+            first = await events.__anext__()
+            assert first.type == "message_start"
+            swap_gateway(app, gateway([provider("mock", "mock")], {"other": [("mock", "m")]}))
+            release.set()
+            final = await stream.get_final_message()
+        assert final.content[0].text == "old route"
+        with pytest.raises(anthropic.NotFoundError):
+            await client.messages.create(model="main", max_tokens=5, messages=[{"role": "user", "content": "x"}])
