@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bifrostc.runtime.errors import GatewayError, UpstreamError
+from bifrostc.runtime.errors import GatewayError, InvalidRequest, UpstreamError
 from bifrostc.runtime.translate.anthropic_content import build_block, parse_block
 from bifrostc.runtime.translate.anthropic_request import build_request, parse_request
 from bifrostc.runtime.translate.anthropic_stream import (
@@ -33,7 +33,10 @@ def parse_response(body: dict[str, Any]) -> ChatResponse:
         raise UpstreamError("Anthropic upstream returned a malformed message", status=502)
     content: list[Part] = []
     for i, block in enumerate(body["content"]):
-        part = parse_block(block, f"content[{i}]") if isinstance(block, dict) else None
+        try:
+            part = parse_block(block, f"content[{i}]") if isinstance(block, dict) else None
+        except InvalidRequest as exc:
+            raise UpstreamError(f"Anthropic upstream returned a malformed block: {exc.message}", status=502) from exc
         if part is not None:
             content.append(part)
     return ChatResponse(
