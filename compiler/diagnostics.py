@@ -70,7 +70,9 @@ def format_path(path: Path) -> str:
 
 def did_you_mean(bad: str, candidates: Iterable[str]) -> str:
     """`` Did you mean 'x'?`` for the closest candidate, or an empty string."""
-    matches = difflib.get_close_matches(bad, sorted(set(candidates)), n=1, cutoff=0.6)
+    options = sorted(set(candidates))
+    same_letters = [c for c in options if c.lower() == bad.lower()]  # '1D' -> '1d': too short for difflib
+    matches = same_letters or difflib.get_close_matches(bad, options, n=1, cutoff=0.6)
     return f" Did you mean '{matches[0]}'?" if matches else ""
 
 
