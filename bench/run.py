@@ -29,7 +29,8 @@ class Row:
     p50_us: float = 0.0
     p99_us: float = 0.0
     added_p50_us: float | None = None
-    cpu_us_per_req: float | None = None
+    cpu_us_per_req: float | None = None  # during the N-connection throughput run
+    cpu_us_per_req_1: float | None = None  # during the 1-connection latency run
     rss_load_mb: float | None = None
     errors: int = 0
 
@@ -47,8 +48,10 @@ class Report:
 async def measure(port: int, call: Call, args: argparse.Namespace, pid: int | None, name: str) -> Row:
     """Warm up, then latency at 1 connection, then throughput at N connections (CPU and RSS sampled)."""
     await run_load(port, call, connections=1, duration=2, max_requests=args.warmup)
+    cpu_before_lat = procstat.cpu_seconds(pid) if pid else 0.0
     lat = await run_load(port, call, connections=1, duration=args.duration * 2, max_requests=args.latency_requests)
-    cpu_before = procstat.cpu_seconds(pid) if pid else 0.0
+    cpu_at_one = procstat.cpu_seconds(pid) if pid else 0.0
+    cpu_before = cpu_at_one
     peak_rss = 0
     load = asyncio.create_task(
         run_load(port, call, connections=args.connections, duration=args.duration, max_requests=args.max_requests)
@@ -59,6 +62,8 @@ async def measure(port: int, call: Call, args: argparse.Namespace, pid: int | No
         await asyncio.wait([load], timeout=RSS_SAMPLE_S)  # returns early as soon as the load run ends
     thr = load.result()
     row = Row(name, thr["rps"], lat["p50_us"], lat["p99_us"], errors=int(lat["errors"] + thr["errors"]))
+    if pid and lat["requests"]:
+        row.cpu_us_per_req_1 = (cpu_at_one - cpu_before_lat) / lat["requests"] * 1e6
     if pid and thr["requests"]:
         row.cpu_us_per_req = (procstat.cpu_seconds(pid) - cpu_before) / thr["requests"] * 1e6
         row.rss_load_mb = peak_rss / 2**20
@@ -120,12 +125,16 @@ def _fmt(value: float | None, spec: str = ",.0f") -> str:
 
 
 def render(report: Report, args: argparse.Namespace) -> str:
-    head = ["case", f"req/s @{args.connections}", "p50 µs @1", "p99 µs @1", "added p50 µs", "CPU µs/req", "RSS load MB"]
-    rows = [
-        [r.name, _fmt(r.rps), _fmt(r.p50_us), _fmt(r.p99_us), _fmt(r.added_p50_us), _fmt(r.cpu_us_per_req),
-         _fmt(r.rss_load_mb, ".1f") + (f"  ({r.errors} errors)" if r.errors else "")]
-        for r in [*report.gateway, *report.direct]
-    ]  # fmt: skip
+    n = args.connections
+    head = ["case", f"req/s @{n}", "p50 µs @1", "p99 µs @1", "added p50 µs"]
+    head += ["CPU µs/req @1", f"CPU µs/req @{n}", "RSS load MB"]
+    rows = []
+    for r in [*report.gateway, *report.direct]:
+        cells = [r.name, _fmt(r.rps), _fmt(r.p50_us), _fmt(r.p99_us), _fmt(r.added_p50_us)]
+        cells += [_fmt(r.cpu_us_per_req_1), _fmt(r.cpu_us_per_req), _fmt(r.rss_load_mb, ".1f")]
+        if r.errors:
+            cells[-1] += f"  ({r.errors} errors)"
+        rows.append(cells)
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     lines.append("")
