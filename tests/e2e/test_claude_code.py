@@ -1,0 +1,140 @@
+"""The real Claude Code CLI, headless, through the gateway to an OpenAI-shaped fake upstream.
+
+Turn 1: the upstream streams a Bash tool call writing marker.txt; Claude Code runs it. Turn 2 (it sees the
+tool_result): the upstream streams the final text. Side requests (titles, topics, counts) get short answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import pathlib
+import shutil
+import sys
+from typing import Any
+
+import orjson
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "runtime"))
+from rt_fakes import gateway, openai_chunk, openai_completion, provider, sse
+
+from bifrostc.runtime.app import create_app
+
+pytestmark = pytest.mark.claude_cli
+MARKER_PROMPT = "Create the marker file now."
+FINAL_TEXT = "The marker file is written: BIFROSTC-E2E-DONE"
+
+
+def claude_binary() -> str | None:
+    for candidate in (
+        os.environ.get("BIFROSTC_CLAUDE_BIN"),
+        shutil.which("claude"),
+        "/tmp/cc/node_modules/.bin/claude",
+    ):
+        if candidate and pathlib.Path(candidate).exists():
+            return candidate
+    return None
+
+
+def _stream(chunks: list[dict[str, Any]]) -> Response:
+    usage = {"prompt_tokens": 20, "completion_tokens": 5, "total_tokens": 25}
+    body = sse([(None, c) for c in chunks] + [(None, openai_chunk({}, usage=usage))]) + b"data: [DONE]\n\n"
+    return Response(body, media_type="text/event-stream")
+
+
+def _text_reply(text: str, stream: bool) -> Response:
+    if not stream:
+        return JSONResponse(openai_completion(text))
+    return _stream(
+        [openai_chunk({"role": "assistant", "content": ""}), openai_chunk({"content": text}), openai_chunk({}, "stop")]
+    )
+
+
+def _tool_reply(stream: bool) -> Response:
+    args = json.dumps({"command": "echo hi > marker.txt", "description": "Write the marker file"})
+    if not stream:
+        call = {"id": "call_e2e_1", "type": "function", "function": {"name": "Bash", "arguments": args}}
+        return JSONResponse(openai_completion(None, tool_calls=[call]))
+    head = {"index": 0, "id": "call_e2e_1", "type": "function", "function": {"name": "Bash", "arguments": ""}}
+    return _stream(
+        [
+            openai_chunk({"role": "assistant", "content": None}),
+            openai_chunk({"tool_calls": [head]}),
+            openai_chunk({"tool_calls": [{"index": 0, "function": {"arguments": args[:20]}}]}),
+            openai_chunk({"tool_calls": [{"index": 0, "function": {"arguments": args[20:]}}]}),
+            openai_chunk({}, "tool_calls"),
+        ]
+    )
+
+
+def fake_openai_upstream(seen: list[dict[str, Any]]) -> Starlette:
+    async def chat(request: Request) -> Response:
+        body = orjson.loads(await request.body())
+        seen.append(body)
+        stream = bool(body.get("stream"))
+        messages = body.get("messages", [])
+        tool_names = {t.get("function", {}).get("name") for t in body.get("tools", [])}
+        text = json.dumps(messages)
+        if any(m.get("role") == "tool" for m in messages) and MARKER_PROMPT in text:
+            return _text_reply(FINAL_TEXT, stream)
+        if "Bash" in tool_names and MARKER_PROMPT in text:
+            return _tool_reply(stream)
+        return _text_reply("OK", stream)  # side requests: titles, topics, summaries
+
+    return Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"])])
+
+
+async def test_claude_code_runs_a_streamed_tool_call_through_the_gateway(live_server, tmp_path):
+    binary = claude_binary()
+    if binary is None:
+        pytest.skip("Claude Code CLI not installed")
+    seen: list[dict[str, Any]] = []
+    work = tmp_path / "work"
+    home = tmp_path / "home"
+    work.mkdir()
+    home.mkdir()
+    async with live_server(fake_openai_upstream(seen)) as upstream_url:
+        gw = gateway(
+            [provider("fake", "openai", base_url=f"{upstream_url}/v1", key_env="FAKE_UPSTREAM_KEY")],
+            {"fake-model": [("fake", "gpt-fake")]},
+            tiers={"sonnet": "fake-model", "opus": "fake-model", "haiku": "fake-model"},
+        )
+        app = create_app(gw, environ={"FAKE_UPSTREAM_KEY": "sk-fake"})
+        async with live_server(app) as gateway_url:
+            env = {
+                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                "HOME": str(home),
+                "IS_SANDBOX": "1",
+                "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+                "CLAUDE_CODE_DISABLE_NONSTREAMING_FALLBACK": "1",
+                "DISABLE_AUTOUPDATER": "1",
+                "ANTHROPIC_BASE_URL": f"{gateway_url}/anthropic",
+                "ANTHROPIC_API_KEY": "dummy",
+                "ANTHROPIC_DEFAULT_SONNET_MODEL": "fake-model",
+                "ANTHROPIC_DEFAULT_OPUS_MODEL": "fake-model",
+                "ANTHROPIC_DEFAULT_HAIKU_MODEL": "fake-model",
+                "ANTHROPIC_SMALL_FAST_MODEL": "fake-model",
+            }
+            argv = [binary, "-p", MARKER_PROMPT, "--output-format", "json", "--model", "sonnet"]
+            argv += ["--permission-mode", "bypassPermissions", "--allowedTools", "Bash"]
+            proc = await asyncio.create_subprocess_exec(
+                *argv, cwd=work, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+            )
+            try:
+                stdout, stderr = await asyncio.wait_for(proc.communicate(), timeout=120)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+                pytest.fail(f"claude did not finish in 120 s; upstream saw {len(seen)} requests")
+    assert proc.returncode == 0, stderr.decode()[-2000:] + stdout.decode()[-2000:]
+    result = json.loads(stdout)
+    assert (work / "marker.txt").read_text().strip() == "hi"
+    assert FINAL_TEXT in result["result"]
+    assert result.get("is_error") is False
+    assert any(m.get("role") == "tool" for body in seen for m in body.get("messages", []))
