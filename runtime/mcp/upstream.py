@@ -16,6 +16,7 @@ from typing import Any
 import anyio
 import httpx2
 import mcp_types as types
+from anyio.abc import TaskStatus
 from mcp.client import Client, IncomingMessage
 from mcp.client.subscriptions import ListenNotSupportedError, SubscriptionLost
 from mcp.shared.exceptions import MCPError
@@ -71,6 +72,7 @@ class Upstream:
         self._lost = anyio.Event()
         self.first_attempt_done = anyio.Event()
         self._up = anyio.Event()  # set while connected; replaced by a fresh one when the connection drops
+        self._changed = anyio.Event()  # fired (then replaced) when the upstream announces a new tool list
         self._refresh_lock = anyio.Lock()
 
     @property
@@ -116,18 +118,18 @@ class Upstream:
             client_info=CLIENT_INFO,
             cache=None,  # the gateway filters listings per caller and must always see fresh ones
         )
-        async with client:
+        async with client, anyio.create_task_group() as tg:
+            if self._wants_listen(client):
+                # Subscribed before the first listing, so no change between the two goes unnoticed.
+                await tg.start(self._listen_for_changes, client)
             await self._fetch_tools(client)
             self._client = client
             self._last_error = None
             self._up.set()
             self.first_attempt_done.set()
             logger.info("MCP upstream %r connected with %d tools", self.name, len(self._tools))
-            async with anyio.create_task_group() as tg:
-                if self._wants_listen(client):
-                    tg.start_soon(self._listen_for_changes, client)
-                await self._lost.wait()
-                tg.cancel_scope.cancel()
+            await self._lost.wait()
+            tg.cancel_scope.cancel()
         if self._last_error is None:
             self._last_error = "connection lost"
 
@@ -148,25 +150,39 @@ class Upstream:
         """Return once the upstream is connected (immediately if it already is)."""
         await self._up.wait()
 
+    def next_tools_change(self) -> anyio.Event:
+        """An event set at the upstream's next announced tool-list change (take it before causing one)."""
+        return self._changed
+
+    def _note_tools_changed(self) -> None:
+        self._stale = True
+        changed, self._changed = self._changed, anyio.Event()
+        changed.set()
+
     async def _on_message(self, message: IncomingMessage) -> None:
         if isinstance(message, Exception):
             self.mark_lost(describe_error(message))
         elif isinstance(message, types.ToolListChangedNotification):
-            self._stale = True  # handshake-era servers announce changes as plain notifications
+            self._note_tools_changed()  # handshake-era servers announce changes as plain notifications
 
     @staticmethod
     def _wants_listen(client: Client) -> bool:
         tools = client.server_capabilities.tools
         return client.protocol_version in MODERN_PROTOCOL_VERSIONS and bool(tools and tools.list_changed)
 
-    async def _listen_for_changes(self, client: Client) -> None:
+    async def _listen_for_changes(self, client: Client, *, task_status: TaskStatus[None]) -> None:
         """2026-era servers deliver tools/list_changed only on a ``subscriptions/listen`` stream."""
+        started = False
         try:
             async with client.listen(tools_list_changed=True) as subscription:
+                task_status.started()
+                started = True
                 async for _event in subscription:
-                    self._stale = True
-        except (ListenNotSupportedError, SubscriptionLost, MCPError) as exc:
+                    self._note_tools_changed()
+        except (ListenNotSupportedError, SubscriptionLost, MCPError, TimeoutError) as exc:
             logger.info("MCP upstream %r: no change stream (%s); relying on the listing TTL", self.name, exc)
+        if not started:
+            task_status.started()
 
     async def _fetch_tools(self, client: Client) -> None:
         tools: list[types.Tool] = []

@@ -74,6 +74,7 @@ async def test_tools_of_every_transport_are_listed_under_server_prefixed_names()
         "alpha__crash",
         "beta__echo",
         "beta__whoami",
+        "beta__grow",
         "gamma__ping",
     }
 

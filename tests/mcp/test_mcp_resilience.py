@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import anyio
 import mcp_types as types
 from mcp_harness import free_port, gateway_app, http_servers, mcp_client, serve, stdio_spec
+from starlette.applications import Starlette
+from starlette.routing import Route
 
 from bifrostc.runtime.config import McpServer
 from bifrostc.runtime.mcp import McpGateway
@@ -49,3 +54,18 @@ async def test_a_misconfigured_upstream_reports_why():
         health = gateway.health()["needs_env"]
     assert health["connected"] is False
     assert "MISSING_VAR" in health["last_error"]
+
+
+async def test_the_endpoint_also_works_as_a_plain_route_without_trailing_slash():
+    gateway = McpGateway((stdio_spec("alpha"),))
+    route = Route("/mcp", endpoint=gateway.asgi_app(), methods=["GET", "POST", "DELETE"])
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        async with gateway.running():
+            yield
+
+    with anyio.fail_after(30):
+        async with serve(Starlette(routes=[route], lifespan=lifespan)) as base, mcp_client(f"{base}/mcp") as client:
+            result = await client.call_tool("alpha__add", {"a": 1, "b": 1})
+    assert _text(result) == "2"

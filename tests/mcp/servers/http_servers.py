@@ -24,6 +24,13 @@ def streamable_http_app() -> Starlette:
         """A tool the gateway's deny list hides."""
         return "deleted"
 
+    @server.tool()
+    async def grow(name: str, ctx: Context) -> str:
+        """Register a new tool called ``name`` and announce the changed tool list."""
+        server.add_tool(lambda: name, name=name, description="added at run time")
+        await ctx.notify_tools_changed()
+        return "grown"
+
     return server.streamable_http_app()
 
 
