@@ -1,8 +1,10 @@
 """Amazon Bedrock adapter: Converse / ConverseStream, SigV4-signed or with a Bedrock API key.
 
-Every model, Claude included, goes through Converse: one request shape for all families, usage with cache
-tokens, reasoning blocks with signatures, and tool use. Friendly names (``claude-sonnet-4-5``) resolve to
-cross-region inference profiles for the provider's ``region`` option; full ids and ARNs pass through.
+Every model, Claude included, goes through Converse by default: one request shape for all families, usage
+with cache tokens, reasoning blocks with signatures, and tool use. The provider option ``api: invoke`` sends
+Claude models through InvokeModel instead (Anthropic Messages bodies and Anthropic stream events, built by
+the Anthropic translator). Friendly names (``claude-sonnet-4-5``) resolve to cross-region inference
+profiles for the provider's ``region`` option; full ids and ARNs pass through.
 
 Auth: with an ``api_key`` (a Bedrock API key, as ``AWS_BEARER_TOKEN_BEDROCK`` holds) we send it as a bearer
 token; otherwise requests are signed with SigV4 using botocore's default credential chain (environment,
@@ -12,6 +14,7 @@ shared config, SSO, instance role). Credential resolution and refresh can block,
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 from collections.abc import AsyncIterator, Callable
@@ -28,12 +31,14 @@ from botocore.session import get_session
 from bifrostc.runtime import config
 from bifrostc.runtime.errors import AuthenticationFailed, UpstreamError
 from bifrostc.runtime.providers.native_http import raise_for_status, relay_events, request_timeout, transport_errors
+from bifrostc.runtime.translate import anthropic as anthropic_translate
 from bifrostc.runtime.translate import bedrock as bedrock_translate
 from bifrostc.runtime.translate.bedrock_stream import EXCEPTION_STATUS, StreamParser
 from bifrostc.runtime.types import ChatRequest, ChatResponse, StreamEvent
 
 SERVICE = "bedrock"
 EVENTSTREAM = "application/vnd.amazon.eventstream"
+ANTHROPIC_VERSION = "bedrock-2023-05-31"
 
 
 class BedrockAdapter:
@@ -47,29 +52,40 @@ class BedrockAdapter:
         self.base_url = (provider.base_url or default_url).rstrip("/")
         self._credentials: Credentials | None = None
 
+    def uses_invoke(self, model_id: str) -> bool:
+        """Claude through InvokeModel (raw Anthropic Messages bodies) when the provider sets ``api: invoke``."""
+        return self.provider.option("api") == "invoke" and bedrock_translate.is_anthropic(model_id)
+
     async def send(self, request: ChatRequest, *, model: str, api_key: str | None) -> ChatResponse:
         model_id = bedrock_translate.resolve_model_id(model, self.region)
-        body = bedrock_translate.build_request(request, model=model_id)
-        http_request = await self._build("converse", model_id, body, api_key, accept="application/json")
+        invoke = self.uses_invoke(model_id)
+        body = invoke_body(request, model_id) if invoke else bedrock_translate.build_request(request, model=model_id)
+        action = "invoke" if invoke else "converse"
+        http_request = await self._build(action, model_id, body, api_key, accept="application/json")
         with transport_errors(self.provider.name):
             response = await self.client.send(http_request)
             await _raise_bedrock_error(response, self.provider.name)
+        if invoke:
+            return anthropic_translate.parse_response(response.json())
         request_id = response.headers.get("x-amzn-requestid", "")
         return bedrock_translate.parse_response(response.json(), model=model_id, response_id=request_id)
 
     async def stream(self, request: ChatRequest, *, model: str, api_key: str | None) -> AsyncIterator[StreamEvent]:
         model_id = bedrock_translate.resolve_model_id(model, self.region)
-        body = bedrock_translate.build_request(request, model=model_id)
-        http_request = await self._build("converse-stream", model_id, body, api_key, accept=EVENTSTREAM)
+        invoke = self.uses_invoke(model_id)
+        body = invoke_body(request, model_id) if invoke else bedrock_translate.build_request(request, model=model_id)
+        action = "invoke-with-response-stream" if invoke else "converse-stream"
+        http_request = await self._build(action, model_id, body, api_key, accept=EVENTSTREAM)
         with transport_errors(self.provider.name):
             response = await self.client.send(http_request, stream=True)
         try:
             with transport_errors(self.provider.name):
                 await _raise_bedrock_error(response, self.provider.name)
-            parser = StreamParser(model=model_id, response_id=response.headers.get("x-amzn-requestid") or "bedrock")
+            request_id = response.headers.get("x-amzn-requestid") or "bedrock"
+            feed, finish = _invoke_parser() if invoke else _converse_parser(model_id, request_id)
             frames = decode_event_stream(response.aiter_bytes())
             first = await _first_frame(frames, self.provider.name)
-            async for event in relay_events(_prepend(first, frames), _feed(parser), parser.finish, self.provider.name):
+            async for event in relay_events(_prepend(first, frames), feed, finish, self.provider.name):
                 yield event
         finally:
             await response.aclose()
@@ -167,8 +183,37 @@ async def _prepend(first: Frame, rest: AsyncIterator[Frame]) -> AsyncIterator[Fr
         yield item
 
 
-def _feed(parser: StreamParser) -> Callable[[Frame], list[StreamEvent]]:
+FeedAndFinish = tuple[Callable[[Frame], list[StreamEvent]], Callable[[], list[StreamEvent]]]
+
+
+def _converse_parser(model_id: str, request_id: str) -> FeedAndFinish:
+    parser = StreamParser(model=model_id, response_id=request_id)
+
     def feed(frame: Frame) -> list[StreamEvent]:
         return parser.feed(*frame)
 
-    return feed
+    return feed, parser.finish
+
+
+def _invoke_parser() -> FeedAndFinish:
+    """InvokeModelWithResponseStream: each ``chunk`` event carries one base64 Anthropic stream event."""
+    parser = anthropic_translate.StreamParser()
+    converse_errors = StreamParser(model="")
+
+    def feed(frame: Frame) -> list[StreamEvent]:
+        name, payload = frame
+        if name != "chunk":
+            return converse_errors.feed(name, payload) if name in EXCEPTION_STATUS else []
+        data = json.loads(base64.b64decode(payload.get("bytes", "")))
+        return parser.feed(str(data.get("type", "")), data)
+
+    return feed, parser.finish
+
+
+def invoke_body(request: ChatRequest, model_id: str) -> dict[str, Any]:
+    """An Anthropic Messages body as Bedrock's InvokeModel wants it: version pinned, no model, no stream flag."""
+    body = anthropic_translate.build_request(request, model=model_id)
+    body.pop("model", None)
+    body.pop("stream", None)
+    body["anthropic_version"] = ANTHROPIC_VERSION
+    return body

@@ -128,6 +128,8 @@ async def relay_events(
         async for item in source:
             for event in feed(item):
                 yield event
+                if isinstance(event, StreamError):
+                    return  # an error event ends the canonical stream; nothing may follow it
     except httpx.TimeoutException as exc:
         yield StreamError(type="api_error", message=f"{provider}: stream timed out ({exc!r})", status=504)
         return

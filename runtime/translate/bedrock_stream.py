@@ -30,6 +30,7 @@ EXCEPTION_STATUS = {
     "validationException": 400,
     "throttlingException": 429,
     "serviceUnavailableException": 503,
+    "modelTimeoutException": 408,
 }
 _ERROR_TYPE = {400: "invalid_request_error", 429: "rate_limit_error", 503: "overloaded_error"}
 
