@@ -113,6 +113,11 @@ def build_request(req: ChatRequest, *, model: str) -> dict[str, Any]:
         body["inferenceConfig"] = inference
     if req.tools:
         body["toolConfig"] = _tool_config(req, caching)
+    elif _history_tool_names(req.messages):
+        # Converse rejects toolUse/toolResult blocks without a toolConfig (agents send tool-less follow-ups,
+        # e.g. summaries, over a tool-using history), so declare the tools the history names.
+        specs = [_tool_spec(Tool(name)) for name in _history_tool_names(req.messages)]
+        body["toolConfig"] = {"tools": specs}
     additional = _additional_fields(req, model)
     if additional:
         body["additionalModelRequestFields"] = additional
@@ -203,6 +208,11 @@ def _tool_config(req: ChatRequest, caching: bool) -> dict[str, Any]:
     elif choice is not None and choice.type in ("auto", "any"):
         config["toolChoice"] = {choice.type: {}}
     return config  # "none" has no Converse equivalent; the tools stay so tool blocks in history remain valid
+
+
+def _history_tool_names(messages: list[Message]) -> list[str]:
+    names = [part.name for msg in messages for part in msg.content if isinstance(part, ToolCallPart)]
+    return sorted(set(names))
 
 
 def _tool_spec(tool: Tool) -> dict[str, Any]:

@@ -1,15 +1,27 @@
 from __future__ import annotations
 
+import itertools
 import json
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from syrupy.assertion import SnapshotAssertion
 
 from bifrostc.runtime.errors import UpstreamError
 from bifrostc.runtime.providers.cohere import CohereAdapter
 from bifrostc.runtime.translate import cohere
-from bifrostc.runtime.types import ChatRequest, MessageDelta, StreamError, TextPart, ToolCallPart
+from bifrostc.runtime.translate.cohere_stream import StreamParser
+from bifrostc.runtime.types import (
+    BlockDelta,
+    ChatRequest,
+    MessageDelta,
+    MessageStop,
+    StreamError,
+    TextPart,
+    ToolCallPart,
+)
 
 from .anthropic_client import final_message_via_sdk
 from .conftest import agent_request, make_provider, mock_client
@@ -96,3 +108,14 @@ async def test_error_statuses_are_preserved(status: int) -> None:
         await adapter.send(agent_request(), model="command-a", api_key="k")
     assert (caught.value.status, caught.value.retry_after, caught.value.retryable) == (status, 3.0, True)
     assert caught.value.message.endswith("nope")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=len(ARGS)), max_size=8))
+def test_tool_arguments_survive_any_chunking(split_at: list[int]) -> None:
+    points = sorted({0, len(ARGS), *split_at})
+    chunks = [ARGS[a:b] for a, b in itertools.pairwise(points)]
+    parser = StreamParser(model="command-a")
+    events = [event for data in tool_call_stream(chunks) for event in parser.feed(data)]
+    arguments = "".join(e.text for e in events if isinstance(e, BlockDelta) and e.kind == "arguments")
+    assert arguments == ARGS and isinstance(events[-1], MessageStop)

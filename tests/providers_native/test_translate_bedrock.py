@@ -134,3 +134,11 @@ def test_redacted_reasoning_opens_a_redacted_thinking_block() -> None:
     )
     assert events[1] == BlockStart(0, "redacted_thinking", data="QUJD")
     assert json.loads(json.dumps({"ok": True}))
+
+
+def test_tool_history_without_tools_still_declares_a_tool_config(request_with_tools: ChatRequest) -> None:
+    request_with_tools.tools = []
+    request_with_tools.tool_choice = None
+    body = bedrock.build_request(request_with_tools, model=CLAUDE)
+    assert validation_errors("Converse", CLAUDE, body) == ""
+    assert [tool["toolSpec"]["name"] for tool in body["toolConfig"]["tools"]] == ["read_file"]
