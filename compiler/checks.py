@@ -6,6 +6,7 @@ Governance, MCP, cache and environment rules live in ``checks_access.py``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from bifrostc.compiler import checks_access
@@ -14,6 +15,7 @@ from bifrostc.compiler.provider_types import KEYLESS_TYPES, PROVIDER_TYPES
 from bifrostc.compiler.references import TIERS, Resolver, split_target
 from bifrostc.compiler.spec import GatewaySpec
 
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # provider names prefix 'provider/model' strings
 Check = Callable[[GatewaySpec, Resolver], list[Diagnostic]]
 
 
@@ -40,6 +42,10 @@ def check_providers(spec: GatewaySpec, resolver: Resolver) -> list[Diagnostic]:
     found = []
     for name, provider in spec.providers.items():
         path: Path = ("providers", name)
+        if not _NAME.match(name):
+            found.append(
+                error(path, f"provider name '{name}' may use only letters, digits, '.', '_' and '-'", on_key=True)
+            )
         if provider.type not in PROVIDER_TYPES:
             hint = "one of: " + ", ".join(PROVIDER_TYPES)
             found.append(error((*path, "type"), f"unknown provider type '{provider.type}'.{_dym(provider.type)}", hint))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from bifrostc.compiler.routing_context import describe_route
 from bifrostc.runtime import config as c
@@ -11,24 +11,24 @@ from bifrostc.runtime import config as c
 def diff_gateways(old: c.Gateway, new: c.Gateway) -> list[str]:
     """Lines ``+ added``, ``- removed``, ``~ changed: before -> after``; empty when equivalent."""
     lines: list[str] = []
-    lines += _compare("route", _routes(old), _routes(new), str)
-    lines += _compare("tier", old.tiers, new.tiers, str)
-    lines += _compare("budget", _budgets(old), _budgets(new), str)
-    lines += _compare("key", _grants(old), _grants(new), str)
-    lines += _compare("mcp server", _servers(old), _servers(new), str)
-    lines += _compare("provider", _providers(old), _providers(new), str)
+    lines += _compare("route", _routes(old), _routes(new))
+    lines += _compare("tier", old.tiers, new.tiers)
+    lines += _compare("budget", _budgets(old), _budgets(new))
+    lines += _compare("key", _grants(old), _grants(new))
+    lines += _compare("mcp server", _servers(old), _servers(new))
+    lines += _compare("provider", _providers(old), _providers(new))
     return lines
 
 
-def _compare(kind: str, old: Mapping[str, str], new: Mapping[str, str], show: Callable[[str], str]) -> list[str]:
+def _compare(kind: str, old: Mapping[str, str], new: Mapping[str, str]) -> list[str]:
     lines = []
     for name in sorted(old.keys() | new.keys()):
         if name not in new:
-            lines.append(f"- {kind} {name}: {show(old[name])}")
+            lines.append(f"- {kind} {name}: {old[name]}")
         elif name not in old:
-            lines.append(f"+ {kind} {name}: {show(new[name])}")
+            lines.append(f"+ {kind} {name}: {new[name]}")
         elif old[name] != new[name]:
-            lines.append(f"~ {kind} {name}: {show(old[name])}  =>  {show(new[name])}")
+            lines.append(f"~ {kind} {name}: {old[name]}  =>  {new[name]}")
     return lines
 
 
