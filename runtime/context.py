@@ -41,6 +41,7 @@ class RequestContext:
     usage: Usage | None = None
     status: int = 200
     error: str | None = None
+    extras: dict[str, Any] = field(default_factory=dict)  # per-request state of hooks (e.g. a budget reservation)
 
     def response_headers(self) -> dict[str, str]:
         headers = {"x-bifrostc-attempts": str(self.attempts), "x-request-id": self.request_id}

@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar
 
 from bifrostc.runtime import config
 from bifrostc.runtime.context import RequestContext
-from bifrostc.runtime.errors import GatewayError, UpstreamError
+from bifrostc.runtime.errors import GatewayError, NotFound, UpstreamError
 from bifrostc.runtime.router import Router
 
 T = TypeVar("T")
@@ -133,10 +133,17 @@ class Dispatcher:
             current = queue.pop(0)
             yield current
             for name in current.fallbacks:
-                fallback = self.router.route(name)
+                fallback = self._fallback(name)
                 if fallback is not None and name not in seen:
                     seen.add(name)
                     queue.append(fallback)
+
+    def _fallback(self, name: str) -> config.Route | None:
+        """A fallback is a public name or a 'provider/model' target."""
+        try:
+            return self.router.resolve(name)
+        except NotFound:
+            return None
 
     async def run(self, ctx: RequestContext, route: config.Route, call: Callable[[Attempt], Awaitable[T]]) -> T:
         last: GatewayError | None = None

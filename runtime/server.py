@@ -96,6 +96,7 @@ def serve(out_dir: pathlib.Path, *, host: str | None = None, port: int | None = 
     """Serve out/ with uvicorn (uvloop + httptools when installed). `reload`: hot-swap a rebuilt routing.py."""
     import uvicorn
 
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
     app = build_server_app(out_dir, reload=reload)
     server_config = app.state.runtime.gateway.server
     config = uvicorn.Config(

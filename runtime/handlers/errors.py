@@ -47,6 +47,7 @@ async def http_exception_handler(request: Request, exc: Exception) -> Response:
     )
     error = error_type(message)
     error.status = status
+    error.openai_code = "not_found" if status == 404 else None
     if status == 405:
         error.anthropic_type = "invalid_request_error"
         error.openai_type = "invalid_request_error"
