@@ -40,7 +40,7 @@ def _to_diagnostic(err: Any, data: Any) -> Diagnostic:
     if kind == "missing":
         return error(loc[:-1], f"missing required key '{loc[-1]}'", on_key=True)
     if kind == "literal_error":
-        allowed = re.findall(r"'([^']*)'", err["ctx"]["expected"])
+        allowed = [part.strip("'") for part in re.split(r", | or ", err["ctx"]["expected"])]
         choices = ", ".join(allowed)
         return error(loc, f"'{got}' is not one of: {choices}.{did_you_mean(str(got), allowed)}")
     if kind == "string_pattern_mismatch" and "A-Za-z_" in str(err["ctx"].get("pattern", "")):

@@ -41,9 +41,12 @@ def validate_text(text: str, environ: dict[str, str] | None = None) -> Validated
             spec, shape = check_shape(loaded.data)
             secret_paths = {d.path for d in secrets}
             diags += secrets + [d for d in shape if not _under_any(d.path, secret_paths)]
-            checked = spec or _repaired(loaded.data, [d.path for d in secrets + shape])
+            bad_paths = [d.path for d in secrets + shape]
+            checked = spec or _repaired(loaded.data, bad_paths)
             if checked is not None:
-                diags += checks.run_all(checked, environ)
+                # A rule failing on an object that already has a shape error inside is an echo of it: skip.
+                found = checks.run_all(checked, environ)
+                diags += [d for d in found if not any(bad[: len(d.path)] == d.path for bad in bad_paths)]
     diags = dedupe(loaded.locate(diags))
     if any(d.is_error for d in diags):
         spec = None
