@@ -100,7 +100,7 @@ class Upstream:
             try:
                 await self._serve_one_connection()
                 delay = self._backoff_initial  # it was healthy until it dropped: retry promptly
-            except Exception as exc:
+            except Exception as exc:  # supervisor boundary: no upstream failure may stop the gateway
                 self._last_error = describe_error(exc)
                 logger.warning("MCP upstream %r unavailable: %s", self.name, self._last_error)
             finally:
@@ -133,8 +133,10 @@ class Upstream:
         if self._last_error is None:
             self._last_error = "connection lost"
 
-    def mark_lost(self, reason: str) -> None:
-        """Drop the connection; :meth:`run` reconnects."""
+    def mark_lost(self, reason: str, client: Client | None = None) -> None:
+        """Drop the connection (only if ``client``, when given, is still the live one); :meth:`run` reconnects."""
+        if client is not None and client is not self._client:
+            return  # a late failure report from a connection already replaced
         if self._client is not None:
             logger.warning("MCP upstream %r lost: %s", self.name, reason)
         self._last_error = reason
@@ -209,7 +211,7 @@ class Upstream:
                     await self._fetch_tools(client)
                 except (MCPError, *_CONNECTION_ERRORS) as exc:
                     if not isinstance(exc, MCPError) or exc.code == CONNECTION_CLOSED:
-                        self.mark_lost(describe_error(exc))
+                        self.mark_lost(describe_error(exc), client)
                         return ()
                     logger.warning("MCP upstream %r: tools/list failed: %s", self.name, exc)
         return self._tools
@@ -228,11 +230,11 @@ class Upstream:
             result = await client.session.call_tool(tool, arguments, read_timeout_seconds=self.spec.timeout)
         except MCPError as exc:
             if exc.code == CONNECTION_CLOSED:
-                self.mark_lost(describe_error(exc))
+                self.mark_lost(describe_error(exc), client)
                 raise UpstreamUnavailable(f"MCP server {self.name!r} closed the connection") from exc
             raise
         except _CONNECTION_ERRORS as exc:
-            self.mark_lost(describe_error(exc))
+            self.mark_lost(describe_error(exc), client)
             raise UpstreamUnavailable(f"MCP server {self.name!r} connection failed: {exc}") from exc
         if not isinstance(result, types.CallToolResult):
             raise MCPError(types.INTERNAL_ERROR, f"MCP server {self.name!r} returned an unsupported result type")
