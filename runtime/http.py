@@ -14,15 +14,25 @@ from bifrostc.runtime.errors import UpstreamError
 POOL_LIMITS = httpx.Limits(max_connections=512, max_keepalive_connections=128, keepalive_expiry=60.0)
 
 
+class _NoCookies(httpx.Cookies):
+    """A gateway must not keep upstream cookies: they would be replayed for every tenant. Skipping the jar
+    also saves the per-response cookie parsing httpx otherwise does."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
 def build_client(transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
     """The one shared client; per-request timeouts come from each provider's Network."""
-    return httpx.AsyncClient(
+    client = httpx.AsyncClient(
         transport=transport,
         limits=POOL_LIMITS,
         timeout=httpx.Timeout(600.0, connect=10.0),
         http1=True,
         follow_redirects=False,
     )
+    client._cookies = _NoCookies()  # httpx has no public switch for this; the attribute is stable since 0.18
+    return client
 
 
 def timeout_for(network: config.Network) -> httpx.Timeout:

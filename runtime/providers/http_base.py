@@ -24,6 +24,7 @@ class HttpAdapter:
         self.timeout = timeout_for(provider.network)
         self.base_url = (provider.base_url or self.default_base_url).rstrip("/")
         self.static_headers = dict(provider.headers)
+        self._parsed_urls: dict[str, httpx.URL] = {}  # one per endpoint/deployment: parse each URL once
 
     def auth_headers(self, api_key: str | None) -> dict[str, str]:
         raise NotImplementedError
@@ -68,8 +69,11 @@ class HttpAdapter:
     ) -> httpx.Response:
         """Send and return the response with its body unread; error statuses raise UpstreamError."""
         content = body if isinstance(body, bytes) else orjson.dumps(body)
+        parsed = self._parsed_urls.get(url)
+        if parsed is None:
+            parsed = self._parsed_urls[url] = httpx.URL(url)
         request = self.client.build_request(
-            "POST", url, content=content, headers=self._headers(api_key, extra_headers), params=params
+            "POST", parsed, content=content, headers=self._headers(api_key, extra_headers), params=params
         )
         request.extensions["timeout"] = self.timeout.as_dict()
         try:
