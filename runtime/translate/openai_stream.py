@@ -181,6 +181,8 @@ class StreamEncoder:
         return self._chunk({"tool_calls": [call]})
 
     def _block_delta(self, event: BlockDelta) -> bytes:
+        if not event.text:
+            return b""
         if event.kind == "text":
             return self._chunk({"content": event.text})
         if event.kind == "thinking":
