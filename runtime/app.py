@@ -73,8 +73,10 @@ def swap_gateway(app: Starlette, gateway: config.Gateway) -> None:
     """Atomically install a new Gateway (same client, hooks and breakers); raises if it cannot be built."""
     current: GatewayRuntime = app.state.runtime
     options = app.state.runtime_options
+    factory = app.state.hooks_factory
+    hooks = factory(gateway) if factory is not None else current.hooks
     app.state.runtime = build_runtime(
-        gateway, app.state.http_client, current.hooks, breakers=current.dispatcher.breakers, **options
+        gateway, app.state.http_client, hooks, breakers=current.dispatcher.breakers, **options
     )
     log.info("gateway reloaded: %d routes, %d providers", len(gateway.routes), len(gateway.providers))
 
@@ -108,6 +110,7 @@ def create_app(
     *,
     transport: httpx.AsyncBaseTransport | None = None,
     hooks: Hooks | None = None,
+    hooks_factory: Callable[[config.Gateway], Hooks] | None = None,
     extra_routes: Sequence[BaseRoute] = (),
     lifespan_hooks: Sequence[Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]] = (),
     environ: dict[str, str] | None = None,
@@ -115,8 +118,12 @@ def create_app(
     sleep: Any = None,
     breakers: BreakerBoard | None = None,
 ) -> Starlette:
-    """Build the gateway app. `extra_routes` (e.g. Mount("/mcp", ...), dashboard, /metrics) are tried first;
-    `lifespan_hooks` are async context managers entered at start-up (log sinks, MCP sessions...)."""
+    """Build the gateway app.
+
+    `hooks`: the pipeline hooks; or `hooks_factory(gateway)`, which is also called on every hot reload so hooks
+    holding gateway tables (virtual keys, budgets, routes) follow the new config. `extra_routes` (e.g.
+    Mount("/mcp", ...), dashboard, /metrics) are tried before the gateway's own; `lifespan_hooks` are async
+    context-manager factories entered at start-up (log sinks, MCP sessions...)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -136,7 +143,9 @@ def create_app(
     # The client is created here, not in lifespan, so in-process ASGI tests (no lifespan events) work too.
     app.state.http_client = build_client(transport)
     app.state.runtime_options = {"environ": environ, "rng": rng, "sleep": sleep}
+    app.state.hooks_factory = hooks_factory
+    first_hooks = hooks_factory(gateway) if hooks_factory is not None else (hooks or Hooks())
     app.state.runtime = build_runtime(
-        gateway, app.state.http_client, hooks or Hooks(), breakers=breakers, **app.state.runtime_options
+        gateway, app.state.http_client, first_hooks, breakers=breakers, **app.state.runtime_options
     )
     return app

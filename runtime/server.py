@@ -9,6 +9,7 @@ import logging
 import pathlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.applications import Starlette
 
@@ -81,23 +82,34 @@ def _available(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def build_server_app(out_dir: pathlib.Path, *, reload: bool = True) -> Starlette:
+def build_server_app(out_dir: pathlib.Path, *, reload: bool = True, **app_options: Any) -> Starlette:
+    """The app for out/; `app_options` go to create_app (hooks_factory, extra_routes, lifespan_hooks...)."""
     from bifrostc.runtime.app import create_app
 
     path = routing_path(pathlib.Path(out_dir))
     gateway = load_gateway(path)
-    hooks = [routing_watcher(path)] if reload else []
-    app = create_app(gateway, lifespan_hooks=hooks)  # type: ignore[arg-type]
+    lifespan_hooks = list(app_options.pop("lifespan_hooks", ()))
+    if reload:
+        lifespan_hooks.append(routing_watcher(path))
+    app = create_app(gateway, lifespan_hooks=lifespan_hooks, **app_options)
     app.state.routing_path = path
     return app
 
 
-def serve(out_dir: pathlib.Path, *, host: str | None = None, port: int | None = None, reload: bool = True) -> None:
-    """Serve out/ with uvicorn (uvloop + httptools when installed). `reload`: hot-swap a rebuilt routing.py."""
+def serve(
+    out_dir: pathlib.Path,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    reload: bool = True,
+    **app_options: Any,
+) -> None:
+    """Serve out/ with uvicorn (uvloop + httptools when installed). `reload`: hot-swap a rebuilt routing.py.
+    `app_options` go to create_app (hooks_factory, extra_routes, lifespan_hooks)."""
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
-    app = build_server_app(out_dir, reload=reload)
+    app = build_server_app(out_dir, reload=reload, **app_options)
     server_config = app.state.runtime.gateway.server
     config = uvicorn.Config(
         app,

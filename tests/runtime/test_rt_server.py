@@ -93,3 +93,21 @@ async def test_in_flight_stream_finishes_on_old_gateway_after_swap(live_server):
         assert final.content[0].text == "old route"
         with pytest.raises(anthropic.NotFoundError):
             await client.messages.create(model="main", max_tokens=5, messages=[{"role": "user", "content": "x"}])
+
+
+async def test_hooks_factory_follows_reloads(tmp_path):
+    from bifrostc.runtime.context import Hooks
+
+    built: list[set[str]] = []
+
+    def factory(gw):
+        built.append(set(gw.routes))
+        return Hooks()
+
+    write_routing(tmp_path, "first")
+    app = build_server_app(tmp_path, reload=False, hooks_factory=factory)
+    watcher = RoutingWatcher(app, tmp_path / "routing.py")
+    watcher.prime()
+    write_routing(tmp_path, "second", bump=1)
+    assert watcher.check() is True
+    assert built == [{"first"}, {"second"}]
