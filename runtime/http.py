@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator
 
 import httpx
+import orjson
 
 from bifrostc.runtime import config
 from bifrostc.runtime.errors import UpstreamError
@@ -70,12 +71,36 @@ def parse_retry_after(headers: httpx.Headers) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+def upstream_message(body: bytes) -> str | None:
+    """The human message inside an Anthropic/OpenAI-style error body (clients such as Claude Code match on it)."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    error = data.get("error") if isinstance(data, dict) else None
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        return error["message"]
+    if isinstance(data, dict) and isinstance(data.get("message"), str):
+        return data["message"]
+    return None
+
+
+def _is_context_overflow(detail: str, body: bytes) -> bool:
+    lowered = detail.lower()
+    if "prompt is too long" in lowered:
+        return False
+    return b"context_length_exceeded" in body or "maximum context length" in lowered or "context window" in lowered
+
+
 async def error_from_response(response: httpx.Response, provider: str) -> UpstreamError:
     """Read an error response (streamed or not) into an UpstreamError keeping status, body and retry-after."""
     body = await response.aread()
-    snippet = body[:500].decode("utf-8", "replace")
+    detail = upstream_message(body) or body[:500].decode("utf-8", "replace")
+    if response.status_code == 400 and _is_context_overflow(detail, body):
+        # Anthropic's wording: Claude Code matches it to trigger compaction, whatever the upstream said.
+        detail = f"prompt is too long: {detail}"
     return UpstreamError(
-        f"{provider} returned HTTP {response.status_code}: {snippet}",
+        f"{provider} returned HTTP {response.status_code}: {detail}",
         status=response.status_code,
         provider=provider,
         retry_after=parse_retry_after(response.headers),

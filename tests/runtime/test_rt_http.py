@@ -9,7 +9,7 @@ import httpx
 from rt_fakes import Upstream, app_for, asgi_client, gateway, json_reply, openai_completion, provider
 
 from bifrostc.runtime.handlers.streaming import frame_end
-from bifrostc.runtime.http import parse_retry_after
+from bifrostc.runtime.http import parse_retry_after, upstream_message
 
 
 def test_parse_retry_after_forms():
@@ -46,3 +46,12 @@ async def test_fallback_to_provider_slash_model_and_unknown_path_code():
 
 async def _no_sleep(_seconds: float) -> None:
     return None
+
+
+def test_upstream_message_extraction():
+    assert (
+        upstream_message(b'{"type":"error","error":{"type":"x","message":"prompt is too long"}}')
+        == "prompt is too long"
+    )
+    assert upstream_message(b'{"message":"plain"}') == "plain"
+    assert upstream_message(b"<html>") is None
