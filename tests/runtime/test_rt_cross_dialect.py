@@ -146,3 +146,44 @@ async def test_openai_dialect_error_shape_for_upstream_429():
     with pytest.raises(openai.RateLimitError) as info:
         await gpt.with_options(max_retries=0).chat.completions.create(model="claude", messages=USER)
     assert json.loads(info.value.response.content)["error"]["type"] == "rate_limit_error"
+
+
+async def test_openai_client_anthropic_upstream_streamed_tool_call():
+    start = anthropic_message("", "claude-up") | {"content": [], "stop_reason": None, "usage": {"input_tokens": 3}}
+    tool = {"type": "tool_use", "id": "toolu_1", "name": "Read", "input": {}}
+    frames = [
+        ("message_start", {"type": "message_start", "message": start}),
+        ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": tool}),
+        (
+            "content_block_delta",
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "input_json_delta", "partial_json": '{"path"'},
+            },
+        ),
+        (
+            "content_block_delta",
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "input_json_delta", "partial_json": ': "a"}'},
+            },
+        ),
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        (
+            "message_delta",
+            {"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 5}},
+        ),
+        ("message_stop", {"type": "message_stop"}),
+    ]
+    from rt_fakes import sse
+
+    up = Upstream().add("ant.test", sse_reply(sse(frames)))
+    _, _, gpt = build(up)
+    stream = await gpt.chat.completions.create(model="claude", messages=USER, stream=True)
+    chunks = [c async for c in stream]
+    calls = [tc for c in chunks if c.choices for tc in (c.choices[0].delta.tool_calls or [])]
+    assert calls[0].id == "toolu_1" and calls[0].function.name == "Read"
+    assert "".join(tc.function.arguments or "" for tc in calls) == '{"path": "a"}'
+    assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["tool_calls"]

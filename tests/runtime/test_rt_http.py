@@ -55,3 +55,17 @@ def test_upstream_message_extraction():
     )
     assert upstream_message(b'{"message":"plain"}') == "plain"
     assert upstream_message(b"<html>") is None
+
+
+async def test_context_overflow_is_worded_for_claude_code():
+    from bifrostc.runtime.http import error_from_response
+
+    body = (
+        b'{"error":{"message":"This model\'s maximum context length is 8192 tokens","code":"context_length_exceeded"}}'
+    )
+    error = await error_from_response(httpx.Response(400, content=body), "oai")
+    assert (
+        error.status == 400
+        and "prompt is too long" in error.message
+        and error.anthropic_type == "invalid_request_error"
+    )
