@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -42,6 +42,8 @@ class RequestContext:
     status: int = 200
     error: str | None = None
     extras: dict[str, Any] = field(default_factory=dict)  # per-request state of hooks (e.g. a budget reservation)
+    # Set by a before_call hook to restrict which providers may serve (a key's allowed_providers).
+    provider_filter: Callable[[str], bool] | None = None
 
     def response_headers(self) -> dict[str, str]:
         headers = {"x-bifrostc-attempts": str(self.attempts), "x-request-id": self.request_id}

@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar
 
 from bifrostc.runtime import config
 from bifrostc.runtime.context import RequestContext
-from bifrostc.runtime.errors import GatewayError, NotFound, UpstreamError
+from bifrostc.runtime.errors import GatewayError, NotFound, PermissionDenied, UpstreamError
 from bifrostc.runtime.router import Router
 
 T = TypeVar("T")
@@ -150,7 +150,7 @@ class Dispatcher:
         for position, current in enumerate(self.chain(route)):
             try:
                 result = await self._run_route(ctx, current, call)
-            except MissingProviderKey as exc:
+            except (MissingProviderKey, PermissionDenied) as exc:
                 last = exc
                 continue
             except UpstreamError as exc:
@@ -199,7 +199,12 @@ class Dispatcher:
         raise last
 
     def _next_attempt(self, ctx: RequestContext, route: config.Route) -> Attempt:
-        target = self.router.choose_target(route, lambda t: self.breakers.get(t.provider).allow())
+        allowed = ctx.provider_filter
+        if allowed is not None and not any(allowed(t.provider) for t in route.targets):
+            raise PermissionDenied(f"this key may not use the providers of route '{route.name}'")
+        target = self.router.choose_target(
+            route, lambda t: self.breakers.get(t.provider).allow() and (allowed is None or allowed(t.provider))
+        )
         if target is None:
             names = ", ".join(sorted({t.provider for t in route.targets}))
             raise UpstreamError(f"circuit open for every provider of route '{route.name}' ({names})", status=503)

@@ -130,3 +130,23 @@ async def test_anthropic_upstream_error_body_in_openai_dialect():
     async with asgi_client(app_for(gw, up)) as client:
         response = await client.post("/v1/chat/completions", json={"model": "c", "messages": "not a list"})
     assert response.status_code == 400 and response.json()["error"]["type"] == "invalid_request_error"
+
+
+class OnlyProviderB(Hooks):
+    async def before_call(self, ctx: RequestContext, route: config.Route) -> None:
+        ctx.provider_filter = lambda name: name == "b"
+
+
+async def test_provider_filter_skips_disallowed_targets_and_falls_back():
+    gw = gateway(
+        [provider("a", "openai", key_env="UP_KEY"), provider("b", "openai", key_env="UP_KEY")],
+        {"only-a": [("a", "m")], "mixed": [("a", "m"), ("b", "m")]},
+    )
+    up = Upstream(default={"b.test": lambda r: json_reply(openai_completion("b"))})
+    async with asgi_client(app_for(gw, up, hooks=OnlyProviderB())) as client:
+        denied = await client.post("/v1/chat/completions", json={"model": "only-a", "messages": USER})
+        for _ in range(5):
+            ok = await client.post("/v1/chat/completions", json={"model": "mixed", "messages": USER})
+            assert ok.headers["x-bifrostc-provider"] == "b"
+    assert denied.status_code == 403 and denied.json()["error"]["code"] == "permission_denied"
+    assert {r.url.host for r in up.requests} == {"b.test"}
