@@ -78,15 +78,22 @@ async def handle_chat(request: Request, dialect: Dialect, endpoint: str) -> Resp
         return error_response(dialect, exc, ctx.response_headers())
 
 
-def _passthrough_ok(attempt: Attempt, ctx: RequestContext) -> bool:
-    return getattr(attempt.adapter, "dialect", None) == ctx.dialect and hasattr(attempt.adapter, "passthrough")
+def _passthrough_ok(attempt: Attempt, ctx: RequestContext, body: dict[str, Any]) -> bool:
+    adapter = attempt.adapter
+    if getattr(adapter, "dialect", None) != ctx.dialect or not hasattr(adapter, "passthrough"):
+        return False
+    if ctx.dialect == "openai" and ctx.stream and getattr(adapter, "stream_usage", False):
+        # Without include_usage an OpenAI stream carries no usage to bill; the canonical path asks for it.
+        options = body.get("stream_options")
+        return isinstance(options, dict) and bool(options.get("include_usage"))
+    return True
 
 
 async def _send(
     rt: GatewayRuntime, ctx: RequestContext, route: Any, body: dict[str, Any], chat: ChatRequest, request: Request
 ) -> Response:
     async def call(attempt: Attempt) -> ChatResponse | bytes:
-        if _passthrough_ok(attempt, ctx):
+        if _passthrough_ok(attempt, ctx, body):
             response = await attempt.adapter.passthrough(
                 body, model=attempt.model, api_key=attempt.api_key, client_headers=request.headers
             )
@@ -124,7 +131,7 @@ async def _stream(
     rt: GatewayRuntime, ctx: RequestContext, route: Any, body: dict[str, Any], chat: ChatRequest, request: Request
 ) -> Response:
     async def call(attempt: Attempt) -> PrimedStream[Any]:
-        if _passthrough_ok(attempt, ctx):
+        if _passthrough_ok(attempt, ctx, body):
             response = await attempt.adapter.passthrough(
                 body, model=attempt.model, api_key=attempt.api_key, client_headers=request.headers
             )

@@ -116,11 +116,21 @@ async def test_anthropic_passthrough_non_streaming_relabels_model():
 async def test_openai_passthrough_to_openai_upstream():
     up = Upstream().add("oai.test", sse_reply(openai_text_stream("a", "b")))
     app, _, _ = build(up)
-    body = {"model": "gpt", "stream": True, "messages": USER, "logit_bias": {"1": 2}}
+    options = {"include_usage": True}
+    body = {"model": "gpt", "stream": True, "stream_options": options, "messages": USER, "logit_bias": {"1": 2}}
     async with asgi_client(app) as client:
         response = await client.post("/v1/chat/completions", json=body)
     assert response.content == openai_text_stream("a", "b")
     assert up.bodies("oai.test")[0] == {**body, "model": "gpt-up"}
+
+
+async def test_openai_stream_without_usage_goes_canonical_so_usage_is_still_seen():
+    up = Upstream().add("oai.test", sse_reply(openai_text_stream("a", "b")))
+    app, _, _ = build(up)
+    async with asgi_client(app) as client:
+        response = await client.post("/v1/chat/completions", json={"model": "gpt", "stream": True, "messages": USER})
+    assert up.bodies("oai.test")[0]["stream_options"] == {"include_usage": True}
+    assert b'"usage"' not in response.content and response.content.endswith(b"data: [DONE]\n\n")
 
 
 @pytest.mark.parametrize(
