@@ -9,12 +9,14 @@ from bifrostc.runtime.translate.anthropic_content import build_block, parse_cont
 from bifrostc.runtime.translate.common import (
     ANTHROPIC_SERVER_TOOLS,
     ANTHROPIC_TOOL_OPTIONS,
+    SOURCE,
     budget_from_effort,
     expect_dict,
     expect_list,
     expect_str,
     optional_int,
     optional_number,
+    wire_extras,
 )
 from bifrostc.runtime.types import ChatRequest, Message, Part, TextPart, Thinking, ThinkingPart, Tool, ToolChoice
 
@@ -37,9 +39,8 @@ _CONSUMED = frozenset(
         "output_config",
     }
 )
-# Wire fields forwarded from ``extra`` to Anthropic upstreams (unknown keys from other dialects are not).
-_PASSTHROUGH = frozenset({"context_management", "container", "mcp_servers", "output_config", "inference_geo"})
-_SERVICE_TIERS = frozenset({"auto", "standard_only"})
+# Wire fields forwarded from ``extra`` of requests without a known source dialect (see common.wire_extras).
+_PASSTHROUGH = frozenset({"context_management", "container", "mcp_servers", "output_config", "service_tier"})
 _TOOL_FIELDS = frozenset({"type", "name", "description", "input_schema", "cache_control"})
 _ROLES = frozenset({"user", "assistant", "system"})
 
@@ -62,7 +63,7 @@ def parse_request(body: dict[str, Any]) -> ChatRequest:
         stream=bool(body.get("stream", False)),
         tool_choice=_parse_tool_choice(body.get("tool_choice")),
         thinking=_parse_thinking(body.get("thinking")),
-        extra={k: v for k, v in body.items() if k not in _CONSUMED},
+        extra={SOURCE: "anthropic", **{k: v for k, v in body.items() if k not in _CONSUMED}},
     )
     _parse_tools(body.get("tools") or [], req)
     metadata = expect_dict(body.get("metadata") or {}, "metadata")
@@ -88,7 +89,7 @@ def _parse_message(message: Any, where: str) -> Message:
     message = expect_dict(message, where)
     role = message.get("role")
     if role not in _ROLES:
-        raise InvalidRequest(f"{where}.role: expected user or assistant, got {role!r}")
+        raise InvalidRequest(f"{where}.role: expected user, assistant or system, got {role!r}")
     return Message(role=role, content=parse_content(message.get("content", ""), f"{where}.content"))
 
 
@@ -177,11 +178,7 @@ def _put_sampling(req: ChatRequest, body: dict[str, Any]) -> None:
             body[key] = value
     if req.stop:
         body["stop_sequences"] = list(req.stop)
-    for key, value in req.extra.items():
-        if key in _PASSTHROUGH:
-            body[key] = value
-    if req.extra.get("service_tier") in _SERVICE_TIERS:
-        body["service_tier"] = req.extra["service_tier"]
+    body.update(wire_extras(req.extra, "anthropic", _PASSTHROUGH))
 
 
 def _put_tools(req: ChatRequest, body: dict[str, Any]) -> None:
@@ -210,15 +207,16 @@ def _put_tools(req: ChatRequest, body: dict[str, Any]) -> None:
 
 
 def _put_reasoning(req: ChatRequest, body: dict[str, Any]) -> None:
+    from_anthropic = req.extra.get(SOURCE) == "anthropic"
+    if req.reasoning_effort is not None and (req.thinking is not None or from_anthropic):
+        body["output_config"] = {**body.get("output_config", {}), "effort": req.reasoning_effort}
     if req.thinking is not None:
         thinking: dict[str, Any] = {"type": req.thinking.type}
         if req.thinking.type == "enabled":
             thinking["budget_tokens"] = req.thinking.budget_tokens or min(8192, body["max_tokens"] - 1)
         body["thinking"] = thinking
-        if req.reasoning_effort is not None:
-            body["output_config"] = {**body.get("output_config", {}), "effort": req.reasoning_effort}
         return
-    budget = budget_from_effort(req.reasoning_effort) if req.reasoning_effort else None
+    budget = budget_from_effort(req.reasoning_effort) if req.reasoning_effort and not from_anthropic else None
     if budget is not None:  # an OpenAI-style effort becomes a thinking budget below max_tokens
         budget = min(budget, body["max_tokens"] - 1)
         if budget >= 1024:

@@ -1,7 +1,9 @@
 """Helpers shared by the dialect translators: JSON, input checks, stop reasons, reasoning effort, ids.
 
-``ChatRequest.extra`` convention: keys without a leading underscore are wire fields of the inbound dialect,
-forwarded only by a builder whose allow-list names them. Keys with a leading underscore are gateway-private
+``ChatRequest.extra`` convention: keys without a leading underscore are wire fields of the inbound dialect.
+``extra["_source"]`` names that dialect; a builder of the same dialect forwards all of them (so new API fields
+pass through untouched), a builder of another dialect forwards none, and for requests with no ``_source`` a
+builder forwards only the fields its allow-list names. Other keys with a leading underscore are gateway-private
 hints (per-tool options the canonical types cannot hold); builders read them but never forward them as-is.
 """
 
@@ -18,6 +20,7 @@ from bifrostc.runtime.errors import InvalidRequest
 from bifrostc.runtime.types import StopReason
 
 # Private ``extra`` keys (see module docstring).
+SOURCE = "_source"  # "anthropic" | "openai": the dialect the request was parsed from
 ANTHROPIC_SERVER_TOOLS = "_anthropic_server_tools"  # list of raw server-tool dicts (web_search_..., bash_...)
 ANTHROPIC_TOOL_OPTIONS = "_anthropic_tool_options"  # {tool name: {"defer_loading": True, ...}}
 OPENAI_TOOL_STRICT = "_openai_tool_strict"  # {tool name: bool}
@@ -25,6 +28,14 @@ OPENAI_TOOL_STRICT = "_openai_tool_strict"  # {tool name: bool}
 
 def dumps(obj: Any) -> str:
     return orjson.dumps(obj).decode()
+
+
+def wire_extras(extra: dict[str, Any], dialect: str, allowed: frozenset[str]) -> dict[str, Any]:
+    """The ``extra`` fields a ``dialect`` builder may put on the wire (see module docstring)."""
+    source = extra.get(SOURCE)
+    if source is not None and source != dialect:
+        return {}
+    return {k: v for k, v in extra.items() if not k.startswith("_") and (source == dialect or k in allowed)}
 
 
 def arguments_to_object(arguments: str) -> dict[str, Any]:

@@ -36,11 +36,14 @@ def parse_response(body: dict[str, Any]) -> ChatResponse:
         content = _message_parts(message)
     except InvalidRequest as exc:
         raise UpstreamError(f"OpenAI upstream returned a malformed message: {exc.message}", status=502) from exc
+    stop = stop_from_openai(choices[0].get("finish_reason")) or "end_turn"
+    if stop == "end_turn" and any(isinstance(p, ToolCallPart) for p in content):
+        stop = "tool_use"  # vLLM/Ollama say "stop" after tool calls; agents need tool_use
     return ChatResponse(
         id=str(body.get("id", "")),
         model=str(body.get("model", "")),
         content=content,
-        stop_reason=stop_from_openai(choices[0].get("finish_reason")) or "end_turn",
+        stop_reason=stop,
         usage=usage_from_openai(body.get("usage")),
     )
 

@@ -7,6 +7,7 @@ from typing import Any
 from bifrostc.runtime.errors import InvalidRequest
 from bifrostc.runtime.translate.common import (
     OPENAI_TOOL_STRICT,
+    SOURCE,
     effort_from_budget,
     expect_dict,
     expect_list,
@@ -14,6 +15,7 @@ from bifrostc.runtime.translate.common import (
     openai_user,
     optional_int,
     optional_number,
+    wire_extras,
 )
 from bifrostc.runtime.translate.openai_messages import build_messages, parse_messages
 from bifrostc.runtime.types import ChatRequest, Tool, ToolChoice
@@ -39,7 +41,7 @@ _CONSUMED = frozenset(
         "function_call",
     }
 )
-# Wire fields forwarded from ``extra`` to OpenAI upstreams; everything else (Anthropic-only fields) is dropped.
+# Wire fields forwarded from ``extra`` of requests without a known source dialect (see common.wire_extras).
 _PASSTHROUGH = frozenset(
     {
         "response_format",
@@ -83,7 +85,7 @@ def parse_request(body: dict[str, Any]) -> ChatRequest:
         tool_choice=_parse_tool_choice(body.get("tool_choice"), body.get("parallel_tool_calls")),
         reasoning_effort=body.get("reasoning_effort"),
         user=body.get("user"),
-        extra={k: v for k, v in body.items() if k not in _CONSUMED},
+        extra={SOURCE: "openai", **{k: v for k, v in body.items() if k not in _CONSUMED}},
     )
     _parse_tools(body.get("tools") or [], req)
     return req
@@ -137,7 +139,7 @@ def build_request(req: ChatRequest, *, model: str) -> dict[str, Any]:
         body["reasoning_effort"] = effort
     if req.user:
         body["user"] = openai_user(req.user)
-    body.update({k: v for k, v in req.extra.items() if k in _PASSTHROUGH})
+    body.update(wire_extras(req.extra, "openai", _PASSTHROUGH))
     if req.stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}

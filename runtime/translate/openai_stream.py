@@ -89,8 +89,10 @@ class StreamParser:
         for position, call in enumerate(delta.get("tool_calls") or []):
             events.extend(self._tool_call(call, position))
         if choice.get("finish_reason"):
-            events.extend(self._close_all())
             self._stop = stop_from_openai(choice["finish_reason"])
+            if self._stop == "end_turn" and self._tools:
+                self._stop = "tool_use"  # vLLM/Ollama say "stop" after tool calls; agents need tool_use
+            events.extend(self._close_all())
         return events
 
     def _text(self, kind: str, text: str) -> list[StreamEvent]:

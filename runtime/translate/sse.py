@@ -6,6 +6,7 @@ data joined with newlines, comments (``:``) ignored, an empty line dispatches, C
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,3 +90,13 @@ class SSEDecoder:
         elif name == "data":
             self._data.append(value)
         return None
+
+
+async def aiter_sse(chunks: AsyncIterable[bytes]) -> AsyncIterator[ServerSentEvent]:
+    """Events from a byte stream, e.g. ``aiter_sse(response.aiter_bytes())`` on an httpx streaming response."""
+    decoder = SSEDecoder()
+    async for chunk in chunks:
+        for event in decoder.feed(chunk):
+            yield event
+    for event in decoder.flush():
+        yield event

@@ -110,6 +110,7 @@ def anthropic_requests(draw: st.DrawFn) -> ChatRequest:
         thinking=thinking,
         reasoning_effort=draw(st.none() | st.sampled_from(["low", "high"])) if thinking else None,
         user=draw(st.none() | text),
+        extra={"_source": "anthropic"},
     )
 
 
@@ -145,6 +146,7 @@ def openai_requests(draw: st.DrawFn) -> ChatRequest:
         tool_choice=choice,
         reasoning_effort=draw(st.none() | st.sampled_from(["low", "medium", "high"])),
         user=draw(st.none() | text),
+        extra={"_source": "openai"},
     )
 
 
@@ -166,6 +168,8 @@ def openai_responses(draw: st.DrawFn) -> ChatResponse:
     parts += draw(st.lists(st.builds(TextPart, text), max_size=1))
     parts += draw(st.lists(st.builds(ToolCallPart, ident, ident, arguments), max_size=3))
     stop = draw(st.sampled_from(["end_turn", "max_tokens", "tool_use", "refusal"]))
+    if stop == "end_turn" and any(isinstance(p, ToolCallPart) for p in parts):
+        stop = "tool_use"  # "stop" with tool calls is read as tool_use, by design
     resp_usage = draw(usage)
     resp_usage.reasoning_tokens = draw(st.integers(0, resp_usage.output_tokens))
     return ChatResponse(draw(ident), draw(ident), parts, stop, None, resp_usage)

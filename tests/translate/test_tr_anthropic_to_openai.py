@@ -243,3 +243,35 @@ def test_streaming_requests_ask_for_usage(claude_code_request):
 def test_malformed_requests_raise_invalid_request_naming_the_field(body, message):
     with pytest.raises(InvalidRequest, match=message.replace("[", r"\[").replace("]", r"\]")):
         anthropic.parse_request(body)
+
+
+def test_unknown_fields_pass_through_to_the_same_dialect_only():
+    body = minimal(speed="fast", service_tier="standard_only")
+    passthrough = anthropic.build_request(anthropic.parse_request(body), model="claude")
+    assert (passthrough["speed"], passthrough["service_tier"]) == ("fast", "standard_only")
+    out = to_openai(body)
+    assert "speed" not in out and "service_tier" not in out
+
+
+def test_effort_without_thinking_stays_effort_for_anthropic_upstreams():
+    body = minimal(output_config={"effort": "low", "format": {"type": "json_schema", "schema": {}}})
+    passthrough = anthropic.build_request(anthropic.parse_request(body), model="claude")
+    assert passthrough["output_config"] == {"format": {"type": "json_schema", "schema": {}}, "effort": "low"}
+    assert "thinking" not in passthrough
+    assert to_openai(body)["reasoning_effort"] == "low"
+
+
+def test_max_effort_is_high_for_openai():
+    assert to_openai(minimal(output_config={"effort": "max"}))["reasoning_effort"] == "high"
+
+
+def test_unsigned_thinking_is_dropped_for_anthropic_upstreams():
+    body = minimal(
+        messages=[
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": [{"type": "thinking", "thinking": "x", "signature": ""}, "ok"]},
+        ]
+    )
+    body["messages"][1]["content"][1] = {"type": "text", "text": "ok"}
+    out = anthropic.build_request(anthropic.parse_request(body), model="claude")
+    assert out["messages"][1]["content"] == [{"type": "text", "text": "ok"}]

@@ -129,3 +129,10 @@ def test_error_bodies_in_each_dialect():
     assert openai.error_body(RateLimited("slow down"))["error"]["code"] == "rate_limit_exceeded"
     assert openai.error_body(BudgetExceeded("no money"))["error"]["type"] == "insufficient_quota"
     assert anthropic.error_body(UpstreamError("busy", status=529))["error"]["type"] == "overloaded_error"
+
+
+def test_stop_with_tool_calls_is_read_as_tool_use():
+    call = {"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    message = {"role": "assistant", "content": None, "tool_calls": [call]}
+    body = {"id": "x", "model": "m", "choices": [{"message": message, "finish_reason": "stop"}]}
+    assert openai.parse_response(body).stop_reason == "tool_use"

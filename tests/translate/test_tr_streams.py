@@ -201,3 +201,14 @@ def test_error_mid_stream_is_raised_by_the_sdks():
 def test_openai_upstream_error_chunk_becomes_stream_error():
     events = parse_openai_chunks([chunk({"content": "a"}), {"error": {"message": "boom", "type": "server_error"}}])
     assert isinstance(events[-1], StreamError) and events[-1].message == "boom"
+
+
+def test_stop_after_streamed_tool_calls_is_read_as_tool_use():
+    events = parse_openai_chunks([chunk(tool_delta(0, "{}", "call_1", "f")), chunk({}, "stop")])
+    assert events[-2].stop_reason == "tool_use"
+
+
+def test_openai_chunks_without_tool_call_index_use_their_position():
+    call = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": '{"x":1}'}}
+    events = parse_openai_chunks([chunk({"tool_calls": [call]}), chunk({}, "tool_calls")])
+    assert replay.events_to_response(events).content[0].arguments == '{"x":1}'

@@ -1,0 +1,42 @@
+"""SSE framing and incremental parsing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from bifrostc.runtime.translate.sse import DONE, ServerSentEvent, SSEDecoder, aiter_sse, encode_frame
+
+
+def test_frames_carry_event_name_and_compact_json():
+    assert encode_frame({"type": "ping"}, event="ping") == b'event: ping\ndata: {"type":"ping"}\n\n'
+    assert encode_frame(b"[DONE]") == DONE
+
+
+def test_decoder_handles_crlf_comments_multiline_data_and_split_crlf():
+    decoder = SSEDecoder()
+    events = decoder.feed(b": keep-alive\r\nevent: a\r\ndata: one\r")
+    assert events == []
+    events = decoder.feed(b"\ndata: two\r\n\r\ndata:x\n\n")
+    assert events == [ServerSentEvent("a", "one\ntwo"), ServerSentEvent("message", "x")]
+
+
+def test_decoder_flushes_a_last_event_without_blank_line():
+    decoder = SSEDecoder()
+    assert decoder.feed(b"data: [DONE]") == []
+    assert decoder.flush() == [ServerSentEvent("message", "[DONE]")]
+    assert decoder.flush() == []
+
+
+def test_decoder_keeps_multibyte_characters_split_across_chunks():
+    raw = encode_frame({"text": "héllo ✓"})
+    decoder = SSEDecoder()
+    events = [e for i in range(len(raw)) for e in decoder.feed(raw[i : i + 1])]
+    assert events[0].json() == {"text": "héllo ✓"}
+
+
+async def test_aiter_sse_reads_an_async_byte_stream():
+    async def body() -> AsyncIterator[bytes]:
+        yield b"event: message_start\ndata: {}\n"
+        yield b"\nevent: ping\ndata: {}\n\n"
+
+    assert [e.event async for e in aiter_sse(body())] == ["message_start", "ping"]
