@@ -81,6 +81,9 @@ class CircuitBreaker:
         if self.state == "half_open":
             self.trial_in_flight = True
 
+    def release(self) -> None:
+        self.trial_in_flight = False
+
     def on_success(self) -> None:
         self.failures, self.opened_at, self.trial_in_flight = 0, None, False
 
@@ -184,6 +187,9 @@ class Dispatcher:
                 )
             except UpstreamError as exc:
                 last = exc
+            except BaseException:
+                breaker.release()  # no verdict on the provider (cancelled, bad request): free the half-open slot
+                raise
             else:
                 breaker.on_success()
                 return result

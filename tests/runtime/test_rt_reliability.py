@@ -203,3 +203,21 @@ async def test_weighted_targets_spread_load():
             await client.post("/anthropic/v1/messages", json=ANTHROPIC_BODY)
     hosts = {r.url.host for r in up.requests}
     assert hosts == {"a.test", "b.test"}
+
+
+def test_breaker_half_open_slot_is_released_without_a_verdict():
+    from bifrostc.runtime.dispatch import CircuitBreaker
+
+    now = [0.0]
+    breaker = CircuitBreaker(threshold=1, cooldown=5.0, clock=lambda: now[0])
+    breaker.on_failure()
+    assert not breaker.allow()
+    now[0] = 6.0
+    assert breaker.allow()
+    breaker.on_attempt()
+    assert not breaker.allow()  # one trial at a time
+    breaker.release()
+    assert breaker.allow()
+    breaker.on_attempt()
+    breaker.on_failure()
+    assert breaker.state == "open"
