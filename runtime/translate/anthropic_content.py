@@ -38,7 +38,7 @@ _DROPPED_BLOCKS = frozenset(
 def parse_content(content: Any, where: str) -> list[Part]:
     """A message's ``content``: a string or a list of blocks."""
     if isinstance(content, str):
-        return [TextPart(content)]
+        return [TextPart(content)] if content else []
     parts: list[Part] = []
     for i, block in enumerate(expect_list(content, where)):
         part = parse_block(expect_dict(block, f"{where}[{i}]"), f"{where}[{i}]")
@@ -96,7 +96,7 @@ def _parse_tool_result(block: dict[str, Any], where: str) -> ToolResultPart:
     content = block.get("content", "")
     items: list[TextPart | ImagePart] = []
     if isinstance(content, str):
-        items.append(TextPart(content))
+        items.extend([TextPart(content)] if content else [])
     else:
         for part in parse_content(content, f"{where}.content"):
             if isinstance(part, TextPart | ImagePart):
@@ -142,11 +142,12 @@ def build_image(part: ImagePart) -> dict[str, Any]:
 
 
 def _build_tool_result(part: ToolResultPart) -> dict[str, Any]:
-    block: dict[str, Any] = {
-        "type": "tool_result",
-        "tool_use_id": anthropic_tool_id(part.tool_call_id),
-        "content": [build_block(item) for item in part.content],
-    }
+    block: dict[str, Any] = {"type": "tool_result", "tool_use_id": anthropic_tool_id(part.tool_call_id)}
+    only = part.content[0] if len(part.content) == 1 else None
+    if isinstance(only, TextPart) and only.cache_control is None:
+        block["content"] = only.text  # the plain form clients send; keeps passthrough byte-faithful
+    elif part.content:
+        block["content"] = [build_block(item) for item in part.content]
     if part.is_error:
         block["is_error"] = True
     return _with_cache(block, part.cache_control)

@@ -23,6 +23,7 @@ __all__ = [
     "parse_response",
     "usage_from_openai",
     "usage_to_openai",
+    "wants_usage",
 ]
 
 
@@ -97,6 +98,12 @@ def build_response(resp: ChatResponse, *, created: int | None = None) -> dict[st
         ],
         "usage": usage_to_openai(resp.usage),
     }
+
+
+def wants_usage(body: dict[str, Any]) -> bool:
+    """Whether an OpenAI client asked for the trailing usage chunk (``StreamEncoder(include_usage=...)``)."""
+    options = body.get("stream_options") if isinstance(body, dict) else None
+    return isinstance(options, dict) and options.get("include_usage") is True
 
 
 def error_body(exc: GatewayError) -> dict[str, Any]:

@@ -37,8 +37,6 @@ _CONSUMED = frozenset(
         "reasoning_effort",
         "user",
         "n",
-        "functions",
-        "function_call",
     }
 )
 # Wire fields forwarded from ``extra`` of requests without a known source dialect (see common.wire_extras).
