@@ -160,6 +160,16 @@ def anthropic_tool_id(tool_id: str) -> str:
     return safe or "toolu_empty"
 
 
+def new_message_id() -> str:
+    return f"msg_{uuid.uuid4().hex[:24]}"
+
+
+def openai_error_type(status: int) -> str:
+    if status == 429:
+        return "rate_limit_error"
+    return "invalid_request_error" if 400 <= status < 500 else "server_error"
+
+
 def new_tool_id() -> str:
     return f"call_{uuid.uuid4().hex[:24]}"
 

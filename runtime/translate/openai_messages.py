@@ -124,6 +124,30 @@ def build_messages(system: list[TextPart], messages: list[Message]) -> list[dict
                 out.append(assistant)
         else:
             out.extend(_build_user(message.content))
+    return _pair_tool_messages(out)
+
+
+_MISSING_RESULT = "(no result: the tool call was interrupted)"
+
+
+def _pair_tool_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """OpenAI rejects a tool call without a tool message after it, and a tool message without its call.
+    Interrupted calls get a placeholder result; orphan results become user text."""
+    out: list[dict[str, Any]] = []
+    pending: list[str] = []
+    for message in messages:
+        if message["role"] == "tool":
+            if message["tool_call_id"] in pending:
+                pending.remove(message["tool_call_id"])
+                out.append(message)
+            else:
+                out.append(
+                    {"role": "user", "content": f"[tool result {message['tool_call_id']}]\n{message['content']}"}
+                )
+            continue
+        out.extend({"role": "tool", "tool_call_id": i, "content": _MISSING_RESULT} for i in pending)
+        pending = [c["id"] for c in message.get("tool_calls", [])]
+        out.append(message)
     return out
 
 

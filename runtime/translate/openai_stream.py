@@ -6,7 +6,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from bifrostc.runtime.translate.common import new_tool_id, stop_from_openai, stop_to_openai
+from bifrostc.runtime.translate.common import (
+    new_message_id,
+    new_tool_id,
+    openai_error_type,
+    stop_from_openai,
+    stop_to_openai,
+)
 from bifrostc.runtime.translate.openai_usage import usage_from_openai, usage_to_openai
 from bifrostc.runtime.translate.sse import DONE, encode_frame
 from bifrostc.runtime.types import (
@@ -54,7 +60,7 @@ class StreamParser:
         events: list[StreamEvent] = []
         if not self._started:
             self._started = True
-            events.append(MessageStart(str(chunk.get("id", "")), str(chunk.get("model", ""))))
+            events.append(MessageStart(str(chunk.get("id") or new_message_id()), str(chunk.get("model", ""))))
         if isinstance(chunk.get("error"), dict):
             self._done = True
             error = chunk["error"]
@@ -74,7 +80,7 @@ class StreamParser:
         events: list[StreamEvent] = []
         if not self._started:
             self._started = True
-            events.append(MessageStart("", ""))
+            events.append(MessageStart(new_message_id(), ""))
         return events + self._end()
 
     def _choice(self, choice: dict[str, Any]) -> list[StreamEvent]:
@@ -172,7 +178,13 @@ class StreamEncoder:
         if isinstance(event, MessageStop):
             return DONE
         if isinstance(event, StreamError):
-            return encode_frame({"error": {"message": event.message, "type": event.type, "param": None, "code": None}})
+            error = {
+                "message": event.message,
+                "type": openai_error_type(event.status),
+                "param": None,
+                "code": event.type,
+            }
+            return encode_frame({"error": error})
         return b""  # BlockStop: OpenAI has no block boundaries
 
     def _block_start(self, event: BlockStart) -> bytes:

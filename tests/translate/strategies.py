@@ -114,19 +114,31 @@ def anthropic_requests(draw: st.DrawFn) -> ChatRequest:
     )
 
 
-# --- OpenAI: text joins, assistant text precedes tool calls, tool results carry one text -------------
+# --- OpenAI: text joins, assistant text precedes tool calls, every tool call is answered right after -------
 
-_openai_user = st.one_of(
-    st.lists(st.builds(TextPart, text) | image, min_size=1, max_size=3),
-    st.lists(st.builds(ToolResultPart, ident, st.builds(TextPart, text).map(lambda t: [t])), min_size=1, max_size=3),
-)
+_openai_user = st.lists(st.builds(TextPart, text) | image, min_size=1, max_size=3)
 
 
 @st.composite
 def _openai_assistant(draw: st.DrawFn) -> list[Part]:
     parts: list[Part] = draw(st.lists(st.builds(TextPart, text), max_size=1))
-    parts += draw(st.lists(st.builds(ToolCallPart, ident, ident, arguments), min_size=0 if parts else 1, max_size=3))
-    return parts
+    calls = st.lists(st.builds(ToolCallPart, ident, ident, arguments), max_size=3, unique_by=lambda c: c.id)
+    return parts + draw(calls if parts else calls.filter(bool))
+
+
+@st.composite
+def _openai_conversation(draw: st.DrawFn) -> list[Message]:
+    messages = [Message("user", draw(_openai_user))]
+    for _ in range(draw(st.integers(0, 2))):
+        assistant = draw(_openai_assistant())
+        messages.append(Message("assistant", assistant))
+        calls = [p for p in assistant if isinstance(p, ToolCallPart)]
+        if calls:
+            results: list[Part] = [ToolResultPart(c.id, [TextPart(draw(text))]) for c in calls]
+            messages.append(Message("user", results))
+        else:
+            messages.append(Message("user", draw(_openai_user)))
+    return messages
 
 
 @st.composite
@@ -135,7 +147,7 @@ def openai_requests(draw: st.DrawFn) -> ChatRequest:
     choice = draw(_choice(tools))
     return ChatRequest(
         model="gpt",
-        messages=draw(_alternating(_openai_user, _openai_assistant())),
+        messages=draw(_openai_conversation()),
         system=draw(st.lists(st.builds(TextPart, text), max_size=1)),
         max_tokens=draw(st.none() | st.integers(1, 64000)),
         temperature=draw(st.none() | st.floats(0, 2)),

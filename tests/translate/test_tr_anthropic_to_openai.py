@@ -275,3 +275,19 @@ def test_unsigned_thinking_is_dropped_for_anthropic_upstreams():
     body["messages"][1]["content"][1] = {"type": "text", "text": "ok"}
     out = anthropic.build_request(anthropic.parse_request(body), model="claude")
     assert out["messages"][1]["content"] == [{"type": "text", "text": "ok"}]
+
+
+def test_interrupted_tool_calls_get_a_placeholder_result_and_orphan_results_become_user_text():
+    body = minimal(
+        messages=[
+            {"role": "user", "content": "go"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "a", "name": "Bash", "input": {}}]},
+            {"role": "user", "content": "stop, do something else"},
+            {"role": "assistant", "content": "ok"},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "zzz", "content": "late"}]},
+        ]
+    )
+    messages = to_openai(body)["messages"]
+    assert [m["role"] for m in messages] == ["user", "assistant", "tool", "user", "assistant", "user"]
+    assert messages[2]["tool_call_id"] == "a" and "interrupted" in messages[2]["content"]
+    assert messages[5] == {"role": "user", "content": "[tool result zzz]\nlate"}
