@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bifrostc.compiler.provider_types import PROVIDER_TYPES
 
@@ -138,6 +138,13 @@ class McpServerSpec(SpecModel):
 
 class CacheSpec(SpecModel):
     mode: Literal["off", "exact", "semantic"] = "off"
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: object) -> object:
+        # YAML 1.1 reads a bare `off` as false; that is what the author meant.
+        return "off" if value is False else value
+
     backend: Literal["memory", "redis"] = "memory"
     ttl_seconds: Annotated[int, Field(gt=0)] = 3600
     semantic_threshold: Annotated[float, Field(gt=0, le=1)] = 0.95

@@ -89,10 +89,25 @@ def build_server_app(out_dir: pathlib.Path, *, reload: bool = True, **app_option
     path = routing_path(pathlib.Path(out_dir))
     gateway = load_gateway(path)
     lifespan_hooks = list(app_options.pop("lifespan_hooks", ()))
+    on_app = None
+    if "hooks" not in app_options and "hooks_factory" not in app_options:
+        # The full gateway: governance, cache, observability and MCP wired from the spec.
+        from bifrostc.runtime.assembly import gateway_app_options
+
+        wired = gateway_app_options(gateway)
+        on_app = wired.pop("on_app")
+        app_options["parts"] = wired.pop("parts")
+        lifespan_hooks = [*wired.pop("lifespan_hooks"), *lifespan_hooks]
+        app_options["extra_routes"] = [*wired.pop("extra_routes"), *app_options.get("extra_routes", ())]
+        app_options.update(wired)
     if reload:
         lifespan_hooks.append(routing_watcher(path))
+    parts = app_options.pop("parts", None)
     app = create_app(gateway, lifespan_hooks=lifespan_hooks, **app_options)
     app.state.routing_path = path
+    if on_app is not None:
+        on_app(app)
+        app.state.parts = parts
     return app
 
 

@@ -47,7 +47,9 @@ class PostgresLogStore:
             return
         psycopg = _import_psycopg()
         self._conn = await psycopg.AsyncConnection.connect(self.dsn, autocommit=True)
-        async with self._lock:
+        async with self._lock, self._conn.transaction():
+            # Replicas start together: IF NOT EXISTS alone races in the catalog, so DDL runs under one lock.
+            await self._conn.execute("SELECT pg_advisory_xact_lock(hashtext('bifrostc.log_store.ddl'))")
             if self.schema:
                 await self._conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
             for statement in self._sql.create_statements():

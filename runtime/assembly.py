@@ -1,0 +1,201 @@
+"""Assemble the full gateway from one Gateway: governance, cache, observability and the MCP gateway.
+
+`create_app` alone runs a bare gateway (no-op hooks); `gateway_app(gateway)` is what `bifrostc serve` runs.
+The long-lived parts (counter store, cache, log sink, MCP sessions) are built once; the hooks that read the
+gateway's tables (virtual keys, routes) are rebuilt by `hooks_factory` on every hot reload. Changes to
+`mcp_servers`, `cache` or `observability` need a restart; routes, keys, budgets and grants reload live.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute, Mount
+
+from bifrostc.runtime import config
+from bifrostc.runtime.cache import ResponseCache
+from bifrostc.runtime.cache.hooks import CacheHooks
+from bifrostc.runtime.context import Hooks, RequestContext
+from bifrostc.runtime.dispatch import Attempt
+from bifrostc.runtime.errors import PermissionDenied
+from bifrostc.runtime.governance import Governor
+from bifrostc.runtime.governance.keys import KeyContext, KeyRing
+from bifrostc.runtime.mcp import McpGateway
+from bifrostc.runtime.observability.dashboard import dashboard_routes
+from bifrostc.runtime.observability.log_hooks import TelemetryHooks
+from bifrostc.runtime.observability.telemetry import Telemetry
+from bifrostc.runtime.types import Usage
+
+log = logging.getLogger("bifrostc.assembly")
+
+
+class GovernanceHooks(Hooks):
+    """Virtual keys, model/provider grants, budgets and rate limits through the Governor."""
+
+    def __init__(self, governor: Governor) -> None:
+        self.governor = governor
+
+    async def authenticate(self, headers: Mapping[str, str], ctx: RequestContext) -> Any:
+        return self.governor.authenticate(headers)
+
+    async def before_call(self, ctx: RequestContext, route: config.Route) -> None:
+        key: KeyContext | None = ctx.key
+        if key is None:
+            return
+        # A grant may name the alias the client used or the route it resolves to.
+        names = {ctx.requested_model, route.name} - {""}
+        if key.allowed_models and not any(_matches(name, key.allowed_models) for name in names):
+            raise PermissionDenied(f"key {key.key_name!r} may not use model {ctx.requested_model!r}")
+        if key.allowed_providers:
+            ctx.provider_filter = lambda provider: _matches(provider, key.allowed_providers)
+        ctx.extras["reservation"] = await self.governor.admit(key)
+
+    async def after_call(self, ctx: RequestContext, usage: Usage | None) -> None:
+        reservation = ctx.extras.get("reservation")
+        if reservation is None:
+            return
+        cost, tokens = 0.0, 0
+        if usage is not None and ctx.provider and ctx.upstream_model:
+            cost = self.governor.cost_usd(ctx.provider, ctx.upstream_model, usage)
+            tokens = usage.input_tokens + usage.output_tokens + usage.cache_read_tokens + usage.cache_write_tokens
+        await self.governor.settle(reservation, cost, tokens)
+
+
+def _matches(name: str, patterns: tuple[str, ...]) -> bool:
+    return any(fnmatchcase(name, pattern) for pattern in patterns)
+
+
+@dataclass(slots=True)
+class Parts:
+    """The long-lived subsystems of one served gateway; `governor` follows hot reloads."""
+
+    governor: Governor
+    cache: ResponseCache
+    telemetry: Telemetry
+    mcp: McpGateway | None
+    app: Starlette | None = None
+
+
+def _env_value(environ: Mapping[str, str], name: str | None) -> str | None:
+    return environ.get(name) if name else None
+
+
+def _redis_url(gateway: config.Gateway, environ: Mapping[str, str]) -> str | None:
+    if gateway.server.state != "redis":
+        return None
+    url = _env_value(environ, gateway.server.redis_url_env)
+    if not url:
+        raise RuntimeError(f"server.state is redis but env var {gateway.server.redis_url_env!r} is not set")
+    return url
+
+
+def _embedder(parts: Parts, route_name: str) -> Callable[[str], Any]:
+    """Embeddings for the semantic cache, served through the gateway's own routing (retries, fallbacks)."""
+
+    async def embed(text: str) -> list[float]:
+        assert parts.app is not None
+        rt = parts.app.state.runtime
+        ctx = RequestContext(dialect="openai", endpoint="embeddings", requested_model=route_name)
+
+        async def call(attempt: Attempt) -> dict[str, Any]:
+            body = {"model": attempt.model, "input": text}
+            return await attempt.adapter.embeddings(body, model=attempt.model, api_key=attempt.api_key)
+
+        result = await rt.dispatcher.run(ctx, rt.router.resolve(route_name), call)
+        return [float(x) for x in result["data"][0]["embedding"]]
+
+    return embed
+
+
+def build_parts(gateway: config.Gateway, environ: Mapping[str, str]) -> Parts:
+    redis_url = _redis_url(gateway, environ)
+    sqlite_path = gateway.observability.sqlite_path
+    governor = Governor.from_gateway(gateway, redis_url=redis_url, sqlite_path=sqlite_path, environ=environ)
+    telemetry = Telemetry.from_config(gateway.observability, environ=environ)
+    parts = Parts(governor=governor, cache=ResponseCache.from_config(config.Cache()), telemetry=telemetry, mcp=None)
+    embed = _embedder(parts, gateway.cache.embedding_route) if gateway.cache.embedding_route else None
+    parts.cache = ResponseCache.from_config(gateway.cache, redis_url=redis_url, embed=embed)
+    if gateway.mcp_servers:
+        parts.mcp = McpGateway(
+            gateway.mcp_servers,
+            authenticate=lambda headers: parts.governor.authenticate(headers),
+            authorize_tool=lambda key, tool: parts.governor.tool_allowed(key, tool),
+            environ=environ,
+        )
+    return parts
+
+
+def _hooks_factory(parts: Parts, environ: Mapping[str, str]) -> Callable[[config.Gateway], Hooks]:
+    def factory(gateway: config.Gateway) -> Hooks:
+        if parts.governor.gateway is not gateway:  # hot reload: new key tables, same counter store
+            parts.governor = Governor(gateway, parts.governor.store, keyring=KeyRing(gateway, environ))
+        hooks: Hooks = GovernanceHooks(parts.governor)
+        hooks = CacheHooks(hooks, parts.cache, gateway)
+        return TelemetryHooks(hooks, parts.telemetry, gateway)
+
+    return factory
+
+
+def _routes(parts: Parts, gateway: config.Gateway, environ: Mapping[str, str]) -> list[BaseRoute]:
+    routes: list[BaseRoute] = []
+    if parts.mcp is not None:
+        routes.append(Mount("/mcp", app=parts.mcp.asgi_app()))
+    if parts.telemetry.metrics is not None:
+        routes += parts.telemetry.metrics.routes()
+    if parts.telemetry.sink is not None:
+        routes += dashboard_routes(
+            parts.telemetry.sink.store,
+            spend_report=lambda: parts.governor.spend_report(),
+            admin_key=_env_value(environ, gateway.server.admin_key_env),
+        )
+    return routes
+
+
+def _lifespan(parts: Parts) -> Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await parts.telemetry.start()
+        try:
+            if parts.mcp is not None:
+                async with parts.mcp.running():
+                    yield
+            else:
+                yield
+        finally:
+            await parts.telemetry.aclose()
+            await parts.cache.close()
+            await parts.governor.aclose()
+
+    return lifespan
+
+
+def gateway_app_options(gateway: config.Gateway, *, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Keyword arguments for create_app/build_server_app that wire every subsystem for `gateway`."""
+    env = os.environ if environ is None else environ
+    parts = build_parts(gateway, env)
+    return {
+        "hooks_factory": _hooks_factory(parts, env),
+        "extra_routes": _routes(parts, gateway, env),
+        "lifespan_hooks": [_lifespan(parts)],
+        "on_app": lambda app: setattr(parts, "app", app),
+        "parts": parts,
+    }
+
+
+def gateway_app(gateway: config.Gateway, *, environ: Mapping[str, str] | None = None, **app_options: Any) -> Starlette:
+    """The fully wired app for one Gateway (what `bifrostc serve` runs)."""
+    from bifrostc.runtime.app import create_app
+
+    options = gateway_app_options(gateway, environ=environ)
+    on_app, parts = options.pop("on_app"), options.pop("parts")
+    app = create_app(gateway, **options, **app_options)
+    on_app(app)
+    app.state.parts = parts
+    return app
