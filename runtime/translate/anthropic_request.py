@@ -217,7 +217,14 @@ def _put_reasoning(req: ChatRequest, body: dict[str, Any]) -> None:
         body["thinking"] = thinking
         return
     budget = budget_from_effort(req.reasoning_effort) if req.reasoning_effort and not from_anthropic else None
-    if budget is not None:  # an OpenAI-style effort becomes a thinking budget below max_tokens
-        budget = min(budget, body["max_tokens"] - 1)
-        if budget >= 1024:
-            body["thinking"] = {"type": "enabled", "budget_tokens": budget}
+    forced_tool = body.get("tool_choice", {}).get("type") in ("any", "tool")
+    if budget is None or forced_tool:  # Anthropic refuses thinking together with forced tool use
+        return
+    budget = min(budget, body["max_tokens"] - 1)  # an OpenAI-style effort becomes a budget below max_tokens
+    if budget >= 1024:
+        body["thinking"] = {"type": "enabled", "budget_tokens": budget}
+        # With thinking Anthropic accepts only the default temperature/top_k and top_p >= 0.95.
+        body.pop("temperature", None)
+        body.pop("top_k", None)
+        if body.get("top_p", 1) < 0.95:
+            del body["top_p"]

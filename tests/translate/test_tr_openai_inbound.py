@@ -176,3 +176,15 @@ def test_tool_call_without_id_gets_one():
 def test_malformed_openai_requests_raise_invalid_request(raw, message):
     with pytest.raises(InvalidRequest, match=message):
         openai.parse_request(raw)
+
+
+def test_effort_derived_thinking_drops_sampling_anthropic_refuses_with_it():
+    out = to_anthropic(body(reasoning_effort="medium", temperature=0.2, top_p=0.5))
+    assert out["thinking"]["type"] == "enabled"
+    assert "temperature" not in out and "top_p" not in out
+    plain = to_anthropic(body(temperature=0.2))
+    assert plain["temperature"] == 0.2 and "thinking" not in plain
+
+
+def test_no_thinking_when_the_client_forces_a_tool():
+    assert "thinking" not in to_anthropic(body(reasoning_effort="high", tool_choice="required"))
