@@ -79,7 +79,12 @@ def _parser() -> argparse.ArgumentParser:
     cmd.add_argument("out_dir", type=pathlib.Path)
     cmd.add_argument("--host")
     cmd.add_argument("--port", type=int)
-    cmd.add_argument("--reload", action="store_true", help="reload when out/ is rebuilt")
+    cmd.add_argument(
+        "--reload",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="hot-swap out/routing.py when it is rebuilt, in-flight streams finish on the old one (default: on)",
+    )
     cmd.set_defaults(handler=_serve)
     return parser
 

@@ -28,5 +28,11 @@ async def openai_models(request: Request) -> Response:
 
 async def health(request: Request) -> Response:
     gateway = request.app.state.runtime.router.gateway
-    body = {"status": "ok", "routes": len(gateway.routes), "providers": len(gateway.providers)}
+    body: dict[str, object] = {"status": "ok", "routes": len(gateway.routes), "providers": len(gateway.providers)}
+    parts = getattr(request.app.state, "parts", None)
+    if parts is not None and parts.mcp is not None:
+        mcp = parts.mcp.health()
+        body["mcp"] = mcp
+        if not all(server["connected"] for server in mcp.values()):
+            body["status"] = "degraded"  # still 200: the model routes are up; MCP servers reconnect on their own
     return Response(orjson.dumps(body), media_type="application/json")

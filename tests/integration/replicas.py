@@ -44,13 +44,15 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], deadline_s: float = 3
 
 
 @contextlib.contextmanager
-def replicas(out: Path, count: int, env: Mapping[str, str], cwd: Path) -> Iterator[list[str]]:
-    """`count` gateway processes serving one out/ directory; yields their base URLs."""
+def replicas(
+    out: Path, count: int, env: Mapping[str, str], cwd: Path, ports: list[int] | None = None
+) -> Iterator[list[str]]:
+    """`count` gateway processes serving one out/ directory (on `ports` or free ones); yields their base URLs."""
     procs: list[subprocess.Popen[bytes]] = []
     urls: list[str] = []
     try:
-        for _ in range(count):
-            port = free_port()
+        for index in range(count):
+            port = ports[index] if ports else free_port()
             proc = subprocess.Popen(
                 [sys.executable, "-m", "bifrostc.compiler.cli", "serve", str(out), "--port", str(port)],
                 env={**os.environ, **env},
