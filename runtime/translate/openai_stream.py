@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from bifrostc.runtime.errors import UpstreamError
 from bifrostc.runtime.translate.common import (
     new_message_id,
     new_tool_id,
@@ -63,8 +64,7 @@ class StreamParser:
             events.append(MessageStart(str(chunk.get("id") or new_message_id()), str(chunk.get("model", ""))))
         if isinstance(chunk.get("error"), dict):
             self._done = True
-            error = chunk["error"]
-            return [*events, StreamError("api_error", str(error.get("message", "upstream error")), 502)]
+            return [*events, _stream_error(chunk["error"])]
         choices = chunk.get("choices") or []
         if choices and isinstance(choices[0], dict):
             events.extend(self._choice(choices[0]))
@@ -150,6 +150,14 @@ class StreamParser:
         stop = self._stop or ("tool_use" if self._tools else "end_turn")
         events = self._close_all()
         return [*events, MessageDelta(stop, usage=self._usage or Usage()), MessageStop()]
+
+
+def _stream_error(error: dict[str, Any]) -> StreamError:
+    """An error object sent mid-stream (OpenRouter, vLLM); a numeric ``code`` is taken as the HTTP status."""
+    code = error.get("code")
+    status = code if isinstance(code, int) and 400 <= code < 600 else 502
+    kind = UpstreamError("", status=status).anthropic_type
+    return StreamError(kind, str(error.get("message") or "upstream stream error"), status)
 
 
 class StreamEncoder:

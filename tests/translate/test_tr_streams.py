@@ -212,3 +212,8 @@ def test_openai_chunks_without_tool_call_index_use_their_position():
     call = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": '{"x":1}'}}
     events = parse_openai_chunks([chunk({"tool_calls": [call]}), chunk({}, "tool_calls")])
     assert replay.events_to_response(events).content[0].arguments == '{"x":1}'
+
+
+def test_openai_upstream_error_with_numeric_code_keeps_its_status():
+    events = parse_openai_chunks([{"error": {"message": "Rate limited", "code": 429}}])
+    assert events[-1] == StreamError("rate_limit_error", "Rate limited", 429)
