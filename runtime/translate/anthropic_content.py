@@ -6,6 +6,7 @@ from typing import Any
 
 from bifrostc.runtime.errors import InvalidRequest
 from bifrostc.runtime.translate.common import (
+    PDF,
     anthropic_tool_id,
     arguments_to_object,
     dumps,
@@ -14,8 +15,6 @@ from bifrostc.runtime.translate.common import (
     expect_str,
 )
 from bifrostc.runtime.types import ImagePart, Part, TextPart, ThinkingPart, ToolCallPart, ToolResultPart
-
-PDF = "application/pdf"
 
 # Blocks the canonical model cannot carry (server tools, their results, citations sources): dropped in pairs,
 # which keeps the remaining conversation valid.

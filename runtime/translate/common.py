@@ -19,6 +19,8 @@ import orjson
 from bifrostc.runtime.errors import InvalidRequest
 from bifrostc.runtime.types import StopReason
 
+PDF = "application/pdf"  # canonical ImagePart with this media type is a document (Anthropic) / file (OpenAI)
+
 # Private ``extra`` keys (see module docstring).
 SOURCE = "_source"  # "anthropic" | "openai": the dialect the request was parsed from
 ANTHROPIC_SERVER_TOOLS = "_anthropic_server_tools"  # list of raw server-tool dicts (web_search_..., bash_...)

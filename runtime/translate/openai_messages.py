@@ -10,10 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from bifrostc.runtime.errors import InvalidRequest
-from bifrostc.runtime.translate.common import expect_dict, expect_list, expect_str, new_tool_id
+from bifrostc.runtime.translate.common import PDF, expect_dict, expect_list, expect_str, new_tool_id
 from bifrostc.runtime.types import ImagePart, Message, Part, TextPart, ThinkingPart, ToolCallPart, ToolResultPart
-
-PDF = "application/pdf"
 
 
 def parse_messages(raw: Any) -> tuple[list[TextPart], list[Message]]:

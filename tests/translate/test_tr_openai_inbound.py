@@ -8,7 +8,7 @@ import pytest
 
 from bifrostc.runtime.errors import InvalidRequest
 from bifrostc.runtime.translate import anthropic, openai
-from bifrostc.runtime.types import ImagePart, TextPart, ThinkingPart, ToolCallPart, ToolResultPart
+from bifrostc.runtime.types import ChatRequest, ImagePart, Message, TextPart, ThinkingPart, ToolCallPart, ToolResultPart
 
 TOOL = {
     "type": "function",
@@ -188,3 +188,11 @@ def test_effort_derived_thinking_drops_sampling_anthropic_refuses_with_it():
 
 def test_no_thinking_when_the_client_forces_a_tool():
     assert "thinking" not in to_anthropic(body(reasoning_effort="high", tool_choice="required"))
+
+
+def test_requests_built_in_code_forward_only_each_dialects_known_fields():
+    req = ChatRequest("m", [Message("user", [TextPart("hi")])], extra={"response_format": {}, "context_management": {}})
+    assert "context_management" not in openai.build_request(req, model="m")
+    assert openai.build_request(req, model="m")["response_format"] == {}
+    assert "response_format" not in anthropic.build_request(req, model="m")
+    assert anthropic.build_request(req, model="m")["context_management"] == {}
