@@ -136,8 +136,9 @@ def apply_request(record: RequestRecord, request: ChatRequest) -> None:
 
 
 def apply_response(record: RequestRecord, response: ChatResponse) -> None:
-    """Copy model, usage, finish reason and content from a canonical response."""
-    record.upstream_model = response.model
+    """Copy usage, finish reason and content (and the model, if routing did not say) from a canonical response."""
+    # The app relabels response.model with the name the client asked for; the routed upstream model wins.
+    record.upstream_model = record.upstream_model or response.model
     record.finish_reason = response.stop_reason
     record.input_tokens = response.usage.input_tokens
     record.output_tokens = response.usage.output_tokens
