@@ -151,7 +151,8 @@ def _put_tools(req: ChatRequest, body: dict[str, Any]) -> None:
         function: dict[str, Any] = {"name": tool.name}
         if tool.description is not None:
             function["description"] = tool.description
-        function["parameters"] = {k: v for k, v in tool.parameters.items() if k != "$schema"}
+        # OpenAI rejects "$schema" and needs a top-level object type, which MCP tool schemas sometimes omit.
+        function["parameters"] = {"type": "object", **{k: v for k, v in tool.parameters.items() if k != "$schema"}}
         if tool.name in strict:
             function["strict"] = strict[tool.name]
         tools.append({"type": "function", "function": function})

@@ -291,3 +291,11 @@ def test_interrupted_tool_calls_get_a_placeholder_result_and_orphan_results_beco
     assert [m["role"] for m in messages] == ["user", "assistant", "tool", "user", "assistant", "user"]
     assert messages[2]["tool_call_id"] == "a" and "interrupted" in messages[2]["content"]
     assert messages[5] == {"role": "user", "content": "[tool result zzz]\nlate"}
+
+
+def test_tool_schema_without_type_gets_an_object_type_for_openai():
+    body = minimal(tools=[{"name": "t", "input_schema": {"properties": {"a": {"type": "string"}}}}])
+    assert to_openai(body)["tools"][0]["function"]["parameters"] == {
+        "type": "object",
+        "properties": {"a": {"type": "string"}},
+    }
