@@ -77,6 +77,11 @@ _ANTHROPIC_TYPE_BY_STATUS = {
 }
 
 
+def anthropic_error_type(status: int) -> str:
+    """The Anthropic error type for an HTTP status (what a request log records as error_type)."""
+    return _ANTHROPIC_TYPE_BY_STATUS.get(status, "api_error")
+
+
 class UpstreamError(GatewayError):
     """A provider answered with an error status, or could not be reached (status 502/504)."""
 
@@ -93,7 +98,7 @@ class UpstreamError(GatewayError):
         self.status = status
         self.provider = provider
         self.body = body
-        self.anthropic_type = _ANTHROPIC_TYPE_BY_STATUS.get(status, "api_error")
+        self.anthropic_type = anthropic_error_type(status)
         self.openai_type = (
             "rate_limit_error"
             if status == 429

@@ -13,20 +13,11 @@ from typing import Any
 
 from bifrostc.runtime import config
 from bifrostc.runtime.context import Hooks, LogRecord, RequestContext
+from bifrostc.runtime.errors import anthropic_error_type
 from bifrostc.runtime.governance.pricing import cost_usd
 from bifrostc.runtime.observability.records import RequestRecord, apply_request, apply_response
 from bifrostc.runtime.observability.telemetry import Telemetry
 from bifrostc.runtime.types import ChatRequest, ChatResponse, Usage
-
-_ERROR_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    413: "request_too_large",
-    429: "rate_limit_error",
-    529: "overloaded_error",
-}
 
 
 def record_from_log(
@@ -49,7 +40,7 @@ def record_from_log(
         upstream_model=ctx.upstream_model,
         stream=ctx.stream,
         status=ctx.status,
-        error_type=(_ERROR_TYPES.get(ctx.status, "api_error") if failed else None),
+        error_type=(anthropic_error_type(ctx.status) if failed else None),
         error_message=ctx.error,
         latency_ms=log.duration_s * 1000,
         attempts=ctx.attempts,
