@@ -162,6 +162,18 @@ def anthropic_tool_id(tool_id: str) -> str:
     return safe or "toolu_empty"
 
 
+_OPENAI_TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+
+
+def openai_tool_name(name: str) -> str:
+    """OpenAI accepts ``^[a-zA-Z0-9_-]{1,64}$``; long MCP tool names are cut and suffixed with a stable hash.
+    ``openai.tool_name_map(req)`` gives the way back for responses."""
+    if _OPENAI_TOOL_NAME.match(name):
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return _TOOL_ID_UNSAFE.sub("_", name)[:55] + "_" + digest
+
+
 def new_message_id() -> str:
     return f"msg_{uuid.uuid4().hex[:24]}"
 

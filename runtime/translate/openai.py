@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from bifrostc.runtime.errors import GatewayError, InvalidRequest, UpstreamError
 from bifrostc.runtime.translate.common import new_tool_id, stop_from_openai, stop_to_openai
 from bifrostc.runtime.translate.openai_messages import parse_parts
-from bifrostc.runtime.translate.openai_request import build_request, parse_request
+from bifrostc.runtime.translate.openai_request import build_request, parse_request, tool_name_map
 from bifrostc.runtime.translate.openai_stream import StreamEncoder, StreamParser
 from bifrostc.runtime.translate.openai_usage import usage_from_openai, usage_to_openai
 from bifrostc.runtime.types import ChatResponse, Part, TextPart, ThinkingPart, ToolCallPart
@@ -21,20 +22,21 @@ __all__ = [
     "error_body",
     "parse_request",
     "parse_response",
+    "tool_name_map",
     "usage_from_openai",
     "usage_to_openai",
     "wants_usage",
 ]
 
 
-def parse_response(body: dict[str, Any]) -> ChatResponse:
+def parse_response(body: dict[str, Any], *, tool_names: Mapping[str, str] | None = None) -> ChatResponse:
     """An upstream chat.completion; only the first choice is used. Malformed bodies are UpstreamError (502)."""
     choices = body.get("choices") if isinstance(body, dict) else None
     if not choices or not isinstance(choices[0], dict) or not isinstance(choices[0].get("message"), dict):
         raise UpstreamError("OpenAI upstream returned a completion without choices", status=502)
     message = choices[0]["message"]
     try:
-        content = _message_parts(message)
+        content = _message_parts(message, tool_names or {})
     except InvalidRequest as exc:
         raise UpstreamError(f"OpenAI upstream returned a malformed message: {exc.message}", status=502) from exc
     stop = stop_from_openai(choices[0].get("finish_reason")) or "end_turn"
@@ -49,7 +51,7 @@ def parse_response(body: dict[str, Any]) -> ChatResponse:
     )
 
 
-def _message_parts(message: dict[str, Any]) -> list[Part]:
+def _message_parts(message: dict[str, Any], tool_names: Mapping[str, str]) -> list[Part]:
     parts: list[Part] = []
     reasoning = message.get("reasoning_content") or message.get("reasoning")
     if isinstance(reasoning, str) and reasoning:
@@ -60,13 +62,9 @@ def _message_parts(message: dict[str, Any]) -> list[Part]:
     for call in message.get("tool_calls") or []:
         function = call.get("function") or {}
         arguments = function.get("arguments")
-        parts.append(
-            ToolCallPart(
-                str(call.get("id") or new_tool_id()),
-                str(function.get("name", "")),
-                arguments if isinstance(arguments, str) else "",
-            )
-        )
+        name = str(function.get("name", ""))
+        call_id = str(call.get("id") or new_tool_id())
+        parts.append(ToolCallPart(call_id, tool_names.get(name, name), arguments if isinstance(arguments, str) else ""))
     return parts
 
 

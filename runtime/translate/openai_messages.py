@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from bifrostc.runtime.errors import InvalidRequest
-from bifrostc.runtime.translate.common import PDF, expect_dict, expect_list, expect_str, new_tool_id
+from bifrostc.runtime.translate.common import PDF, expect_dict, expect_list, expect_str, new_tool_id, openai_tool_name
 from bifrostc.runtime.types import ImagePart, Message, Part, TextPart, ThinkingPart, ToolCallPart, ToolResultPart
 
 
@@ -156,7 +156,11 @@ def _texts(parts: list[Part]) -> list[str]:
 def _build_assistant(parts: list[Part]) -> dict[str, Any] | None:
     text = "".join(_texts(parts))
     calls = [
-        {"id": p.id, "type": "function", "function": {"name": p.name, "arguments": p.arguments or "{}"}}
+        {
+            "id": p.id,
+            "type": "function",
+            "function": {"name": openai_tool_name(p.name), "arguments": p.arguments or "{}"},
+        }
         for p in parts
         if isinstance(p, ToolCallPart)
     ]

@@ -12,6 +12,7 @@ from bifrostc.runtime.translate.common import (
     expect_dict,
     expect_list,
     expect_str,
+    openai_tool_name,
     openai_user,
     optional_int,
     optional_number,
@@ -148,7 +149,7 @@ def _put_tools(req: ChatRequest, body: dict[str, Any]) -> None:
     strict: dict[str, bool] = req.extra.get(OPENAI_TOOL_STRICT, {})
     tools = []
     for tool in req.tools:
-        function: dict[str, Any] = {"name": tool.name}
+        function: dict[str, Any] = {"name": openai_tool_name(tool.name)}
         if tool.description is not None:
             function["description"] = tool.description
         # OpenAI rejects "$schema" and needs a top-level object type, which MCP tool schemas sometimes omit.
@@ -162,11 +163,17 @@ def _put_tools(req: ChatRequest, body: dict[str, Any]) -> None:
     if choice is None or not tools:
         return
     if choice.type == "tool":
-        body["tool_choice"] = {"type": "function", "function": {"name": choice.name}}
+        body["tool_choice"] = {"type": "function", "function": {"name": openai_tool_name(choice.name or "")}}
     else:
         body["tool_choice"] = {"auto": "auto", "any": "required", "none": "none"}[choice.type]
     if choice.disable_parallel:
         body["parallel_tool_calls"] = False
+
+
+def tool_name_map(req: ChatRequest) -> dict[str, str]:
+    """Names sent upstream -> the client's names, for the tools whose names OpenAI forced us to shorten.
+    Pass it to ``parse_response(..., tool_names=)`` and ``StreamParser(tool_names=)``."""
+    return {openai_tool_name(t.name): t.name for t in req.tools if openai_tool_name(t.name) != t.name}
 
 
 def _reasoning_effort(req: ChatRequest) -> str | None:

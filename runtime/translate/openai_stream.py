@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +46,8 @@ class StreamParser:
     ``choices``) or ``finish()``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, tool_names: Mapping[str, str] | None = None) -> None:
+        self._tool_names = tool_names or {}  # upstream name -> client name (see openai.tool_name_map)
         self._started = False
         self._next_index = 0
         self._open_kind: str | None = None  # "text" or "thinking": at most one such block is open
@@ -123,7 +125,8 @@ class StreamParser:
                 events.append(BlockStop(block.index))
             block = _ToolBlock(self._allocate(), call_id or new_tool_id())
             self._tools[slot] = block
-            events.append(BlockStart(block.index, "tool_use", id=block.id, name=str(function.get("name") or "")))
+            name = str(function.get("name") or "")
+            events.append(BlockStart(block.index, "tool_use", id=block.id, name=self._tool_names.get(name, name)))
         arguments = function.get("arguments")
         if isinstance(arguments, str) and arguments:
             events.append(BlockDelta(block.index, "arguments", arguments))

@@ -299,3 +299,29 @@ def test_tool_schema_without_type_gets_an_object_type_for_openai():
         "type": "object",
         "properties": {"a": {"type": "string"}},
     }
+
+
+def test_tool_names_too_long_for_openai_are_shortened_and_mapped_back():
+    long_name = "mcp__a-very-long-server-name-from-some-registry__and_an_even_longer_tool_name_here"
+    body = minimal(
+        tools=[{"name": long_name, "input_schema": {"type": "object"}}],
+        tool_choice={"type": "tool", "name": long_name},
+        messages=[
+            {"role": "user", "content": "go"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "a", "name": long_name, "input": {}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "a", "content": "ok"}]},
+        ],
+    )
+    req = anthropic.parse_request(body)
+    out = openai.build_request(req, model="gpt-5")
+    short = out["tools"][0]["function"]["name"]
+    assert len(short) <= 64 and short == out["tool_choice"]["function"]["name"]
+    assert out["messages"][1]["tool_calls"][0]["function"]["name"] == short
+    names = openai.tool_name_map(req)
+    assert names == {short: long_name}
+    call = {"id": "c", "type": "function", "function": {"name": short, "arguments": "{}"}}
+    completion = {"id": "x", "model": "m", "choices": [{"message": {"role": "assistant", "tool_calls": [call]}}]}
+    assert openai.parse_response(completion, tool_names=names).content[0].name == long_name
+    parser = openai.StreamParser(tool_names=names)
+    start = parser.feed({"id": "x", "choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, **call}]}}]})[1]
+    assert start.name == long_name
