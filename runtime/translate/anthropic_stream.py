@@ -6,6 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 from bifrostc.runtime.translate.common import stop_from_anthropic
+from bifrostc.runtime.translate.sequencer import BlockSequencer
 from bifrostc.runtime.translate.sse import encode_frame
 from bifrostc.runtime.types import (
     BlockDelta,
@@ -140,8 +141,13 @@ class StreamEncoder:
 
     def __init__(self) -> None:
         self._model = ""
+        self._sequencer = BlockSequencer()
 
     def encode(self, event: StreamEvent) -> bytes:
+        """Frames for one canonical event; interleaved blocks come out one after the other (see sequencer)."""
+        return b"".join(self._encode_one(ev) for ev in self._sequencer.push(event))
+
+    def _encode_one(self, event: StreamEvent) -> bytes:
         if isinstance(event, MessageStart):
             return self._message_start(event) + self.ping()
         if isinstance(event, BlockStart):
