@@ -1,0 +1,62 @@
+"""What OpenAI-style models accept, where a request that is valid for Claude would be refused.
+
+Claude Code asks for large `max_tokens` (32k) and sends thinking/effort on most turns. A reasoning model takes
+`reasoning_effort`; a chat model (gpt-4o, gpt-4.1, most open models) rejects the field, and every model
+rejects a completion budget above its own limit. Provider options override the heuristics:
+`reasoning_effort: "true" | "false"` and `max_output_tokens: "<int>"`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bifrostc.runtime import config
+
+# Model families that accept `reasoning_effort` (OpenAI o-series and gpt-5, open reasoning models served
+# through OpenAI-compatible APIs).
+_REASONING = re.compile(r"(^|/)(o\d|gpt-5(?!-chat)|gpt-oss|grok-3-mini|grok-4|qwen3|deepseek-r1|magistral)", re.I)
+
+# Largest completion budget by model-name prefix (longest prefix wins), from the providers' model pages.
+_MAX_OUTPUT = {
+    "gpt-3.5": 4_096,
+    "gpt-4o": 16_384,
+    "chatgpt-4o": 16_384,
+    "gpt-4.1": 32_768,
+    "gpt-4-turbo": 4_096,
+    "o1": 100_000,
+    "o3": 100_000,
+    "o4-mini": 100_000,
+    "gpt-5": 128_000,
+    "deepseek-chat": 8_192,
+    "deepseek-reasoner": 64_000,
+}
+
+
+def _bare(model: str) -> str:
+    return model.rsplit("/", 1)[-1].lower()
+
+
+def accepts_reasoning_effort(provider: config.Provider, model: str) -> bool:
+    option = provider.option("reasoning_effort")
+    if option is not None:
+        return option.lower() == "true"
+    return bool(_REASONING.search(model))
+
+
+def max_output_tokens(provider: config.Provider, model: str) -> int | None:
+    option = provider.option("max_output_tokens")
+    if option is not None:
+        return int(option)
+    bare = _bare(model)
+    matches = [prefix for prefix in _MAX_OUTPUT if bare.startswith(prefix)]
+    return _MAX_OUTPUT[max(matches, key=len)] if matches else None
+
+
+def fit_to_model(body: dict[str, object], provider: config.Provider, model: str, max_tokens_field: str) -> None:
+    """Drop what the model would refuse and clamp the completion budget, in place."""
+    if "reasoning_effort" in body and not accepts_reasoning_effort(provider, model):
+        del body["reasoning_effort"]
+    limit = max_output_tokens(provider, model)
+    requested = body.get(max_tokens_field)
+    if limit is not None and isinstance(requested, int) and requested > limit:
+        body[max_tokens_field] = limit
