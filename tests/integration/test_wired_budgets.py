@@ -1,0 +1,101 @@
+"""Rate limits and budgets through the wired gateway: 429s in both dialects, spend in /api/spend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import anthropic
+import openai
+import pytest
+
+from tests.integration.wired import Wired, base_spec, budget_row, compile_gateway, sha256, user, wired_server
+
+KEYS = {name: f"sk-bfc-{name}-0123456789" for name in ("rl_a", "rl_o", "bud_a", "bud_o", "t1", "t2", "t3")}
+ONE_DOLLAR = {"max_usd": 1, "period": "never"}  # one mock answer of one output token spends it
+
+
+def _spec(tmp_path: Path) -> dict[str, Any]:
+    spec = base_spec(tmp_path / "gw.db")
+    spec["customers"] = {"acme": {"budget": {"max_usd": 3, "period": "1M"}}}
+    spec["teams"] = {
+        "platform": {"customer": "acme", "budget": {"max_usd": 2, "period": "1d"}},
+        "data": {"customer": "acme"},
+    }
+    one_rpm = {"requests_per_minute": 1}
+    spec["virtual_keys"] = [
+        {"name": "rl_a", "key_sha256": sha256(KEYS["rl_a"]), "rate_limit": one_rpm},
+        {"name": "rl_o", "key_sha256": sha256(KEYS["rl_o"]), "rate_limit": one_rpm},
+        {"name": "bud_a", "key_sha256": sha256(KEYS["bud_a"]), "budget": ONE_DOLLAR},
+        {"name": "bud_o", "key_sha256": sha256(KEYS["bud_o"]), "budget": ONE_DOLLAR},
+        {"name": "t1", "key_sha256": sha256(KEYS["t1"]), "team": "platform"},
+        {"name": "t2", "key_sha256": sha256(KEYS["t2"]), "team": "platform"},
+        {"name": "t3", "key_sha256": sha256(KEYS["t3"]), "team": "data"},
+    ]
+    return spec
+
+
+@pytest.fixture
+async def served(tmp_path: Path):
+    async with wired_server(compile_gateway(tmp_path, _spec(tmp_path))) as wired:
+        yield wired
+
+
+async def _ask_anthropic(wired: Wired, key: str) -> None:
+    await wired.anthropic(KEYS[key]).messages.create(model="echo", max_tokens=8, messages=user("hi"))
+
+
+async def _ask_openai(wired: Wired, key: str) -> None:
+    await wired.openai(KEYS[key]).chat.completions.create(model="echo", messages=user("hi"))
+
+
+async def test_rate_limit_is_429_with_retry_after_in_both_dialects(served: Wired) -> None:
+    # One request per fixed UTC minute: within three requests at least one is refused even if a minute
+    # boundary falls between two of them.
+    with pytest.raises(anthropic.RateLimitError) as anth:
+        for _ in range(3):
+            await _ask_anthropic(served, "rl_a")
+    with pytest.raises(openai.RateLimitError) as oai:
+        for _ in range(3):
+            await _ask_openai(served, "rl_o")
+    assert anth.value.body["error"]["type"] == "rate_limit_error"
+    assert oai.value.body["code"] == "rate_limit_exceeded"
+    for error in (anth.value, oai.value):
+        assert 1 <= int(error.response.headers["retry-after"]) <= 60
+
+
+async def test_exhausted_budget_is_429_in_each_dialects_terms(served: Wired) -> None:
+    await _ask_anthropic(served, "bud_a")
+    await _ask_openai(served, "bud_o")
+    with pytest.raises(anthropic.RateLimitError) as anth:
+        await _ask_anthropic(served, "bud_a")
+    with pytest.raises(openai.RateLimitError) as oai:
+        await _ask_openai(served, "bud_o")
+    assert anth.value.body["error"]["type"] == "rate_limit_error"
+    assert "budget of key 'bud_a' exhausted" in anth.value.body["error"]["message"]
+    assert oai.value.body["type"] == "insufficient_quota" and oai.value.body["code"] == "insufficient_quota"
+    await served.settled(4)
+    spend = await served.spend()
+    assert budget_row(spend, "key", "bud_a")["spent_usd"] == pytest.approx(1.0)
+    assert budget_row(spend, "key", "bud_o")["spent_usd"] == pytest.approx(1.0)
+    by_key = {row["key"]: row for row in spend["keys"]}
+    assert by_key["bud_a"]["cost_usd"] == pytest.approx(1.0)
+
+
+async def test_team_and_customer_budgets_are_shared_by_their_keys(served: Wired) -> None:
+    await _ask_anthropic(served, "t1")
+    await _ask_openai(served, "t2")  # the team's $2 is now spent, by two different keys
+    with pytest.raises(anthropic.RateLimitError) as team_refusal:
+        await _ask_anthropic(served, "t1")
+    assert "team 'platform'" in team_refusal.value.body["error"]["message"]
+
+    await _ask_anthropic(served, "t3")  # another team of the same customer: the customer's $3 is now spent
+    with pytest.raises(openai.RateLimitError) as customer_refusal:
+        await _ask_openai(served, "t3")
+    assert "customer 'acme'" in customer_refusal.value.body["message"]
+
+    spend = await served.spend()
+    assert budget_row(spend, "team", "platform")["spent_usd"] == pytest.approx(2.0)
+    assert budget_row(spend, "team", "data")["spent_usd"] == pytest.approx(1.0)
+    assert budget_row(spend, "customer", "acme")["spent_usd"] == pytest.approx(3.0)
+    assert budget_row(spend, "key", "t1")["spent_usd"] == pytest.approx(1.0)
