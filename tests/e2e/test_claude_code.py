@@ -56,24 +56,33 @@ def _text_reply(text: str, stream: bool) -> Response:
     )
 
 
-def _tool_reply(stream: bool) -> Response:
-    args = json.dumps({"command": "echo hi > marker.txt", "description": "Write the marker file"})
+TOOL_COMMANDS = {"marker.txt": "echo hi > marker.txt", "second.txt": "echo two > second.txt"}
+
+
+def _tool_reply(stream: bool, parallel: bool) -> Response:
+    commands = list(TOOL_COMMANDS.values())[: 2 if parallel else 1]
+    args = [json.dumps({"command": c, "description": "Write a marker file"}) for c in commands]
+    ids = [f"call_e2e_{i}" for i in range(len(args))]
     if not stream:
-        call = {"id": "call_e2e_1", "type": "function", "function": {"name": "Bash", "arguments": args}}
-        return JSONResponse(openai_completion(None, tool_calls=[call]))
-    head = {"index": 0, "id": "call_e2e_1", "type": "function", "function": {"name": "Bash", "arguments": ""}}
-    return _stream(
-        [
-            openai_chunk({"role": "assistant", "content": None}),
-            openai_chunk({"tool_calls": [head]}),
-            openai_chunk({"tool_calls": [{"index": 0, "function": {"arguments": args[:20]}}]}),
-            openai_chunk({"tool_calls": [{"index": 0, "function": {"arguments": args[20:]}}]}),
-            openai_chunk({}, "tool_calls"),
+        calls = [
+            {"id": ids[i], "type": "function", "function": {"name": "Bash", "arguments": a}} for i, a in enumerate(args)
         ]
-    )
+        return JSONResponse(openai_completion(None, tool_calls=calls))
+
+    def head(i: int) -> dict[str, Any]:
+        return {"index": i, "id": ids[i], "type": "function", "function": {"name": "Bash", "arguments": ""}}
+
+    def part(i: int, text: str) -> dict[str, Any]:
+        return openai_chunk({"tool_calls": [{"index": i, "function": {"arguments": text}}]})
+
+    chunks = [openai_chunk({"role": "assistant", "content": None})]
+    chunks += [openai_chunk({"tool_calls": [head(i)]}) for i in range(len(args))]
+    # Parallel calls' argument fragments arrive interleaved, as OpenAI-compatible servers may send them.
+    chunks += [part(i, a[:20]) for i, a in enumerate(args)] + [part(i, a[20:]) for i, a in enumerate(args)]
+    return _stream([*chunks, openai_chunk({}, "tool_calls")])
 
 
-def fake_openai_upstream(seen: list[dict[str, Any]]) -> Starlette:
+def fake_openai_upstream(seen: list[dict[str, Any]], parallel: bool = False) -> Starlette:
     async def chat(request: Request) -> Response:
         body = orjson.loads(await request.body())
         seen.append(body)
@@ -84,13 +93,14 @@ def fake_openai_upstream(seen: list[dict[str, Any]]) -> Starlette:
         if any(m.get("role") == "tool" for m in messages) and MARKER_PROMPT in text:
             return _text_reply(FINAL_TEXT, stream)
         if "Bash" in tool_names and MARKER_PROMPT in text:
-            return _tool_reply(stream)
+            return _tool_reply(stream, parallel)
         return _text_reply("OK", stream)  # side requests: titles, topics, summaries
 
     return Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"])])
 
 
-async def test_claude_code_runs_a_streamed_tool_call_through_the_gateway(live_server, tmp_path):
+@pytest.mark.parametrize("parallel", [False, True], ids=["one-tool-call", "parallel-interleaved-tool-calls"])
+async def test_claude_code_runs_streamed_tool_calls_through_the_gateway(live_server, tmp_path, parallel):
     binary = claude_binary()
     if binary is None:
         pytest.skip("Claude Code CLI not installed")
@@ -99,7 +109,7 @@ async def test_claude_code_runs_a_streamed_tool_call_through_the_gateway(live_se
     home = tmp_path / "home"
     work.mkdir()
     home.mkdir()
-    async with live_server(fake_openai_upstream(seen)) as upstream_url:
+    async with live_server(fake_openai_upstream(seen, parallel)) as upstream_url:
         gw = gateway(
             [provider("fake", "openai", base_url=f"{upstream_url}/v1", key_env="FAKE_UPSTREAM_KEY")],
             {"fake-model": [("fake", "gpt-fake")]},
@@ -135,6 +145,8 @@ async def test_claude_code_runs_a_streamed_tool_call_through_the_gateway(live_se
     assert proc.returncode == 0, stderr.decode()[-2000:] + stdout.decode()[-2000:]
     result = json.loads(stdout)
     assert (work / "marker.txt").read_text().strip() == "hi"
+    assert (work / "second.txt").exists() is parallel
     assert FINAL_TEXT in result["result"]
     assert result.get("is_error") is False
-    assert any(m.get("role") == "tool" for body in seen for m in body.get("messages", []))
+    tool_results = max(sum(m.get("role") == "tool" for m in body.get("messages", [])) for body in seen)
+    assert tool_results == (2 if parallel else 1)
