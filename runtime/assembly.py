@@ -195,6 +195,8 @@ def gateway_app(gateway: config.Gateway, *, environ: Mapping[str, str] | None = 
 
     options = gateway_app_options(gateway, environ=environ)
     on_app, parts = options.pop("on_app"), options.pop("parts")
+    if environ is not None:  # provider keys come from the same environment as virtual keys and DSNs
+        options["environ"] = dict(environ)
     app = create_app(gateway, **options, **app_options)
     on_app(app)
     app.state.parts = parts

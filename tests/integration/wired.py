@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import copy
 import hashlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -155,3 +155,49 @@ async def wired_server(
 
 def user(text: str) -> list[dict[str, Any]]:
     return [{"role": "user", "content": text}]
+
+
+class FakeUpstreams:
+    """A MockTransport handler dispatching on the upstream host; records every request it received."""
+
+    def __init__(self, **handlers: Callable[[httpx.Request], Awaitable[httpx.Response]]) -> None:
+        self.handlers = handlers
+        self.requests: list[httpx.Request] = []
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return await self.handlers[request.url.host](request)
+
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self)
+
+    def sent_to(self, host: str) -> list[httpx.Request]:
+        return [r for r in self.requests if r.url.host == host]
+
+
+async def hang_forever(_request: httpx.Request) -> httpx.Response:
+    """An upstream that accepts the request and never answers (the gateway's deadline must end it)."""
+    await asyncio.Event().wait()
+    raise AssertionError("unreachable")
+
+
+class StallingStream(httpx.AsyncByteStream):
+    """A response body that sends `first` and then stalls forever."""
+
+    def __init__(self, first: bytes) -> None:
+        self.first = first
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield self.first
+        await asyncio.Event().wait()
+
+
+def openai_completion(text: str, model: str) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": 1700000000,
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
+    }
