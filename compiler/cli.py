@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from bifrostc.compiler import __version__, api
+from bifrostc.compiler.diagnostics import Severity
 from bifrostc.compiler.emit import TEMPLATES
 from bifrostc.compiler.explain import ExplainError, explain
 from bifrostc.compiler.schema_gen import gateway_schema
@@ -95,10 +96,16 @@ def _existing(path: pathlib.Path) -> pathlib.Path:
     return path
 
 
-def _compiled(path: pathlib.Path, *, writing: bool = False, stderr: TextIO | None = None) -> api.BuildResult:
+def _compiled(
+    path: pathlib.Path, *, writing: bool = False, stderr: TextIO | None = None, errors_only: bool = False
+) -> api.BuildResult:
+    """Compile in memory and report diagnostics; `errors_only` for commands where env warnings are noise."""
     result = api.compile_spec(_existing(path))
     loaded = result.validated.loaded
-    text = api.report(result.validated.diagnostics, str(path), loaded.text, writing=writing)
+    diags = result.validated.diagnostics
+    if errors_only:
+        diags = [d for d in diags if d.severity is Severity.ERROR]
+    text = api.report(diags, str(path), loaded.text, writing=writing)
     (stderr or sys.stderr).write(text)
     return result
 
@@ -136,7 +143,7 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    result = _compiled(args.file)
+    result = _compiled(args.file, errors_only=True)
     if result.gateway is None:
         return INVALID
     try:
@@ -148,7 +155,7 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    old, new = _compiled(args.old), _compiled(args.new)
+    old, new = _compiled(args.old, errors_only=True), _compiled(args.new, errors_only=True)
     if old.gateway is None or new.gateway is None:
         return INVALID
     lines = diff_gateways(old.gateway, new.gateway)
