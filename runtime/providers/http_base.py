@@ -10,7 +10,7 @@ import orjson
 
 from bifrostc.runtime import config
 from bifrostc.runtime.errors import UpstreamError
-from bifrostc.runtime.http import error_from_response, error_from_transport, timeout_for
+from bifrostc.runtime.http import error_from_response, error_from_transport, send, timeout_for
 
 
 class HttpAdapter:
@@ -22,6 +22,7 @@ class HttpAdapter:
         self.provider = provider
         self.client = client
         self.timeout = timeout_for(provider.network)
+        self._timeout_extension = self.timeout.as_dict()
         self.base_url = (provider.base_url or self.default_base_url).rstrip("/")
         self.static_headers = dict(provider.headers)
         self._parsed_urls: dict[str, httpx.URL] = {}  # one per endpoint/deployment: parse each URL once
@@ -75,9 +76,9 @@ class HttpAdapter:
         request = self.client.build_request(
             "POST", parsed, content=content, headers=self._headers(api_key, extra_headers), params=params
         )
-        request.extensions["timeout"] = self.timeout.as_dict()
+        request.extensions["timeout"] = self._timeout_extension
         try:
-            response = await self.client.send(request, stream=True)
+            response = await send(self.client, request)
         except httpx.TransportError as exc:
             raise error_from_transport(exc, self.provider.name) from exc
         if response.status_code >= 400:
