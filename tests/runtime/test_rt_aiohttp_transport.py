@@ -1,0 +1,222 @@
+"""The production upstream transport (AiohttpTransport) against a real HTTP/1.1 server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+from collections.abc import AsyncIterator, Callable
+
+import httpx
+import pytest
+
+from bifrostc.runtime.http import AiohttpTransport, build_client, send
+
+Reply = Callable[[bytes], bytes | None]  # request head+body -> raw response bytes (None: close without answering)
+
+
+class LocalServer:
+    """A keep-alive HTTP/1.1 server whose replies are raw bytes chosen per request by `reply`."""
+
+    def __init__(self, reply: Reply) -> None:
+        self.reply = reply
+        self.connections = 0
+        self.requests: list[bytes] = []
+        self.hold = asyncio.Event()  # replies returning b"" wait on this (never set: an upstream that stalls)
+        self.server: asyncio.Server | None = None
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next(
+                    (
+                        int(line.split(b":")[1])
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length")
+                    ),
+                    0,
+                )
+                request = head + await reader.readexactly(length)
+                self.requests.append(request)
+                answer = self.reply(request)
+                if answer is None:
+                    return
+                if answer == b"":
+                    await self.hold.wait()
+                writer.write(answer)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return
+        finally:
+            writer.close()
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        port = self.server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Callable[[Reply], asyncio.Future[LocalServer]]]:
+    servers: list[LocalServer] = []
+
+    async def start(reply: Reply) -> LocalServer:
+        server = LocalServer(reply)
+        server.server = await asyncio.start_server(server._serve, "127.0.0.1", 0)
+        servers.append(server)
+        return server
+
+    yield start  # type: ignore[misc]
+    for server in servers:
+        server.hold.set()
+        assert server.server is not None
+        server.server.close()
+
+
+def json_reply(body: bytes, *extra: bytes) -> Reply:
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n" % len(body)
+    return lambda _request: head + b"".join(h + b"\r\n" for h in extra) + b"\r\n" + body
+
+
+async def post(client: httpx.AsyncClient, url: str, body: bytes = b'{"x":1}', **timeout: float) -> httpx.Response:
+    request = client.build_request("POST", url, content=body, headers={"authorization": "Bearer k"})
+    request.extensions["timeout"] = httpx.Timeout(5.0, **timeout).as_dict()
+    return await send(client, request)
+
+
+async def test_json_round_trip_reuses_one_pooled_connection(serve) -> None:
+    server = await serve(json_reply(b'{"ok":true}'))
+    client = build_client()
+    try:
+        for _ in range(3):
+            response = await post(client, f"{server.url}/v1/chat/completions")
+            assert response.status_code == 200
+            assert await response.aread() == b'{"ok":true}'
+            await response.aclose()
+    finally:
+        await client.aclose()
+    assert server.connections == 1
+    first = server.requests[0]
+    assert first.startswith(b"POST /v1/chat/completions HTTP/1.1\r\n")
+    assert b"authorization: bearer k" in first.lower()
+    assert first.endswith(b'\r\n\r\n{"x":1}')
+
+
+async def test_chunked_stream_arrives_in_order(serve) -> None:
+    frames = [b'data: {"n":%d}\n\n' % i for i in range(5)]
+    body = b"".join(b"%x\r\n%s\r\n" % (len(f), f) for f in frames) + b"0\r\n\r\n"
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+    server = await serve(lambda _r: head + body)
+    client = build_client()
+    try:
+        response = await post(client, server.url)
+        received = b"".join([chunk async for chunk in response.aiter_bytes()])
+        await response.aclose()
+    finally:
+        await client.aclose()
+    assert received == b"".join(frames)
+
+
+async def test_gzip_body_is_decoded_by_httpx_and_cookies_are_not_kept(serve) -> None:
+    packed = gzip.compress(b'{"hello":"world"}')
+    server = await serve(json_reply(packed, b"content-encoding: gzip", b"set-cookie: tenant=a; Path=/"))
+    client = build_client()
+    try:
+        for _ in range(2):
+            response = await post(client, server.url)
+            assert await response.aread() == b'{"hello":"world"}'
+            await response.aclose()
+    finally:
+        await client.aclose()
+    assert b"cookie" not in server.requests[1].lower().replace(b"set-cookie", b"")
+
+
+async def test_error_status_and_headers_come_through(serve) -> None:
+    body = b'{"error":{"message":"slow down"}}'
+    head = b"HTTP/1.1 429 Too Many Requests\r\nretry-after: 7\r\ncontent-length: %d\r\n\r\n" % len(body)
+    server = await serve(lambda _r: head + body)
+    client = build_client()
+    try:
+        response = await post(client, server.url)
+        assert response.status_code == 429
+        assert response.headers["retry-after"] == "7"
+        assert await response.aread() == body
+        await response.aclose()
+    finally:
+        await client.aclose()
+
+
+async def test_refused_connection_is_an_httpx_connect_error() -> None:
+    with socket_bound() as port:
+        client = build_client()
+        try:
+            with pytest.raises(httpx.ConnectError):
+                await post(client, f"http://127.0.0.1:{port}")
+        finally:
+            await client.aclose()
+
+
+async def test_dropped_connection_is_an_httpx_transport_error(serve) -> None:
+    server = await serve(lambda _r: None)
+    client = build_client()
+    try:
+        with pytest.raises(httpx.TransportError) as caught:
+            await post(client, server.url)
+    finally:
+        await client.aclose()
+    assert not isinstance(caught.value, httpx.TimeoutException)  # a 502, not a 504
+
+
+async def test_stalled_upstream_is_an_httpx_read_timeout(serve) -> None:
+    server = await serve(lambda _r: b"")  # never answers
+    client = build_client()
+    try:
+        with pytest.raises(httpx.ReadTimeout):
+            await post(client, server.url, read=0.05)
+    finally:
+        await client.aclose()
+
+
+def test_env_proxies_apply_per_origin_and_honour_no_proxy() -> None:
+    transport = AiohttpTransport(proxies={"https": "http://proxy:3128", "no": "internal.example,127.0.0.1"})
+    assert transport.proxy_for(httpx.URL("https://api.openai.com/v1/x")) == "http://proxy:3128"
+    assert transport.proxy_for(httpx.URL("https://internal.example/v1")) is None
+    assert transport.proxy_for(httpx.URL("http://api.openai.com/v1")) is None  # no http proxy configured
+    assert AiohttpTransport(proxies={}).proxy_for(httpx.URL("https://api.openai.com")) is None
+
+
+class socket_bound:
+    """A port that is bound but not listening: connecting to it is refused."""
+
+    def __enter__(self) -> int:
+        import socket
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        return int(self.sock.getsockname()[1])
+
+    def __exit__(self, *exc: object) -> None:
+        self.sock.close()
+
+
+async def test_stream_closed_early_drops_its_connection_instead_of_reusing_it(serve) -> None:
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+    first_frame = b'data: {"n":0}\n\n'
+    replies = iter([head + b"%x\r\n%s\r\n" % (len(first_frame), first_frame), None])
+    ok = json_reply(b'{"ok":true}')
+    server = await serve(lambda request: next(replies, None) or ok(request))
+    client = build_client()
+    try:
+        response = await post(client, server.url)
+        async for chunk in response.aiter_bytes():
+            assert chunk == first_frame
+            break
+        await response.aclose()  # the client went away mid-stream
+        again = await post(client, server.url)
+        assert await again.aread() == b'{"ok":true}'
+        await again.aclose()
+    finally:
+        await client.aclose()
+    assert server.connections == 2
