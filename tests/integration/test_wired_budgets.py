@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import anthropic
+import httpx
 import openai
 import pytest
 
-from tests.integration.wired import Wired, base_spec, budget_row, compile_gateway, sha256, user, wired_server
+from tests.integration.wired import (
+    DOLLAR_PER_TOKEN,
+    FakeUpstreams,
+    Wired,
+    base_spec,
+    budget_row,
+    compile_gateway,
+    openai_sse,
+    sha256,
+    user,
+    wired_server,
+)
 
 KEYS = {name: f"sk-bfc-{name}-0123456789" for name in ("rl_a", "rl_o", "bud_a", "bud_o", "t1", "t2", "t3")}
 ONE_DOLLAR = {"max_usd": 1, "period": "never"}  # one mock answer of one output token spends it
@@ -99,3 +112,35 @@ async def test_team_and_customer_budgets_are_shared_by_their_keys(served: Wired)
     assert budget_row(spend, "team", "data")["spent_usd"] == pytest.approx(1.0)
     assert budget_row(spend, "customer", "acme")["spent_usd"] == pytest.approx(3.0)
     assert budget_row(spend, "key", "t1")["spent_usd"] == pytest.approx(1.0)
+
+
+async def _openai_stream_upstream(request: httpx.Request) -> httpx.Response:
+    body = json.loads(request.content)
+    assert body["stream"] and body["stream_options"]["include_usage"]
+    content = openai_sse("streamed", body["model"], completion_tokens=3)
+    return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=content)
+
+
+async def test_streamed_requests_are_charged_canonical_and_passthrough(tmp_path: Path) -> None:
+    spec = _spec(tmp_path)
+    spec["providers"]["llm"] = {"type": "openai", "base_url": "http://llm.test/v1", "api_key_env": "LLM_KEY"}
+    spec["models"]["chat"] = {"target": "llm/gpt-chat", "pricing": dict(DOLLAR_PER_TOKEN)}
+    environ = {"LLM_KEY": "sk-upstream-llm-0123456789"}
+    upstreams = FakeUpstreams(**{"llm.test": _openai_stream_upstream})
+    gateway = compile_gateway(tmp_path, spec, environ)
+    async with wired_server(gateway, environ, transport=upstreams.transport()) as wired:
+        async with wired.anthropic(KEYS["t3"]).messages.stream(
+            model="echo", max_tokens=8, messages=user("one two three four five six seven eight")
+        ) as stream:
+            canonical = await stream.get_final_message()
+        # An OpenAI client asking for usage on an OpenAI upstream: upstream bytes are relayed unchanged.
+        relayed = await wired.openai(KEYS["rl_o"]).chat.completions.create(
+            model="chat", messages=user("hi"), stream=True, stream_options={"include_usage": True}
+        )
+        chunks = [chunk async for chunk in relayed]
+        await wired.settled(2)  # streams are charged after their last byte
+        spend = await wired.spend()
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 3
+    assert budget_row(spend, "key", "t3")["spent_usd"] == pytest.approx(canonical.usage.output_tokens)
+    assert budget_row(spend, "customer", "acme")["spent_usd"] == pytest.approx(canonical.usage.output_tokens)
+    assert budget_row(spend, "key", "rl_o")["spent_usd"] == pytest.approx(3.0)

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import copy
 import hashlib
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,3 +202,15 @@ def openai_completion(text: str, model: str) -> dict[str, Any]:
         "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
     }
+
+
+def openai_sse(text: str, model: str, *, completion_tokens: int) -> bytes:
+    """An OpenAI chat stream with a final usage chunk, as sent when stream_options.include_usage is set."""
+    base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1700000000, "model": model}
+    chunks = [
+        {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": text}, "finish_reason": None}]},
+        {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+        {**base, "choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": completion_tokens}},
+    ]
+    frames = [f"data: {json.dumps(chunk)}\n\n" for chunk in chunks]
+    return ("".join(frames) + "data: [DONE]\n\n").encode()
