@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import secrets
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -153,9 +154,22 @@ def _routes(parts: Parts, gateway: config.Gateway, environ: Mapping[str, str]) -
         routes += dashboard_routes(
             parts.telemetry.sink.store,
             spend_report=lambda: parts.governor.spend_report(),
-            admin_key=_env_value(environ, gateway.server.admin_key_env),
+            admin_key=_admin_key(gateway, environ),
         )
     return routes
+
+
+def _admin_key(gateway: config.Gateway, environ: Mapping[str, str]) -> str | None:
+    """The dashboard's admin key. When the spec names an env var that is unset, the dashboard is locked
+    (a random key nobody knows) rather than left open: logs may hold prompts and spend."""
+    name = gateway.server.admin_key_env
+    if not name:
+        return None
+    value = environ.get(name)
+    if not value:
+        log.error("server.admin_key_env is %s but it is not set: the dashboard is locked until it is", name)
+        return secrets.token_urlsafe(32)
+    return value
 
 
 def _lifespan(parts: Parts) -> Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]:

@@ -180,3 +180,20 @@ async def test_spans_with_genai_attributes_reach_an_otlp_collector(tmp_path: Pat
     assert attributes["gen_ai.usage.output_tokens"] == 2
     assert attributes["bifrostc.virtual_key"] == "observed"
     assert KEY not in json.dumps(collector.spans)
+
+
+async def test_dashboard_is_locked_when_the_admin_key_env_var_is_unset(tmp_path: Path) -> None:
+    environ = {k: v for k, v in ENV.items() if k != "ADMIN_KEY"}
+    gateway = compile_gateway(tmp_path, _spec(tmp_path), environ)
+    async with wired_server(gateway, environ) as wired:
+        for path in ("/", "/logs", "/api/logs", "/api/spend"):
+            assert (await wired.http.get(f"{wired.url}{path}")).status_code == 401
+        assert (await wired.http.get(f"{wired.url}/metrics")).status_code == 200
+
+
+async def test_the_response_request_id_names_its_log_row(served: Wired) -> None:
+    raw = await served.anthropic(KEY).messages.with_raw_response.create(
+        model="echo", max_tokens=16, messages=user("which row?")
+    )
+    (row,) = await served.logs(1)
+    assert raw.headers["x-request-id"] == row["id"]
