@@ -76,6 +76,10 @@ def _parser() -> argparse.ArgumentParser:
     cmd.add_argument("--check", action="store_true", help="exit 1 when the file differs from the models")
     cmd.set_defaults(handler=_schema)
 
+    cmd = sub.add_parser("keygen", help="make a new virtual key: prints the value once and the sha256 for the spec")
+    cmd.add_argument("name", nargs="?", default="my-key", help="the virtual key's name in the spec snippet")
+    cmd.set_defaults(handler=_keygen)
+
     cmd = sub.add_parser("serve", help="run the gateway from a built out/ dir")
     cmd.add_argument("out_dir", type=pathlib.Path)
     cmd.add_argument("--host")
@@ -191,6 +195,18 @@ def _schema(args: argparse.Namespace) -> int:
             return INVALID
         return OK
     args.out.write_text(text, encoding="utf-8")
+    return OK
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    import hashlib
+    import secrets
+
+    # The prefix lets the gateway refuse a revoked or mistyped key instead of treating it as anonymous.
+    value = "sk-bfc-" + secrets.token_urlsafe(32)
+    digest = hashlib.sha256(value.encode()).hexdigest()
+    print(f"key (shown once; give it to the client, never to the spec): {value}", file=sys.stderr)
+    print(f"virtual_keys:\n  - name: {args.name}\n    key_sha256: {digest}")
     return OK
 
 
