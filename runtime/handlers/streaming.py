@@ -12,7 +12,7 @@ import orjson
 from bifrostc.runtime.context import RequestContext
 from bifrostc.runtime.dispatch import PrimedStream
 from bifrostc.runtime.errors import GatewayError
-from bifrostc.runtime.http import error_from_transport
+from bifrostc.runtime.http import UpstreamReply, error_from_transport
 from bifrostc.runtime.translate import replay
 from bifrostc.runtime.translate.sse import SSEDecoder
 from bifrostc.runtime.types import ChatResponse, MessageDelta, MessageStart, StreamError, StreamEvent, Usage
@@ -21,7 +21,7 @@ log = logging.getLogger("bifrostc.stream")
 Done = Callable[[Usage | None, ChatResponse | None], Awaitable[None]]
 
 
-async def upstream_bytes(response: httpx.Response, provider: str) -> bytes:
+async def upstream_bytes(response: UpstreamReply, provider: str) -> bytes:
     try:
         return await response.aread()
     except httpx.TransportError as exc:
@@ -30,8 +30,8 @@ async def upstream_bytes(response: httpx.Response, provider: str) -> bytes:
         await response.aclose()
 
 
-async def raw_stream(response: httpx.Response, provider: str) -> AsyncIterator[bytes]:
-    """The upstream body as received (content-encoding undone by httpx), cut at SSE frame boundaries so a
+async def raw_stream(response: UpstreamReply, provider: str) -> AsyncIterator[bytes]:
+    """The upstream body as received (content-encoding undone by aiohttp or httpx), cut at SSE frame boundaries so a
     failure mid-frame never leaves half an event before our closing error event."""
     pending = b""
     try:

@@ -9,7 +9,7 @@ import httpx
 import orjson
 
 from bifrostc.runtime.errors import UpstreamError
-from bifrostc.runtime.http import error_from_transport, iter_sse
+from bifrostc.runtime.http import UpstreamReply, error_from_transport, iter_sse
 from bifrostc.runtime.providers.http_base import HttpAdapter
 from bifrostc.runtime.types import ChatRequest, ChatResponse, StreamEvent
 
@@ -67,7 +67,7 @@ class AnthropicAdapter(HttpAdapter):
 
     async def passthrough(
         self, body: dict[str, Any], *, model: str, api_key: str | None, client_headers: Mapping[str, str]
-    ) -> httpx.Response:
+    ) -> UpstreamReply:
         """Forward the client's body with only `model` rewritten; the caller relays the raw bytes."""
         forwarded = {name: client_headers[name] for name in FORWARDED_HEADERS if name in client_headers}
         return await self.open(self.messages_url, {**body, "model": model}, api_key, extra_headers=forwarded)

@@ -10,7 +10,7 @@ import orjson
 
 from bifrostc.runtime import config
 from bifrostc.runtime.errors import UpstreamError
-from bifrostc.runtime.http import error_from_response, error_from_transport, send, timeout_for
+from bifrostc.runtime.http import UpstreamReply, error_from_response, error_from_transport, post_upstream, timeout_for
 
 
 class HttpAdapter:
@@ -25,16 +25,27 @@ class HttpAdapter:
         self._timeout_extension = self.timeout.as_dict()
         self.base_url = (provider.base_url or self.default_base_url).rstrip("/")
         self.static_headers = dict(provider.headers)
-        self._parsed_urls: dict[str, httpx.URL] = {}  # one per endpoint/deployment: parse each URL once
+        self._parsed_urls: dict[tuple[str, tuple[tuple[str, str], ...]], httpx.URL] = {}  # parse each URL once
+        self._base_headers: dict[str | None, dict[str, str]] = {}  # per API key: client defaults + ours
 
     def auth_headers(self, api_key: str | None) -> dict[str, str]:
         raise NotImplementedError
 
     def _headers(self, api_key: str | None, extra: Mapping[str, str] | None) -> dict[str, str]:
-        headers = {"content-type": "application/json", **self.static_headers, **self.auth_headers(api_key)}
-        if extra:
-            headers.update(extra)
-        return headers
+        base = self._base_headers.get(api_key)
+        if base is None:
+            defaults = dict(self.client.headers)  # accept, accept-encoding, user-agent, as build_request adds
+            base = {**defaults, "content-type": "application/json", **self.static_headers, **self.auth_headers(api_key)}
+            self._base_headers[api_key] = base
+        return {**base, **extra} if extra else base
+
+    def _url(self, url: str, params: Mapping[str, str] | None) -> httpx.URL:
+        key = (url, tuple(params.items()) if params else ())
+        parsed = self._parsed_urls.get(key)
+        if parsed is None:
+            parsed = httpx.URL(url, params=params) if params else httpx.URL(url)
+            self._parsed_urls[key] = parsed
+        return parsed
 
     async def post_json(
         self,
@@ -67,18 +78,14 @@ class HttpAdapter:
         *,
         extra_headers: Mapping[str, str] | None = None,
         params: Mapping[str, str] | None = None,
-    ) -> httpx.Response:
+    ) -> UpstreamReply:
         """Send and return the response with its body unread; error statuses raise UpstreamError."""
         content = body if isinstance(body, bytes) else orjson.dumps(body)
-        parsed = self._parsed_urls.get(url)
-        if parsed is None:
-            parsed = self._parsed_urls[url] = httpx.URL(url)
-        request = self.client.build_request(
-            "POST", parsed, content=content, headers=self._headers(api_key, extra_headers), params=params
-        )
-        request.extensions["timeout"] = self._timeout_extension
+        headers = self._headers(api_key, extra_headers)
         try:
-            response = await send(self.client, request)
+            response = await post_upstream(
+                self.client, self._url(url, params), content, headers, self._timeout_extension
+            )
         except httpx.TransportError as exc:
             raise error_from_transport(exc, self.provider.name) from exc
         if response.status_code >= 400:

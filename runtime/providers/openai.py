@@ -9,7 +9,7 @@ import httpx
 import orjson
 
 from bifrostc.runtime.errors import UpstreamError
-from bifrostc.runtime.http import error_from_transport, iter_sse
+from bifrostc.runtime.http import UpstreamReply, error_from_transport, iter_sse
 from bifrostc.runtime.providers.http_base import HttpAdapter
 from bifrostc.runtime.types import ChatRequest, ChatResponse, StreamEvent
 
@@ -77,7 +77,7 @@ class OpenAIAdapter(HttpAdapter):
 
     async def passthrough(
         self, body: dict[str, Any], *, model: str, api_key: str | None, client_headers: Mapping[str, str]
-    ) -> httpx.Response:
+    ) -> UpstreamReply:
         """Forward an OpenAI client's body with only `model` rewritten; the caller relays the raw bytes."""
         url = self.url("chat/completions", model)
         return await self.open(url, {**body, "model": model}, api_key, params=self.params())

@@ -1,4 +1,5 @@
-"""The production upstream transport (AiohttpTransport) against a real HTTP/1.1 server on 127.0.0.1."""
+"""The production upstream transport (AiohttpTransport) against a real HTTP/1.1 server on 127.0.0.1, on both of
+its routes: `post_upstream` (native aiohttp, the adapters' hot path) and the httpx client API (other adapters)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 import pytest
 
-from bifrostc.runtime.http import AiohttpTransport, build_client, send
+from bifrostc.runtime.http import AiohttpTransport, UpstreamReply, UpstreamResponse, build_client, post_upstream
 
 Reply = Callable[[bytes], bytes | None]  # request head+body -> raw response bytes (None: close without answering)
 
@@ -80,18 +81,29 @@ def json_reply(body: bytes, *extra: bytes) -> Reply:
     return lambda _request: head + b"".join(h + b"\r\n" for h in extra) + b"\r\n" + body
 
 
-async def post(client: httpx.AsyncClient, url: str, body: bytes = b'{"x":1}', **timeout: float) -> httpx.Response:
-    request = client.build_request("POST", url, content=body, headers={"authorization": "Bearer k"})
-    request.extensions["timeout"] = httpx.Timeout(5.0, **timeout).as_dict()
-    return await send(client, request)
+@pytest.fixture(params=["native", "httpx"])
+def route(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
-async def test_json_round_trip_reuses_one_pooled_connection(serve) -> None:
+async def post(client: httpx.AsyncClient, url: str, route: str, **timeout: float) -> UpstreamReply:
+    headers = {"authorization": "Bearer k", "content-type": "application/json"}
+    limits = httpx.Timeout(5.0, **timeout).as_dict()
+    if route == "native":
+        response = await post_upstream(client, httpx.URL(url), b'{"x":1}', headers, limits)
+        assert isinstance(response, UpstreamResponse)
+        return response
+    request = client.build_request("POST", url, content=b'{"x":1}', headers=headers)
+    request.extensions["timeout"] = limits
+    return await client.send(request, stream=True)
+
+
+async def test_json_round_trip_reuses_one_pooled_connection(serve, route: str) -> None:
     server = await serve(json_reply(b'{"ok":true}'))
     client = build_client()
     try:
         for _ in range(3):
-            response = await post(client, f"{server.url}/v1/chat/completions")
+            response = await post(client, f"{server.url}/v1/chat/completions", route)
             assert response.status_code == 200
             assert await response.aread() == b'{"ok":true}'
             await response.aclose()
@@ -104,14 +116,14 @@ async def test_json_round_trip_reuses_one_pooled_connection(serve) -> None:
     assert first.endswith(b'\r\n\r\n{"x":1}')
 
 
-async def test_chunked_stream_arrives_in_order(serve) -> None:
+async def test_chunked_stream_arrives_in_order(serve, route: str) -> None:
     frames = [b'data: {"n":%d}\n\n' % i for i in range(5)]
     body = b"".join(b"%x\r\n%s\r\n" % (len(f), f) for f in frames) + b"0\r\n\r\n"
     head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
     server = await serve(lambda _r: head + body)
     client = build_client()
     try:
-        response = await post(client, server.url)
+        response = await post(client, server.url, route)
         received = b"".join([chunk async for chunk in response.aiter_bytes()])
         await response.aclose()
     finally:
@@ -119,13 +131,13 @@ async def test_chunked_stream_arrives_in_order(serve) -> None:
     assert received == b"".join(frames)
 
 
-async def test_gzip_body_is_decoded_by_httpx_and_cookies_are_not_kept(serve) -> None:
+async def test_gzip_body_is_decoded_by_httpx_and_cookies_are_not_kept(serve, route: str) -> None:
     packed = gzip.compress(b'{"hello":"world"}')
     server = await serve(json_reply(packed, b"content-encoding: gzip", b"set-cookie: tenant=a; Path=/"))
     client = build_client()
     try:
         for _ in range(2):
-            response = await post(client, server.url)
+            response = await post(client, server.url, route)
             assert await response.aread() == b'{"hello":"world"}'
             await response.aclose()
     finally:
@@ -133,13 +145,13 @@ async def test_gzip_body_is_decoded_by_httpx_and_cookies_are_not_kept(serve) -> 
     assert b"cookie" not in server.requests[1].lower().replace(b"set-cookie", b"")
 
 
-async def test_error_status_and_headers_come_through(serve) -> None:
+async def test_error_status_and_headers_come_through(serve, route: str) -> None:
     body = b'{"error":{"message":"slow down"}}'
     head = b"HTTP/1.1 429 Too Many Requests\r\nretry-after: 7\r\ncontent-length: %d\r\n\r\n" % len(body)
     server = await serve(lambda _r: head + body)
     client = build_client()
     try:
-        response = await post(client, server.url)
+        response = await post(client, server.url, route)
         assert response.status_code == 429
         assert response.headers["retry-after"] == "7"
         assert await response.aread() == body
@@ -148,33 +160,33 @@ async def test_error_status_and_headers_come_through(serve) -> None:
         await client.aclose()
 
 
-async def test_refused_connection_is_an_httpx_connect_error() -> None:
+async def test_refused_connection_is_an_httpx_connect_error(route: str) -> None:
     with socket_bound() as port:
         client = build_client()
         try:
             with pytest.raises(httpx.ConnectError):
-                await post(client, f"http://127.0.0.1:{port}")
+                await post(client, f"http://127.0.0.1:{port}", route)
         finally:
             await client.aclose()
 
 
-async def test_dropped_connection_is_an_httpx_transport_error(serve) -> None:
+async def test_dropped_connection_is_an_httpx_transport_error(serve, route: str) -> None:
     server = await serve(lambda _r: None)
     client = build_client()
     try:
         with pytest.raises(httpx.TransportError) as caught:
-            await post(client, server.url)
+            await post(client, server.url, route)
     finally:
         await client.aclose()
     assert not isinstance(caught.value, httpx.TimeoutException)  # a 502, not a 504
 
 
-async def test_stalled_upstream_is_an_httpx_read_timeout(serve) -> None:
+async def test_stalled_upstream_is_an_httpx_read_timeout(serve, route: str) -> None:
     server = await serve(lambda _r: b"")  # never answers
     client = build_client()
     try:
         with pytest.raises(httpx.ReadTimeout):
-            await post(client, server.url, read=0.05)
+            await post(client, server.url, route, read=0.05)
     finally:
         await client.aclose()
 
@@ -201,7 +213,7 @@ class socket_bound:
         self.sock.close()
 
 
-async def test_stream_closed_early_drops_its_connection_instead_of_reusing_it(serve) -> None:
+async def test_stream_closed_early_drops_its_connection_instead_of_reusing_it(serve, route: str) -> None:
     head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
     first_frame = b'data: {"n":0}\n\n'
     replies = iter([head + b"%x\r\n%s\r\n" % (len(first_frame), first_frame), None])
@@ -209,14 +221,30 @@ async def test_stream_closed_early_drops_its_connection_instead_of_reusing_it(se
     server = await serve(lambda request: next(replies, None) or ok(request))
     client = build_client()
     try:
-        response = await post(client, server.url)
+        response = await post(client, server.url, route)
         async for chunk in response.aiter_bytes():
             assert chunk == first_frame
             break
         await response.aclose()  # the client went away mid-stream
-        again = await post(client, server.url)
+        again = await post(client, server.url, route)
         assert await again.aread() == b'{"ok":true}'
         await again.aclose()
     finally:
         await client.aclose()
     assert server.connections == 2
+
+
+async def test_lines_split_on_lf_and_crlf_across_chunks_and_multibyte_characters(serve, route: str) -> None:
+    payload = "event: a\r\ndata: héllo ✓\n\ndata: last".encode()
+    pieces = [payload[:3], payload[3:13], payload[13:14], payload[14:]]  # cuts inside \r\n and inside é
+    body = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n"
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+    server = await serve(lambda _r: head + body)
+    client = build_client()
+    try:
+        response = await post(client, server.url, route)
+        lines = [line async for line in response.aiter_lines()]
+        await response.aclose()
+    finally:
+        await client.aclose()
+    assert lines == ["event: a", "data: héllo ✓", "", "data: last"]
