@@ -57,7 +57,8 @@ async def start_upstream() -> tuple[asyncio.subprocess.Process, int]:
 def build_out(workdir: Path, upstream_url: str) -> Path:
     """Render bench/gateway.yaml for this upstream and compile it with `bifrostc build`."""
     spec = workdir / "gateway.yaml"
-    spec.write_text((BENCH_DIR / "gateway.yaml").read_text().replace("__UPSTREAM_URL__", upstream_url))
+    text = (BENCH_DIR / "gateway.yaml").read_text().replace("__UPSTREAM_URL__", upstream_url)
+    spec.write_text(text.replace("__WORKDIR__", str(workdir)))
     out = workdir / "out"
     if importlib.util.find_spec("bifrostc.compiler.cli") is None:
         print("bench: bifrostc.compiler.cli is missing; writing out/routing.py with bench/fallback_out.py")

@@ -1,0 +1,128 @@
+"""In-process CPU cost of one gateway request, without uvicorn or a load generator sharing the cores.
+
+Drives the ASGI app directly (synthesised scope/receive/send) against bench/fake_upstream.py over real
+127.0.0.1 sockets, `--concurrency` requests in flight, and reports process CPU µs per request for the bare
+app (`create_app`, no hooks) and the full `bifrostc serve` wiring (governance, cache, observability).
+Steadier than run.py for A/B-ing one change; `--profile` prints the top functions by cumulative time.
+Run: python bench/inproc.py [--requests 3000] [--concurrency 16] [--case oo|ao] [--profile full]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import contextlib
+import os
+import pstats
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from processes import build_out, start_upstream, stop
+from scenarios import SCENARIOS, Call
+
+CASES = {"oo": SCENARIOS[0].gateway, "ao": SCENARIOS[2].gateway, "oos": SCENARIOS[1].gateway}
+
+
+def build_app(out: Path, wiring: str) -> Any:
+    from bifrostc.runtime.app import create_app
+    from bifrostc.runtime.loadout import load_gateway, routing_path
+    from bifrostc.runtime.server import build_server_app
+
+    if wiring == "bare":
+        return create_app(load_gateway(routing_path(out)))
+    return build_server_app(out, reload=False)
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: Any) -> AsyncIterator[None]:
+    async with app.router.lifespan_context(app):
+        yield
+
+
+async def one_request(app: Any, call: Call) -> int:
+    headers = [(b"host", b"gw"), (b"content-type", b"application/json")]
+    headers += [(k.encode(), v.encode()) for k, v in call.headers.items()]
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+        "path": call.path, "raw_path": call.path.encode(), "query_string": b"", "root_path": "",
+        "headers": headers, "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 2), "state": {},
+    }  # fmt: skip
+    sent = False
+    status = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            await asyncio.Event().wait()  # the client never disconnects
+        sent = True
+        return {"type": "http.request", "body": call.body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(scope, receive, send)
+    return status
+
+
+async def measure(app: Any, call: Call, requests: int, concurrency: int, profile: bool) -> float:
+    async def worker(count: int) -> None:
+        for _ in range(count):
+            status = await one_request(app, call)
+            if status != 200:
+                raise RuntimeError(f"gateway answered {status}")
+
+    await asyncio.gather(*(worker(20) for _ in range(concurrency)))  # warm-up: pool, caches, lazy imports
+    profiler = cProfile.Profile() if profile else None
+    cpu = time.process_time()
+    if profiler:
+        profiler.enable()
+    await asyncio.gather(*(worker(requests // concurrency) for _ in range(concurrency)))
+    if profiler:
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+    return (time.process_time() - cpu) / (requests // concurrency * concurrency) * 1e6
+
+
+async def main(args: argparse.Namespace) -> None:
+    os.environ.setdefault("BENCH_UPSTREAM_KEY", "sk-bench")
+    upstream, port = await start_upstream()
+    try:
+        with tempfile.TemporaryDirectory(prefix="bifrostc-inproc-") as tmp:
+            out = build_out(Path(tmp), f"http://127.0.0.1:{port}")
+            for wiring in args.wiring:
+                app = build_app(out, wiring)
+                async with lifespan(app):
+                    cost = await measure(app, CASES[args.case], args.requests, args.concurrency, args.profile == wiring)
+                print(f"{wiring:5s} {args.case}: {cost:6.0f} µs CPU per request (concurrency {args.concurrency})")
+    finally:
+        stop(upstream)
+        await upstream.wait()
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--case", choices=sorted(CASES), default="oo")
+    parser.add_argument("--wiring", action="append", choices=["bare", "full"], help="default: both")
+    parser.add_argument("--profile", choices=["bare", "full"], help="cProfile this wiring's measured run")
+    args = parser.parse_args(argv)
+    args.wiring = args.wiring or ["bare", "full"]
+    return args
+
+
+if __name__ == "__main__":
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    asyncio.run(main(parse_args(sys.argv[1:])))
