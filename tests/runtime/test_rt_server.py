@@ -111,3 +111,25 @@ async def test_hooks_factory_follows_reloads(tmp_path):
     write_routing(tmp_path, "second", bump=1)
     assert watcher.check() is True
     assert built == [{"first"}, {"second"}]
+
+
+@pytest.mark.parametrize(
+    ("argument", "env", "expected"),
+    [(None, None, False), (None, "1", True), (True, None, True), (False, "1", False)],
+)
+def test_serve_uses_uvloop_httptools_and_access_log_off_unless_asked(tmp_path, monkeypatch, argument, env, expected):
+    import uvicorn
+
+    from bifrostc.runtime import server
+
+    write_routing(tmp_path)
+    seen: list[uvicorn.Config] = []
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self: seen.append(self.config))
+    if env is None:
+        monkeypatch.delenv(server.ACCESS_LOG_ENV, raising=False)
+    else:
+        monkeypatch.setenv(server.ACCESS_LOG_ENV, env)
+    server.serve(tmp_path, port=0, reload=False, hooks=None, access_log=argument)
+    (config,) = seen
+    assert config.access_log is expected
+    assert (config.loop, config.http) == ("uvloop", "httptools")
