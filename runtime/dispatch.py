@@ -238,7 +238,11 @@ class Dispatcher:
 
 
 class PrimedStream(Generic[T]):
-    """An upstream stream whose first item already arrived; later items are bounded by read/total deadlines."""
+    """An upstream stream whose first item already arrived; later items are bounded by read/total deadlines.
+
+    One timer per stream, not an asyncio.timeout per item (~6.5 µs each, ~15% of a 12-delta stream's CPU): the
+    timer fires at the earliest moment the current wait could expire and is re-armed from there if it has not.
+    """
 
     def __init__(self, first: T, rest: AsyncIterator[T], attempt: Attempt, deadline: float) -> None:
         self.first = first
@@ -246,6 +250,11 @@ class PrimedStream(Generic[T]):
         self._pending_first = True
         self.attempt = attempt
         self.deadline = deadline
+        self._waiting_since: float | None = None  # monotonic start of the wait in progress
+        self._waiter: asyncio.Task[Any] | None = None
+        self._cancelling = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._expired = False
 
     def __aiter__(self) -> PrimedStream[T]:
         return self
@@ -254,20 +263,56 @@ class PrimedStream(Generic[T]):
         if self._pending_first:
             self._pending_first = False
             return self.first
-        network = self.attempt.network
-        remaining = self.deadline - time.monotonic()
+        now = time.monotonic()
+        if now >= self.deadline:
+            raise self._stalled()
+        task = asyncio.current_task()
+        assert task is not None
+        self._waiting_since, self._waiter, self._cancelling = now, task, task.cancelling()
+        if self._timer is None:
+            self._arm(now)
         try:
-            async with asyncio.timeout(max(0.0, min(network.read_timeout, remaining))):
-                return await anext(self._rest)
-        except TimeoutError:
-            raise UpstreamError(
-                f"{self.attempt.provider.name} stream stalled (read_timeout {network.read_timeout}s"
-                f" / total_timeout {network.total_timeout}s)",
-                status=504,
-                provider=self.attempt.provider.name,
-            ) from None
+            return await anext(self._rest)
+        except asyncio.CancelledError:
+            if self._expired and task.uncancel() <= self._cancelling:
+                raise self._stalled() from None
+            raise
+        finally:
+            self._waiting_since = None
+            self._expired = False
+
+    def _expiry(self, since: float) -> float:
+        return min(since + self.attempt.network.read_timeout, self.deadline)
+
+    def _arm(self, since: float) -> None:
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, self._expiry(since) - time.monotonic())
+        self._timer = loop.call_at(loop.time() + delay, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        since = self._waiting_since
+        if since is None:
+            return  # not waiting: the next wait arms a fresh timer
+        if time.monotonic() >= self._expiry(since) and self._waiter is not None:
+            self._expired = True
+            self._waiter.cancel()
+        else:
+            self._arm(since)
+
+    def _stalled(self) -> UpstreamError:
+        network = self.attempt.network
+        return UpstreamError(
+            f"{self.attempt.provider.name} stream stalled (read_timeout {network.read_timeout}s"
+            f" / total_timeout {network.total_timeout}s)",
+            status=504,
+            provider=self.attempt.provider.name,
+        )
 
     async def aclose(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         await _close(self._rest)
 
 
