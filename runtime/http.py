@@ -137,7 +137,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         # Created on first use: aiohttp binds the session to the running event loop.
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(
-                limit=self._limits.max_connections or 0, keepalive_timeout=self._limits.keepalive_expiry or 0
+                limit=self._limits.max_connections or 0,
+                keepalive_timeout=self._limits.keepalive_expiry or 0,
+                ssl=httpx.create_ssl_context(),  # same CA bundle (certifi, SSL_CERT_FILE/DIR) as httpx used
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,

@@ -4,7 +4,11 @@ its routes: `post_upstream` (native aiohttp, the adapters' hot path) and the htt
 from __future__ import annotations
 
 import asyncio
+import datetime
 import gzip
+import ipaddress
+import pathlib
+import ssl
 from collections.abc import AsyncIterator, Callable
 
 import httpx
@@ -248,3 +252,58 @@ async def test_lines_split_on_lf_and_crlf_across_chunks_and_multibyte_characters
     finally:
         await client.aclose()
     assert lines == ["event: a", "data: héllo ✓", "", "data: last"]
+
+
+def self_signed_cert(directory: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path]:
+    """A throwaway certificate for 127.0.0.1, made with the cryptography package (installed with the SDKs)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+@pytest.mark.parametrize("trusted", [False, True])
+async def test_tls_certificates_are_verified(tmp_path, monkeypatch, route: str, trusted: bool) -> None:
+    cert_path, key_path = self_signed_cert(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_path, key_path)
+    server = LocalServer(json_reply(b'{"ok":true}'))
+    server.server = await asyncio.start_server(server._serve, "127.0.0.1", 0, ssl=context)
+    port = server.server.sockets[0].getsockname()[1]
+    if trusted:
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert_path))  # honoured as httpx honours it
+    client = build_client()
+    try:
+        if trusted:
+            response = await post(client, f"https://127.0.0.1:{port}", route)
+            assert await response.aread() == b'{"ok":true}'
+            await response.aclose()
+        else:
+            with pytest.raises(httpx.ConnectError):  # self-signed: not in the CA bundle
+                await post(client, f"https://127.0.0.1:{port}", route)
+    finally:
+        await client.aclose()
+        server.hold.set()
+        server.server.close()
+    assert len(server.requests) == (1 if trusted else 0)
