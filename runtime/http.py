@@ -145,7 +145,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 connector=connector,
                 cookie_jar=aiohttp.DummyCookieJar(),
                 trust_env=False,
-                skip_auto_headers=("User-Agent",),
+                skip_auto_headers=("User-Agent", "Content-Type"),  # send what the request says, as httpx does
             )
         return self._session
 

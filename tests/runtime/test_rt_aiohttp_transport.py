@@ -117,6 +117,7 @@ async def test_json_round_trip_reuses_one_pooled_connection(serve, route: str) -
     first = server.requests[0]
     assert first.startswith(b"POST /v1/chat/completions HTTP/1.1\r\n")
     assert b"authorization: bearer k" in first.lower()
+    assert first.lower().count(b"content-type: application/json") == 1
     assert first.endswith(b'\r\n\r\n{"x":1}')
 
 
@@ -307,3 +308,17 @@ async def test_tls_certificates_are_verified(tmp_path, monkeypatch, route: str, 
         server.hold.set()
         server.server.close()
     assert len(server.requests) == (1 if trusted else 0)
+
+
+async def test_httpx_route_sends_the_request_headers_without_additions(serve) -> None:
+    server = await serve(json_reply(b"{}"))
+    client = build_client()
+    try:
+        response = await client.post(server.url, content=b"abc", headers={"x-amz-date": "20260101T000000Z"})
+        assert response.json() == {}
+    finally:
+        await client.aclose()
+    head = server.requests[0].split(b"\r\n\r\n")[0].lower()
+    assert b"x-amz-date: 20260101t000000z" in head
+    assert b"content-type" not in head  # aiohttp would add application/octet-stream for a bytes body
+    assert b"content-length: 3" in head
