@@ -25,6 +25,7 @@ from bifrostc.runtime import config
 from bifrostc.runtime.errors import UpstreamError
 
 POOL_LIMITS = httpx.Limits(max_connections=512, max_keepalive_connections=128, keepalive_expiry=60.0)
+MAX_HEADER_BYTES = 65536  # aiohttp's default (8190) is below h11's; providers' headers stay well under this
 
 # Most specific first: aiohttp's timeout classes are also connection errors.
 _AIOHTTP_ERRORS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
@@ -146,6 +147,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 cookie_jar=aiohttp.DummyCookieJar(),
                 trust_env=False,
                 skip_auto_headers=("User-Agent", "Content-Type"),  # send what the request says, as httpx does
+                max_line_size=MAX_HEADER_BYTES,
+                max_field_size=MAX_HEADER_BYTES,
             )
         return self._session
 

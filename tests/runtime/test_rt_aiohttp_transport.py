@@ -322,3 +322,15 @@ async def test_httpx_route_sends_the_request_headers_without_additions(serve) ->
     assert b"x-amz-date: 20260101t000000z" in head
     assert b"content-type" not in head  # aiohttp would add application/octet-stream for a bytes body
     assert b"content-length: 3" in head
+
+
+async def test_long_response_headers_are_accepted(serve, route: str) -> None:
+    server = await serve(json_reply(b"{}", b"x-trace: " + b"a" * 20000))
+    client = build_client()
+    try:
+        response = await post(client, server.url, route)
+        assert len(response.headers["x-trace"]) == 20000
+        await response.aread()
+        await response.aclose()
+    finally:
+        await client.aclose()
