@@ -28,6 +28,7 @@ class LocalServer:
         self.requests: list[bytes] = []
         self.hold = asyncio.Event()  # replies returning b"" wait on this (never set: an upstream that stalls)
         self.server: asyncio.Server | None = None
+        self.close_after_reply = False  # drop keep-alive connections once answered, without saying so
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
@@ -51,6 +52,8 @@ class LocalServer:
                     await self.hold.wait()
                 writer.write(answer)
                 await writer.drain()
+                if self.close_after_reply:
+                    return
         except (asyncio.IncompleteReadError, ConnectionError):
             return
         finally:
@@ -334,3 +337,18 @@ async def test_long_response_headers_are_accepted(serve, route: str) -> None:
         await response.aclose()
     finally:
         await client.aclose()
+
+
+async def test_connection_closed_by_upstream_while_idle_is_not_reused(serve, route: str) -> None:
+    server = await serve(json_reply(b'{"ok":true}'))
+    server.close_after_reply = True
+    client = build_client()
+    try:
+        for _ in range(3):
+            response = await post(client, server.url, route)
+            assert await response.aread() == b'{"ok":true}'
+            await response.aclose()
+            await asyncio.sleep(0.05)  # lets the loop see the upstream's FIN, as an idle pooled connection would
+    finally:
+        await client.aclose()
+    assert server.connections == 3
