@@ -11,6 +11,7 @@ import orjson
 from bifrostc.runtime.errors import UpstreamError
 from bifrostc.runtime.http import UpstreamReply, error_from_transport, iter_sse
 from bifrostc.runtime.providers.http_base import HttpAdapter
+from bifrostc.runtime.providers.model_caps import fit_to_model
 from bifrostc.runtime.types import ChatRequest, ChatResponse, StreamEvent
 
 MAX_TOKENS_FIELDS = ("max_tokens", "max_completion_tokens")
@@ -36,6 +37,7 @@ class OpenAIAdapter(HttpAdapter):
         for name in MAX_TOKENS_FIELDS:
             if name in body and name != self.max_tokens_field:
                 body[self.max_tokens_field] = body.pop(name)
+        fit_to_model(body, self.provider, str(body.get("model", "")), self.max_tokens_field)
         body["stream"] = stream
         if stream and self.stream_usage:
             body["stream_options"] = {**body.get("stream_options", {}), "include_usage": True}
@@ -48,14 +50,16 @@ class OpenAIAdapter(HttpAdapter):
 
         body = self.shape(dialect.build_request(request, model=model), stream=False)
         url = self.url("chat/completions", model)
-        return dialect.parse_response(await self.post_json(url, body, api_key, params=self.params()))
+        raw = await self.post_json(url, body, api_key, params=self.params())
+        # Tool names over OpenAI's 64-char limit were shortened on the way out; map them back.
+        return dialect.parse_response(raw, tool_names=dialect.tool_name_map(request))
 
     async def stream(self, request: ChatRequest, *, model: str, api_key: str | None) -> AsyncIterator[StreamEvent]:
         from bifrostc.runtime.translate import openai as dialect
 
         body = self.shape(dialect.build_request(request, model=model), stream=True)
         response = await self.open(self.url("chat/completions", model), body, api_key, params=self.params())
-        parser = dialect.StreamParser()
+        parser = dialect.StreamParser(tool_names=dialect.tool_name_map(request))
         seen = False
         try:
             async for _event, data in iter_sse(response):
