@@ -68,7 +68,7 @@ async def handle_chat(request: Request, dialect: Dialect, endpoint: str) -> Resp
         cached = await rt.hooks.cache_lookup(ctx, chat_request)
         if cached is not None:
             ctx.cache_hit = True
-            return await _respond_cached(rt, ctx, chat_request, cached)
+            return await _respond_cached(rt, ctx, chat_request, cached, body)
         if ctx.stream:
             return await _stream(rt, ctx, route, body, chat_request, request)
         return await _send(rt, ctx, route, body, chat_request, request)
@@ -157,7 +157,9 @@ def _encoder(dialect: Dialect, body: dict[str, Any]) -> Any:
     return module.StreamEncoder()
 
 
-async def _respond_cached(rt: GatewayRuntime, ctx: RequestContext, chat: ChatRequest, cached: ChatResponse) -> Response:
+async def _respond_cached(
+    rt: GatewayRuntime, ctx: RequestContext, chat: ChatRequest, cached: ChatResponse, body: dict[str, Any]
+) -> Response:
     cached.model = ctx.requested_model
     await finish(rt, ctx, chat, None, cached.usage)
     module = translator(ctx.dialect)
@@ -165,7 +167,7 @@ async def _respond_cached(rt: GatewayRuntime, ctx: RequestContext, chat: ChatReq
         return Response(
             orjson.dumps(module.build_response(cached)), media_type="application/json", headers=ctx.response_headers()
         )
-    encoder = _encoder(ctx.dialect, {"stream_options": {"include_usage": True}})
+    encoder = _encoder(ctx.dialect, body)  # the replay has the shape this client asked for (usage chunk or not)
     frames = b"".join(encoder.encode(ev) for ev in replay.response_to_events(cached))
     return Response(frames, media_type="text/event-stream", headers={**SSE_HEADERS, **ctx.response_headers()})
 

@@ -13,6 +13,7 @@ from bifrostc.runtime.dispatch import Attempt
 from bifrostc.runtime.errors import GatewayError, InvalidRequest, UpstreamError
 from bifrostc.runtime.handlers.chat import finish, read_json, requested_model
 from bifrostc.runtime.handlers.errors import error_response
+from bifrostc.runtime.types import Usage
 
 if TYPE_CHECKING:
     from bifrostc.runtime.app import GatewayRuntime
@@ -53,6 +54,14 @@ async def count_tokens(request: Request) -> Response:
         return error_response("anthropic", exc)
 
 
+def _embedding_usage(result: dict[str, Any]) -> Usage | None:
+    """Embeddings bill prompt tokens only; upstreams report them as usage.prompt_tokens."""
+    usage = result.get("usage")
+    if not isinstance(usage, dict):
+        return None
+    return Usage(input_tokens=int(usage.get("prompt_tokens") or usage.get("total_tokens") or 0))
+
+
 async def embeddings(request: Request) -> Response:
     rt: GatewayRuntime = request.app.state.runtime
     ctx = RequestContext(dialect="openai", endpoint="embeddings", headers=request.headers)
@@ -70,7 +79,7 @@ async def embeddings(request: Request) -> Response:
 
         result = await rt.dispatcher.run(ctx, route, call)
         result["model"] = ctx.requested_model
-        await finish(rt, ctx, None, None, None)
+        await finish(rt, ctx, None, None, _embedding_usage(result))
         return Response(orjson.dumps(result), media_type="application/json", headers=ctx.response_headers())
     except GatewayError as exc:
         ctx.status, ctx.error = exc.status, exc.message

@@ -153,11 +153,6 @@ async def _embeddings_upstream(request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, json={"object": "list", "data": data, "model": body["model"], "usage": usage})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="handlers/extras.py:embeddings calls finish() with usage None: embeddings are never charged to "
-    "budgets nor counted in the log, although the upstream reports usage.prompt_tokens",
-)
 async def test_embeddings_are_charged_to_the_keys_budget(tmp_path: Path) -> None:
     spec = _spec(tmp_path)
     spec["providers"]["emb"] = {"type": "openai", "base_url": "http://emb.test/v1", "api_key_env": "EMB_KEY"}
