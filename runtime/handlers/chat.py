@@ -183,7 +183,8 @@ async def finish(
     ctx.usage = usage
     hooks = rt.hooks
     try:
-        if ctx.error is None and not ctx.cache_hit:
+        # Tokens an upstream produced are billed even when the request failed later (a dropped stream).
+        if not ctx.cache_hit and (ctx.error is None or usage is not None):
             await hooks.after_call(ctx, usage)
         if response is not None and chat is not None and ctx.error is None and not ctx.cache_hit:
             await hooks.cache_store(ctx, chat, response)

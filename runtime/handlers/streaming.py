@@ -18,6 +18,7 @@ from bifrostc.runtime.translate.sse import SSEDecoder
 from bifrostc.runtime.types import ChatResponse, MessageDelta, MessageStart, StreamError, StreamEvent, Usage
 
 log = logging.getLogger("bifrostc.stream")
+CLIENT_CLOSED = 499
 Done = Callable[[Usage | None, ChatResponse | None], Awaitable[None]]
 
 
@@ -107,6 +108,7 @@ async def event_stream(
     sniffer = UsageSniffer(ctx.dialect)
     events: list[StreamEvent] = []
     failed = False
+    finished = False
     try:
         async for item in primed:
             if isinstance(item, bytes):
@@ -123,12 +125,18 @@ async def event_stream(
                 ctx.status, ctx.error = item.status, item.message
             events.append(item)
             yield encoder.encode(item)
+        finished = True
     except GatewayError as exc:
         failed = True
         ctx.status, ctx.error = exc.status, exc.message
         log.warning("request %s: stream failed mid-way: %s", ctx.request_id, exc.message)
+        finished = True
         yield encoder.encode(StreamError(type=exc.anthropic_type, message=exc.message, status=exc.status))
     finally:
+        if not finished and not failed:
+            # The client went away mid-stream (nginx's 499): log it as such, bill what was used, cache nothing.
+            failed = True
+            ctx.status, ctx.error = CLIENT_CLOSED, "client closed the stream"
         await primed.aclose()
         final_usage = sniffer.usage if ctx.passthrough else usage
         response = None if failed or ctx.passthrough else _assemble(events)

@@ -121,3 +121,25 @@ async def test_stream_stalling_mid_way_ends_with_an_error_event(served: Wired, u
     assert "stalled" in str(caught.value)
     (row,) = await served.logs(1)
     assert row["status"] == 504 and row["stream"]
+
+
+async def test_client_leaving_mid_stream_is_logged_as_499(tmp_path: Path) -> None:
+    spec = _spec(tmp_path)
+    patient = {"max_retries": 0, "read_timeout": 60, "total_timeout": 60}
+    spec["providers"]["slow"]["network"] = patient
+    gateway = compile_gateway(tmp_path, spec, ENV)
+    upstreams = FakeUpstreams(**{"slow.test": _stall_after_first_chunk})
+    async with wired_server(gateway, ENV, transport=upstreams.transport()) as wired:
+        async with asyncio.timeout(WAIT_S):
+            async with wired.http.stream(
+                "POST",
+                f"{wired.url}/anthropic/v1/messages",
+                headers={"x-api-key": KEY},
+                json={"model": "slow", "max_tokens": 16, "stream": True, "messages": user("go")},
+            ) as response:
+                async for chunk in response.aiter_bytes():
+                    if b"partial" in chunk:
+                        break  # leave while the upstream is still streaming
+            (row,) = await wired.logs(1)
+    assert row["status"] == 499 and row["error_message"] == "client closed the stream"
+    assert row["output_tokens"] == 0 and row["stream"]
