@@ -1,0 +1,79 @@
+"""The README's promise, literally: `bifrostc build`, `bifrostc serve out/`, `source out/env.sh`, then `claude`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.test_claude_code import FINAL_TEXT, MARKER_PROMPT, claude_binary, fake_openai_upstream
+from tests.integration.replicas import build, free_port, replicas
+
+pytestmark = pytest.mark.claude_cli
+
+SPEC = """\
+version: 1
+server: {{port: {port}, require_key: true}}
+providers:
+  upstream: {{type: openai, base_url: "{upstream}/v1", api_key_env: UPSTREAM_KEY}}
+models:
+  coder: {{target: upstream/gpt-5}}
+  quick: {{target: upstream/gpt-5-mini}}
+claude_code: {{sonnet: coder, opus: coder, haiku: quick, key_env: TEAM_GATEWAY_KEY}}
+virtual_keys:
+  - {{name: team, key_env: TEAM_GATEWAY_KEY}}
+observability: {{log_store: none}}
+"""
+SECRETS = {"UPSTREAM_KEY": "sk-upstream-not-for-clients", "TEAM_GATEWAY_KEY": "sk-bfc-team-e2e-key"}
+
+
+def sourced(env_sh: Path, base: dict[str, str]) -> dict[str, str]:
+    """The environment after `source out/env.sh` in bash."""
+    dump = subprocess.run(
+        ["bash", "-c", f"source {env_sh} && env -0"], env=base, capture_output=True, check=True
+    ).stdout
+    return dict(item.split("=", 1) for item in dump.decode().split("\0") if "=" in item)
+
+
+async def test_source_env_sh_then_claude_just_works(live_server: Any, tmp_path: Path) -> None:
+    binary = claude_binary()
+    if binary is None:
+        pytest.skip("Claude Code CLI not installed")
+    seen: list[dict[str, Any]] = []
+    work, home = tmp_path / "work", tmp_path / "home"
+    work.mkdir()
+    home.mkdir()
+    async with live_server(fake_openai_upstream(seen)) as upstream_url:
+        port = free_port()
+        spec = tmp_path / "gateway.yaml"
+        spec.write_text(SPEC.format(port=port, upstream=upstream_url))
+        await asyncio.to_thread(build, spec, tmp_path / "out")
+        env_sh = (tmp_path / "out" / "env.sh").read_text()
+        assert SECRETS["TEAM_GATEWAY_KEY"] not in env_sh and SECRETS["UPSTREAM_KEY"] not in env_sh
+
+        with replicas(tmp_path / "out", 1, SECRETS, cwd=tmp_path, ports=[port]):
+            base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), **SECRETS}
+            env = sourced(tmp_path / "out" / "env.sh", base)
+            env.pop("UPSTREAM_KEY")  # the client only ever holds its gateway key
+            env |= {"IS_SANDBOX": "1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1"}
+            argv = [binary, "-p", MARKER_PROMPT, "--output-format", "json"]
+            argv += ["--permission-mode", "bypassPermissions", "--allowedTools", "Bash"]
+            proc = await asyncio.create_subprocess_exec(
+                *argv, cwd=work, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+            )
+            try:
+                stdout, stderr = await asyncio.wait_for(proc.communicate(), timeout=120)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+                pytest.fail(f"claude did not finish in 120 s; upstream saw {len(seen)} requests")
+    assert proc.returncode == 0, stderr.decode()[-2000:] + stdout.decode()[-2000:]
+    assert env["ANTHROPIC_API_KEY"] == SECRETS["TEAM_GATEWAY_KEY"]
+    assert (work / "marker.txt").read_text().strip() == "hi"
+    assert FINAL_TEXT in json.loads(stdout)["result"]
+    assert {body["model"] for body in seen} <= {"gpt-5", "gpt-5-mini"}
