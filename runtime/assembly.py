@@ -15,7 +15,7 @@ import secrets
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount
@@ -28,11 +28,13 @@ from bifrostc.runtime.dispatch import Attempt
 from bifrostc.runtime.errors import PermissionDenied
 from bifrostc.runtime.governance import Governor
 from bifrostc.runtime.governance.keys import KeyContext, KeyRing
-from bifrostc.runtime.mcp import McpGateway
 from bifrostc.runtime.observability.dashboard import dashboard_routes
 from bifrostc.runtime.observability.log_hooks import TelemetryHooks
 from bifrostc.runtime.observability.telemetry import Telemetry
 from bifrostc.runtime.types import Usage
+
+if TYPE_CHECKING:  # the MCP SDK costs ~0.5 s and ~35 MB to import: only loaded when the spec has mcp_servers
+    from bifrostc.runtime.mcp.gateway import McpGateway
 
 log = logging.getLogger("bifrostc.assembly")
 
@@ -124,6 +126,8 @@ def build_parts(gateway: config.Gateway, environ: Mapping[str, str]) -> Parts:
     embed = _embedder(parts, gateway.cache.embedding_route) if gateway.cache.embedding_route else None
     parts.cache = ResponseCache.from_config(gateway.cache, redis_url=redis_url, embed=embed)
     if gateway.mcp_servers:
+        from bifrostc.runtime.mcp.gateway import McpGateway
+
         parts.mcp = McpGateway(
             gateway.mcp_servers,
             authenticate=lambda headers: parts.governor.authenticate(headers),

@@ -1,8 +1,30 @@
-"""Governance: virtual keys, permissions, budgets, rate limits and pricing (see governor.py for the hooks)."""
+"""Governance: virtual keys, permissions, budgets, rate limits and pricing (see governor.py for the hooks).
 
-from bifrostc.runtime.governance.governor import Governor, Reservation
-from bifrostc.runtime.governance.keys import VIRTUAL_KEY_PREFIX, KeyContext, Scope, hash_key
-from bifrostc.runtime.governance.pricing import PRICES_AS_OF, cost_usd, find_price
+Public names load lazily (module ``__getattr__``): importing ``keys`` or ``pricing`` does not load the Governor
+and its counter-store clients.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bifrostc.runtime.governance.governor import Governor, Reservation
+    from bifrostc.runtime.governance.keys import VIRTUAL_KEY_PREFIX, KeyContext, Scope, hash_key
+    from bifrostc.runtime.governance.pricing import PRICES_AS_OF, cost_usd, find_price
+
+_EXPORTS: dict[str, str] = {
+    "Governor": "bifrostc.runtime.governance.governor",
+    "Reservation": "bifrostc.runtime.governance.governor",
+    "VIRTUAL_KEY_PREFIX": "bifrostc.runtime.governance.keys",
+    "KeyContext": "bifrostc.runtime.governance.keys",
+    "Scope": "bifrostc.runtime.governance.keys",
+    "hash_key": "bifrostc.runtime.governance.keys",
+    "PRICES_AS_OF": "bifrostc.runtime.governance.pricing",
+    "cost_usd": "bifrostc.runtime.governance.pricing",
+    "find_price": "bifrostc.runtime.governance.pricing",
+}
 
 __all__ = [
     "PRICES_AS_OF",
@@ -15,3 +37,17 @@ __all__ = [
     "find_price",
     "hash_key",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name's module on first use, so importing one submodule does not import them all."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
