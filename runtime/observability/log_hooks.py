@@ -14,15 +14,24 @@ from typing import Any
 from bifrostc.runtime import config
 from bifrostc.runtime.context import Hooks, LogRecord, RequestContext
 from bifrostc.runtime.errors import anthropic_error_type
-from bifrostc.runtime.governance.pricing import cost_usd
+from bifrostc.runtime.governance.pricing import find_price, price_cost
 from bifrostc.runtime.observability.records import RequestRecord, apply_request, apply_response
 from bifrostc.runtime.observability.telemetry import Telemetry
 from bifrostc.runtime.types import ChatRequest, ChatResponse, Usage
 
+PriceCache = dict[tuple[str, str], config.Price | None]
+_PRICE_CACHE_MAX = 1024  # (provider, model) pairs; bounded because passthrough models are client-chosen
+
 
 def record_from_log(
-    log: LogRecord, *, pricing: Mapping[str, config.Price] | None = None, log_bodies: bool = True
+    log: LogRecord,
+    *,
+    pricing: Mapping[str, config.Price] | None = None,
+    log_bodies: bool = True,
+    price_cache: PriceCache | None = None,
 ) -> RequestRecord:
+    """The request-log row for one finished request. ``price_cache`` memoises the price lookup (spec
+    overrides, then the built-in table) per (provider, model); it must belong to one ``pricing`` table."""
     ctx = log.context
     key = ctx.key
     failed = ctx.status >= 400
@@ -49,16 +58,29 @@ def record_from_log(
         cache_hit=ctx.cache_hit,
     )
     if log.request is not None:
-        apply_request(record, log.request)
+        apply_request(record, log.request, bodies=log_bodies)
     if log.response is not None:
-        apply_response(record, log.response)
+        apply_response(record, log.response, bodies=log_bodies)
     if ctx.usage is not None:
         _apply_usage(record, ctx.usage)
-    if not log_bodies:
-        record.request_messages = record.response_content = None
-    if ctx.usage is not None and ctx.provider and ctx.upstream_model and not ctx.cache_hit:
-        record.cost_usd = cost_usd(ctx.provider, ctx.upstream_model, ctx.usage, pricing)
+        if ctx.provider and ctx.upstream_model and not ctx.cache_hit:
+            price = _price(ctx.provider, ctx.upstream_model, pricing, price_cache)
+            record.cost_usd = 0.0 if price is None else price_cost(price, ctx.usage)
     return record
+
+
+def _price(
+    provider: str, model: str, pricing: Mapping[str, config.Price] | None, cache: PriceCache | None
+) -> config.Price | None:
+    if cache is None:
+        return find_price(provider, model, pricing)
+    key = (provider, model)
+    if key in cache:
+        return cache[key]
+    price = find_price(provider, model, pricing)
+    if len(cache) < _PRICE_CACHE_MAX:
+        cache[key] = price
+    return price
 
 
 def _apply_usage(record: RequestRecord, usage: Usage) -> None:
@@ -74,6 +96,7 @@ class TelemetryHooks(Hooks):
         self.telemetry = telemetry
         self._pricing = gateway.pricing
         self._log_bodies = gateway.observability.log_bodies
+        self._prices: PriceCache = {}  # hooks are rebuilt on hot reload, so this follows the pricing table
 
     async def authenticate(self, headers: Mapping[str, str], ctx: RequestContext) -> Any:
         return await self.inner.authenticate(headers, ctx)
@@ -92,4 +115,6 @@ class TelemetryHooks(Hooks):
 
     async def on_log(self, record: LogRecord) -> None:
         await self.inner.on_log(record)
-        self.telemetry.record(record_from_log(record, pricing=self._pricing, log_bodies=self._log_bodies))
+        self.telemetry.record(
+            record_from_log(record, pricing=self._pricing, log_bodies=self._log_bodies, price_cache=self._prices)
+        )

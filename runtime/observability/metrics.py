@@ -6,6 +6,8 @@ and keeps library metrics we did not ask for off our ``/metrics`` page.
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,6 +18,8 @@ from bifrostc.runtime.observability.records import RequestRecord
 # Seconds; LLM calls run from a fraction of a second to minutes.
 _DURATION_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600)
 _TTFT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60)
+# Label sets whose children are memoised; requested model names are client-chosen, so the memo is bounded.
+_CHILD_CACHE_MAX = 4096
 
 
 class GatewayMetrics:
@@ -44,23 +48,40 @@ class GatewayMetrics:
         self.cache_hits = Counter("bifrostc_cache_hits", "Responses served from the cache", registry=r)
         self.fallbacks = Counter("bifrostc_fallbacks", "Requests answered by a fallback route", registry=r)
         self.upstream_errors = Counter("bifrostc_upstream_errors", "Failed upstream attempts", ["provider"], registry=r)
+        # labels() builds and locks on every call (~1.5 µs each); the children for a label set never change.
+        self._request_children: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}
+        self._token_children = {d: self.tokens.labels(d) for d in ("input", "output", "cache_read", "cache_write")}
+
+    def _children(self, dialect: str, route: str, provider: str, status: int) -> tuple[Any, Any]:
+        key = (dialect, route, provider, status)
+        children = self._request_children.get(key)
+        if children is None:
+            children = (
+                self.requests.labels(dialect, route, provider, str(status)),
+                self.duration.labels(dialect, route, provider),
+            )
+            if len(self._request_children) < _CHILD_CACHE_MAX:
+                self._request_children[key] = children
+        return children
 
     def observe(self, record: RequestRecord) -> None:
         route = record.route or record.requested_model or ""
         provider = record.provider or ""
-        self.requests.labels(record.dialect, route, provider, str(record.status)).inc()
+        requests, duration = self._children(record.dialect, route, provider, record.status)
+        requests.inc()
         if record.latency_ms is not None:
-            self.duration.labels(record.dialect, route, provider).observe(record.latency_ms / 1000)
+            duration.observe(record.latency_ms / 1000)
         if record.time_to_first_token_ms is not None:
             self.ttft.labels(route, provider).observe(record.time_to_first_token_ms / 1000)
-        for direction, count in (
-            ("input", record.input_tokens),
-            ("output", record.output_tokens),
-            ("cache_read", record.cache_read_tokens),
-            ("cache_write", record.cache_write_tokens),
-        ):
-            if count:
-                self.tokens.labels(direction).inc(count)
+        tokens = self._token_children
+        if record.input_tokens:
+            tokens["input"].inc(record.input_tokens)
+        if record.output_tokens:
+            tokens["output"].inc(record.output_tokens)
+        if record.cache_read_tokens:
+            tokens["cache_read"].inc(record.cache_read_tokens)
+        if record.cache_write_tokens:
+            tokens["cache_write"].inc(record.cache_write_tokens)
         if record.cost_usd:
             self.cost.inc(record.cost_usd)
         if record.cache_hit:

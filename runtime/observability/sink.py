@@ -162,7 +162,7 @@ class LogSink:
         self._flush_waiters = still_waiting
 
     async def _write(self, batch: list[RequestRecord]) -> None:
-        prepared = [(r if self.log_bodies else r.without_bodies()).redacted() for r in batch]
+        prepared = [r.scrub(keep_bodies=self.log_bodies) for r in batch]  # submitted records are the sink's
         try:
             await self.store.write_batch(prepared)
         except self._errors:
