@@ -17,11 +17,27 @@ from bifrostc.runtime.config import Observability
 from bifrostc.runtime.observability.dashboard import SpendReport, dashboard_routes
 from bifrostc.runtime.observability.metrics import GatewayMetrics
 from bifrostc.runtime.observability.records import RequestRecord
-from bifrostc.runtime.observability.sink import LogSink
+from bifrostc.runtime.observability.sink import DEFAULT_LINGER_S, LogSink
 from bifrostc.runtime.observability.store import LogStore
 from bifrostc.runtime.observability.store_postgres import PostgresLogStore
 from bifrostc.runtime.observability.store_sqlite import SqliteLogStore
 from bifrostc.runtime.observability.tracing import GatewayTracer
+
+LINGER_ENV = "BIFROSTC_LOG_LINGER_MS"
+
+
+def log_linger_s(environ: Mapping[str, str]) -> float:
+    """How long the request log waits to fill a batch: ``BIFROSTC_LOG_LINGER_MS`` (0 writes at once)."""
+    raw = environ.get(LINGER_ENV, "").strip()
+    if not raw:
+        return DEFAULT_LINGER_S
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{LINGER_ENV} must be a number of milliseconds, not {raw!r}") from exc
+    if value < 0:
+        raise ValueError(f"{LINGER_ENV} must not be negative, got {raw!r}")
+    return value / 1000
 
 
 def build_store(cfg: Observability, environ: Mapping[str, str] | None = None) -> LogStore | None:
@@ -52,9 +68,11 @@ class Telemetry:
 
     @classmethod
     def from_config(cls, cfg: Observability, *, environ: Mapping[str, str] | None = None) -> Telemetry:
-        store = build_store(cfg, environ)
+        env = os.environ if environ is None else environ
+        store = build_store(cfg, env)
+        sink = LogSink(store, log_bodies=cfg.log_bodies, linger_s=log_linger_s(env)) if store is not None else None
         return cls(
-            sink=LogSink(store, log_bodies=cfg.log_bodies) if store is not None else None,
+            sink=sink,
             metrics=GatewayMetrics() if cfg.metrics else None,
             tracer=GatewayTracer.from_endpoint(cfg.otlp_endpoint, service_name=cfg.service_name),
         )

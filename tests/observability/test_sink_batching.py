@@ -6,8 +6,12 @@ import asyncio
 import subprocess
 import sys
 
+import pytest
+
+from bifrostc.runtime.config import Observability
 from bifrostc.runtime.observability.records import RequestRecord
-from bifrostc.runtime.observability.sink import LogSink
+from bifrostc.runtime.observability.sink import DEFAULT_LINGER_S, LogSink
+from bifrostc.runtime.observability.telemetry import Telemetry
 from tests.observability.test_sink import GatedStore
 
 LONG_LINGER = 3600.0  # never reached in a test: only batch_size, flush() or aclose() may trigger a write
@@ -93,3 +97,11 @@ def test_the_wired_gateway_imports_neither_psycopg_nor_the_mcp_sdk():
     )
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"
+
+
+def test_the_linger_comes_from_the_environment_in_milliseconds(tmp_path):
+    cfg = Observability(log_store="sqlite", sqlite_path=str(tmp_path / "log.db"))
+    assert Telemetry.from_config(cfg, environ={}).sink.linger_s == DEFAULT_LINGER_S
+    assert Telemetry.from_config(cfg, environ={"BIFROSTC_LOG_LINGER_MS": "5"}).sink.linger_s == 0.005
+    with pytest.raises(ValueError, match="BIFROSTC_LOG_LINGER_MS"):
+        Telemetry.from_config(cfg, environ={"BIFROSTC_LOG_LINGER_MS": "soon"})
