@@ -6,8 +6,9 @@ load the cache and its Redis client.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from bifrostc.runtime.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from bifrostc.runtime.cache.response_cache import CACHEABLE_STOP_REASONS, Embedder, ResponseCache
@@ -25,15 +26,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Load a public name's module on first use, so importing one submodule does not import them all."""
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
