@@ -8,6 +8,8 @@ from collections.abc import Callable
 
 
 class MemoryStore:
+    errors: tuple[type[BaseException], ...] = ()  # in-process: nothing to fail but bugs
+
     def __init__(self, *, max_entries: int, clock: Callable[[], float] = time.monotonic) -> None:
         self._max_entries = max(1, max_entries)
         self._clock = clock

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import orjson
 import redis.asyncio as aioredis
+import redis.exceptions
 
 
 class RedisStore:
+    errors: tuple[type[BaseException], ...] = (redis.exceptions.RedisError,)
+
     def __init__(self, client: aioredis.Redis, *, prefix: str = "bifrostc:cache:", max_bucket: int = 1000) -> None:
         self._client = client
         self._prefix = prefix

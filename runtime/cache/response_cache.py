@@ -13,13 +13,10 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 
-import redis.exceptions
-
 from bifrostc.runtime import config
 from bifrostc.runtime.cache import keys
 from bifrostc.runtime.cache.codec import decode_response, encode_response
 from bifrostc.runtime.cache.memory import MemoryStore
-from bifrostc.runtime.cache.redis_store import RedisStore
 from bifrostc.runtime.cache.similarity import cosine_unit, normalise
 from bifrostc.runtime.cache.store import CacheStore
 from bifrostc.runtime.errors import GatewayError
@@ -30,7 +27,8 @@ Embedder = Callable[[str], Awaitable[list[float]]]
 log = logging.getLogger(__name__)
 
 CACHEABLE_STOP_REASONS = frozenset({"end_turn", "tool_use", "max_tokens"})
-_STORE_ERRORS = (redis.exceptions.RedisError, OSError, ValueError)
+# What any store may raise when its backend fails; a store adds its client's errors (``CacheStore.errors``).
+_BASE_STORE_ERRORS: tuple[type[BaseException], ...] = (OSError, ValueError)
 _EMBED_MEMO_SIZE = 256  # lookup then store embed the same text; remember recent vectors
 
 
@@ -54,6 +52,7 @@ class ResponseCache:
         self._threshold = threshold
         self._embed = embed
         self._memo: OrderedDict[str, list[float]] = OrderedDict()
+        self._errors = (*_BASE_STORE_ERRORS, *getattr(store, "errors", ()))
 
     @classmethod
     def from_config(
@@ -83,7 +82,7 @@ class ResponseCache:
             if raw is None and self.mode == "semantic":
                 raw = await self._semantic_lookup(req, route=route, scope=scope)
             return decode_response(raw) if raw is not None else None
-        except (*_STORE_ERRORS, KeyError, TypeError) as exc:
+        except (*self._errors, KeyError, TypeError) as exc:
             log.warning("response cache lookup failed, treating as a miss: %s", exc)
             return None
 
@@ -96,7 +95,7 @@ class ResponseCache:
             await self._store.put(key, encode_response(resp), ttl=self._ttl)
             if self.mode == "semantic":
                 await self._remember_vector(req, key, route=route, scope=scope)
-        except _STORE_ERRORS as exc:
+        except self._errors as exc:
             log.warning("response cache store failed: %s", exc)
             return False
         return True
@@ -163,5 +162,7 @@ def _make_store(cfg: config.Cache, *, redis_url: str | None, prefix: str, clock:
     if cfg.backend == "redis":
         if not redis_url:
             raise ValueError("cache backend 'redis' needs a redis_url (server.redis_url_env)")
+        from bifrostc.runtime.cache.redis_store import RedisStore  # redis loads only when configured
+
         return RedisStore.from_url(redis_url, prefix=prefix, max_bucket=cfg.max_entries)
     raise ValueError(f"unknown cache backend {cfg.backend!r}")

@@ -6,6 +6,9 @@ from typing import Protocol
 
 
 class CacheStore(Protocol):
+    # Exceptions the backend raises when it fails (beyond OSError/ValueError); the cache treats them as a miss.
+    errors: tuple[type[BaseException], ...]
+
     async def get(self, key: str) -> bytes | None:
         """The stored value, or None when absent or expired."""
         ...

@@ -32,7 +32,6 @@ from bifrostc.runtime.governance import keys as key_policy
 from bifrostc.runtime.governance import pricing
 from bifrostc.runtime.governance.keys import KeyContext, KeyRing, Scope
 from bifrostc.runtime.governance.periods import Window, budget_window, rate_window
-from bifrostc.runtime.governance.redis_store import RedisCounterStore
 from bifrostc.runtime.governance.sqlite_store import SqliteCounterStore
 from bifrostc.runtime.governance.store import Check, CounterStore, Increment, Rejection
 from bifrostc.runtime.types import Usage
@@ -98,6 +97,8 @@ class Governor:
                 raise ValueError(f"server.state is redis but env var {name!r} holding the Redis URL is not set")
         store: CounterStore
         if redis_url:
+            from bifrostc.runtime.governance.redis_store import RedisCounterStore  # loads redis only when used
+
             store = RedisCounterStore.from_url(redis_url, prefix=key_prefix)
         else:
             store = SqliteCounterStore(sqlite_path or ":memory:")

@@ -33,3 +33,23 @@ def test_serve_passes_access_log_only_when_given(
     monkeypatch.setitem(sys.modules, "bifrostc.runtime.server", fake)
     assert main(["serve", str(tmp_path), *flag]) == 0
     assert calls == [{"host": None, "port": None, "reload": True, **expected}]
+
+
+def test_an_embedded_gateway_loads_no_scale_out_client(tmp_path: pathlib.Path) -> None:
+    """SQLite state and an in-memory cache must not pay for redis, psycopg or the MCP SDK at start-up."""
+    spec = pathlib.Path("tests/golden/cases/governance/gateway.yaml").read_text()
+    embedded = spec.replace("  state: redis\n", "").replace("  backend: redis\n", "")
+    embedded = embedded.replace("log_store: postgres", "log_store: sqlite")
+    (tmp_path / "gateway.yaml").write_text(embedded)
+    out = tmp_path / "out"
+    assert main(["build", str(tmp_path / "gateway.yaml"), "-o", str(out)]) == 0
+    code = (
+        "import sys, pathlib; from bifrostc.runtime.server import build_server_app; "
+        f"build_server_app(pathlib.Path({str(out)!r}), reload=False); "
+        "print(sorted({m.split('.')[0] for m in sys.modules}))"
+    )
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    loaded = set(run.stdout.strip().strip("[]").replace("'", "").split(", "))
+    assert not loaded & {"redis", "psycopg", "mcp", "opentelemetry"}
