@@ -48,7 +48,7 @@ class GovernanceHooks(Hooks):
     async def authenticate(self, headers: Mapping[str, str], ctx: RequestContext) -> Any:
         return self.governor.authenticate(headers)
 
-    async def before_call(self, ctx: RequestContext, route: config.Route) -> None:
+    async def authorize(self, ctx: RequestContext, route: config.Route) -> None:
         key: KeyContext | None = ctx.key
         if key is None:
             return
@@ -58,7 +58,11 @@ class GovernanceHooks(Hooks):
             raise PermissionDenied(f"key {key.key_name!r} may not use model {ctx.requested_model!r}")
         if key.allowed_providers:
             ctx.provider_filter = lambda provider: _matches(provider, key.allowed_providers)
-        ctx.extras["reservation"] = await self.governor.admit(key)
+
+    async def before_call(self, ctx: RequestContext, route: config.Route) -> None:
+        await self.authorize(ctx, route)
+        if ctx.key is not None:
+            ctx.extras["reservation"] = await self.governor.admit(ctx.key)
 
     async def after_call(self, ctx: RequestContext, usage: Usage | None) -> None:
         reservation = ctx.extras.get("reservation")

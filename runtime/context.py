@@ -99,6 +99,9 @@ class Hooks:
         """Return a key context stored on ctx.key (or raise AuthenticationFailed)."""
         return None
 
+    async def authorize(self, ctx: RequestContext, route: config.Route) -> None:
+        """May this key use this route at all (model/provider grants)? Admits nothing, charges nothing."""
+
     async def before_call(self, ctx: RequestContext, route: config.Route) -> None:
         """Checked after routing, before any upstream call: model grants, budgets, rate limits."""
 
@@ -113,3 +116,31 @@ class Hooks:
 
     async def on_log(self, record: LogRecord) -> None:
         """Request log / metrics / tracing sink."""
+
+
+class WrappedHooks(Hooks):
+    """Hooks layered over an inner pipeline: every hook is forwarded; subclasses override the ones they add to."""
+
+    def __init__(self, inner: Hooks) -> None:
+        self.inner = inner
+
+    async def authenticate(self, headers: Mapping[str, str], ctx: RequestContext) -> Any:
+        return await self.inner.authenticate(headers, ctx)
+
+    async def authorize(self, ctx: RequestContext, route: config.Route) -> None:
+        await self.inner.authorize(ctx, route)
+
+    async def before_call(self, ctx: RequestContext, route: config.Route) -> None:
+        await self.inner.before_call(ctx, route)
+
+    async def after_call(self, ctx: RequestContext, usage: Usage | None) -> None:
+        await self.inner.after_call(ctx, usage)
+
+    async def cache_lookup(self, ctx: RequestContext, request: ChatRequest) -> ChatResponse | None:
+        return await self.inner.cache_lookup(ctx, request)
+
+    async def cache_store(self, ctx: RequestContext, request: ChatRequest, response: ChatResponse) -> None:
+        await self.inner.cache_store(ctx, request, response)
+
+    async def on_log(self, record: LogRecord) -> None:
+        await self.inner.on_log(record)

@@ -8,13 +8,12 @@ neither reads nor writes the cache.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from bifrostc.runtime import config
 from bifrostc.runtime.cache.response_cache import ResponseCache
-from bifrostc.runtime.context import Hooks, LogRecord, RequestContext
-from bifrostc.runtime.types import ChatRequest, ChatResponse, Usage
+from bifrostc.runtime.context import Hooks, RequestContext, WrappedHooks
+from bifrostc.runtime.types import ChatRequest, ChatResponse
 
 ANONYMOUS_SCOPE = "anonymous"
 
@@ -29,9 +28,9 @@ def cache_scope(key: Any) -> str | None:
     return f"team:{team}" if team else f"key:{getattr(key, 'key_name', key)}"
 
 
-class CacheHooks(Hooks):
+class CacheHooks(WrappedHooks):
     def __init__(self, inner: Hooks, cache: ResponseCache, gateway: config.Gateway) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.cache = cache
         self._routes = gateway.routes
 
@@ -39,15 +38,6 @@ class CacheHooks(Hooks):
         """Canonical route for a public name, so aliases of one route share entries."""
         route = self._routes.get(requested_model)
         return route.name if route is not None else requested_model
-
-    async def authenticate(self, headers: Mapping[str, str], ctx: RequestContext) -> Any:
-        return await self.inner.authenticate(headers, ctx)
-
-    async def before_call(self, ctx: RequestContext, route: config.Route) -> None:
-        await self.inner.before_call(ctx, route)
-
-    async def after_call(self, ctx: RequestContext, usage: Usage | None) -> None:
-        await self.inner.after_call(ctx, usage)
 
     async def cache_lookup(self, ctx: RequestContext, request: ChatRequest) -> ChatResponse | None:
         scope = cache_scope(ctx.key)
@@ -61,6 +51,3 @@ class CacheHooks(Hooks):
             await self.inner.cache_store(ctx, request, response)
             return
         await self.cache.store(request, response, route=self.route_name(ctx.requested_model), scope=scope)
-
-    async def on_log(self, record: LogRecord) -> None:
-        await self.inner.on_log(record)

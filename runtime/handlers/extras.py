@@ -33,8 +33,11 @@ async def count_tokens(request: Request) -> Response:
     try:
         body = await read_json(request)
         ctx.key = await rt.hooks.authenticate(request.headers, ctx)
-        route = rt.router.resolve(requested_model(body))
-        target = route.targets[0] if route.targets else None
+        ctx.requested_model = requested_model(body)
+        route = rt.router.resolve(ctx.requested_model)
+        await rt.hooks.authorize(ctx, route)  # grants apply; counting admits nothing and costs nothing
+        allowed = ctx.provider_filter or (lambda _provider: True)
+        target = next((t for t in route.targets if allowed(t.provider)), None)
         adapter = rt.dispatcher.adapters.get(target.provider) if target else None
         if target is not None and hasattr(adapter, "count_tokens"):
             provider = rt.router.gateway.providers[target.provider]

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any
 
 from bifrostc.runtime import config
-from bifrostc.runtime.context import Hooks, LogRecord, RequestContext
+from bifrostc.runtime.context import Hooks, LogRecord, WrappedHooks
 from bifrostc.runtime.errors import anthropic_error_type
 from bifrostc.runtime.governance.pricing import find_price, price_cost
 from bifrostc.runtime.observability.records import RequestRecord, apply_request, apply_response
 from bifrostc.runtime.observability.telemetry import Telemetry
-from bifrostc.runtime.types import ChatRequest, ChatResponse, Usage
+from bifrostc.runtime.types import Usage
 
 PriceCache = dict[tuple[str, str], config.Price | None]
 _PRICE_CACHE_MAX = 1024  # (provider, model) pairs; bounded because passthrough models are client-chosen
@@ -90,28 +89,13 @@ def _apply_usage(record: RequestRecord, usage: Usage) -> None:
     record.cache_write_tokens = usage.cache_write_tokens
 
 
-class TelemetryHooks(Hooks):
+class TelemetryHooks(WrappedHooks):
     def __init__(self, inner: Hooks, telemetry: Telemetry, gateway: config.Gateway) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.telemetry = telemetry
         self._pricing = gateway.pricing
         self._log_bodies = gateway.observability.log_bodies
         self._prices: PriceCache = {}  # hooks are rebuilt on hot reload, so this follows the pricing table
-
-    async def authenticate(self, headers: Mapping[str, str], ctx: RequestContext) -> Any:
-        return await self.inner.authenticate(headers, ctx)
-
-    async def before_call(self, ctx: RequestContext, route: config.Route) -> None:
-        await self.inner.before_call(ctx, route)
-
-    async def after_call(self, ctx: RequestContext, usage: Usage | None) -> None:
-        await self.inner.after_call(ctx, usage)
-
-    async def cache_lookup(self, ctx: RequestContext, request: ChatRequest) -> ChatResponse | None:
-        return await self.inner.cache_lookup(ctx, request)
-
-    async def cache_store(self, ctx: RequestContext, request: ChatRequest, response: ChatResponse) -> None:
-        await self.inner.cache_store(ctx, request, response)
 
     async def on_log(self, record: LogRecord) -> None:
         await self.inner.on_log(record)

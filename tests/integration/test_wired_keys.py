@@ -92,3 +92,13 @@ async def test_a_route_outside_allowed_providers_does_not_charge_the_key(served)
         await served.openai(BOB).chat.completions.create(model="only_a", messages=user("hi"))
     row = budget_row(await served.spend(), "key", "bob")
     assert row["spent_usd"] == 0
+
+
+async def test_count_tokens_honours_the_keys_model_grant(served) -> None:
+    client = served.anthropic(ALICE)
+    counted = await client.messages.count_tokens(model="echo", messages=user("how many tokens is this?"))
+    assert counted.input_tokens > 0
+    with pytest.raises(anthropic.PermissionDeniedError):
+        await client.messages.count_tokens(model="private", messages=user("hi"))
+    with pytest.raises(anthropic.AuthenticationError):
+        await served.anthropic("sk-bfc-nobody").messages.count_tokens(model="echo", messages=user("hi"))
