@@ -157,6 +157,9 @@ class ObservabilitySpec(SpecModel):
     sqlite_path: str = "bifrostc.db"
     postgres_dsn_env: EnvName | None = None
     log_bodies: bool = True
+    retention_days: Annotated[int, Field(gt=0)] | None = Field(
+        default=30, description="Delete request-log rows older than this many days; null keeps them forever."
+    )
     metrics: bool = True
     otlp_endpoint: str | None = None
     service_name: str = "bifrostc"

@@ -147,6 +147,7 @@ class Observability:
     sqlite_path: str = "bifrostc.db"
     postgres_dsn_env: str | None = None
     log_bodies: bool = True
+    retention_days: int | None = 30  # request-log rows older than this are deleted; None keeps them
     metrics: bool = True
     otlp_endpoint: str | None = None
     service_name: str = "bifrostc"

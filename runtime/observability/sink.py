@@ -31,7 +31,7 @@ DEFAULT_LINGER_S = 0.025
 _BASE_STORE_ERRORS: tuple[type[BaseException], ...] = (OSError, sqlite3.Error, RuntimeError, ValueError)
 
 
-def _store_errors() -> tuple[type[BaseException], ...]:
+def store_errors() -> tuple[type[BaseException], ...]:
     """Also psycopg's errors once it is loaded (the postgres store imports it when it opens); importing it
     here would cost every gateway ~90 ms and ~10 MB at start-up."""
     psycopg = sys.modules.get("psycopg")
@@ -90,7 +90,7 @@ class LogSink:
 
     async def start(self) -> None:
         await self.store.open()
-        self._errors = _store_errors()
+        self._errors = store_errors()
         if self._task is None:
             self._loop = asyncio.get_running_loop()
             self._task = asyncio.create_task(self._run(), name="bifrostc-log-sink")

@@ -8,7 +8,7 @@ only in column types and placeholder style, so the statements are built here onc
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -18,6 +18,7 @@ from bifrostc.runtime.observability.records import RECORD_FIELDS, RequestRecord
 
 DEFAULT_TABLE = "bifrostc_requests"
 MAX_LIMIT = 1000
+PRUNE_CHUNK = 5000
 
 # Column kind per record field; everything not listed is TEXT.
 _KINDS: dict[str, str] = {
@@ -75,7 +76,21 @@ class LogStore(Protocol):
 
     async def spend_by_key(self, since: float | None = None) -> list[dict[str, Any]]: ...
 
+    async def prune(self, before: float) -> int:
+        """Delete rows logged before ``before`` (unix seconds); returns how many went."""
+        ...
+
     async def close(self) -> None: ...
+
+
+async def prune_in_chunks(delete_chunk: Callable[[], Awaitable[int]]) -> int:
+    """Run ``delete_chunk`` (one ``LogSql.prune`` statement) until a chunk comes back short; total deleted."""
+    removed = 0
+    while True:
+        count = await delete_chunk()
+        removed += count
+        if count < PRUNE_CHUNK:
+            return removed
 
 
 def checked_identifier(name: str) -> str:
@@ -137,6 +152,13 @@ class LogSql:
             f"FROM {self.table}{where} GROUP BY virtual_key ORDER BY SUM(cost_usd) DESC"
         )
         return sql, ([since] if since is not None else [])
+
+    def prune(self, chunk: int) -> str:
+        """Delete at most ``chunk`` rows older than the parameter: short transactions never stall the writer."""
+        return (
+            f"DELETE FROM {self.table} WHERE seq IN "
+            f"(SELECT seq FROM {self.table} WHERE ts < {self.mark} ORDER BY seq LIMIT {int(chunk)})"
+        )
 
     def _where(self, f: LogFilter) -> tuple[str, list[Any]]:
         m = self.mark

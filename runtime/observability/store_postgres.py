@@ -14,10 +14,12 @@ from typing import Any
 from bifrostc.runtime.observability.records import RECORD_FIELDS, RequestRecord
 from bifrostc.runtime.observability.store import (
     DEFAULT_TABLE,
+    PRUNE_CHUNK,
     SUMMARY_FIELDS,
     LogFilter,
     LogSql,
     checked_identifier,
+    prune_in_chunks,
     row_to_dict,
     spend_row_to_dict,
 )
@@ -86,6 +88,16 @@ class PostgresLogStore:
     async def spend_by_key(self, since: float | None = None) -> list[dict[str, Any]]:
         sql, params = self._sql.spend(since)
         return [spend_row_to_dict(row) for row in await self._fetch(sql, params)]
+
+    async def prune(self, before: float) -> int:
+        conn, sql = self._connection(), self._sql.prune(PRUNE_CHUNK)
+
+        async def delete_chunk() -> int:
+            async with self._lock, conn.cursor() as cur:
+                await cur.execute(sql, (before,))
+                return int(cur.rowcount)
+
+        return await prune_in_chunks(delete_chunk)
 
     async def drop(self) -> None:
         """Remove the table (and the schema when this store owns one); used by tests to clean up."""

@@ -12,10 +12,12 @@ from typing import Any, TypeVar
 from bifrostc.runtime.observability.records import RECORD_FIELDS, RequestRecord
 from bifrostc.runtime.observability.store import (
     DEFAULT_TABLE,
+    PRUNE_CHUNK,
     SUMMARY_FIELDS,
     LogFilter,
     LogSql,
     checked_identifier,
+    prune_in_chunks,
     row_to_dict,
     spend_row_to_dict,
 )
@@ -86,6 +88,10 @@ class SqliteLogStore:
         sql, params = self._sql.spend(since)
         rows = await self._run(lambda conn: conn.execute(sql, params).fetchall())
         return [spend_row_to_dict(row) for row in rows]
+
+    async def prune(self, before: float) -> int:
+        sql = self._sql.prune(PRUNE_CHUNK)
+        return await prune_in_chunks(lambda: self._run(lambda conn: conn.execute(sql, (before,)).rowcount))
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None

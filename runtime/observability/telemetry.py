@@ -17,6 +17,7 @@ from bifrostc.runtime.config import Observability
 from bifrostc.runtime.observability.dashboard import SpendReport, dashboard_routes
 from bifrostc.runtime.observability.metrics import GatewayMetrics
 from bifrostc.runtime.observability.records import RequestRecord
+from bifrostc.runtime.observability.retention import LogRetention
 from bifrostc.runtime.observability.sink import DEFAULT_LINGER_S, LogSink
 from bifrostc.runtime.observability.store import LogStore
 from bifrostc.runtime.observability.store_postgres import PostgresLogStore
@@ -61,18 +62,24 @@ class Telemetry:
         sink: LogSink | None = None,
         metrics: GatewayMetrics | None = None,
         tracer: GatewayTracer | None = None,
+        retention: LogRetention | None = None,
     ) -> None:
         self.sink = sink
         self.metrics = metrics
         self.tracer = tracer or GatewayTracer()
+        self.retention = retention
 
     @classmethod
     def from_config(cls, cfg: Observability, *, environ: Mapping[str, str] | None = None) -> Telemetry:
         env = os.environ if environ is None else environ
         store = build_store(cfg, env)
         sink = LogSink(store, log_bodies=cfg.log_bodies, linger_s=log_linger_s(env)) if store is not None else None
+        retention = None
+        if store is not None and cfg.retention_days is not None:
+            retention = LogRetention(store, days=cfg.retention_days)
         return cls(
             sink=sink,
+            retention=retention,
             metrics=GatewayMetrics() if cfg.metrics else None,
             tracer=GatewayTracer.from_endpoint(cfg.otlp_endpoint, service_name=cfg.service_name),
         )
@@ -104,8 +111,12 @@ class Telemetry:
     async def start(self) -> None:
         if self.sink is not None:
             await self.sink.start()
+        if self.retention is not None:
+            self.retention.start()
 
     async def aclose(self) -> None:
+        if self.retention is not None:
+            await self.retention.aclose()
         if self.sink is not None:
             await self.sink.aclose()
         await asyncio.to_thread(self.tracer.shutdown)

@@ -95,3 +95,17 @@ async def test_spend_by_key_sums_cost_and_tokens_per_virtual_key(log_store: LogS
     assert (spend[0]["input_tokens"], spend[0]["output_tokens"], spend[0]["last_ts"]) == (15, 3, 20.0)
     recent = await log_store.spend_by_key(since=15.0)
     assert {s["key"]: s["requests"] for s in recent} == {"alice": 1, "bob": 1}
+
+
+async def test_prune_deletes_only_rows_older_than_the_cutoff(log_store: LogStore, monkeypatch: pytest.MonkeyPatch):
+    from bifrostc.runtime.observability import store as store_module
+
+    monkeypatch.setattr(store_module, "PRUNE_CHUNK", 2)  # several short chunks, like a big first prune
+    monkeypatch.setattr("bifrostc.runtime.observability.store_sqlite.PRUNE_CHUNK", 2)
+    monkeypatch.setattr("bifrostc.runtime.observability.store_postgres.PRUNE_CHUNK", 2)
+    old = [_record(id=f"old{i}", ts=1_000.0 + i) for i in range(5)]
+    new = [_record(id=f"new{i}", ts=2_000.0 + i) for i in range(2)]
+    await log_store.write_batch([*old, *new])
+    assert await log_store.prune(2_000.0) == 5
+    assert {r["id"] for r in await log_store.query(LogFilter())} == {"new0", "new1"}
+    assert await log_store.prune(2_000.0) == 0
