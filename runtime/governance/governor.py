@@ -12,8 +12,11 @@ Budget rule: a request is admitted only if, at admission, ``spent < limit`` in e
 (key -> team -> customer), and its real cost is added at settlement. Requests admitted concurrently all
 pass the same check, so spend may overshoot a budget by at most the cost of the requests in flight when it
 was reached; nothing larger can slip through. Rate limits count requests at admission and tokens at
-settlement in fixed one-minute UTC windows; ``requests_per_minute`` is exact, ``tokens_per_minute`` admits
-while the minute's tokens are under the limit. Anonymous traffic (``ctx is None``) has no scopes.
+settlement over a sliding minute: the current one-minute UTC window's count plus the previous window's,
+weighted by the share of it still inside the last 60 s (the sliding-window-counter estimate), so bursts at a
+window edge cannot pass twice the limit. ``requests_per_minute`` never admits more than the limit in that
+estimate; ``tokens_per_minute`` admits while the estimate is under the limit. Anonymous traffic
+(``ctx is None``) has no scopes.
 """
 
 from __future__ import annotations
@@ -31,9 +34,9 @@ from bifrostc.runtime.errors import BudgetExceeded, RateLimited
 from bifrostc.runtime.governance import keys as key_policy
 from bifrostc.runtime.governance import pricing
 from bifrostc.runtime.governance.keys import KeyContext, KeyRing, Scope
-from bifrostc.runtime.governance.periods import Window, budget_window, rate_window
+from bifrostc.runtime.governance.periods import RATE_WINDOW_SECONDS, Window, budget_window, rate_window
 from bifrostc.runtime.governance.sqlite_store import SqliteCounterStore
-from bifrostc.runtime.governance.store import Check, CounterStore, Increment, Rejection
+from bifrostc.runtime.governance.store import Check, CheckKind, CounterStore, Increment, Rejection, checked_value
 from bifrostc.runtime.types import Usage
 
 Clock = Callable[[], float]
@@ -58,6 +61,14 @@ def _spend_counter(scope: Scope, now: float) -> tuple[str, Window, str]:
 def _rate_counter(scope_id: str, kind: str, now: float) -> tuple[str, Window]:
     window = rate_window(now)
     return f"{scope_id}:{kind}:{window.id}", window
+
+
+def _rate_check(scope_id: str, kind: CheckKind, limit: float, now: float) -> tuple[Check, Window]:
+    """A sliding one-minute check: this window's counter plus the previous one's, weighted by overlap."""
+    counter, window = _rate_counter(scope_id, kind[:3], now)
+    previous, _ = _rate_counter(scope_id, kind[:3], window.start - RATE_WINDOW_SECONDS)
+    weight = 1.0 - (now - window.start) / RATE_WINDOW_SECONDS
+    return Check(counter, kind, limit, window.ttl(now, margin=60), previous, weight), window
 
 
 def _iso(moment: float | None) -> str | None:
@@ -127,12 +138,10 @@ class Governor:
                 checks.append((Check(counter, "spend", scope.budget.max_usd, window.ttl(now)), scope, window))
             limit = scope.rate_limit
             if limit is not None and limit.requests_per_minute is not None:
-                counter, window = _rate_counter(scope.id, "req", now)
-                check = Check(counter, "requests", limit.requests_per_minute, window.ttl(now, margin=60))
+                check, window = _rate_check(scope.id, "requests", limit.requests_per_minute, now)
                 checks.append((check, scope, window))
             if limit is not None and limit.tokens_per_minute is not None:
-                counter, window = _rate_counter(scope.id, "tok", now)
-                check = Check(counter, "tokens", limit.tokens_per_minute, window.ttl(now, margin=60))
+                check, window = _rate_check(scope.id, "tokens", limit.tokens_per_minute, now)
                 checks.append((check, scope, window))
         return checks
 
@@ -184,14 +193,17 @@ class Governor:
 
         Keys: scope ("team:eng"), kind, name, spent_usd (current budget window; all-time when no budget),
         limit_usd, period, window_start and resets_at (ISO-8601 UTC, None for "never"),
-        requests_per_minute, tokens_per_minute (limits) and requests_this_minute, tokens_this_minute.
+        requests_per_minute, tokens_per_minute (limits) and requests_this_minute, tokens_this_minute (the
+        sliding estimates the limits are checked against).
         """
         now = self._clock()
         rows: list[dict[str, Any]] = []
         counters: list[str] = []
+        rates: list[Check] = []
         for scope in self.all_scopes():
             counter, window, period = _spend_counter(scope, now)
-            counters += [counter, _rate_counter(scope.id, "req", now)[0], _rate_counter(scope.id, "tok", now)[0]]
+            rates += [_rate_check(scope.id, kind, 0, now)[0] for kind in ("requests", "tokens")]
+            counters.append(counter)
             limit = scope.rate_limit
             rows.append(
                 {
@@ -206,11 +218,13 @@ class Governor:
                     "tokens_per_minute": limit.tokens_per_minute if limit else None,
                 }
             )
-        values = await self.store.read(counters)
+        values = await self.store.read([*counters, *(k for c in rates for k in (c.key, c.previous_key or c.key))])
+        rate_values = values[len(counters) :]
         for i, row in enumerate(rows):
-            row["spent_usd"] = values[3 * i]
-            row["requests_this_minute"] = int(values[3 * i + 1])
-            row["tokens_this_minute"] = int(values[3 * i + 2])
+            row["spent_usd"] = values[i]
+            req, tok = rates[2 * i], rates[2 * i + 1]
+            row["requests_this_minute"] = round(checked_value(req, rate_values[4 * i], rate_values[4 * i + 1]))
+            row["tokens_this_minute"] = round(checked_value(tok, rate_values[4 * i + 2], rate_values[4 * i + 3]))
         return rows
 
     async def aclose(self) -> None:
@@ -226,4 +240,15 @@ def _refusal(check: Check, scope: Scope, window: Window, rejection: Rejection, n
         return BudgetExceeded(message, retry_after=None if left is None else float(math.ceil(left)))
     unit = "requests" if check.kind == "requests" else "tokens"
     message = f"rate limit of {who} reached: {int(check.limit)} {unit} per minute"
-    return RateLimited(message, retry_after=float(max(1, math.ceil(window.seconds_left(now) or 0))))
+    return RateLimited(message, retry_after=float(max(1, math.ceil(_sliding_wait(check, rejection, window, now)))))
+
+
+def _sliding_wait(check: Check, rejection: Rejection, window: Window, now: float) -> float:
+    """Seconds until the sliding estimate leaves room again, assuming no other traffic meanwhile."""
+    room = check.limit - 1 if check.kind == "requests" else check.limit * (1 - 1e-9)
+    current, previous = rejection.current, rejection.previous
+    if current <= room and previous > 0:  # this window has room once enough of the previous one slides out
+        return window.start + RATE_WINDOW_SECONDS * (1 - (room - current) / previous) - now
+    # Full within this window alone: wait for the next, where this count becomes the one that slides out.
+    share = (1 - room / current) if current > 0 else 0.0
+    return (window.end or now) + RATE_WINDOW_SECONDS * max(0.0, share) - now

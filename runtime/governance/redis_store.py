@@ -14,23 +14,28 @@ import redis.asyncio as redis_async
 
 from bifrostc.runtime.governance.store import Check, Increment, Rejection
 
-# KEYS[i] is a counter; ARGV[2i-1], ARGV[2i] are its check kind and limit. ARGV[2n+i] is its TTL ("" = none).
-# Returns 0 when admitted, else {index (1-based), value} of the first failing check.
+# Check i: KEYS[2i-1] is its counter, KEYS[2i] the previous window's (sliding rate limits; for other checks
+# the same key with weight 0). ARGV[4i-3..4i]: kind, limit, previous weight, TTL ("" = none).
+# Returns 0 when admitted, else {index (1-based), value, current, previous} of the first failing check.
 _CHECK_AND_COUNT = """
-local n = #KEYS
+local n = #KEYS / 2
 for i = 1, n do
-  local kind = ARGV[2 * i - 1]
-  local limit = tonumber(ARGV[2 * i])
-  local value = tonumber(redis.call('GET', KEYS[i]) or '0')
+  local kind = ARGV[4 * i - 3]
+  local limit = tonumber(ARGV[4 * i - 2])
+  local weight = tonumber(ARGV[4 * i - 1])
+  local current = tonumber(redis.call('GET', KEYS[2 * i - 1]) or '0')
+  local previous = 0
+  if weight > 0 then previous = tonumber(redis.call('GET', KEYS[2 * i]) or '0') end
+  local value = current + weight * previous
   local ok
   if kind == 'requests' then ok = value + 1 <= limit else ok = value < limit end
-  if not ok then return {i, tostring(value)} end
+  if not ok then return {i, tostring(value), tostring(current), tostring(previous)} end
 end
 for i = 1, n do
-  if ARGV[2 * i - 1] == 'requests' then
-    redis.call('INCR', KEYS[i])
-    local ttl = tonumber(ARGV[2 * n + i])
-    if ttl then redis.call('EXPIRE', KEYS[i], ttl) end
+  if ARGV[4 * i - 3] == 'requests' then
+    redis.call('INCR', KEYS[2 * i - 1])
+    local ttl = tonumber(ARGV[4 * i])
+    if ttl then redis.call('EXPIRE', KEYS[2 * i - 1], ttl) end
   end
 end
 return 0
@@ -53,16 +58,22 @@ class RedisCounterStore:
     async def check_and_count(self, checks: Sequence[Check]) -> Rejection | None:
         if not checks:
             return None
-        keys = [self._key(check.key) for check in checks]
+        keys: list[str] = []
         args: list[str] = []
         for check in checks:
-            args += [check.kind, repr(float(check.limit))]
-        args += ["" if check.ttl is None else str(check.ttl) for check in checks]
+            weight = check.previous_weight if check.previous_key is not None else 0.0
+            keys += [self._key(check.key), self._key(check.previous_key or check.key)]
+            args += [
+                check.kind,
+                repr(float(check.limit)),
+                repr(float(weight)),
+                "" if check.ttl is None else str(check.ttl),
+            ]
         result = await self._script(keys=keys, args=args)
         if result == 0:
             return None
-        index, value = result
-        return Rejection(int(index) - 1, float(value))
+        index, value, current, previous = result
+        return Rejection(int(index) - 1, float(value), float(current), float(previous))
 
     async def add(self, increments: Sequence[Increment]) -> None:
         if not increments:

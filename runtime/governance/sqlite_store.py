@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from bifrostc.runtime.governance.store import Check, Increment, Rejection, check_passes
+from bifrostc.runtime.governance.store import Check, Increment, Rejection, check_passes, checked_value
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS governance_counters (
@@ -69,9 +69,11 @@ class SqliteCounterStore:
     def _check_and_count(self, checks: Sequence[Check]) -> Rejection | None:
         def body(now: float) -> Rejection | None:
             for index, check in enumerate(checks):
-                value = self._value(check.key, now)
+                current = self._value(check.key, now)
+                previous = self._value(check.previous_key, now) if check.previous_key else 0.0
+                value = checked_value(check, current, previous)
                 if not check_passes(check, value):
-                    return Rejection(index, value)
+                    return Rejection(index, value, current, previous)
             for check in checks:
                 if check.kind == "requests":
                     self._upsert(check.key, 1, check.ttl, now)

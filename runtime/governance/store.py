@@ -21,18 +21,26 @@ class Check:
 
     ``spend`` and ``tokens`` pass while ``value < limit``; ``requests`` passes while ``value + 1 <= limit``
     and, when every check passes, its counter is incremented by one in the same atomic step.
+
+    Rate limits slide: ``value`` is ``counter + previous_weight * previous_key's counter`` (the previous
+    window's count, weighted by how much of it still overlaps the last minute), so a burst at a window edge
+    cannot pass twice the limit. Budgets leave ``previous_key`` unset.
     """
 
     key: str
     kind: CheckKind
     limit: float
     ttl: int | None  # seconds the counter must live; None: forever
+    previous_key: str | None = None
+    previous_weight: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
     index: int  # position of the first failing check
-    value: float  # the counter's value when it failed
+    value: float  # the value it was checked with (sliding checks: the weighted sum)
+    current: float = 0.0  # sliding checks: the two counters behind ``value``
+    previous: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +48,11 @@ class Increment:
     key: str
     amount: float
     ttl: int | None
+
+
+def checked_value(check: Check, current: float, previous: float) -> float:
+    """The value a check compares with its limit, from its counter and the previous window's."""
+    return current + check.previous_weight * previous if check.previous_key is not None else current
 
 
 def check_passes(check: Check, value: float) -> bool:

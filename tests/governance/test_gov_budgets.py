@@ -121,9 +121,37 @@ async def test_requests_per_minute_window(store: CounterStore, clock: FakeClock)
         await gov.admit(alice)
     with pytest.raises(RateLimited) as refused:
         await gov.admit(alice)
-    assert refused.value.retry_after == 45  # the clock is at hh:mm:15
+    # The clock is at hh:30:15. The minute is full; from hh:31:00 its 3 requests slide out at 3 per 60 s,
+    # so the first one fits once a third of them are gone: hh:31:20, 65 s from now.
+    assert refused.value.retry_after == 65
     clock.advance(45)
+    with pytest.raises(RateLimited) as at_the_edge:  # a fixed window would admit 3 more here
+        await gov.admit(alice)
+    assert at_the_edge.value.retry_after == 20
+    clock.advance(20)
     await gov.admit(alice)
+    with pytest.raises(RateLimited):
+        await gov.admit(alice)
+
+
+async def test_a_sliding_minute_never_admits_a_double_burst_at_a_window_edge(
+    store: CounterStore, clock: FakeClock
+) -> None:
+    gov = governor(store, clock, make_gateway(key("alice", rate_limit=RateLimit(requests_per_minute=10))))
+    alice = login(gov, "alice")
+    clock.advance(44)  # hh:30:59
+    admitted = 0
+    for _ in range(10):
+        await gov.admit(alice)
+        admitted += 1
+    clock.advance(2)  # hh:31:01: a fixed window would reset here
+    for _ in range(10):
+        try:
+            await gov.admit(alice)
+            admitted += 1
+        except RateLimited:
+            pass
+    assert admitted == 10  # 10 * (59/60) of the previous minute still counts: no room yet
 
 
 async def test_tokens_per_minute_counts_settled_tokens(store: CounterStore, clock: FakeClock) -> None:

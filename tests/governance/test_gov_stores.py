@@ -23,10 +23,20 @@ HEADERS = {"x-api-key": "sk-bfc-alice"}
 async def test_first_failing_check_is_reported_and_nothing_counted(store: CounterStore) -> None:
     await store.add([Increment("spent", 2.0, None)])
     checks = [Check("req", "requests", 5, 60), Check("spent", "spend", 1.0, None), Check("tok", "tokens", 0, 60)]
-    assert await store.check_and_count(checks) == Rejection(1, 2.0)
+    assert await store.check_and_count(checks) == Rejection(1, 2.0, current=2.0)
     assert await store.read(["req", "spent", "missing"]) == [0.0, 2.0, 0.0]
     assert await store.check_and_count(checks[:1]) is None
     assert await store.read(["req"]) == [1.0]
+
+
+async def test_a_sliding_check_weights_the_previous_windows_counter(store: CounterStore) -> None:
+    await store.add([Increment("req:prev", 4.0, 120), Increment("req:now", 1.0, 120)])
+    sliding = Check("req:now", "requests", 4, 120, previous_key="req:prev", previous_weight=0.5)
+    assert await store.check_and_count([sliding]) is None  # 1 + 0.5 * 4 = 3, and one more fits under 4
+    assert await store.check_and_count([sliding]) == Rejection(0, 4.0, current=2.0, previous=4.0)
+    later = Check("req:now", "requests", 4, 120, previous_key="req:prev", previous_weight=0.25)
+    assert await store.check_and_count([later]) is None  # 2 + 0.25 * 4 = 3
+    assert await store.read(["req:now"]) == [3.0]
 
 
 async def test_sqlite_spend_survives_a_restart(tmp_path) -> None:

@@ -63,8 +63,7 @@ async def _ask_openai(wired: Wired, key: str) -> None:
 
 
 async def test_rate_limit_is_429_with_retry_after_in_both_dialects(served: Wired) -> None:
-    # One request per fixed UTC minute: within three requests at least one is refused even if a minute
-    # boundary falls between two of them.
+    # One request per sliding minute: the second is refused whatever the clock says.
     with pytest.raises(anthropic.RateLimitError) as anth:
         for _ in range(3):
             await _ask_anthropic(served, "rl_a")
@@ -74,7 +73,8 @@ async def test_rate_limit_is_429_with_retry_after_in_both_dialects(served: Wired
     assert anth.value.body["error"]["type"] == "rate_limit_error"
     assert oai.value.body["code"] == "rate_limit_exceeded"
     for error in (anth.value, oai.value):
-        assert 1 <= int(error.response.headers["retry-after"]) <= 60
+        # The estimate frees the slot once the counted request's minute has fully slid out: < 2 minutes.
+        assert 1 <= int(error.response.headers["retry-after"]) <= 120
 
 
 async def test_exhausted_budget_is_429_in_each_dialects_terms(served: Wired) -> None:
