@@ -1,4 +1,4 @@
-"""The Starlette application: routes for both dialects, state on app.state, hot-swappable runtime snapshot.
+"""The Starlette application: routes for the client dialects, state on app.state, hot-swappable runtime snapshot.
 
 Every request reads `app.state.runtime` once; `swap_gateway` replaces it atomically, so new requests see the
 new routes while in-flight streams finish on the snapshot they started with.
@@ -89,6 +89,10 @@ async def _openai_chat(request: Request) -> Response:
     return await handle_chat(request, "openai", "chat")
 
 
+async def _openai_responses(request: Request) -> Response:
+    return await handle_chat(request, "responses", "responses")
+
+
 def gateway_routes() -> list[BaseRoute]:
     routes: list[BaseRoute] = [
         Route("/health", catalog.health, methods=["GET"]),
@@ -99,6 +103,7 @@ def gateway_routes() -> list[BaseRoute]:
     for prefix in ("/v1", "/openai/v1"):
         routes += [
             Route(f"{prefix}/chat/completions", _openai_chat, methods=["POST"]),
+            Route(f"{prefix}/responses", _openai_responses, methods=["POST"]),
             Route(f"{prefix}/embeddings", extras.embeddings, methods=["POST"]),
             Route(f"{prefix}/models", catalog.openai_models, methods=["GET"]),
         ]

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from bifrostc.runtime import config
 from bifrostc.runtime.types import ChatRequest, ChatResponse, Usage
 
-Dialect = Literal["anthropic", "openai"]
+Dialect = Literal["anthropic", "openai", "responses"]
 
 
 class _RequestIds:
@@ -48,7 +48,7 @@ class RequestContext:
     """What one client request did, filled in as it moves through the pipeline."""
 
     dialect: Dialect
-    endpoint: str  # messages | chat | embeddings | count_tokens
+    endpoint: str  # messages | chat | responses | embeddings | count_tokens
     requested_model: str = ""
     stream: bool = False
     headers: Mapping[str, str] = field(default_factory=dict)

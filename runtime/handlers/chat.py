@@ -1,8 +1,9 @@
-"""The chat pipeline shared by POST /anthropic/v1/messages and POST /v1/chat/completions.
+"""The chat pipeline shared by POST /anthropic/v1/messages, /v1/chat/completions and /v1/responses.
 
 authenticate -> parse -> route -> before_call -> cache lookup -> dispatch (retries, fallbacks) -> respond.
 A target whose adapter speaks the client's dialect is served by passthrough: the client's body with only
-`model` rewritten goes upstream and upstream bytes come back unchanged.
+`model` rewritten goes upstream and upstream bytes come back unchanged. No adapter speaks the Responses
+dialect, so Responses clients are always served through the canonical types.
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ async def _send(
     else:
         result.model = ctx.requested_model
         response = result
-        content = orjson.dumps(module.build_response(result))
+        content = orjson.dumps(_build_response(module, ctx.dialect, result, body))
     await finish(rt, ctx, chat, response, response.usage if response else None)
     return Response(content, media_type="application/json", headers=ctx.response_headers())
 
@@ -154,7 +155,15 @@ def _encoder(dialect: Dialect, body: dict[str, Any]) -> Any:
     if dialect == "openai":
         options = body.get("stream_options") or {}
         return module.StreamEncoder(include_usage=bool(isinstance(options, dict) and options.get("include_usage")))
+    if dialect == "responses":
+        return module.StreamEncoder(request=body)  # a response object repeats the request's settings
     return module.StreamEncoder()
+
+
+def _build_response(module: ModuleType, dialect: Dialect, response: ChatResponse, body: dict[str, Any]) -> Any:
+    if dialect == "responses":
+        return module.build_response(response, request=body)
+    return module.build_response(response)
 
 
 async def _respond_cached(
@@ -164,9 +173,8 @@ async def _respond_cached(
     await finish(rt, ctx, chat, None, cached.usage)
     module = translator(ctx.dialect)
     if not ctx.stream:
-        return Response(
-            orjson.dumps(module.build_response(cached)), media_type="application/json", headers=ctx.response_headers()
-        )
+        content = orjson.dumps(_build_response(module, ctx.dialect, cached, body))
+        return Response(content, media_type="application/json", headers=ctx.response_headers())
     encoder = _encoder(ctx.dialect, body)  # the replay has the shape this client asked for (usage chunk or not)
     frames = b"".join(encoder.encode(ev) for ev in replay.response_to_events(cached))
     return Response(frames, media_type="text/event-stream", headers={**SSE_HEADERS, **ctx.response_headers()})

@@ -124,7 +124,7 @@ class RequestRecord:
 
     id: str = field(default_factory=lambda: "req_" + new_request_id())
     ts: float = field(default_factory=time.time)  # unix seconds when the request arrived
-    dialect: str = "anthropic"  # anthropic | openai
+    dialect: str = "anthropic"  # anthropic | openai | responses
     endpoint: str = ""  # e.g. /anthropic/v1/messages
     virtual_key: str | None = None  # virtual key *name*, never its value
     team: str | None = None

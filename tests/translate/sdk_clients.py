@@ -48,3 +48,22 @@ def openai_final_completion(sse: bytes) -> Any:
         for _ in stream:
             pass
         return stream.get_final_completion()
+
+
+def openai_response_events(sse: bytes) -> list[Any]:
+    """Responses API events as ``client.responses.create(stream=True)`` parses them."""
+    client = openai_sdk.OpenAI(
+        api_key="test", base_url="http://127.0.0.1/v1", http_client=_client(sse, "text/event-stream")
+    )
+    return list(client.responses.create(model="m", input="hi", stream=True))
+
+
+def openai_final_response(sse: bytes) -> Any:
+    """The response the ``client.responses.stream(...)`` helper assembles (strict about item identities)."""
+    client = openai_sdk.OpenAI(
+        api_key="test", base_url="http://127.0.0.1/v1", http_client=_client(sse, "text/event-stream")
+    )
+    with client.responses.stream(model="m", input="hi") as stream:
+        for _ in stream:
+            pass
+        return stream.get_final_response()

@@ -1,0 +1,22 @@
+"""OpenAI Responses API dialect (client side only): requests, responses, streams and errors. Pure, no I/O.
+
+No upstream adapter speaks this dialect, so there is no ``build_request``/``parse_response``/``StreamParser``:
+Responses clients are always served through the canonical types (never by passthrough). Stateless: requests
+that refer to stored state (``previous_response_id``, ``conversation``, ``item_reference``) are refused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bifrostc.runtime.errors import GatewayError
+from bifrostc.runtime.translate.responses_request import parse_request
+from bifrostc.runtime.translate.responses_response import build_response, usage_to_responses
+from bifrostc.runtime.translate.responses_stream import StreamEncoder
+
+__all__ = ["StreamEncoder", "build_response", "error_body", "parse_request", "usage_to_responses"]
+
+
+def error_body(exc: GatewayError) -> dict[str, Any]:
+    """Errors use OpenAI's shape, as on every /v1 endpoint."""
+    return {"error": {"message": exc.message, "type": exc.openai_type, "param": None, "code": exc.openai_code}}

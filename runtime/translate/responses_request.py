@@ -1,0 +1,291 @@
+"""OpenAI Responses API request JSON -> canonical ChatRequest (stateless: the client sends the whole input).
+
+``input`` items map onto canonical messages: message items by role, ``function_call`` items onto assistant tool
+calls (consecutive assistant-side items - reasoning, assistant messages, function calls - share one assistant turn,
+as parallel tool calls do), ``function_call_output`` items onto tool results in a user turn, ``reasoning`` items
+onto thinking. Only ``function`` tools have a canonical form: hosted and custom tools (web_search, file_search,
+computer, local_shell, custom, mcp...) are dropped, and so are input items of those tools' types. Requests that
+need server-side state (``previous_response_id``, ``conversation``, ``item_reference`` items) are refused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bifrostc.runtime.errors import InvalidRequest
+from bifrostc.runtime.translate.common import (
+    OPENAI_TOOL_STRICT,
+    SOURCE,
+    expect_dict,
+    expect_list,
+    expect_str,
+    optional_int,
+    optional_number,
+)
+from bifrostc.runtime.translate.openai_messages import image_from_url
+from bifrostc.runtime.types import (
+    ChatRequest,
+    ImagePart,
+    Message,
+    Part,
+    TextPart,
+    ThinkingPart,
+    Tool,
+    ToolCallPart,
+    ToolChoice,
+    ToolResultPart,
+)
+
+# Reasoning items we emit carry the Anthropic signature (or redacted payload) in ``encrypted_content`` behind
+# these markers; anything else there (e.g. OpenAI's own encrypted reasoning) is not ours and is never sent on.
+SIGNATURE_MARK = "bfc.sig."
+REDACTED_MARK = "bfc.redacted."
+
+STATELESS = (
+    "this gateway is stateless: {field} is not supported; send the whole conversation in `input` "
+    "(with store: false), as Codex does"
+)
+_CONSUMED = frozenset(
+    {
+        "model",
+        "input",
+        "instructions",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "max_output_tokens",
+        "temperature",
+        "top_p",
+        "reasoning",
+        "stream",
+        "user",
+    }
+)
+# Item types of tools that have no canonical form: dropped together with those tools.
+_DROPPED_ITEMS = frozenset(
+    {
+        "custom_tool_call",
+        "custom_tool_call_output",
+        "local_shell_call",
+        "local_shell_call_output",
+        "shell_call",
+        "shell_call_output",
+        "apply_patch_call",
+        "apply_patch_call_output",
+        "web_search_call",
+        "file_search_call",
+        "computer_call",
+        "computer_call_output",
+        "code_interpreter_call",
+        "image_generation_call",
+        "mcp_call",
+        "mcp_list_tools",
+        "mcp_approval_request",
+        "mcp_approval_response",
+        "tool_search_call",
+        "tool_search_output",
+        "compaction",
+    }
+)
+
+
+def parse_request(body: dict[str, Any]) -> ChatRequest:
+    body = expect_dict(body, "request body")
+    for field in ("previous_response_id", "conversation"):
+        if body.get(field) is not None:
+            raise InvalidRequest(STATELESS.format(field=f"`{field}`"))
+    if "input" not in body:
+        raise InvalidRequest("input: field required (a string or a list of input items)")
+    system: list[TextPart] = []
+    instructions = body.get("instructions")
+    if instructions is not None:
+        system.append(TextPart(expect_str(instructions, "instructions")))
+    messages = parse_input(body["input"], system)
+    reasoning = body.get("reasoning")
+    effort = expect_dict(reasoning, "reasoning").get("effort") if reasoning is not None else None
+    user = body.get("user") or body.get("safety_identifier")
+    req = ChatRequest(
+        model=expect_str(body.get("model"), "model"),
+        messages=messages,
+        system=system,
+        max_tokens=optional_int(body.get("max_output_tokens"), "max_output_tokens"),
+        temperature=optional_number(body.get("temperature"), "temperature"),
+        top_p=optional_number(body.get("top_p"), "top_p"),
+        stream=body.get("stream") is True,
+        tool_choice=parse_tool_choice(body.get("tool_choice"), body.get("parallel_tool_calls")),
+        reasoning_effort=expect_str(effort, "reasoning.effort") if effort is not None else None,
+        user=expect_str(user, "user") if user is not None else None,
+        extra={SOURCE: "responses", **{k: v for k, v in body.items() if k not in _CONSUMED}},
+    )
+    _parse_tools(body.get("tools") or [], req)
+    return req
+
+
+def parse_input(raw: Any, system: list[TextPart]) -> list[Message]:
+    """Input items in order; leading system/developer messages are appended to ``system``."""
+    if isinstance(raw, str):
+        return [Message("user", [TextPart(raw)])]
+    messages: list[Message] = []
+    for i, item in enumerate(expect_list(raw, "input")):
+        where = f"input[{i}]"
+        item = expect_dict(item, where)
+        kind = item.get("type", "message")
+        if kind == "message":
+            _message_item(item, where, system, messages)
+        elif kind == "function_call":
+            call_id = item.get("call_id") or item.get("id")
+            arguments = item.get("arguments")
+            arguments = "" if arguments is None else arguments
+            part = ToolCallPart(
+                expect_str(call_id, f"{where}.call_id"),
+                expect_str(item.get("name"), f"{where}.name"),
+                expect_str(arguments, f"{where}.arguments"),
+            )
+            _assistant_turn(messages).append(part)
+        elif kind == "function_call_output":
+            call_id = expect_str(item.get("call_id"), f"{where}.call_id")
+            _add_tool_result(messages, ToolResultPart(call_id, _output_parts(item.get("output"), f"{where}.output")))
+        elif kind == "reasoning":
+            part = _reasoning_part(item, where)
+            if part is not None:
+                _assistant_turn(messages).append(part)
+        elif kind == "item_reference":
+            raise InvalidRequest(STATELESS.format(field=f"{where}: `item_reference`"))
+        elif kind not in _DROPPED_ITEMS:
+            raise InvalidRequest(
+                f"{where}.type: {kind!r} is not supported (expected message, function_call, "
+                "function_call_output or reasoning)"
+            )
+    return messages
+
+
+def _message_item(item: dict[str, Any], where: str, system: list[TextPart], messages: list[Message]) -> None:
+    role = item.get("role")
+    parts = parse_content(item.get("content"), f"{where}.content")
+    if role in ("system", "developer"):
+        texts = [p for p in parts if isinstance(p, TextPart)]
+        if not messages:
+            system.extend(texts)
+        else:
+            messages.append(Message("system", list(texts)))
+    elif role == "user":
+        messages.append(Message("user", parts))
+    elif role == "assistant":
+        _assistant_turn(messages).extend(parts)
+    else:
+        raise InvalidRequest(f"{where}.role: expected user, assistant, system or developer, got {role!r}")
+
+
+def _assistant_turn(messages: list[Message]) -> list[Part]:
+    if not messages or messages[-1].role != "assistant":
+        messages.append(Message("assistant", []))
+    return messages[-1].content
+
+
+def _add_tool_result(messages: list[Message], part: ToolResultPart) -> None:
+    last = messages[-1] if messages else None
+    if last is not None and last.role == "user" and all(isinstance(p, ToolResultPart) for p in last.content):
+        last.content.append(part)
+    else:
+        messages.append(Message("user", [part]))
+
+
+def parse_content(content: Any, where: str) -> list[Part]:
+    """A message's content: a string, or input_text/output_text/refusal/input_image/input_file parts."""
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [TextPart(content)] if content else []
+    parts: list[Part] = []
+    for i, item in enumerate(expect_list(content, where)):
+        item = expect_dict(item, f"{where}[{i}]")
+        kind = item.get("type")
+        if kind in ("input_text", "output_text", "text", "summary_text", "reasoning_text"):
+            parts.append(TextPart(expect_str(item.get("text"), f"{where}[{i}].text")))
+        elif kind == "refusal":
+            parts.append(TextPart(str(item.get("refusal", ""))))
+        elif kind == "input_image":
+            url = item.get("image_url")
+            if isinstance(url, str):
+                parts.append(image_from_url(url))
+            elif item.get("file_id") is not None:
+                raise InvalidRequest(f"{where}[{i}].file_id: uploaded files are not supported; send image_url")
+        elif kind == "input_file":
+            data = item.get("file_data")
+            if isinstance(data, str):
+                parts.append(_file_part(data))
+            elif item.get("file_id") is not None:
+                raise InvalidRequest(f"{where}[{i}].file_id: uploaded files are not supported; send file_data")
+        # input_audio and unknown part types: not translatable, dropped
+    return parts
+
+
+def _file_part(data: str) -> ImagePart:
+    """``file_data`` is a data URL, or bare base64 (a PDF, the only file kind providers take inline)."""
+    if data.startswith("data:"):
+        return image_from_url(data)
+    return ImagePart(media_type="application/pdf", data=data)
+
+
+def _output_parts(output: Any, where: str) -> list[TextPart | ImagePart]:
+    if isinstance(output, str):
+        return [TextPart(output)] if output else []
+    return [p for p in parse_content(output, where) if isinstance(p, TextPart | ImagePart)]
+
+
+def _reasoning_part(item: dict[str, Any], where: str) -> ThinkingPart | None:
+    texts = [
+        expect_str(s.get("text"), f"{where}.summary[].text")
+        for s in expect_list(item.get("summary") or [], f"{where}.summary")
+        if isinstance(s, dict)
+    ]
+    if not texts:
+        texts = [str(c.get("text", "")) for c in item.get("content") or [] if isinstance(c, dict)]
+    text = "\n\n".join(texts)
+    encrypted = item.get("encrypted_content")
+    if isinstance(encrypted, str) and encrypted.startswith(REDACTED_MARK):
+        return ThinkingPart("", redacted_data=encrypted.removeprefix(REDACTED_MARK))
+    signature = encrypted.removeprefix(SIGNATURE_MARK) if isinstance(encrypted, str) else ""
+    if not isinstance(encrypted, str) or not encrypted.startswith(SIGNATURE_MARK):
+        signature = ""  # another provider's encrypted reasoning: opaque to us, never forwarded
+    if not text and not signature:
+        return None
+    return ThinkingPart(text, signature or None)
+
+
+def _parse_tools(tools: Any, req: ChatRequest) -> None:
+    strict: dict[str, bool] = {}
+    for i, tool in enumerate(expect_list(tools, "tools")):
+        tool = expect_dict(tool, f"tools[{i}]")
+        if tool.get("type") != "function":
+            continue  # hosted and custom tools have no canonical form (see module docstring)
+        name = expect_str(tool.get("name"), f"tools[{i}].name")
+        parameters = tool.get("parameters") or {"type": "object", "properties": {}}
+        description = tool.get("description")
+        req.tools.append(
+            Tool(
+                name,
+                expect_str(description, f"tools[{i}].description") if description is not None else None,
+                expect_dict(parameters, f"tools[{i}].parameters"),
+            )
+        )
+        if tool.get("strict") is not None:
+            strict[name] = bool(tool["strict"])
+    if strict:
+        req.extra[OPENAI_TOOL_STRICT] = strict
+
+
+def parse_tool_choice(choice: Any, parallel: Any) -> ToolChoice | None:
+    disable_parallel = parallel is False
+    if choice is None:
+        return ToolChoice("auto", disable_parallel=True) if disable_parallel else None
+    if isinstance(choice, str):
+        kinds = {"auto": "auto", "none": "none", "required": "any"}
+        if choice not in kinds:
+            raise InvalidRequest(f"tool_choice: expected auto, none, required or a function, got {choice!r}")
+        return ToolChoice(kinds[choice], disable_parallel=disable_parallel)  # type: ignore[arg-type]
+    choice = expect_dict(choice, "tool_choice")
+    if choice.get("type") == "function":
+        return ToolChoice("tool", expect_str(choice.get("name"), "tool_choice.name"), disable_parallel)
+    # allowed_tools, hosted tool types: the closest canonical choice is to let the model decide
+    return ToolChoice("auto", disable_parallel=disable_parallel)
