@@ -11,6 +11,7 @@ import orjson
 from bifrostc.runtime.errors import UpstreamError
 from bifrostc.runtime.http import UpstreamReply, error_from_transport, iter_sse
 from bifrostc.runtime.providers.http_base import HttpAdapter
+from bifrostc.runtime.translate.claude_history import fit_for_claude
 from bifrostc.runtime.types import ChatRequest, ChatResponse, StreamEvent
 
 ANTHROPIC_VERSION = "2023-06-01"
@@ -70,14 +71,18 @@ class AnthropicAdapter(HttpAdapter):
     ) -> UpstreamReply:
         """Forward the client's body with only `model` rewritten; the caller relays the raw bytes."""
         forwarded = {name: client_headers[name] for name in FORWARDED_HEADERS if name in client_headers}
-        return await self.open(self.messages_url, {**body, "model": model}, api_key, extra_headers=forwarded)
+        fitted = fit_for_claude(body)  # history from other model families, made acceptable to Claude
+        return await self.open(self.messages_url, {**fitted, "model": model}, api_key, extra_headers=forwarded)
 
     async def count_tokens(
         self, body: dict[str, Any], *, model: str, api_key: str | None, client_headers: Mapping[str, str]
     ) -> dict[str, Any]:
         forwarded = {name: client_headers[name] for name in FORWARDED_HEADERS if name in client_headers}
         return await self.post_json(
-            f"{self.messages_url}/count_tokens", {**body, "model": model}, api_key, extra_headers=forwarded
+            f"{self.messages_url}/count_tokens",
+            {**fit_for_claude(body), "model": model},
+            api_key,
+            extra_headers=forwarded,
         )
 
 

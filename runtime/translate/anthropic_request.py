@@ -6,6 +6,7 @@ from typing import Any
 
 from bifrostc.runtime.errors import InvalidRequest
 from bifrostc.runtime.translate.anthropic_content import build_block, parse_content
+from bifrostc.runtime.translate.claude_history import opens_without_thinking
 from bifrostc.runtime.translate.common import (
     ANTHROPIC_SERVER_TOOLS,
     ANTHROPIC_TOOL_OPTIONS,
@@ -18,6 +19,7 @@ from bifrostc.runtime.translate.common import (
     optional_number,
     wire_extras,
 )
+from bifrostc.runtime.translate.signatures import native
 from bifrostc.runtime.types import ChatRequest, Message, Part, TextPart, Thinking, ThinkingPart, Tool, ToolChoice
 
 DEFAULT_MAX_TOKENS = 8192
@@ -158,7 +160,8 @@ def build_request(req: ChatRequest, *, model: str) -> dict[str, Any]:
         body["system"] = [build_block(p) for p in system]
     _put_sampling(req, body)
     _put_tools(req, body)
-    _put_reasoning(req, body)
+    # A tool loop in progress that began on a model without Claude thinking cannot be continued with it.
+    _put_reasoning(req, body, thinking_allowed=not opens_without_thinking(messages))
     if req.user is not None:
         body["metadata"] = {"user_id": req.user}
     if req.stream:
@@ -167,8 +170,10 @@ def build_request(req: ChatRequest, *, model: str) -> dict[str, Any]:
 
 
 def _sendable(part: Part) -> bool:
-    # Thinking from other providers has no Anthropic signature and would be rejected.
-    return not isinstance(part, ThinkingPart) or bool(part.signature) or part.redacted_data is not None
+    # Thinking another model family produced has no Claude signature and would be rejected.
+    if not isinstance(part, ThinkingPart):
+        return True
+    return part.redacted_data is not None or native("claude", part.signature) is not None
 
 
 def _put_sampling(req: ChatRequest, body: dict[str, Any]) -> None:
@@ -206,10 +211,12 @@ def _put_tools(req: ChatRequest, body: dict[str, Any]) -> None:
         body["tool_choice"] = out
 
 
-def _put_reasoning(req: ChatRequest, body: dict[str, Any]) -> None:
+def _put_reasoning(req: ChatRequest, body: dict[str, Any], *, thinking_allowed: bool) -> None:
     from_anthropic = req.extra.get(SOURCE) == "anthropic"
     if req.reasoning_effort is not None and (req.thinking is not None or from_anthropic):
         body["output_config"] = {**body.get("output_config", {}), "effort": req.reasoning_effort}
+    if not thinking_allowed:
+        return
     if req.thinking is not None:
         thinking: dict[str, Any] = {"type": req.thinking.type}
         if req.thinking.type == "enabled":

@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from bifrostc.runtime.errors import InvalidRequest
+from bifrostc.runtime.translate.signatures import native
 from bifrostc.runtime.types import (
     ChatRequest,
     ChatResponse,
@@ -119,6 +120,8 @@ def build_request(req: ChatRequest, *, model: str) -> dict[str, Any]:
         specs = [_tool_spec(Tool(name)) for name in _history_tool_names(req.messages)]
         body["toolConfig"] = {"tools": specs}
     additional = _additional_fields(req, model)
+    if "thinking" in additional and _opens_without_reasoning(body["messages"]):
+        del additional["thinking"]  # the tool loop in progress began on a model without Claude thinking
     if additional:
         body["additionalModelRequestFields"] = additional
     return body
@@ -167,9 +170,10 @@ def _content_block(part: Part) -> list[tuple[dict[str, Any], dict[str, Any] | No
 def _reasoning_block(part: ThinkingPart) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
     if part.redacted_data:
         return [({"reasoningContent": {"redactedContent": part.redacted_data}}, None)]
-    if not part.signature:
-        return []  # unsigned reasoning (from another provider) would be rejected; drop it
-    return [({"reasoningContent": {"reasoningText": {"text": part.thinking, "signature": part.signature}}}, None)]
+    signature = native("claude", part.signature)
+    if signature is None:
+        return []  # reasoning another model family produced would be rejected; drop it
+    return [({"reasoningContent": {"reasoningText": {"text": part.thinking, "signature": signature}}}, None)]
 
 
 def _image_block(part: ImagePart) -> dict[str, Any]:
@@ -220,6 +224,17 @@ def _tool_spec(tool: Tool) -> dict[str, Any]:
     if tool.description:
         spec["description"] = tool.description
     return {"toolSpec": spec}
+
+
+def _opens_without_reasoning(messages: list[dict[str, Any]]) -> bool:
+    """Claude's rule in Converse terms: the last assistant turn holds toolUse but does not open with reasoning."""
+    for message in reversed(messages):
+        if message["role"] != "assistant":
+            continue
+        content = message["content"]
+        uses_tools = any("toolUse" in block for block in content)
+        return uses_tools and not (content and "reasoningContent" in content[0])
+    return False
 
 
 def _additional_fields(req: ChatRequest, model: str) -> dict[str, Any]:

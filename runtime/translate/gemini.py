@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 from bifrostc.runtime.translate.gemini_schema import clean_schema
+from bifrostc.runtime.translate.signatures import GEMINI_SKIP_VALIDATOR, mark, native
 from bifrostc.runtime.types import (
     ChatRequest,
     ChatResponse,
@@ -33,6 +35,7 @@ from bifrostc.runtime.types import (
 )
 
 SYNTHETIC_ID_PREFIX = "toolu_gm"
+_GEMINI_GENERATION = re.compile(r"gemini-(\d+)")
 _EFFORT_BUDGET = {"low": 1024, "medium": 8192, "high": 24576}
 _FINISH_REASON: dict[str, StopReason] = {
     "STOP": "end_turn",
@@ -50,8 +53,10 @@ _FINISH_REASON: dict[str, StopReason] = {
 
 
 def build_request(req: ChatRequest, *, model: str = "") -> dict[str, Any]:
-    """Build a ``generateContent`` body; the model goes in the URL, so ``model`` is unused here."""
+    """Build a ``generateContent`` body (the model goes in the URL; ``model`` only selects Gemini 3 rules)."""
     body: dict[str, Any] = {"contents": build_contents(req.messages)}
+    if _requires_call_signatures(model):
+        _sign_unsigned_calls(body["contents"])
     if req.system:
         body["systemInstruction"] = {"parts": [{"text": part.text} for part in req.system]}
     if req.tools:
@@ -83,18 +88,37 @@ def build_contents(messages: list[Message]) -> list[dict[str, Any]]:
     return contents
 
 
+def _requires_call_signatures(model: str) -> bool:
+    found = _GEMINI_GENERATION.search(model)
+    return found is not None and int(found.group(1)) >= 3
+
+
+def _sign_unsigned_calls(contents: list[dict[str, Any]]) -> None:
+    """Gemini 3 refuses a current-turn model turn whose first functionCall has no signature (history another
+    model served, or an OpenAI client that cannot carry one); Google documents a sentinel for exactly that."""
+    start = 0
+    for i, content in enumerate(contents):  # the current turn begins after the last user text turn
+        if content["role"] == "user" and not any("functionResponse" in part for part in content["parts"]):
+            start = i + 1
+    for content in contents[start:]:
+        calls = [part for part in content["parts"] if "functionCall" in part] if content["role"] == "model" else []
+        if calls and "thoughtSignature" not in calls[0]:
+            calls[0]["thoughtSignature"] = GEMINI_SKIP_VALIDATOR
+
+
 def _build_parts(content: list[Part], call_names: dict[str, str]) -> list[dict[str, Any]]:
     parts: list[dict[str, Any]] = []
     pending_signature: str | None = None
     for part in content:
         if isinstance(part, ThinkingPart):
+            signature = native("gemini", part.signature)  # another family's signature would be "corrupted"
             if part.thinking:
                 built = {"text": part.thinking, "thought": True}
-                if part.signature:
-                    built["thoughtSignature"] = part.signature
+                if signature:
+                    built["thoughtSignature"] = signature
                 parts.append(built)
-            elif part.signature:
-                pending_signature = part.signature
+            elif signature:
+                pending_signature = signature
             continue
         built_parts = _build_part(part, call_names)
         if pending_signature and built_parts:
@@ -224,6 +248,8 @@ def _count_calls(content: list[Part]) -> int:
 def parse_part(part: dict[str, Any], response_id: str, call_position: int) -> list[Part]:
     """One Gemini part -> canonical parts (a signature on a non-thought part yields a leading ThinkingPart)."""
     signature = part.get("thoughtSignature")
+    if signature:
+        signature = mark("gemini", signature)  # so no other family is ever sent it (see signatures.py)
     if part.get("thought"):
         return [ThinkingPart(thinking=part.get("text", ""), signature=signature)]
     parsed: list[Part] = [ThinkingPart(thinking="", signature=signature)] if signature else []

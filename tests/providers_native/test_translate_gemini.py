@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from google.genai import types as genai
 from syrupy.assertion import SnapshotAssertion
 
@@ -40,6 +41,10 @@ def assert_valid_gemini_request(body: dict) -> None:
 
 
 def test_request_translation_matches_snapshot(request_with_tools: ChatRequest, snapshot: SnapshotAssertion) -> None:
+    for message in request_with_tools.messages:  # the history's reasoning as Gemini signed it
+        for part in message.content:
+            if isinstance(part, ThinkingPart) and part.signature:
+                part.signature = f"bfc:gemini:{part.signature}"
     body = gemini.build_request(request_with_tools, model="gemini-2.5-pro")
     assert_valid_gemini_request(body)
     assert body == snapshot
@@ -60,12 +65,48 @@ def test_signature_only_thinking_part_reattaches_to_the_following_function_call(
     messages = [
         Message(
             "assistant",
-            [ThinkingPart("", signature="U0lH"), ToolCallPart(id="toolu_gmabc", name="ls", arguments="{}")],
+            [ThinkingPart("", signature="bfc:gemini:U0lH"), ToolCallPart(id="toolu_gmabc", name="ls", arguments="{}")],
         )
     ]
     assert gemini.build_contents(messages)[0]["parts"] == [
         {"functionCall": {"name": "ls", "args": {}}, "thoughtSignature": "U0lH"}
     ]
+
+
+def test_signatures_from_other_families_never_reach_gemini() -> None:
+    claude_signed = [ThinkingPart("plan", signature="EqQBCkYIBxgC"), TextPart("done")]
+    assert gemini.build_contents([Message("assistant", claude_signed)])[0]["parts"] == [
+        {"text": "plan", "thought": True},
+        {"text": "done"},
+    ]
+
+
+def _tool_loop(signature: str | None) -> list[Message]:
+    first = [ThinkingPart("", signature=signature)] if signature else []
+    return [
+        Message("user", [TextPart("list files")]),
+        Message("assistant", [*first, ToolCallPart("c1", "ls", "{}"), ToolCallPart("c2", "pwd", "{}")]),
+        Message("user", [ToolResultPart("c1", [TextPart("a.py")]), ToolResultPart("c2", [TextPart("/")])]),
+    ]
+
+
+@pytest.mark.parametrize("model", ["gemini-3-pro-preview", "gemini-3.1-flash"])
+def test_gemini_3_gets_the_documented_sentinel_on_unsigned_current_turn_calls(model: str) -> None:
+    contents = gemini.build_request(ChatRequest(model=model, messages=_tool_loop(None)), model=model)["contents"]
+    calls = [part for part in contents[1]["parts"] if "functionCall" in part]
+    assert calls[0]["thoughtSignature"] == "skip_thought_signature_validator"
+    assert "thoughtSignature" not in calls[1]  # parallel calls: only the first carries one
+
+
+def test_real_signatures_and_older_models_are_left_alone() -> None:
+    signed = gemini.build_request(ChatRequest(model="m", messages=_tool_loop("bfc:gemini:U0lH")), model="gemini-3-pro")
+    assert signed["contents"][1]["parts"][0]["thoughtSignature"] == "U0lH"
+    older = gemini.build_request(ChatRequest(model="m", messages=_tool_loop(None)), model="gemini-2.5-pro")
+    assert all("thoughtSignature" not in part for part in older["contents"][1]["parts"])
+    # A finished tool loop followed by a new user question is history, not the current turn.
+    done = [*_tool_loop(None), Message("assistant", [TextPart("a.py")]), Message("user", [TextPart("thanks")])]
+    built = gemini.build_request(ChatRequest(model="m", messages=done), model="gemini-3-pro")
+    assert all("thoughtSignature" not in part for part in built["contents"][1]["parts"])
 
 
 def test_schema_cleaning_yields_a_schema_google_genai_accepts() -> None:
@@ -118,7 +159,7 @@ def test_response_with_function_call_maps_to_tool_use_with_stable_id() -> None:
     call = first.content[-1]
     assert isinstance(call, ToolCallPart) and call.id.startswith("toolu_gm") and call.id == again.content[-1].id
     assert json.loads(call.arguments) == {"path": "a.py"}
-    assert first.content[2] == ThinkingPart("", signature="c2ln")
+    assert first.content[2] == ThinkingPart("", signature="bfc:gemini:c2ln")  # marked as Gemini's
     assert (first.usage.input_tokens, first.usage.cache_read_tokens, first.usage.output_tokens) == (60, 40, 25)
 
 
@@ -139,7 +180,12 @@ def test_stream_parser_builds_blocks_and_closes_with_usage() -> None:
     events += parser.finish()
     assert isinstance(events[0], MessageStart)
     assert events[1:4] == [BlockStart(0, "text"), BlockDelta(0, "text", "Hel"), BlockDelta(0, "text", "lo")]
-    assert events[4:8] == [BlockStop(0), BlockStart(1, "thinking"), BlockDelta(1, "signature", "c2ln"), BlockStop(1)]
+    assert events[4:8] == [
+        BlockStop(0),
+        BlockStart(1, "thinking"),
+        BlockDelta(1, "signature", "bfc:gemini:c2ln"),
+        BlockStop(1),
+    ]
     tool_start = events[8]
     assert isinstance(tool_start, BlockStart) and tool_start.type == "tool_use" and tool_start.name == "read_file"
     assert events[9] == BlockDelta(2, "arguments", '{"path": "a.py"}')

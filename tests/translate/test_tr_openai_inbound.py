@@ -120,10 +120,20 @@ def test_stop_string_or_list_becomes_stop_sequences():
 
 
 def test_reasoning_effort_becomes_a_thinking_budget_below_max_tokens():
-    assert to_anthropic(body(reasoning_effort="high"))["thinking"] == {"type": "enabled", "budget_tokens": 8191}
-    assert to_anthropic(body(reasoning_effort="low", max_tokens=4000))["thinking"]["budget_tokens"] == 2048
-    assert "thinking" not in to_anthropic(body(reasoning_effort="none"))
-    assert "thinking" not in to_anthropic(body(reasoning_effort="low", max_tokens=500))
+    def ask(**fields: Any) -> dict[str, Any]:
+        return body(messages=CONVERSATION[:2], **fields)
+
+    assert to_anthropic(ask(reasoning_effort="high"))["thinking"] == {"type": "enabled", "budget_tokens": 8191}
+    assert to_anthropic(ask(reasoning_effort="low", max_tokens=4000))["thinking"]["budget_tokens"] == 2048
+    assert "thinking" not in to_anthropic(ask(reasoning_effort="none"))
+    assert "thinking" not in to_anthropic(ask(reasoning_effort="low", max_tokens=500))
+
+
+def test_no_thinking_mid_tool_loop_when_the_tool_calls_carry_no_claude_thinking():
+    # Claude: "a final assistant message must start with a thinking block"; an OpenAI client has none to send.
+    built = to_anthropic(body(reasoning_effort="high"))
+    assert "thinking" not in built
+    assert built["messages"][1]["content"][0]["type"] == "tool_use"
 
 
 def test_images_as_data_urls_and_plain_urls():
@@ -179,7 +189,7 @@ def test_malformed_openai_requests_raise_invalid_request(raw, message):
 
 
 def test_effort_derived_thinking_drops_sampling_anthropic_refuses_with_it():
-    out = to_anthropic(body(reasoning_effort="medium", temperature=0.2, top_p=0.5))
+    out = to_anthropic(body(messages=CONVERSATION[:2], reasoning_effort="medium", temperature=0.2, top_p=0.5))
     assert out["thinking"]["type"] == "enabled"
     assert "temperature" not in out and "top_p" not in out
     plain = to_anthropic(body(temperature=0.2))

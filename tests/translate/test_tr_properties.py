@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bifrostc.runtime.translate import anthropic, openai, replay
+from bifrostc.runtime.translate.claude_history import opens_without_thinking
 from bifrostc.runtime.translate.sse import SSEDecoder, encode_frame
 from bifrostc.runtime.types import BlockStart, BlockStop, ToolCallPart
 
@@ -27,7 +30,11 @@ SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[Heal
 @SETTINGS
 @given(anthropic_requests())
 def test_requests_round_trip_through_the_anthropic_dialect(req):
-    assert anthropic.parse_request(anthropic.build_request(req, model=req.model)) == req
+    built = anthropic.build_request(req, model=req.model)
+    # Claude refuses thinking when the last assistant turn uses tools without opening with thinking: the one
+    # change the builder makes on purpose (see claude_history).
+    expected = dataclasses.replace(req, thinking=None) if opens_without_thinking(built["messages"]) else req
+    assert anthropic.parse_request(built) == expected
 
 
 @SETTINGS
