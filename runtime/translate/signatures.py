@@ -14,7 +14,8 @@ from typing import Literal
 
 Family = Literal["claude", "gemini"]
 
-_MARK = "bfc:"
+FOREIGN_MARK = "bfc:"  # every non-Claude signature starts with it
+_MARK = FOREIGN_MARK
 # Gemini's documented sentinel for function calls it did not sign (history from another model).
 GEMINI_SKIP_VALIDATOR = "skip_thought_signature_validator"
 
