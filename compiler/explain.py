@@ -35,7 +35,12 @@ def _also_known_as(gateway: c.Gateway, route: c.Route, asked: str) -> str:
 
 def _targets(gateway: c.Gateway, route: c.Route) -> list[str]:
     total = sum(t.weight for t in route.targets) or 1.0
-    lines = ["  targets:"]
+    if len(route.targets) < 2:
+        lines = ["  targets:"]
+    elif route.affinity == "session":
+        lines = ["  targets (by weight over conversations; each conversation stays on one):"]
+    else:
+        lines = ["  targets (by weight, drawn per request):"]
     for target in route.targets:
         share = f"{100 * target.weight / total:5.1f}%"
         lines.append(f"    {share}  {target.provider}/{target.model}  keys: {_keys(gateway, target)}")

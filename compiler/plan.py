@@ -79,7 +79,7 @@ def _routes(spec: GatewaySpec, resolver: Resolver) -> dict[str, c.Route]:
     for name, model in spec.models.items():
         fallbacks = tuple(resolver.resolve(ref) or ref for ref in model.fallbacks)
         direct.update(f for f in fallbacks if f not in spec.models)
-        route = c.Route(name, _targets(model), fallbacks, model.tools)
+        route = c.Route(name, _targets(model), fallbacks, model.tools, model.affinity)
         for public in (name, *model.aliases):
             routes[public] = route
     direct.update(ref for tier in TIERS if (ref := getattr(spec.claude_code, tier)) and ref not in resolver.canonical)

@@ -82,6 +82,12 @@ class ModelSpec(SpecModel):
     aliases: list[str] = Field(default_factory=list)
     tools: bool = Field(default=True, description="Whether the targets support tool calling.")
     pricing: PriceSpec | None = None
+    affinity: Literal["session", "none"] = Field(
+        default="session",
+        description="How a route with several targets picks one: 'session' keeps each conversation (its "
+        "prompt_cache_key, metadata.user_id or user) on one target so provider prompt caches stay warm and "
+        "thinking stays with one model; 'none' draws by weight on every request.",
+    )
 
 
 class ClaudeCodeSpec(SpecModel):

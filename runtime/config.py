@@ -63,6 +63,7 @@ class Route:
     targets: tuple[Target, ...]
     fallbacks: tuple[str, ...] = ()
     supports_tools: bool = True
+    affinity: str = "session"  # session: one conversation, one target (by weight over sessions) | none: per request
 
 
 @dataclass(frozen=True, slots=True)

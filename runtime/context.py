@@ -51,6 +51,7 @@ class RequestContext:
     endpoint: str  # messages | chat | responses | embeddings | count_tokens
     requested_model: str = ""
     stream: bool = False
+    session: str | None = None  # what keeps a conversation on one target (see Router.choose_target)
     headers: Mapping[str, str] = field(default_factory=dict)
     key: Any = None  # whatever Hooks.authenticate returned (a governance key context)
     request_id: str = field(default_factory=new_request_id)

@@ -209,7 +209,9 @@ class Dispatcher:
         if allowed is not None and not any(allowed(t.provider) for t in route.targets):
             raise PermissionDenied(f"this key may not use the providers of route '{route.name}'")
         target = self.router.choose_target(
-            route, lambda t: self.breakers.get(t.provider).allow() and (allowed is None or allowed(t.provider))
+            route,
+            lambda t: self.breakers.get(t.provider).allow() and (allowed is None or allowed(t.provider)),
+            session=ctx.session if ctx.attempts == 0 else None,  # retries may spread to the other targets
         )
         if target is None:
             names = ", ".join(sorted({t.provider for t in route.targets}))

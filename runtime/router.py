@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import difflib
+import hashlib
 import itertools
 import random
 from collections.abc import Callable, Sequence
@@ -50,6 +51,12 @@ class WeightedTable(Generic[T]):
             return self.choose(rand)
         weights = [self.cumulative[i] - (self.cumulative[i - 1] if i else 0.0) for i in subset]
         return WeightedTable.build([self.items[i] for i in subset], weights).choose(rand)
+
+
+def session_point(session: str, route: str) -> float:
+    """A stable point in [0, 1) for one conversation on one route (blake2b: fast and evenly spread)."""
+    digest = hashlib.blake2b(f"{route}\0{session}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
 
 
 class Router:
@@ -102,11 +109,20 @@ class Router:
 
     # --- weighted choice ----------------------------------------------------------------------
     def choose_target(
-        self, route: config.Route, allowed: Callable[[config.Target], bool] | None = None
+        self,
+        route: config.Route,
+        allowed: Callable[[config.Target], bool] | None = None,
+        *,
+        session: str | None = None,
     ) -> config.Target | None:
+        """A target by weight; with a ``session`` on a route with session affinity, the same one every time
+        (while it is allowed), so weights split conversations rather than the turns of one conversation."""
         table = self._targets.get(route.name)
         if table is None or table.items != route.targets:
             table = WeightedTable.build(route.targets, [t.weight for t in route.targets])
+        if session and route.affinity == "session" and len(route.targets) > 1:
+            point = session_point(session, route.name)
+            return table.choose(lambda: point, allowed)
         return table.choose(self._rand, allowed)
 
     def choose_key(

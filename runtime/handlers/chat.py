@@ -47,6 +47,17 @@ async def read_json(request: Request) -> dict[str, Any]:
     return body
 
 
+def session_of(body: dict[str, Any]) -> str | None:
+    """What identifies the conversation: Codex's prompt_cache_key, Claude Code's metadata.user_id (it carries
+    the session id), else the OpenAI end-user fields."""
+    metadata = body.get("metadata")
+    user_id = metadata.get("user_id") if isinstance(metadata, dict) else None
+    for value in (body.get("prompt_cache_key"), user_id, body.get("user"), body.get("safety_identifier")):
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
 def requested_model(body: dict[str, Any]) -> str:
     model = body.get("model")
     if not isinstance(model, str) or not model:
@@ -64,6 +75,7 @@ async def handle_chat(request: Request, dialect: Dialect, endpoint: str) -> Resp
         ctx.requested_model = requested_model(body)
         chat_request = translator(dialect).parse_request(body)
         ctx.stream = chat_request.stream
+        ctx.session = session_of(body)
         route = rt.router.resolve(ctx.requested_model)
         await rt.hooks.before_call(ctx, route)
         cached = await rt.hooks.cache_lookup(ctx, chat_request)

@@ -86,7 +86,7 @@ def test_explain_shows_weights_keys_fallbacks_and_key_access(spec: pathlib.Path,
     assert capsys.readouterr().out == (
         "sonnet -> route smart (Claude Code sonnet)\n"
         "  tool calling: yes\n"
-        "  targets:\n"
+        "  targets (by weight over conversations; each conversation stays on one):\n"
         "     75.0%  openai/gpt-5  keys: OPENAI_API_KEY\n"
         "     25.0%  openai/gpt-5-mini  keys: OPENAI_API_KEY\n"
         "  fallbacks: cheap\n"

@@ -7,7 +7,17 @@ Turns another family served come back from the client with thinking Claude did n
 from __future__ import annotations
 
 import anthropic
-from rt_fakes import Upstream, anthropic_message, asgi_client, json_reply, openai_text_stream, sse_reply
+from rt_fakes import (
+    Upstream,
+    anthropic_message,
+    app_for,
+    asgi_client,
+    gateway,
+    json_reply,
+    openai_text_stream,
+    provider,
+    sse_reply,
+)
 from test_rt_cross_dialect import USER, build
 
 TOOL_USE = {"type": "tool_use", "id": "toolu_1", "name": "Read", "input": {"path": "a.py"}}
@@ -64,3 +74,24 @@ async def test_foreign_thinking_in_older_turns_goes_but_thinking_stays_on():
     sent = await _forwarded(older, thinking={"type": "adaptive"})
     assert sent["messages"][1]["content"] == [TOOL_USE]
     assert sent["thinking"] == {"type": "adaptive"}
+
+
+async def test_claude_code_sessions_stick_to_one_target_of_a_weighted_route():
+    gw = gateway(
+        [provider("a", "anthropic", key_env="UP_KEY"), provider("b", "anthropic", key_env="UP_KEY")],
+        {"sonnet": [("a", "claude-a"), ("b", "claude-b")]},
+    )
+    up = Upstream()
+    for _ in range(40):
+        up.add("a.test", json_reply(anthropic_message("from a")))
+        up.add("b.test", json_reply(anthropic_message("from b")))
+    app = app_for(gw, up)
+    served: dict[str, set[str]] = {}
+    async with asgi_client(app) as client:
+        for session in [f"session-{n}" for n in range(8)]:
+            for _ in range(4):
+                body = {"model": "sonnet", "max_tokens": 8, "messages": USER, "metadata": {"user_id": session}}
+                response = await client.post("/anthropic/v1/messages", json=body)
+                served.setdefault(session, set()).add(response.headers["x-bifrostc-provider"])
+    assert all(len(providers) == 1 for providers in served.values())
+    assert set.union(*served.values()) == {"a", "b"}  # the sessions themselves are spread

@@ -57,6 +57,27 @@ def test_weighted_choice_follows_weights():
     assert router.choose_target(gw.routes["r"], lambda t: False) is None
 
 
+def test_a_session_stays_on_one_target_and_sessions_split_by_weight():
+    targets = (config.Target("a", "m", weight=3.0), config.Target("b", "m", weight=1.0))
+    gw = config.Gateway(providers={}, routes={"r": config.Route("r", targets)})
+    router = Router(gw, rng=random.Random(3))
+    route = gw.routes["r"]
+    for session in ("s1", "s2", "s3"):
+        assert len({router.choose_target(route, session=session).provider for _ in range(50)}) == 1
+    counts = Counter(router.choose_target(route, session=f"session-{n}").provider for n in range(4000))
+    assert 0.7 < counts["a"] / 4000 < 0.8
+    # A session whose target is unavailable moves to what is left, and stays there too.
+    stuck_on_a = next(f"s{n}" for n in range(100) if router.choose_target(route, session=f"s{n}").provider == "a")
+    assert router.choose_target(route, lambda t: t.provider == "b", session=stuck_on_a).provider == "b"
+
+
+def test_affinity_none_draws_per_request():
+    targets = (config.Target("a", "m"), config.Target("b", "m"))
+    gw = config.Gateway(providers={}, routes={"r": config.Route("r", targets, affinity="none")})
+    router = Router(gw, rng=random.Random(5))
+    assert {router.choose_target(gw.routes["r"], session="same").provider for _ in range(50)} == {"a", "b"}
+
+
 def test_keys_restricted_by_models():
     keys = (config.KeyRef("K_ALL"), config.KeyRef("K_MINI", weight=5, models=("mini",)))
     prov = config.Provider(name="p", type="openai", base_url="", keys=keys)
