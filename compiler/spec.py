@@ -179,6 +179,9 @@ class ServerSpec(SpecModel):
     state: Literal["embedded", "redis"] = "embedded"
     redis_url_env: EnvName | None = None
     default_provider: str | None = None
+    max_request_mb: float = Field(
+        default=32, gt=0, description="Largest request body accepted (413 beyond); Anthropic's own limit is 32 MB."
+    )
 
 
 class GatewaySpec(SpecModel):

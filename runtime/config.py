@@ -163,6 +163,7 @@ class Server:
     state: str = "embedded"  # embedded (in-process + SQLite) | redis
     redis_url_env: str | None = None
     default_provider: str | None = None
+    max_request_mb: float = 32  # larger request bodies get a 413 before they are read into memory
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ GatewayError
 ├── AuthenticationFailed    401 authentication_error / invalid_api_key
 ├── PermissionDenied        403 permission_error / permission_denied
 ├── NotFound                404 not_found_error / model_not_found
+├── RequestTooLarge         413 request_too_large / request_too_large
 ├── RateLimited             429 rate_limit_error / rate_limit_exceeded (retry_after)
 ├── BudgetExceeded          429 rate_limit_error / insufficient_quota
 └── UpstreamError           upstream status kept (429, 5xx, 529 overloaded); retryable decides retries
@@ -50,6 +51,13 @@ class NotFound(GatewayError):
     anthropic_type = "not_found_error"
     openai_type = "invalid_request_error"
     openai_code = "model_not_found"
+
+
+class RequestTooLarge(GatewayError):
+    status = 413
+    anthropic_type = "request_too_large"
+    openai_type = "invalid_request_error"
+    openai_code = "request_too_large"
 
 
 class RateLimited(GatewayError):

@@ -19,7 +19,7 @@ from starlette.responses import Response, StreamingResponse
 
 from bifrostc.runtime.context import Dialect, LogRecord, RequestContext
 from bifrostc.runtime.dispatch import Attempt, PrimedStream, prime
-from bifrostc.runtime.errors import GatewayError, InvalidRequest, UpstreamError
+from bifrostc.runtime.errors import GatewayError, InvalidRequest, RequestTooLarge, UpstreamError
 from bifrostc.runtime.handlers.errors import error_response
 from bifrostc.runtime.handlers.streaming import event_stream, raw_stream, upstream_bytes
 from bifrostc.runtime.translate import replay
@@ -37,7 +37,7 @@ def translator(dialect: Dialect) -> ModuleType:
 
 
 async def read_json(request: Request) -> dict[str, Any]:
-    raw = await request.body()
+    raw = await _read_capped(request, int(request.app.state.runtime.router.gateway.server.max_request_mb * 2**20))
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -45,6 +45,22 @@ async def read_json(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidRequest("request body must be a JSON object")
     return body
+
+
+async def _read_capped(request: Request, limit: int) -> bytes:
+    """The body, refused with a 413 as soon as it is known to exceed ``limit`` (declared or while streaming)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit():
+        if int(declared) > limit:
+            raise RequestTooLarge(f"request body of {int(declared)} bytes exceeds the gateway's limit of {limit}")
+        return await request.body()
+    chunks, size = [], 0
+    async for chunk in request.stream():  # chunked upload: count as it arrives
+        size += len(chunk)
+        if size > limit:
+            raise RequestTooLarge(f"request body exceeds the gateway's limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def session_of(body: dict[str, Any]) -> str | None:
