@@ -16,14 +16,14 @@ from typing import Any
 
 import orjson
 import pytest
-from rt_fakes import anthropic_text_stream, gateway, openai_chunk, provider, sse
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from test_claude_code import FINAL_TEXT, MARKER_PROMPT, claude_binary
+from test_claude_code import FINAL_TEXT, MARKER_PROMPT, claude_binary  # also puts tests/runtime on sys.path
 
 from bifrostc.runtime.app import create_app
+from tests.runtime.rt_fakes import anthropic_text_stream, gateway, openai_chunk, provider, sse
 
 pytestmark = pytest.mark.claude_cli
 
