@@ -3,9 +3,11 @@
 ``input`` items map onto canonical messages: message items by role, ``function_call`` items onto assistant tool
 calls (consecutive assistant-side items - reasoning, assistant messages, function calls - share one assistant turn,
 as parallel tool calls do), ``function_call_output`` items onto tool results in a user turn, ``reasoning`` items
-onto thinking. Only ``function`` tools have a canonical form: hosted and custom tools (web_search, file_search,
-computer, local_shell, custom, mcp...) are dropped, and so are input items of those tools' types. Requests that
-need server-side state (``previous_response_id``, ``conversation``, ``item_reference`` items) are refused.
+onto thinking. ``function`` tools map onto canonical tools, and so do ``custom`` (freeform) tools, as functions
+taking one ``input`` string (see responses_tools); their ``custom_tool_call``/``custom_tool_call_output`` items
+become ordinary tool calls and results. Hosted tools (web_search, file_search, computer, local_shell, mcp...)
+have no canonical form: they are dropped, and so are input items of those tools' types. Requests that need
+server-side state (``previous_response_id``, ``conversation``, ``item_reference`` items) are refused.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from bifrostc.runtime.translate.common import (
     optional_number,
 )
 from bifrostc.runtime.translate.openai_messages import image_from_url
+from bifrostc.runtime.translate.responses_tools import custom_call_arguments, custom_tool
 from bifrostc.runtime.types import (
     ChatRequest,
     ImagePart,
@@ -64,8 +67,6 @@ _CONSUMED = frozenset(
 # Item types of tools that have no canonical form: dropped together with those tools.
 _DROPPED_ITEMS = frozenset(
     {
-        "custom_tool_call",
-        "custom_tool_call_output",
         "local_shell_call",
         "local_shell_call_output",
         "shell_call",
@@ -142,7 +143,15 @@ def parse_input(raw: Any, system: list[TextPart]) -> list[Message]:
                 expect_str(arguments, f"{where}.arguments"),
             )
             _assistant_turn(messages).append(part)
-        elif kind == "function_call_output":
+        elif kind == "custom_tool_call":
+            text = expect_str(item.get("input", ""), f"{where}.input")
+            part = ToolCallPart(
+                expect_str(item.get("call_id") or item.get("id"), f"{where}.call_id"),
+                expect_str(item.get("name"), f"{where}.name"),
+                custom_call_arguments(text),
+            )
+            _assistant_turn(messages).append(part)
+        elif kind in ("function_call_output", "custom_tool_call_output"):
             call_id = expect_str(item.get("call_id"), f"{where}.call_id")
             _add_tool_result(messages, ToolResultPart(call_id, _output_parts(item.get("output"), f"{where}.output")))
         elif kind == "reasoning":
@@ -154,7 +163,7 @@ def parse_input(raw: Any, system: list[TextPart]) -> list[Message]:
         elif kind not in _DROPPED_ITEMS:
             raise InvalidRequest(
                 f"{where}.type: {kind!r} is not supported (expected message, function_call, "
-                "function_call_output or reasoning)"
+                "function_call_output, custom_tool_call, custom_tool_call_output or reasoning)"
             )
     return messages
 
@@ -257,8 +266,11 @@ def _parse_tools(tools: Any, req: ChatRequest) -> None:
     strict: dict[str, bool] = {}
     for i, tool in enumerate(expect_list(tools, "tools")):
         tool = expect_dict(tool, f"tools[{i}]")
+        if tool.get("type") == "custom":
+            req.tools.append(custom_tool(tool, f"tools[{i}]"))
+            continue
         if tool.get("type") != "function":
-            continue  # hosted and custom tools have no canonical form (see module docstring)
+            continue  # hosted tools have no canonical form (see module docstring)
         name = expect_str(tool.get("name"), f"tools[{i}].name")
         parameters = tool.get("parameters") or {"type": "object", "properties": {}}
         description = tool.get("description")
@@ -285,7 +297,7 @@ def parse_tool_choice(choice: Any, parallel: Any) -> ToolChoice | None:
             raise InvalidRequest(f"tool_choice: expected auto, none, required or a function, got {choice!r}")
         return ToolChoice(kinds[choice], disable_parallel=disable_parallel)  # type: ignore[arg-type]
     choice = expect_dict(choice, "tool_choice")
-    if choice.get("type") == "function":
+    if choice.get("type") in ("function", "custom"):
         return ToolChoice("tool", expect_str(choice.get("name"), "tool_choice.name"), disable_parallel)
     # allowed_tools, hosted tool types: the closest canonical choice is to let the model decide
     return ToolChoice("auto", disable_parallel=disable_parallel)

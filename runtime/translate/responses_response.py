@@ -2,7 +2,8 @@
 
 Output items, in content order: thinking -> ``reasoning`` items (the thinking text as one summary part; an
 Anthropic signature or redacted payload travels in ``encrypted_content`` so it comes back on the next turn),
-text -> ``message`` items, tool calls -> ``function_call`` items. Item ids are derived from the response id and
+text -> ``message`` items, tool calls -> ``function_call`` items (``custom_tool_call`` items when the request
+offered that tool as a ``custom`` one: see responses_tools). Item ids are derived from the response id and
 the item's output index, so a streamed answer and its non-streamed form name the same items.
 """
 
@@ -14,6 +15,12 @@ import uuid
 from typing import Any
 
 from bifrostc.runtime.translate.responses_request import REDACTED_MARK, SIGNATURE_MARK
+from bifrostc.runtime.translate.responses_tools import (
+    custom_input,
+    custom_tool_call_item,
+    custom_tool_echo,
+    custom_tool_names,
+)
 from bifrostc.runtime.types import ChatResponse, Part, StopReason, TextPart, ThinkingPart, ToolCallPart, Usage
 
 _ID_UNSAFE = re.compile(r"[^a-zA-Z0-9_-]")
@@ -93,9 +100,15 @@ def reasoning_item(
     return item
 
 
-def part_item(part: Part, resp_id: str, output_index: int) -> dict[str, Any] | None:
+def part_item(
+    part: Part, resp_id: str, output_index: int, custom: frozenset[str] = frozenset()
+) -> dict[str, Any] | None:
+    """The output item for one content part; ``custom`` names the request's custom tools."""
     if isinstance(part, TextPart):
         return message_item(item_id("msg", resp_id, output_index), part.text)
+    if isinstance(part, ToolCallPart) and part.name in custom:
+        ctc_id = item_id("ctc", resp_id, output_index)
+        return custom_tool_call_item(ctc_id, part.id, part.name, custom_input(part.arguments or ""))
     if isinstance(part, ToolCallPart):
         fc_id = item_id("fc", resp_id, output_index)
         return function_call_item(fc_id, part.id, part.name, part.arguments or "{}")
@@ -119,7 +132,8 @@ def request_echo(request: dict[str, Any] | None) -> dict[str, Any]:
         "temperature": _number_or_none(request.get("temperature")),
         "top_p": _number_or_none(request.get("top_p")),
         "tool_choice": _tool_choice_echo(request.get("tool_choice")),
-        "tools": [_tool_echo(t) for t in request.get("tools") or [] if _is_function_tool(t)],
+        "tools": [_tool_echo(t) for t in _list(request.get("tools")) if _is_tool(t, "function")]
+        + [custom_tool_echo(t) for t in _list(request.get("tools")) if _is_tool(t, "custom")],
     }
     reasoning = request.get("reasoning")
     effort = reasoning.get("effort") if isinstance(reasoning, dict) else None
@@ -161,9 +175,10 @@ def build_response(
 ) -> dict[str, Any]:
     """The ``response`` object for a finished answer; ``request`` is the client's body (for the echoed settings)."""
     resp_id = response_id(resp.id)
+    custom = custom_tool_names(request)
     output: list[dict[str, Any]] = []
     for part in resp.content:
-        item = part_item(part, resp_id, len(output))
+        item = part_item(part, resp_id, len(output), custom)
         if item is not None:
             output.append(item)
     status, incomplete = status_for(resp.stop_reason)
@@ -187,8 +202,12 @@ def _number_or_none(value: Any) -> float | None:
     return value if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def _is_function_tool(tool: Any) -> bool:
-    return isinstance(tool, dict) and tool.get("type") == "function" and isinstance(tool.get("name"), str)
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _is_tool(tool: Any, kind: str) -> bool:
+    return isinstance(tool, dict) and tool.get("type") == kind and isinstance(tool.get("name"), str)
 
 
 def _tool_echo(tool: dict[str, Any]) -> dict[str, Any]:
@@ -203,6 +222,7 @@ def _tool_echo(tool: dict[str, Any]) -> dict[str, Any]:
 def _tool_choice_echo(choice: Any) -> Any:
     if choice in ("auto", "none", "required"):
         return choice
-    if isinstance(choice, dict) and choice.get("type") == "function" and isinstance(choice.get("name"), str):
-        return {"type": "function", "name": choice["name"]}
+    if isinstance(choice, dict) and choice.get("type") in ("function", "custom"):
+        if isinstance(choice.get("name"), str):
+            return {"type": choice["type"], "name": choice["name"]}
     return "auto"

@@ -3,7 +3,9 @@
 response.created, response.in_progress; per output item output_item.added, its content events, output_item.done;
 then response.completed (or response.incomplete) carrying the whole response. Blocks are serialised first (see
 sequencer), so parallel tool calls become consecutive items with their own output_index and never interleave.
-A canonical StreamError becomes an ``error`` event followed by ``response.failed``.
+A canonical StreamError becomes an ``error`` event followed by ``response.failed``. A call to one of the request's
+``custom`` tools becomes a ``custom_tool_call`` item: its function arguments are held back until the call is whole,
+then its text goes out as one ``response.custom_tool_call_input.delta`` and ``.done`` (see responses_tools).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from bifrostc.runtime.translate.responses_response import (
     response_object,
     status_for,
 )
+from bifrostc.runtime.translate.responses_tools import custom_input, custom_tool_call_item, custom_tool_names
 from bifrostc.runtime.translate.sequencer import BlockSequencer
 from bifrostc.runtime.translate.sse import encode_frame
 from bifrostc.runtime.types import (
@@ -43,7 +46,7 @@ from bifrostc.runtime.types import (
 class _Item:
     output_index: int
     id: str
-    type: str  # text | thinking | redacted_thinking | tool_use
+    type: str  # text | thinking | redacted_thinking | tool_use | custom (a custom tool's call)
     text: str = ""  # text, thinking summary or arguments so far
     signature: str = ""
     call_id: str = ""
@@ -57,6 +60,7 @@ class StreamEncoder:
 
     def __init__(self, *, request: dict[str, Any] | None = None, created_at: int | None = None) -> None:
         self._echo = request_echo(request)
+        self._custom = custom_tool_names(request)
         self._created_at = created_at if created_at is not None else int(time.time())
         self._sequencer = BlockSequencer()
         self._sequence = 0
@@ -143,6 +147,10 @@ class StreamEncoder:
             return frames + self._emit(
                 "response.content_part.added", **self._where(item), content_index=0, part=output_text("")
             )
+        if event.type == "tool_use" and (event.name or "") in self._custom:
+            call_id, name = event.id or "", event.name or ""
+            item = _Item(index, item_id("ctc", self._id, index), "custom", call_id=call_id, name=name)
+            return self._added(event.index, item, custom_tool_call_item(item.id, item.call_id, item.name, ""))
         if event.type == "tool_use":
             item = _Item(
                 index, item_id("fc", self._id, index), "tool_use", call_id=event.id or "", name=event.name or ""
@@ -170,6 +178,9 @@ class StreamEncoder:
         if event.kind == "arguments" and item_type == "tool_use":
             item.text += event.text
             return self._emit("response.function_call_arguments.delta", **self._where(item), delta=event.text)
+        if event.kind == "arguments" and item_type == "custom":
+            item.text += event.text  # JSON arguments: the text inside is only known once they are whole
+            return b""
         if event.kind == "thinking" and item_type == "thinking":
             item.text += event.text
             head = b""
@@ -196,6 +207,11 @@ class StreamEncoder:
             frames = self._emit("response.output_text.done", **where, content_index=0, text=item.text, logprobs=[])
             frames += self._emit("response.content_part.done", **where, content_index=0, part=part)
             return frames + self._item_done(item, message_item(item.id, item.text))
+        if item.type == "custom":
+            text = custom_input(item.text)
+            frames = self._emit("response.custom_tool_call_input.delta", **where, delta=text) if text else b""
+            frames += self._emit("response.custom_tool_call_input.done", **where, input=text)
+            return frames + self._item_done(item, custom_tool_call_item(item.id, item.call_id, item.name, text))
         if item.type == "tool_use":
             frames = b""
             if not item.text:  # a call without arguments: say so in JSON, as the non-streamed form does

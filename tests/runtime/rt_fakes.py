@@ -149,6 +149,23 @@ def anthropic_text_stream(*pieces: str, model: str = "claude-up") -> bytes:
     return sse(events)
 
 
+def anthropic_tool_stream(calls: list[tuple[str, str, str]], model: str = "claude-up") -> bytes:
+    """Streamed tool_use blocks: (id, name, input JSON), each input sent as input_json_delta fragments in two pieces."""
+    start = anthropic_message("", model) | {"content": [], "stop_reason": None, "usage": {"input_tokens": 12}}
+    events: list[tuple[str | None, Any]] = [("message_start", {"type": "message_start", "message": start})]
+    for index, (call_id, name, args) in enumerate(calls):
+        block = {"type": "tool_use", "id": call_id, "name": name, "input": {}}
+        events.append(("content_block_start", {"type": "content_block_start", "index": index, "content_block": block}))
+        half = len(args) // 2
+        for piece in (args[:half], args[half:]):
+            delta = {"type": "input_json_delta", "partial_json": piece}
+            events.append(("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}))
+        events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
+    end = {"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": None}}
+    events += [("message_delta", end | {"usage": {"output_tokens": 9}}), ("message_stop", {"type": "message_stop"})]
+    return sse(events)
+
+
 # --- a scripted upstream -----------------------------------------------------------------------------
 Reply = httpx.Response | Callable[[httpx.Request], Any]
 

@@ -161,12 +161,12 @@ def test_tool_choice(choice, parallel, expected):
     assert req.tool_choice == expected
 
 
-def test_hosted_and_custom_tools_and_their_items_are_dropped():
-    tools = [TOOL, {"type": "web_search"}, {"type": "custom", "name": "apply_patch"}, {"type": "local_shell"}]
+def test_hosted_tools_and_their_items_are_dropped():
+    tools = [TOOL, {"type": "web_search"}, {"type": "local_shell"}, {"type": "tool_search", "execution": "client"}]
     items = [
         {"role": "user", "content": "hi"},
-        {"type": "custom_tool_call", "call_id": "c", "name": "apply_patch", "input": "*** Begin Patch"},
-        {"type": "custom_tool_call_output", "call_id": "c", "output": "ok"},
+        {"type": "local_shell_call", "call_id": "c", "action": {"type": "exec", "command": ["ls"]}},
+        {"type": "local_shell_call_output", "call_id": "c", "output": "ok"},
     ]
     req = responses.parse_request({"model": "m", "input": items, "tools": tools})
     assert [t.name for t in req.tools] == ["shell"]
