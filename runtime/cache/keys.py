@@ -18,7 +18,19 @@ from bifrostc.runtime.types import ChatRequest, Message, TextPart
 
 # Request fields left out of the key, and dialect passthrough fields (``extra``) that don't change the answer.
 _IGNORED_FIELDS = frozenset({"model", "stream", "user", "extra", "messages"})
-_IGNORED_EXTRA = frozenset({"metadata", "user", "stream_options", "store", "service_tier", "safety_identifier"})
+_IGNORED_EXTRA = frozenset(
+    {
+        "metadata",
+        "user",
+        "stream_options",
+        "store",
+        "service_tier",
+        "safety_identifier",
+        "prompt_cache_key",  # a provider prompt-cache routing hint
+        "client_metadata",  # Codex: per-turn ids (Responses API)
+        "include",  # Responses API: extra output fields asked for, same answer
+    }
+)
 
 
 def _plain(value: Any) -> Any:

@@ -43,6 +43,14 @@ def test_key_is_stable_across_dict_order() -> None:
     assert keys.exact_key(a, route="r", scope="s") == keys.exact_key(b, route="r", scope="s")
 
 
+def test_per_turn_client_hints_do_not_split_the_cache() -> None:
+    plain = request("q")
+    codex = request("q", extra={"prompt_cache_key": "conv-1", "client_metadata": {"turn": "7"}, "include": ["x"]})
+    assert keys.exact_key(plain, route="r", scope="s") == keys.exact_key(codex, route="r", scope="s")
+    verbose = request("q", extra={"text": {"verbosity": "high"}})  # this one does change the answer
+    assert keys.exact_key(plain, route="r", scope="s") != keys.exact_key(verbose, route="r", scope="s")
+
+
 def test_part_types_are_distinguished() -> None:
     a = request("q")
     b = request("q")
