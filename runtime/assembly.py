@@ -136,6 +136,7 @@ def build_parts(gateway: config.Gateway, environ: Mapping[str, str]) -> Parts:
             gateway.mcp_servers,
             authenticate=lambda headers: parts.governor.authenticate(headers),
             authorize_tool=lambda key, tool: parts.governor.tool_allowed(key, tool),
+            authorize_server=lambda key, server: parts.governor.mcp_server_allowed(key, server),
             environ=environ,
         )
     return parts

@@ -125,6 +125,9 @@ class Governor:
     def tool_allowed(self, ctx: KeyContext | None, tool_name: str) -> bool:
         return key_policy.tool_allowed(ctx, tool_name)
 
+    def mcp_server_allowed(self, ctx: KeyContext | None, server: str) -> bool:
+        return key_policy.mcp_server_allowed(ctx, server)
+
     def cost_usd(self, provider: str, model: str, usage: Usage) -> float:
         """The response's cost with the spec's ``pricing:`` overrides applied."""
         return pricing.cost_usd(provider, model, usage, self.gateway.pricing)

@@ -22,6 +22,7 @@ from typing import Literal
 
 from bifrostc.runtime.config import Budget, Gateway, RateLimit, VirtualKey
 from bifrostc.runtime.errors import AuthenticationFailed, PermissionDenied
+from bifrostc.runtime.mcp.naming import pattern_covers_server  # no SDK import: naming.py is plain Python
 
 log = logging.getLogger(__name__)
 
@@ -173,3 +174,14 @@ def authorize(ctx: KeyContext | None, route_name: str, provider: str) -> None:
 
 def tool_allowed(ctx: KeyContext | None, tool_name: str) -> bool:
     return ctx is None or _matches(tool_name, ctx.allowed_mcp_tools)
+
+
+def mcp_server_allowed(ctx: KeyContext | None, server: str) -> bool:
+    """Whether the key sees MCP server ``server``'s prompts and resources.
+
+    They ride on the tool grants: a key sees them when one of its ``allowed_mcp_tools`` patterns can match some
+    ``<server>__<name>`` (``fs__read_*`` grants server ``fs``'s prompts and resources; ``git__*`` does not).
+    """
+    if ctx is None or not ctx.allowed_mcp_tools:
+        return True
+    return any(pattern_covers_server(pattern, server) for pattern in ctx.allowed_mcp_tools)

@@ -1,5 +1,8 @@
 """McpGateway: many upstream MCP servers behind one streamable-HTTP MCP endpoint.
 
+Tools, prompts, resources and resource templates are aggregated (catalog.py, primitives.py) and filtered per
+caller (access.py); capabilities and list_changed notifications follow the upstreams (server.py).
+
 Lifecycle: Starlette's ``Mount`` does not run a sub-app's lifespan, so the host app calls :meth:`McpGateway.start`
 and :meth:`McpGateway.aclose` from its own lifespan, **in the same task** (both hold anyio task groups), or uses
 ``async with gateway.running():``.
@@ -9,59 +12,89 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import anyio
 import mcp_types as types
 from mcp.server.context import ServerRequestContext
-from mcp.server.lowlevel import Server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.shared.exceptions import MCPError
 from starlette.types import Receive, Scope, Send
 
 from bifrostc.runtime.config import McpServer
+from bifrostc.runtime.mcp.access import Access, Authorize
 from bifrostc.runtime.mcp.catalog import CatalogEntry, build_catalog
-from bifrostc.runtime.mcp.endpoint import Authenticate, McpEndpoint, key_context_of
+from bifrostc.runtime.mcp.endpoint import Authenticate, McpEndpoint
+from bifrostc.runtime.mcp.primitives import PromptsAndResources
+from bifrostc.runtime.mcp.server import ChangeFanout, GatewayServer
 from bifrostc.runtime.mcp.upstream import Upstream, UpstreamUnavailable
 
 logger = logging.getLogger(__name__)
 
-AuthorizeTool = Callable[[Any, str], bool]
 SERVER_NAME = "bifrostc"
 
 
 class McpGateway:
-    """Aggregates upstream MCP servers' tools and serves them, filtered per caller, over streamable HTTP.
+    """Aggregates upstream MCP servers' tools, prompts and resources and serves them, filtered per caller.
 
     ``authenticate(headers)`` turns a request's headers into a key context (raise a ``GatewayError`` such as
     ``AuthenticationFailed`` to refuse the HTTP request); without it the key context is the raw virtual key
     from ``Authorization: Bearer`` / ``x-api-key`` (or None). ``authorize_tool(key_context, gateway_tool_name)``
-    decides which tools the caller sees and may call; without it every tool is allowed.
+    decides which tools the caller sees and may call; without it everything is allowed.
+    ``authorize_server(key_context, server)`` decides whose prompts and resources the caller sees (access.py has
+    the whole rule). Listings are cached per upstream for ``listing_ttl`` seconds or until the upstream announces
+    a change.
     """
 
     def __init__(
         self,
         servers: tuple[McpServer, ...],
         *,
-        authorize_tool: AuthorizeTool | None = None,
+        authorize_tool: Authorize | None = None,
+        authorize_server: Authorize | None = None,
         authenticate: Authenticate | None = None,
         environ: Mapping[str, str] | None = None,
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
-        tools_ttl: float = 60.0,
+        listing_ttl: float = 60.0,
         startup_timeout: float = 10.0,
     ) -> None:
         env = os.environ if environ is None else environ
+        self._changes = ChangeFanout()
         self._upstreams = tuple(
-            Upstream(spec, environ=env, backoff_initial=backoff_initial, backoff_max=backoff_max, tools_ttl=tools_ttl)
+            Upstream(
+                spec,
+                environ=env,
+                backoff_initial=backoff_initial,
+                backoff_max=backoff_max,
+                listing_ttl=listing_ttl,
+                on_change=self._changes.upstream_changed,
+            )
             for spec in servers
         )
-        self._authorize_tool = authorize_tool
+        self._access = Access(
+            self._upstreams,
+            authenticate=authenticate,
+            authorize_tool=authorize_tool,
+            authorize_server=authorize_server,
+        )
         self._authenticate = authenticate
         self._startup_timeout = startup_timeout
-        self._server: Server[Any] = Server(SERVER_NAME, on_list_tools=self._list_tools, on_call_tool=self._call_tool)
+        primitives = PromptsAndResources(self._upstreams, self._access)
+        self._server = GatewayServer(
+            SERVER_NAME,
+            self._upstreams,
+            on_list_tools=self._list_tools,
+            on_call_tool=self._call_tool,
+            on_list_prompts=primitives.list_prompts,
+            on_get_prompt=primitives.get_prompt,
+            on_list_resources=primitives.list_resources,
+            on_list_resource_templates=primitives.list_resource_templates,
+            on_read_resource=primitives.read_resource,
+            on_subscriptions_listen=self._changes.listen_handler,
+        )
         self._session_manager: StreamableHTTPSessionManager | None = None
         self._stack: AsyncExitStack | None = None
 
@@ -79,6 +112,8 @@ class McpGateway:
         await stack.enter_async_context(manager.run())
         task_group = await stack.enter_async_context(anyio.create_task_group())
         stack.callback(task_group.cancel_scope.cancel)  # LIFO: cancel the supervisors before joining them
+        self._changes.start(task_group)
+        stack.callback(self._changes.stop)  # first of all: end listen streams so they do not hold requests open
         for upstream in self._upstreams:
             task_group.start_soon(upstream.run, name=f"mcp-upstream-{upstream.name}")
         self._session_manager = manager
@@ -128,26 +163,23 @@ class McpGateway:
             return
         await manager.handle_request(scope, receive, send)
 
-    def _allowed(self, key_context: object, tool_name: str) -> bool:
-        return self._authorize_tool is None or self._authorize_tool(key_context, tool_name)
-
     async def _list_tools(
         self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        key_context = key_context_of(ctx.request, self._authenticate)
+        key_context = self._access.key(ctx)
         catalog = await build_catalog(self._upstreams)
-        tools = [entry.tool for name, entry in catalog.items() if self._allowed(key_context, name)]
+        tools = [entry.item for name, entry in catalog.items() if self._access.tool_allowed(key_context, name)]
         # Private and immediately stale: the listing depends on the caller's key and on upstream health.
         return types.ListToolsResult(tools=tools, ttl_ms=0, cache_scope="private")
 
     async def _call_tool(self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams) -> Any:
-        key_context = key_context_of(ctx.request, self._authenticate)
-        entry: CatalogEntry | None = (await build_catalog(self._upstreams)).get(params.name)
-        if entry is None or not self._allowed(key_context, params.name):
+        key_context = self._access.key(ctx)
+        entry: CatalogEntry[types.Tool] | None = (await build_catalog(self._upstreams)).get(params.name)
+        if entry is None or not self._access.tool_allowed(key_context, params.name):
             # Hidden and unknown tools get the same answer, so a key cannot probe for tools it may not use.
             raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {params.name}")
         try:
-            return await entry.upstream.call_tool(entry.upstream_tool, params.arguments)
+            return await entry.upstream.call_tool(entry.original, params.arguments)
         except UpstreamUnavailable as exc:
             # A tool-level error, so the model sees why and can carry on without the tool.
             return types.CallToolResult(content=[types.TextContent(type="text", text=str(exc))], is_error=True)

@@ -62,6 +62,10 @@ async def test_mcp_json_reaches_the_gateway_with_the_keys_tool_grants(served: tu
         assert names == ["alpha__add", "alpha__echo"]
         result = await client.call_tool("alpha__add", {"a": 2, "b": 3})
         assert not result.is_error
+        # Prompts and resources ride on the tool grants: alpha__* grants reach server alpha.
+        assert [prompt.name for prompt in (await client.list_prompts()).prompts] == ["alpha__review"]
+        readme = await client.read_resource("bifrostc://alpha/notes://readme")
+        assert readme.contents[0].uri == "bifrostc://alpha/notes://readme"
     async with mcp_client(config["url"], key=ENV["OPS_GW_KEY"]) as client:
         names = sorted(tool.name for tool in (await client.list_tools()).tools)
         assert "alpha__env_value" in names and "alpha__crash" not in names

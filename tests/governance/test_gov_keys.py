@@ -6,7 +6,15 @@ from starlette.datastructures import Headers
 
 from bifrostc.runtime.config import Budget, Customer, RateLimit, Team, VirtualKey
 from bifrostc.runtime.errors import AuthenticationFailed, PermissionDenied
-from bifrostc.runtime.governance.keys import KeyRing, authorize, hash_key, presented_credentials, tool_allowed
+from bifrostc.runtime.governance.keys import (
+    KeyContext,
+    KeyRing,
+    authorize,
+    hash_key,
+    mcp_server_allowed,
+    presented_credentials,
+    tool_allowed,
+)
 
 ALICE = "sk-bfc-alice-secret"
 
@@ -112,3 +120,10 @@ def test_empty_allow_lists_and_anonymous_allow_everything() -> None:
 def test_presented_credentials_ignores_non_bearer_schemes() -> None:
     assert presented_credentials({"authorization": "Basic abc"}) == []
     assert presented_credentials({"x-api-key": "  k  "}) == ["k"]
+
+
+def test_mcp_prompts_and_resources_follow_the_servers_the_tool_grants_reach() -> None:
+    ctx = KeyContext("alice", allowed_mcp_tools=("github__create_*", "fs__read"))
+    assert mcp_server_allowed(ctx, "github") and mcp_server_allowed(ctx, "fs")
+    assert not mcp_server_allowed(ctx, "git")
+    assert mcp_server_allowed(KeyContext("ops"), "anything") and mcp_server_allowed(None, "anything")

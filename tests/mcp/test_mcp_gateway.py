@@ -75,6 +75,8 @@ async def test_tools_of_every_transport_are_listed_under_server_prefixed_names()
         "beta__echo",
         "beta__whoami",
         "beta__grow",
+        "beta__grow_prompt",
+        "beta__add_note",
         "gamma__ping",
     }
 

@@ -1,4 +1,14 @@
-from bifrostc.runtime.mcp.naming import MAX_TOOL_NAME, gateway_tool_name, tool_allowed, unique_tool_name
+import pytest
+
+from bifrostc.runtime.mcp.naming import (
+    MAX_TOOL_NAME,
+    gateway_tool_name,
+    gateway_uri,
+    pattern_covers_server,
+    split_gateway_uri,
+    tool_allowed,
+    unique_tool_name,
+)
 
 
 def test_short_safe_names_are_server_double_underscore_tool():
@@ -32,3 +42,32 @@ def test_deny_wins_over_allow_and_empty_allow_means_everything():
     assert tool_allowed("read_file", ("read_*",), ())
     assert not tool_allowed("write_file", ("read_*",), ())
     assert not tool_allowed("read_secret", ("read_*",), ("*secret*",))
+
+
+def test_gateway_uris_carry_the_server_and_the_original_uri_verbatim():
+    uri = gateway_uri("fs", "file:///tmp/a%20b.txt?x=1#frag")
+    assert uri == "bifrostc://fs/file:///tmp/a%20b.txt?x=1#frag"
+    assert split_gateway_uri(uri) == ("fs", "file:///tmp/a%20b.txt?x=1#frag")
+    assert split_gateway_uri("file:///tmp/a") is None
+    assert split_gateway_uri("bifrostc://fs") is None
+
+
+@pytest.mark.parametrize(
+    ("pattern", "covered"),
+    [
+        ("fs__read_*", True),
+        ("fs__*", True),
+        ("f*", True),
+        ("*", True),
+        ("*read", True),
+        ("[ef]s__x", True),
+        ("??__*", True),
+        ("fs", False),
+        ("fs__", False),
+        ("git__*", False),
+        ("[!f]s__x", False),
+        ("fsx__*", False),
+    ],
+)
+def test_a_tool_pattern_covers_a_server_when_it_can_match_one_of_its_names(pattern: str, covered: bool):
+    assert pattern_covers_server(pattern, "fs") is covered

@@ -16,7 +16,7 @@ async def test_an_announced_tool_list_change_is_picked_up_before_the_ttl():
             tg.start_soon(upstream.run)
             await upstream.wait_connected()
             before = {tool.name for tool in await upstream.tools()}
-            changed = upstream.next_tools_change()
+            changed = upstream.next_change("tools")
             await upstream.call_tool("grow", {"name": "sprout"})
             await changed.wait()
             after = {tool.name for tool in await upstream.tools()}

@@ -40,5 +40,23 @@ def crash() -> str:
     os._exit(3)
 
 
+@server.prompt()
+def review(code: str) -> str:
+    """Ask for a review (beta has a prompt of the same name)."""
+    return f"alpha review: {code}"
+
+
+@server.resource("notes://readme", name="readme", mime_type="text/plain")
+def readme() -> str:
+    """Same URI as beta's readme: the gateway must keep them apart."""
+    return "alpha readme"
+
+
+@server.resource("notes://{name}", name="note", mime_type="text/plain")
+def note(name: str) -> str:
+    """A resource template (beta has the same one)."""
+    return f"alpha note {name}"
+
+
 if __name__ == "__main__":
     server.run("stdio")
