@@ -1,4 +1,4 @@
-"""The four measured cases: client dialect -> upstream dialect, streaming or not, and their direct baselines."""
+"""The measured cases: client dialect -> upstream dialect, streaming or not, and their direct baselines."""
 
 from __future__ import annotations
 
@@ -51,9 +51,17 @@ def _anthropic_client(stream: bool) -> Call:
     return Call("/anthropic/v1/messages", orjson.dumps(body), "message_stop" if stream else "end_turn", headers)
 
 
+def _responses_client(stream: bool) -> Call:
+    body = {"model": PUBLIC_MODEL, "input": PROMPT[0]["content"], "max_output_tokens": 64, "stream": stream}
+    headers = {"authorization": "Bearer bench-client"}
+    return Call("/v1/responses", orjson.dumps(body), "response.completed" if stream else '"completed"', headers)
+
+
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("openai->openai", _openai_client(False), _upstream_openai(False)),
     Scenario("openai->openai stream", _openai_client(True), _upstream_openai(True)),
     Scenario("anthropic->openai", _anthropic_client(False), _upstream_openai(False)),
     Scenario("anthropic->openai stream", _anthropic_client(True), _upstream_openai(True)),
+    Scenario("responses->openai", _responses_client(False), _upstream_openai(False)),
+    Scenario("responses->openai stream", _responses_client(True), _upstream_openai(True)),
 )
