@@ -46,7 +46,11 @@ def _append_tool_result(messages: list[Message], message: dict[str, Any], where:
     content = [
         p for p in parse_parts(message.get("content"), f"{where}.content") if isinstance(p, TextPart | ImagePart)
     ]
-    part = ToolResultPart(expect_str(tool_id, f"{where}.tool_call_id"), content)
+    append_tool_result(messages, ToolResultPart(expect_str(tool_id, f"{where}.tool_call_id"), content))
+
+
+def append_tool_result(messages: list[Message], part: ToolResultPart) -> None:
+    """Consecutive tool results (parallel calls) share one user turn, as Anthropic requires."""
     last = messages[-1] if messages else None
     if last is not None and last.role == "user" and all(isinstance(p, ToolResultPart) for p in last.content):
         last.content.append(part)

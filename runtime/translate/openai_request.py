@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from bifrostc.runtime.errors import InvalidRequest
@@ -107,6 +108,19 @@ def _parse_tools(tools: Any, req: ChatRequest) -> None:
 
 
 def _parse_tool_choice(choice: Any, parallel: Any) -> ToolChoice | None:
+    return parse_tool_choice(choice, parallel, _chat_tool_choice)
+
+
+def _chat_tool_choice(choice: dict[str, Any], disable_parallel: bool) -> ToolChoice:
+    function = expect_dict(choice.get("function"), "tool_choice.function")
+    return ToolChoice("tool", expect_str(function.get("name"), "tool_choice.function.name"), disable_parallel)
+
+
+def parse_tool_choice(
+    choice: Any, parallel: Any, from_object: Callable[[dict[str, Any], bool], ToolChoice]
+) -> ToolChoice | None:
+    """OpenAI's tool_choice (Chat and Responses share the string forms and parallel_tool_calls; each dialect
+    reads its own object form with ``from_object``)."""
     disable_parallel = parallel is False
     if choice is None:
         return ToolChoice("auto", disable_parallel=True) if disable_parallel else None
@@ -115,9 +129,7 @@ def _parse_tool_choice(choice: Any, parallel: Any) -> ToolChoice | None:
         if choice not in kinds:
             raise InvalidRequest(f"tool_choice: expected auto, none, required or a function, got {choice!r}")
         return ToolChoice(kinds[choice], disable_parallel=disable_parallel)  # type: ignore[arg-type]
-    choice = expect_dict(choice, "tool_choice")
-    function = expect_dict(choice.get("function"), "tool_choice.function")
-    return ToolChoice("tool", expect_str(function.get("name"), "tool_choice.function.name"), disable_parallel)
+    return from_object(expect_dict(choice, "tool_choice"), disable_parallel)
 
 
 # --- canonical -> OpenAI ---------------------------------------------------------------------------

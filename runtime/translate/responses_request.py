@@ -24,7 +24,8 @@ from bifrostc.runtime.translate.common import (
     optional_int,
     optional_number,
 )
-from bifrostc.runtime.translate.openai_messages import image_from_url
+from bifrostc.runtime.translate.openai_messages import append_tool_result, image_from_url
+from bifrostc.runtime.translate.openai_request import parse_tool_choice as openai_tool_choice
 from bifrostc.runtime.translate.responses_tools import custom_call_arguments, custom_tool
 from bifrostc.runtime.types import (
     ChatRequest,
@@ -153,7 +154,7 @@ def parse_input(raw: Any, system: list[TextPart]) -> list[Message]:
             _assistant_turn(messages).append(part)
         elif kind in ("function_call_output", "custom_tool_call_output"):
             call_id = expect_str(item.get("call_id"), f"{where}.call_id")
-            _add_tool_result(messages, ToolResultPart(call_id, _output_parts(item.get("output"), f"{where}.output")))
+            append_tool_result(messages, ToolResultPart(call_id, _output_parts(item.get("output"), f"{where}.output")))
         elif kind == "reasoning":
             part = _reasoning_part(item, where)
             if part is not None:
@@ -189,14 +190,6 @@ def _assistant_turn(messages: list[Message]) -> list[Part]:
     if not messages or messages[-1].role != "assistant":
         messages.append(Message("assistant", []))
     return messages[-1].content
-
-
-def _add_tool_result(messages: list[Message], part: ToolResultPart) -> None:
-    last = messages[-1] if messages else None
-    if last is not None and last.role == "user" and all(isinstance(p, ToolResultPart) for p in last.content):
-        last.content.append(part)
-    else:
-        messages.append(Message("user", [part]))
 
 
 def parse_content(content: Any, where: str) -> list[Part]:
@@ -288,15 +281,10 @@ def _parse_tools(tools: Any, req: ChatRequest) -> None:
 
 
 def parse_tool_choice(choice: Any, parallel: Any) -> ToolChoice | None:
-    disable_parallel = parallel is False
-    if choice is None:
-        return ToolChoice("auto", disable_parallel=True) if disable_parallel else None
-    if isinstance(choice, str):
-        kinds = {"auto": "auto", "none": "none", "required": "any"}
-        if choice not in kinds:
-            raise InvalidRequest(f"tool_choice: expected auto, none, required or a function, got {choice!r}")
-        return ToolChoice(kinds[choice], disable_parallel=disable_parallel)  # type: ignore[arg-type]
-    choice = expect_dict(choice, "tool_choice")
+    return openai_tool_choice(choice, parallel, _responses_tool_choice)
+
+
+def _responses_tool_choice(choice: dict[str, Any], disable_parallel: bool) -> ToolChoice:
     if choice.get("type") in ("function", "custom"):
         return ToolChoice("tool", expect_str(choice.get("name"), "tool_choice.name"), disable_parallel)
     # allowed_tools, hosted tool types: the closest canonical choice is to let the model decide
