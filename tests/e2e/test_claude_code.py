@@ -42,6 +42,42 @@ def claude_binary() -> str | None:
     return None
 
 
+def headless_env(home: pathlib.Path, gateway_url: str, model: str, **extra: str) -> dict[str, str]:
+    """Claude Code's environment for a headless run against the gateway, every tier on ``model``."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "IS_SANDBOX": "1",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "CLAUDE_CODE_DISABLE_NONSTREAMING_FALLBACK": "1",
+        "DISABLE_AUTOUPDATER": "1",
+        "ANTHROPIC_BASE_URL": f"{gateway_url}/anthropic",
+        "ANTHROPIC_API_KEY": "dummy",
+        "ANTHROPIC_DEFAULT_SONNET_MODEL": model,
+        "ANTHROPIC_DEFAULT_OPUS_MODEL": model,
+        "ANTHROPIC_DEFAULT_HAIKU_MODEL": model,
+        "ANTHROPIC_SMALL_FAST_MODEL": model,
+        **extra,
+    }
+
+
+async def run_claude(binary: str, env: dict[str, str], cwd: pathlib.Path, *args: str) -> tuple[int, bytes, bytes]:
+    """``claude -p MARKER_PROMPT`` allowed to run Bash; fails the test rather than hang past 120 s."""
+    argv = [binary, "-p", MARKER_PROMPT, "--output-format", "json", *args]
+    argv += ["--permission-mode", "bypassPermissions", "--allowedTools", "Bash"]
+    proc = await asyncio.create_subprocess_exec(
+        *argv, cwd=cwd, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        stdout, stderr = await asyncio.wait_for(proc.communicate(), timeout=120)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        pytest.fail("claude did not finish in 120 s")
+    assert proc.returncode is not None
+    return proc.returncode, stdout, stderr
+
+
 def _stream(chunks: list[dict[str, Any]]) -> Response:
     usage = {"prompt_tokens": 20, "completion_tokens": 5, "total_tokens": 25}
     body = sse([(None, c) for c in chunks] + [(None, openai_chunk({}, usage=usage))]) + b"data: [DONE]\n\n"
@@ -117,32 +153,9 @@ async def test_claude_code_runs_streamed_tool_calls_through_the_gateway(live_ser
         )
         app = create_app(gw, environ={"FAKE_UPSTREAM_KEY": "sk-fake"})
         async with live_server(app) as gateway_url:
-            env = {
-                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                "HOME": str(home),
-                "IS_SANDBOX": "1",
-                "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-                "CLAUDE_CODE_DISABLE_NONSTREAMING_FALLBACK": "1",
-                "DISABLE_AUTOUPDATER": "1",
-                "ANTHROPIC_BASE_URL": f"{gateway_url}/anthropic",
-                "ANTHROPIC_API_KEY": "dummy",
-                "ANTHROPIC_DEFAULT_SONNET_MODEL": "fake-model",
-                "ANTHROPIC_DEFAULT_OPUS_MODEL": "fake-model",
-                "ANTHROPIC_DEFAULT_HAIKU_MODEL": "fake-model",
-                "ANTHROPIC_SMALL_FAST_MODEL": "fake-model",
-            }
-            argv = [binary, "-p", MARKER_PROMPT, "--output-format", "json", "--model", "sonnet"]
-            argv += ["--permission-mode", "bypassPermissions", "--allowedTools", "Bash"]
-            proc = await asyncio.create_subprocess_exec(
-                *argv, cwd=work, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-            )
-            try:
-                stdout, stderr = await asyncio.wait_for(proc.communicate(), timeout=120)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
-                pytest.fail(f"claude did not finish in 120 s; upstream saw {len(seen)} requests")
-    assert proc.returncode == 0, stderr.decode()[-2000:] + stdout.decode()[-2000:]
+            env = headless_env(home, gateway_url, "fake-model")
+            returncode, stdout, stderr = await run_claude(binary, env, work, "--model", "sonnet")
+    assert returncode == 0, stderr.decode()[-2000:] + stdout.decode()[-2000:]
     result = json.loads(stdout)
     assert (work / "marker.txt").read_text().strip() == "hi"
     assert (work / "second.txt").exists() is parallel

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_claude_code import FINAL_TEXT, MARKER_PROMPT, claude_binary, fake_openai_upstream
+from tests.e2e.test_claude_code import FINAL_TEXT, claude_binary, fake_openai_upstream, run_claude
 from tests.integration.replicas import build, free_port, replicas
 
 pytestmark = pytest.mark.claude_cli
@@ -61,18 +61,8 @@ async def test_source_env_sh_then_claude_just_works(live_server: Any, tmp_path: 
             env = sourced(tmp_path / "out" / "env.sh", base)
             env.pop("UPSTREAM_KEY")  # the client only ever holds its gateway key
             env |= {"IS_SANDBOX": "1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1"}
-            argv = [binary, "-p", MARKER_PROMPT, "--output-format", "json"]
-            argv += ["--permission-mode", "bypassPermissions", "--allowedTools", "Bash"]
-            proc = await asyncio.create_subprocess_exec(
-                *argv, cwd=work, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-            )
-            try:
-                stdout, stderr = await asyncio.wait_for(proc.communicate(), timeout=120)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
-                pytest.fail(f"claude did not finish in 120 s; upstream saw {len(seen)} requests")
-    assert proc.returncode == 0, stderr.decode()[-2000:] + stdout.decode()[-2000:]
+            returncode, stdout, stderr = await run_claude(binary, env, work)
+    assert returncode == 0, stderr.decode()[-2000:] + stdout.decode()[-2000:]
     assert env["ANTHROPIC_API_KEY"] == SECRETS["TEAM_GATEWAY_KEY"]
     assert (work / "marker.txt").read_text().strip() == "hi"
     assert FINAL_TEXT in json.loads(stdout)["result"]

@@ -9,9 +9,7 @@ Without the gateway's history handling Claude Code would get a 400 here; with it
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 from typing import Any
 
 import orjson
@@ -20,7 +18,13 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from test_claude_code import FINAL_TEXT, MARKER_PROMPT, claude_binary  # also puts tests/runtime on sys.path
+from test_claude_code import (  # also puts tests/runtime on sys.path
+    FINAL_TEXT,
+    MARKER_PROMPT,
+    claude_binary,
+    headless_env,
+    run_claude,
+)
 
 from bifrostc.runtime.app import create_app
 from tests.runtime.rt_fakes import anthropic_text_stream, gateway, openai_chunk, provider, sse
@@ -112,33 +116,9 @@ async def test_a_tool_loop_begun_on_an_openai_reasoning_model_finishes_on_claude
         )
         app = create_app(gw, environ={"UP_KEY": "sk-fake"})
         async with live_server(app) as gateway_url:
-            env = {
-                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                "HOME": str(home),
-                "IS_SANDBOX": "1",
-                "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-                "CLAUDE_CODE_DISABLE_NONSTREAMING_FALLBACK": "1",
-                "DISABLE_AUTOUPDATER": "1",
-                "MAX_THINKING_TOKENS": "2048",
-                "ANTHROPIC_BASE_URL": f"{gateway_url}/anthropic",
-                "ANTHROPIC_API_KEY": "dummy",
-                "ANTHROPIC_DEFAULT_SONNET_MODEL": "claude-sonnet-4-5",
-                "ANTHROPIC_DEFAULT_OPUS_MODEL": "claude-sonnet-4-5",
-                "ANTHROPIC_DEFAULT_HAIKU_MODEL": "claude-sonnet-4-5",
-                "ANTHROPIC_SMALL_FAST_MODEL": "claude-sonnet-4-5",
-            }
-            argv = [binary, "-p", MARKER_PROMPT, "--output-format", "json", "--model", "sonnet"]
-            argv += ["--permission-mode", "bypassPermissions", "--allowedTools", "Bash"]
-            proc = await asyncio.create_subprocess_exec(
-                *argv, cwd=work, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-            )
-            try:
-                stdout, stderr = await asyncio.wait_for(proc.communicate(), timeout=120)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
-                pytest.fail(f"claude did not finish in 120 s; upstreams saw {len(openai_seen)} + {len(claude_seen)}")
-    assert proc.returncode == 0, stderr.decode()[-2000:] + stdout.decode()[-2000:]
+            env = headless_env(home, gateway_url, "claude-sonnet-4-5", MAX_THINKING_TOKENS="2048")
+            returncode, stdout, stderr = await run_claude(binary, env, work, "--model", "sonnet")
+    assert returncode == 0, stderr.decode()[-2000:] + stdout.decode()[-2000:]
     assert (work / "marker.txt").read_text().strip() == "hi"
     assert FINAL_TEXT in json.loads(stdout)["result"]
     loop_turns = [b for b in claude_seen if "tool_result" in json.dumps(b.get("messages", []))]
