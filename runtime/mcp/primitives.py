@@ -9,7 +9,7 @@ gateway URIs as well. Hidden and unknown prompts and resources get the same erro
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import mcp_types as types
@@ -36,11 +36,15 @@ class PromptsAndResources:
         self._by_name = {upstream.name: upstream for upstream in upstreams}
         self._access = access
 
-    async def list_prompts(self, ctx: Ctx, params: types.PaginatedRequestParams | None) -> types.ListPromptsResult:
+    async def _visible(self, ctx: Ctx, build_catalog: Callable[[Sequence[Upstream]], Awaitable[Any]]) -> list[Any]:
+        """The items of one aggregated catalog this caller's key may see."""
         key = self._access.key(ctx)
         granted = await self._access.servers_granted(key)
-        catalog = await build_prompt_catalog(self._upstreams)
-        prompts = [entry.item for entry in catalog.values() if self._access.visible(key, granted, entry)]
+        catalog = await build_catalog(self._upstreams)
+        return [entry.item for entry in catalog.values() if self._access.visible(key, granted, entry)]
+
+    async def list_prompts(self, ctx: Ctx, params: types.PaginatedRequestParams | None) -> types.ListPromptsResult:
+        prompts = await self._visible(ctx, build_prompt_catalog)
         # Private and immediately stale: the listing depends on the caller's key and on upstream health.
         return types.ListPromptsResult(prompts=prompts, ttl_ms=0, cache_scope="private")
 
@@ -55,19 +59,13 @@ class PromptsAndResources:
             raise MCPError(types.INTERNAL_ERROR, str(exc)) from exc
 
     async def list_resources(self, ctx: Ctx, params: types.PaginatedRequestParams | None) -> types.ListResourcesResult:
-        key = self._access.key(ctx)
-        granted = await self._access.servers_granted(key)
-        catalog = await build_resource_catalog(self._upstreams)
-        resources = [entry.item for entry in catalog.values() if self._access.visible(key, granted, entry)]
+        resources = await self._visible(ctx, build_resource_catalog)
         return types.ListResourcesResult(resources=resources, ttl_ms=0, cache_scope="private")
 
     async def list_resource_templates(
         self, ctx: Ctx, params: types.PaginatedRequestParams | None
     ) -> types.ListResourceTemplatesResult:
-        key = self._access.key(ctx)
-        granted = await self._access.servers_granted(key)
-        catalog = await build_template_catalog(self._upstreams)
-        templates = [entry.item for entry in catalog.values() if self._access.visible(key, granted, entry)]
+        templates = await self._visible(ctx, build_template_catalog)
         return types.ListResourceTemplatesResult(resource_templates=templates, ttl_ms=0, cache_scope="private")
 
     async def read_resource(self, ctx: Ctx, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
