@@ -170,7 +170,12 @@ def openai_tool_name(name: str) -> str:
     ``openai.tool_name_map(req)`` gives the way back for responses."""
     if _OPENAI_TOOL_NAME.match(name):
         return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return shortened_tool_name(name)
+
+
+def shortened_tool_name(name: str, key: str | None = None) -> str:
+    """``name`` made safe, cut to 55 characters and suffixed with a stable hash of ``key`` (default: ``name``)."""
+    digest = hashlib.sha256((name if key is None else key).encode()).hexdigest()[:8]
     return _TOOL_ID_UNSAFE.sub("_", name)[:55] + "_" + digest
 
 

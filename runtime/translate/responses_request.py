@@ -5,13 +5,16 @@ calls (consecutive assistant-side items - reasoning, assistant messages, functio
 as parallel tool calls do), ``function_call_output`` items onto tool results in a user turn, ``reasoning`` items
 onto thinking. ``function`` tools map onto canonical tools, and so do ``custom`` (freeform) tools, as functions
 taking one ``input`` string (see responses_tools); their ``custom_tool_call``/``custom_tool_call_output`` items
-become ordinary tool calls and results. Hosted tools (web_search, file_search, computer, local_shell, mcp...)
-have no canonical form: they are dropped, and so are input items of those tools' types. Requests that need
-server-side state (``previous_response_id``, ``conversation``, ``item_reference`` items) are refused.
+become ordinary tool calls and results. The tools of ``namespace`` tools are offered flat, as
+``<namespace>__<name>`` (see responses_tools), and calls carrying a ``namespace`` map onto those names. Hosted tools
+(web_search, file_search, computer, local_shell, mcp...) have no canonical form: they are dropped, and so are input
+items of those tools' types. Requests that need server-side state (``previous_response_id``, ``conversation``,
+``item_reference`` items) are refused.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from bifrostc.runtime.errors import InvalidRequest
@@ -26,7 +29,12 @@ from bifrostc.runtime.translate.common import (
 )
 from bifrostc.runtime.translate.openai_messages import append_tool_result, image_from_url
 from bifrostc.runtime.translate.openai_request import parse_tool_choice as openai_tool_choice
-from bifrostc.runtime.translate.responses_tools import custom_call_arguments, custom_tool
+from bifrostc.runtime.translate.responses_tools import (
+    call_name,
+    canonical_tools,
+    client_tools,
+    custom_call_arguments,
+)
 from bifrostc.runtime.types import (
     ChatRequest,
     ImagePart,
@@ -34,7 +42,6 @@ from bifrostc.runtime.types import (
     Part,
     TextPart,
     ThinkingPart,
-    Tool,
     ToolCallPart,
     ToolChoice,
     ToolResultPart,
@@ -102,7 +109,9 @@ def parse_request(body: dict[str, Any]) -> ChatRequest:
     instructions = body.get("instructions")
     if instructions is not None:
         system.append(TextPart(expect_str(instructions, "instructions")))
-    messages = parse_input(body["input"], system)
+    tools = client_tools(body.get("tools"))
+    by_client = {(t.namespace, t.client_name): t.name for t in tools if t.namespace is not None}
+    messages = parse_input(body["input"], system, by_client)
     reasoning = body.get("reasoning")
     effort = expect_dict(reasoning, "reasoning").get("effort") if reasoning is not None else None
     user = body.get("user") or body.get("safety_identifier")
@@ -114,17 +123,21 @@ def parse_request(body: dict[str, Any]) -> ChatRequest:
         temperature=optional_number(body.get("temperature"), "temperature"),
         top_p=optional_number(body.get("top_p"), "top_p"),
         stream=body.get("stream") is True,
-        tool_choice=parse_tool_choice(body.get("tool_choice"), body.get("parallel_tool_calls")),
+        tool_choice=parse_tool_choice(body.get("tool_choice"), body.get("parallel_tool_calls"), by_client),
         reasoning_effort=expect_str(effort, "reasoning.effort") if effort is not None else None,
         user=expect_str(user, "user") if user is not None else None,
         extra={SOURCE: "responses", **{k: v for k, v in body.items() if k not in _CONSUMED}},
     )
-    _parse_tools(body.get("tools") or [], req)
+    req.tools, strict = canonical_tools(tools)
+    if strict:
+        req.extra[OPENAI_TOOL_STRICT] = strict
     return req
 
 
-def parse_input(raw: Any, system: list[TextPart]) -> list[Message]:
-    """Input items in order; leading system/developer messages are appended to ``system``."""
+def parse_input(raw: Any, system: list[TextPart], by_client: dict[tuple[str, str], str] | None = None) -> list[Message]:
+    """Input items in order; leading system/developer messages are appended to ``system``. ``by_client`` maps a
+    namespaced tool's (namespace, name) to its canonical name (see responses_tools.client_tools)."""
+    by_client = by_client or {}
     if isinstance(raw, str):
         return [Message("user", [TextPart(raw)])]
     messages: list[Message] = []
@@ -140,7 +153,7 @@ def parse_input(raw: Any, system: list[TextPart]) -> list[Message]:
             arguments = "" if arguments is None else arguments
             part = ToolCallPart(
                 expect_str(call_id, f"{where}.call_id"),
-                expect_str(item.get("name"), f"{where}.name"),
+                call_name(item, where, by_client),
                 expect_str(arguments, f"{where}.arguments"),
             )
             _assistant_turn(messages).append(part)
@@ -148,7 +161,7 @@ def parse_input(raw: Any, system: list[TextPart]) -> list[Message]:
             text = expect_str(item.get("input", ""), f"{where}.input")
             part = ToolCallPart(
                 expect_str(item.get("call_id") or item.get("id"), f"{where}.call_id"),
-                expect_str(item.get("name"), f"{where}.name"),
+                call_name(item, where, by_client),
                 custom_call_arguments(text),
             )
             _assistant_turn(messages).append(part)
@@ -255,37 +268,17 @@ def _reasoning_part(item: dict[str, Any], where: str) -> ThinkingPart | None:
     return ThinkingPart(text, signature or None)
 
 
-def _parse_tools(tools: Any, req: ChatRequest) -> None:
-    strict: dict[str, bool] = {}
-    for i, tool in enumerate(expect_list(tools, "tools")):
-        tool = expect_dict(tool, f"tools[{i}]")
-        if tool.get("type") == "custom":
-            req.tools.append(custom_tool(tool, f"tools[{i}]"))
-            continue
-        if tool.get("type") != "function":
-            continue  # hosted tools have no canonical form (see module docstring)
-        name = expect_str(tool.get("name"), f"tools[{i}].name")
-        parameters = tool.get("parameters") or {"type": "object", "properties": {}}
-        description = tool.get("description")
-        req.tools.append(
-            Tool(
-                name,
-                expect_str(description, f"tools[{i}].description") if description is not None else None,
-                expect_dict(parameters, f"tools[{i}].parameters"),
-            )
-        )
-        if tool.get("strict") is not None:
-            strict[name] = bool(tool["strict"])
-    if strict:
-        req.extra[OPENAI_TOOL_STRICT] = strict
+def parse_tool_choice(
+    choice: Any, parallel: Any, by_client: dict[tuple[str, str], str] | None = None
+) -> ToolChoice | None:
+    return openai_tool_choice(choice, parallel, partial(_responses_tool_choice, by_client=by_client or {}))
 
 
-def parse_tool_choice(choice: Any, parallel: Any) -> ToolChoice | None:
-    return openai_tool_choice(choice, parallel, _responses_tool_choice)
-
-
-def _responses_tool_choice(choice: dict[str, Any], disable_parallel: bool) -> ToolChoice:
+def _responses_tool_choice(
+    choice: dict[str, Any], disable_parallel: bool, *, by_client: dict[tuple[str, str], str]
+) -> ToolChoice:
     if choice.get("type") in ("function", "custom"):
-        return ToolChoice("tool", expect_str(choice.get("name"), "tool_choice.name"), disable_parallel)
+        # The SDK's choice types have no ``namespace``; one given as on call items still names the flat tool.
+        return ToolChoice("tool", call_name(choice, "tool_choice", by_client), disable_parallel)
     # allowed_tools, hosted tool types: the closest canonical choice is to let the model decide
     return ToolChoice("auto", disable_parallel=disable_parallel)

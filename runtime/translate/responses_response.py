@@ -3,7 +3,8 @@
 Output items, in content order: thinking -> ``reasoning`` items (the thinking text as one summary part; an
 Anthropic signature or redacted payload travels in ``encrypted_content`` so it comes back on the next turn),
 text -> ``message`` items, tool calls -> ``function_call`` items (``custom_tool_call`` items when the request
-offered that tool as a ``custom`` one: see responses_tools). Item ids are derived from the response id and
+offered that tool as a ``custom`` one; the inner name and its ``namespace`` for a tool of a ``namespace``: see
+responses_tools). Item ids are derived from the response id and
 the item's output index, so a streamed answer and its non-streamed form name the same items.
 """
 
@@ -12,14 +13,16 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from bifrostc.runtime.translate.responses_request import REDACTED_MARK, SIGNATURE_MARK
 from bifrostc.runtime.translate.responses_tools import (
+    ClientTool,
     custom_input,
     custom_tool_call_item,
     custom_tool_echo,
-    custom_tool_names,
+    tool_table,
 )
 from bifrostc.runtime.types import ChatResponse, Part, StopReason, TextPart, ThinkingPart, ToolCallPart, Usage
 
@@ -73,9 +76,9 @@ def output_text(text: str) -> dict[str, Any]:
 
 
 def function_call_item(
-    item_id_: str, call_id: str, name: str, arguments: str, status: str = "completed"
+    item_id_: str, call_id: str, name: str, arguments: str, status: str = "completed", namespace: str | None = None
 ) -> dict[str, Any]:
-    return {
+    item = {
         "type": "function_call",
         "id": item_id_,
         "call_id": call_id,
@@ -83,6 +86,15 @@ def function_call_item(
         "arguments": arguments,
         "status": status,
     }
+    return item if namespace is None else {**item, "namespace": namespace}
+
+
+def client_call(name: str, tools: Mapping[str, ClientTool]) -> tuple[str, str | None, bool]:
+    """(name, namespace, is_custom) of a call to the canonical tool ``name``, as the client declared that tool."""
+    tool = tools.get(name)
+    if tool is None:
+        return name, None, False
+    return tool.client_name, tool.namespace, tool.type == "custom"
 
 
 def reasoning_item(
@@ -101,17 +113,18 @@ def reasoning_item(
 
 
 def part_item(
-    part: Part, resp_id: str, output_index: int, custom: frozenset[str] = frozenset()
+    part: Part, resp_id: str, output_index: int, tools: Mapping[str, ClientTool] | None = None
 ) -> dict[str, Any] | None:
-    """The output item for one content part; ``custom`` names the request's custom tools."""
+    """The output item for one content part; ``tools`` is the request's ``tool_table``."""
     if isinstance(part, TextPart):
         return message_item(item_id("msg", resp_id, output_index), part.text)
-    if isinstance(part, ToolCallPart) and part.name in custom:
-        ctc_id = item_id("ctc", resp_id, output_index)
-        return custom_tool_call_item(ctc_id, part.id, part.name, custom_input(part.arguments or ""))
     if isinstance(part, ToolCallPart):
+        name, namespace, custom = client_call(part.name, tools or {})
+        if custom:
+            ctc_id = item_id("ctc", resp_id, output_index)
+            return custom_tool_call_item(ctc_id, part.id, name, custom_input(part.arguments or ""), namespace)
         fc_id = item_id("fc", resp_id, output_index)
-        return function_call_item(fc_id, part.id, part.name, part.arguments or "{}")
+        return function_call_item(fc_id, part.id, name, part.arguments or "{}", namespace=namespace)
     if isinstance(part, ThinkingPart):
         rs_id = item_id("rs", resp_id, output_index)
         return reasoning_item(rs_id, part.thinking, signature=part.signature, redacted=part.redacted_data)
@@ -133,7 +146,8 @@ def request_echo(request: dict[str, Any] | None) -> dict[str, Any]:
         "top_p": _number_or_none(request.get("top_p")),
         "tool_choice": _tool_choice_echo(request.get("tool_choice")),
         "tools": [_tool_echo(t) for t in _list(request.get("tools")) if _is_tool(t, "function")]
-        + [custom_tool_echo(t) for t in _list(request.get("tools")) if _is_tool(t, "custom")],
+        + [custom_tool_echo(t) for t in _list(request.get("tools")) if _is_tool(t, "custom")]
+        + [_namespace_echo(t) for t in _list(request.get("tools")) if _is_tool(t, "namespace")],
     }
     reasoning = request.get("reasoning")
     effort = reasoning.get("effort") if isinstance(reasoning, dict) else None
@@ -175,10 +189,10 @@ def build_response(
 ) -> dict[str, Any]:
     """The ``response`` object for a finished answer; ``request`` is the client's body (for the echoed settings)."""
     resp_id = response_id(resp.id)
-    custom = custom_tool_names(request)
+    tools = tool_table(request)
     output: list[dict[str, Any]] = []
     for part in resp.content:
-        item = part_item(part, resp_id, len(output), custom)
+        item = part_item(part, resp_id, len(output), tools)
         if item is not None:
             output.append(item)
     status, incomplete = status_for(resp.stop_reason)
@@ -217,6 +231,18 @@ def _tool_echo(tool: dict[str, Any]) -> dict[str, Any]:
     out["parameters"] = tool.get("parameters") if isinstance(tool.get("parameters"), dict) else None
     out["strict"] = tool.get("strict") if isinstance(tool.get("strict"), bool) else None
     return out
+
+
+def _namespace_echo(tool: dict[str, Any]) -> dict[str, Any]:
+    description = tool.get("description")
+    inner = _list(tool.get("tools"))
+    return {
+        "type": "namespace",
+        "name": tool["name"],
+        "description": description if isinstance(description, str) else "",
+        "tools": [_tool_echo(t) for t in inner if _is_tool(t, "function")]
+        + [custom_tool_echo(t) for t in inner if _is_tool(t, "custom")],
+    }
 
 
 def _tool_choice_echo(choice: Any) -> Any:

@@ -5,7 +5,8 @@ then response.completed (or response.incomplete) carrying the whole response. Bl
 sequencer), so parallel tool calls become consecutive items with their own output_index and never interleave.
 A canonical StreamError becomes an ``error`` event followed by ``response.failed``. A call to one of the request's
 ``custom`` tools becomes a ``custom_tool_call`` item: its function arguments are held back until the call is whole,
-then its text goes out as one ``response.custom_tool_call_input.delta`` and ``.done`` (see responses_tools).
+then its text goes out as one ``response.custom_tool_call_input.delta`` and ``.done`` (see responses_tools). A call
+to a tool of a ``namespace`` carries the inner name and the ``namespace``, from the first event on.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bifrostc.runtime.translate.responses_response import (
+    client_call,
     function_call_item,
     item_id,
     message_item,
@@ -25,7 +27,7 @@ from bifrostc.runtime.translate.responses_response import (
     response_object,
     status_for,
 )
-from bifrostc.runtime.translate.responses_tools import custom_input, custom_tool_call_item, custom_tool_names
+from bifrostc.runtime.translate.responses_tools import custom_input, custom_tool_call_item, tool_table
 from bifrostc.runtime.translate.sequencer import BlockSequencer
 from bifrostc.runtime.translate.sse import encode_frame
 from bifrostc.runtime.types import (
@@ -51,6 +53,7 @@ class _Item:
     signature: str = ""
     call_id: str = ""
     name: str = ""
+    namespace: str | None = None
     redacted: str | None = None
     summary_open: bool = False
 
@@ -60,7 +63,7 @@ class StreamEncoder:
 
     def __init__(self, *, request: dict[str, Any] | None = None, created_at: int | None = None) -> None:
         self._echo = request_echo(request)
-        self._custom = custom_tool_names(request)
+        self._tools = tool_table(request)
         self._created_at = created_at if created_at is not None else int(time.time())
         self._sequencer = BlockSequencer()
         self._sequence = 0
@@ -147,16 +150,12 @@ class StreamEncoder:
             return frames + self._emit(
                 "response.content_part.added", **self._where(item), content_index=0, part=output_text("")
             )
-        if event.type == "tool_use" and (event.name or "") in self._custom:
-            call_id, name = event.id or "", event.name or ""
-            item = _Item(index, item_id("ctc", self._id, index), "custom", call_id=call_id, name=name)
-            return self._added(event.index, item, custom_tool_call_item(item.id, item.call_id, item.name, ""))
         if event.type == "tool_use":
-            item = _Item(
-                index, item_id("fc", self._id, index), "tool_use", call_id=event.id or "", name=event.name or ""
-            )
-            skeleton = function_call_item(item.id, item.call_id, item.name, "", status="in_progress")
-            return self._added(event.index, item, skeleton)
+            name, namespace, custom = client_call(event.name or "", self._tools)
+            kind, prefix = ("custom", "ctc") if custom else ("tool_use", "fc")
+            item = _Item(index, item_id(prefix, self._id, index), kind, call_id=event.id or "", name=name)
+            item.namespace = namespace
+            return self._added(event.index, item, self._call_item(item, "", status="in_progress"))
         redacted = (event.data or "") if event.type == "redacted_thinking" else None
         item = _Item(index, item_id("rs", self._id, index), event.type, redacted=redacted)
         return self._added(event.index, item, reasoning_item(item.id, "", redacted=redacted))
@@ -211,14 +210,14 @@ class StreamEncoder:
             text = custom_input(item.text)
             frames = self._emit("response.custom_tool_call_input.delta", **where, delta=text) if text else b""
             frames += self._emit("response.custom_tool_call_input.done", **where, input=text)
-            return frames + self._item_done(item, custom_tool_call_item(item.id, item.call_id, item.name, text))
+            return frames + self._item_done(item, self._call_item(item, text))
         if item.type == "tool_use":
             frames = b""
             if not item.text:  # a call without arguments: say so in JSON, as the non-streamed form does
                 item.text = "{}"
                 frames = self._emit("response.function_call_arguments.delta", **where, delta="{}")
             frames += self._emit("response.function_call_arguments.done", **where, arguments=item.text)
-            return frames + self._item_done(item, function_call_item(item.id, item.call_id, item.name, item.text))
+            return frames + self._item_done(item, self._call_item(item, item.text))
         frames = b""
         if item.summary_open:
             frames += self._emit("response.reasoning_summary_text.done", **where, summary_index=0, text=item.text)
@@ -231,6 +230,13 @@ class StreamEncoder:
     def _item_done(self, item: _Item, final: dict[str, Any]) -> bytes:
         self._done.append(final)
         return self._emit("response.output_item.done", output_index=item.output_index, item=final)
+
+    @staticmethod
+    def _call_item(item: _Item, text: str, status: str = "completed") -> dict[str, Any]:
+        """A function_call (``text``: its arguments) or custom_tool_call (``text``: its input) item."""
+        if item.type == "custom":
+            return custom_tool_call_item(item.id, item.call_id, item.name, text, item.namespace)
+        return function_call_item(item.id, item.call_id, item.name, text, status, item.namespace)
 
     # --- plumbing --------------------------------------------------------------------------------
 

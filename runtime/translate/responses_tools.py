@@ -5,18 +5,152 @@ Responses models can call it natively, so the gateway offers it to every upstrea
 string parameter, ``input``; the text's format (the tool's grammar) goes into that parameter's description. The
 model's call comes back to the client as a ``custom_tool_call`` item carrying the text, and the client's
 ``custom_tool_call`` / ``custom_tool_call_output`` input items become ordinary tool calls and results again.
+
+A ``namespace`` tool groups function and custom tools under a shared name (Codex sends its sub-agent tools as the
+``multi_agent_v1`` namespace to models it does not know). No upstream has namespaces, so each inner tool is offered
+flat, as ``<namespace>__<name>`` (made provider-safe the way the OpenAI adapter shortens long names), its
+description prefixed with the namespace's. Calls to it go back with the inner ``name`` and the ``namespace``.
+Both directions use one table computed from the request's tools alone (``client_tools``), so the mapping is a pure
+function of the request, as it is for custom tools.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
 
-from bifrostc.runtime.translate.common import dumps, expect_str
+from bifrostc.runtime.errors import InvalidRequest
+from bifrostc.runtime.translate.common import (
+    dumps,
+    expect_dict,
+    expect_list,
+    expect_str,
+    openai_tool_name,
+    shortened_tool_name,
+)
 from bifrostc.runtime.types import Tool
 
 INPUT = "input"  # the one parameter of a custom tool's function form
+NAMESPACE_SEPARATOR = "__"  # <namespace>__<name>, as the MCP gateway names its servers' tools
+_CALLABLE = ("function", "custom")
+
+
+@dataclass(frozen=True, slots=True)
+class ClientTool:
+    """A function or custom tool of the request; ``name`` is its canonical (upstream) name."""
+
+    name: str
+    type: str  # function | custom
+    client_name: str  # the name the client calls it by (inside its namespace, if any)
+    namespace: str | None = None
+    namespace_description: str | None = None
+    spec: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    where: str = ""  # its JSON path in the request, for error messages
+
+
+# --- the request's tools ---------------------------------------------------------------------------
+
+
+def client_tools(tools: Any) -> list[ClientTool]:
+    """The request's function and custom tools in order, those inside ``namespace`` tools flattened.
+
+    Top-level tools keep their names. A namespaced tool is ``openai_tool_name("<namespace>__<name>")``; should that
+    name be taken (by a top-level tool, or another namespace's ``a__b``/``c`` against ``a``/``b__c``), it is cut
+    the same way with a hash of the (namespace, name) pair instead. Hosted tools are skipped.
+    """
+    listed = [expect_dict(t, f"tools[{i}]") for i, t in enumerate(expect_list(tools or [], "tools"))]
+    taken = {t["name"] for t in listed if t.get("type") in _CALLABLE and isinstance(t.get("name"), str)}
+    pairs: set[tuple[str, str]] = set()  # (namespace, name) of the namespaced tools so far
+    out: list[ClientTool] = []
+    for i, tool in enumerate(listed):
+        kind = tool.get("type")
+        if kind in _CALLABLE:
+            name = expect_str(tool.get("name"), f"tools[{i}].name")
+            out.append(ClientTool(name, kind, name, spec=tool, where=f"tools[{i}]"))
+        elif kind == "namespace":
+            out.extend(_namespace_tools(tool, f"tools[{i}]", taken, pairs))
+    return out
+
+
+def _namespace_tools(
+    tool: dict[str, Any], where: str, taken: set[str], pairs: set[tuple[str, str]]
+) -> Iterator[ClientTool]:
+    namespace = expect_str(tool.get("name"), f"{where}.name")
+    description = tool.get("description")
+    description = expect_str(description, f"{where}.description") if description is not None else None
+    for j, inner in enumerate(expect_list(tool.get("tools") or [], f"{where}.tools")):
+        inner_where = f"{where}.tools[{j}]"
+        inner = expect_dict(inner, inner_where)
+        if inner.get("type") not in _CALLABLE:
+            continue
+        name = expect_str(inner.get("name"), f"{inner_where}.name")
+        if (namespace, name) in pairs:  # no name could tell their calls apart
+            raise InvalidRequest(f"{inner_where}.name: namespace {namespace!r} already has a tool {name!r}")
+        flat = namespaced_name(namespace, name)
+        if flat in taken:
+            flat = shortened_tool_name(f"{namespace}{NAMESPACE_SEPARATOR}{name}", key=f"{namespace}\0{name}")
+        pairs.add((namespace, name))
+        taken.add(flat)
+        yield ClientTool(flat, inner["type"], name, namespace, description, inner, inner_where)
+
+
+def namespaced_name(namespace: str, name: str) -> str:
+    """The flat name of a namespace's tool, when nothing else in the request holds it."""
+    return openai_tool_name(f"{namespace}{NAMESPACE_SEPARATOR}{name}")
+
+
+def tool_table(request: dict[str, Any] | None) -> dict[str, ClientTool]:
+    """Canonical name -> the client's tool, for mapping the model's calls back (empty if the tools are malformed:
+    such a request was refused before any answer)."""
+    tools = request.get("tools") if isinstance(request, dict) else None
+    try:
+        return {t.name: t for t in client_tools(tools)}
+    except InvalidRequest:
+        return {}
+
+
+def canonical_tools(tools: list[ClientTool]) -> tuple[list[Tool], dict[str, bool]]:
+    """The canonical tools, and the ``strict`` flags the client set (by canonical name)."""
+    out: list[Tool] = []
+    strict: dict[str, bool] = {}
+    for tool in tools:
+        parse = custom_tool if tool.type == "custom" else function_tool
+        canonical = parse(tool.spec, tool.where)
+        if tool.namespace is not None:
+            description = "\n\n".join(d for d in (tool.namespace_description, canonical.description) if d)
+            canonical = replace(canonical, name=tool.name, description=description or None)
+        out.append(canonical)
+        if tool.type == "function" and tool.spec.get("strict") is not None:
+            strict[tool.name] = bool(tool.spec["strict"])
+    return out, strict
+
+
+def function_tool(tool: dict[str, Any], where: str) -> Tool:
+    name = expect_str(tool.get("name"), f"{where}.name")
+    parameters = tool.get("parameters") or {"type": "object", "properties": {}}
+    description = tool.get("description")
+    return Tool(
+        name,
+        expect_str(description, f"{where}.description") if description is not None else None,
+        expect_dict(parameters, f"{where}.parameters"),
+    )
+
+
+def call_name(item: dict[str, Any], where: str, by_client: dict[tuple[str, str], str]) -> str:
+    """The canonical name of a ``function_call``/``custom_tool_call`` input item (``by_client``: (namespace, name)
+    -> canonical name); a namespace the request no longer offers still gets its flat name."""
+    name = expect_str(item.get("name"), f"{where}.name")
+    namespace = item.get("namespace")
+    if not namespace:
+        return name
+    namespace = expect_str(namespace, f"{where}.namespace")
+    return by_client.get((namespace, name)) or namespaced_name(namespace, name)
+
+
+# --- custom tools ----------------------------------------------------------------------------------
 
 
 def custom_tool(tool: dict[str, Any], where: str) -> Tool:
@@ -66,18 +200,11 @@ def custom_input(arguments: str) -> str:
     return arguments
 
 
-def custom_tool_names(request: dict[str, Any] | None) -> frozenset[str]:
-    """The names of the custom tools a client's request offered (their calls go back as custom_tool_call)."""
-    tools = request.get("tools") if isinstance(request, dict) else None
-    if not isinstance(tools, list):
-        return frozenset()
-    return frozenset(
-        t["name"] for t in tools if isinstance(t, dict) and t.get("type") == "custom" and isinstance(t.get("name"), str)
-    )
-
-
-def custom_tool_call_item(item_id: str, call_id: str, name: str, text: str) -> dict[str, Any]:
-    return {"type": "custom_tool_call", "id": item_id, "call_id": call_id, "name": name, "input": text}
+def custom_tool_call_item(
+    item_id: str, call_id: str, name: str, text: str, namespace: str | None = None
+) -> dict[str, Any]:
+    item = {"type": "custom_tool_call", "id": item_id, "call_id": call_id, "name": name, "input": text}
+    return item if namespace is None else {**item, "namespace": namespace}
 
 
 def custom_tool_echo(tool: dict[str, Any]) -> dict[str, Any]:
