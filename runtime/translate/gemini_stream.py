@@ -89,6 +89,19 @@ class StreamParser:
         return []
 
     def _thinking_events(self, part: ThinkingPart) -> list[StreamEvent]:
+        if not part.thinking and part.signature:
+            # A signature Gemini put on a call or text part: a block of its own right before that part, so the
+            # request builder hands it back on the same part (Gemini 3 checks it there), never merged into the
+            # thought text streamed before it.
+            events = self._close_block()
+            index = self._next_index
+            self._next_index += 1
+            return [
+                *events,
+                BlockStart(index, "thinking"),
+                BlockDelta(index, "signature", part.signature),
+                BlockStop(index),
+            ]
         events = self._ensure_open("thinking")
         index = self._next_index - 1
         if part.thinking:

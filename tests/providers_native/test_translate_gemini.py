@@ -163,6 +163,17 @@ def test_response_with_function_call_maps_to_tool_use_with_stable_id() -> None:
     assert (first.usage.input_tokens, first.usage.cache_read_tokens, first.usage.output_tokens) == (60, 40, 25)
 
 
+def test_a_calls_signature_streams_as_its_own_block_after_the_thought_text() -> None:
+    parser = StreamParser(model="gemini-3-pro-preview")
+    thought = {"responseId": "r", "candidates": [{"content": {"parts": [{"text": "plan", "thought": True}]}}]}
+    call = {"functionCall": {"name": "ls", "args": {}}, "thoughtSignature": "c2ln"}
+    events = parser.feed(thought) + parser.feed({"candidates": [{"content": {"parts": [call]}}]})
+    starts = [(e.index, e.type) for e in events if isinstance(e, BlockStart)]
+    assert starts == [(0, "thinking"), (1, "thinking"), (2, "tool_use")]
+    assert BlockDelta(1, "signature", "bfc:gemini:c2ln") in events
+    assert not any(isinstance(e, BlockDelta) and e.index == 0 and e.kind == "signature" for e in events)
+
+
 def test_finish_reasons_map_to_canonical_stop_reasons() -> None:
     assert gemini.map_finish_reason("MAX_TOKENS", False) == "max_tokens"
     assert gemini.map_finish_reason("SAFETY", False) == "refusal"
