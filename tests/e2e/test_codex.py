@@ -10,6 +10,10 @@ With a model name Codex does not know, it offers no apply_patch but its sub-agen
 namespace, which the gateway flattens to `multi_agent_v1__<name>`: turn 2 then calls `multi_agent_v1__close_agent`,
 which must reach Codex as `close_agent` in namespace `multi_agent_v1` (Codex runs it, answering that there is no such
 agent) and come back in turn 3's history with that namespace.
+
+The thinking Anthropic upstream signs its thinking and refuses a history Claude would refuse: Codex asks for
+reasoning, so the gateway turns it into Claude thinking, hands the signed thinking to Codex as an encrypted
+reasoning item, and must put it back first in the tool loop's assistant turn when Codex replays it.
 """
 
 from __future__ import annotations
@@ -137,6 +141,44 @@ def fake_anthropic_upstream(seen: list[dict[str, Any]], model: str) -> Starlette
     return Starlette(routes=[Route("/v1/messages", messages, methods=["POST"])])
 
 
+CLAUDE_SIGNATURE = "EqQBCkYIBxgCKkBcodex"  # what the thinking fake signs its thinking with
+
+
+def claude_history_error(body: dict[str, Any]) -> str | None:
+    """Claude's answer to a history it refuses: thinking it did not sign, or (thinking on) a tool loop whose last
+    assistant turn does not open with its thinking."""
+    assistant = [m for m in body.get("messages", []) if m["role"] == "assistant" and isinstance(m["content"], list)]
+    for message in assistant:
+        for block in message["content"]:
+            if block.get("type") == "thinking" and block.get("signature") != CLAUDE_SIGNATURE:
+                return "Invalid `signature` in `thinking` block"
+    thinking = (body.get("thinking") or {}).get("type") in ("enabled", "adaptive")
+    if thinking and assistant and any(b.get("type") == "tool_use" for b in assistant[-1]["content"]):
+        if assistant[-1]["content"][0].get("type") != "thinking":
+            return "Expected `thinking` or `redacted_thinking`, but found `tool_use`."
+    return None
+
+
+def fake_thinking_anthropic_upstream(seen: list[dict[str, Any]], model: str) -> Starlette:
+    """Claude with thinking: signs its thinking and enforces its history rules, as the Messages API does."""
+
+    async def messages(request: Request) -> Response:
+        body = orjson.loads(await request.body())
+        seen.append(body)
+        error = claude_history_error(body)
+        if error:
+            payload = {"type": "error", "error": {"type": "invalid_request_error", "message": error}}
+            return Response(orjson.dumps(payload), status_code=400, media_type="application/json")
+        blocks = [b for m in body.get("messages", []) if isinstance(m.get("content"), list) for b in m["content"]]
+        answer = step(sum(b.get("type") == "tool_result" for b in blocks), model)
+        if isinstance(answer, str):
+            return Response(anthropic_text_stream(answer), media_type="text/event-stream")
+        thought = ("Run it, then patch.", CLAUDE_SIGNATURE) if body.get("thinking") else None
+        return Response(anthropic_tool_stream([answer], thinking=thought), media_type="text/event-stream")
+
+    return Starlette(routes=[Route("/v1/messages", messages, methods=["POST"])])
+
+
 def recording(app: Any, bodies: list[dict[str, Any]]) -> Any:
     """The gateway app, keeping every JSON body a client POSTs to it (what Codex sends)."""
 
@@ -167,6 +209,7 @@ def recording(app: Any, bodies: list[dict[str, Any]]) -> Any:
 UPSTREAMS = {
     "openai-chat-upstream": ("openai", fake_openai_upstream, "/v1"),
     "anthropic-upstream": ("anthropic", fake_anthropic_upstream, ""),
+    "anthropic-thinking-upstream": ("anthropic", fake_thinking_anthropic_upstream, ""),
 }
 
 
@@ -266,6 +309,9 @@ async def test_codex_exec_runs_a_command_and_a_patch_through_the_responses_endpo
     calls = [i for i in third["input"] if i.get("type") == "custom_tool_call"]
     assert [(c["call_id"], c["name"], c["input"]) for c in calls] == [("call_patch", "apply_patch", PATCH)]
     assert [i["call_id"] for i in third["input"] if i.get("type") == "custom_tool_call_output"] == ["call_patch"]
+    if shape == "anthropic-thinking-upstream":  # Codex asked for reasoning, Claude thought, the loop kept it
+        assert all(body.get("thinking") for body in run.seen)
+        assert all(body["messages"][-2]["content"][0].get("signature") == CLAUDE_SIGNATURE for body in run.seen[1:])
 
 
 @pytest.mark.parametrize("shape", list(UPSTREAMS))

@@ -149,11 +149,23 @@ def anthropic_text_stream(*pieces: str, model: str = "claude-up") -> bytes:
     return sse(events)
 
 
-def anthropic_tool_stream(calls: list[tuple[str, str, str]], model: str = "claude-up") -> bytes:
-    """Streamed tool_use blocks: (id, name, input JSON), each input sent as input_json_delta fragments in two pieces."""
+def anthropic_tool_stream(
+    calls: list[tuple[str, str, str]], model: str = "claude-up", *, thinking: tuple[str, str] | None = None
+) -> bytes:
+    """Streamed tool_use blocks: (id, name, input JSON), each input sent as input_json_delta fragments in two pieces;
+    with ``thinking`` = (text, signature), a signed thinking block first."""
     start = anthropic_message("", model) | {"content": [], "stop_reason": None, "usage": {"input_tokens": 12}}
     events: list[tuple[str | None, Any]] = [("message_start", {"type": "message_start", "message": start})]
-    for index, (call_id, name, args) in enumerate(calls):
+    if thinking is not None:
+        block = {"type": "thinking", "thinking": "", "signature": ""}
+        deltas = [
+            {"type": "thinking_delta", "thinking": thinking[0]},
+            {"type": "signature_delta", "signature": thinking[1]},
+        ]
+        events.append(("content_block_start", {"type": "content_block_start", "index": 0, "content_block": block}))
+        events += [("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": d}) for d in deltas]
+        events.append(("content_block_stop", {"type": "content_block_stop", "index": 0}))
+    for index, (call_id, name, args) in enumerate(calls, start=1 if thinking is not None else 0):
         block = {"type": "tool_use", "id": call_id, "name": name, "input": {}}
         events.append(("content_block_start", {"type": "content_block_start", "index": index, "content_block": block}))
         half = len(args) // 2
