@@ -25,7 +25,12 @@ from typing import Any
 from processes import build_out, start_upstream, stop
 from scenarios import SCENARIOS, Call
 
-CASES = {"oo": SCENARIOS[0].gateway, "ao": SCENARIOS[2].gateway, "oos": SCENARIOS[1].gateway}
+CASES = {
+    "oo": SCENARIOS[0].gateway,
+    "ao": SCENARIOS[2].gateway,
+    "oos": SCENARIOS[1].gateway,
+    "aa-long": next(s.gateway for s in SCENARIOS if s.name == "anthropic->anthropic long history"),
+}
 
 
 def build_app(out: Path, wiring: str) -> Any:

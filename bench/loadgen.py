@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import pathlib
 import time
 
 import orjson
@@ -41,7 +42,7 @@ async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, 
 
 class Load:
     def __init__(self, args: argparse.Namespace) -> None:
-        body = args.body.encode()
+        body = pathlib.Path(args.body_file).read_bytes() if args.body_file else args.body.encode()
         extra = "".join(f"{k}: {v}\r\n" for k, v in orjson.loads(args.headers).items())
         self.request = (
             f"POST {args.path} HTTP/1.1\r\nhost: 127.0.0.1:{args.port}\r\ncontent-type: application/json\r\n"
@@ -105,7 +106,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--path", required=True)
-    parser.add_argument("--body", required=True, help="JSON request body")
+    bodies = parser.add_mutually_exclusive_group(required=True)
+    bodies.add_argument("--body", help="JSON request body")
+    bodies.add_argument("--body-file", help="file holding the JSON request body (for bodies too long for argv)")
     parser.add_argument("--headers", default="{}", help="JSON object of extra request headers")
     parser.add_argument("--expect", default="", help="substring every good response body contains")
     parser.add_argument("--connections", type=int, default=1)

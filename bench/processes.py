@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,12 +130,21 @@ def stop(proc: subprocess.Popen[bytes] | asyncio.subprocess.Process) -> None:
 
 async def run_load(port: int, call: Call, *, connections: int, duration: float, max_requests: int) -> dict[str, float]:
     """One load generator run as a separate process; returns its JSON summary."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as body_file:  # long bodies do not fit in argv
+        body_file.write(call.body)
+        body_file.flush()
+        return await _run_loadgen(port, call, body_file.name, connections, duration, max_requests)
+
+
+async def _run_loadgen(
+    port: int, call: Call, body_file: str, connections: int, duration: float, max_requests: int
+) -> dict[str, float]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         str(BENCH_DIR / "loadgen.py"),
         "--port", str(port),
         "--path", call.path,
-        "--body", call.body.decode(),
+        "--body-file", body_file,
         "--headers", orjson.dumps(call.headers).decode(),
         "--expect", call.expect,
         "--connections", str(connections),

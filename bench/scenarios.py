@@ -57,6 +57,32 @@ def _responses_client(stream: bool) -> Call:
     return Call("/v1/responses", orjson.dumps(body), "response.completed" if stream else '"completed"', headers)
 
 
+def _claude_code_history(turns: int = 100) -> list[dict[str, object]]:
+    """A Claude Code-sized conversation: ``turns`` tool loops, each with signed thinking, a tool_use and a result
+    (~120 KB of JSON at 100 turns), so passthrough pays for what a long session really sends."""
+    messages: list[dict[str, object]] = [{"role": "user", "content": "Fix the failing test."}]
+    for n in range(turns):
+        thinking = {"type": "thinking", "thinking": f"Step {n}: read the next file.", "signature": "EqQBCkYIBxgC" * 20}
+        call = {"type": "tool_use", "id": f"toolu_{n:04d}", "name": "Read", "input": {"file_path": f"src/m{n}.py"}}
+        result = {"type": "tool_result", "tool_use_id": f"toolu_{n:04d}", "content": "x = 1\n" * 150}
+        messages += [{"role": "assistant", "content": [thinking, call]}, {"role": "user", "content": [result]}]
+    return messages
+
+
+def _anthropic_long(stream: bool, model: str, headers: dict[str, str]) -> Call:
+    body = {"model": model, "messages": _claude_code_history(), "max_tokens": 64, "stream": stream}
+    body["thinking"] = {"type": "enabled", "budget_tokens": 1024}
+    return Call(
+        "/anthropic/v1/messages" if headers else "/v1/messages",
+        orjson.dumps(body),
+        "message_stop" if stream else "end_turn",
+        headers,
+    )
+
+
+_CLAUDE_HEADERS = {"x-api-key": "bench-client", "anthropic-version": "2023-06-01"}
+
+
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("openai->openai", _openai_client(False), _upstream_openai(False)),
     Scenario("openai->openai stream", _openai_client(True), _upstream_openai(True)),
@@ -64,4 +90,15 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("anthropic->openai stream", _anthropic_client(True), _upstream_openai(True)),
     Scenario("responses->openai", _responses_client(False), _upstream_openai(False)),
     Scenario("responses->openai stream", _responses_client(True), _upstream_openai(True)),
+    # Same dialect: passthrough with only `model` rewritten, on a long Claude Code history (~120 KB).
+    Scenario(
+        "anthropic->anthropic long history",
+        _anthropic_long(False, "bench-claude", _CLAUDE_HEADERS),
+        _anthropic_long(False, "claude-bench", {}),
+    ),
+    Scenario(
+        "anthropic->anthropic long history stream",
+        _anthropic_long(True, "bench-claude", _CLAUDE_HEADERS),
+        _anthropic_long(True, "claude-bench", {}),
+    ),
 )
