@@ -163,6 +163,11 @@ class ObservabilitySpec(SpecModel):
     sqlite_path: str = "bifrostc.db"
     postgres_dsn_env: EnvName | None = None
     log_bodies: bool = True
+    log_full_history: bool = Field(
+        default=False,
+        description="Log every request's whole conversation; by default only what each turn adds (agents resend "
+        "the full history every turn, which would grow the log with the square of a session's length).",
+    )
     retention_days: Annotated[int, Field(gt=0)] | None = Field(
         default=30, description="Delete request-log rows older than this many days; null keeps them forever."
     )

@@ -148,6 +148,7 @@ class Observability:
     sqlite_path: str = "bifrostc.db"
     postgres_dsn_env: str | None = None
     log_bodies: bool = True
+    log_full_history: bool = False  # log each request's whole conversation, not just what the turn adds
     retention_days: int | None = 30  # request-log rows older than this are deleted; None keeps them
     metrics: bool = True
     otlp_endpoint: str | None = None

@@ -27,6 +27,7 @@ def record_from_log(
     *,
     pricing: Mapping[str, config.Price] | None = None,
     log_bodies: bool = True,
+    full_history: bool = False,
     price_cache: PriceCache | None = None,
 ) -> RequestRecord:
     """The request-log row for one finished request. ``price_cache`` memoises the price lookup (spec
@@ -57,7 +58,7 @@ def record_from_log(
         cache_hit=ctx.cache_hit,
     )
     if log.request is not None:
-        apply_request(record, log.request, bodies=log_bodies)
+        apply_request(record, log.request, bodies=log_bodies, full_history=full_history)
     if log.response is not None:
         apply_response(record, log.response, bodies=log_bodies)
     if ctx.usage is not None:
@@ -95,10 +96,17 @@ class TelemetryHooks(WrappedHooks):
         self.telemetry = telemetry
         self._pricing = gateway.pricing
         self._log_bodies = gateway.observability.log_bodies
+        self._full_history = gateway.observability.log_full_history
         self._prices: PriceCache = {}  # hooks are rebuilt on hot reload, so this follows the pricing table
 
     async def on_log(self, record: LogRecord) -> None:
         await self.inner.on_log(record)
         self.telemetry.record(
-            record_from_log(record, pricing=self._pricing, log_bodies=self._log_bodies, price_cache=self._prices)
+            record_from_log(
+                record,
+                pricing=self._pricing,
+                log_bodies=self._log_bodies,
+                full_history=self._full_history,
+                price_cache=self._prices,
+            )
         )

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bifrostc.runtime.context import new_request_id
-from bifrostc.runtime.types import ChatRequest, ChatResponse
+from bifrostc.runtime.types import ChatRequest, ChatResponse, Message
 
 REDACTED = "[REDACTED]"
 
@@ -185,8 +185,24 @@ class RequestRecord:
 RECORD_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(RequestRecord))
 
 
-def apply_request(record: RequestRecord, request: ChatRequest, *, bodies: bool = True) -> None:
-    """Copy what the log wants from a canonical request (bodies as plain JSON, unless ``bodies`` is off)."""
+def new_turn_start(messages: list[Message]) -> int:
+    """Index of the first message after the last assistant turn: what this request adds to the conversation."""
+    for index in range(len(messages) - 1, -1, -1):
+        if messages[index].role == "assistant":
+            return index + 1
+    return 0
+
+
+def apply_request(
+    record: RequestRecord, request: ChatRequest, *, bodies: bool = True, full_history: bool = False
+) -> None:
+    """Copy what the log wants from a canonical request (bodies as plain JSON, unless ``bodies`` is off).
+
+    Agents resend the whole conversation every turn, so by default only what this request adds is logged (the
+    messages after the last assistant turn; the system prompt and everything before once, with the first turn):
+    each earlier message is already in the log, as an earlier turn's input or response. Logging every history
+    in full grows the log with the square of a session's length (``full_history`` does it anyway).
+    """
     record.requested_model = request.model
     record.stream = request.stream
     record.temperature = request.temperature
@@ -194,8 +210,12 @@ def apply_request(record: RequestRecord, request: ChatRequest, *, bodies: bool =
     record.tools_count = len(request.tools)
     if not bodies:
         return
-    system = [{"role": "system", "content": plain(request.system)}] if request.system else []
-    record.request_messages = system + plain(request.messages)
+    start = 0 if full_history else new_turn_start(request.messages)
+    if start:
+        head = [{"omitted": f"{start} earlier messages and the system prompt, logged with earlier turns"}]
+    else:
+        head = [{"role": "system", "content": plain(request.system)}] if request.system else []
+    record.request_messages = head + plain(request.messages[start:])
 
 
 def apply_response(record: RequestRecord, response: ChatResponse, *, bodies: bool = True) -> None:

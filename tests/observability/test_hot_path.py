@@ -79,7 +79,7 @@ def _log() -> LogRecord:
 
 
 def test_record_from_log_bodies_match_asdict_and_are_skipped_when_off():
-    record = record_from_log(_log())
+    record = record_from_log(_log(), full_history=True)
     expected = [{"role": "system", "content": [dataclasses.asdict(TextPart("be brief"))]}]
     expected += [dataclasses.asdict(m) for m in MESSAGES]
     assert orjson.dumps(record.request_messages) == orjson.dumps(expected)

@@ -66,3 +66,24 @@ def test_apply_request_and_response_fill_params_usage_and_json_bodies():
     assert (record.upstream_model, record.finish_reason) == ("claude-sonnet-4", "end_turn")
     assert (record.input_tokens, record.output_tokens, record.cache_read_tokens) == (3, 2, 7)
     assert record.response_content == [{"text": "hello", "cache_control": None}]
+
+
+def test_only_what_a_turn_adds_is_logged_unless_the_full_history_is_asked_for():
+    history = [
+        Message("user", [TextPart("fix the test")]),
+        Message("assistant", [TextPart("reading")]),
+        Message("user", [TextPart("result 1")]),
+        Message("assistant", [TextPart("patching")]),
+        Message("user", [TextPart("result 2")]),
+    ]
+    request = ChatRequest(model="sonnet", messages=history, system=[TextPart("You are Claude Code.")])
+    compact, full, first = RequestRecord(), RequestRecord(), RequestRecord()
+    apply_request(compact, request)
+    apply_request(full, request, full_history=True)
+    apply_request(first, ChatRequest(model="sonnet", messages=history[:1], system=request.system))
+    assert compact.request_messages[0] == {
+        "omitted": "4 earlier messages and the system prompt, logged with earlier turns"
+    }
+    assert [m["content"][0]["text"] for m in compact.request_messages[1:]] == ["result 2"]
+    assert len(full.request_messages) == 6 and full.request_messages[0]["role"] == "system"
+    assert [m.get("role") for m in first.request_messages] == ["system", "user"]  # a first turn logs everything
