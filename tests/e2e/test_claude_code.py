@@ -12,6 +12,7 @@ import os
 import pathlib
 import shutil
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -78,6 +79,49 @@ async def run_claude(binary: str, env: dict[str, str], cwd: pathlib.Path, *args:
     return proc.returncode, stdout, stderr
 
 
+TIERS = ("sonnet", "opus", "haiku")
+
+
+@dataclass
+class ClaudeRun:
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+    work: pathlib.Path  # the directory Claude Code ran in
+
+    def check_ok(self) -> dict[str, Any]:
+        """The run exited 0: its JSON result."""
+        assert self.returncode == 0, self.stderr.decode()[-2000:] + self.stdout.decode()[-2000:]
+        return json.loads(self.stdout)
+
+
+async def claude_session(
+    live_server: Any,
+    tmp_path: pathlib.Path,
+    providers: list[Any],
+    routes: dict[str, list[tuple[str, str]]],
+    *,
+    environ: dict[str, str],
+    model: str = "fake-model",
+    **options: Any,
+) -> ClaudeRun:
+    """``claude -p MARKER_PROMPT`` through a gateway whose every tier is the first of ``routes`` (``options``:
+    gateway() keywords, or env_<NAME> for extra environment), skipped when the CLI is not installed."""
+    binary = claude_binary()
+    if binary is None:
+        pytest.skip("Claude Code CLI not installed")
+    extra_env = {name[4:]: value for name, value in options.items() if name.startswith("env_")}
+    gateway_options = {name: value for name, value in options.items() if not name.startswith("env_")}
+    work, home = tmp_path / "work", tmp_path / "home"
+    work.mkdir()
+    home.mkdir()
+    tier_route = next(iter(routes))
+    gw = gateway(providers, routes, tiers=dict.fromkeys(TIERS, tier_route), **gateway_options)
+    async with live_server(create_app(gw, environ=environ)) as gateway_url:
+        env = headless_env(home, gateway_url, model, **extra_env)
+        return ClaudeRun(*await run_claude(binary, env, work, "--model", "sonnet"), work)
+
+
 def _stream(chunks: list[dict[str, Any]]) -> Response:
     usage = {"prompt_tokens": 20, "completion_tokens": 5, "total_tokens": 25}
     body = sse([(None, c) for c in chunks] + [(None, openai_chunk({}, usage=usage))]) + b"data: [DONE]\n\n"
@@ -137,26 +181,17 @@ def fake_openai_upstream(seen: list[dict[str, Any]], parallel: bool = False) -> 
 
 @pytest.mark.parametrize("parallel", [False, True], ids=["one-tool-call", "parallel-interleaved-tool-calls"])
 async def test_claude_code_runs_streamed_tool_calls_through_the_gateway(live_server, tmp_path, parallel):
-    binary = claude_binary()
-    if binary is None:
-        pytest.skip("Claude Code CLI not installed")
     seen: list[dict[str, Any]] = []
-    work = tmp_path / "work"
-    home = tmp_path / "home"
-    work.mkdir()
-    home.mkdir()
     async with live_server(fake_openai_upstream(seen, parallel)) as upstream_url:
-        gw = gateway(
+        run = await claude_session(
+            live_server,
+            tmp_path,
             [provider("fake", "openai", base_url=f"{upstream_url}/v1", key_env="FAKE_UPSTREAM_KEY")],
             {"fake-model": [("fake", "gpt-fake")]},
-            tiers={"sonnet": "fake-model", "opus": "fake-model", "haiku": "fake-model"},
+            environ={"FAKE_UPSTREAM_KEY": "sk-fake"},
         )
-        app = create_app(gw, environ={"FAKE_UPSTREAM_KEY": "sk-fake"})
-        async with live_server(app) as gateway_url:
-            env = headless_env(home, gateway_url, "fake-model")
-            returncode, stdout, stderr = await run_claude(binary, env, work, "--model", "sonnet")
-    assert returncode == 0, stderr.decode()[-2000:] + stdout.decode()[-2000:]
-    result = json.loads(stdout)
+    result = run.check_ok()
+    work = run.work
     assert (work / "marker.txt").read_text().strip() == "hi"
     assert (work / "second.txt").exists() is parallel
     assert FINAL_TEXT in result["result"]

@@ -18,11 +18,10 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from test_claude_code import FINAL_TEXT, MARKER_PROMPT, claude_binary, headless_env, run_claude
+from test_claude_code import FINAL_TEXT, MARKER_PROMPT, claude_session
 
-from bifrostc.runtime.app import create_app
 from tests.providers_native.eventstream import event_frame
-from tests.runtime.rt_fakes import gateway, provider
+from tests.runtime.rt_fakes import provider
 
 pytestmark = pytest.mark.claude_cli
 MODEL_ID = "anthropic.claude-sonnet-4-5-20250929-v1:0"
@@ -93,27 +92,19 @@ def bedrock_upstream(seen: list[dict[str, Any]]) -> Starlette:
 
 
 async def test_signed_reasoning_goes_back_first_on_a_bedrock_tool_loop(live_server, tmp_path):
-    binary = claude_binary()
-    if binary is None:
-        pytest.skip("Claude Code CLI not installed")
     seen: list[dict[str, Any]] = []
-    work, home = tmp_path / "work", tmp_path / "home"
-    work.mkdir()
-    home.mkdir()
     async with live_server(bedrock_upstream(seen)) as upstream_url:
-        brt = provider("brt", "bedrock", base_url=upstream_url, key_env="UP_KEY", max_retries=0)
-        gw = gateway(
-            [brt],
+        run = await claude_session(
+            live_server,
+            tmp_path,
+            [provider("brt", "bedrock", base_url=upstream_url, key_env="UP_KEY", max_retries=0)],
             {"claude-route": [("brt", MODEL_ID)]},
-            tiers={"sonnet": "claude-route", "opus": "claude-route", "haiku": "claude-route"},
+            environ={"UP_KEY": "bedrock-api-key"},
+            model="claude-sonnet-4-5",  # a name Claude Code asks thinking for
+            env_MAX_THINKING_TOKENS="2048",
         )
-        app = create_app(gw, environ={"UP_KEY": "bedrock-api-key"})
-        async with live_server(app) as gateway_url:
-            env = headless_env(home, gateway_url, "claude-sonnet-4-5", MAX_THINKING_TOKENS="2048")
-            returncode, stdout, stderr = await run_claude(binary, env, work, "--model", "sonnet")
-    assert returncode == 0, stderr.decode()[-2000:] + stdout.decode()[-2000:]
-    assert (work / "marker.txt").read_text().strip() == "hi"
-    assert FINAL_TEXT in json.loads(stdout)["result"]
+    assert FINAL_TEXT in run.check_ok()["result"]
+    assert (run.work / "marker.txt").read_text().strip() == "hi"
     loop = [b for b in seen if "toolResult" in json.dumps(b.get("messages", []))]
     assert loop and all(_history_error(b) is None for b in loop)
     assert all("thinking" in b["additionalModelRequestFields"] for b in loop), "Claude Code did not ask for thinking"

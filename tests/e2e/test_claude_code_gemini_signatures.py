@@ -20,10 +20,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from test_claude_code import FINAL_TEXT, MARKER_PROMPT, claude_binary, headless_env, run_claude
+from test_claude_code import FINAL_TEXT, MARKER_PROMPT, claude_session
 
-from bifrostc.runtime.app import create_app
-from tests.runtime.rt_fakes import gateway, provider
+from tests.runtime.rt_fakes import provider
 
 pytestmark = pytest.mark.claude_cli
 SIGNATURE = "R2VtaW5pLXNpZ25lZC10aG91Z2h0"  # what the fake Gemini signs its call with (base64, as Gemini's are)
@@ -73,25 +72,16 @@ def gemini_upstream(seen: list[dict[str, Any]]) -> Starlette:
 
 
 async def test_gemini_signatures_round_trip_through_claude_code(live_server, tmp_path):
-    binary = claude_binary()
-    if binary is None:
-        pytest.skip("Claude Code CLI not installed")
     seen: list[dict[str, Any]] = []
-    work, home = tmp_path / "work", tmp_path / "home"
-    work.mkdir()
-    home.mkdir()
     async with live_server(gemini_upstream(seen)) as upstream_url:
-        gw = gateway(
+        run = await claude_session(
+            live_server,
+            tmp_path,
             [provider("gem", "gemini", base_url=f"{upstream_url}/v1beta", key_env="UP_KEY", max_retries=0)],
             {"fake-model": [("gem", "gemini-3-pro-preview")]},
-            tiers={"sonnet": "fake-model", "opus": "fake-model", "haiku": "fake-model"},
+            environ={"UP_KEY": "g-key"},
         )
-        app = create_app(gw, environ={"UP_KEY": "g-key"})
-        async with live_server(app) as gateway_url:
-            env = headless_env(home, gateway_url, "fake-model")
-            returncode, stdout, stderr = await run_claude(binary, env, work, "--model", "sonnet")
-    assert returncode == 0, stderr.decode()[-2000:] + stdout.decode()[-2000:]
-    assert (work / "marker.txt").read_text().strip() == "hi"
-    assert FINAL_TEXT in json.loads(stdout)["result"]
+    assert FINAL_TEXT in run.check_ok()["result"]
+    assert (run.work / "marker.txt").read_text().strip() == "hi"
     returned = [call for body in seen for call in _calls(body)]
     assert returned and all(call["thoughtSignature"] == SIGNATURE for call in returned)

@@ -19,10 +19,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
-from test_claude_code import MARKER_PROMPT, claude_binary, headless_env, run_claude
+from test_claude_code import MARKER_PROMPT, claude_session
 
-from bifrostc.runtime.app import create_app
-from tests.runtime.rt_fakes import gateway, openai_chunk, openai_text_stream, provider, sse
+from tests.runtime.rt_fakes import openai_chunk, openai_text_stream, provider, sse
 
 pytestmark = pytest.mark.claude_cli
 
@@ -46,24 +45,16 @@ def flaky_upstream(seen: list[dict[str, Any]]) -> Starlette:
 
 
 async def test_claude_code_gets_a_clear_error_when_the_upstream_dies_mid_stream(live_server, tmp_path):
-    binary = claude_binary()
-    if binary is None:
-        pytest.skip("Claude Code CLI not installed")
     seen: list[dict[str, Any]] = []
-    work, home = tmp_path / "work", tmp_path / "home"
-    work.mkdir()
-    home.mkdir()
     async with live_server(flaky_upstream(seen)) as upstream_url:
-        gw = gateway(
+        run = await claude_session(
+            live_server,
+            tmp_path,
             [provider("fake", "openai", base_url=f"{upstream_url}/v1", key_env="UP_KEY", max_retries=0)],
             {"fake-model": [("fake", "gpt-fake")]},
-            tiers={"sonnet": "fake-model", "opus": "fake-model", "haiku": "fake-model"},
+            environ={"UP_KEY": "sk-fake"},
         )
-        app = create_app(gw, environ={"UP_KEY": "sk-fake"})
-        async with live_server(app) as gateway_url:
-            env = headless_env(home, gateway_url, "fake-model")
-            returncode, stdout, _ = await run_claude(binary, env, work, "--model", "sonnet")
-    result = json.loads(stdout)
-    assert returncode != 0 and result["is_error"] is True, stdout.decode()[-2000:]
+    result = json.loads(run.stdout)
+    assert run.returncode != 0 and result["is_error"] is True, run.stdout.decode()[-2000:]
     assert result["result"].startswith("API Error: fake unreachable"), result["result"]
     assert result["api_error_type"] == "api_error"

@@ -18,16 +18,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from test_claude_code import (  # also puts tests/runtime on sys.path
-    FINAL_TEXT,
-    MARKER_PROMPT,
-    claude_binary,
-    headless_env,
-    run_claude,
-)
+from test_claude_code import FINAL_TEXT, MARKER_PROMPT, claude_session
 
-from bifrostc.runtime.app import create_app
-from tests.runtime.rt_fakes import anthropic_text_stream, gateway, openai_chunk, provider, sse
+from tests.runtime.rt_fakes import anthropic_text_stream, openai_chunk, provider, sse
 
 pytestmark = pytest.mark.claude_cli
 
@@ -93,34 +86,27 @@ def strict_anthropic_upstream(seen: list[dict[str, Any]]) -> Starlette:
 
 
 async def test_a_tool_loop_begun_on_an_openai_reasoning_model_finishes_on_claude(live_server, tmp_path):
-    binary = claude_binary()
-    if binary is None:
-        pytest.skip("Claude Code CLI not installed")
     openai_seen: list[dict[str, Any]] = []
     claude_seen: list[dict[str, Any]] = []
-    work, home = tmp_path / "work", tmp_path / "home"
-    work.mkdir()
-    home.mkdir()
     async with (
         live_server(thinking_openai_upstream(openai_seen)) as openai_url,
         live_server(strict_anthropic_upstream(claude_seen)) as claude_url,
     ):
-        gw = gateway(
+        run = await claude_session(
+            live_server,
+            tmp_path,
             [
                 provider("gpt", "openai", base_url=f"{openai_url}/v1", key_env="UP_KEY", max_retries=0),
                 provider("claude", "anthropic", base_url=claude_url, key_env="UP_KEY"),
             ],
             {"fake-model": [("gpt", "gpt-5")], "claude-route": [("claude", "claude-up")]},
+            environ={"UP_KEY": "sk-fake"},
             fallbacks={"fake-model": ("claude-route",)},
-            tiers={"sonnet": "fake-model", "opus": "fake-model", "haiku": "fake-model"},
+            model="claude-sonnet-4-5",  # a name Claude Code asks thinking for
+            env_MAX_THINKING_TOKENS="2048",
         )
-        app = create_app(gw, environ={"UP_KEY": "sk-fake"})
-        async with live_server(app) as gateway_url:
-            env = headless_env(home, gateway_url, "claude-sonnet-4-5", MAX_THINKING_TOKENS="2048")
-            returncode, stdout, stderr = await run_claude(binary, env, work, "--model", "sonnet")
-    assert returncode == 0, stderr.decode()[-2000:] + stdout.decode()[-2000:]
-    assert (work / "marker.txt").read_text().strip() == "hi"
-    assert FINAL_TEXT in json.loads(stdout)["result"]
+    assert FINAL_TEXT in run.check_ok()["result"]
+    assert (run.work / "marker.txt").read_text().strip() == "hi"
     loop_turns = [b for b in claude_seen if "tool_result" in json.dumps(b.get("messages", []))]
     assert loop_turns, "the tool result never reached the Claude fallback"
     assert all(_history_error(b) is None for b in loop_turns)
