@@ -8,6 +8,7 @@ Exit codes: 0 ok, 1 invalid spec or drift (or, for ``diff``, differences found),
 from __future__ import annotations
 
 import argparse
+import os
 import pathlib
 import sys
 from collections.abc import Sequence
@@ -36,11 +37,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"bifrostc: error: {exc}", file=sys.stderr)
         return USAGE
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if args.debug or os.environ.get("BIFROSTC_DEBUG"):
+            raise
+        # One line a user can act on; the traceback is for bug reports.
+        print(f"bifrostc: error: {exc} (run `bifrostc --debug {args.command} ...` for the traceback)", file=sys.stderr)
+        return INVALID
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bifrostc", description="Compile gateway.yaml into an LLM gateway.")
     parser.add_argument("--version", action="version", version=f"bifrostc {__version__}")
+    parser.add_argument("--debug", action="store_true", help="print tracebacks (also BIFROSTC_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     cmd = sub.add_parser("validate", help="check a spec and report every problem")

@@ -58,6 +58,8 @@ def routing_context(gateway: c.Gateway) -> dict[str, object]:
             tables.append({"constant": keyword.upper(), "comment": comment, "expr": writer.write(value)})
             writer.name(value, keyword.upper())
     args = [(keyword, _table_or_value(writer, getattr(gateway, keyword))) for keyword in _GATEWAY_FIELDS]
+    # providers and routes are required by Gateway even when empty (a providers-only spec serves provider/model).
+    args = [(k, v if v is not None or k not in _REQUIRED else "{}") for k, v in args]
     args = [(k, v) for k, v in args if v is not None]
     writer.classes.add("Gateway")
     return {
@@ -77,6 +79,7 @@ _TABLES = (
     ("virtual_keys", "--- Virtual keys: only sha256 hashes or env var names ---"),
     ("mcp_servers", "--- MCP servers: env and headers map to env var names ---"),
 )
+_REQUIRED = frozenset({"providers", "routes"})
 _GATEWAY_FIELDS = (
     "providers",
     "routes",

@@ -9,12 +9,13 @@ from typing import Any
 
 from bifrostc.compiler import checks
 from bifrostc.compiler.diagnostics import Diagnostic, Path, dedupe, error
-from bifrostc.compiler.loader import LoadedSpec, load_text
+from bifrostc.compiler.loader import LoadedSpec, decode_spec, load_text
 from bifrostc.compiler.secrets import find_literal_secrets
 from bifrostc.compiler.shape import check_shape
 from bifrostc.compiler.spec import GatewaySpec
 
 _REPAIR_ROUNDS = 3
+_EMPTY_HINT = "`bifrostc init --quickstart -o gateway.yaml` writes one that runs offline"
 
 
 @dataclass
@@ -36,13 +37,17 @@ def validate_text(text: str, environ: dict[str, str] | None = None) -> Validated
     if not diags:
         if not isinstance(loaded.data, dict | None):
             diags.append(error((), "the spec must be a mapping (version:, providers:, models: ...)"))
+        elif not loaded.data:
+            diags.append(error((), "the spec is empty: it names no providers and no models", _EMPTY_HINT))
         else:
             secrets = find_literal_secrets(loaded.data)
-            spec, shape = check_shape(loaded.data)
+            # Top-level `x-…` keys hold YAML anchors for reuse (as in compose files); they are not config.
+            data = {k: v for k, v in loaded.data.items() if not (isinstance(k, str) and k.startswith("x-"))}
+            spec, shape = check_shape(data)
             secret_paths = {d.path for d in secrets}
             diags += secrets + [d for d in shape if not _under_any(d.path, secret_paths)]
             bad_paths = [d.path for d in secrets + shape]
-            checked = spec or _repaired(loaded.data, bad_paths)
+            checked = spec or _repaired(data, bad_paths)
             if checked is not None:
                 # A rule failing on an object that already has a shape error inside is an echo of it: skip.
                 found = checks.run_all(checked, environ)
@@ -54,7 +59,11 @@ def validate_text(text: str, environ: dict[str, str] | None = None) -> Validated
 
 
 def validate_file(path: pathlib.Path, environ: dict[str, str] | None = None) -> Validated:
-    return validate_text(path.read_text(encoding="utf-8"), environ)
+    text, undecodable = decode_spec(path.read_bytes())
+    if text is None:
+        assert undecodable is not None
+        return Validated(LoadedSpec(text="", data=None), None, [undecodable])
+    return validate_text(text, environ)
 
 
 def _repaired(data: dict[str, Any], bad_paths: list[Path]) -> GatewaySpec | None:
