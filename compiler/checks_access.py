@@ -21,6 +21,7 @@ def run_all(spec: GatewaySpec, resolver: Resolver, environ: dict[str, str] | Non
         *check_virtual_keys(spec, resolver),
         *check_mcp(spec),
         *check_infrastructure(spec, resolver),
+        *check_client_env(spec),
         *check_env_vars(spec, env),
     ]
 
@@ -164,6 +165,25 @@ def _env_refs(spec: GatewaySpec) -> Iterator[tuple[Path, str]]:
         for section in ("env", "headers"):
             for child, env in getattr(server, section).items():
                 yield ("mcp_servers", name, section, child), env
+
+
+# What out/env.sh exports for clients (templates/env.sh.jinja); tests/compiler pins the two together.
+CLIENT_ENV_VARS = frozenset({"ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_KEY"})
+_CLIENT_SIDE = {"claude_code", "virtual_keys"}  # refs that name the client's own key, not the gateway's secrets
+
+
+def check_client_env(spec: GatewaySpec) -> list[Diagnostic]:
+    """`source out/env.sh` then `bifrostc serve` in one shell must not hand the gateway its client's key."""
+    return [
+        error(
+            path,
+            f"{env} is what out/env.sh gives clients (the gateway's key), so it cannot"
+            " also hold this provider secret",
+            f"read it from another variable, e.g. UPSTREAM_{env}",
+        )
+        for path, env in _env_refs(spec)
+        if env in CLIENT_ENV_VARS and path[0] not in _CLIENT_SIDE
+    ]
 
 
 def check_env_vars(spec: GatewaySpec, environ: dict[str, str]) -> list[Diagnostic]:

@@ -8,13 +8,13 @@ from bifrostc.compiler.validate import validate_text
 BASE = """
 version: 1
 providers:
-  openai: {type: openai, api_key_env: OPENAI_API_KEY}
-  anthropic: {type: anthropic, api_key_env: ANTHROPIC_API_KEY}
+  openai: {type: openai, api_key_env: UPSTREAM_OPENAI_API_KEY}
+  anthropic: {type: anthropic, api_key_env: UPSTREAM_ANTHROPIC_API_KEY}
 models:
   smart: {target: openai/gpt-5}
   cheap: {target: openai/gpt-5-mini}
 """
-ENV = {"OPENAI_API_KEY": "x", "ANTHROPIC_API_KEY": "x"}
+ENV = {"UPSTREAM_OPENAI_API_KEY": "x", "UPSTREAM_ANTHROPIC_API_KEY": "x"}
 
 
 def messages(extra: str, env: dict[str, str] | None = None) -> list[str]:
@@ -71,8 +71,8 @@ def test_missing_env_vars_are_warnings_not_errors() -> None:
     assert result.ok
     assert {d.severity for d in result.diagnostics} == {Severity.WARNING}
     assert [d.message for d in result.diagnostics] == [
-        "environment variable OPENAI_API_KEY is not set",
-        "environment variable ANTHROPIC_API_KEY is not set",
+        "environment variable UPSTREAM_OPENAI_API_KEY is not set",
+        "environment variable UPSTREAM_ANTHROPIC_API_KEY is not set",
     ]
 
 
@@ -89,19 +89,19 @@ def test_redis_state_needs_a_redis_url_env() -> None:
 def test_budget_periods_are_checked_everywhere_budgets_appear() -> None:
     found = messages(
         "teams: {t: {budget: {max_usd: 1, period: 1y}}}\nvirtual_keys:\n"
-        "  - {name: k, key_env: OPENAI_API_KEY, budget: {max_usd: 1, period: 1D}}\n"
+        "  - {name: k, key_env: UPSTREAM_OPENAI_API_KEY, budget: {max_usd: 1, period: 1D}}\n"
     )
     assert "error: teams.t.budget.period: unknown budget period '1y'." in found
     assert "error: virtual_keys.0.budget.period: unknown budget period '1D'. Did you mean '1d'?" in found
 
 
 def test_virtual_key_model_grants_accept_globs_and_reject_unknown_names() -> None:
-    found = messages("virtual_keys:\n  - {name: k, key_env: OPENAI_API_KEY, allowed_models: ['gpt-*', smrt]}\n")
+    found = messages("virtual_keys:\n  - {name: k, key_env: UPSTREAM_OPENAI_API_KEY, allowed_models: ['gpt-*', smrt]}\n")
     assert found == ["error: virtual_keys.0.allowed_models.1: unknown model 'smrt'. Did you mean 'smart'?"]
 
 
 def test_a_literal_key_in_a_provider_is_an_error_with_an_env_var_hint() -> None:
-    result = validate_text(BASE.replace("api_key_env: OPENAI_API_KEY", "api_key: sk-abcdefghijklmnopqrstu"), ENV)
+    result = validate_text(BASE.replace("api_key_env: UPSTREAM_OPENAI_API_KEY", "api_key: sk-abcdefghijklmnopqrstu"), ENV)
     [diag] = [d for d in result.diagnostics if d.is_error]
     assert diag.path == ("providers", "openai", "api_key")
     assert diag.hint is not None and "environment variable" in diag.hint
@@ -109,6 +109,6 @@ def test_a_literal_key_in_a_provider_is_an_error_with_an_env_var_hint() -> None:
 
 
 def test_an_env_name_field_holding_a_value_is_rejected_without_echoing_it() -> None:
-    result = validate_text(BASE.replace("api_key_env: OPENAI_API_KEY", "api_key_env: 'my key!'"), ENV)
+    result = validate_text(BASE.replace("api_key_env: UPSTREAM_OPENAI_API_KEY", "api_key_env: 'my key!'"), ENV)
     [diag] = [d for d in result.diagnostics if d.is_error]
     assert diag.message == "is not an environment variable name" and "my key" not in diag.message

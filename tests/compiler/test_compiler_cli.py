@@ -12,7 +12,7 @@ from bifrostc.compiler.cli import main
 
 SPEC = """version: 1
 providers:
-  openai: {type: openai, api_key_env: OPENAI_API_KEY}
+  openai: {type: openai, api_key_env: UPSTREAM_OPENAI_API_KEY}
 models:
   smart:
     targets: [{provider: openai, model: gpt-5, weight: 3}, {provider: openai, model: gpt-5-mini}]
@@ -28,7 +28,7 @@ Capsys = pytest.CaptureFixture[str]
 @pytest.fixture
 def spec(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> pathlib.Path:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("OPENAI_API_KEY", "x")
+    monkeypatch.setenv("UPSTREAM_OPENAI_API_KEY", "x")
     monkeypatch.setenv("ALICE_KEY", "x")
     path = tmp_path / "gateway.yaml"
     path.write_text(SPEC)
@@ -87,8 +87,8 @@ def test_explain_shows_weights_keys_fallbacks_and_key_access(spec: pathlib.Path,
         "sonnet -> route smart (Claude Code sonnet)\n"
         "  tool calling: yes\n"
         "  targets (by weight over conversations; each conversation stays on one):\n"
-        "     75.0%  openai/gpt-5  keys: OPENAI_API_KEY\n"
-        "     25.0%  openai/gpt-5-mini  keys: OPENAI_API_KEY\n"
+        "     75.0%  openai/gpt-5  keys: UPSTREAM_OPENAI_API_KEY\n"
+        "     25.0%  openai/gpt-5-mini  keys: UPSTREAM_OPENAI_API_KEY\n"
         "  fallbacks: cheap\n"
         "key alice: DENIED (allowed_models: cheap)\n"
     )

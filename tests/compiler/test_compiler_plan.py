@@ -7,7 +7,7 @@ from bifrostc.runtime import config as c
 SPEC = """
 version: 1
 providers:
-  openai: {type: openai, api_key_env: OPENAI_API_KEY}
+  openai: {type: openai, api_key_env: UPSTREAM_OPENAI_API_KEY}
   groq: {type: groq, keys: [{env: GROQ_A, weight: 2}, {env: GROQ_B, models: [llama]}]}
   azure:
     type: azure
