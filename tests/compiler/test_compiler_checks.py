@@ -96,12 +96,13 @@ def test_budget_periods_are_checked_everywhere_budgets_appear() -> None:
 
 
 def test_virtual_key_model_grants_accept_globs_and_reject_unknown_names() -> None:
-    found = messages("virtual_keys:\n  - {name: k, key_env: UPSTREAM_OPENAI_API_KEY, allowed_models: ['gpt-*', smrt]}\n")
+    found = messages("virtual_keys:\n  - {name: k, key_env: ANTHROPIC_API_KEY, allowed_models: ['gpt-*', smrt]}\n")
     assert found == ["error: virtual_keys.0.allowed_models.1: unknown model 'smrt'. Did you mean 'smart'?"]
 
 
 def test_a_literal_key_in_a_provider_is_an_error_with_an_env_var_hint() -> None:
-    result = validate_text(BASE.replace("api_key_env: UPSTREAM_OPENAI_API_KEY", "api_key: sk-abcdefghijklmnopqrstu"), ENV)
+    literal = BASE.replace("api_key_env: UPSTREAM_OPENAI_API_KEY", "api_key: sk-abcdefghijklmnopqrstu")
+    result = validate_text(literal, ENV)
     [diag] = [d for d in result.diagnostics if d.is_error]
     assert diag.path == ("providers", "openai", "api_key")
     assert diag.hint is not None and "environment variable" in diag.hint
