@@ -177,8 +177,7 @@ def check_client_env(spec: GatewaySpec) -> list[Diagnostic]:
     return [
         error(
             path,
-            f"{env} is what out/env.sh gives clients (the gateway's key), so it cannot"
-            " also hold this provider secret",
+            f"{env} is what out/env.sh gives clients (the gateway's key), so it cannot also hold this provider secret",
             f"read it from another variable, e.g. UPSTREAM_{env}",
         )
         for path, env in _env_refs(spec)

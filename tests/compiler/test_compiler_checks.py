@@ -96,7 +96,8 @@ def test_budget_periods_are_checked_everywhere_budgets_appear() -> None:
 
 
 def test_virtual_key_model_grants_accept_globs_and_reject_unknown_names() -> None:
-    found = messages("virtual_keys:\n  - {name: k, key_env: ANTHROPIC_API_KEY, allowed_models: ['gpt-*', smrt]}\n")
+    key = "{name: k, key_env: UPSTREAM_OPENAI_API_KEY, allowed_models: ['gpt-*', smrt]}"
+    found = messages(f"virtual_keys:\n  - {key}\n")
     assert found == ["error: virtual_keys.0.allowed_models.1: unknown model 'smrt'. Did you mean 'smart'?"]
 
 
