@@ -18,7 +18,7 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
-from starlette.routing import BaseRoute, Mount
+from starlette.routing import BaseRoute, Mount, Route
 
 from bifrostc.runtime import config
 from bifrostc.runtime.cache import ResponseCache
@@ -156,7 +156,9 @@ def _hooks_factory(parts: Parts, environ: Mapping[str, str]) -> Callable[[config
 def _routes(parts: Parts, gateway: config.Gateway, environ: Mapping[str, str]) -> list[BaseRoute]:
     routes: list[BaseRoute] = []
     if parts.mcp is not None:
-        routes.append(Mount("/mcp", app=parts.mcp.asgi_app()))
+        endpoint = parts.mcp.asgi_app()
+        # Both spellings: Claude Code's mcp.json says /mcp, and a Mount alone answers it with a 307 to /mcp/.
+        routes += [Route("/mcp", endpoint=endpoint, methods=["GET", "POST", "DELETE"]), Mount("/mcp", app=endpoint)]
     if parts.telemetry.metrics is not None:
         routes += parts.telemetry.metrics.routes()
     if parts.telemetry.sink is not None:

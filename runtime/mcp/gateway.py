@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
+from importlib.metadata import version
 from typing import Any
 
 import anyio
@@ -32,6 +34,8 @@ from bifrostc.runtime.mcp.server import ChangeFanout, GatewayServer
 from bifrostc.runtime.mcp.upstream import Upstream, UpstreamUnavailable
 
 logger = logging.getLogger(__name__)
+# The SDK logs "Terminating session: None" at INFO for every stateless request; the gateway logs each call itself.
+logging.getLogger("mcp.server.streamable_http").setLevel(logging.WARNING)
 
 SERVER_NAME = "bifrostc"
 
@@ -86,6 +90,7 @@ class McpGateway:
         self._server = GatewayServer(
             SERVER_NAME,
             self._upstreams,
+            version=version("bifrostc"),
             on_list_tools=self._list_tools,
             on_call_tool=self._call_tool,
             on_list_prompts=primitives.list_prompts,
@@ -175,14 +180,29 @@ class McpGateway:
     async def _call_tool(self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams) -> Any:
         key_context = self._access.key(ctx)
         entry: CatalogEntry[types.Tool] | None = (await build_catalog(self._upstreams)).get(params.name)
-        if entry is None or not self._access.tool_allowed(key_context, params.name):
-            # Hidden and unknown tools get the same answer, so a key cannot probe for tools it may not use.
-            raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {params.name}")
+        started, status, server = time.monotonic(), "error", entry.upstream.name if entry else "-"
         try:
-            return await entry.upstream.call_tool(entry.original, params.arguments)
-        except UpstreamUnavailable as exc:
-            # A tool-level error, so the model sees why and can carry on without the tool.
-            return types.CallToolResult(content=[types.TextContent(type="text", text=str(exc))], is_error=True)
+            if entry is None or not self._access.tool_allowed(key_context, params.name):
+                status = "denied"
+                # Hidden and unknown tools get the same answer, so a key cannot probe for tools it may not use.
+                raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {params.name}")
+            try:
+                result = await entry.upstream.call_tool(entry.original, params.arguments)
+            except UpstreamUnavailable as exc:
+                status = "unavailable"
+                # A tool-level error, so the model sees why and can carry on without the tool.
+                return types.CallToolResult(content=[types.TextContent(type="text", text=str(exc))], is_error=True)
+            status = "error" if getattr(result, "is_error", False) else "ok"
+            return result
+        finally:
+            logger.info(
+                "mcp tool call key=%s server=%s tool=%s status=%s latency_ms=%.1f",
+                getattr(key_context, "key_name", None) or "-",  # a KeyContext when keys are configured
+                server,
+                params.name,
+                status,
+                (time.monotonic() - started) * 1000,
+            )
 
 
 async def _unavailable(send: Send) -> None:

@@ -8,11 +8,13 @@ import re
 import shutil
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.integration.replicas import build, free_port, replicas
+from tests.integration.replicas import _wait_healthy, build, free_port, replicas
 from tests.mcp.mcp_harness import STDIO_SERVER, mcp_client
 
 SPEC = """\
@@ -113,3 +115,51 @@ def test_claude_mcp_add_json_connects_to_the_gateway(served: tuple[str, Path], t
     )
     line = next((ln for ln in listing.stdout.splitlines() if ln.startswith("bifrostc")), "")
     assert "Connected" in line, listing.stdout + listing.stderr
+
+
+async def test_mcp_answers_at_its_own_path_names_its_version_and_logs_each_tool_call(tmp_path: Path) -> None:
+    port = free_port()
+    spec = tmp_path / "gateway.yaml"
+    spec.write_text(SPEC.format(port=port, python=json.dumps(sys.executable), server=json.dumps(str(STDIO_SERVER))))
+    build(spec, tmp_path / "out")
+    log = tmp_path / "serve.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bifrostc.compiler.cli", "serve", "out", "--port", str(port)],
+            env={**os.environ, **ENV},
+            cwd=tmp_path,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(base_url, proc)
+        initialize = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "probe", "version": "1"},
+            },
+        }
+        headers = {
+            "authorization": f"Bearer {ENV['CLAUDE_GW_KEY']}",
+            "accept": "application/json, text/event-stream",
+        }
+        async with httpx.AsyncClient() as client:
+            reply = await client.post(f"{base_url}/mcp", json=initialize, headers=headers)
+        assert reply.status_code == 200, reply.text  # no 307 to /mcp/
+        # The SDK answers a POST as JSON or as one SSE event, as the client's accept header allows.
+        frames = [line.removeprefix("data:") for line in reply.text.splitlines() if line.startswith("data:")]
+        payload = json.loads(frames[0] if frames else reply.text)
+        assert payload["result"]["serverInfo"] == {"name": "bifrostc", "version": version("bifrostc")}
+        async with mcp_client(f"{base_url}/mcp", key=ENV["CLAUDE_GW_KEY"]) as mcp:
+            assert not (await mcp.call_tool("alpha__add", {"a": 2, "b": 3})).is_error
+    finally:
+        proc.terminate()
+        proc.wait(15)
+    text = log.read_text()
+    assert "mcp tool call key=claude-code server=alpha tool=alpha__add status=ok latency_ms=" in text
+    assert "Terminating session" not in text
