@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
-from bifrostc.compiler import __version__
+from bifrostc.compiler import __version__, probe_cli
 
 if TYPE_CHECKING:
     from bifrostc.compiler import api
@@ -74,6 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     cmd.add_argument("old", type=pathlib.Path)
     cmd.add_argument("new", type=pathlib.Path)
     cmd.set_defaults(handler=_diff)
+
+    probe_cli.register(sub)
 
     cmd = sub.add_parser("init", help="write a starter gateway.yaml")
     cmd.add_argument("--quickstart", action="store_true", help="offline spec using the built-in mock provider")
