@@ -166,8 +166,52 @@ async def anthropic_count(request: Request) -> Response:
     return JSONResponse({"input_tokens": 42})
 
 
+# --- Gemini generateContent ---------------------------------------------------------------------------------
+
+GEMINI_SIGNATURE = "Z2VtaW5pLXNpZ25hdHVyZQ=="
+
+
+def _gemini_error(message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}}, status_code=400)
+
+
+async def gemini_stream(request: Request) -> Response:
+    body = json.loads(await request.body())
+    contents = body.get("contents", [])
+    for content in contents:
+        for part in content.get("parts", []) if content.get("role") == "model" else []:
+            # Gemini 3: a function call of the current turn must carry the signature it came with.
+            if "functionCall" in part and part.get("thoughtSignature") != GEMINI_SIGNATURE:
+                return _gemini_error(
+                    "Function call is missing a thought_signature in functionCall parts. This is required for tools"
+                    " to work correctly, and missing thought_signature may lead to degraded model performance."
+                )
+    results = any("functionResponse" in part for content in contents for part in content.get("parts", []))
+    turn = _turn(json.dumps(contents), results)
+    parts: list[dict[str, Any]] = [{"text": "Planning the call.", "thought": True}]
+    if turn == "answer":
+        parts.append({"text": "done", "thoughtSignature": GEMINI_SIGNATURE})
+    elif turn == "parallel":
+        parts += [
+            {"functionCall": {"name": "read_file", "args": {"path": "a.txt"}}, "thoughtSignature": GEMINI_SIGNATURE},
+            {"functionCall": {"name": "read_file", "args": {"path": "b.txt"}}},
+        ]
+    else:
+        call = {"name": "write_file", "args": json.loads(WRITE_ARGS)}
+        parts.append({"functionCall": call, "thoughtSignature": GEMINI_SIGNATURE})
+    usage = {"promptTokenCount": 110, "candidatesTokenCount": 12, "totalTokenCount": 122}
+    chunks = [{"candidates": [{"content": {"role": "model", "parts": [part]}, "index": 0}]} for part in parts[:-1]] + [
+        {
+            "candidates": [{"content": {"role": "model", "parts": [parts[-1]]}, "finishReason": "STOP", "index": 0}],
+            "usageMetadata": usage,
+        }
+    ]
+    return Response(_sse([(None, chunk) for chunk in chunks]), media_type="text/event-stream")
+
+
 def fake_upstreams(seen: list[str]) -> Starlette:
-    """OpenAI at /{mode}/v1/chat/completions, Anthropic at /{mode}/v1/messages; `seen` records each path."""
+    """OpenAI at /{mode}/v1/chat/completions, Anthropic at /{mode}/v1/messages, Gemini at /{mode}/v1beta;
+    `seen` records each path."""
 
     async def record(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
@@ -179,6 +223,7 @@ def fake_upstreams(seen: list[str]) -> Starlette:
             Route("/{mode}/v1/chat/completions", openai_chat, methods=["POST"]),
             Route("/{mode}/v1/messages/count_tokens", anthropic_count, methods=["POST"]),
             Route("/{mode}/v1/messages", anthropic_messages, methods=["POST"]),
+            Route("/{mode}/v1beta/models/{call:path}", gemini_stream, methods=["POST"]),
         ]
     )
     return record  # type: ignore[return-value]

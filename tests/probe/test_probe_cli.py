@@ -23,13 +23,16 @@ CASES = {
     "claude-thinking": ("anthropic", "good", "claude-sonnet-4-5"),
     "reasoning-refused": ("anthropic", "reject_reasoning", "claude-sonnet-4-5"),
     "wrong-stop": ("anthropic", "wrong_stop", "claude-haiku-4-5"),
+    "gemini-thinking": ("gemini", "good", "gemini-2.5-pro"),
 }
 
 
 def spec(upstream: str, tiers: str) -> str:
     providers, models = [], []
     for route, (kind, mode, model) in CASES.items():
-        base = f"{upstream}/{mode}/v1" if kind == "openai" else f"{upstream}/{mode}"
+        base = {"openai": f"{upstream}/{mode}/v1", "gemini": f"{upstream}/{mode}/v1beta"}.get(
+            kind, f"{upstream}/{mode}"
+        )
         providers.append(f"  p-{route}: {{type: {kind}, base_url: '{base}', api_key_env: PROBE_KEY}}")
         models.append(f"  {route}: {{target: p-{route}/{model}}}")
     body = "\n".join(["version: 1", "providers:", *providers, "models:", *models])
@@ -102,6 +105,11 @@ async def test_each_misbehaviour_gets_its_verdict(live_server: Any, tmp_path: Pa
     assert reasoning["status"] == "not_ready"
     assert "turn 2 refused turn 1's reasoning: HTTP 400" in reasoning["reasons"][0]
     assert "Invalid `signature`" in reasoning["reasons"][0]
+    gemini = results["gemini-thinking"]  # the fake refuses a call that comes back without its thought signature
+    assert gemini["thinking"] and not any("turn 2" in r for r in gemini["reasons"]), gemini
+    assert gemini["status"] == "caveats" and gemini["caveats"] == [
+        "tool arguments arrive in one piece at the end, not streamed: long edits show no progress"
+    ]
     wrong = results["wrong-stop"]
     assert wrong["status"] == "caveats" and "stop reason 'end_turn' on a tool turn" in wrong["caveats"][0]
 
