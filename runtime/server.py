@@ -147,6 +147,14 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
     app = build_server_app(out_dir, reload=reload, **app_options)
     server_config = app.state.runtime.gateway.server
+    if port is not None and port != server_config.port:
+        log.warning(
+            "serving on port %d, but out/env.sh and out/mcp.json send clients to port %d: set server.port: %d"
+            " in the spec and rebuild, or serve without --port",
+            port,
+            server_config.port,
+            port,
+        )
     config = uvicorn.Config(
         app,
         host=host or server_config.host,

@@ -134,3 +134,29 @@ def test_serve_of_a_broken_out_dir_is_one_line(tmp_path: pathlib.Path) -> None:
     assert result.returncode == 1
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("bifrostc: error: ") and "boom" in line and "--debug" in line
+
+
+def test_serve_on_another_port_than_env_sh_warns(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "gateway.yaml").write_text("server: {port: 8123}\nproviders:\n  mock: {type: mock}\n")
+    assert run("build", "gateway.yaml", "-o", "out", cwd=tmp_path).returncode == 0
+    assert "127.0.0.1:8123" in (tmp_path / "out" / "env.sh").read_text()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [*CLI, "serve", "out", "--port", str(port)], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        assert server.stdout is not None
+        lines = []
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            line = server.stdout.readline().decode()
+            lines.append(line)
+            if "Uvicorn running" in line or not line:
+                break
+    finally:
+        server.terminate()
+        server.wait(10)
+    text = "".join(lines)
+    assert f"serving on port {port}, but out/env.sh and out/mcp.json send clients to port 8123" in text
