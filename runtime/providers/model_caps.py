@@ -3,7 +3,7 @@
 Claude Code asks for large `max_tokens` (32k) and sends thinking/effort on most turns. A reasoning model takes
 `reasoning_effort`; a chat model (gpt-4o, gpt-4.1, most open models) rejects the field, and every model
 rejects a completion budget above its own limit. Provider options override the heuristics:
-`reasoning_effort: "true" | "false"` and `max_output_tokens: "<int>"`.
+`reasoning_effort: true | false` and `max_output_tokens: <int>` (``config.OpenAIOptions``).
 """
 
 from __future__ import annotations
@@ -37,16 +37,16 @@ def _bare(model: str) -> str:
 
 
 def accepts_reasoning_effort(provider: config.Provider, model: str) -> bool:
-    option = provider.option("reasoning_effort")
+    option = provider.options_as(config.OpenAIOptions).reasoning_effort
     if option is not None:
-        return option.lower() == "true"
+        return option
     return bool(_REASONING.search(model))
 
 
 def max_output_tokens(provider: config.Provider, model: str) -> int | None:
-    option = provider.option("max_output_tokens")
+    option = provider.options_as(config.OpenAIOptions).max_output_tokens
     if option is not None:
-        return int(option)
+        return option
     bare = _bare(model)
     matches = [prefix for prefix in _MAX_OUTPUT if bare.startswith(prefix)]
     return _MAX_OUTPUT[max(matches, key=len)] if matches else None
