@@ -7,7 +7,7 @@ sha256 of a virtual key.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, create_model, field_validator
 from pydantic.json_schema import SkipJsonSchema
@@ -92,7 +92,10 @@ _MEMBERS = (
     *(Annotated[model, Tag(tag)] for tag, model in PROVIDER_FAMILIES.items()),
     Annotated[SkipJsonSchema[ProviderSpec], Tag(UNKNOWN_FAMILY)],  # kept out of the schema: `checks` reports it
 )
-AnyProviderSpec = Annotated[Union[_MEMBERS], Discriminator(provider_family)]  # noqa: UP007 - built at import time
+if TYPE_CHECKING:
+    AnyProviderSpec = ProviderSpec  # what every member is; the union itself is built at import time
+else:
+    AnyProviderSpec = Annotated[Union[_MEMBERS], Discriminator(provider_family)]  # noqa: UP007
 
 
 class TargetSpec(SpecModel):

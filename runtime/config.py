@@ -7,6 +7,7 @@ here: keys are referenced by environment-variable *name* and virtual keys by the
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field
 from typing import Annotated, Literal, TypeVar
 
@@ -77,7 +78,7 @@ class VertexOptions:
 
 
 ProviderOptions = NoOptions | OpenAIOptions | AzureOptions | BedrockOptions | VertexOptions
-OptionsT = TypeVar("OptionsT", NoOptions, OpenAIOptions, AzureOptions, BedrockOptions, VertexOptions)
+OptionsT = TypeVar("OptionsT", bound=ProviderOptions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +110,7 @@ class Provider:
     headers: tuple[tuple[str, str], ...] = ()  # static, non-secret extra headers
     options: ProviderOptions | None = None  # None: the family's defaults
 
-    def options_as(self, cls: type[OptionsT]) -> OptionsT:
+    def options_as(self, cls: builtins.type[OptionsT]) -> OptionsT:  # `type` here is the field
         """This provider's options as the class its adapter reads; a config naming another family's is refused."""
         if self.options is None:
             return cls()
