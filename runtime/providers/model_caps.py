@@ -12,6 +12,8 @@ import re
 
 from bifrostc.runtime import config
 
+MAX_TOKENS_FIELDS = ("max_tokens", "max_completion_tokens")  # the two names of the OpenAI completion budget
+
 # Model families that accept `reasoning_effort` (OpenAI o-series and gpt-5, open reasoning models served
 # through OpenAI-compatible APIs).
 _REASONING = re.compile(r"(^|/)(o\d|gpt-5(?!-chat)|gpt-oss|grok-3-mini|grok-4|qwen3|deepseek-r1|magistral)", re.I)
@@ -60,3 +62,25 @@ def fit_to_model(body: dict[str, object], provider: config.Provider, model: str,
     requested = body.get(max_tokens_field)
     if limit is not None and isinstance(requested, int) and requested > limit:
         body[max_tokens_field] = limit
+
+
+def fit_declared(body: dict[str, object], provider: config.Provider) -> dict[str, object]:
+    """A passthrough body fitted to what the provider's options declare, and only that: the client chose its
+    fields for its model, so the name heuristics stay out; the spec's own statements about the model still hold."""
+    options = provider.options_as(config.OpenAIOptions)
+    if options.max_tokens_field is None and options.max_output_tokens is None and options.reasoning_effort is not False:
+        return body
+    fitted = dict(body)
+    field = options.max_tokens_field
+    if field is not None:
+        for name in MAX_TOKENS_FIELDS:
+            if name in fitted and name != field:
+                fitted[field] = fitted.pop(name)
+    if options.reasoning_effort is False:
+        fitted.pop("reasoning_effort", None)
+    limit = options.max_output_tokens
+    for name in MAX_TOKENS_FIELDS:
+        requested = fitted.get(name)
+        if limit is not None and isinstance(requested, int) and requested > limit:
+            fitted[name] = limit
+    return fitted

@@ -13,10 +13,8 @@ from bifrostc.runtime.errors import UpstreamError
 from bifrostc.runtime.http import UpstreamReply, error_from_transport, iter_sse
 from bifrostc.runtime.providers import registry
 from bifrostc.runtime.providers.http_base import HttpAdapter
-from bifrostc.runtime.providers.model_caps import fit_to_model
+from bifrostc.runtime.providers.model_caps import MAX_TOKENS_FIELDS, fit_declared, fit_to_model
 from bifrostc.runtime.types import ChatRequest, ChatResponse, StreamEvent
-
-MAX_TOKENS_FIELDS = ("max_tokens", "max_completion_tokens")
 
 
 class OpenAIAdapter(HttpAdapter):
@@ -94,6 +92,7 @@ class OpenAIAdapter(HttpAdapter):
     ) -> UpstreamReply:
         """Forward an OpenAI client's body with only `model` rewritten; the caller relays the raw bytes."""
         url = self.url("chat/completions", model)
+        body = fit_declared(body, self.provider)
         return await self.open(url, {**body, "model": model}, api_key, params=self.params())
 
     async def embeddings(self, body: dict[str, Any], *, model: str, api_key: str | None) -> dict[str, Any]:

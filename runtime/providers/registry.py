@@ -40,7 +40,8 @@ class ProviderType:
     name: str
     adapter: str  # "module:Class", imported lazily
     options: type[config.ProviderOptions] = config.NoOptions
-    base_url: str | Callable[[config.ProviderOptions], str] = ""  # "": none (mock) or the user's own (azure)
+    # "": no network (mock) or the user's own host (azure); a function: the host depends on the options.
+    base_url: str | Callable[[config.ProviderOptions], str] = ""
     needs_key: bool = True  # False: local servers, cloud SDK credentials, or no upstream at all
     needs_base_url: str | None = None  # an example URL, for types whose host is the user's own resource
     required_options: tuple[tuple[str, str], ...] = ()  # (option, what it is)
@@ -66,8 +67,9 @@ class ProviderType:
 
 
 def _bedrock_url(options: config.ProviderOptions) -> str:
-    region = options.region if isinstance(options, config.BedrockOptions) and options.region else "us-east-1"
-    return f"https://bedrock-runtime.{region}.amazonaws.com"
+    """Without a region option the adapter picks AWS_REGION (then us-east-1) at start-up: no URL is baked in."""
+    region = options.region if isinstance(options, config.BedrockOptions) else None
+    return f"https://bedrock-runtime.{region}.amazonaws.com" if region else ""
 
 
 def _vertex_url(options: config.ProviderOptions) -> str:

@@ -63,8 +63,10 @@ def test_the_schema_accepts_exactly_the_registry_types() -> None:
 
 @pytest.mark.parametrize("type_", schema_types())
 async def test_every_schema_type_builds_its_adapter_and_calls_its_default_upstream(
-    tmp_path: pathlib.Path, type_: str
+    tmp_path: pathlib.Path, type_: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
     kind = registry.PROVIDERS[type_]
     provider: dict[str, Any] = {"type": type_, "api_key_env": "UP_KEY"}
     if kind.needs_base_url:
@@ -90,7 +92,8 @@ async def test_every_schema_type_builds_its_adapter_and_calls_its_default_upstre
         assert upstream.requests == []
         return
     (sent,) = upstream.requests
-    expected = urlsplit(compiled.base_url)
+    # Bedrock without a region bakes no URL: the adapter takes AWS_REGION's endpoint, else us-east-1's.
+    expected = urlsplit(compiled.base_url or registry.default_base_url(type_, config.BedrockOptions("us-east-1")))
     assert (sent.url.scheme, sent.url.host, sent.url.port) == (expected.scheme, expected.hostname, expected.port)
     assert sent.url.path.startswith(expected.path), (sent.url, compiled.base_url)
 
@@ -208,6 +211,36 @@ async def test_openai_reasoning_effort_and_max_output_tokens_reach_the_upstream_
     (sent,) = upstream.bodies("oai.test")
     assert sent["max_completion_tokens"] == 1000
     assert ("reasoning_effort" in sent) is reasoning_effort
+
+
+async def test_openai_options_the_spec_declares_also_hold_on_passthrough(tmp_path: pathlib.Path) -> None:
+    options = {"reasoning_effort": False, "max_output_tokens": 1000, "max_tokens_field": "max_completion_tokens"}
+    provider = {"type": "vllm", "base_url": "http://vllm.test/v1", "options": options}
+    gateway = build(tmp_path, {"version": 1, "providers": {"vllm": provider}, "models": {"m": {"target": "vllm/o3"}}})
+    upstream = Upstream().add("vllm.test", json_reply(openai_completion("ok")))
+    app = create_app(gateway, transport=upstream.transport(), environ={})
+    body = {"model": "m", "max_tokens": 32_000, "reasoning_effort": "high", "messages": USER, "seed": 7}
+    async with asgi_client(app) as client:
+        response = await client.post("/v1/chat/completions", json=body)
+    assert response.status_code == 200, response.text
+    (sent,) = upstream.bodies("vllm.test")
+    assert sent == {"model": "o3", "max_completion_tokens": 1000, "messages": USER, "seed": 7}
+
+
+async def test_bedrock_without_a_region_calls_the_aws_region_endpoint(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_REGION", "eu-central-1")
+    provider = {"type": "bedrock", "api_key_env": "UP_KEY"}
+    spec = {"version": 1, "providers": {"bedrock": provider}, "models": {"m": {"target": "bedrock/claude-sonnet-4-5"}}}
+    gateway = build(tmp_path, spec)
+    upstream = Upstream()
+    app = create_app(gateway, transport=upstream.transport(), environ={"UP_KEY": "sk-test"})
+    async with asgi_client(app) as client:
+        await client.post("/anthropic/v1/messages", json={"model": "m", "max_tokens": 8, "messages": USER})
+    (sent,) = upstream.requests
+    assert sent.url.host == "bedrock-runtime.eu-central-1.amazonaws.com"
+    assert "/model/eu." in sent.url.path  # and the EU cross-region inference profile, from the same region
 
 
 STUB_BOTOCORE = "import sys; sys.modules['botocore'] = None; from bifrostc.compiler.cli import main; "
