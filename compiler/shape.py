@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from bifrostc.compiler.diagnostics import Diagnostic, Path, did_you_mean, error, format_path
 from bifrostc.compiler.spec import PROVIDER_FAMILIES, UNKNOWN_FAMILY, GatewaySpec
+from bifrostc.runtime.providers import registry
 
 _HINTS_BY_FIELD = {
     "weight": "weights are relative shares; use a positive number such as 1",
@@ -38,7 +39,9 @@ def _to_diagnostic(err: Any, data: Any) -> Diagnostic:
     if kind in ("extra_forbidden", "unexpected_keyword_argument"):  # the latter: options, which are dataclasses
         key = str(loc[-1])
         fields = _fields_at(tagged[:-1])
-        return error(loc, f"unknown key '{key}' in {_where(loc[:-1])}.{did_you_mean(key, fields)}", on_key=True)
+        message = f"unknown key '{key}' in {_where(loc[:-1])}.{did_you_mean(key, fields)}"
+        hint = _option_owner(key) if len(loc) == 4 and loc[0] == "providers" and loc[2] == "options" else None
+        return error(loc, message, hint, on_key=True)
     if kind == "missing":
         return error(loc[:-1], f"missing required key '{loc[-1]}'", on_key=True)
     if kind == "literal_error":
@@ -78,6 +81,19 @@ def _show(value: Any) -> str:
 
 def _where(path: Path) -> str:
     return format_path(path) if path else "the top level"
+
+
+def _option_owner(key: str) -> str | None:
+    """For an option of another provider family: which types take it (options are checked per type)."""
+    owners = [kind.name for kind in registry.PROVIDERS.values() if key in _option_names(kind.options)]
+    if not owners:
+        return None
+    shown = ", ".join(owners[:3]) + (", ..." if len(owners) > 3 else "")
+    return f"'{key}' is an option of provider type{'s' if len(owners) > 1 else ''} {shown}"
+
+
+def _option_names(options: type[object]) -> set[str]:
+    return {field.name for field in dataclasses.fields(options)} if dataclasses.is_dataclass(options) else set()
 
 
 def _untagged(loc: Path) -> Path:

@@ -150,7 +150,12 @@ _TYPES = (
         base_url="https://generativelanguage.googleapis.com/v1beta",
         caps=Capabilities(streams_tool_arguments=False, reasoning=True),
     ),
-    ProviderType("cohere", _ADAPTERS + "cohere:CohereAdapter", base_url="https://api.cohere.com/v2"),
+    ProviderType(
+        "cohere",
+        _ADAPTERS + "cohere:CohereAdapter",
+        base_url="https://api.cohere.com/v2",
+        caps=Capabilities(reasoning=True),
+    ),
     ProviderType(
         "mock", _ADAPTERS + "mock:MockAdapter", needs_key=False, caps=Capabilities(streams_tool_arguments=False)
     ),

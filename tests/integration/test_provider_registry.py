@@ -146,7 +146,7 @@ def test_validate_accepts_every_option_the_readme_documents(
     ("options", "message"),
     [
         ({"reasoning_efort": True}, "unknown key 'reasoning_efort' in providers.openai.options. Did you mean"),
-        ({"region": "us-west-2"}, "unknown key 'region' in providers.openai.options."),  # Bedrock's, not OpenAI's
+        ({"region": "us-west-2"}, "hint: 'region' is an option of provider type bedrock"),  # not OpenAI's
     ],
 )
 def test_an_unknown_option_fails_with_its_position_and_a_hint(
