@@ -11,9 +11,9 @@ from collections.abc import Callable
 
 from bifrostc.compiler import checks_access
 from bifrostc.compiler.diagnostics import Diagnostic, Path, did_you_mean, error, warning
-from bifrostc.compiler.provider_types import KEYLESS_TYPES, PROVIDER_TYPES
 from bifrostc.compiler.references import TIERS, Resolver, split_target
-from bifrostc.compiler.spec import GatewaySpec
+from bifrostc.compiler.spec import GatewaySpec, ProviderSpec
+from bifrostc.runtime.providers import registry
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # provider names prefix 'provider/model' strings
 Check = Callable[[GatewaySpec, Resolver], list[Diagnostic]]
@@ -46,21 +46,34 @@ def check_providers(spec: GatewaySpec, resolver: Resolver) -> list[Diagnostic]:
             found.append(
                 error(path, f"provider name '{name}' may use only letters, digits, '.', '_' and '-'", on_key=True)
             )
-        if provider.type not in PROVIDER_TYPES:
-            hint = "one of: " + ", ".join(PROVIDER_TYPES)
-            found.append(error((*path, "type"), f"unknown provider type '{provider.type}'.{_dym(provider.type)}", hint))
-        if provider.type == "azure" and not provider.base_url:
-            found.append(error(path, "azure needs base_url, e.g. https://RESOURCE.openai.azure.com", on_key=True))
-        if provider.type == "vertex" and not provider.options.project:
-            found.append(error(path, "vertex needs options.project (the Google Cloud project id)", on_key=True))
         if provider.api_key_env and provider.keys:
             found.append(error((*path, "api_key_env"), "give either api_key_env or keys, not both"))
-        no_keys = not provider.keys and not provider.api_key_env
-        if no_keys and provider.type in PROVIDER_TYPES and provider.type not in KEYLESS_TYPES:
-            found.append(warning(path, "no API key configured", "add `api_key_env: NAME` naming the env var"))
+        kind = registry.PROVIDERS.get(provider.type)
+        if kind is None:
+            hint = "one of: " + ", ".join(registry.PROVIDER_TYPES)
+            found.append(error((*path, "type"), f"unknown provider type '{provider.type}'.{_dym(provider.type)}", hint))
+            continue
+        found.extend(_family_rules(path, provider, kind))
     if spec.server.default_provider and spec.server.default_provider not in spec.providers:
         bad = spec.server.default_provider
         found.append(error(("server", "default_provider"), f"unknown provider '{bad}'.{_prov(bad, resolver)}"))
+    return found
+
+
+def _family_rules(path: Path, provider: ProviderSpec, kind: registry.ProviderType) -> list[Diagnostic]:
+    """What the registry says a provider type needs: a base_url, required options, a key, a pip extra."""
+    found = []
+    if kind.needs_base_url and not provider.base_url:
+        found.append(error(path, f"{kind.name} needs base_url, e.g. {kind.needs_base_url}", on_key=True))
+    for option, what in kind.required_options:
+        if getattr(provider.options, option, None) is None:
+            found.append(error(path, f"{kind.name} needs options.{option} ({what})", on_key=True))
+    if kind.needs_key and not provider.keys and not provider.api_key_env:
+        found.append(warning(path, "no API key configured", "add `api_key_env: NAME` naming the env var"))
+    extra = kind.missing_extra()
+    if extra:
+        message = f"provider type '{kind.name}' needs the '{extra}' extra, which is not installed here"
+        found.append(warning((*path, "type"), message, f"pip install 'bifrostc[{extra}]' where the gateway runs"))
     return found
 
 
@@ -169,7 +182,7 @@ def check_pricing(spec: GatewaySpec, resolver: Resolver) -> list[Diagnostic]:
 
 
 def _dym(provider_type: str) -> str:
-    return did_you_mean(provider_type, PROVIDER_TYPES)
+    return did_you_mean(provider_type, registry.PROVIDER_TYPES)
 
 
 def _prov(name: str, resolver: Resolver) -> str:

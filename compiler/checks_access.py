@@ -158,9 +158,9 @@ def _env_refs(spec: GatewaySpec) -> Iterator[tuple[Path, str]]:
         yield ("claude_code", "key_env"), spec.claude_code.key_env
     if spec.observability.postgres_dsn_env:
         yield ("observability", "postgres_dsn_env"), spec.observability.postgres_dsn_env
-    for index, key in enumerate(spec.virtual_keys):
-        if key.key_env:
-            yield ("virtual_keys", index, "key_env"), key.key_env
+    for index, virtual_key in enumerate(spec.virtual_keys):
+        if virtual_key.key_env:
+            yield ("virtual_keys", index, "key_env"), virtual_key.key_env
     for name, server in spec.mcp_servers.items():
         for section in ("env", "headers"):
             for child, env in getattr(server, section).items():

@@ -244,10 +244,14 @@ def _keygen(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     if not (args.out_dir / "routing.py").is_file():
         raise UsageError(f"{args.out_dir} has no routing.py; run bifrostc build first")
+    from bifrostc.runtime.providers import UnknownProviderType
     from bifrostc.runtime.server import serve  # lazy: the compiler works without the runtime's dependencies
 
     options = {} if args.access_log is None else {"access_log": args.access_log}  # None: serve() decides (env)
-    serve(args.out_dir, host=args.host, port=args.port, reload=args.reload, **options)
+    try:
+        serve(args.out_dir, host=args.host, port=args.port, reload=args.reload, **options)
+    except UnknownProviderType as exc:  # e.g. bedrock without bifrostc[aws]: one line naming the extra
+        raise UsageError(str(exc)) from exc
     return OK
 
 

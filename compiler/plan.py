@@ -5,7 +5,8 @@ Templates never see raw YAML; everything they print comes from here.
 
 from __future__ import annotations
 
-from bifrostc.compiler.provider_types import default_base_url
+import dataclasses
+
 from bifrostc.compiler.references import TIERS, Resolver, split_target
 from bifrostc.compiler.spec import (
     BudgetSpec,
@@ -17,6 +18,7 @@ from bifrostc.compiler.spec import (
     VirtualKeySpec,
 )
 from bifrostc.runtime import config as c
+from bifrostc.runtime.providers import registry
 
 
 def build_gateway(spec: GatewaySpec) -> c.Gateway:
@@ -48,20 +50,21 @@ def build_gateway(spec: GatewaySpec) -> c.Gateway:
 
 
 def _provider(name: str, spec: ProviderSpec) -> c.Provider:
-    raw = spec.options.model_dump(exclude={"deployments"}).items()
-    options = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in raw if v is not None}
+    kind = registry.provider_type(spec.type)
+    # The spec validated straight into the family's runtime options class; defaults are left out of routing.py.
+    options = spec.options if isinstance(spec.options, kind.options) else kind.options()
+    if isinstance(options, c.AzureOptions):  # same deployments, same bytes, whatever order the spec lists them in
+        options = dataclasses.replace(options, deployments=dict(sorted(options.deployments.items())))
     keys = [c.KeyRef(spec.api_key_env)] if spec.api_key_env else []
     keys += [c.KeyRef(k.env, k.weight, tuple(k.models)) for k in spec.keys]
-    # Deployment maps flatten to "deployment:<model id>" entries; the colon cannot start a model id.
-    flat = {**options, **{f"deployment:{model}": dep for model, dep in spec.options.deployments.items()}}
     return c.Provider(
         name=name,
         type=spec.type,
-        base_url=(spec.base_url or default_base_url(spec.type, options)).rstrip("/"),
+        base_url=(spec.base_url or kind.default_base_url(options)).rstrip("/"),
         keys=tuple(keys),
         network=c.Network(**spec.network.model_dump()),
         headers=tuple(sorted(spec.headers.items())),
-        options=tuple(sorted(flat.items())),
+        options=None if options == kind.options() else options,
     )
 
 

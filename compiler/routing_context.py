@@ -6,6 +6,7 @@ import re
 
 from bifrostc.compiler.pyliteral import LiteralWriter
 from bifrostc.runtime import config as c
+from bifrostc.runtime.providers import registry
 
 
 def constant_name(prefix: str, name: str, taken: set[str]) -> str:
@@ -34,7 +35,9 @@ def describe_route(route: c.Route, aliases: list[str]) -> str:
 
 def describe_provider(provider: c.Provider) -> str:
     keys = f"keys from {', '.join(k.env for k in provider.keys)}" if provider.keys else "no key"
-    return f"{provider.name}: {provider.type} at {provider.base_url or '(built in, no network)'}; {keys}"
+    networked = registry.provider_type(provider.type).base_url != ""
+    where = provider.base_url or ("(chosen at start-up)" if networked else "(built in, no network)")
+    return f"{provider.name}: {provider.type} at {where}; {keys}"
 
 
 def routing_context(gateway: c.Gateway) -> dict[str, object]:

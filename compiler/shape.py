@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import types
 import typing
@@ -10,7 +11,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from bifrostc.compiler.diagnostics import Diagnostic, Path, did_you_mean, error, format_path
-from bifrostc.compiler.spec import GatewaySpec
+from bifrostc.compiler.spec import PROVIDER_FAMILIES, UNKNOWN_FAMILY, GatewaySpec
+from bifrostc.runtime.providers import registry
 
 _HINTS_BY_FIELD = {
     "weight": "weights are relative shares; use a positive number such as 1",
@@ -31,12 +33,15 @@ def check_shape(data: Any) -> tuple[GatewaySpec | None, list[Diagnostic]]:
 
 
 def _to_diagnostic(err: Any, data: Any) -> Diagnostic:
-    loc: Path = tuple(err["loc"])
+    tagged: Path = tuple(err["loc"])
+    loc = _untagged(tagged)
     kind, got = err["type"], err.get("input")
-    if kind == "extra_forbidden":
+    if kind in ("extra_forbidden", "unexpected_keyword_argument"):  # the latter: options, which are dataclasses
         key = str(loc[-1])
-        fields = _fields_at(loc[:-1])
-        return error(loc, f"unknown key '{key}' in {_where(loc[:-1])}.{did_you_mean(key, fields)}", on_key=True)
+        fields = _fields_at(tagged[:-1])
+        message = f"unknown key '{key}' in {_where(loc[:-1])}.{did_you_mean(key, fields)}"
+        hint = _option_owner(key) if len(loc) == 4 and loc[0] == "providers" and loc[2] == "options" else None
+        return error(loc, message, hint, on_key=True)
     if kind == "missing":
         return error(loc[:-1], f"missing required key '{loc[-1]}'", on_key=True)
     if kind == "literal_error":
@@ -78,12 +83,36 @@ def _where(path: Path) -> str:
     return format_path(path) if path else "the top level"
 
 
+def _option_owner(key: str) -> str | None:
+    """For an option of another provider family: which types take it (options are checked per type)."""
+    owners = [kind.name for kind in registry.PROVIDERS.values() if key in _option_names(kind.options)]
+    if not owners:
+        return None
+    shown = ", ".join(owners[:3]) + (", ..." if len(owners) > 3 else "")
+    return f"'{key}' is an option of provider type{'s' if len(owners) > 1 else ''} {shown}"
+
+
+def _option_names(options: type[object]) -> set[str]:
+    return {field.name for field in dataclasses.fields(options)} if dataclasses.is_dataclass(options) else set()
+
+
+def _untagged(loc: Path) -> Path:
+    """The spec path of an error: pydantic puts the provider family's tag after ``providers.<name>``."""
+    if len(loc) > 2 and loc[0] == "providers" and (loc[2] in PROVIDER_FAMILIES or loc[2] == UNKNOWN_FAMILY):
+        return loc[:2] + loc[3:]
+    return loc
+
+
 def _fields_at(loc: Path) -> list[str]:
-    """Field names of the spec model found at ``loc``, for did-you-mean on unknown keys."""
+    """Field names of the spec model (or options dataclass) at a tagged ``loc``, for did-you-mean on unknown keys."""
     annotation: Any = GatewaySpec
     for part in loc:
         annotation = _unwrap(annotation)
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        if isinstance(part, str) and part in PROVIDER_FAMILIES:
+            annotation = PROVIDER_FAMILIES[part]
+        elif dataclasses.is_dataclass(annotation):
+            return []  # options hold no nested mappings
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
             field = annotation.model_fields.get(str(part))
             if field is None:
                 return []
@@ -95,6 +124,8 @@ def _fields_at(loc: Path) -> list[str]:
     annotation = _unwrap(annotation)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return list(annotation.model_fields)
+    if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
+        return [field.name for field in dataclasses.fields(annotation)]
     return []
 
 

@@ -7,11 +7,13 @@ sha256 of a virtual key.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, create_model, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
-from bifrostc.compiler.provider_types import PROVIDER_TYPES
+from bifrostc.runtime import config as c
+from bifrostc.runtime.providers import registry
 
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 BUDGET_PERIODS: tuple[str, ...] = ("never", "1h", "1d", "1w", "1M")
@@ -40,24 +42,60 @@ class NetworkSpec(SpecModel):
     backoff_max: Annotated[float, Field(ge=0)] = 8.0
 
 
-class ProviderOptions(SpecModel):
-    api_version: str | None = None
-    region: str | None = None
-    project: str | None = None
-    location: str | None = None
-    max_tokens_field: str | None = Field(default=None, description="OpenAI-compatible: max_tokens field name.")
-    stream_usage: bool | None = Field(default=None, description="OpenAI-compatible: ask for usage in streams.")
-    deployments: dict[str, str] = Field(default_factory=dict, description="Azure: model id -> deployment name.")
-
-
 class ProviderSpec(SpecModel):
-    type: str = Field(json_schema_extra={"enum": list(PROVIDER_TYPES)})
+    """A provider whose type the registry does not know; ``checks`` reports it (with did-you-mean).
+
+    Each known family validates as a subclass from :data:`PROVIDER_FAMILIES`, whose ``type`` is a literal and
+    whose ``options`` is the family's runtime options class (``bifrostc.runtime.config``), all built from the
+    provider registry: one declaration for the schema, the checks and the adapters.
+    """
+
+    type: str
     base_url: str | None = None
     api_key_env: EnvName | None = Field(default=None, description="Shorthand for keys: [{env: NAME}].")
     keys: list[KeySpec] = Field(default_factory=list)
     network: NetworkSpec = Field(default_factory=NetworkSpec)
     headers: dict[str, str] = Field(default_factory=dict, description="Static, non-secret extra headers.")
-    options: ProviderOptions = Field(default_factory=ProviderOptions)
+    options: object = Field(default_factory=dict)
+
+
+def _family_specs() -> dict[str, type[ProviderSpec]]:
+    """One spec model per options class, keyed by that class's name (the discriminator's tag)."""
+    types_by_options: dict[type[c.ProviderOptions], list[str]] = {}
+    for kind in registry.PROVIDERS.values():
+        types_by_options.setdefault(kind.options, []).append(kind.name)
+    families: dict[str, type[ProviderSpec]] = {}
+    for options, names in types_by_options.items():
+        family = options.__name__.removesuffix("Options")
+        families[options.__name__] = create_model(
+            "ProviderWithoutOptions" if options is c.NoOptions else f"{family}Provider",
+            __base__=ProviderSpec,
+            __doc__=f"Provider types {', '.join(names)}.",
+            type=(Literal[tuple(names)], ...),
+            options=(options, Field(default_factory=options)),
+        )
+    return families
+
+
+PROVIDER_FAMILIES = _family_specs()
+UNKNOWN_FAMILY = "unknown"
+
+
+def provider_family(value: object) -> str:
+    """The discriminator: which family model validates a provider mapping (or serialises a provider spec)."""
+    name = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    kind = registry.PROVIDERS.get(name) if isinstance(name, str) else None
+    return kind.options.__name__ if kind else UNKNOWN_FAMILY
+
+
+_MEMBERS = (
+    *(Annotated[model, Tag(tag)] for tag, model in PROVIDER_FAMILIES.items()),
+    Annotated[SkipJsonSchema[ProviderSpec], Tag(UNKNOWN_FAMILY)],  # kept out of the schema: `checks` reports it
+)
+if TYPE_CHECKING:
+    AnyProviderSpec = ProviderSpec  # what every member is; the union itself is built at import time
+else:
+    AnyProviderSpec = Annotated[Union[_MEMBERS], Discriminator(provider_family)]  # noqa: UP007
 
 
 class TargetSpec(SpecModel):
@@ -196,7 +234,7 @@ class GatewaySpec(SpecModel):
 
     version: Literal[1] = 1
     server: ServerSpec = Field(default_factory=ServerSpec)
-    providers: dict[str, ProviderSpec] = Field(default_factory=dict)
+    providers: dict[str, AnyProviderSpec] = Field(default_factory=dict)
     models: dict[str, ModelSpec] = Field(default_factory=dict, description="Public model names (routes).")
     pricing: dict[str, PriceSpec] = Field(default_factory=dict, description="'provider/model' -> price override.")
     claude_code: ClaudeCodeSpec = Field(default_factory=ClaudeCodeSpec)

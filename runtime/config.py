@@ -7,9 +7,78 @@ here: keys are referenced by environment-variable *name* and virtual keys by the
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field
+from typing import Annotated, Literal, TypeVar
+
+from annotated_types import Gt
 
 FORMAT_VERSION = 1
+
+# Provider options: one frozen dataclass per provider family, named in the registry
+# (``bifrostc.runtime.providers.registry``). The compiler validates the spec's ``options:`` straight into these
+# classes (pydantic reads the annotations, ``__pydantic_config__`` and the attribute docstrings, which become the
+# JSON schema's descriptions), so the schema, the compiler's checks and the adapters read the same fields.
+_STRICT = {"extra": "forbid", "use_attribute_docstrings": True}
+
+
+@dataclass(frozen=True, slots=True)
+class NoOptions:
+    """Families without options (anthropic, gemini, cohere, mock)."""
+
+    __pydantic_config__ = _STRICT
+
+
+@dataclass(frozen=True, slots=True)
+class OpenAIOptions:
+    """The OpenAI Chat Completions family: openai and every OpenAI-compatible type."""
+
+    __pydantic_config__ = _STRICT
+
+    max_tokens_field: Literal["max_tokens", "max_completion_tokens"] | None = None
+    """Which field carries the completion budget; default: the provider type's own."""
+    stream_usage: bool | None = None
+    """Ask for the final usage chunk (stream_options.include_usage); default: whether the type accepts it."""
+    reasoning_effort: bool | None = None
+    """Whether the model takes reasoning_effort; default: only models known to reason."""
+    max_output_tokens: Annotated[int, Gt(0)] | None = None
+    """Largest completion budget the model accepts; larger requests are clamped. Default: the model's known limit."""
+
+
+@dataclass(frozen=True, slots=True)
+class AzureOptions(OpenAIOptions):
+    __pydantic_config__ = _STRICT
+
+    api_version: str = "2024-10-21"
+    """The api-version query parameter."""
+    deployments: dict[str, str] = field(default_factory=dict)
+    """Model id -> deployment name; a model without an entry is its own deployment name."""
+
+
+@dataclass(frozen=True, slots=True)
+class BedrockOptions:
+    __pydantic_config__ = _STRICT
+
+    region: str | None = None
+    """AWS region of the endpoint and of inference profiles; default AWS_REGION, then us-east-1."""
+    api: Literal["converse", "invoke"] = "converse"
+    """invoke: Claude models go through InvokeModel with Anthropic Messages bodies; others always use Converse."""
+
+
+@dataclass(frozen=True, slots=True)
+class VertexOptions:
+    __pydantic_config__ = _STRICT
+
+    project: str | None = None
+    """The Google Cloud project id (required)."""
+    location: str = "us-central1"
+    """The Vertex AI region, or global."""
+    credentials_file: str | None = None
+    """A service-account JSON key file; default: Application Default Credentials."""
+
+
+ProviderOptions = NoOptions | OpenAIOptions | AzureOptions | BedrockOptions | VertexOptions
+OptionsT = TypeVar("OptionsT", bound=ProviderOptions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,13 +108,15 @@ class Provider:
     keys: tuple[KeyRef, ...] = ()
     network: Network = field(default_factory=Network)
     headers: tuple[tuple[str, str], ...] = ()  # static, non-secret extra headers
-    options: tuple[tuple[str, str], ...] = ()  # api_version, region, project, location, deployment map entries...
+    options: ProviderOptions | None = None  # None: the family's defaults
 
-    def option(self, name: str, default: str | None = None) -> str | None:
-        for key, value in self.options:
-            if key == name:
-                return value
-        return default
+    def options_as(self, cls: builtins.type[OptionsT]) -> OptionsT:  # `type` here is the field
+        """This provider's options as the class its adapter reads; a config naming another family's is refused."""
+        if self.options is None:
+            return cls()
+        if not isinstance(self.options, cls):
+            raise TypeError(f"provider {self.name!r} ({self.type}) takes {cls.__name__}, not {self.options!r}")
+        return self.options
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ import orjson
 
 from bifrostc.runtime.errors import UpstreamError
 from bifrostc.runtime.http import UpstreamReply, error_from_transport, iter_sse
+from bifrostc.runtime.providers import registry
 from bifrostc.runtime.providers.http_base import HttpAdapter
 from bifrostc.runtime.translate.claude_history import fit_for_claude
 from bifrostc.runtime.types import ChatRequest, ChatResponse, StreamEvent
@@ -20,7 +21,7 @@ FORWARDED_HEADERS = ("anthropic-version", "anthropic-beta")
 
 
 class AnthropicAdapter(HttpAdapter):
-    default_base_url = "https://api.anthropic.com"
+    default_base_url = registry.default_base_url("anthropic")
     dialect = "anthropic"
 
     def __init__(self, provider: Any, client: httpx.AsyncClient) -> None:

@@ -18,6 +18,7 @@ import base64
 import json
 import os
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
@@ -30,6 +31,7 @@ from botocore.session import get_session
 
 from bifrostc.runtime import config
 from bifrostc.runtime.errors import AuthenticationFailed, UpstreamError
+from bifrostc.runtime.providers import registry
 from bifrostc.runtime.providers.native_http import raise_for_status, relay_events, request_timeout, transport_errors
 from bifrostc.runtime.translate import anthropic as anthropic_translate
 from bifrostc.runtime.translate import bedrock as bedrock_translate
@@ -45,16 +47,17 @@ class BedrockAdapter:
     def __init__(self, provider: config.Provider, client: httpx.AsyncClient) -> None:
         self.provider = provider
         self.client = client
+        self.options = provider.options_as(config.BedrockOptions)
         self.region = (
-            provider.option("region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+            self.options.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
         ) or "us-east-1"
-        default_url = f"https://bedrock-runtime.{self.region}.amazonaws.com"
+        default_url = registry.default_base_url(provider.type, replace(self.options, region=self.region))
         self.base_url = (provider.base_url or default_url).rstrip("/")
         self._credentials: Credentials | None = None
 
     def uses_invoke(self, model_id: str) -> bool:
         """Claude through InvokeModel (raw Anthropic Messages bodies) when the provider sets ``api: invoke``."""
-        return self.provider.option("api") == "invoke" and bedrock_translate.is_anthropic(model_id)
+        return self.options.api == "invoke" and bedrock_translate.is_anthropic(model_id)
 
     async def send(self, request: ChatRequest, *, model: str, api_key: str | None) -> ChatResponse:
         model_id = bedrock_translate.resolve_model_id(model, self.region)

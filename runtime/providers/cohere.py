@@ -9,13 +9,14 @@ from typing import Any
 import httpx
 
 from bifrostc.runtime import config
+from bifrostc.runtime.providers import registry
 from bifrostc.runtime.providers.gemini import with_default_path
 from bifrostc.runtime.providers.native_http import raise_for_status, relay_events, request_timeout, transport_errors
 from bifrostc.runtime.translate import cohere as cohere_translate
 from bifrostc.runtime.translate.cohere_stream import StreamParser
 from bifrostc.runtime.types import ChatRequest, ChatResponse, StreamEvent
 
-DEFAULT_BASE_URL = "https://api.cohere.com/v2"
+DEFAULT_BASE_URL = registry.default_base_url("cohere")
 
 
 class CohereAdapter:

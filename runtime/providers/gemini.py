@@ -15,6 +15,7 @@ import httpx
 
 from bifrostc.runtime import config
 from bifrostc.runtime.errors import UpstreamError
+from bifrostc.runtime.providers import registry
 from bifrostc.runtime.providers.native_http import (
     iter_sse,
     raise_for_status,
@@ -26,7 +27,7 @@ from bifrostc.runtime.translate import gemini as gemini_translate
 from bifrostc.runtime.translate.gemini_stream import StreamParser
 from bifrostc.runtime.types import ChatRequest, ChatResponse, StreamEvent
 
-DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/v1beta"
+DEFAULT_BASE_URL = registry.default_base_url("gemini")
 _DURATION = re.compile(r"^([0-9.]+)s$")
 
 

@@ -3,7 +3,7 @@
 Claude Code asks for large `max_tokens` (32k) and sends thinking/effort on most turns. A reasoning model takes
 `reasoning_effort`; a chat model (gpt-4o, gpt-4.1, most open models) rejects the field, and every model
 rejects a completion budget above its own limit. Provider options override the heuristics:
-`reasoning_effort: "true" | "false"` and `max_output_tokens: "<int>"`.
+`reasoning_effort: true | false` and `max_output_tokens: <int>` (``config.OpenAIOptions``).
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 
 from bifrostc.runtime import config
+
+MAX_TOKENS_FIELDS = ("max_tokens", "max_completion_tokens")  # the two names of the OpenAI completion budget
 
 # Model families that accept `reasoning_effort` (OpenAI o-series and gpt-5, open reasoning models served
 # through OpenAI-compatible APIs).
@@ -37,16 +39,16 @@ def _bare(model: str) -> str:
 
 
 def accepts_reasoning_effort(provider: config.Provider, model: str) -> bool:
-    option = provider.option("reasoning_effort")
+    option = provider.options_as(config.OpenAIOptions).reasoning_effort
     if option is not None:
-        return option.lower() == "true"
+        return option
     return bool(_REASONING.search(model))
 
 
 def max_output_tokens(provider: config.Provider, model: str) -> int | None:
-    option = provider.option("max_output_tokens")
+    option = provider.options_as(config.OpenAIOptions).max_output_tokens
     if option is not None:
-        return int(option)
+        return option
     bare = _bare(model)
     matches = [prefix for prefix in _MAX_OUTPUT if bare.startswith(prefix)]
     return _MAX_OUTPUT[max(matches, key=len)] if matches else None
@@ -60,3 +62,25 @@ def fit_to_model(body: dict[str, object], provider: config.Provider, model: str,
     requested = body.get(max_tokens_field)
     if limit is not None and isinstance(requested, int) and requested > limit:
         body[max_tokens_field] = limit
+
+
+def fit_declared(body: dict[str, object], provider: config.Provider) -> dict[str, object]:
+    """A passthrough body fitted to what the provider's options declare, and only that: the client chose its
+    fields for its model, so the name heuristics stay out; the spec's own statements about the model still hold."""
+    options = provider.options_as(config.OpenAIOptions)
+    if options.max_tokens_field is None and options.max_output_tokens is None and options.reasoning_effort is not False:
+        return body
+    fitted = dict(body)
+    field = options.max_tokens_field
+    if field is not None:
+        for name in MAX_TOKENS_FIELDS:
+            if name in fitted and name != field:
+                fitted[field] = fitted.pop(name)
+    if options.reasoning_effort is False:
+        fitted.pop("reasoning_effort", None)
+    limit = options.max_output_tokens
+    for name in MAX_TOKENS_FIELDS:
+        requested = fitted.get(name)
+        if limit is not None and isinstance(requested, int) and requested > limit:
+            fitted[name] = limit
+    return fitted

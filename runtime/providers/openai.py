@@ -8,20 +8,28 @@ from typing import Any
 import httpx
 import orjson
 
+from bifrostc.runtime import config
 from bifrostc.runtime.errors import UpstreamError
 from bifrostc.runtime.http import UpstreamReply, error_from_transport, iter_sse
+from bifrostc.runtime.providers import registry
 from bifrostc.runtime.providers.http_base import HttpAdapter
-from bifrostc.runtime.providers.model_caps import fit_to_model
+from bifrostc.runtime.providers.model_caps import MAX_TOKENS_FIELDS, fit_declared, fit_to_model
 from bifrostc.runtime.types import ChatRequest, ChatResponse, StreamEvent
-
-MAX_TOKENS_FIELDS = ("max_tokens", "max_completion_tokens")
 
 
 class OpenAIAdapter(HttpAdapter):
-    default_base_url = "https://api.openai.com/v1"
+    """OpenAI and every OpenAI-compatible type; the registry gives each type's host and quirks."""
+
     dialect = "openai"
-    max_tokens_field = "max_completion_tokens"  # OpenAI rejects max_tokens on reasoning models
-    stream_usage = True  # ask for the final usage chunk (stream_options.include_usage)
+
+    def __init__(self, provider: config.Provider, client: httpx.AsyncClient) -> None:
+        kind = registry.provider_type(provider.type)
+        options = provider.options_as(config.OpenAIOptions)
+        self.default_base_url = kind.default_base_url(options)
+        super().__init__(provider, client)
+        self.max_tokens_field = options.max_tokens_field or kind.caps.max_tokens_field
+        # Ask for the final usage chunk (stream_options.include_usage) where the server accepts it.
+        self.stream_usage = kind.caps.stream_usage if options.stream_usage is None else options.stream_usage
 
     def auth_headers(self, api_key: str | None) -> dict[str, str]:
         return {"authorization": f"Bearer {api_key}"} if api_key else {}
@@ -84,6 +92,7 @@ class OpenAIAdapter(HttpAdapter):
     ) -> UpstreamReply:
         """Forward an OpenAI client's body with only `model` rewritten; the caller relays the raw bytes."""
         url = self.url("chat/completions", model)
+        body = fit_declared(body, self.provider)
         return await self.open(url, {**body, "model": model}, api_key, params=self.params())
 
     async def embeddings(self, body: dict[str, Any], *, model: str, api_key: str | None) -> dict[str, Any]:

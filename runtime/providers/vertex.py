@@ -16,6 +16,7 @@ import httpx
 
 from bifrostc.runtime import config
 from bifrostc.runtime.errors import AuthenticationFailed, InvalidRequest
+from bifrostc.runtime.providers import registry
 from bifrostc.runtime.providers.gemini import (
     raise_google_error,
     send_generate_content,
@@ -61,12 +62,10 @@ class VertexAdapter:
     def __init__(self, provider: config.Provider, client: httpx.AsyncClient) -> None:
         self.provider = provider
         self.client = client
-        self.project = provider.option("project")
-        self.location = provider.option("location", "us-central1") or "us-central1"
-        host = (
-            "aiplatform.googleapis.com" if self.location == "global" else f"{self.location}-aiplatform.googleapis.com"
-        )
-        self.base_url = with_default_path(provider.base_url, f"https://{host}/v1", "/v1")
+        self.options = provider.options_as(config.VertexOptions)
+        self.project, self.location = self.options.project, self.options.location
+        default_url = registry.default_base_url(provider.type, self.options)
+        self.base_url = with_default_path(provider.base_url or default_url, default_url, "/v1")
         self.credentials: TokenCredentials | None = None  # resolved on first use; tests may inject one
         self._refresh_lock = asyncio.Lock()
 
@@ -162,7 +161,7 @@ class VertexAdapter:
         from google.auth.exceptions import DefaultCredentialsError
         from google.oauth2 import service_account
 
-        path = self.provider.option("credentials_file")
+        path = self.options.credentials_file
         try:
             if path:
                 return service_account.Credentials.from_service_account_file(path, scopes=SCOPES)

@@ -59,8 +59,8 @@ def test_provider_defaults_keys_and_options_are_normalised() -> None:
     assert providers["groq"].base_url == "https://api.groq.com/openai/v1"
     assert providers["groq"].keys == (c.KeyRef("GROQ_A", 2.0), c.KeyRef("GROQ_B", 1.0, ("llama",)))
     assert providers["azure"].base_url == "https://x.openai.azure.com"
-    assert providers["azure"].option("deployment:gpt-5") == "dep5"
-    assert providers["azure"].option("api_version") == "2024-10-21"
+    assert providers["azure"].options_as(c.AzureOptions).deployments == {"gpt-5": "dep5"}
+    assert providers["azure"].options_as(c.AzureOptions).api_version == "2024-10-21"
 
 
 def test_top_level_pricing_overrides_route_pricing() -> None:

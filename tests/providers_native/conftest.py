@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from bifrostc.runtime import config
+from bifrostc.runtime.providers import registry
 from bifrostc.runtime.types import (
     ChatRequest,
     ImagePart,
@@ -37,7 +38,8 @@ READ_FILE_SCHEMA = {
 
 
 def make_provider(type_: str, base_url: str = "", **options: str) -> config.Provider:
-    return config.Provider(name=f"{type_}-test", type=type_, base_url=base_url, options=tuple(options.items()))
+    typed = registry.provider_type(type_).options(**options) if options else None  # type: ignore[arg-type]
+    return config.Provider(name=f"{type_}-test", type=type_, base_url=base_url, options=typed)
 
 
 def mock_client(handler: Handler) -> httpx.AsyncClient:

@@ -92,7 +92,7 @@ async def test_embeddings_and_azure_deployments():
         type="azure",
         base_url="https://az.test",
         keys=(config.KeyRef("UP_KEY"),),
-        options=(("api_version", "2024-06-01"), ("deployment.text-embed", "embed-deploy")),
+        options=config.AzureOptions(api_version="2024-06-01", deployments={"text-embed": "embed-deploy"}),
     )
     embedding = {"object": "list", "data": [{"object": "embedding", "index": 0, "embedding": [0.1]}], "model": "x"}
     up = Upstream().add("az.test", json_reply(embedding), json_reply(openai_completion("azure says hi")))

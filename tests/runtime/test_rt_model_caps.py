@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bifrostc.runtime.config import Provider
+from bifrostc.runtime.config import OpenAIOptions, Provider
 from bifrostc.runtime.providers.model_caps import fit_to_model
 
 OPENAI = Provider(name="openai", type="openai", base_url="https://api.openai.com/v1")
@@ -35,7 +35,7 @@ def test_provider_options_override_the_heuristics() -> None:
         name="vllm",
         type="vllm",
         base_url="http://127.0.0.1:8000/v1",
-        options=(("reasoning_effort", "true"), ("max_output_tokens", "4096")),
+        options=OpenAIOptions(reasoning_effort=True, max_output_tokens=4096),
     )
     body: dict[str, object] = {"max_tokens": 32_000, "reasoning_effort": "low"}
     fit_to_model(body, provider, "my-finetune", "max_tokens")

@@ -2,11 +2,14 @@
 # ruff: noqa: E501
 
 from bifrostc.runtime.config import (
+    AzureOptions,
     Gateway,
     KeyRef,
+    OpenAIOptions,
     Provider,
     Route,
     Target,
+    VertexOptions,
 )
 
 FORMAT_VERSION = 1
@@ -20,7 +23,7 @@ PROVIDER_AZURE = Provider(
     type="azure",
     base_url="https://contoso.openai.azure.com",
     keys=(KeyRef(env="AZURE_OPENAI_API_KEY"),),
-    options=(("api_version", "2024-10-21"), ("deployment:gpt-4.1", "contoso-41"), ("deployment:gpt-5", "contoso-gpt5")),
+    options=AzureOptions(deployments={"gpt-4.1": "contoso-41", "gpt-5": "contoso-gpt5"}),
 )
 
 # local: ollama at http://127.0.0.1:11434/v1; no key
@@ -28,7 +31,7 @@ PROVIDER_LOCAL = Provider(
     name="local",
     type="ollama",
     base_url="http://127.0.0.1:11434/v1",
-    options=(("max_tokens_field", "max_completion_tokens"), ("stream_usage", "true")),
+    options=OpenAIOptions(max_tokens_field="max_completion_tokens", stream_usage=True),
 )
 
 # vertex: vertex at https://europe-west4-aiplatform.googleapis.com; no key
@@ -36,7 +39,7 @@ PROVIDER_VERTEX = Provider(
     name="vertex",
     type="vertex",
     base_url="https://europe-west4-aiplatform.googleapis.com",
-    options=(("location", "europe-west4"), ("project", "my-proj")),
+    options=VertexOptions(project="my-proj", location="europe-west4"),
 )
 
 # --- Routes: public model name -> weighted targets, then fallback routes in order ---
