@@ -31,7 +31,7 @@ def explain(gateway: c.Gateway, model: str, key_name: str | None = None) -> Expl
     try:
         resolution = router.resolution(model)
     except NotFound as exc:
-        return Explanation(f"{exc.message}: the gateway answers 404\n", served=False)
+        return Explanation(f"{model}: refused with 404: {exc.message}\n", served=False)
     route = resolution.route
     lines = [f"{model} -> route {route.name}{_how(router, resolution, model)}"]
     lines.append(f"  tool calling: {'yes' if route.supports_tools else 'no'}")

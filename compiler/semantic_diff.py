@@ -12,7 +12,6 @@ is compared without a change here. Three views keep the output to one line per c
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
 
 from bifrostc.runtime import config as c
 
@@ -20,10 +19,10 @@ from bifrostc.runtime import config as c
 class _Record:
     """A dataclass seen as its fields (paths ``a.b``); also views the plan does not hold as one object."""
 
-    __slots__ = ("fields", "kind")
+    __slots__ = ("defaults", "fields", "kind")
 
-    def __init__(self, kind: str, fields: dict[str, object]) -> None:
-        self.kind, self.fields = kind, fields
+    def __init__(self, kind: str, fields: dict[str, object], defaults: dict[str, object] | None = None) -> None:
+        self.kind, self.fields, self.defaults = kind, fields, defaults or {}
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, _Record) and (self.kind, self.fields) == (other.kind, other.fields)
@@ -50,14 +49,17 @@ def _view(gateway: c.Gateway) -> _Record:
             groups[entry][1].append(public)
     routes: dict[str, object] = {}
     for entry, (route, aliases) in sorted(groups.items()):
-        routes[entry] = _Record("Route", {"aliases": tuple(sorted(aliases)), **_record(route).fields})
+        plain = _record(route)
+        fields = {"aliases": tuple(sorted(aliases)), **plain.fields}
+        routes[entry] = _Record("Route", fields, {"aliases": (), **plain.defaults})
     record.fields["routes"] = routes
     return record
 
 
 def _record(value: object) -> _Record:
     assert dataclasses.is_dataclass(value) and not isinstance(value, type)
-    return _Record(type(value).__name__, {f.name: getattr(value, f.name) for f in dataclasses.fields(value)})
+    fields = dataclasses.fields(value)
+    return _Record(type(value).__name__, {f.name: getattr(value, f.name) for f in fields}, _defaults(fields))
 
 
 def _walk(old: object, new: object, path: str, lines: list[str]) -> None:
@@ -132,12 +134,12 @@ def _text(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, float):
         return f"{value:g}"
-    if isinstance(value, _Record):
-        return f"{value.kind}({_fields_text(value.fields.items())})"
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        defaults = {f.name: _default(f) for f in dataclasses.fields(value)}
-        shown = [(k, v) for k, v in _record(value).fields.items() if defaults.get(k, dataclasses.MISSING) != v]
-        return f"{type(value).__name__}({_fields_text(shown)})"
+        value = _record(value)
+    if isinstance(value, _Record):
+        missing = dataclasses.MISSING
+        shown = [(k, v) for k, v in value.fields.items() if value.defaults.get(k, missing) != v]
+        return f"{value.kind}({', '.join(f'{name}={_text(item)}' for name, item in shown)})"
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k}: {_text(v)}" for k, v in value.items()) + "}"
     if isinstance(value, tuple):
@@ -145,11 +147,12 @@ def _text(value: object) -> str:
     return str(value)
 
 
-def _default(field: dataclasses.Field[object]) -> object:
-    if field.default_factory is not dataclasses.MISSING:
-        return field.default_factory()
-    return field.default
-
-
-def _fields_text(items: Iterable[tuple[str, object]]) -> str:
-    return ", ".join(f"{name}={_text(value)}" for name, value in items)
+def _defaults(fields: tuple[dataclasses.Field[object], ...]) -> dict[str, object]:
+    """Each field's default value (omitted when a dataclass is printed); fields without one are always shown."""
+    found: dict[str, object] = {}
+    for field in fields:
+        if field.default_factory is not dataclasses.MISSING:
+            found[field.name] = field.default_factory()
+        elif field.default is not dataclasses.MISSING:
+            found[field.name] = field.default
+    return found

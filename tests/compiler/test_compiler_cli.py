@@ -98,7 +98,7 @@ def test_explain_shows_weights_keys_fallbacks_and_a_denied_key_exits_one(spec: p
 def test_explain_suggests_a_close_model_name(spec: pathlib.Path, capsys: Capsys) -> None:
     assert main(["explain", "gateway.yaml", "smrt"]) == 1
     out = capsys.readouterr().out
-    assert "model 'smrt' is not served by this gateway. Did you mean 'smart'?: the gateway answers 404" in out
+    assert out == "smrt: refused with 404: model 'smrt' is not served by this gateway. Did you mean 'smart'?\n"
 
 
 def test_diff_lists_changed_fields_and_exits_one(spec: pathlib.Path, capsys: Capsys) -> None:
