@@ -1,4 +1,5 @@
-"""Model-name resolution and weighted choice of targets and keys.
+"""Model-name resolution, fallback chains and weighted choice of targets and keys: the routing core that the
+gateway, count_tokens, the grant rule (``governance.keys.authorize``) and ``bifrostc explain`` all use.
 
 Resolution order: exact public name/alias; `provider/model` with a configured provider (an ad-hoc
 single-target route); Claude Code tier names and Claude model ids (anything containing sonnet/opus/haiku)
