@@ -36,7 +36,7 @@ def explain(gateway: c.Gateway, model: str, key_name: str | None = None) -> Expl
     lines = [f"{model} -> route {route.name}{_how(router, resolution, model)}"]
     lines.append(f"  tool calling: {'yes' if route.supports_tools else 'no'}")
     lines += _targets(gateway, route, key)
-    chain = [r for r in router.chain(route)][1:]
+    chain = list(router.chain(route))[1:]
     lines.append("  fallbacks: " + (" -> ".join(_route_label(r, key) for r in chain) if chain else "none"))
     if key is None:
         served = not gateway.server.require_key
