@@ -2,7 +2,10 @@
 
 Each command imports what it needs when it runs: ``serve`` never loads the compiler (~240 ms of spec models).
 
-Exit codes: 0 ok, 1 invalid spec or drift (or, for ``diff``, differences found), 2 usage error.
+Exit codes: 0 ok, 1 invalid spec or drift, 2 usage error; except for the two commands that answer a question,
+which exit 1 only for the answer "no" and 2 when they cannot answer (invalid spec, unknown key, usage):
+``explain``: 0 the gateway would serve the request, 1 it would refuse it (401, 403 or 404).
+``diff`` (like ``terraform plan -detailed-exitcode``): 0 same plans, 1 they differ.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ if TYPE_CHECKING:
     from bifrostc.compiler import api
 
 OK, INVALID, USAGE = 0, 1, 2
+SERVED, REFUSED = 0, 1  # explain
+SAME, DIFFERS = 0, 1  # diff
 
 
 class UsageError(Exception):
@@ -64,13 +69,15 @@ def _parser() -> argparse.ArgumentParser:
     cmd.add_argument("--check", action="store_true", help="write nothing; diff against out/ and exit 1 on drift")
     cmd.set_defaults(handler=_build)
 
-    cmd = sub.add_parser("explain", help="show what a request for MODEL would do")
+    cmd = sub.add_parser(
+        "explain", help="show what a request for MODEL would do (exit 0 served, 1 refused, 2 cannot tell)"
+    )
     cmd.add_argument("file", type=pathlib.Path)
     cmd.add_argument("model")
     cmd.add_argument("--key", help="virtual key name: may it use this model?")
     cmd.set_defaults(handler=_explain)
 
-    cmd = sub.add_parser("diff", help="semantic diff of routes, budgets and tool grants (exit 1 when different)")
+    cmd = sub.add_parser("diff", help="field-by-field diff of two compiled plans (exit 0 same, 1 differ, 2 invalid)")
     cmd.add_argument("old", type=pathlib.Path)
     cmd.add_argument("new", type=pathlib.Path)
     cmd.set_defaults(handler=_diff)
@@ -107,6 +114,11 @@ def _parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="uvicorn's per-request access log (default: off unless BIFROSTC_ACCESS_LOG is set)",
+    )
+    cmd.add_argument(
+        "--allow-modified",
+        action="store_true",
+        help="serve a routing.py that does not match out/MANIFEST.json (edited by hand) instead of refusing it",
     )
     cmd.set_defaults(handler=_serve)
     return parser
@@ -174,13 +186,14 @@ def _explain(args: argparse.Namespace) -> int:
 
     result = _compiled(args.file, errors_only=True)
     if result.gateway is None:
-        return INVALID
+        return USAGE
     try:
-        sys.stdout.write(explain(result.gateway, args.model, args.key))
+        answer = explain(result.gateway, args.model, args.key)
     except ExplainError as exc:
         print(f"bifrostc: {exc}", file=sys.stderr)
-        return INVALID
-    return OK
+        return USAGE
+    sys.stdout.write(answer.text)  # a refusal is an answer too: stdout, and the exit code says which
+    return SERVED if answer.served else REFUSED
 
 
 def _diff(args: argparse.Namespace) -> int:
@@ -188,13 +201,13 @@ def _diff(args: argparse.Namespace) -> int:
 
     old, new = _compiled(args.old, errors_only=True), _compiled(args.new, errors_only=True)
     if old.gateway is None or new.gateway is None:
-        return INVALID
+        return USAGE
     lines = diff_gateways(old.gateway, new.gateway)
     for line in lines:
         print(line)
     if not lines:
-        print("no semantic differences")
-    return INVALID if lines else OK
+        print("no differences in the compiled plans")
+    return DIFFERS if lines else SAME
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -244,14 +257,20 @@ def _keygen(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     if not (args.out_dir / "routing.py").is_file():
         raise UsageError(f"{args.out_dir} has no routing.py; run bifrostc build first")
+    from bifrostc.runtime.loadout import LoadoutError
     from bifrostc.runtime.providers import UnknownProviderType
     from bifrostc.runtime.server import serve  # lazy: the compiler works without the runtime's dependencies
 
-    options = {} if args.access_log is None else {"access_log": args.access_log}  # None: serve() decides (env)
+    options: dict[str, bool] = {} if args.access_log is None else {"access_log": args.access_log}  # None: env
+    if args.allow_modified:
+        options["allow_modified"] = True
     try:
         serve(args.out_dir, host=args.host, port=args.port, reload=args.reload, **options)
     except UnknownProviderType as exc:  # e.g. bedrock without bifrostc[aws]: one line naming the extra
         raise UsageError(str(exc)) from exc
+    except LoadoutError as exc:  # missing, modified or broken routing.py: one line, no traceback
+        print(f"bifrostc: error: {exc}", file=sys.stderr)
+        return INVALID
     return OK
 
 

@@ -1,80 +1,158 @@
-"""``bifrostc diff``: what changes between two specs in routes, tiers, budgets and tool grants."""
+"""``bifrostc diff``: every difference between two compiled plans (the runtime ``config.Gateway``), field by field.
+
+The walk is generic: dataclasses by ``dataclasses.fields``, dicts by key, so a field added to ``runtime/config.py``
+is compared without a change here. Three views keep the output to one line per change:
+- a route is listed once, under its name; its other public names are one field, ``aliases`` (the plan maps every
+  alias, and each Claude Code tier, to the same Route; tiers are listed under ``tiers``);
+- tuples of dataclasses are matched by identity: ``name``, else their text fields (a KeyRef by ``env``, a Target by
+  ``provider/model``), and a changed order is one line of its own (target order decides session placement);
+- tuples of string pairs (options, headers, env) are compared as mappings.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
 
-from bifrostc.compiler.routing_context import describe_route
 from bifrostc.runtime import config as c
 
 
+class _Record:
+    """A dataclass seen as its fields (paths ``a.b``); also views the plan does not hold as one object."""
+
+    __slots__ = ("defaults", "fields", "kind")
+
+    def __init__(self, kind: str, fields: dict[str, object], defaults: dict[str, object] | None = None) -> None:
+        self.kind, self.fields, self.defaults = kind, fields, defaults or {}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Record) and (self.kind, self.fields) == (other.kind, other.fields)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 def diff_gateways(old: c.Gateway, new: c.Gateway) -> list[str]:
-    """Lines ``+ added``, ``- removed``, ``~ changed: before -> after``; empty when equivalent."""
+    """Lines ``+ path: value`` (added), ``- path: value`` (removed), ``~ path: before -> after``; empty when equal."""
     lines: list[str] = []
-    lines += _compare("route", _routes(old), _routes(new))
-    lines += _compare("tier", old.tiers, new.tiers)
-    lines += _compare("budget", _budgets(old), _budgets(new))
-    lines += _compare("key", _grants(old), _grants(new))
-    lines += _compare("mcp server", _servers(old), _servers(new))
-    lines += _compare("provider", _providers(old), _providers(new))
+    _walk(_view(old), _view(new), "", lines)
     return lines
 
 
-def _compare(kind: str, old: Mapping[str, str], new: Mapping[str, str]) -> list[str]:
-    lines = []
-    for name in sorted(old.keys() | new.keys()):
-        if name not in new:
-            lines.append(f"- {kind} {name}: {old[name]}")
-        elif name not in old:
-            lines.append(f"+ {kind} {name}: {new[name]}")
-        elif old[name] != new[name]:
-            lines.append(f"~ {kind} {name}: {old[name]}  =>  {new[name]}")
-    return lines
+def _view(gateway: c.Gateway) -> _Record:
+    record = _record(gateway)
+    groups: dict[str, tuple[c.Route, list[str]]] = {}
+    for public, route in gateway.routes.items():
+        canonical = gateway.routes.get(route.name, route)
+        entry = route.name if route == canonical else public  # a name mapped to another Route stands alone
+        if entry not in groups:
+            groups[entry] = (route, [])
+        if public != entry and gateway.tiers.get(public) != route.name:  # tiers are listed under `tiers`
+            groups[entry][1].append(public)
+    routes: dict[str, object] = {}
+    for entry, (route, aliases) in sorted(groups.items()):
+        plain = _record(route)
+        fields = {"aliases": tuple(sorted(aliases)), **plain.fields}
+        routes[entry] = _Record("Route", fields, {"aliases": (), **plain.defaults})
+    record.fields["routes"] = routes
+    return record
 
 
-def _routes(gateway: c.Gateway) -> dict[str, str]:
-    return {name: describe_route(route, []).partition(": ")[2] for name, route in gateway.routes.items()}
+def _record(value: object) -> _Record:
+    assert dataclasses.is_dataclass(value) and not isinstance(value, type)
+    fields = dataclasses.fields(value)
+    return _Record(type(value).__name__, {f.name: getattr(value, f.name) for f in fields}, _defaults(fields))
 
 
-def _money(budget: c.Budget | None) -> str:
-    return f"${budget.max_usd:g} per {budget.period}" if budget else "none"
+def _walk(old: object, new: object, path: str, lines: list[str]) -> None:
+    if old == new:
+        return
+    old, new = _structured(old), _structured(new)
+    if isinstance(old, dict) and new == ():  # a list emptied or filled: compare as mappings
+        new = type(old)()
+    elif isinstance(new, dict) and old == ():
+        old = type(new)()
+    if isinstance(old, _Record) and isinstance(new, _Record) and old.kind == new.kind:
+        for name, value in old.fields.items():
+            _walk(value, new.fields[name], f"{path}.{name}" if path else name, lines)
+    elif isinstance(old, dict) and isinstance(new, dict):
+        _walk_mapping(old, new, path, lines)
+    else:
+        lines.append(f"~ {path}: {_text(old)} -> {_text(new)}")
 
 
-def _rate(rate: c.RateLimit | None) -> str:
-    if rate is None:
-        return ""
-    return f"; {rate.requests_per_minute or '-'} req/min, {rate.tokens_per_minute or '-'} tok/min"
+def _walk_mapping(old: dict[object, object], new: dict[object, object], path: str, lines: list[str]) -> None:
+    common_old = [k for k in old if k in new]
+    common_new = [k for k in new if k in old]
+    if getattr(old, "ordered", False) and common_old != common_new:
+        lines.append(f"~ {path} order: {_text(tuple(common_old))} -> {_text(tuple(common_new))}")
+    for key in sorted(old.keys() | new.keys(), key=str):
+        where = f"{path}[{key}]"
+        if key not in new:
+            lines.append(f"- {where}: {_text(old[key])}")
+        elif key not in old:
+            lines.append(f"+ {where}: {_text(new[key])}")
+        else:
+            _walk(old[key], new[key], where, lines)
 
 
-def _budgets(gateway: c.Gateway) -> dict[str, str]:
-    table = {f"customer {n}": _money(x.budget) + _rate(x.rate_limit) for n, x in gateway.customers.items()}
-    table |= {f"team {n}": _money(x.budget) + _rate(x.rate_limit) for n, x in gateway.teams.items()}
-    table |= {f"key {k.name}": _money(k.budget) + _rate(k.rate_limit) for k in gateway.virtual_keys}
-    return table
+class _Keyed(dict[object, object]):
+    """A tuple of dataclasses keyed by identity; its order is part of its meaning."""
+
+    ordered = True
 
 
-def _grants(gateway: c.Gateway) -> dict[str, str]:
-    def joined(values: tuple[str, ...]) -> str:
-        return ", ".join(values) or "all"
-
-    return {
-        k.name: (
-            f"models {joined(k.allowed_models)}; providers {joined(k.allowed_providers)}; "
-            f"mcp tools {joined(k.allowed_mcp_tools)}; team {k.team or '-'}; cache {'on' if k.cache else 'off'}"
-        )
-        for k in gateway.virtual_keys
-    }
-
-
-def _servers(gateway: c.Gateway) -> dict[str, str]:
-    return {
-        s.name: f"{s.transport}; allow {', '.join(s.allow_tools) or 'all'}; deny {', '.join(s.deny_tools) or 'none'}"
-        for s in gateway.mcp_servers
-    }
+def _structured(value: object) -> object:
+    """Dataclasses as records and identity-keyed tuples as mappings; anything else is a leaf."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _record(value)
+    if isinstance(value, tuple) and value and all(dataclasses.is_dataclass(item) for item in value):
+        keyed = _Keyed()
+        for item in value:
+            ident = _identity(item)
+            keyed[ident if ident not in keyed else f"{ident}#{len(keyed)}"] = item
+        return keyed
+    if isinstance(value, tuple) and value and all(_is_pair(item) for item in value):
+        return dict(value)
+    return value
 
 
-def _providers(gateway: c.Gateway) -> dict[str, str]:
-    return {
-        name: f"{p.type} at {p.base_url or '(built in)'}; keys {', '.join(k.env for k in p.keys) or 'none'}"
-        for name, p in gateway.providers.items()
-    }
+def _is_pair(item: object) -> bool:
+    return isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)
+
+
+def _identity(item: object) -> str:
+    fields = _record(item).fields
+    if isinstance(fields.get("name"), str):
+        return str(fields["name"])
+    return "/".join(value for value in fields.values() if isinstance(value, str))
+
+
+def _text(value: object) -> str:
+    """Values as a spec author writes them; a dataclass as its non-default fields."""
+    if value is None:
+        return "(unset)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = _record(value)
+    if isinstance(value, _Record):
+        missing = dataclasses.MISSING
+        shown = [(k, v) for k, v in value.fields.items() if value.defaults.get(k, missing) != v]
+        return f"{value.kind}({', '.join(f'{name}={_text(item)}' for name, item in shown)})"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_text(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_text(item) for item in value) + "]"
+    return str(value)
+
+
+def _defaults(fields: tuple[dataclasses.Field[object], ...]) -> dict[str, object]:
+    """Each field's default value (omitted when a dataclass is printed); fields without one are always shown."""
+    found: dict[str, object] = {}
+    for field in fields:
+        if field.default_factory is not dataclasses.MISSING:
+            found[field.name] = field.default_factory()
+        elif field.default is not dataclasses.MISSING:
+            found[field.name] = field.default
+    return found

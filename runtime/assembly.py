@@ -14,7 +14,6 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
@@ -25,12 +24,13 @@ from bifrostc.runtime.cache import ResponseCache
 from bifrostc.runtime.cache.hooks import CacheHooks
 from bifrostc.runtime.context import Hooks, RequestContext
 from bifrostc.runtime.dispatch import Attempt
-from bifrostc.runtime.errors import PermissionDenied
 from bifrostc.runtime.governance import Governor
+from bifrostc.runtime.governance import keys as key_policy
 from bifrostc.runtime.governance.keys import KeyContext, KeyRing
 from bifrostc.runtime.observability.dashboard import dashboard_routes
 from bifrostc.runtime.observability.log_hooks import TelemetryHooks
 from bifrostc.runtime.observability.telemetry import Telemetry
+from bifrostc.runtime.router import Router
 from bifrostc.runtime.types import Usage
 
 if TYPE_CHECKING:  # the MCP SDK costs ~0.5 s and ~35 MB to import: only loaded when the spec has mcp_servers
@@ -44,20 +44,14 @@ class GovernanceHooks(Hooks):
 
     def __init__(self, governor: Governor) -> None:
         self.governor = governor
+        self.router = Router(governor.gateway)  # the grant rule reads route names and fallback chains
 
     async def authenticate(self, headers: Mapping[str, str], ctx: RequestContext) -> Any:
         return self.governor.authenticate(headers)
 
     async def authorize(self, ctx: RequestContext, route: config.Route) -> None:
         key: KeyContext | None = ctx.key
-        if key is None:
-            return
-        # A grant may name the alias the client used or the route it resolves to.
-        names = {ctx.requested_model, route.name} - {""}
-        if key.allowed_models and not any(_matches(name, key.allowed_models) for name in names):
-            raise PermissionDenied(f"key {key.key_name!r} may not use model {ctx.requested_model!r}")
-        if key.allowed_providers:
-            ctx.provider_filter = lambda provider: _matches(provider, key.allowed_providers)
+        ctx.provider_filter = key_policy.authorize(key, self.router, ctx.requested_model or route.name, route)
 
     async def before_call(self, ctx: RequestContext, route: config.Route) -> None:
         await self.authorize(ctx, route)
@@ -73,10 +67,6 @@ class GovernanceHooks(Hooks):
             cost = self.governor.cost_usd(ctx.provider, ctx.upstream_model, usage)
             tokens = usage.input_tokens + usage.output_tokens + usage.cache_read_tokens + usage.cache_write_tokens
         await self.governor.settle(reservation, cost, tokens)
-
-
-def _matches(name: str, patterns: tuple[str, ...]) -> bool:
-    return any(fnmatchcase(name, pattern) for pattern in patterns)
 
 
 @dataclass(slots=True)

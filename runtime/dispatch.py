@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar
 
 from bifrostc.runtime import config
 from bifrostc.runtime.context import RequestContext
-from bifrostc.runtime.errors import GatewayError, NotFound, PermissionDenied, UpstreamError
+from bifrostc.runtime.errors import GatewayError, PermissionDenied, UpstreamError
 from bifrostc.runtime.router import Router
 
 T = TypeVar("T")
@@ -129,24 +129,8 @@ class Dispatcher:
         self._rand = rand
 
     def chain(self, route: config.Route) -> Iterator[config.Route]:
-        """The route, then its fallbacks in order (each once, transitively, cycles ignored)."""
-        seen = {route.name}
-        queue = [route]
-        while queue:
-            current = queue.pop(0)
-            yield current
-            for name in current.fallbacks:
-                fallback = self._fallback(name)
-                if fallback is not None and name not in seen:
-                    seen.add(name)
-                    queue.append(fallback)
-
-    def _fallback(self, name: str) -> config.Route | None:
-        """A fallback is a public name or a 'provider/model' target."""
-        try:
-            return self.router.resolve(name)
-        except NotFound:
-            return None
+        """The route, then its fallbacks in order (`Router.chain`: explain lists the same order)."""
+        return self.router.chain(route)
 
     async def run(self, ctx: RequestContext, route: config.Route, call: Callable[[Attempt], Awaitable[T]]) -> T:
         last: GatewayError | None = None

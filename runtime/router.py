@@ -1,4 +1,5 @@
-"""Model-name resolution and weighted choice of targets and keys.
+"""Model-name resolution, fallback chains and weighted choice of targets and keys: the routing core that the
+gateway, count_tokens, the grant rule (``governance.keys.authorize``) and ``bifrostc explain`` all use.
 
 Resolution order: exact public name/alias; `provider/model` with a configured provider (an ad-hoc
 single-target route); Claude Code tier names and Claude model ids (anything containing sonnet/opus/haiku)
@@ -12,9 +13,9 @@ import difflib
 import hashlib
 import itertools
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, Literal, TypeVar
 
 from bifrostc.runtime import config
 from bifrostc.runtime.errors import NotFound
@@ -22,6 +23,17 @@ from bifrostc.runtime.errors import NotFound
 T = TypeVar("T")
 
 TIERS = ("opus", "sonnet", "haiku")
+
+ResolvedBy = Literal["name", "provider/model", "tier", "default_provider"]
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """How a model string became a route: ``explain`` prints it, the gateway uses ``route``."""
+
+    route: config.Route
+    via: ResolvedBy
+    tier: str | None = None  # the Claude Code tier, when ``via`` is "tier"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +65,16 @@ class WeightedTable(Generic[T]):
         return WeightedTable.build([self.items[i] for i in subset], weights).choose(rand)
 
 
+def _public_names(gateway: config.Gateway) -> dict[str, tuple[str, ...]]:
+    names: dict[str, set[str]] = {}
+    for public, route in gateway.routes.items():
+        names.setdefault(route.name, {route.name}).add(public)
+    for tier, route_name in gateway.tiers.items():
+        if route_name in names:
+            names[route_name].add(tier)
+    return {name: tuple(sorted(group)) for name, group in names.items()}
+
+
 def session_point(session: str, route: str) -> float:
     """A stable point in [0, 1) for one conversation on one route (blake2b: fast and evenly spread)."""
     digest = hashlib.blake2b(f"{route}\0{session}".encode(), digest_size=8).digest()
@@ -70,22 +92,55 @@ class Router:
             for name, route in gateway.routes.items()
         }
         self._keys: dict[tuple[str, str], WeightedTable[config.KeyRef]] = {}
+        self._names = _public_names(gateway)
 
     # --- resolution ---------------------------------------------------------------------------
     def resolve(self, model: str) -> config.Route:
+        route = self.gateway.routes.get(model)  # the common case, without building a Resolution
+        return route if route is not None else self.resolution(model).route
+
+    def resolution(self, model: str) -> Resolution:
+        """The route serving ``model`` and how it was found; NotFound (404) with close matches otherwise."""
         routes = self.gateway.routes
         if model in routes:
-            return routes[model]
+            return Resolution(routes[model], "name")
         provider, slash, upstream = model.partition("/")
         if slash and provider in self.gateway.providers and upstream:
-            return config.Route(name=model, targets=(config.Target(provider=provider, model=upstream),))
+            route = config.Route(name=model, targets=(config.Target(provider=provider, model=upstream),))
+            return Resolution(route, "provider/model")
         tier = self.tier_of(model)
         if tier is not None:
-            return routes[self.gateway.tiers[tier]]
+            return Resolution(routes[self.gateway.tiers[tier]], "tier", tier)
         default = self.gateway.server.default_provider
         if default and not slash and default in self.gateway.providers:
-            return config.Route(name=model, targets=(config.Target(provider=default, model=model),))
+            route = config.Route(name=model, targets=(config.Target(provider=default, model=model),))
+            return Resolution(route, "default_provider")
         raise NotFound(self._not_found_message(model))
+
+    def names_of(self, route: config.Route) -> tuple[str, ...]:
+        """Every public name of ``route``: its name, its aliases and the Claude Code tiers set to it (sorted);
+        an ad-hoc route (``provider/model``, default provider) has only its own name."""
+        return self._names.get(route.name, (route.name,))
+
+    def chain(self, route: config.Route) -> Iterator[config.Route]:
+        """The route, then its fallbacks in order (each once, transitively, cycles ignored)."""
+        seen = {route.name}
+        queue = [route]
+        while queue:
+            current = queue.pop(0)
+            yield current
+            for name in current.fallbacks:
+                fallback = self._fallback(name)
+                if fallback is not None and name not in seen:
+                    seen.add(name)
+                    queue.append(fallback)
+
+    def _fallback(self, name: str) -> config.Route | None:
+        """A fallback is a public name or a 'provider/model' target."""
+        try:
+            return self.resolve(name)
+        except NotFound:
+            return None
 
     def tier_of(self, model: str) -> str | None:
         lowered = model.lower()

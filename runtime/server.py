@@ -15,7 +15,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 
-from bifrostc.runtime.loadout import LoadoutError, load_gateway, routing_path
+from bifrostc.runtime.loadout import MANIFEST, LoadoutError, load_routing, routing_path
 
 log = logging.getLogger("bifrostc.server")
 POLL_SECONDS = 1.0
@@ -23,20 +23,30 @@ ACCESS_LOG_ENV = "BIFROSTC_ACCESS_LOG"
 TRUTHY = frozenset({"1", "true", "yes", "on"})
 
 
+Stamp = tuple[int, int, int, int]
+
+
 @dataclass(slots=True)
 class RoutingWatcher:
-    """Polls routing.py's mtime; on change loads it and swaps it in, keeping the old one if it is broken."""
+    """Polls routing.py's and MANIFEST.json's mtimes; on change loads routing.py (checked against the manifest)
+    and swaps it in, keeping the old one if it is broken or modified. The manifest is watched too because a
+    build replaces the two files one after the other: a check between them fails, the next one succeeds."""
 
     app: Starlette
     path: pathlib.Path
-    last_stamp: tuple[int, int] | None = None
+    last_stamp: Stamp | None = None
+    allow_modified: bool = False
 
-    def stamp(self) -> tuple[int, int] | None:
+    def stamp(self) -> Stamp | None:
         try:
             stat = self.path.stat()
         except OSError:
             return None
-        return stat.st_mtime_ns, stat.st_size
+        try:
+            manifest = self.path.with_name(MANIFEST).stat()
+        except OSError:
+            return stat.st_mtime_ns, stat.st_size, 0, 0
+        return stat.st_mtime_ns, stat.st_size, manifest.st_mtime_ns, manifest.st_size
 
     def prime(self) -> None:
         self.last_stamp = self.stamp()
@@ -51,10 +61,12 @@ class RoutingWatcher:
             return False
         self.last_stamp = current
         try:
-            swap_gateway(self.app, load_gateway(self.path))
+            loaded = load_routing(self.path, allow_modified=self.allow_modified)
+            swap_gateway(self.app, loaded.gateway)
         except (LoadoutError, UnknownProviderType, TypeError, ValueError, KeyError) as exc:
             log.error("keeping the previous gateway: %s could not be loaded: %s", self.path, exc)
             return False
+        self.app.state.loaded_routing = loaded
         return True
 
     async def run(self, interval: float = POLL_SECONDS) -> None:
@@ -63,12 +75,14 @@ class RoutingWatcher:
             self.check()
 
 
-def routing_watcher(path: pathlib.Path, interval: float = POLL_SECONDS) -> Callable[[Starlette], AsyncIterator[None]]:
+def routing_watcher(
+    path: pathlib.Path, interval: float = POLL_SECONDS, *, allow_modified: bool = False
+) -> Callable[[Starlette], AsyncIterator[None]]:
     """A lifespan hook for create_app(lifespan_hooks=...) running the watcher as a background task."""
 
     @contextlib.asynccontextmanager
     async def hook(app: Starlette) -> AsyncIterator[None]:
-        watcher = RoutingWatcher(app, path)
+        watcher = RoutingWatcher(app, path, allow_modified=allow_modified)
         watcher.prime()
         app.state.routing_watcher = watcher
         task = asyncio.create_task(watcher.run(interval), name="bifrostc-routing-watcher")
@@ -86,12 +100,18 @@ def _available(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def build_server_app(out_dir: pathlib.Path, *, reload: bool = True, **app_options: Any) -> Starlette:
-    """The app for out/; `app_options` go to create_app (hooks_factory, extra_routes, lifespan_hooks...)."""
+def build_server_app(
+    out_dir: pathlib.Path, *, reload: bool = True, allow_modified: bool = False, **app_options: Any
+) -> Starlette:
+    """The app for out/; `app_options` go to create_app (hooks_factory, extra_routes, lifespan_hooks...).
+    `allow_modified`: serve a routing.py that does not match MANIFEST.json (otherwise LoadoutError).
+    `app.state.loaded_routing` is the LoadedRouting being served (spec sha256, format version), kept current
+    by hot reloads."""
     from bifrostc.runtime.app import create_app
 
     path = routing_path(pathlib.Path(out_dir))
-    gateway = load_gateway(path)
+    loaded = load_routing(path, allow_modified=allow_modified)
+    gateway = loaded.gateway
     lifespan_hooks = list(app_options.pop("lifespan_hooks", ()))
     on_app = None
     if "hooks" not in app_options and "hooks_factory" not in app_options:
@@ -105,10 +125,11 @@ def build_server_app(out_dir: pathlib.Path, *, reload: bool = True, **app_option
         app_options["extra_routes"] = [*wired.pop("extra_routes"), *app_options.get("extra_routes", ())]
         app_options.update(wired)
     if reload:
-        lifespan_hooks.append(routing_watcher(path))
+        lifespan_hooks.append(routing_watcher(path, allow_modified=allow_modified))
     parts = app_options.pop("parts", None)
     app = create_app(gateway, lifespan_hooks=lifespan_hooks, **app_options)
     app.state.routing_path = path
+    app.state.loaded_routing = loaded
     if on_app is not None:
         on_app(app)
         app.state.parts = parts
@@ -136,6 +157,7 @@ def serve(
     port: int | None = None,
     reload: bool = True,
     access_log: bool | None = None,
+    allow_modified: bool = False,
     **app_options: Any,
 ) -> None:
     """Serve out/ with uvicorn (uvloop + httptools when installed). `reload`: hot-swap a rebuilt routing.py.
@@ -145,7 +167,7 @@ def serve(
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
-    app = build_server_app(out_dir, reload=reload, **app_options)
+    app = build_server_app(out_dir, reload=reload, allow_modified=allow_modified, **app_options)
     server_config = app.state.runtime.gateway.server
     if port is not None and port != server_config.port:
         log.warning(

@@ -3,7 +3,7 @@
 Hook points, in request order::
 
     ctx = governor.authenticate(request.headers)          # AuthenticationFailed -> 401
-    governor.authorize(ctx, route_name, provider)           # PermissionDenied    -> 403
+    keys.authorize(ctx, router, model, route)              # PermissionDenied    -> 403 (one grant rule)
     reservation = await governor.admit(ctx)                 # BudgetExceeded / RateLimited -> 429
     ... call the provider ...
     await governor.settle(reservation, cost_usd, tokens)    # always, also with 0.0 after a failure
@@ -118,9 +118,6 @@ class Governor:
     # --- who and what --------------------------------------------------------------------------------
     def authenticate(self, headers: Mapping[str, str]) -> KeyContext | None:
         return self.keyring.authenticate(headers)
-
-    def authorize(self, ctx: KeyContext | None, route_name: str, provider: str) -> None:
-        key_policy.authorize(ctx, route_name, provider)
 
     def tool_allowed(self, ctx: KeyContext | None, tool_name: str) -> bool:
         return key_policy.tool_allowed(ctx, tool_name)

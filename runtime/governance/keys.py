@@ -15,14 +15,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Literal
 
-from bifrostc.runtime.config import Budget, Gateway, RateLimit, VirtualKey
+from bifrostc.runtime.config import Budget, Gateway, RateLimit, Route, VirtualKey
 from bifrostc.runtime.errors import AuthenticationFailed, PermissionDenied
 from bifrostc.runtime.mcp.naming import pattern_covers_server  # no SDK import: naming.py is plain Python
+from bifrostc.runtime.router import Router
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,8 @@ def presented_credentials(headers: Mapping[str, str]) -> list[str]:
     return found
 
 
-def _context(key: VirtualKey, gateway: Gateway) -> KeyContext:
+def key_context(key: VirtualKey, gateway: Gateway) -> KeyContext:
+    """The key's grants and its spend chain key -> team -> customer (what ``explain --key`` shows, too)."""
     scopes = [Scope("key", key.name, key.budget, key.rate_limit)]
     customer_name: str | None = None
     if key.team is not None:
@@ -127,7 +129,7 @@ class KeyRing:
             if digest is not None and digest in self._by_digest:
                 log.warning("virtual key %r has the same value as another key; it is ignored", key.name)
             elif digest is not None:
-                self._by_digest[digest] = _context(key, gateway)
+                self._by_digest[digest] = key_context(key, gateway)
 
     @staticmethod
     def _digest_of(key: VirtualKey, env: Mapping[str, str]) -> str | None:
@@ -162,14 +164,34 @@ def _matches(name: str, patterns: tuple[str, ...]) -> bool:
     return not patterns or any(fnmatchcase(name, pattern) for pattern in patterns)
 
 
-def authorize(ctx: KeyContext | None, route_name: str, provider: str) -> None:
-    """Raise PermissionDenied unless the key may use this public model name and provider."""
+ProviderFilter = Callable[[str], bool]
+
+
+def provider_allowed(ctx: KeyContext | None, provider: str) -> bool:
+    return ctx is None or _matches(provider, ctx.allowed_providers)
+
+
+def authorize(ctx: KeyContext | None, router: Router, asked: str, route: Route) -> ProviderFilter | None:
+    """The one key-grant rule; the gateway, count_tokens and ``bifrostc explain`` all call it.
+
+    Models: ``allowed_models`` globs match any public name the request stands for: the string asked for and
+    every name of the route it resolves to (name, aliases, the tiers set to it), so a grant on ``opus`` or on
+    the route covers ``claude-opus-4-1-20250805``; a ``provider/model`` or default-provider request has only its
+    own string. Providers: ``allowed_providers`` globs filter the targets of every route of the fallback chain;
+    when no route of the chain keeps a target the request is refused up front. Raises PermissionDenied (403);
+    returns the provider filter the dispatcher applies to every attempt (None: any provider).
+    """
     if ctx is None:
-        return
-    if not _matches(route_name, ctx.allowed_models):
-        raise PermissionDenied(f"key {ctx.key_name!r} may not use model {route_name!r}")
-    if not _matches(provider, ctx.allowed_providers):
-        raise PermissionDenied(f"key {ctx.key_name!r} may not use provider {provider!r}")
+        return None
+    names = (asked, *router.names_of(route))
+    if ctx.allowed_models and not any(_matches(name, ctx.allowed_models) for name in names):
+        raise PermissionDenied(f"key {ctx.key_name!r} may not use model {asked!r}")
+    if not ctx.allowed_providers:
+        return None
+    patterns = ctx.allowed_providers
+    if not any(_matches(t.provider, patterns) for current in router.chain(route) for t in current.targets):
+        raise PermissionDenied(f"key {ctx.key_name!r} may not use the providers that serve model {asked!r}")
+    return lambda provider: _matches(provider, patterns)
 
 
 def tool_allowed(ctx: KeyContext | None, tool_name: str) -> bool:

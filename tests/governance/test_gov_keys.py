@@ -4,7 +4,7 @@ import pytest
 from gov_helpers import make_gateway
 from starlette.datastructures import Headers
 
-from bifrostc.runtime.config import Budget, Customer, RateLimit, Team, VirtualKey
+from bifrostc.runtime.config import Budget, Customer, Gateway, RateLimit, Route, Target, Team, VirtualKey
 from bifrostc.runtime.errors import AuthenticationFailed, PermissionDenied
 from bifrostc.runtime.governance.keys import (
     KeyContext,
@@ -15,8 +15,15 @@ from bifrostc.runtime.governance.keys import (
     presented_credentials,
     tool_allowed,
 )
+from bifrostc.runtime.router import Router
 
 ALICE = "sk-bfc-alice-secret"
+
+
+def authorize_on(ctx: KeyContext | None, model: str, provider: str) -> None:
+    """The grant rule for a one-route gateway serving `model` on `provider` (the wired tests cover the rest)."""
+    route = Route(model, (Target(provider, "upstream"),))
+    authorize(ctx, Router(Gateway(providers={}, routes={model: route})), model, route)
 
 
 def ring(
@@ -99,12 +106,12 @@ def test_allow_lists_are_globs() -> None:
         )
     )
     ctx = keys.authenticate({"x-api-key": ALICE})
-    authorize(ctx, "claude-sonnet-4-5", "anthropic")
-    authorize(ctx, "gpt-5-mini", "bedrock-eu")
+    authorize_on(ctx, "claude-sonnet-4-5", "anthropic")
+    authorize_on(ctx, "gpt-5-mini", "bedrock-eu")
     with pytest.raises(PermissionDenied):
-        authorize(ctx, "gpt-5", "anthropic")
+        authorize_on(ctx, "gpt-5", "anthropic")
     with pytest.raises(PermissionDenied):
-        authorize(ctx, "claude-haiku-4-5", "openai")
+        authorize_on(ctx, "claude-haiku-4-5", "openai")
     assert tool_allowed(ctx, "github__create_issue")
     assert not tool_allowed(ctx, "fs__write")
     assert ctx.cache is False
@@ -112,8 +119,8 @@ def test_allow_lists_are_globs() -> None:
 
 def test_empty_allow_lists_and_anonymous_allow_everything() -> None:
     ctx = ring(VirtualKey("alice", sha256=hash_key(ALICE))).authenticate({"x-api-key": ALICE})
-    authorize(ctx, "anything", "any-provider")
-    authorize(None, "anything", "any-provider")
+    authorize_on(ctx, "anything", "any-provider")
+    authorize_on(None, "anything", "any-provider")
     assert tool_allowed(ctx, "x") and tool_allowed(None, "x")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import pathlib
 
@@ -26,9 +28,12 @@ GATEWAY = Gateway(
 
 
 def write_routing(out: pathlib.Path, route: str = "first", version: int = 1, bump: int = 0) -> pathlib.Path:
+    """routing.py and the MANIFEST.json `bifrostc build` would write with it (serve refuses one without)."""
     out.mkdir(exist_ok=True)
     path = out / "routing.py"
     path.write_text(ROUTING.format(version=version, route=route))
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    (out / "MANIFEST.json").write_text(json.dumps({"files": {"routing.py": digest}}))
     stamp = path.stat().st_mtime_ns + bump * 1_000_000_000
     os.utime(path, ns=(stamp, stamp))
     return path
@@ -43,8 +48,10 @@ def test_load_gateway_and_errors(tmp_path):
     with pytest.raises(LoadoutError, match="FORMAT_VERSION is 99"):
         load_gateway(tmp_path)
     (tmp_path / "routing.py").write_text("GATEWAY = (")
-    with pytest.raises(LoadoutError, match="failed to import"):
+    with pytest.raises(LoadoutError, match="modified since bifrostc build"):
         load_gateway(tmp_path)
+    with pytest.raises(LoadoutError, match="failed to import"):
+        load_gateway(tmp_path, allow_modified=True)
 
 
 async def test_hot_reload_swaps_and_keeps_old_on_bad_file(tmp_path):
