@@ -132,7 +132,7 @@ def test_serve_of_a_broken_out_dir_is_one_line(tmp_path: pathlib.Path) -> None:
     result = run("serve", "out", "--allow-modified", cwd=tmp_path)
     no_traceback(result)
     assert result.returncode == 1
-    *warnings, line = result.stderr.strip().splitlines()  # the --allow-modified warning, then the error
+    *_warnings, line = result.stderr.strip().splitlines()  # the --allow-modified warning, then the error
     assert line == "bifrostc: error: out/routing.py: failed to import: RuntimeError: boom"
 
 
