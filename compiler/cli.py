@@ -75,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     cmd.add_argument("file", type=pathlib.Path)
     cmd.add_argument("model")
     cmd.add_argument("--key", help="virtual key name: may it use this model?")
+    cmd.add_argument("--out", type=pathlib.Path, help="out/ dir: also show the route's last `bifrostc probe` there")
     cmd.set_defaults(handler=_explain)
 
     cmd = sub.add_parser("diff", help="field-by-field diff of two compiled plans (exit 0 same, 1 differ, 2 invalid)")
@@ -193,6 +194,10 @@ def _explain(args: argparse.Namespace) -> int:
         print(f"bifrostc: {exc}", file=sys.stderr)
         return USAGE
     sys.stdout.write(answer.text)  # a refusal is an answer too: stdout, and the exit code says which
+    if args.out is not None and answer.route is not None:
+        from bifrostc.runtime.probe.report import last_probe
+
+        sys.stdout.write(last_probe(args.out / "probe.json", answer.route))
     return SERVED if answer.served else REFUSED
 
 

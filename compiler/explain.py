@@ -23,6 +23,7 @@ class ExplainError(LookupError):
 class Explanation:
     text: str
     served: bool  # False: the gateway would refuse the request (401, 403 or 404)
+    route: str | None = None  # the route it resolves to, when it resolves
 
 
 def explain(gateway: c.Gateway, model: str, key_name: str | None = None) -> Explanation:
@@ -42,15 +43,15 @@ def explain(gateway: c.Gateway, model: str, key_name: str | None = None) -> Expl
         served = not gateway.server.require_key
         if not served:
             lines.append("without a key: refused with 401 (server.require_key); pass --key NAME")
-        return Explanation("\n".join(lines) + "\n", served)
+        return Explanation("\n".join(lines) + "\n", served, route.name)
     try:
         authorize(key, router, model, route)
     except PermissionDenied as exc:
         lines.append(f"key {key.key_name}: DENIED with 403: {exc.message}{_grants(key)}")
-        return Explanation("\n".join(lines) + "\n", served=False)
+        return Explanation("\n".join(lines) + "\n", served=False, route=route.name)
     lines.append(f"key {key.key_name}: allowed{_grants(key)}")
     lines.append("  budgets (every one must have room): " + "; ".join(_scope(s) for s in key.scopes))
-    return Explanation("\n".join(lines) + "\n", served=True)
+    return Explanation("\n".join(lines) + "\n", served=True, route=route.name)
 
 
 def _key(gateway: c.Gateway, key_name: str | None) -> KeyContext | None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import pathlib
+import time
 from typing import Any
 
 from bifrostc.runtime.probe.runner import PlannedStep, RouteResult, TargetResult
@@ -9,8 +12,10 @@ from bifrostc.runtime.probe.runner import PlannedStep, RouteResult, TargetResult
 _LABELS = {"ready": "ready", "caveats": "works with caveats", "not_ready": "NOT READY"}
 
 
-def as_json(results: list[RouteResult]) -> dict[str, Any]:
+def as_json(results: list[RouteResult], now: float | None = None) -> dict[str, Any]:
+    probed_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() if now is None else now))
     return {
+        "probed_at": probed_at,
         "routes": [
             {
                 "route": result.route,
@@ -19,7 +24,7 @@ def as_json(results: list[RouteResult]) -> dict[str, Any]:
                 "targets": [target.as_json() for target in result.targets],
             }
             for result in results
-        ]
+        ],
     }
 
 
@@ -75,4 +80,23 @@ def dry_run(steps: list[PlannedStep]) -> str:
             f" ~ ${step.estimated_usd:.4f}"
         )
     lines.append(f"total ~ ${total:.4f} (plus one count_tokens call per target where the provider counts)")
+    return "\n".join(lines) + "\n"
+
+
+def last_probe(path: pathlib.Path, route: str) -> str:
+    """What `bifrostc explain --out` adds: the route's verdicts from the last probe written to out/."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return f"  last probe: none in {path} (run `bifrostc probe SPEC --out {path.parent}`)\n"
+    found = next((r for r in document.get("routes", []) if r.get("route") == route), None)
+    if found is None:
+        return f"  last probe ({document.get('probed_at', '?')}): this route was not probed\n"
+    lines = [f"  last probe ({document.get('probed_at', '?')}): {_LABELS.get(found['status'], found['status'])}"]
+    for target in found.get("targets", []):
+        notes = [*target.get("reasons", []), *target.get("caveats", [])]
+        label = _LABELS.get(target["status"], target["status"])
+        lines.append(
+            f"    {target['provider']}/{target['model']}: {label}" + (f" ({'; '.join(notes)})" if notes else "")
+        )
     return "\n".join(lines) + "\n"

@@ -138,3 +138,28 @@ async def test_dry_run_sends_nothing_and_prices_the_script(live_server: Any, tmp
 async def test_an_unknown_route_is_a_usage_error(tmp_path: Path) -> None:
     code, _, err = await probe(tmp_path, spec("http://127.0.0.1:9", "{sonnet: good-openai}"), "nope")
     assert code == 2 and "no route, alias or tier named 'nope'" in err
+
+
+async def test_explain_shows_the_last_probe_written_to_out(live_server: Any, tmp_path: Path) -> None:
+    async with live_server(fake_upstreams([])) as upstream:
+        code, _, err = await probe(
+            tmp_path, spec(upstream, "{sonnet: good-openai, haiku: no-usage}"), "sonnet", "haiku", "--out", "out"
+        )
+    assert code == 0, err
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bifrostc.compiler.cli",
+        "explain",
+        "gateway.yaml",
+        "haiku",
+        "--out",
+        "out",
+        cwd=tmp_path,
+        env={**os.environ, "PROBE_KEY": "x"},
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out = (await proc.communicate())[0].decode()
+    assert proc.returncode == 0
+    assert "  last probe (" in out and "): works with caveats" in out
+    assert "    p-no-usage/gpt-5: works with caveats (no usage reported" in out
