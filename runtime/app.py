@@ -10,7 +10,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,7 @@ from starlette.routing import BaseRoute, Route
 
 from bifrostc.runtime import config
 from bifrostc.runtime.context import Hooks
+from bifrostc.runtime.dialects import DIALECTS, ClientDialect, Endpoint
 from bifrostc.runtime.dispatch import BreakerBoard, Dispatcher
 from bifrostc.runtime.handlers import catalog, extras
 from bifrostc.runtime.handlers.chat import handle_chat
@@ -81,29 +82,32 @@ def swap_gateway(app: Starlette, gateway: config.Gateway) -> None:
     log.info("gateway reloaded: %d routes, %d providers", len(gateway.routes), len(gateway.providers))
 
 
-async def _anthropic_messages(request: Request) -> Response:
-    return await handle_chat(request, "anthropic", "messages")
+def _chat_endpoint(dialect: ClientDialect, endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
+    async def serve(request: Request) -> Response:
+        return await handle_chat(request, dialect, endpoint)
+
+    serve.__name__ = f"{dialect.name}_chat"
+    return serve
 
 
-async def _openai_chat(request: Request) -> Response:
-    return await handle_chat(request, "openai", "chat")
-
-
-async def _openai_responses(request: Request) -> Response:
-    return await handle_chat(request, "responses", "responses")
+def chat_routes(registry: Sequence[ClientDialect] = DIALECTS) -> list[BaseRoute]:
+    """Every registered dialect's chat endpoints."""
+    return [
+        Route(ep.path, _chat_endpoint(dialect, ep), methods=list(ep.methods))
+        for dialect in registry
+        for ep in dialect.endpoints
+    ]
 
 
 def gateway_routes() -> list[BaseRoute]:
     routes: list[BaseRoute] = [
         Route("/health", catalog.health, methods=["GET"]),
-        Route("/anthropic/v1/messages", _anthropic_messages, methods=["POST"]),
+        *chat_routes(),
         Route("/anthropic/v1/messages/count_tokens", extras.count_tokens, methods=["POST"]),
         Route("/anthropic/v1/models", catalog.anthropic_models, methods=["GET"]),
     ]
     for prefix in ("/v1", "/openai/v1"):
         routes += [
-            Route(f"{prefix}/chat/completions", _openai_chat, methods=["POST"]),
-            Route(f"{prefix}/responses", _openai_responses, methods=["POST"]),
             Route(f"{prefix}/embeddings", extras.embeddings, methods=["POST"]),
             Route(f"{prefix}/models", catalog.openai_models, methods=["GET"]),
         ]
