@@ -99,10 +99,10 @@ def chat_routes(registry: Sequence[ClientDialect] = DIALECTS) -> list[BaseRoute]
     ]
 
 
-def gateway_routes() -> list[BaseRoute]:
+def gateway_routes(registry: Sequence[ClientDialect] = DIALECTS) -> list[BaseRoute]:
     routes: list[BaseRoute] = [
         Route("/health", catalog.health, methods=["GET"]),
-        *chat_routes(),
+        *chat_routes(registry),
         Route("/anthropic/v1/messages/count_tokens", extras.count_tokens, methods=["POST"]),
         Route("/anthropic/v1/models", catalog.anthropic_models, methods=["GET"]),
     ]
@@ -126,13 +126,15 @@ def create_app(
     rng: random.Random | None = None,
     sleep: Any = None,
     breakers: BreakerBoard | None = None,
+    dialects: Sequence[ClientDialect] = DIALECTS,
 ) -> Starlette:
     """Build the gateway app.
 
     `hooks`: the pipeline hooks; or `hooks_factory(gateway)`, which is also called on every hot reload so hooks
     holding gateway tables (virtual keys, budgets, routes) follow the new config. `extra_routes` (e.g.
     Mount("/mcp", ...), dashboard, /metrics) are tried before the gateway's own; `lifespan_hooks` are async
-    context-manager factories entered at start-up (log sinks, MCP sessions...)."""
+    context-manager factories entered at start-up (log sinks, MCP sessions...); `dialects` the client dialects
+    served (the registry in runtime/dialects)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -145,7 +147,7 @@ def create_app(
                 await app.state.http_client.aclose()
 
     app = Starlette(
-        routes=[*extra_routes, *gateway_routes()],
+        routes=[*extra_routes, *gateway_routes(dialects)],
         lifespan=lifespan,
         exception_handlers={HTTPException: http_exception_handler},
     )

@@ -4,15 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bifrostc.runtime.dialects.base import (
-    Endpoint,
-    EventEncoder,
-    Inbound,
-    model_in_body,
-    relabel_model,
-    session_in_body,
-    speaks,
-)
+from bifrostc.runtime.dialects.base import BodyDialect, Endpoint, EventEncoder, Inbound, relabel_model, speaks
 from bifrostc.runtime.dialects.relay import RelayReader, SSERelayReader, Tally, merge_usage
 from bifrostc.runtime.errors import GatewayError
 from bifrostc.runtime.translate import anthropic
@@ -21,20 +13,14 @@ from bifrostc.runtime.translate.sse import ServerSentEvent
 from bifrostc.runtime.types import ChatRequest, ChatResponse
 
 
-class AnthropicMessages:
-    name = "anthropic"
-    log_endpoint = "messages"
-    endpoints = (Endpoint("/anthropic/v1/messages"),)
-    error_prefixes = ("/anthropic",)
-
-    def requested_model(self, call: Inbound) -> str:
-        return model_in_body(call.body)
+class AnthropicMessages(BodyDialect):
+    name: str = "anthropic"
+    log_endpoint: str = "messages"
+    endpoints: tuple[Endpoint, ...] = (Endpoint("/anthropic/v1/messages"),)
+    error_prefixes: tuple[str, ...] = ("/anthropic",)
 
     def parse(self, call: Inbound) -> ChatRequest:
         return anthropic.parse_request(call.body)
-
-    def session(self, call: Inbound) -> str | None:
-        return session_in_body(call.body)
 
     def build_response(self, response: ChatResponse, call: Inbound) -> dict[str, Any]:
         return anthropic.build_response(response)

@@ -83,6 +83,16 @@ class ClientDialect(Protocol):
         ...
 
 
+class BodyDialect:
+    """Shared by dialects that keep the model and the session in the JSON body (all three built in)."""
+
+    def requested_model(self, call: Inbound) -> str:
+        return model_in_body(call.body)
+
+    def session(self, call: Inbound) -> str | None:
+        return session_in_body(call.body)
+
+
 def speaks(adapter: object, dialect: str) -> bool:
     """An adapter serves passthrough when it speaks the client's dialect and has a `passthrough` method."""
     return getattr(adapter, "dialect", None) == dialect and hasattr(adapter, "passthrough")

@@ -4,15 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bifrostc.runtime.dialects.base import (
-    Endpoint,
-    EventEncoder,
-    Inbound,
-    model_in_body,
-    relabel_model,
-    session_in_body,
-    speaks,
-)
+from bifrostc.runtime.dialects.base import BodyDialect, Endpoint, EventEncoder, Inbound, relabel_model, speaks
 from bifrostc.runtime.dialects.relay import RelayReader, SSERelayReader, Tally, merge_usage
 from bifrostc.runtime.errors import GatewayError
 from bifrostc.runtime.translate import openai
@@ -20,20 +12,14 @@ from bifrostc.runtime.translate.sse import ServerSentEvent
 from bifrostc.runtime.types import ChatRequest, ChatResponse
 
 
-class OpenAIChat:
-    name = "openai"
-    log_endpoint = "chat"
-    endpoints = (Endpoint("/v1/chat/completions"), Endpoint("/openai/v1/chat/completions"))
-    error_prefixes = ("/v1", "/openai")
-
-    def requested_model(self, call: Inbound) -> str:
-        return model_in_body(call.body)
+class OpenAIChat(BodyDialect):
+    name: str = "openai"
+    log_endpoint: str = "chat"
+    endpoints: tuple[Endpoint, ...] = (Endpoint("/v1/chat/completions"), Endpoint("/openai/v1/chat/completions"))
+    error_prefixes: tuple[str, ...] = ("/v1", "/openai")
 
     def parse(self, call: Inbound) -> ChatRequest:
         return openai.parse_request(call.body)
-
-    def session(self, call: Inbound) -> str | None:
-        return session_in_body(call.body)
 
     def build_response(self, response: ChatResponse, call: Inbound) -> dict[str, Any]:
         return openai.build_response(response)

@@ -5,27 +5,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from bifrostc.runtime.dialects.base import Endpoint, EventEncoder, Inbound, model_in_body, session_in_body
+from bifrostc.runtime.dialects.base import BodyDialect, Endpoint, EventEncoder, Inbound
 from bifrostc.runtime.dialects.relay import NoRelay, RelayReader
 from bifrostc.runtime.errors import GatewayError
 from bifrostc.runtime.translate import responses
 from bifrostc.runtime.types import ChatRequest, ChatResponse
 
 
-class OpenAIResponses:
-    name = "responses"
-    log_endpoint = "responses"
-    endpoints = (Endpoint("/v1/responses"), Endpoint("/openai/v1/responses"))
-    error_prefixes = ()  # /v1 errors render in OpenAI's shape, which this dialect shares
-
-    def requested_model(self, call: Inbound) -> str:
-        return model_in_body(call.body)
+class OpenAIResponses(BodyDialect):
+    name: str = "responses"
+    log_endpoint: str = "responses"
+    endpoints: tuple[Endpoint, ...] = (Endpoint("/v1/responses"), Endpoint("/openai/v1/responses"))
+    error_prefixes: tuple[str, ...] = ()  # /v1 errors render in OpenAI's shape, which this dialect shares
 
     def parse(self, call: Inbound) -> ChatRequest:
         return responses.parse_request(call.body)
-
-    def session(self, call: Inbound) -> str | None:
-        return session_in_body(call.body)
 
     def build_response(self, response: ChatResponse, call: Inbound) -> dict[str, Any]:
         return responses.build_response(response, request=call.body)  # a response repeats the request's settings

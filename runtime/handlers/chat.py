@@ -8,6 +8,7 @@ only `model` rewritten goes upstream and upstream bytes come back unchanged. Thi
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -20,6 +21,7 @@ from bifrostc.runtime.dispatch import Attempt, PrimedStream, prime
 from bifrostc.runtime.errors import GatewayError, InvalidRequest, RequestTooLarge, UpstreamError
 from bifrostc.runtime.handlers.errors import error_response
 from bifrostc.runtime.handlers.streaming import RelayResponse, StreamRelay, raw_stream, upstream_bytes
+from bifrostc.runtime.http import UpstreamReply
 from bifrostc.runtime.translate import replay
 from bifrostc.runtime.types import ChatRequest, ChatResponse, Usage
 
@@ -59,6 +61,18 @@ async def _read_capped(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """One chat request on its way through the pipeline, once it is authenticated and parsed."""
+
+    rt: GatewayRuntime
+    ctx: RequestContext
+    dialect: ClientDialect
+    call: Inbound
+    chat: ChatRequest
+    request: Request
+
+
 async def handle_chat(request: Request, dialect: ClientDialect, endpoint: Endpoint) -> Response:
     rt: GatewayRuntime = request.app.state.runtime  # one snapshot: a hot reload never changes it mid-request
     ctx = RequestContext(dialect=dialect.name, endpoint=dialect.log_endpoint, headers=request.headers)
@@ -74,91 +88,72 @@ async def handle_chat(request: Request, dialect: ClientDialect, endpoint: Endpoi
         ctx.session = dialect.session(call)
         route = rt.router.resolve(ctx.requested_model)
         await rt.hooks.before_call(ctx, route)
+        exchange = Exchange(rt, ctx, dialect, call, chat, request)
         cached = await rt.hooks.cache_lookup(ctx, chat)
         if cached is not None:
             ctx.cache_hit = True
-            return await _respond_cached(rt, ctx, dialect, call, chat, cached)
-        if ctx.stream:
-            return await _stream(rt, ctx, dialect, call, route, chat, request)
-        return await _send(rt, ctx, dialect, call, route, chat, request)
+            return await _respond_cached(exchange, cached)
+        return await (_stream if ctx.stream else _send)(exchange, route)
     except GatewayError as exc:
         ctx.status, ctx.error = exc.status, exc.message
         await finish(rt, ctx, chat, None, None)
         return error_response(dialect.name, exc, ctx.response_headers())
 
 
-async def _send(
-    rt: GatewayRuntime,
-    ctx: RequestContext,
-    dialect: ClientDialect,
-    call: Inbound,
-    route: Route,
-    chat: ChatRequest,
-    request: Request,
-) -> Response:
-    async def attempt_once(attempt: Attempt) -> ChatResponse | bytes:
-        adapter: Any = attempt.adapter
-        if dialect.passthrough(adapter, call):
-            response = await adapter.passthrough(
-                call.body, model=attempt.model, api_key=attempt.api_key, client_headers=request.headers
-            )
-            return await upstream_bytes(response, attempt.provider.name)
-        return await adapter.send(chat, model=attempt.model, api_key=attempt.api_key)
+async def _relay(ex: Exchange, attempt: Attempt) -> UpstreamReply:
+    """The client's own body sent upstream (`dialect.passthrough` said this adapter speaks it)."""
+    adapter: Any = attempt.adapter  # `passthrough` is not on the ProviderAdapter Protocol
+    reply: UpstreamReply = await adapter.passthrough(
+        ex.call.body, model=attempt.model, api_key=attempt.api_key, client_headers=ex.request.headers
+    )
+    return reply
 
-    result = await rt.dispatcher.run(ctx, route, attempt_once)
+
+async def _send(ex: Exchange, route: Route) -> Response:
+    async def attempt_once(attempt: Attempt) -> ChatResponse | bytes:
+        if ex.dialect.passthrough(attempt.adapter, ex.call):
+            return await upstream_bytes(await _relay(ex, attempt), attempt.provider.name)
+        response: ChatResponse = await attempt.adapter.send(ex.chat, model=attempt.model, api_key=attempt.api_key)
+        return response
+
+    ctx = ex.ctx
+    result = await ex.rt.dispatcher.run(ctx, route, attempt_once)
     if isinstance(result, bytes):
         ctx.passthrough = True
-        content, response = dialect.relabel(result, ctx.requested_model)
+        content, response = ex.dialect.relabel(result, ctx.requested_model)
     else:
         result.model = ctx.requested_model
         response = result
-        content = orjson.dumps(dialect.build_response(result, call))
-    await finish(rt, ctx, chat, response, response.usage if response else None)
+        content = orjson.dumps(ex.dialect.build_response(result, ex.call))
+    await finish(ex.rt, ctx, ex.chat, response, response.usage if response else None)
     return Response(content, media_type="application/json", headers=ctx.response_headers())
 
 
-async def _stream(
-    rt: GatewayRuntime,
-    ctx: RequestContext,
-    dialect: ClientDialect,
-    call: Inbound,
-    route: Route,
-    chat: ChatRequest,
-    request: Request,
-) -> Response:
+async def _stream(ex: Exchange, route: Route) -> Response:
     async def attempt_once(attempt: Attempt) -> PrimedStream[Any]:
-        adapter: Any = attempt.adapter
-        if dialect.passthrough(adapter, call):
-            response = await adapter.passthrough(
-                call.body, model=attempt.model, api_key=attempt.api_key, client_headers=request.headers
-            )
-            return await prime(attempt, raw_stream(response, attempt.provider.name))
-        return await prime(attempt, adapter.stream(chat, model=attempt.model, api_key=attempt.api_key))
+        if ex.dialect.passthrough(attempt.adapter, ex.call):
+            return await prime(attempt, raw_stream(await _relay(ex, attempt), attempt.provider.name))
+        return await prime(attempt, attempt.adapter.stream(ex.chat, model=attempt.model, api_key=attempt.api_key))
 
-    primed = await rt.dispatcher.run(ctx, route, attempt_once)
+    ctx = ex.ctx
+    primed = await ex.rt.dispatcher.run(ctx, route, attempt_once)
     ctx.passthrough = isinstance(primed.first, bytes)
 
     async def done(usage: Usage | None, response: ChatResponse | None) -> None:
-        await finish(rt, ctx, chat, response, usage)
+        await finish(ex.rt, ctx, ex.chat, response, usage)
 
-    relay = StreamRelay(ctx, primed, dialect.encoder(call), dialect.relay_reader(), call.body, done)
+    relay = StreamRelay(ctx, primed, ex.dialect.encoder(ex.call), ex.dialect.relay_reader(), ex.call.body, done)
     return RelayResponse(relay, {**SSE_HEADERS, **ctx.response_headers()})
 
 
-async def _respond_cached(
-    rt: GatewayRuntime,
-    ctx: RequestContext,
-    dialect: ClientDialect,
-    call: Inbound,
-    chat: ChatRequest,
-    cached: ChatResponse,
-) -> Response:
+async def _respond_cached(ex: Exchange, cached: ChatResponse) -> Response:
+    ctx = ex.ctx
     cached.model = ctx.requested_model
-    await finish(rt, ctx, chat, None, cached.usage)
+    await finish(ex.rt, ctx, ex.chat, None, cached.usage)
     if not ctx.stream:
-        content = orjson.dumps(dialect.build_response(cached, call))
+        content = orjson.dumps(ex.dialect.build_response(cached, ex.call))
         return Response(content, media_type="application/json", headers=ctx.response_headers())
-    encoder = dialect.encoder(call)  # the replay has the shape this client asked for (usage chunk or not)
+    encoder = ex.dialect.encoder(ex.call)  # the replay has the shape this client asked for (usage chunk or not)
     frames = b"".join(encoder.encode(ev) for ev in replay.response_to_events(cached))
     return Response(frames, media_type="text/event-stream", headers={**SSE_HEADERS, **ctx.response_headers()})
 

@@ -37,7 +37,7 @@ async def count_tokens(request: Request) -> Response:
         await rt.hooks.authorize(ctx, route)  # grants apply; counting admits nothing and costs nothing
         allowed = ctx.provider_filter or (lambda _provider: True)
         target = next((t for t in route.targets if allowed(t.provider)), None)
-        adapter = rt.dispatcher.adapters.get(target.provider) if target else None
+        adapter: Any = rt.dispatcher.adapters.get(target.provider) if target else None
         if target is not None and hasattr(adapter, "count_tokens"):
             provider = rt.router.gateway.providers[target.provider]
             key = rt.router.choose_key(provider, target.model, lambda k: k.env in rt.dispatcher.secrets)
@@ -77,7 +77,10 @@ async def embeddings(request: Request) -> Response:
         async def call(attempt: Attempt) -> dict[str, Any]:
             if not hasattr(attempt.adapter, "embeddings"):
                 raise InvalidRequest(f"provider '{attempt.provider.name}' does not serve embeddings")
-            return await attempt.adapter.embeddings(body, model=attempt.model, api_key=attempt.api_key)
+            result: dict[str, Any] = await attempt.adapter.embeddings(
+                body, model=attempt.model, api_key=attempt.api_key
+            )
+            return result
 
         result = await rt.dispatcher.run(ctx, route, call)
         result["model"] = ctx.requested_model
