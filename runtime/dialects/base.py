@@ -10,7 +10,7 @@ body and how to read usage and the terminal frame out of relayed stream bytes.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import orjson
@@ -36,6 +36,7 @@ class Inbound:
     body: dict[str, Any]
     params: Mapping[str, str]  # path parameters of `endpoint.path`
     endpoint: Endpoint
+    query: Mapping[str, str] = field(default_factory=dict)  # e.g. Gemini's ?alt=sse picks the stream framing
 
 
 class EventEncoder(Protocol):

@@ -49,6 +49,7 @@ _SQL_TYPES = {
 }
 # Fields added after a table may already exist: `added_columns` adds them to older tables (additive only).
 ADDED_FIELDS: tuple[str, ...] = ("usage_estimated",)
+_FALSE = {"sqlite": "0", "postgres": "false"}  # what older rows read for an added flag
 _SEQ_COLUMN = {"sqlite": "seq INTEGER PRIMARY KEY AUTOINCREMENT", "postgres": "seq BIGSERIAL PRIMARY KEY"}
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 # Columns the list view returns: everything but the (possibly large) bodies.
@@ -128,7 +129,8 @@ class LogSql:
         types = _SQL_TYPES[self.flavour]
         statements = []
         for name in ADDED_FIELDS:
-            column = f"{name} {types[_KINDS.get(name, 'text')]}"
+            kind = _KINDS.get(name, "text")
+            column = f"{name} {types[kind]}" + (" DEFAULT " + _FALSE[self.flavour] if kind == "bool" else "")
             if existing is None:
                 statements.append(f"ALTER TABLE {self.table} ADD COLUMN IF NOT EXISTS {column}")
             elif name not in existing:
