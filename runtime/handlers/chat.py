@@ -142,7 +142,8 @@ async def _stream(ex: Exchange, route: Route) -> Response:
     async def done(usage: Usage | None, response: ChatResponse | None) -> None:
         await finish(ex.rt, ctx, ex.chat, response, usage)
 
-    relay = StreamRelay(ctx, primed, ex.dialect.encoder(ex.call), ex.dialect.relay_reader(), ex.call.body, done)
+    reader = ex.dialect.relay_reader() if ctx.passthrough else None
+    relay = StreamRelay(ctx, primed, ex.dialect.encoder(ex.call), reader, ex.call.body, done)
     return RelayResponse(relay, {**SSE_HEADERS, **ctx.response_headers()})
 
 

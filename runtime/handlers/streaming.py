@@ -76,13 +76,15 @@ class StreamRelay:
         ctx: RequestContext,
         primed: PrimedStream[Any],
         encoder: EventEncoder,
-        reader: RelayReader,
+        reader: RelayReader | None,
         prompt: object,
         done: Done,
     ) -> None:
+        """`reader` reads relayed bytes (passthrough; None for canonical events); `prompt` is the client's body,
+        for an estimate of the prompt's tokens when the upstream never counted them."""
         self.ctx, self.primed, self.encoder, self.done, self.prompt = ctx, primed, encoder, done, prompt
         self.reader = reader
-        self.tally = reader.tally if ctx.passthrough else Tally()
+        self.tally = reader.tally if reader is not None else Tally()
         self.events: list[StreamEvent] = []
         self.failed = False
         self.finished = False
@@ -94,6 +96,7 @@ class StreamRelay:
         try:
             async for item in self.primed:
                 if isinstance(item, bytes):
+                    assert self.reader is not None, "relayed bytes come only from a passthrough stream"
                     self.reader.feed(item)
                     yield item
                     self.finished = tally.terminal  # resumed: the frame was sent
