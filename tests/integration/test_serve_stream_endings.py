@@ -2,7 +2,8 @@
 
 - A client that leaves mid-stream (Esc in Claude Code, a killed process): logged as 499 and billed for what was
   relayed, counted from the events sent and flagged `usage_estimated`, since the upstream's closing usage never
-  came. Dialects x paths: Anthropic passthrough, Anthropic translated from OpenAI, OpenAI passthrough.
+  came. Dialects x paths: Anthropic passthrough, Anthropic translated from OpenAI, OpenAI passthrough, Responses
+  translated from Anthropic.
 - A client that closes right after the terminal frame, as the openai SDK does after `data: [DONE]`, while the
   upstream has not closed yet: a complete stream, logged 200 and counted so in bifrostc_requests_total.
 
@@ -137,17 +138,23 @@ async def _row(url: str, request_id: str) -> dict[str, Any]:
     raise AssertionError(f"request {request_id} was never logged")
 
 
+PROMPT = [{"role": "user", "content": "write forty words"}]
 DROPS = {
-    "anthropic passthrough": ("/anthropic/v1/messages", "claude-up", {"max_tokens": 64}),
-    "anthropic from openai": ("/anthropic/v1/messages", "gpt-up", {"max_tokens": 64}),
-    "openai passthrough": ("/v1/chat/completions", "gpt-up", {"stream_options": {"include_usage": True}}),
+    "anthropic passthrough": ("/anthropic/v1/messages", "claude-up", {"max_tokens": 64, "messages": PROMPT}),
+    "anthropic from openai": ("/anthropic/v1/messages", "gpt-up", {"max_tokens": 64, "messages": PROMPT}),
+    "openai passthrough": (
+        "/v1/chat/completions",
+        "gpt-up",
+        {"messages": PROMPT, "stream_options": {"include_usage": True}},
+    ),
+    "responses from anthropic": ("/v1/responses", "claude-up", {"input": "write forty words"}),
 }
 
 
 @pytest.mark.parametrize("case", DROPS)
 async def test_a_dropped_stream_is_logged_and_billed_for_what_was_relayed(gateway_url: str, case: str) -> None:
     path, model, extra = DROPS[case]
-    body = {"model": model, "stream": True, "messages": [{"role": "user", "content": "write forty words"}], **extra}
+    body = {"model": model, "stream": True, **extra}
     seen = 0
     async with httpx.AsyncClient(timeout=10) as client:
         headers = {"authorization": f"Bearer {CLIENT_KEY}"}
