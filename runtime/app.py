@@ -10,7 +10,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,7 @@ from starlette.routing import BaseRoute, Route
 
 from bifrostc.runtime import config
 from bifrostc.runtime.context import Hooks
+from bifrostc.runtime.dialects import DIALECTS, ClientDialect, Endpoint
 from bifrostc.runtime.dispatch import BreakerBoard, Dispatcher
 from bifrostc.runtime.handlers import catalog, extras
 from bifrostc.runtime.handlers.chat import handle_chat
@@ -81,29 +82,32 @@ def swap_gateway(app: Starlette, gateway: config.Gateway) -> None:
     log.info("gateway reloaded: %d routes, %d providers", len(gateway.routes), len(gateway.providers))
 
 
-async def _anthropic_messages(request: Request) -> Response:
-    return await handle_chat(request, "anthropic", "messages")
+def _chat_endpoint(dialect: ClientDialect, endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
+    async def serve(request: Request) -> Response:
+        return await handle_chat(request, dialect, endpoint)
+
+    serve.__name__ = f"{dialect.name}_chat"
+    return serve
 
 
-async def _openai_chat(request: Request) -> Response:
-    return await handle_chat(request, "openai", "chat")
+def chat_routes(registry: Sequence[ClientDialect] = DIALECTS) -> list[BaseRoute]:
+    """Every registered dialect's chat endpoints."""
+    return [
+        Route(ep.path, _chat_endpoint(dialect, ep), methods=list(ep.methods))
+        for dialect in registry
+        for ep in dialect.endpoints
+    ]
 
 
-async def _openai_responses(request: Request) -> Response:
-    return await handle_chat(request, "responses", "responses")
-
-
-def gateway_routes() -> list[BaseRoute]:
+def gateway_routes(registry: Sequence[ClientDialect] = DIALECTS) -> list[BaseRoute]:
     routes: list[BaseRoute] = [
         Route("/health", catalog.health, methods=["GET"]),
-        Route("/anthropic/v1/messages", _anthropic_messages, methods=["POST"]),
+        *chat_routes(registry),
         Route("/anthropic/v1/messages/count_tokens", extras.count_tokens, methods=["POST"]),
         Route("/anthropic/v1/models", catalog.anthropic_models, methods=["GET"]),
     ]
     for prefix in ("/v1", "/openai/v1"):
         routes += [
-            Route(f"{prefix}/chat/completions", _openai_chat, methods=["POST"]),
-            Route(f"{prefix}/responses", _openai_responses, methods=["POST"]),
             Route(f"{prefix}/embeddings", extras.embeddings, methods=["POST"]),
             Route(f"{prefix}/models", catalog.openai_models, methods=["GET"]),
         ]
@@ -122,13 +126,15 @@ def create_app(
     rng: random.Random | None = None,
     sleep: Any = None,
     breakers: BreakerBoard | None = None,
+    dialects: Sequence[ClientDialect] = DIALECTS,
 ) -> Starlette:
     """Build the gateway app.
 
     `hooks`: the pipeline hooks; or `hooks_factory(gateway)`, which is also called on every hot reload so hooks
     holding gateway tables (virtual keys, budgets, routes) follow the new config. `extra_routes` (e.g.
     Mount("/mcp", ...), dashboard, /metrics) are tried before the gateway's own; `lifespan_hooks` are async
-    context-manager factories entered at start-up (log sinks, MCP sessions...)."""
+    context-manager factories entered at start-up (log sinks, MCP sessions...); `dialects` the client dialects
+    served (the registry in runtime/dialects)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -141,7 +147,7 @@ def create_app(
                 await app.state.http_client.aclose()
 
     app = Starlette(
-        routes=[*extra_routes, *gateway_routes()],
+        routes=[*extra_routes, *gateway_routes(dialects)],
         lifespan=lifespan,
         exception_handlers={HTTPException: http_exception_handler},
     )

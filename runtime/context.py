@@ -12,12 +12,13 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from bifrostc.runtime import config
 from bifrostc.runtime.types import ChatRequest, ChatResponse, Usage
 
-Dialect = Literal["anthropic", "openai", "responses"]
+# The name of a client dialect (`runtime/dialects`: anthropic | openai | responses | any dialect registered there).
+Dialect = str
 
 
 class _RequestIds:
@@ -64,6 +65,7 @@ class RequestContext:
     passthrough: bool = False
     cache_hit: bool = False
     usage: Usage | None = None
+    usage_estimated: bool = False  # usage counted from what a stream relayed: its closing usage never came
     status: int = 200
     error: str | None = None
     extras: dict[str, Any] = field(default_factory=dict)  # per-request state of hooks (e.g. a budget reservation)

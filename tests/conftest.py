@@ -1,10 +1,13 @@
-"""Shared test helpers: a real uvicorn server on 127.0.0.1 for any ASGI app (random port, same event loop)."""
+"""Shared test helpers: a real uvicorn server on 127.0.0.1 for any ASGI app (random port), in the test's event
+loop or in a thread of its own (when the test's loop is blocked, e.g. by a sync SDK or a subprocess)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+import socket
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -31,6 +34,24 @@ async def running_server(app: Any) -> AsyncIterator[str]:
         server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait_for(task, timeout=10)
+
+
+@contextlib.contextmanager
+def server_thread(app: Any) -> Iterator[str]:
+    """Serve `app` on 127.0.0.1:<random port> from its own thread and loop; yields its base URL."""
+    # A socket bound and listening before the server thread starts: clients can connect at once.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
 
 
 @pytest.fixture

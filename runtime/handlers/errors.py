@@ -1,4 +1,4 @@
-"""Errors rendered in the caller's dialect: Anthropic JSON under /anthropic, OpenAI JSON elsewhere."""
+"""Errors rendered in the caller's dialect (each dialect object owns its error body; see runtime/dialects)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from bifrostc.runtime import dialects
 from bifrostc.runtime.context import Dialect
 from bifrostc.runtime.errors import GatewayError, InvalidRequest, NotFound
 
@@ -17,13 +18,11 @@ _STATUS_ERRORS: dict[int, type[GatewayError]] = {400: InvalidRequest, 404: NotFo
 
 
 def dialect_for_path(path: str) -> Dialect:
-    return "anthropic" if path.startswith("/anthropic") else "openai"
+    return dialects.dialect_for_path(path).name
 
 
 def error_body(dialect: Dialect, exc: GatewayError) -> dict[str, Any]:
-    if dialect == "anthropic":
-        return {"type": "error", "error": {"type": exc.anthropic_type, "message": exc.message}}
-    return {"error": {"message": exc.message, "type": exc.openai_type, "param": None, "code": exc.openai_code}}
+    return dialects.dialect_named(dialect).error_body(exc)
 
 
 def error_response(dialect: Dialect, exc: GatewayError, headers: dict[str, str] | None = None) -> Response:

@@ -9,21 +9,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bifrostc.runtime.context import RequestContext
+from bifrostc.runtime.dialects.base import model_in_body
+from bifrostc.runtime.dialects.relay import estimate_tokens
 from bifrostc.runtime.dispatch import Attempt
 from bifrostc.runtime.errors import GatewayError, InvalidRequest, UpstreamError
-from bifrostc.runtime.handlers.chat import finish, read_json, requested_model
+from bifrostc.runtime.handlers.chat import finish, read_json
 from bifrostc.runtime.handlers.errors import error_response
 from bifrostc.runtime.types import Usage
 
 if TYPE_CHECKING:
     from bifrostc.runtime.app import GatewayRuntime
 
-CHARS_PER_TOKEN = 4  # the usual rough ratio for English text and code
 
-
-def estimate_tokens(body: dict[str, Any]) -> int:
-    counted = {k: body.get(k) for k in ("system", "messages", "tools") if body.get(k) is not None}
-    return max(1, len(orjson.dumps(counted)) // CHARS_PER_TOKEN)
+def prompt_estimate(body: dict[str, Any]) -> int:
+    return estimate_tokens({k: body.get(k) for k in ("system", "messages", "tools") if body.get(k) is not None})
 
 
 async def count_tokens(request: Request) -> Response:
@@ -31,14 +30,14 @@ async def count_tokens(request: Request) -> Response:
     rt: GatewayRuntime = request.app.state.runtime
     ctx = RequestContext(dialect="anthropic", endpoint="count_tokens", headers=request.headers)
     try:
+        ctx.key = await rt.hooks.authenticate(request.headers, ctx)  # before the body is read (see handle_chat)
         body = await read_json(request)
-        ctx.key = await rt.hooks.authenticate(request.headers, ctx)
-        ctx.requested_model = requested_model(body)
+        ctx.requested_model = model_in_body(body)
         route = rt.router.resolve(ctx.requested_model)
         await rt.hooks.authorize(ctx, route)  # grants apply; counting admits nothing and costs nothing
         allowed = ctx.provider_filter or (lambda _provider: True)
         target = next((t for t in route.targets if allowed(t.provider)), None)
-        adapter = rt.dispatcher.adapters.get(target.provider) if target else None
+        adapter: Any = rt.dispatcher.adapters.get(target.provider) if target else None
         if target is not None and hasattr(adapter, "count_tokens"):
             provider = rt.router.gateway.providers[target.provider]
             key = rt.router.choose_key(provider, target.model, lambda k: k.env in rt.dispatcher.secrets)
@@ -52,7 +51,7 @@ async def count_tokens(request: Request) -> Response:
                 return Response(orjson.dumps(result), media_type="application/json")
             except UpstreamError:
                 pass  # an estimate beats an error for a token count
-        return Response(orjson.dumps({"input_tokens": estimate_tokens(body)}), media_type="application/json")
+        return Response(orjson.dumps({"input_tokens": prompt_estimate(body)}), media_type="application/json")
     except GatewayError as exc:
         return error_response("anthropic", exc)
 
@@ -69,16 +68,19 @@ async def embeddings(request: Request) -> Response:
     rt: GatewayRuntime = request.app.state.runtime
     ctx = RequestContext(dialect="openai", endpoint="embeddings", headers=request.headers)
     try:
+        ctx.key = await rt.hooks.authenticate(request.headers, ctx)  # before the body is read (see handle_chat)
         body = await read_json(request)
-        ctx.key = await rt.hooks.authenticate(request.headers, ctx)
-        ctx.requested_model = requested_model(body)
+        ctx.requested_model = model_in_body(body)
         route = rt.router.resolve(ctx.requested_model)
         await rt.hooks.before_call(ctx, route)
 
         async def call(attempt: Attempt) -> dict[str, Any]:
             if not hasattr(attempt.adapter, "embeddings"):
                 raise InvalidRequest(f"provider '{attempt.provider.name}' does not serve embeddings")
-            return await attempt.adapter.embeddings(body, model=attempt.model, api_key=attempt.api_key)
+            result: dict[str, Any] = await attempt.adapter.embeddings(
+                body, model=attempt.model, api_key=attempt.api_key
+            )
+            return result
 
         result = await rt.dispatcher.run(ctx, route, call)
         result["model"] = ctx.requested_model

@@ -1,25 +1,29 @@
-"""Streaming bodies: canonical events encoded for the client, or upstream bytes relayed unchanged."""
+"""Streaming bodies: canonical events encoded for the client, or upstream bytes relayed unchanged; settled once."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx
-import orjson
+from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from bifrostc.runtime.context import RequestContext
+from bifrostc.runtime.dialects.base import EventEncoder
+from bifrostc.runtime.dialects.relay import RelayReader, Tally
 from bifrostc.runtime.dispatch import PrimedStream
 from bifrostc.runtime.errors import GatewayError
 from bifrostc.runtime.http import UpstreamReply, error_from_transport
 from bifrostc.runtime.translate import replay
-from bifrostc.runtime.translate.sse import SSEDecoder
-from bifrostc.runtime.types import ChatResponse, MessageDelta, MessageStart, StreamError, StreamEvent, Usage
+from bifrostc.runtime.types import ChatResponse, MessageStart, StreamError, StreamEvent, Usage
 
 log = logging.getLogger("bifrostc.stream")
 CLIENT_CLOSED = 499
 Done = Callable[[Usage | None, ChatResponse | None], Awaitable[None]]
+_settling: set[asyncio.Task[None]] = set()  # settle tasks in flight: the loop keeps only weak references
 
 
 async def upstream_bytes(response: UpstreamReply, provider: str) -> bytes:
@@ -57,90 +61,98 @@ def frame_end(buffer: bytes) -> int:
     return max(lf + 2 if lf >= 0 else 0, crlf + 4 if crlf >= 0 else 0)
 
 
-def merge_usage(total: Usage, part: Usage) -> None:
-    """Stream usage arrives in pieces (input at start, output at the end): keep the largest of each."""
-    for name in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens"):
-        setattr(total, name, max(getattr(total, name), getattr(part, name)))
+class StreamRelay:
+    """One client stream: relays a primed upstream stream, then settles it (closes the upstream, bills, caches,
+    logs) exactly once.
+
+    Settling runs in its own task and is awaited through `asyncio.shield`: when the client goes away, Starlette
+    cancels the body iterator, and anything awaited in its `finally` would be cancelled with it (the stream was
+    then neither logged nor billed). A stream whose terminal frame was sent is complete, even if the client
+    closes before the upstream's EOF (the openai SDK closes right after `data: [DONE]`).
+    """
+
+    def __init__(
+        self,
+        ctx: RequestContext,
+        primed: PrimedStream[Any],
+        encoder: EventEncoder,
+        reader: RelayReader | None,
+        prompt: object,
+        done: Done,
+    ) -> None:
+        """`reader` reads relayed bytes (passthrough; None for canonical events); `prompt` is the client's body,
+        for an estimate of the prompt's tokens when the upstream never counted them."""
+        self.ctx, self.primed, self.encoder, self.done, self.prompt = ctx, primed, encoder, done, prompt
+        self.reader = reader
+        self.tally = reader.tally if reader is not None else Tally()
+        self.events: list[StreamEvent] = []
+        self.failed = False
+        self.finished = False
+        self._settling: asyncio.Task[None] | None = None
+
+    async def body(self) -> AsyncIterator[bytes]:
+        """The client's body; an error after bytes went out closes it with the dialect's error event."""
+        ctx, tally = self.ctx, self.tally
+        try:
+            async for item in self.primed:
+                if isinstance(item, bytes):
+                    assert self.reader is not None, "relayed bytes come only from a passthrough stream"
+                    self.reader.feed(item)
+                    yield item
+                    self.finished = tally.terminal  # resumed: the frame was sent
+                    continue
+                if isinstance(item, MessageStart):
+                    item.model = ctx.requested_model
+                elif isinstance(item, StreamError):
+                    self.failed = True
+                    ctx.status, ctx.error = item.status, item.message
+                tally.add(item)
+                self.events.append(item)
+                yield self.encoder.encode(item)
+                self.finished = tally.terminal
+            self.finished = True
+        except GatewayError as exc:
+            self.failed = self.finished = True
+            ctx.status, ctx.error = exc.status, exc.message
+            log.warning("request %s: stream failed mid-way: %s", ctx.request_id, exc.message)
+            yield self.encoder.encode(StreamError(type=exc.anthropic_type, message=exc.message, status=exc.status))
+        finally:
+            await self.settle()
+
+    async def settle(self) -> None:
+        """Idempotent; survives the cancellation of whoever awaits it."""
+        if self._settling is None:
+            if not self.finished and not self.failed:
+                # The client went away mid-stream (nginx's 499): log it as such, bill what was relayed, cache nothing.
+                self.failed = True
+                self.ctx.status, self.ctx.error = CLIENT_CLOSED, "client closed the stream"
+            self._settling = asyncio.create_task(self._settle())
+            _settling.add(self._settling)
+            self._settling.add_done_callback(_settling.discard)
+        await asyncio.shield(self._settling)
+
+    async def _settle(self) -> None:
+        try:
+            await self.primed.aclose()
+        except (GatewayError, OSError, httpx.HTTPError, RuntimeError) as exc:
+            log.warning("request %s: closing the upstream stream failed: %s", self.ctx.request_id, exc)
+        usage, self.ctx.usage_estimated = self.tally.billed(self.prompt)
+        response = None if self.failed or self.ctx.passthrough else _assemble(self.events)
+        await self.done(usage, response)
 
 
-class UsageSniffer:
-    """Reads usage out of relayed SSE bytes without touching them (passthrough streams)."""
+class RelayResponse(StreamingResponse):
+    """A StreamingResponse that settles its relay even when the body was never iterated (an early disconnect)."""
 
-    def __init__(self, dialect: str) -> None:
-        self.dialect = dialect
-        self.decoder = SSEDecoder()
-        self.usage = Usage()
+    def __init__(self, relay: StreamRelay, headers: Mapping[str, str]) -> None:
+        super().__init__(relay.body(), media_type="text/event-stream", headers=headers)
+        self.relay = relay
 
-    def feed(self, chunk: bytes) -> None:
-        for event in self.decoder.feed(chunk):
-            if '"usage"' not in event.data:
-                continue
-            try:
-                data = orjson.loads(event.data)
-            except orjson.JSONDecodeError:
-                continue
-            usage = (data.get("message") or data).get("usage") if isinstance(data, dict) else None
-            if isinstance(usage, dict):
-                merge_usage(self.usage, _usage_from(self.dialect, usage))
-
-
-def _usage_from(dialect: str, raw: dict[str, Any]) -> Usage:
-    if dialect == "anthropic":
-        return Usage(
-            input_tokens=int(raw.get("input_tokens") or 0),
-            output_tokens=int(raw.get("output_tokens") or 0),
-            cache_read_tokens=int(raw.get("cache_read_input_tokens") or 0),
-            cache_write_tokens=int(raw.get("cache_creation_input_tokens") or 0),
-        )
-    cached = int((raw.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
-    return Usage(
-        input_tokens=max(0, int(raw.get("prompt_tokens") or 0) - cached),
-        output_tokens=int(raw.get("completion_tokens") or 0),
-        cache_read_tokens=cached,
-    )
-
-
-async def event_stream(
-    ctx: RequestContext, primed: PrimedStream[Any], encoder: Any, done: Done
-) -> AsyncIterator[bytes]:
-    """Relay a primed stream; an error after bytes went out closes it with the dialect's error event."""
-    usage = Usage()
-    sniffer = UsageSniffer(ctx.dialect)
-    events: list[StreamEvent] = []
-    failed = False
-    finished = False
-    try:
-        async for item in primed:
-            if isinstance(item, bytes):
-                sniffer.feed(item)
-                yield item
-                continue
-            if isinstance(item, MessageStart):
-                item.model = ctx.requested_model
-                merge_usage(usage, item.usage)
-            elif isinstance(item, MessageDelta):
-                merge_usage(usage, item.usage)
-            elif isinstance(item, StreamError):
-                failed = True
-                ctx.status, ctx.error = item.status, item.message
-            events.append(item)
-            yield encoder.encode(item)
-        finished = True
-    except GatewayError as exc:
-        failed = True
-        ctx.status, ctx.error = exc.status, exc.message
-        log.warning("request %s: stream failed mid-way: %s", ctx.request_id, exc.message)
-        finished = True
-        yield encoder.encode(StreamError(type=exc.anthropic_type, message=exc.message, status=exc.status))
-    finally:
-        if not finished and not failed:
-            # The client went away mid-stream (nginx's 499): log it as such, bill what was used, cache nothing.
-            failed = True
-            ctx.status, ctx.error = CLIENT_CLOSED, "client closed the stream"
-        await primed.aclose()
-        final_usage = sniffer.usage if ctx.passthrough else usage
-        response = None if failed or ctx.passthrough else _assemble(events)
-        await done(final_usage, response)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self.relay.settle()
 
 
 def _assemble(events: list[StreamEvent]) -> ChatResponse | None:

@@ -56,6 +56,7 @@ def record_from_log(
         upstream_errors=max(0, ctx.attempts - (0 if failed else 1)),
         fallback_used=ctx.fallback_used,
         cache_hit=ctx.cache_hit,
+        usage_estimated=ctx.usage_estimated,
     )
     if log.request is not None:
         apply_request(record, log.request, bodies=log_bodies, full_history=full_history)

@@ -143,6 +143,7 @@ class RequestRecord:
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
     cost_usd: float = 0.0
+    usage_estimated: bool = False  # tokens counted from what a stream relayed: its closing usage never came
     latency_ms: float | None = None
     time_to_first_token_ms: float | None = None
     attempts: int = 1

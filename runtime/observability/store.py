@@ -8,7 +8,7 @@ only in column types and placeholder style, so the statements are built here onc
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -36,6 +36,7 @@ _KINDS: dict[str, str] = {
     "upstream_errors": "int",
     "fallback_used": "bool",
     "cache_hit": "bool",
+    "usage_estimated": "bool",
     "temperature": "real",
     "max_tokens": "int",
     "tools_count": "int",
@@ -46,6 +47,9 @@ _SQL_TYPES = {
     "sqlite": {"text": "TEXT", "int": "INTEGER", "real": "REAL", "bool": "INTEGER", "json": "TEXT"},
     "postgres": {"text": "TEXT", "int": "BIGINT", "real": "DOUBLE PRECISION", "bool": "BOOLEAN", "json": "TEXT"},
 }
+# Fields added after a table may already exist: `added_columns` adds them to older tables (additive only).
+ADDED_FIELDS: tuple[str, ...] = ("usage_estimated",)
+_FALSE = {"sqlite": "0", "postgres": "false"}  # what older rows read for an added flag
 _SEQ_COLUMN = {"sqlite": "seq INTEGER PRIMARY KEY AUTOINCREMENT", "postgres": "seq BIGSERIAL PRIMARY KEY"}
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 # Columns the list view returns: everything but the (possibly large) bodies.
@@ -118,6 +122,20 @@ class LogSql:
             f"CREATE INDEX IF NOT EXISTS {base}_id_idx ON {self.table} (id)",
             f"CREATE INDEX IF NOT EXISTS {base}_key_idx ON {self.table} (virtual_key)",
         ]
+
+    def added_columns(self, existing: Collection[str] | None = None) -> list[str]:
+        """ALTER statements for the ADDED_FIELDS an older table lacks: sqlite passes its `existing` columns,
+        PostgreSQL says IF NOT EXISTS."""
+        types = _SQL_TYPES[self.flavour]
+        statements = []
+        for name in ADDED_FIELDS:
+            kind = _KINDS.get(name, "text")
+            column = f"{name} {types[kind]}" + (" DEFAULT " + _FALSE[self.flavour] if kind == "bool" else "")
+            if existing is None:
+                statements.append(f"ALTER TABLE {self.table} ADD COLUMN IF NOT EXISTS {column}")
+            elif name not in existing:
+                statements.append(f"ALTER TABLE {self.table} ADD COLUMN {column}")
+        return statements
 
     def insert(self) -> str:
         marks = ", ".join([self.mark] * len(RECORD_FIELDS))

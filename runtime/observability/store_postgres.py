@@ -54,7 +54,7 @@ class PostgresLogStore:
             await self._conn.execute("SELECT pg_advisory_xact_lock(hashtext('bifrostc.log_store.ddl'))")
             if self.schema:
                 await self._conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
-            for statement in self._sql.create_statements():
+            for statement in [*self._sql.create_statements(), *self._sql.added_columns()]:
                 await self._conn.execute(statement)
 
     def _connection(self) -> Any:

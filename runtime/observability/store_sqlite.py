@@ -47,6 +47,9 @@ class SqliteLogStore:
         conn.execute("PRAGMA busy_timeout=5000")
         for statement in self._sql.create_statements():
             conn.execute(statement)
+        existing = {row[1] for row in conn.execute(f"PRAGMA table_info({self._sql.table})")}
+        for statement in self._sql.added_columns(existing):
+            conn.execute(statement)
         self._conn = conn
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:

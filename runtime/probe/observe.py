@@ -7,8 +7,8 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+from bifrostc.runtime.dialects.relay import merge_usage
 from bifrostc.runtime.errors import GatewayError
-from bifrostc.runtime.handlers.streaming import merge_usage
 from bifrostc.runtime.translate.replay import StreamAccumulator
 from bifrostc.runtime.types import (
     BlockDelta,

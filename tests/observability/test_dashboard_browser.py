@@ -8,13 +8,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
-import socket
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
@@ -22,6 +20,7 @@ from bifrostc.runtime.observability.dashboard import dashboard_routes
 from bifrostc.runtime.observability.records import RequestRecord
 from bifrostc.runtime.observability.sink import LogSink
 from bifrostc.runtime.observability.store_sqlite import SqliteLogStore
+from tests.conftest import server_thread
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -56,23 +55,6 @@ async def _budgets() -> list[dict]:
     ]
 
 
-@contextlib.contextmanager
-def _serve(app: Starlette) -> Iterator[str]:
-    # A socket bound and listening before the server thread starts: the browser can connect at once.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-
-
 @pytest.fixture
 async def dashboard(tmp_path) -> AsyncIterator[LiveDashboard]:
     store = SqliteLogStore(tmp_path / "dash.db")
@@ -98,7 +80,7 @@ async def dashboard(tmp_path) -> AsyncIterator[LiveDashboard]:
 
     routes = dashboard_routes(store, spend_report=_budgets, admin_key=ADMIN_KEY)
     app = Starlette(routes=[Mount("/dashboard", routes=routes)], lifespan=lifespan)
-    with _serve(app) as base_url:
+    with server_thread(app) as base_url:
         assert await asyncio.to_thread(ready.wait, 10)
         yield LiveDashboard(base_url + "/dashboard", sink, holder["loop"])
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from bifrostc.runtime.handlers.chat import _relabel_passthrough
-from bifrostc.runtime.translate import openai
+from bifrostc.runtime.dialects.openai_chat import OpenAIChat
 
 BODY = {
     "id": "c1",
@@ -24,7 +23,7 @@ BODY = {
 
 @pytest.mark.parametrize("raw", [orjson.dumps(BODY), orjson.dumps(BODY, option=orjson.OPT_INDENT_2)])
 def test_relabelled_body_and_parsed_usage(raw: bytes) -> None:
-    content, parsed = _relabel_passthrough(openai, raw, "public")
+    content, parsed = OpenAIChat().relabel(raw, "public")
     assert orjson.loads(content) == {**BODY, "model": "public"}
     assert parsed is not None and parsed.model == "public"
     assert (parsed.usage.input_tokens, parsed.usage.output_tokens) == (3, 2)

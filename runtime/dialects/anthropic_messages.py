@@ -1,0 +1,61 @@
+"""Anthropic Messages at /anthropic/v1/messages (Claude Code, the anthropic SDKs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bifrostc.runtime.dialects.base import BodyDialect, Endpoint, EventEncoder, Inbound, relabel_model, speaks
+from bifrostc.runtime.dialects.relay import RelayReader, SSERelayReader, Tally, merge_usage
+from bifrostc.runtime.errors import GatewayError
+from bifrostc.runtime.translate import anthropic
+from bifrostc.runtime.translate.anthropic_stream import usage_from_anthropic
+from bifrostc.runtime.translate.sse import ServerSentEvent
+from bifrostc.runtime.types import ChatRequest, ChatResponse
+
+
+class AnthropicMessages(BodyDialect):
+    name: str = "anthropic"
+    log_endpoint: str = "messages"
+    endpoints: tuple[Endpoint, ...] = (Endpoint("/anthropic/v1/messages"),)
+    error_prefixes: tuple[str, ...] = ("/anthropic",)
+
+    def parse(self, call: Inbound) -> ChatRequest:
+        return anthropic.parse_request(call.body)
+
+    def build_response(self, response: ChatResponse, call: Inbound) -> dict[str, Any]:
+        return anthropic.build_response(response)
+
+    def encoder(self, call: Inbound) -> EventEncoder:
+        return anthropic.StreamEncoder()
+
+    def error_body(self, exc: GatewayError) -> dict[str, Any]:
+        return anthropic.error_body(exc)
+
+    def passthrough(self, adapter: object, call: Inbound) -> bool:
+        return speaks(adapter, self.name)
+
+    def relabel(self, raw: bytes, model: str) -> tuple[bytes, ChatResponse | None]:
+        return relabel_model(raw, model, anthropic.parse_response)
+
+    def relay_reader(self) -> RelayReader:
+        return SSERelayReader(_read_relayed)
+
+
+def _read_relayed(event: ServerSentEvent, data: Any, tally: Tally) -> None:
+    """message_start carries the prompt's usage, message_delta the closing usage, content_block_delta output."""
+    if not isinstance(data, dict):
+        return
+    kind = data.get("type", event.event)
+    if kind == "content_block_delta":
+        delta = data.get("delta")
+        if isinstance(delta, dict):
+            for key in ("text", "thinking", "partial_json"):
+                if isinstance(delta.get(key), str):
+                    tally.output_chars += len(delta[key])
+    elif kind == "message_start" and isinstance(data.get("message"), dict):
+        merge_usage(tally.usage, usage_from_anthropic(data["message"].get("usage")))
+    elif kind == "message_delta":
+        merge_usage(tally.usage, usage_from_anthropic(data.get("usage")))
+        tally.final_usage = True
+    elif kind == "message_stop":
+        tally.terminal = True

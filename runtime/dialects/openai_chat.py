@@ -1,0 +1,66 @@
+"""OpenAI Chat Completions at /v1/chat/completions and /openai/v1/chat/completions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bifrostc.runtime.dialects.base import BodyDialect, Endpoint, EventEncoder, Inbound, relabel_model, speaks
+from bifrostc.runtime.dialects.relay import RelayReader, SSERelayReader, Tally, merge_usage
+from bifrostc.runtime.errors import GatewayError
+from bifrostc.runtime.translate import openai
+from bifrostc.runtime.translate.sse import ServerSentEvent
+from bifrostc.runtime.types import ChatRequest, ChatResponse
+
+
+class OpenAIChat(BodyDialect):
+    name: str = "openai"
+    log_endpoint: str = "chat"
+    endpoints: tuple[Endpoint, ...] = (Endpoint("/v1/chat/completions"), Endpoint("/openai/v1/chat/completions"))
+    error_prefixes: tuple[str, ...] = ("/v1", "/openai")
+
+    def parse(self, call: Inbound) -> ChatRequest:
+        return openai.parse_request(call.body)
+
+    def build_response(self, response: ChatResponse, call: Inbound) -> dict[str, Any]:
+        return openai.build_response(response)
+
+    def encoder(self, call: Inbound) -> EventEncoder:
+        # The trailing usage chunk only for clients that asked for it (a replay from the cache too).
+        return openai.StreamEncoder(include_usage=openai.wants_usage(call.body))
+
+    def error_body(self, exc: GatewayError) -> dict[str, Any]:
+        return openai.error_body(exc)
+
+    def passthrough(self, adapter: object, call: Inbound) -> bool:
+        if not speaks(adapter, self.name):
+            return False
+        if bool(call.body.get("stream")) and getattr(adapter, "stream_usage", False):
+            # Without include_usage an OpenAI stream carries no usage to bill; the canonical path asks for it.
+            return openai.wants_usage(call.body)
+        return True
+
+    def relabel(self, raw: bytes, model: str) -> tuple[bytes, ChatResponse | None]:
+        return relabel_model(raw, model, openai.parse_response)
+
+    def relay_reader(self) -> RelayReader:
+        return SSERelayReader(_read_relayed)
+
+
+def _read_relayed(event: ServerSentEvent, data: Any, tally: Tally) -> None:
+    """Chunks carry output in choices[0].delta; usage comes once, in the closing chunk; `[DONE]` ends it."""
+    if not isinstance(data, dict):
+        tally.terminal = tally.terminal or event.data == "[DONE]"
+        return
+    choices = data.get("choices")
+    if choices and isinstance(choices[0], dict) and isinstance(choices[0].get("delta"), dict):
+        delta = choices[0]["delta"]
+        for key in ("content", "reasoning_content", "reasoning", "refusal"):
+            if isinstance(delta.get(key), str):
+                tally.output_chars += len(delta[key])
+        for call in delta.get("tool_calls") or ():
+            arguments = (call.get("function") or {}).get("arguments") if isinstance(call, dict) else None
+            if isinstance(arguments, str):
+                tally.output_chars += len(arguments)
+    if isinstance(data.get("usage"), dict):
+        merge_usage(tally.usage, openai.usage_from_openai(data["usage"]))
+        tally.final_usage = True

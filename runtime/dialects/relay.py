@@ -1,0 +1,107 @@
+"""What a stream relayed: usage reported, output sent, whether the terminal frame went out; and the bill.
+
+Both stream paths keep one `Tally`: the canonical path adds the events it encodes, passthrough feeds the relayed
+bytes to its dialect's `SSERelayReader`. When the upstream's closing usage never came (the client went away, or
+the upstream does not report it), the bill counts what was relayed and says it is an estimate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+
+from bifrostc.runtime.translate.sse import ServerSentEvent, SSEDecoder
+from bifrostc.runtime.types import BlockDelta, MessageDelta, MessageStart, MessageStop, StreamEvent, Usage
+
+CHARS_PER_TOKEN = 4  # the usual rough ratio for English text and code
+_USAGE_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
+
+
+def estimate_tokens(value: object) -> int:
+    """A rough token count of a JSON-able value (its serialised length / CHARS_PER_TOKEN), at least 1."""
+    return max(1, len(orjson.dumps(value, default=str)) // CHARS_PER_TOKEN)
+
+
+def merge_usage(total: Usage, part: Usage) -> None:
+    """Stream usage arrives in pieces (input at start, output at the end): keep the largest of each."""
+    for name in _USAGE_FIELDS:
+        setattr(total, name, max(getattr(total, name), getattr(part, name)))
+
+
+@dataclass(slots=True)
+class Tally:
+    usage: Usage = field(default_factory=Usage)
+    output_chars: int = 0  # text, thinking and tool-argument characters relayed
+    final_usage: bool = False  # the upstream's closing usage arrived (message_delta, OpenAI's usage chunk)
+    terminal: bool = False  # the dialect's terminal frame was relayed ([DONE], message_stop, ...)
+
+    def add(self, event: StreamEvent) -> None:
+        """A canonical event on its way to the client."""
+        if isinstance(event, BlockDelta):
+            if event.kind != "signature":
+                self.output_chars += len(event.text)
+        elif isinstance(event, MessageStart):
+            merge_usage(self.usage, event.usage)
+        elif isinstance(event, MessageDelta):
+            merge_usage(self.usage, event.usage)
+            self.final_usage = True
+        elif isinstance(event, MessageStop):
+            self.terminal = True
+
+    def billed(self, prompt: object) -> tuple[Usage, bool]:
+        """The usage to bill and whether it is estimated. Without the closing usage (or with an output count of
+        0 for output that was sent), output is counted from the characters relayed and a missing prompt count is
+        estimated from `prompt` (the client's request body)."""
+        usage = Usage(**{name: getattr(self.usage, name) for name in _USAGE_FIELDS})
+        if self.final_usage and (usage.output_tokens or not self.output_chars):
+            return usage, False
+        estimated = False
+        counted = math.ceil(self.output_chars / CHARS_PER_TOKEN)
+        if counted > usage.output_tokens:
+            usage.output_tokens, estimated = counted, True
+        if not (usage.input_tokens or usage.cache_read_tokens or usage.cache_write_tokens):
+            usage.input_tokens, estimated = estimate_tokens(prompt), True
+        return usage, estimated
+
+
+class RelayReader(Protocol):
+    tally: Tally
+
+    def feed(self, chunk: bytes) -> None:
+        """Relayed bytes, as sent to the client (they are never changed)."""
+        ...
+
+
+# How one dialect reads a relayed event: data is the parsed JSON of event.data (None when it is not JSON).
+ReadEvent = Callable[[ServerSentEvent, Any, Tally], None]
+
+
+class SSERelayReader:
+    """Decodes relayed SSE bytes and hands each event to the dialect's `read` (usage, output, terminal)."""
+
+    def __init__(self, read: ReadEvent) -> None:
+        self._read = read
+        self._decoder = SSEDecoder()
+        self.tally = Tally()
+
+    def feed(self, chunk: bytes) -> None:
+        for event in self._decoder.feed(chunk):
+            try:
+                data = orjson.loads(event.data)
+            except orjson.JSONDecodeError:
+                data = None
+            self._read(event, data, self.tally)
+
+
+class NoRelay:
+    """For a dialect no adapter speaks: nothing is ever relayed to it."""
+
+    def __init__(self) -> None:
+        self.tally = Tally()
+
+    def feed(self, chunk: bytes) -> None:
+        raise AssertionError("this dialect is never served by passthrough")
