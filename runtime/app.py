@@ -96,6 +96,8 @@ async def _openai_responses(request: Request) -> Response:
 def gateway_routes() -> list[BaseRoute]:
     routes: list[BaseRoute] = [
         Route("/health", catalog.health, methods=["GET"]),
+        Route("/health/live", catalog.health_live, methods=["GET"]),
+        Route("/health/ready", catalog.health_ready, methods=["GET"]),
         Route("/anthropic/v1/messages", _anthropic_messages, methods=["POST"]),
         Route("/anthropic/v1/messages/count_tokens", extras.count_tokens, methods=["POST"]),
         Route("/anthropic/v1/models", catalog.anthropic_models, methods=["GET"]),

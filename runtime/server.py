@@ -15,6 +15,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 
+from bifrostc.runtime.health import spec_identity
 from bifrostc.runtime.loadout import LoadoutError, load_gateway, routing_path
 
 log = logging.getLogger("bifrostc.server")
@@ -54,7 +55,10 @@ class RoutingWatcher:
             swap_gateway(self.app, load_gateway(self.path))
         except (LoadoutError, UnknownProviderType, TypeError, ValueError, KeyError) as exc:
             log.error("keeping the previous gateway: %s could not be loaded: %s", self.path, exc)
+            self.app.state.routing_error = f"{type(exc).__name__}: {exc}"  # readiness fails until a good rebuild
             return False
+        self.app.state.routing_error = None
+        self.app.state.spec_identity = spec_identity(self.path)
         return True
 
     async def run(self, interval: float = POLL_SECONDS) -> None:
@@ -109,6 +113,7 @@ def build_server_app(out_dir: pathlib.Path, *, reload: bool = True, **app_option
     parts = app_options.pop("parts", None)
     app = create_app(gateway, lifespan_hooks=lifespan_hooks, **app_options)
     app.state.routing_path = path
+    app.state.spec_identity = spec_identity(path)
     if on_app is not None:
         on_app(app)
         app.state.parts = parts

@@ -8,7 +8,7 @@ only in column types and placeholder style, so the statements are built here onc
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -61,6 +61,11 @@ class LogFilter:
     since: float | None = None  # unix seconds
     limit: int = 100
     before_id: int | None = None  # a seq: return only older rows (pagination)
+
+
+class StoreUnavailable(RuntimeError):
+    """The store cannot be reached right now (connection refused or lost, database locked): nothing about the
+    records is wrong, so the sink keeps them (spools them to disk) and retries, rather than dropping them."""
 
 
 class LogStore(Protocol):
@@ -118,6 +123,16 @@ class LogSql:
             f"CREATE INDEX IF NOT EXISTS {base}_id_idx ON {self.table} (id)",
             f"CREATE INDEX IF NOT EXISTS {base}_key_idx ON {self.table} (virtual_key)",
         ]
+
+    def add_column(self, name: str) -> str:
+        """Additive migration: a record field newer than the table becomes a nullable column."""
+        return f"ALTER TABLE {self.table} ADD COLUMN {name} {_SQL_TYPES[self.flavour][_KINDS.get(name, 'text')]}"
+
+    def missing_columns(self, existing: Iterable[str]) -> list[str]:
+        """``add_column`` statements for every record field the table lacks, in field order. Migrations are
+        only ever additive (new fields on RequestRecord, with a kind in ``_KINDS``), so this is the whole list."""
+        have = {name.lower() for name in existing}
+        return [self.add_column(name) for name in RECORD_FIELDS if name.lower() not in have]
 
     def insert(self) -> str:
         marks = ", ".join([self.mark] * len(RECORD_FIELDS))
