@@ -7,6 +7,7 @@ start while PostgreSQL was down."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 import time
 from pathlib import Path
@@ -103,7 +104,7 @@ async def test_a_postgres_kill_and_restart_under_traffic_loses_no_rows(tmp_path:
     # Replayed in order: request ids count up per process, and rows may trail each other only by what the
     # concurrent workers had in flight (a replay after newer rows would put hundreds of ids out of place).
     counters = [int(rid[16:], 16) for rid in rows]
-    assert max(a - b for a, b in zip(counters, counters[1:], strict=False)) <= 2 * WORKERS
+    assert max(a - b for a, b in itertools.pairwise(counters)) <= 2 * WORKERS
 
 
 async def test_the_gateway_starts_while_postgres_is_down_and_its_spool_survives_a_restart(tmp_path: Path) -> None:
