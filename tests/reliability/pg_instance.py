@@ -4,7 +4,9 @@ so a test can kill and restart it without touching the shared instance on 5432."
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -45,6 +47,21 @@ class PgInstance:
     def kill(self) -> None:
         """Stop at once, as a crash would: connections are cut, nothing is shut down cleanly."""
         self._pg_ctl("-m", "immediate", "-w", "stop")
+
+    def _pids(self) -> list[int]:
+        """The postmaster and its backends (this instance's processes only, by id)."""
+        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        children = subprocess.run(["ps", "-o", "pid=", "--ppid", str(postmaster)], capture_output=True, text=True)
+        return [postmaster, *(int(pid) for pid in children.stdout.split())]
+
+    def freeze(self) -> None:
+        """SIGSTOP: the server stops answering but keeps every connection open, as a network partition would."""
+        for pid in self._pids():
+            os.kill(pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        for pid in self._pids():
+            os.kill(pid, signal.SIGCONT)
 
     def rows(self, table: str = "bifrostc_requests") -> list[str]:
         with psycopg.connect(self.dsn, connect_timeout=5) as conn:

@@ -94,6 +94,7 @@ async def test_a_postgres_kill_and_restart_under_traffic_loses_no_rows(tmp_path:
             ready_up = await client.get("/health/ready")
             spooled_up = _spooled((await client.get("/metrics")).text)
 
+    print(f"figures: answered={len(sent)} rows={len(rows)} lost={len(set(sent) - set(rows))} spooled={spooled_down}")
     assert before_outage > 0 and len(sent) > before_outage
     assert ready_down.status_code == 503 and ready_down.json()["checks"] == {"log_store": False}
     assert health_down.status_code == 503 and health_down.json()["status"] == "degraded"
@@ -126,3 +127,21 @@ async def test_the_gateway_starts_while_postgres_is_down_and_its_spool_survives_
             rows = await _rows_become(pg, set(first + second))
     assert ready.status_code == 503 and ready.json()["status"] == "not_ready"
     assert set(rows) == set(first + second)
+
+
+async def test_a_frozen_postgres_neither_stalls_requests_nor_loses_rows(tmp_path: Path) -> None:
+    out = _gateway(tmp_path)
+    with pg_instance() as pg, replicas(out, 1, {"GW_PG_DSN": pg.dsn}, cwd=tmp_path) as [url]:
+        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+            before = [await _ask(client, f"before {i}") for i in range(5)]
+            await asyncio.to_thread(pg.freeze)
+            try:
+                started = time.monotonic()
+                during = [await _ask(client, f"frozen {i}") for i in range(50)]
+                took = time.monotonic() - started
+                await asyncio.sleep(3.0)
+            finally:
+                await asyncio.to_thread(pg.thaw)
+            rows = await _rows_become(pg, set(before + during))
+    assert took < 5.0, f"50 requests took {took:.1f} s while the log store hung"
+    assert set(rows) == set(before + during)
