@@ -45,7 +45,8 @@ class Appended:
 
 class LogSpool:
     """One process's spool. Replicas sharing a directory each lock a slot of their own (``name``, ``name.1``,
-    ...); a restarted replica takes over the first free slot and replays what its predecessor left there."""
+    ...) when they first spool; a replica starting up takes over a free slot that still holds records (one) and
+    replays what its predecessor left there."""
 
     def __init__(self, path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.base = Path(path)
@@ -57,30 +58,22 @@ class LogSpool:
         self._offset = 0
         self._lock: int | None = None
 
-    def _claim_slot(self) -> None:
-        self.base.parent.mkdir(parents=True, exist_ok=True)
-        for slot in range(MAX_SLOTS):
-            path = self.base if slot == 0 else self.base.with_name(f"{self.base.name}.{slot}")
-            fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                os.close(fd)
-                continue
-            self._lock, self.path = fd, path
-            self.offset_path = path.with_name(path.name + ".offset")
-            return
-        raise OSError(f"request-log spool: all {MAX_SLOTS} slots next to {self.base} are taken")
+    def _slot(self, index: int) -> Path:
+        return self.base if index == 0 else self.base.with_name(f"{self.base.name}.{index}")
 
-    def close(self) -> None:
-        if self._lock is not None:
-            os.close(self._lock)  # releases the flock
-            self._lock = None
+    def _try_lock(self, path: Path) -> bool:
+        fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._lock, self.path = fd, path
+        self.offset_path = path.with_name(path.name + ".offset")
+        self._load()
+        return True
 
-    def open(self) -> None:
-        """Claim a slot and pick up what an earlier process left in it."""
-        if self._lock is None:
-            self._claim_slot()
+    def _load(self) -> None:
         try:
             self._offset = int(self.offset_path.read_text().strip() or 0)
         except (OSError, ValueError):
@@ -91,8 +84,31 @@ class LogSpool:
                 self.count = sum(1 for line in fh if line.strip())
         except FileNotFoundError:
             self.count, self._offset = 0, 0
-        if self.count:
-            logger.warning("request log: %d spooled records from an earlier run will be replayed", self.count)
+
+    def open(self) -> None:
+        """Take over a slot an earlier process left records in, if any (otherwise a slot is claimed, and files
+        are created, only when something must be spooled)."""
+        if self._lock is not None or not self.base.parent.is_dir():
+            return
+        for index in range(MAX_SLOTS):
+            path = self._slot(index)
+            if path.is_file() and path.stat().st_size and self._try_lock(path):
+                if self.count:
+                    logger.warning("request log: %d records spooled by an earlier run will be replayed", self.count)
+                    return
+                self.close()
+
+    def _claim(self) -> None:
+        self.base.parent.mkdir(parents=True, exist_ok=True)
+        for index in range(MAX_SLOTS):
+            if self._try_lock(self._slot(index)):
+                return
+        raise OSError(f"request-log spool: all {MAX_SLOTS} slots next to {self.base} are taken")
+
+    def close(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)  # releases the flock
+            self._lock = None
 
     def append(self, records: list[RequestRecord]) -> Appended:
         result = Appended()
@@ -102,6 +118,8 @@ class LogSpool:
                 lines.append(encode(record))
             except TypeError:
                 result.unencodable.append(record)
+        if lines and self._lock is None:
+            self._claim()
         size = self._size()
         kept: list[bytes] = []
         for line in lines:

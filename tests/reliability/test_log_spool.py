@@ -83,9 +83,16 @@ async def test_two_processes_sharing_a_spool_directory_take_separate_slots(tmp_p
     one, two = LogSpool(tmp_path / "spool.jsonl"), LogSpool(tmp_path / "spool.jsonl")
     one.open()
     two.open()
+    assert list(tmp_path.iterdir()) == []  # nothing to spool yet: no files
+    one.append([RequestRecord(id="one")])
+    two.append([RequestRecord(id="two")])
     assert one.path != two.path
     one.close()
     two.close()
+    again = LogSpool(tmp_path / "spool.jsonl")
+    again.open()  # a restarted replica takes over a slot that still holds records
+    assert again.count == 1 and again.path in (one.path, two.path)
+    again.close()
 
 
 async def test_an_older_table_gains_the_columns_newer_records_carry(tmp_path: Path) -> None:
