@@ -15,15 +15,9 @@ import httpx
 from bifrostc.runtime.health import HealthSource
 from tests.integration.replicas import build, replicas
 from tests.integration.wired import base_spec, compile_gateway, wired_server
+from tests.reliability.specs import mock_spec
 
-SPEC = """\
-version: 1
-providers:
-  mock: {type: mock}
-models:
-  echo: {target: mock/echo}
-claude_code: {sonnet: echo, opus: echo, haiku: echo}
-"""
+SPEC = mock_spec()
 
 
 async def _wait_status(client: httpx.AsyncClient, path: str, status: int, timeout_s: float = 10.0) -> httpx.Response:

@@ -10,7 +10,6 @@ import sqlite3
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import httpx
 import psycopg
@@ -94,42 +93,18 @@ class Killer(BaseException):
     """Escapes every ``except Exception``: stands in for whatever might still kill the writer task."""
 
 
-class DiesOnce:
-    def __init__(self) -> None:
-        self.inner: SqliteLogStore | None = None
-        self.armed = True
-
-    async def open(self) -> None:
-        assert self.inner is not None
-        await self.inner.open()
+class DiesOnce(SqliteLogStore):
+    armed = True
 
     async def write_batch(self, records: Sequence[RequestRecord]) -> None:
-        assert self.inner is not None
         if self.armed:
             self.armed = False
             raise Killer
-        await self.inner.write_batch(records)
-
-    async def query(self, filters: LogFilter) -> list[dict[str, Any]]:
-        return []
-
-    async def get(self, record_id: str) -> dict[str, Any] | None:
-        return None
-
-    async def spend_by_key(self, since: float | None = None) -> list[dict[str, Any]]:
-        return []
-
-    async def prune(self, before: float) -> int:
-        return 0
-
-    async def close(self) -> None:
-        assert self.inner is not None
-        await self.inner.close()
+        await super().write_batch(records)
 
 
 async def test_a_writer_task_that_dies_is_started_again(tmp_path: Path) -> None:
-    store = DiesOnce()
-    store.inner = SqliteLogStore(tmp_path / "log.db")
+    store = DiesOnce(tmp_path / "log.db")
     sink = LogSink(store)
     await sink.start()
     sink.submit(RequestRecord(id="lost-with-the-writer"))
@@ -138,7 +113,7 @@ async def test_a_writer_task_that_dies_is_started_again(tmp_path: Path) -> None:
         sink.submit(record)
     await sink.flush()
     assert sink.restarts == 1
-    assert await _ids(store.inner) == ["after0", "after1", "after2"]
+    assert await _ids(store) == ["after0", "after1", "after2"]
     await sink.aclose()
 
 

@@ -17,19 +17,11 @@ import pytest
 
 from tests.integration.replicas import build, replicas
 from tests.reliability.pg_instance import PgInstance, available, pg_instance
+from tests.reliability.specs import mock_spec
 
 pytestmark = pytest.mark.skipif(not available(), reason="needs initdb, pg_ctl and runuser")
 
-SPEC = """\
-version: 1
-providers:
-  mock: {type: mock}
-models:
-  echo: {target: mock/echo}
-claude_code: {sonnet: echo, opus: echo, haiku: echo}
-cache: {mode: off}
-observability: {log_store: postgres, postgres_dsn_env: GW_PG_DSN, log_bodies: false}
-"""
+SPEC = mock_spec("{log_store: postgres, postgres_dsn_env: GW_PG_DSN, log_bodies: false}")
 OUTAGE_S = 6.0
 WORKERS = 4
 
