@@ -108,3 +108,24 @@ async def test_an_older_table_gains_the_columns_newer_records_carry(tmp_path: Pa
     row: dict[str, Any] | None = await store.get("new-shape")
     assert row is not None and (row["tools_count"], row["max_tokens"]) == (3, 64)
     await sink.aclose()
+
+
+async def test_a_sqlite_database_locked_past_its_busy_timeout_spools_instead_of_dropping(tmp_path: Path) -> None:
+    db = tmp_path / "log.db"
+    store = SqliteLogStore(db)
+    sink = LogSink(store, spool=LogSpool(tmp_path / "spool.jsonl"))
+    await sink.start()
+    blocker = sqlite3.connect(db, isolation_level=None)  # someone holding a write transaction in the sqlite3 CLI
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        sink.submit(RequestRecord(id="while-locked"))
+        await sink.flush()  # returns once the write gave up (busy_timeout, 5 s) and the record was spooled
+        assert (sink.spooled, sink.failed, sink.available) == (1, 0, False)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    async with asyncio.timeout(10):
+        while sink.spooled:
+            await asyncio.sleep(0.05)  # the writer retries on a backoff timer
+    assert await _ids(store) == ["while-locked"]
+    await sink.aclose()
