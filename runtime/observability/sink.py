@@ -41,7 +41,15 @@ MAX_RETRY_S = 5.0
 _BASE_STORE_ERRORS: tuple[type[BaseException], ...] = (OSError, sqlite3.Error, RuntimeError, ValueError)
 
 # Why records were lost (the ``reason`` label of bifrostc_log_records_dropped_total).
-DROP_REASONS = ("queue_full", "closed", "bad_record", "store_unavailable", "spool_full", "writer_error")
+DROP_REASONS = (
+    "queue_full",
+    "closed",
+    "bad_record",
+    "store_unavailable",
+    "spool_full",
+    "spool_error",
+    "writer_error",
+)
 
 
 def store_errors() -> tuple[type[BaseException], ...]:
@@ -194,7 +202,13 @@ class LogSink:
         while True:
             await self._wait()
             if self.spooled and (self.available or time.monotonic() >= self._next_retry):
-                await self._replay()
+                try:
+                    await self._replay()
+                except OSError:  # the spool file went away or cannot be read: what it held is lost, not the log
+                    assert self.spool is not None
+                    self._drop("spool_error", self.spool.count)
+                    logger.exception("request log: lost %d spooled records, the spool is unreadable", self.spool.count)
+                    await asyncio.to_thread(self.spool.reset)
             taken, self._buffer = self._buffer, deque()
             try:
                 while taken:
@@ -267,7 +281,16 @@ class LogSink:
             self._drop("store_unavailable", len(records))
             logger.error("request log: the store is unavailable and there is no spool: lost %d records", len(records))
             return
-        result = await asyncio.to_thread(self.spool.append, records)
+        try:
+            result = await asyncio.to_thread(self.spool.append, records)
+        except OSError as exc:  # a full or read-only disk
+            self._drop("spool_error", len(records))
+            logger.error(
+                "request log: the store is unavailable and the spool cannot be written (%s): lost %d records",
+                exc,
+                len(records),
+            )
+            return
         for record in result.unencodable:
             self._drop("bad_record", 1)
             logger.error("request log: dropped record %s: it cannot be spooled as JSON", record.id)

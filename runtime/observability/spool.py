@@ -8,6 +8,7 @@ File I/O is small appends and sequential reads; the sink calls these methods thr
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fcntl
 import logging
@@ -177,6 +178,13 @@ class LogSpool:
             self.path.write_bytes(b"")
             self._offset = 0
         self.offset_path.write_text(str(self._offset))
+
+    def reset(self) -> None:
+        """Forget what the spool holds (it could not be read back)."""
+        self.count, self._offset = 0, 0
+        with contextlib.suppress(OSError):
+            self.path.write_bytes(b"")
+            self.offset_path.write_text("0")
 
     def _size(self) -> int:
         try:

@@ -32,6 +32,12 @@ async def _ids(store: SqliteLogStore) -> list[str]:
     return [row["id"] for row in reversed(await store.query(LogFilter(limit=1000)))]
 
 
+async def _drained(sink: LogSink) -> None:
+    async with asyncio.timeout(10):
+        while sink.spooled:
+            await asyncio.sleep(0.05)  # the writer retries on a backoff timer: nothing to await but the clock
+
+
 def _spool_gauge(metrics: GatewayMetrics) -> str:
     lines = metrics.render().decode().splitlines()
     return next(line for line in lines if line.startswith("bifrostc_log_spool_records"))
@@ -51,9 +57,7 @@ async def test_an_unreachable_store_spools_in_order_and_replays_when_it_is_back(
     store.down = False
     sink.submit(RequestRecord(id="after"))  # newer than the spool: written only after it
     await sink.flush()
-    async with asyncio.timeout(10):
-        while sink.spooled:
-            await asyncio.sleep(0.05)  # the writer retries on a backoff timer: nothing to await but the clock
+    await _drained(sink)
     assert await _ids(store) == [f"r{i}" for i in range(10)] + ["after"]
     assert sink.failed == 0 and _spool_gauge(metrics) == "bifrostc_log_spool_records 0.0"
     await sink.aclose()
@@ -124,8 +128,25 @@ async def test_a_sqlite_database_locked_past_its_busy_timeout_spools_instead_of_
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
-    async with asyncio.timeout(10):
-        while sink.spooled:
-            await asyncio.sleep(0.05)  # the writer retries on a backoff timer
+    await _drained(sink)
     assert await _ids(store) == ["while-locked"]
+    await sink.aclose()
+
+
+async def test_a_spool_that_vanishes_costs_its_records_but_not_the_log(tmp_path: Path) -> None:
+    store = Outage(tmp_path / "log.db")
+    spool = LogSpool(tmp_path / "spool" / "spool.jsonl")
+    sink = LogSink(store, spool=spool)
+    await sink.start()
+    sink.submit(RequestRecord(id="spooled"))
+    await sink.flush()
+    assert sink.spooled == 1
+    spool.path.unlink()  # someone cleaned the directory up
+    store.down = False
+    await _drained(sink)
+    sink.submit(RequestRecord(id="later"))
+    await sink.flush()
+    await _drained(sink)  # the store has not been proven back yet: "later" waits in the spool for the next retry
+    assert await _ids(store) == ["later"]
+    assert sink.drop_counts()["spool_error"] == 1 and sink.restarts == 0
     await sink.aclose()
