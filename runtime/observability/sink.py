@@ -218,6 +218,11 @@ class LogSink:
                     except Exception:  # a bug in here must cost these records, never the log
                         self._drop("writer_error", len(chunk))
                         logger.exception("request log: lost %d records to a writer error", len(chunk))
+                    except asyncio.CancelledError:
+                        raise
+                    except BaseException:  # kills this task (restarted by _writer_done): the chunk goes with it
+                        self._drop("writer_error", len(chunk))
+                        raise
                     finally:
                         self._settle(len(chunk))
             finally:
