@@ -212,6 +212,11 @@ class ObservabilitySpec(SpecModel):
     metrics: bool = True
     otlp_endpoint: str | None = None
     service_name: str = "bifrostc"
+    spool_dir: str | None = Field(
+        default=None,
+        description="Directory where request-log records wait on disk while the log store is unreachable (replayed "
+        "in order when it is back); default: the directory of sqlite_path.",
+    )
 
 
 class ServerSpec(SpecModel):

@@ -102,6 +102,8 @@ def chat_routes(registry: Sequence[ClientDialect] = DIALECTS) -> list[BaseRoute]
 def gateway_routes(registry: Sequence[ClientDialect] = DIALECTS) -> list[BaseRoute]:
     routes: list[BaseRoute] = [
         Route("/health", catalog.health, methods=["GET"]),
+        Route("/health/live", catalog.health_live, methods=["GET"]),
+        Route("/health/ready", catalog.health_ready, methods=["GET"]),
         *chat_routes(registry),
         Route("/anthropic/v1/messages/count_tokens", extras.count_tokens, methods=["POST"]),
         Route("/anthropic/v1/models", catalog.anthropic_models, methods=["GET"]),

@@ -13,7 +13,7 @@ import logging
 import os
 import secrets
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
@@ -27,6 +27,7 @@ from bifrostc.runtime.dispatch import Attempt
 from bifrostc.runtime.governance import Governor
 from bifrostc.runtime.governance import keys as key_policy
 from bifrostc.runtime.governance.keys import KeyContext, KeyRing
+from bifrostc.runtime.health import HealthSource
 from bifrostc.runtime.observability.dashboard import dashboard_routes
 from bifrostc.runtime.observability.log_hooks import TelemetryHooks
 from bifrostc.runtime.observability.telemetry import Telemetry
@@ -78,6 +79,19 @@ class Parts:
     telemetry: Telemetry
     mcp: McpGateway | None
     app: Starlette | None = None
+    health_sources: list[HealthSource] = field(default_factory=list)  # what /health and /health/ready check
+
+
+@dataclass(slots=True)
+class McpHealth:
+    """Optional: a disconnected MCP server degrades /health but the model routes stay ready."""
+
+    mcp: McpGateway
+    name: str = "mcp"
+    required: bool = False
+
+    async def check(self) -> bool:
+        return all(server["connected"] for server in self.mcp.health().values())
 
 
 def _env_value(environ: Mapping[str, str], name: str | None) -> str | None:
@@ -129,6 +143,10 @@ def build_parts(gateway: config.Gateway, environ: Mapping[str, str]) -> Parts:
             authorize_server=lambda key, server: parts.governor.mcp_server_allowed(key, server),
             environ=environ,
         )
+        parts.health_sources.append(McpHealth(parts.mcp))
+    sink = telemetry.sink
+    if sink is not None and isinstance(sink.store, HealthSource):
+        parts.health_sources.append(sink.store)
     return parts
 
 

@@ -224,6 +224,7 @@ class Observability:
     metrics: bool = True
     otlp_endpoint: str | None = None
     service_name: str = "bifrostc"
+    spool_dir: str | None = None  # where unwritable log records wait for the store; None: beside sqlite_path
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,8 +65,10 @@ class RoutingWatcher:
             swap_gateway(self.app, loaded.gateway)
         except (LoadoutError, UnknownProviderType, TypeError, ValueError, KeyError) as exc:
             log.error("keeping the previous gateway: %s could not be loaded: %s", self.path, exc)
+            self.app.state.routing_error = f"{type(exc).__name__}: {exc}"  # readiness fails until a good rebuild
             return False
         self.app.state.loaded_routing = loaded
+        self.app.state.routing_error = None
         return True
 
     async def run(self, interval: float = POLL_SECONDS) -> None:

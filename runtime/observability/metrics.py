@@ -6,9 +6,12 @@ and keeps library metrics we did not ask for off our ``/metrics`` page.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -20,6 +23,43 @@ _DURATION_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600)
 _TTFT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60)
 # Label sets whose children are memoised; requested model names are client-chosen, so the memo is bounded.
 _CHILD_CACHE_MAX = 4096
+
+
+class LogSinkStats(Protocol):
+    """What /metrics reads from the request-log sink (observability/sink.py LogSink)."""
+
+    written: int
+    restarts: int
+    available: bool
+
+    @property
+    def spooled(self) -> int: ...
+
+    def drop_counts(self) -> dict[str, int]: ...
+
+
+class _LogSinkCollector(Collector):
+    """Reads the sink's own counters at scrape time, so the writer's hot loop never touches prometheus."""
+
+    def __init__(self, sink: LogSinkStats) -> None:
+        self.sink = sink
+
+    def collect(self) -> Iterator[Metric]:
+        sink = self.sink
+        dropped = CounterMetricFamily(
+            "bifrostc_log_records_dropped", "Request-log records lost, by reason", labels=["reason"]
+        )
+        for reason, count in sorted(sink.drop_counts().items()):
+            dropped.add_metric([reason], count)
+        yield dropped
+        yield CounterMetricFamily("bifrostc_log_records_written", "Request-log records stored", value=sink.written)
+        yield CounterMetricFamily(
+            "bifrostc_log_writer_restarts", "Request-log writer tasks restarted after dying", value=sink.restarts
+        )
+        yield GaugeMetricFamily(
+            "bifrostc_log_spool_records", "Request-log records spooled on disk, waiting for the store", sink.spooled
+        )
+        yield GaugeMetricFamily("bifrostc_log_store_up", "1 while the last log write reached the store", sink.available)
 
 
 class GatewayMetrics:
@@ -90,6 +130,10 @@ class GatewayMetrics:
             self.fallbacks.inc()
         if record.upstream_errors:
             self.upstream_errors.labels(provider).inc(record.upstream_errors)
+
+    def watch_log_sink(self, sink: LogSinkStats) -> None:
+        """Export the request-log writer's health: drops by reason, spool backlog, restarts."""
+        self.registry.register(_LogSinkCollector(sink))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

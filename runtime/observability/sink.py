@@ -7,8 +7,14 @@ Batching. One store write costs about the same whatever its size (SQLite: a thre
 ~200 µs), so the writer does not write as soon as one record arrives: it waits until ``batch_size`` records
 are buffered or ``linger_s`` has passed since the first unwritten one, then writes everything buffered, in
 chunks of at most ``batch_size``. Bodies are redacted there, off the hot path. ``flush`` cuts the linger short
-and returns once every record submitted before it was written (or given up on); ``aclose`` flushes, then
-closes the store.
+and returns once every record submitted before it was written, spooled or given up on; ``aclose`` flushes,
+then closes the store.
+
+Nothing stops the log. A batch the store refuses is split until the record it refuses is alone; that record
+is dropped (logged, counted under ``drops["bad_record"]``) and the rest are written. A store that cannot be
+reached (:class:`StoreUnavailable`) loses nothing: records go to the disk spool, in order, and are replayed
+before anything newer once a retry (backing off to ``MAX_RETRY_S``) gets through. And should the writer task
+die all the same, it is started again.
 """
 
 from __future__ import annotations
@@ -17,18 +23,33 @@ import asyncio
 import logging
 import sqlite3
 import sys
+import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from bifrostc.runtime.observability.records import RequestRecord
-from bifrostc.runtime.observability.store import LogStore
+from bifrostc.runtime.observability.spool import LogSpool
+from bifrostc.runtime.observability.store import LogStore, StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_LINGER_S = 0.025
+FIRST_RETRY_S = 0.25
+MAX_RETRY_S = 5.0
 
 # What a failing store may raise; anything else is a bug and should surface.
 _BASE_STORE_ERRORS: tuple[type[BaseException], ...] = (OSError, sqlite3.Error, RuntimeError, ValueError)
+
+# Why records were lost (the ``reason`` label of bifrostc_log_records_dropped_total).
+DROP_REASONS = (
+    "queue_full",
+    "closed",
+    "bad_record",
+    "store_unavailable",
+    "spool_full",
+    "spool_error",
+    "writer_error",
+)
 
 
 def store_errors() -> tuple[type[BaseException], ...]:
@@ -49,31 +70,55 @@ class LogSink:
         linger_s: float = DEFAULT_LINGER_S,
         log_bodies: bool = True,
         on_written: Callable[[list[RequestRecord]], None] | None = None,
+        spool: LogSpool | None = None,
     ) -> None:
         self.store = store
+        self.spool = spool
         self.max_queue = max_queue
         self.batch_size = batch_size
         self.linger_s = linger_s
         self.log_bodies = log_bodies
-        self.dropped = 0  # records lost to a full buffer or a closed sink
-        self.failed = 0  # records lost to store errors
+        self.drops: dict[str, int] = dict.fromkeys(DROP_REASONS, 0)
         self.written = 0
+        self.restarts = 0  # writer tasks that died and were started again
+        self.available = True  # the last write reached the store
+        self._retry_s = FIRST_RETRY_S
+        self._next_retry = 0.0
         self._buffer: deque[RequestRecord] = deque()
         self._accepted = 0  # records ever accepted by submit
-        self._settled = 0  # records written or given up on
+        self._settled = 0  # records written, spooled or given up on
         self._flush_waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._wake = asyncio.Event()
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._on_written = on_written
-        self._errors = _BASE_STORE_ERRORS
         self._closing = False
+
+    @property
+    def dropped(self) -> int:
+        """Records refused at submit: a full buffer or a closed sink."""
+        return self.drops["queue_full"] + self.drops["closed"]
+
+    @property
+    def failed(self) -> int:
+        """Records accepted and then lost (refused by the store, or no spool to keep them)."""
+        return sum(self.drops.values()) - self.dropped
+
+    def drop_counts(self) -> dict[str, int]:
+        """Records lost, by reason (for /metrics)."""
+        corrupt = self.spool.corrupt if self.spool is not None else 0
+        return {**self.drops, "spool_corrupt": corrupt}
+
+    @property
+    def spooled(self) -> int:
+        """Records on disk waiting for the store."""
+        return self.spool.count if self.spool is not None else 0
 
     def submit(self, record: RequestRecord) -> bool:
         """Buffer without waiting. Returns False when the record was dropped."""
         if self._closing or len(self._buffer) >= self.max_queue:
-            self.dropped += 1
+            self.drops["closed" if self._closing else "queue_full"] += 1
             return False
         self._buffer.append(record)
         self._accepted += 1
@@ -90,16 +135,29 @@ class LogSink:
 
     async def start(self) -> None:
         await self.store.open()
-        self._errors = store_errors()
+        if self.spool is not None:
+            await asyncio.to_thread(self.spool.open)
         if self._task is None:
             self._loop = asyncio.get_running_loop()
-            self._task = asyncio.create_task(self._run(), name="bifrostc-log-sink")
-            self._task.add_done_callback(self._release_waiters)
-            if self._buffer:
+            self._spawn()
+            if self._buffer or self.spooled:
                 self._wake.set()
 
+    def _spawn(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="bifrostc-log-sink")
+        self._task.add_done_callback(self._writer_done)
+
+    def _writer_done(self, task: asyncio.Task[None]) -> None:
+        if self._closing or task.cancelled():
+            self._release_waiters()
+            return
+        self.restarts += 1
+        logger.error("request log: the writer stopped (%r); starting it again", task.exception())
+        self._spawn()
+        self._wake.set()
+
     async def flush(self) -> None:
-        """Wait until every record submitted so far has been written (or given up on)."""
+        """Wait until every record submitted so far has been written, spooled (or given up on)."""
         if self._settled >= self._accepted or self._task is None or self._task.done():
             return  # nothing left, or no writer (never started, or stopped) that could write it
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -118,6 +176,8 @@ class LogSink:
                 pass
             self._task = None
         self._disarm()
+        if self.spool is not None:
+            self.spool.close()
         await self.store.close()
 
     def _disarm(self) -> None:
@@ -125,23 +185,142 @@ class LogSink:
             self._timer.cancel()
             self._timer = None
 
+    async def _wait(self) -> None:
+        """New records, or (while records wait in the spool) the next retry, whichever comes first."""
+        if self.spooled:
+            delay = 0.0 if self.available else max(0.0, self._next_retry - time.monotonic())
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+            except TimeoutError:
+                pass
+        else:
+            await self._wake.wait()
+        self._wake.clear()
+        self._disarm()  # records submitted while this pass writes arm a fresh linger
+
     async def _run(self) -> None:
         while True:
-            await self._wake.wait()
-            self._wake.clear()
-            self._disarm()  # records submitted while this pass writes arm a fresh linger
+            await self._wait()
+            if self.spooled and (self.available or time.monotonic() >= self._next_retry):
+                try:
+                    await self._replay()
+                except OSError:  # the spool file went away or cannot be read: what it held is lost, not the log
+                    assert self.spool is not None
+                    self._drop("spool_error", self.spool.count)
+                    logger.exception("request log: lost %d spooled records, the spool is unreadable", self.spool.count)
+                    await asyncio.to_thread(self.spool.reset)
             taken, self._buffer = self._buffer, deque()
             try:
                 while taken:
-                    batch = [taken.popleft() for _ in range(min(self.batch_size, len(taken)))]
+                    chunk = [taken.popleft() for _ in range(min(self.batch_size, len(taken)))]
                     try:
-                        await self._write(batch)
+                        await self._take(chunk)
+                    except Exception:  # a bug in here must cost these records, never the log
+                        self._drop("writer_error", len(chunk))
+                        logger.exception("request log: lost %d records to a writer error", len(chunk))
+                    except asyncio.CancelledError:
+                        raise
+                    except BaseException:  # kills this task (restarted by _writer_done): the chunk goes with it
+                        self._drop("writer_error", len(chunk))
+                        raise
                     finally:
-                        self._settle(len(batch))
+                        self._settle(len(chunk))
             finally:
-                self._settle(len(taken))  # nonzero only when the writer is cancelled or hits a bug
+                self._buffer.extendleft(reversed(taken))  # non-empty only if the task dies: its successor writes
 
-    def _release_waiters(self, _task: asyncio.Task[None]) -> None:
+    async def _take(self, chunk: list[RequestRecord]) -> None:
+        prepared = [r.scrub(keep_bodies=self.log_bodies) for r in chunk]  # submitted records are the sink's
+        if self.spool is not None and (self.spooled or not self.available):
+            await self._to_spool(prepared)  # the spool is older than these: keep the order
+            return
+        done = await self._write(prepared)
+        if done < len(prepared):
+            await self._to_spool(prepared[done:])
+
+    async def _replay(self) -> None:
+        """Write spooled records back, oldest first, until the spool is empty or the store fails again."""
+        spool = self.spool
+        assert spool is not None
+        while spool.count:
+            entries = await asyncio.to_thread(spool.peek, self.batch_size)
+            if not entries:
+                await asyncio.to_thread(spool.commit, spool.count, spool.end())
+                return
+            done = await self._write([record for record, _ in entries])
+            if done:
+                await asyncio.to_thread(spool.commit, done, entries[done - 1][1])
+            if done < len(entries):
+                return
+        logger.info("request log: spool replayed, writing to the store again")
+
+    async def _write(self, records: Sequence[RequestRecord]) -> int:
+        """Write ``records``, isolating any the store refuses; returns how many from the front were settled
+        (written, or dropped as bad). The rest could not be written because the store is unavailable."""
+        pending: deque[Sequence[RequestRecord]] = deque([records])
+        done = 0
+        while pending:
+            chunk = pending.popleft()
+            try:
+                await self.store.write_batch(chunk)
+            except StoreUnavailable as exc:
+                self._unavailable(exc)
+                return done
+            except Exception as exc:  # the store refused something in this chunk: find it, keep the others
+                if len(chunk) > 1:
+                    middle = len(chunk) // 2
+                    pending.extendleft((chunk[middle:], chunk[:middle]))
+                    continue
+                self._drop("bad_record", 1)
+                logger.error("request log: dropped record %s, the store refused it: %r", chunk[0].id, exc)
+                done += 1
+                continue
+            self._reachable()
+            done += len(chunk)
+            self.written += len(chunk)
+            if self._on_written is not None:
+                self._on_written(list(chunk))
+        return done
+
+    async def _to_spool(self, records: list[RequestRecord]) -> None:
+        if self.spool is None:
+            self._drop("store_unavailable", len(records))
+            logger.error("request log: the store is unavailable and there is no spool: lost %d records", len(records))
+            return
+        try:
+            result = await asyncio.to_thread(self.spool.append, records)
+        except OSError as exc:  # a full or read-only disk
+            self._drop("spool_error", len(records))
+            logger.error(
+                "request log: the store is unavailable and the spool cannot be written (%s): lost %d records",
+                exc,
+                len(records),
+            )
+            return
+        for record in result.unencodable:
+            self._drop("bad_record", 1)
+            logger.error("request log: dropped record %s: it cannot be spooled as JSON", record.id)
+        if result.over_limit:
+            self._drop("spool_full", result.over_limit)
+            logger.error("request log: the spool is full: lost %d records", result.over_limit)
+
+    def _unavailable(self, exc: BaseException) -> None:
+        if self.available:
+            logger.warning("request log: the store is unavailable, spooling records to disk: %s", exc)
+        else:
+            self._retry_s = min(self._retry_s * 2, MAX_RETRY_S)
+        self.available = False
+        self._next_retry = time.monotonic() + self._retry_s
+
+    def _reachable(self) -> None:
+        if not self.available:
+            logger.info("request log: the store is reachable again")
+        self.available = True
+        self._retry_s = FIRST_RETRY_S
+
+    def _drop(self, reason: str, count: int) -> None:
+        self.drops[reason] = self.drops.get(reason, 0) + count
+
+    def _release_waiters(self) -> None:
         """The writer stopped: nobody will write what is left, so no flush may wait for it."""
         for _, waiter in self._flush_waiters:
             if not waiter.done():
@@ -160,15 +339,3 @@ class LogSink:
             else:
                 still_waiting.append((target, waiter))
         self._flush_waiters = still_waiting
-
-    async def _write(self, batch: list[RequestRecord]) -> None:
-        prepared = [r.scrub(keep_bodies=self.log_bodies) for r in batch]  # submitted records are the sink's
-        try:
-            await self.store.write_batch(prepared)
-        except self._errors:
-            self.failed += len(prepared)
-            logger.exception("request log: dropped a batch of %d records", len(prepared))
-            return
-        self.written += len(prepared)
-        if self._on_written is not None:
-            self._on_written(prepared)

@@ -8,7 +8,7 @@ only in column types and placeholder style, so the statements are built here onc
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -47,9 +47,6 @@ _SQL_TYPES = {
     "sqlite": {"text": "TEXT", "int": "INTEGER", "real": "REAL", "bool": "INTEGER", "json": "TEXT"},
     "postgres": {"text": "TEXT", "int": "BIGINT", "real": "DOUBLE PRECISION", "bool": "BOOLEAN", "json": "TEXT"},
 }
-# Fields added after a table may already exist: `added_columns` adds them to older tables (additive only).
-ADDED_FIELDS: tuple[str, ...] = ("usage_estimated",)
-_FALSE = {"sqlite": "0", "postgres": "false"}  # what older rows read for an added flag
 _SEQ_COLUMN = {"sqlite": "seq INTEGER PRIMARY KEY AUTOINCREMENT", "postgres": "seq BIGSERIAL PRIMARY KEY"}
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 # Columns the list view returns: everything but the (possibly large) bodies.
@@ -65,6 +62,11 @@ class LogFilter:
     since: float | None = None  # unix seconds
     limit: int = 100
     before_id: int | None = None  # a seq: return only older rows (pagination)
+
+
+class StoreUnavailable(RuntimeError):
+    """The store cannot be reached right now (connection refused or lost, database locked): nothing about the
+    records is wrong, so the sink keeps them (spools them to disk) and retries, rather than dropping them."""
 
 
 class LogStore(Protocol):
@@ -123,19 +125,17 @@ class LogSql:
             f"CREATE INDEX IF NOT EXISTS {base}_key_idx ON {self.table} (virtual_key)",
         ]
 
-    def added_columns(self, existing: Collection[str] | None = None) -> list[str]:
-        """ALTER statements for the ADDED_FIELDS an older table lacks: sqlite passes its `existing` columns,
-        PostgreSQL says IF NOT EXISTS."""
-        types = _SQL_TYPES[self.flavour]
-        statements = []
-        for name in ADDED_FIELDS:
-            kind = _KINDS.get(name, "text")
-            column = f"{name} {types[kind]}" + (" DEFAULT " + _FALSE[self.flavour] if kind == "bool" else "")
-            if existing is None:
-                statements.append(f"ALTER TABLE {self.table} ADD COLUMN IF NOT EXISTS {column}")
-            elif name not in existing:
-                statements.append(f"ALTER TABLE {self.table} ADD COLUMN {column}")
-        return statements
+    def add_column(self, name: str) -> str:
+        """Additive migration: a record field newer than the table becomes a nullable column (a flag: false)."""
+        kind = _KINDS.get(name, "text")
+        default = (" DEFAULT " + ("FALSE" if self.flavour == "postgres" else "0")) if kind == "bool" else ""
+        return f"ALTER TABLE {self.table} ADD COLUMN {name} {_SQL_TYPES[self.flavour][kind]}{default}"
+
+    def missing_columns(self, existing: Iterable[str]) -> list[str]:
+        """``add_column`` statements for every record field the table lacks, in field order. Migrations are
+        only ever additive (new fields on RequestRecord, with a kind in ``_KINDS``), so this is the whole list."""
+        have = {name.lower() for name in existing}
+        return [self.add_column(name) for name in RECORD_FIELDS if name.lower() not in have]
 
     def insert(self) -> str:
         marks = ", ".join([self.mark] * len(RECORD_FIELDS))

@@ -1,14 +1,21 @@
-"""PostgreSQL request-log store on psycopg 3 (async).
+"""PostgreSQL request-log store on psycopg 3 (async), reconnecting on its own.
 
 psycopg is an optional dependency (``bifrostc[postgres]``), so it is imported when the store opens.
-A single autocommit connection guarded by an asyncio lock is enough: the sink writes in batches from
-one task and the dashboard reads rarely.
+One autocommit connection guarded by an asyncio lock is enough: the sink writes in batches from one task and
+the dashboard reads rarely. It is opened lazily and replaced whenever it breaks, so the gateway starts while
+PostgreSQL is down and follows it through restarts; every failure to reach the database is raised as
+:class:`StoreUnavailable` (the sink spools those records to disk and replays them), while a record the
+database refuses (a value out of range, a NUL in a string) is raised as psycopg's own error, so the sink drops
+only that record. (A small wrapper rather than psycopg_pool: one connection is all the writer needs, and it
+adds no dependency.)
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from bifrostc.runtime.observability.records import RECORD_FIELDS, RequestRecord
@@ -18,11 +25,18 @@ from bifrostc.runtime.observability.store import (
     SUMMARY_FIELDS,
     LogFilter,
     LogSql,
+    StoreUnavailable,
     checked_identifier,
     prune_in_chunks,
     row_to_dict,
     spend_row_to_dict,
 )
+
+logger = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_S = 3  # a down host must not hold the writer (or a readiness probe) for the OS's TCP timeout
+OPERATION_TIMEOUT_S = 30.0  # a hung database (network partition) fails the batch into the spool
+CHECK_TIMEOUT_S = 2.0
 
 
 def _import_psycopg() -> Any:
@@ -34,6 +48,9 @@ def _import_psycopg() -> Any:
 
 
 class PostgresLogStore:
+    name = "log_store"  # as a health source (runtime/health.py)
+    required = True
+
     def __init__(self, dsn: str, *, table: str = DEFAULT_TABLE, schema: str | None = None) -> None:
         self.dsn = dsn
         self.schema = checked_identifier(schema) if schema else None
@@ -43,36 +60,87 @@ class PostgresLogStore:
         self._sql = LogSql("postgres", qualified)
         self._conn: Any = None
         self._lock = asyncio.Lock()
+        self._psycopg: Any = None
+        self._schema_ready = False
 
     async def open(self) -> None:
-        if self._conn is not None:
-            return
-        psycopg = _import_psycopg()
-        self._conn = await psycopg.AsyncConnection.connect(self.dsn, autocommit=True)
-        async with self._lock, self._conn.transaction():
-            # Replicas start together: IF NOT EXISTS alone races in the catalog, so DDL runs under one lock.
-            await self._conn.execute("SELECT pg_advisory_xact_lock(hashtext('bifrostc.log_store.ddl'))")
-            if self.schema:
-                await self._conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
-            for statement in [*self._sql.create_statements(), *self._sql.added_columns()]:
-                await self._conn.execute(statement)
+        """Load psycopg and try to connect; an unreachable database is logged, not raised (writes retry)."""
+        self._psycopg = _import_psycopg()
+        try:
+            async with self._session():
+                pass
+        except StoreUnavailable as exc:
+            logger.warning("request log: PostgreSQL is unreachable, records are spooled until it is back: %s", exc)
 
-    def _connection(self) -> Any:
-        if self._conn is None:
+    async def _connect(self) -> Any:
+        psycopg = self._psycopg
+        conn = await psycopg.AsyncConnection.connect(self.dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+        if not self._schema_ready:
+            async with conn.transaction():
+                # Replicas start together: IF NOT EXISTS alone races in the catalog, so DDL runs under one lock.
+                await conn.execute("SELECT pg_advisory_xact_lock(hashtext('bifrostc.log_store.ddl'))")
+                if self.schema:
+                    await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+                for statement in self._sql.create_statements():
+                    await conn.execute(statement)
+                for statement in self._sql.missing_columns(await self._columns(conn)):
+                    await conn.execute(statement)
+            self._schema_ready = True
+        return conn
+
+    async def _columns(self, conn: Any) -> list[str]:
+        table = self._sql.table.split(".")[-1].strip('"')
+        cur = await conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = %s"
+            " AND table_schema = COALESCE(%s, current_schema())",
+            (table, self.schema),
+        )
+        return [row[0] for row in await cur.fetchall()]
+
+    @contextlib.asynccontextmanager
+    async def _session(self) -> AsyncIterator[Any]:
+        """The live connection (made on demand) under the lock; connection-level failures drop it and raise
+        StoreUnavailable, anything else (the database refusing a value) passes through unchanged."""
+        if self._psycopg is None:
             raise RuntimeError("PostgresLogStore used before open()")
-        return self._conn
+        psycopg = self._psycopg
+        lost = (psycopg.OperationalError, psycopg.InterfaceError, TimeoutError, OSError)
+        async with self._lock:
+            try:
+                async with asyncio.timeout(OPERATION_TIMEOUT_S):
+                    if self._conn is None or self._conn.closed or self._conn.broken:
+                        await self._discard()
+                        self._conn = await self._connect()
+                    yield self._conn
+            except lost as exc:
+                if self._conn is not None and (self._conn.closed or self._conn.broken or isinstance(exc, TimeoutError)):
+                    await self._discard()
+                raise StoreUnavailable(f"postgres log store: {type(exc).__name__}: {exc}") from exc
+
+    async def _discard(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):  # it is broken already; closing is courtesy
+                await conn.close()
+
+    async def check(self) -> bool:
+        """Health: can the database answer right now?"""
+        try:
+            async with asyncio.timeout(CHECK_TIMEOUT_S), self._session() as conn:
+                await conn.execute("SELECT 1")
+        except (StoreUnavailable, TimeoutError):
+            return False
+        return True
 
     async def write_batch(self, records: Sequence[RequestRecord]) -> None:
         if not records:
             return
-        conn = self._connection()
         rows = [self._sql.insert_params(r) for r in records]
-        async with self._lock, conn.transaction(), conn.cursor() as cur:
+        async with self._session() as conn, conn.transaction(), conn.cursor() as cur:
             await cur.executemany(self._sql.insert(), rows)
 
     async def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        conn = self._connection()
-        async with self._lock, conn.cursor() as cur:
+        async with self._session() as conn, conn.cursor() as cur:
             await cur.execute(sql, params)
             return list(await cur.fetchall())
 
@@ -90,10 +158,10 @@ class PostgresLogStore:
         return [spend_row_to_dict(row) for row in await self._fetch(sql, params)]
 
     async def prune(self, before: float) -> int:
-        conn, sql = self._connection(), self._sql.prune(PRUNE_CHUNK)
+        sql = self._sql.prune(PRUNE_CHUNK)
 
         async def delete_chunk() -> int:
-            async with self._lock, conn.cursor() as cur:
+            async with self._session() as conn, conn.cursor() as cur:
                 await cur.execute(sql, (before,))
                 return int(cur.rowcount)
 
@@ -101,14 +169,12 @@ class PostgresLogStore:
 
     async def drop(self) -> None:
         """Remove the table (and the schema when this store owns one); used by tests to clean up."""
-        conn = self._connection()
-        async with self._lock:
+        async with self._session() as conn:
             if self.schema:
                 await conn.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
             else:
                 await conn.execute(f"DROP TABLE IF EXISTS {self._sql.table}")
 
     async def close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            await conn.close()
+        async with self._lock:
+            await self._discard()

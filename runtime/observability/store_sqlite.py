@@ -16,6 +16,7 @@ from bifrostc.runtime.observability.store import (
     SUMMARY_FIELDS,
     LogFilter,
     LogSql,
+    StoreUnavailable,
     checked_identifier,
     prune_in_chunks,
     row_to_dict,
@@ -27,6 +28,9 @@ T = TypeVar("T")
 
 class SqliteLogStore:
     """One connection shared across worker threads, serialised by a lock (sqlite3 is not re-entrant)."""
+
+    name = "log_store"  # as a health source (runtime/health.py)
+    required = True
 
     def __init__(self, path: str | Path, *, table: str = DEFAULT_TABLE) -> None:
         self.path = str(path)
@@ -47,8 +51,8 @@ class SqliteLogStore:
         conn.execute("PRAGMA busy_timeout=5000")
         for statement in self._sql.create_statements():
             conn.execute(statement)
-        existing = {row[1] for row in conn.execute(f"PRAGMA table_info({self._sql.table})")}
-        for statement in self._sql.added_columns(existing):
+        existing = [row[1] for row in conn.execute(f"PRAGMA table_info({self._sql.table})")]
+        for statement in self._sql.missing_columns(existing):
             conn.execute(statement)
         self._conn = conn
 
@@ -74,7 +78,10 @@ class SqliteLogStore:
                 conn.execute("BEGIN")
                 conn.executemany(insert, rows)
 
-        await self._run(write)
+        try:
+            await self._run(write)
+        except sqlite3.OperationalError as exc:  # locked past busy_timeout, disk I/O, read-only: not the records
+            raise StoreUnavailable(f"sqlite log store {self.path}: {exc}") from exc
 
     async def query(self, filters: LogFilter) -> list[dict[str, Any]]:
         sql, params = self._sql.select(filters)
@@ -95,6 +102,14 @@ class SqliteLogStore:
     async def prune(self, before: float) -> int:
         sql = self._sql.prune(PRUNE_CHUNK)
         return await prune_in_chunks(lambda: self._run(lambda conn: conn.execute(sql, (before,)).rowcount))
+
+    async def check(self) -> bool:
+        """Health: the database answers (not locked past busy_timeout, file still there)."""
+        try:
+            await self._run(lambda conn: conn.execute("SELECT 1").fetchone())
+        except (sqlite3.Error, RuntimeError):
+            return False
+        return True
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None

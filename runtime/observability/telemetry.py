@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 from starlette.routing import BaseRoute, Mount
 
@@ -19,6 +20,7 @@ from bifrostc.runtime.observability.metrics import GatewayMetrics
 from bifrostc.runtime.observability.records import RequestRecord
 from bifrostc.runtime.observability.retention import LogRetention
 from bifrostc.runtime.observability.sink import DEFAULT_LINGER_S, LogSink
+from bifrostc.runtime.observability.spool import SPOOL_FILE, LogSpool
 from bifrostc.runtime.observability.store import LogStore
 from bifrostc.runtime.observability.store_postgres import PostgresLogStore
 from bifrostc.runtime.observability.store_sqlite import SqliteLogStore
@@ -55,6 +57,14 @@ def build_store(cfg: Observability, environ: Mapping[str, str] | None = None) ->
     raise ValueError(f"unknown log_store {cfg.log_store!r}: use sqlite, postgres or none")
 
 
+def spool_path(cfg: Observability) -> Path:
+    """``observability.spool_dir``, else the directory of ``sqlite_path`` (the working directory for :memory:)."""
+    if cfg.spool_dir:
+        return Path(cfg.spool_dir) / SPOOL_FILE
+    base = Path(cfg.sqlite_path).parent if cfg.sqlite_path != ":memory:" else Path()
+    return base / SPOOL_FILE
+
+
 class Telemetry:
     def __init__(
         self,
@@ -73,14 +83,20 @@ class Telemetry:
     def from_config(cls, cfg: Observability, *, environ: Mapping[str, str] | None = None) -> Telemetry:
         env = os.environ if environ is None else environ
         store = build_store(cfg, env)
-        sink = LogSink(store, log_bodies=cfg.log_bodies, linger_s=log_linger_s(env)) if store is not None else None
+        sink = None
+        if store is not None:
+            spool = LogSpool(spool_path(cfg))
+            sink = LogSink(store, log_bodies=cfg.log_bodies, linger_s=log_linger_s(env), spool=spool)
         retention = None
         if store is not None and cfg.retention_days is not None:
             retention = LogRetention(store, days=cfg.retention_days)
+        metrics = GatewayMetrics() if cfg.metrics else None
+        if metrics is not None and sink is not None:
+            metrics.watch_log_sink(sink)
         return cls(
             sink=sink,
             retention=retention,
-            metrics=GatewayMetrics() if cfg.metrics else None,
+            metrics=metrics,
             tracer=GatewayTracer.from_endpoint(cfg.otlp_endpoint, service_name=cfg.service_name),
         )
 

@@ -30,14 +30,14 @@ def build(spec: Path, out: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], deadline_s: float = 30.0) -> None:
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], deadline_s: float = 30.0, probe: str = "/health") -> None:
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
             raise RuntimeError(f"bifrostc serve exited with {proc.returncode}:\n{stderr[-3000:]}")
         with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
+            if httpx.get(f"{url}{probe}", timeout=1.0).status_code == 200:
                 return
         time.sleep(0.1)  # polling a separate process: there is no event to await
     raise TimeoutError(f"{url} did not become healthy")
@@ -45,9 +45,15 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], deadline_s: float = 3
 
 @contextlib.contextmanager
 def replicas(
-    out: Path, count: int, env: Mapping[str, str], cwd: Path, ports: list[int] | None = None
+    out: Path,
+    count: int,
+    env: Mapping[str, str],
+    cwd: Path,
+    ports: list[int] | None = None,
+    probe: str = "/health",
 ) -> Iterator[list[str]]:
-    """`count` gateway processes serving one out/ directory (on `ports` or free ones); yields their base URLs."""
+    """`count` gateway processes serving one out/ directory (on `ports` or free ones); yields their base URLs
+    once `probe` answers 200 (`/health/live` for a gateway started while a store it needs is down)."""
     procs: list[subprocess.Popen[bytes]] = []
     urls: list[str] = []
     try:
@@ -63,7 +69,7 @@ def replicas(
             procs.append(proc)
             urls.append(f"http://127.0.0.1:{port}")
         for url, proc in zip(urls, procs, strict=True):
-            _wait_healthy(url, proc)
+            _wait_healthy(url, proc, probe=probe)
         yield urls
     finally:
         for proc in procs:

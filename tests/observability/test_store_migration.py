@@ -1,5 +1,5 @@
-"""A log table created before a column was added (observability.store.ADDED_FIELDS) gains it when a store opens
-it: old rows stay and read the column's default, new rows carry it."""
+"""A log table created before a column was added (here: usage_estimated) gains it when a store opens it: old rows
+stay and read the column's default, new rows carry it."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ import psycopg
 import pytest
 
 from bifrostc.runtime.observability.records import RECORD_FIELDS, RequestRecord
-from bifrostc.runtime.observability.store import ADDED_FIELDS, DEFAULT_TABLE, LogFilter, LogStore
+from bifrostc.runtime.observability.store import DEFAULT_TABLE, LogFilter, LogStore
 from bifrostc.runtime.observability.store_postgres import PostgresLogStore
 from bifrostc.runtime.observability.store_sqlite import SqliteLogStore
 from tests.observability.conftest import POSTGRES_DSN
 
+ADDED_FIELDS = ("usage_estimated",)  # newer than tables already in the wild
 OLD_FIELDS = [f for f in RECORD_FIELDS if f not in ADDED_FIELDS]
 
 
