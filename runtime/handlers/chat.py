@@ -89,7 +89,7 @@ async def handle_chat(request: Request, dialect: Dialect, endpoint: str) -> Resp
         body = await read_json(request)
         ctx.key = await rt.hooks.authenticate(request.headers, ctx)
         ctx.requested_model = requested_model(body)
-        chat_request = translator(dialect).parse_request(body)
+        chat_request = ctx.chat = translator(dialect).parse_request(body)
         ctx.stream = chat_request.stream
         ctx.session = session_of(body)
         route = rt.router.resolve(ctx.requested_model)
@@ -219,9 +219,9 @@ async def finish(
     ctx.usage = usage
     hooks = rt.hooks
     try:
-        # Tokens an upstream produced are billed even when the request failed later (a dropped stream).
-        if not ctx.cache_hit and (ctx.error is None or usage is not None):
-            await hooks.after_call(ctx, usage)
+        # Always: tokens an upstream produced are billed even when the request failed later (a dropped
+        # stream), and a budget hold placed at admission is released when nothing was used.
+        await hooks.after_call(ctx, usage)
         if response is not None and chat is not None and ctx.error is None and not ctx.cache_hit:
             await hooks.cache_store(ctx, chat, response)
         await hooks.on_log(LogRecord(ctx, rt.clock() - ctx.started, chat, response))
