@@ -38,6 +38,12 @@ class NetworkSpec(SpecModel):
     max_retries: Annotated[int, Field(ge=0, le=10)] = 2
     backoff_initial: Annotated[float, Field(ge=0)] = 0.5
     backoff_max: Annotated[float, Field(ge=0)] = 8.0
+    breaker_threshold: Annotated[int, Field(ge=1, le=1000)] = Field(
+        default=5, description="Consecutive failures (5xx, timeouts; not 429) that open a (provider, model) breaker."
+    )
+    breaker_cooldown_seconds: Seconds = Field(
+        default=30.0, description="Seconds an open breaker waits before letting one trial request through."
+    )
 
 
 class ProviderOptions(SpecModel):

@@ -29,6 +29,8 @@ class Network:
     max_retries: int = 2
     backoff_initial: float = 0.5
     backoff_max: float = 8.0
+    breaker_threshold: int = 5  # consecutive failures (5xx, timeouts; not 429s) that open a target's breaker
+    breaker_cooldown_seconds: float = 30.0  # open breaker: seconds before one trial request goes through
 
 
 @dataclass(frozen=True, slots=True)
