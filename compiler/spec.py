@@ -189,6 +189,11 @@ class ServerSpec(SpecModel):
     admin_key_env: EnvName | None = None
     state: Literal["embedded", "redis"] = "embedded"
     redis_url_env: EnvName | None = None
+    state_failure: Literal["closed", "open"] = Field(
+        default="closed",
+        description="With state redis, while Redis is unreachable: closed refuses requests with a 503 and"
+        " retry-after; open admits them on each replica's own counters and adds their spend to Redis when it returns.",
+    )
     default_provider: str | None = None
     max_request_mb: float = Field(
         default=32, gt=0, description="Largest request body accepted (413 beyond); Anthropic's own limit is 32 MB."

@@ -165,6 +165,8 @@ class Server:
     admin_key_env: str | None = None  # env var holding the dashboard/admin key
     state: str = "embedded"  # embedded (in-process + SQLite) | redis
     redis_url_env: str | None = None
+    # state redis, Redis unreachable: closed refuses with a 503 + retry-after; open admits on local counters
+    state_failure: str = "closed"
     default_provider: str | None = None
     max_request_mb: float = 32  # larger request bodies get a 413 before they are read into memory
 

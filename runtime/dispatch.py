@@ -2,8 +2,9 @@
 
 `Dispatcher.run(ctx, route, call)` drives one logical request: for the route and then each fallback route in
 order, it makes up to 1 + max_retries attempts, each on a freshly chosen target (skipping (provider, model)
-targets whose breaker is open) and key (skipping keys resting after a 429 on that model). `call(attempt)` does the provider work; for streams it returns only once the first
-event arrived (`prime`), so an upstream that fails before its first event still falls back.
+targets whose breaker is open) and key (skipping keys resting after a 429 on that model). `call(attempt)` does
+the provider work; for streams it returns only once the first event arrived (`prime`), so an upstream that
+fails before its first event still falls back.
 """
 
 from __future__ import annotations

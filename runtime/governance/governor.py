@@ -127,8 +127,11 @@ class Governor:
         store: CounterStore
         if redis_url:
             from bifrostc.runtime.governance.redis_store import RedisCounterStore  # loads redis only when used
+            from bifrostc.runtime.governance.resilient import ResilientCounterStore
 
-            store = RedisCounterStore.from_url(redis_url, prefix=key_prefix)
+            redis_store = RedisCounterStore.from_url(redis_url, prefix=key_prefix)
+            mode = "open" if gateway.server.state_failure == "open" else "closed"
+            store = ResilientCounterStore(redis_store, mode, errors=RedisCounterStore.errors)
         else:
             store = SqliteCounterStore(sqlite_path or ":memory:")
         return cls(gateway, store, keyring=KeyRing(gateway, env), clock=clock)
@@ -267,6 +270,10 @@ class Governor:
             row["requests_this_minute"] = round(checked_value(req, rate_values[4 * i], rate_values[4 * i + 1]))
             row["tokens_this_minute"] = round(checked_value(tok, rate_values[4 * i + 2], rate_values[4 * i + 3]))
         return rows
+
+    async def healthy(self) -> bool:
+        """Whether the counter store answers (Redis reachable); for health and readiness."""
+        return await self.store.healthy()
 
     async def aclose(self) -> None:
         await self.store.aclose()

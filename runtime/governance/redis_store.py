@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 import redis.asyncio as redis_async
 import redis.exceptions as redis_exceptions
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from bifrostc.runtime.governance.store import Check, Hold, Increment, Rejection
 
@@ -85,6 +87,9 @@ _HOLDS = ":holds"
 
 
 class RedisCounterStore:
+    # What an outage raises (connection refused or reset, timeouts, a Redis still loading its data).
+    errors: tuple[type[BaseException], ...] = (redis_exceptions.ConnectionError, redis_exceptions.TimeoutError)
+
     def __init__(self, client: redis_async.Redis, *, prefix: str = "bifrostc:gov:") -> None:
         self._redis = client
         self._prefix = prefix
@@ -95,8 +100,14 @@ class RedisCounterStore:
     def from_url(cls, url: str, *, prefix: str = "bifrostc:gov:") -> RedisCounterStore:
         # Short socket timeouts: an unreachable Redis must fail a request fast (state_failure decides what
         # then), not hold it for the OS's TCP timeout.
+        # One immediate retry on a fresh connection: after Redis restarts, every pooled connection is stale.
         client = redis_async.Redis.from_url(
-            url, decode_responses=True, socket_connect_timeout=1.0, socket_timeout=2.0, health_check_interval=5
+            url,
+            decode_responses=True,
+            socket_connect_timeout=1.0,
+            socket_timeout=2.0,
+            retry=Retry(NoBackoff(), 1),
+            retry_on_error=[redis_exceptions.ConnectionError, redis_exceptions.TimeoutError],
         )
         return cls(client, prefix=prefix)
 

@@ -131,7 +131,9 @@ async def test_streamed_requests_are_charged_canonical_and_passthrough(tmp_path:
     gateway = compile_gateway(tmp_path, spec, environ)
     async with wired_server(gateway, environ, transport=upstreams.transport()) as wired:
         async with wired.anthropic(KEYS["t3"]).messages.stream(
-            model="echo", max_tokens=3, messages=user("one two three")  # 3 tokens: the customer's $3
+            model="echo",
+            max_tokens=3,
+            messages=user("one two three"),  # 3 tokens: the customer's $3
         ) as stream:
             canonical = await stream.get_final_message()
         # An OpenAI client asking for usage on an OpenAI upstream: upstream bytes are relayed unchanged.
