@@ -127,10 +127,10 @@ class Governor:
         store: CounterStore
         if redis_url:
             from bifrostc.runtime.governance.redis_store import RedisCounterStore  # loads redis only when used
-            from bifrostc.runtime.governance.resilient import ResilientCounterStore
+            from bifrostc.runtime.governance.resilient import ResilientCounterStore, StateFailure
 
             redis_store = RedisCounterStore.from_url(redis_url, prefix=key_prefix)
-            mode = "open" if gateway.server.state_failure == "open" else "closed"
+            mode: StateFailure = "open" if gateway.server.state_failure == "open" else "closed"
             store = ResilientCounterStore(redis_store, mode, errors=RedisCounterStore.errors)
         else:
             store = SqliteCounterStore(sqlite_path or ":memory:")
