@@ -36,6 +36,11 @@ StateFailure = Literal["closed", "open"]
 
 
 class ResilientCounterStore:
+    """Also a health source (``name``, ``required``, ``check``): closed mode cannot admit without Redis, so
+    readiness needs it; open mode only reports it as degraded."""
+
+    name = "governance_store"
+
     def __init__(
         self,
         primary: CounterStore,
@@ -178,6 +183,13 @@ class ResilientCounterStore:
             except self._errors as exc:
                 self._mark_down(exc)
         return await self._local.read(keys)
+
+    @property
+    def required(self) -> bool:
+        return self.mode == "closed"
+
+    async def check(self) -> bool:
+        return await self.healthy()
 
     async def healthy(self) -> bool:
         if not await self._reachable():

@@ -211,3 +211,20 @@ async def test_open_admits_on_local_counters_and_reconciles_spend(tmp_path: Path
     assert outcomes and all(o.status == 200 for o in outcomes), {o.status for o in outcomes}
     assert all(_stream_complete(o) for o in outcomes if o.stream)
     assert spent == pytest.approx(_expected_spend(outcomes), abs=0.0165)  # outage spend added to Redis
+
+
+async def test_the_store_reports_redis_health_for_readiness(tmp_path: Path) -> None:
+    """The health source the lead wires into /health and /health/ready (runtime/health.py's seam)."""
+    from bifrostc.runtime.governance.redis_store import RedisCounterStore
+    from bifrostc.runtime.governance.resilient import PROBE_SECONDS, ResilientCounterStore
+
+    with own_redis(tmp_path) as server:
+        store = ResilientCounterStore(RedisCounterStore.from_url(server.url), "closed", errors=RedisCounterStore.errors)
+        assert (store.name, store.required) == ("governance_store", True)
+        assert await store.check()
+        server.kill()
+        assert not await store.check()
+        await asyncio.to_thread(server.start)
+        await asyncio.sleep(PROBE_SECONDS)
+        assert await store.check()
+        await store.aclose()
