@@ -194,6 +194,11 @@ class ServerSpec(SpecModel):
         description="With state redis, while Redis is unreachable: closed refuses requests with a 503 and"
         " retry-after; open admits them on each replica's own counters and adds their spend to Redis when it returns.",
     )
+    budget_default_max_tokens: Annotated[int, Field(ge=1)] = Field(
+        default=32_000,
+        description="Output tokens a budget holds at admission for a request without max_tokens, on a model"
+        " whose maximum output is not documented.",
+    )
     default_provider: str | None = None
     max_request_mb: float = Field(
         default=32, gt=0, description="Largest request body accepted (413 beyond); Anthropic's own limit is 32 MB."

@@ -167,6 +167,8 @@ class Server:
     redis_url_env: str | None = None
     # state redis, Redis unreachable: closed refuses with a 503 + retry-after; open admits on local counters
     state_failure: str = "closed"
+    # output tokens a budget holds for a request without max_tokens on a model with no documented maximum
+    budget_default_max_tokens: int = 32_000
     default_provider: str | None = None
     max_request_mb: float = 32  # larger request bodies get a 413 before they are read into memory
 

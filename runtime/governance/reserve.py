@@ -3,7 +3,7 @@
 ``max_cost = input estimate * input-side price + output cap * output price``, the largest over every target
 the request may reach (its route's targets and, transitively, its fallbacks'), since admission happens
 before a target is chosen. The output cap is the request's ``max_tokens`` (clamped to the model's documented
-limit, as the adapters do), else the model's documented maximum, else ``DEFAULT_MAX_OUTPUT_TOKENS``. Input
+limit, as the adapters do), else the model's documented maximum, else ``server.budget_default_max_tokens``. Input
 is estimated from the request body's size at ``BYTES_PER_TOKEN``: tokenizers produce about 4 bytes of
 English, code or JSON per token, so 3 errs high, which is the side an exact budget needs. A model without a
 price reserves nothing.
@@ -21,7 +21,6 @@ from bifrostc.runtime.providers.model_caps import max_output_tokens
 from bifrostc.runtime.types import ChatRequest
 
 BYTES_PER_TOKEN = 3
-DEFAULT_MAX_OUTPUT_TOKENS = 32_000  # what Claude Code asks for; used when neither request nor model says
 MAX_INPUT_TOKENS = 1_000_000  # no model reads more: bounds the estimate for bodies heavy with base64 images
 
 Resolve = Callable[[str], config.Route | None]
@@ -63,7 +62,7 @@ def max_cost(
             continue
         provider = gateway.providers.get(target.provider)
         documented = max_output_tokens(provider, target.model) if provider is not None else None
-        output = asked or documented or DEFAULT_MAX_OUTPUT_TOKENS
+        output = asked or documented or gateway.server.budget_default_max_tokens
         if documented is not None:
             output = min(output, documented)
         input_price = max(price.input, price.cache_write or 0.0, price.cache_read or 0.0)

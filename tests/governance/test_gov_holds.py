@@ -106,3 +106,21 @@ async def test_a_hold_nobody_settles_expires(
     with pytest.raises(BudgetExceeded) as spent:
         await gov.admit(alice, 0.8)  # $0.50 spent + $0.80 does not fit, and no hold is in the way
     assert spent.value.retry_after is None
+
+
+async def test_a_request_without_max_tokens_holds_the_configured_default(tmp_path: Path) -> None:
+    async def upstream(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=openai_completion("ok", json.loads(request.content)["model"]))
+
+    upstreams = FakeUpstreams(**{"llm.test": upstream})
+    refused_spec = _spec(tmp_path, 10)  # gpt-chat documents no maximum: 32,000 tokens ($32,000) do not fit
+    allowed_spec = _spec(tmp_path, 10) | {"server": {"require_key": True, "budget_default_max_tokens": 8}}
+    for spec, expected in ((refused_spec, 429), (allowed_spec, 200)):
+        gateway = compile_gateway(tmp_path, spec, ENV)
+        async with wired_server(gateway, ENV, transport=upstreams.transport()) as wired:
+            try:
+                await wired.openai(KEY).chat.completions.create(model="chat", messages=user("hi"))
+                status = 200
+            except openai.APIStatusError as exc:
+                status = exc.status_code
+        assert status == expected
