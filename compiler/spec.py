@@ -40,6 +40,12 @@ class NetworkSpec(SpecModel):
     max_retries: Annotated[int, Field(ge=0, le=10)] = 2
     backoff_initial: Annotated[float, Field(ge=0)] = 0.5
     backoff_max: Annotated[float, Field(ge=0)] = 8.0
+    breaker_threshold: Annotated[int, Field(ge=1, le=1000)] = Field(
+        default=5, description="Consecutive failures (5xx, timeouts; not 429) that open a (provider, model) breaker."
+    )
+    breaker_cooldown_seconds: Seconds = Field(
+        default=30.0, description="Seconds an open breaker waits before letting one trial request through."
+    )
 
 
 class ProviderSpec(SpecModel):
@@ -226,6 +232,16 @@ class ServerSpec(SpecModel):
     admin_key_env: EnvName | None = None
     state: Literal["embedded", "redis"] = "embedded"
     redis_url_env: EnvName | None = None
+    state_failure: Literal["closed", "open"] = Field(
+        default="closed",
+        description="With state redis, while Redis is unreachable: closed refuses requests with a 503 and"
+        " retry-after; open admits them on each replica's own counters and adds their spend to Redis when it returns.",
+    )
+    budget_default_max_tokens: Annotated[int, Field(ge=1)] = Field(
+        default=32_000,
+        description="Output tokens a budget holds at admission for a request without max_tokens, on a model"
+        " whose maximum output is not documented.",
+    )
     default_provider: str | None = None
     max_request_mb: float = Field(
         default=32, gt=0, description="Largest request body accepted (413 beyond); Anthropic's own limit is 32 MB."

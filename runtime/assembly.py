@@ -57,14 +57,16 @@ class GovernanceHooks(Hooks):
     async def before_call(self, ctx: RequestContext, route: config.Route) -> None:
         await self.authorize(ctx, route)
         if ctx.key is not None:
-            ctx.extras["reservation"] = await self.governor.admit(ctx.key)
+            max_cost = self.governor.max_cost(ctx.key, route, ctx.chat, ctx.headers.get("content-length"))
+            ctx.extras["reservation"] = await self.governor.admit(ctx.key, max_cost)
 
     async def after_call(self, ctx: RequestContext, usage: Usage | None) -> None:
+        """Swap the admission's hold for the real cost; a cache hit or a failure with no usage releases it."""
         reservation = ctx.extras.get("reservation")
         if reservation is None:
             return
         cost, tokens = 0.0, 0
-        if usage is not None and ctx.provider and ctx.upstream_model:
+        if usage is not None and ctx.provider and ctx.upstream_model and not ctx.cache_hit:
             cost = self.governor.cost_usd(ctx.provider, ctx.upstream_model, usage)
             tokens = usage.input_tokens + usage.output_tokens + usage.cache_read_tokens + usage.cache_write_tokens
         await self.governor.settle(reservation, cost, tokens)
@@ -145,8 +147,9 @@ def build_parts(gateway: config.Gateway, environ: Mapping[str, str]) -> Parts:
         )
         parts.health_sources.append(McpHealth(parts.mcp))
     sink = telemetry.sink
-    if sink is not None and isinstance(sink.store, HealthSource):
-        parts.health_sources.append(sink.store)
+    for source in (sink.store if sink is not None else None, governor.store):
+        if isinstance(source, HealthSource):  # the log store; Redis governance state (ResilientCounterStore)
+            parts.health_sources.append(source)
     return parts
 
 

@@ -98,6 +98,8 @@ class Network:
     max_retries: int = 2
     backoff_initial: float = 0.5
     backoff_max: float = 8.0
+    breaker_threshold: int = 5  # consecutive failures (5xx, timeouts; not 429s) that open a target's breaker
+    breaker_cooldown_seconds: float = 30.0  # open breaker: seconds before one trial request goes through
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +237,10 @@ class Server:
     admin_key_env: str | None = None  # env var holding the dashboard/admin key
     state: str = "embedded"  # embedded (in-process + SQLite) | redis
     redis_url_env: str | None = None
+    # state redis, Redis unreachable: closed refuses with a 503 + retry-after; open admits on local counters
+    state_failure: str = "closed"
+    # output tokens a budget holds for a request without max_tokens on a model with no documented maximum
+    budget_default_max_tokens: int = 32_000
     default_provider: str | None = None
     max_request_mb: float = 32  # larger request bodies get a 413 before they are read into memory
 

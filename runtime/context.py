@@ -69,6 +69,7 @@ class RequestContext:
     status: int = 200
     error: str | None = None
     extras: dict[str, Any] = field(default_factory=dict)  # per-request state of hooks (e.g. a budget reservation)
+    chat: ChatRequest | None = None  # the parsed request, once parsed (budget admission sizes its hold from it)
     # Set by a before_call hook to restrict which providers may serve (a key's allowed_providers).
     provider_filter: Callable[[str], bool] | None = None
 
@@ -109,7 +110,8 @@ class Hooks:
         """Checked after routing, before any upstream call: model grants, budgets, rate limits."""
 
     async def after_call(self, ctx: RequestContext, usage: Usage | None) -> None:
-        """Charge usage once the request finished (ctx.provider/upstream_model say who served it)."""
+        """Charge usage once the request finished (ctx.provider/upstream_model say who served it). Called for
+        every request, cache hits and failures included (usage None: nothing to bill, release what was held)."""
 
     async def cache_lookup(self, ctx: RequestContext, request: ChatRequest) -> ChatResponse | None:
         return None

@@ -1,14 +1,16 @@
 """Reliability: weighted target/key choice, retries with backoff, fallback chains, circuit breakers, deadlines.
 
 `Dispatcher.run(ctx, route, call)` drives one logical request: for the route and then each fallback route in
-order, it makes up to 1 + max_retries attempts, each on a freshly chosen target (skipping providers whose
-breaker is open) and key. `call(attempt)` does the provider work; for streams it returns only once the first
-event arrived (`prime`), so an upstream that fails before its first event still falls back.
+order, it makes up to 1 + max_retries attempts, each on a freshly chosen target (skipping (provider, model)
+targets whose breaker is open) and key (skipping keys resting after a 429 on that model). `call(attempt)` does
+the provider work; for streams it returns only once the first event arrived (`prime`), so an upstream that
+fails before its first event still falls back.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -42,6 +44,7 @@ class Attempt:
     adapter: Any
     api_key: str | None
     number: int  # 1-based over the whole request
+    key_env: str = ""  # which of the provider's keys (its env var name; "" for a keyless provider)
 
     @property
     def network(self) -> config.Network:
@@ -77,6 +80,12 @@ class CircuitBreaker:
             return True
         return False
 
+    def half_opens_in(self) -> float:
+        """Seconds until a trial may go through (0 when it may now)."""
+        if self.opened_at is None:
+            return 0.0
+        return max(0.0, self.opened_at + self.cooldown - self.clock())
+
     def on_attempt(self) -> None:
         if self.state == "half_open":
             self.trial_in_flight = True
@@ -94,19 +103,49 @@ class CircuitBreaker:
             self.opened_at = self.clock()
 
 
+# How long a (provider key, model) rests after a 429 that named no retry-after.
+DEFAULT_RATE_COOLDOWN = 1.0
+
+
 @dataclass(slots=True)
 class BreakerBoard:
-    threshold: int = 5
-    cooldown: float = 30.0
-    clock: Callable[[], float] = time.monotonic
-    breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
+    """One breaker per (provider, model) target, and rate cooldowns per (provider, key, model).
 
-    def get(self, provider: str) -> CircuitBreaker:
-        breaker = self.breakers.get(provider)
+    A failing model opens only its own breaker: the provider's other models, and the same model at another
+    provider, keep serving. A 429 is not a failure: the key that got it rests for its retry-after (on that
+    model only) while the dispatcher picks another key or target. Threshold and cooldown come from the
+    provider's ``network.breaker_threshold`` / ``breaker_cooldown_seconds`` unless the board fixes them.
+    """
+
+    threshold: int | None = None
+    cooldown: float | None = None
+    clock: Callable[[], float] = time.monotonic
+    breakers: dict[tuple[str, str], CircuitBreaker] = field(default_factory=dict)
+    resting: dict[tuple[str, str, str], float] = field(default_factory=dict)  # -> clock() when usable again
+
+    def get(self, provider: str, model: str, network: config.Network | None = None) -> CircuitBreaker:
+        breaker = self.breakers.get((provider, model))
         if breaker is None:
-            breaker = CircuitBreaker(self.threshold, self.cooldown, self.clock)
-            self.breakers[provider] = breaker
+            net = network or config.Network()
+            threshold = self.threshold if self.threshold is not None else net.breaker_threshold
+            cooldown = self.cooldown if self.cooldown is not None else net.breaker_cooldown_seconds
+            breaker = CircuitBreaker(threshold, cooldown, self.clock)
+            self.breakers[(provider, model)] = breaker
         return breaker
+
+    def rest(self, provider: str, key: str, model: str, seconds: float) -> None:
+        self.resting[(provider, key, model)] = self.clock() + seconds
+
+    def rests_for(self, provider: str, key: str, model: str) -> float:
+        """Seconds this key must still rest on this model (0 when it may be used)."""
+        until = self.resting.get((provider, key, model))
+        if until is None:
+            return 0.0
+        left = until - self.clock()
+        if left <= 0:
+            del self.resting[(provider, key, model)]
+            return 0.0
+        return left
 
 
 class Dispatcher:
@@ -157,7 +196,7 @@ class Dispatcher:
         while retries is None or tries <= retries:
             attempt = self._next_attempt(ctx, route)
             retries = attempt.network.max_retries if retries is None else retries
-            breaker = self.breakers.get(attempt.provider.name)
+            breaker = self.breakers.get(attempt.provider.name, attempt.model, attempt.network)
             breaker.on_attempt()
             tries += 1
             try:
@@ -180,13 +219,62 @@ class Dispatcher:
             if not last.retryable:
                 breaker.on_success()  # a 4xx says the provider is healthy
                 raise last
-            breaker.on_failure()
+            if last.status == 429:  # a rate signal, not a failure: rest this key on this model
+                breaker.release()
+                rest = last.retry_after if last.retry_after is not None else DEFAULT_RATE_COOLDOWN
+                self.breakers.rest(attempt.provider.name, attempt.key_env, attempt.model, rest)
+                if tries > retries:
+                    break
+                if self._ready_target(ctx, route):
+                    continue  # another key or target can serve at once
+            else:
+                breaker.on_failure()
             delay = self._backoff(attempt.network, tries - 1, last.retry_after)
             if delay is None or tries > retries:
                 break
             await self._sleep(delay)
+            if last.status == 429:  # its retry-after has now been waited out
+                self.breakers.resting.pop((attempt.provider.name, attempt.key_env, attempt.model), None)
         assert last is not None
         raise last
+
+    def _breaker(self, target: config.Target) -> CircuitBreaker:
+        provider = self.gateway.providers.get(target.provider)
+        return self.breakers.get(target.provider, target.model, provider.network if provider else None)
+
+    def _key_ready(self, provider: str, model: str) -> Callable[[config.KeyRef], bool]:
+        return lambda k: k.env in self.secrets and not self.breakers.rests_for(provider, k.env, model)
+
+    def _serves_now(self, target: config.Target, allowed: Callable[[str], bool] | None) -> bool:
+        """Allowed for this key, breaker closed (or half-open and free), and a key not resting on the model."""
+        if (allowed is not None and not allowed(target.provider)) or not self._breaker(target).allow():
+            return False
+        provider = self.gateway.providers.get(target.provider)
+        if provider is None or not provider.keys:
+            return not self.breakers.rests_for(target.provider, "", target.model)
+        keys = [k for k in provider.keys if not k.models or target.model in k.models]
+        # A key whose env var is unset does not hide the target: choosing it reports MissingProviderKey.
+        return not keys or any(not self.breakers.rests_for(target.provider, k.env, target.model) for k in keys)
+
+    def _ready_target(self, ctx: RequestContext, route: config.Route) -> bool:
+        return any(self._serves_now(t, ctx.provider_filter) for t in route.targets)
+
+    def _unavailable(self, route: config.Route, allowed: Callable[[str], bool] | None) -> UpstreamError:
+        """Why no target can serve now, with retry-after: the earliest half-open breaker or rested key."""
+        targets = [t for t in route.targets if allowed is None or allowed(t.provider)]
+        open_for = [self._breaker(t).half_opens_in() for t in targets if not self._breaker(t).allow()]
+        if len(open_for) == len(targets):
+            names = ", ".join(sorted({f"{t.provider}/{t.model}" for t in targets}))
+            message = f"circuit open for every target of route '{route.name}' ({names})"
+            return UpstreamError(message, status=503, retry_after=max(1.0, math.ceil(min(open_for))))
+        waits = []
+        for target in targets:
+            provider = self.gateway.providers.get(target.provider)
+            keys = [k.env for k in provider.keys] if provider and provider.keys else [""]
+            waits += [self.breakers.rests_for(target.provider, key, target.model) for key in keys]
+        wait = min((w for w in waits if w > 0), default=DEFAULT_RATE_COOLDOWN)
+        message = f"every key of route '{route.name}' is rate limited upstream"
+        return UpstreamError(message, status=429, retry_after=float(max(1, math.ceil(wait))))
 
     def _next_attempt(self, ctx: RequestContext, route: config.Route) -> Attempt:
         allowed = ctx.provider_filter
@@ -194,26 +282,27 @@ class Dispatcher:
             raise PermissionDenied(f"this key may not use the providers of route '{route.name}'")
         target = self.router.choose_target(
             route,
-            lambda t: self.breakers.get(t.provider).allow() and (allowed is None or allowed(t.provider)),
+            lambda t: self._serves_now(t, allowed),
             session=ctx.session if ctx.attempts == 0 else None,  # retries may spread to the other targets
         )
         if target is None:
-            names = ", ".join(sorted({t.provider for t in route.targets}))
-            raise UpstreamError(f"circuit open for every provider of route '{route.name}' ({names})", status=503)
+            raise self._unavailable(route, allowed)
         provider = self.gateway.providers.get(target.provider)
         adapter = self.adapters.get(target.provider)
         if provider is None or adapter is None:
             raise UpstreamError(f"route '{route.name}' names unknown provider '{target.provider}'", status=502)
-        api_key = None
+        api_key, key_env = None, ""
         if provider.keys:
-            key = self.router.choose_key(provider, target.model, lambda k: k.env in self.secrets)
+            key = self.router.choose_key(provider, target.model, self._key_ready(provider.name, target.model))
+            if key is None:
+                key = self.router.choose_key(provider, target.model, lambda k: k.env in self.secrets)
             if key is None:
                 envs = ", ".join(k.env for k in provider.keys)
                 raise MissingProviderKey(f"provider '{provider.name}' has no API key: set {envs}")
-            api_key = self.secrets[key.env]
+            api_key, key_env = self.secrets[key.env], key.env
         ctx.attempts += 1
         ctx.route, ctx.provider, ctx.upstream_model = route.name, provider.name, target.model
-        return Attempt(route, target, provider, adapter, api_key, ctx.attempts)
+        return Attempt(route, target, provider, adapter, api_key, ctx.attempts, key_env)
 
     def _backoff(self, network: config.Network, retry: int, retry_after: float | None) -> float | None:
         """Exponential backoff with jitter; a retry-after above backoff_max means: go to the fallback now."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 import orjson
 import redis.asyncio as aioredis
 import redis.exceptions
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 
 class RedisStore:
@@ -21,7 +23,18 @@ class RedisStore:
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "bifrostc:cache:", max_bucket: int = 1000) -> RedisStore:
-        return cls(aioredis.from_url(url, decode_responses=False), prefix=prefix, max_bucket=max_bucket)
+        # Short socket timeouts: while Redis is unreachable a lookup is a quick miss, not a request held for
+        # the OS's TCP timeout (the cache logs the error and serves from upstream). One immediate retry on a
+        # fresh connection: after Redis restarts, every pooled connection is stale.
+        client = aioredis.from_url(
+            url,
+            decode_responses=False,
+            socket_connect_timeout=1.0,
+            socket_timeout=2.0,
+            retry=Retry(NoBackoff(), 1),
+            retry_on_error=[redis.exceptions.ConnectionError, redis.exceptions.TimeoutError],
+        )
+        return cls(client, prefix=prefix, max_bucket=max_bucket)
 
     async def get(self, key: str) -> bytes | None:
         value = await self._client.get(self._prefix + "r:" + key)

@@ -4,14 +4,17 @@ Hook points, in request order::
 
     ctx = governor.authenticate(request.headers)          # AuthenticationFailed -> 401
     keys.authorize(ctx, router, model, route)              # PermissionDenied    -> 403 (one grant rule)
-    reservation = await governor.admit(ctx)                 # BudgetExceeded / RateLimited -> 429
+    reservation = await governor.admit(ctx, max_cost)       # BudgetExceeded / RateLimited -> 429
     ... call the provider ...
     await governor.settle(reservation, cost_usd, tokens)    # always, also with 0.0 after a failure
 
-Budget rule: a request is admitted only if, at admission, ``spent < limit`` in every scope of its chain
-(key -> team -> customer), and its real cost is added at settlement. Requests admitted concurrently all
-pass the same check, so spend may overshoot a budget by at most the cost of the requests in flight when it
-was reached; nothing larger can slip through. Rate limits count requests at admission and tokens at
+Budget rule: a request is admitted only if, at admission, ``spent + held + max_cost <= limit`` in every
+budgeted scope of its chain (key -> team -> customer), where ``held`` is what requests in flight reserved
+and ``max_cost`` the most this request can cost (see reserve.py). The check and the hold are one atomic
+step of the store, so with replicas sharing Redis spend never passes a budget as long as each request costs
+at most what it reserved; settlement swaps the hold for the real cost, and a hold that is never settled (a
+replica died) expires after ``HOLD_TTL_SECONDS``. Without a price (``max_cost`` 0) the old rule applies:
+``spent + held < limit``. Rate limits count requests at admission and tokens at
 settlement over a sliding minute: the current one-minute UTC window's count plus the previous window's,
 weighted by the share of it still inside the last 60 s (the sliding-window-counter estimate), so bursts at a
 window edge cannot pass twice the limit. ``requests_per_minute`` never admits more than the limit in that
@@ -29,17 +32,29 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bifrostc.runtime.config import Gateway
-from bifrostc.runtime.errors import BudgetExceeded, RateLimited
+from bifrostc.runtime.config import Gateway, Route
+from bifrostc.runtime.errors import BudgetExceeded, NotFound, RateLimited
 from bifrostc.runtime.governance import keys as key_policy
-from bifrostc.runtime.governance import pricing
+from bifrostc.runtime.governance import pricing, reserve
 from bifrostc.runtime.governance.keys import KeyContext, KeyRing, Scope
 from bifrostc.runtime.governance.periods import RATE_WINDOW_SECONDS, Window, budget_window, rate_window
 from bifrostc.runtime.governance.sqlite_store import SqliteCounterStore
-from bifrostc.runtime.governance.store import Check, CheckKind, CounterStore, Increment, Rejection, checked_value
-from bifrostc.runtime.types import Usage
+from bifrostc.runtime.governance.store import (
+    Check,
+    CheckKind,
+    CounterStore,
+    Hold,
+    Increment,
+    Rejection,
+    checked_value,
+)
+from bifrostc.runtime.router import Router
+from bifrostc.runtime.types import ChatRequest, Usage
 
 Clock = Callable[[], float]
+# How long a hold outlives its admission if nobody settles it: above any request the gateway lets run
+# (Claude Code gives up after 600 s), so only a dead replica's holds ever expire.
+HOLD_TTL_SECONDS = 900
 
 
 @dataclass(slots=True)
@@ -49,6 +64,8 @@ class Reservation:
     key_name: str | None
     spend_counters: tuple[tuple[str, int | None], ...] = ()  # (counter, ttl) per scope
     token_scopes: tuple[str, ...] = ()  # scope ids with a tokens-per-minute limit
+    hold: Hold | None = None  # the maximum cost held on the budgeted counters until settlement
+    hold_keys: tuple[str, ...] = ()
     settled: bool = False
 
 
@@ -83,6 +100,7 @@ class Governor:
         self.store = store
         self.keyring = keyring or KeyRing(gateway)
         self._clock = clock
+        self._router: Router | None = None  # resolves fallback names for reserve.max_cost; built on first use
         for scope in self.all_scopes():  # fail at start-up, not on the first request, for a bad period
             if scope.budget is not None:
                 budget_window(scope.budget.period, 0.0)
@@ -109,8 +127,11 @@ class Governor:
         store: CounterStore
         if redis_url:
             from bifrostc.runtime.governance.redis_store import RedisCounterStore  # loads redis only when used
+            from bifrostc.runtime.governance.resilient import ResilientCounterStore, StateFailure
 
-            store = RedisCounterStore.from_url(redis_url, prefix=key_prefix)
+            redis_store = RedisCounterStore.from_url(redis_url, prefix=key_prefix)
+            mode: StateFailure = "open" if gateway.server.state_failure == "open" else "closed"
+            store = ResilientCounterStore(redis_store, mode, errors=RedisCounterStore.errors)
         else:
             store = SqliteCounterStore(sqlite_path or ":memory:")
         return cls(gateway, store, keyring=KeyRing(gateway, env), clock=clock)
@@ -129,6 +150,23 @@ class Governor:
         """The response's cost with the spec's ``pricing:`` overrides applied."""
         return pricing.cost_usd(provider, model, usage, self.gateway.pricing)
 
+    def max_cost(
+        self, ctx: KeyContext | None, route: Route, request: ChatRequest | None, content_length: str | None
+    ) -> float:
+        """What admission holds for this request (see reserve.py); 0.0 when no scope has a budget."""
+        if ctx is None or not any(scope.budget is not None for scope in ctx.scopes):
+            return 0.0
+        body_bytes = reserve.body_size(content_length, request)
+        return reserve.max_cost(self.gateway, route, request, body_bytes, self._resolve)
+
+    def _resolve(self, name: str) -> Route | None:
+        if self._router is None:
+            self._router = Router(self.gateway)
+        try:
+            return self._router.resolve(name)
+        except NotFound:
+            return None
+
     # --- how much ------------------------------------------------------------------------------------
     def _checks(self, scopes: tuple[Scope, ...], now: float) -> list[tuple[Check, Scope, Window]]:
         checks: list[tuple[Check, Scope, Window]] = []
@@ -145,16 +183,19 @@ class Governor:
                 checks.append((check, scope, window))
         return checks
 
-    async def admit(self, ctx: KeyContext | None) -> Reservation:
-        """Check every scope's budget and rate limits atomically and count the request."""
+    async def admit(self, ctx: KeyContext | None, max_cost: float = 0.0) -> Reservation:
+        """Check every scope's budget and rate limits atomically, count the request and hold ``max_cost``
+        (USD) on every budget of the chain until :meth:`settle`."""
         if ctx is None:
             return Reservation(key_name=None)
         now = self._clock()
         checks = self._checks(ctx.scopes, now)
-        rejection = await self.store.check_and_count([check for check, _, _ in checks])
+        hold_keys = tuple(check.key for check, _, _ in checks if check.kind == "spend")
+        hold = Hold(os.urandom(12).hex(), max_cost, HOLD_TTL_SECONDS) if max_cost > 0 and hold_keys else None
+        rejection = await self.store.check_and_count([check for check, _, _ in checks], hold)
         if rejection is not None:
             check, scope, window = checks[rejection.index]
-            raise _refusal(check, scope, window, rejection, now)
+            raise _refusal(check, scope, window, rejection, now, hold)
         spend_counters = []
         for scope in ctx.scopes:  # every scope accrues spend; unbudgeted ones in a "never" window for reports
             counter, window, _ = _spend_counter(scope, now)
@@ -162,7 +203,7 @@ class Governor:
         token_scopes = tuple(
             s.id for s in ctx.scopes if s.rate_limit is not None and s.rate_limit.tokens_per_minute is not None
         )
-        return Reservation(ctx.key_name, tuple(spend_counters), token_scopes)
+        return Reservation(ctx.key_name, tuple(spend_counters), token_scopes, hold, hold_keys if hold else ())
 
     async def settle(self, reservation: Reservation, cost_usd: float, tokens: int) -> None:
         """Add the request's real cost and tokens; a second call for one reservation is ignored."""
@@ -177,7 +218,7 @@ class Governor:
             for scope_id in reservation.token_scopes:
                 counter, window = _rate_counter(scope_id, "tok", now)
                 increments.append(Increment(counter, tokens, window.ttl(now, margin=60)))
-        await self.store.add(increments)
+        await self.store.settle(reservation.hold, reservation.hold_keys, increments)
 
     # --- reporting -----------------------------------------------------------------------------------
     def all_scopes(self) -> list[Scope]:
@@ -227,15 +268,25 @@ class Governor:
             row["tokens_this_minute"] = round(checked_value(tok, rate_values[4 * i + 2], rate_values[4 * i + 3]))
         return rows
 
+    async def healthy(self) -> bool:
+        """Whether the counter store answers (Redis reachable); for health and readiness."""
+        return await self.store.healthy()
+
     async def aclose(self) -> None:
         await self.store.aclose()
 
 
-def _refusal(check: Check, scope: Scope, window: Window, rejection: Rejection, now: float) -> Exception:
+def _refusal(
+    check: Check, scope: Scope, window: Window, rejection: Rejection, now: float, hold: Hold | None
+) -> Exception:
     who = f"{scope.kind} {scope.name!r}"
     if check.kind == "spend":
         period = scope.budget.period if scope.budget else "never"
-        message = f"budget of {who} exhausted: ${rejection.value:.4f} spent of ${check.limit:.2f} ({period})"
+        spent, held = rejection.current, rejection.previous
+        message = f"budget of {who} exhausted: ${spent:.4f} spent of ${check.limit:.2f} ({period})"
+        if held > 0 and spent + (hold.amount if hold else 0.0) <= check.limit and spent < check.limit:
+            # Only requests in flight stand in the way: their holds are released within seconds.
+            return BudgetExceeded(message, retry_after=1.0)
         left = window.seconds_left(now)
         return BudgetExceeded(message, retry_after=None if left is None else float(math.ceil(left)))
     unit = "requests" if check.kind == "requests" else "tokens"

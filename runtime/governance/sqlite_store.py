@@ -3,7 +3,8 @@
 Every admission runs in a ``BEGIN IMMEDIATE`` transaction, which takes SQLite's write lock before reading:
 checks and counts are atomic against other tasks of this process (a thread lock serialises the connection)
 and even against another process sharing the file. Calls run in a worker thread so a busy file never blocks
-the event loop. Counter lifetimes are wall-clock durations, like Redis TTLs.
+the event loop. Counter lifetimes are wall-clock durations, like Redis TTLs. Holds (see store.py) live in a
+second table, one row per (counter, request), and stop counting once ``expires_at`` has passed.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from bifrostc.runtime.governance.store import Check, Increment, Rejection, check_passes, checked_value
+from bifrostc.runtime.governance.store import Check, Hold, Increment, Rejection, check_passes, checked_value
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS governance_counters (
@@ -27,6 +28,19 @@ _UPSERT = """
 INSERT INTO governance_counters (key, value, expires_at) VALUES (?, ?, ?)
 ON CONFLICT (key) DO UPDATE SET value = value + excluded.value, expires_at = excluded.expires_at
 """
+_HOLDS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS governance_holds (
+    key TEXT NOT NULL,
+    id TEXT NOT NULL,
+    amount REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    PRIMARY KEY (key, id)
+)
+"""
+_HELD = "SELECT COALESCE(SUM(amount), 0) FROM governance_holds WHERE key = ? AND expires_at > ?"
+_HOLD = "INSERT OR REPLACE INTO governance_holds (key, id, amount, expires_at) VALUES (?, ?, ?, ?)"
+_RELEASE = "DELETE FROM governance_holds WHERE key = ? AND id = ?"
+_PURGE_HOLDS = "DELETE FROM governance_holds WHERE expires_at <= ?"
 _SELECT = "SELECT value FROM governance_counters WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)"
 _PURGE = "DELETE FROM governance_counters WHERE expires_at IS NOT NULL AND expires_at <= ?"
 _PURGE_EVERY = 1000  # writes between purges of expired counters
@@ -42,7 +56,9 @@ class SqliteCounterStore:
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(_SCHEMA)
+            self._db.execute(_HOLDS_SCHEMA)
             self._db.execute(_PURGE, (time.time(),))
+            self._db.execute(_PURGE_HOLDS, (time.time(),))
 
     def _value(self, key: str, now: float) -> float:
         row = self._db.execute(_SELECT, (key, now)).fetchone()
@@ -60,16 +76,25 @@ class SqliteCounterStore:
                 self._writes += 1
                 if self._writes % _PURGE_EVERY == 0:
                     self._db.execute(_PURGE, (now,))
+                    self._db.execute(_PURGE_HOLDS, (now,))
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
             return result
 
-    def _check_and_count(self, checks: Sequence[Check]) -> Rejection | None:
+    def _held(self, key: str, now: float) -> float:
+        return float(self._db.execute(_HELD, (key, now)).fetchone()[0])
+
+    def _check_and_count(self, checks: Sequence[Check], hold: Hold | None) -> Rejection | None:
         def body(now: float) -> Rejection | None:
             for index, check in enumerate(checks):
                 current = self._value(check.key, now)
+                if check.kind == "spend":
+                    held = self._held(check.key, now)
+                    if not check_passes(check, current + held, hold):
+                        return Rejection(index, current + held, current, held)
+                    continue
                 previous = self._value(check.previous_key, now) if check.previous_key else 0.0
                 value = checked_value(check, current, previous)
                 if not check_passes(check, value):
@@ -77,12 +102,17 @@ class SqliteCounterStore:
             for check in checks:
                 if check.kind == "requests":
                     self._upsert(check.key, 1, check.ttl, now)
+                elif check.kind == "spend" and hold is not None:
+                    self._db.execute(_HOLD, (check.key, hold.id, hold.amount, now + hold.ttl))
             return None
 
         return self._transaction(body)
 
-    def _add(self, increments: Sequence[Increment]) -> None:
+    def _settle(self, hold: Hold | None, keys: Sequence[str], increments: Sequence[Increment]) -> None:
         def body(now: float) -> None:
+            if hold is not None:
+                for key in keys:
+                    self._db.execute(_RELEASE, (key, hold.id))
             for increment in increments:
                 self._upsert(increment.key, increment.amount, increment.ttl, now)
 
@@ -93,17 +123,23 @@ class SqliteCounterStore:
             now = time.time()
             return [self._value(key, now) for key in keys]
 
-    async def check_and_count(self, checks: Sequence[Check]) -> Rejection | None:
+    async def check_and_count(self, checks: Sequence[Check], hold: Hold | None = None) -> Rejection | None:
         if not checks:
             return None
-        return await asyncio.to_thread(self._check_and_count, checks)
+        return await asyncio.to_thread(self._check_and_count, checks, hold)
+
+    async def settle(self, hold: Hold | None, keys: Sequence[str], increments: Sequence[Increment]) -> None:
+        if increments or (hold is not None and keys):
+            await asyncio.to_thread(self._settle, hold, keys, increments)
 
     async def add(self, increments: Sequence[Increment]) -> None:
-        if increments:
-            await asyncio.to_thread(self._add, increments)
+        await self.settle(None, (), increments)
 
     async def read(self, keys: Sequence[str]) -> list[float]:
         return await asyncio.to_thread(self._read, keys)
+
+    async def healthy(self) -> bool:
+        return True
 
     async def aclose(self) -> None:
         with self._lock:

@@ -83,7 +83,7 @@ async def handle_chat(request: Request, dialect: ClientDialect, endpoint: Endpoi
         ctx.key = await rt.hooks.authenticate(request.headers, ctx)
         call = Inbound(await read_json(request), request.path_params, endpoint, request.query_params)
         ctx.requested_model = dialect.requested_model(call)
-        chat = dialect.parse(call)
+        chat = ctx.chat = dialect.parse(call)
         ctx.stream = chat.stream
         ctx.session = dialect.session(call)
         route = rt.router.resolve(ctx.requested_model)
@@ -170,9 +170,9 @@ async def finish(
     ctx.usage = usage
     hooks = rt.hooks
     try:
-        # Tokens an upstream produced are billed even when the request failed later (a dropped stream).
-        if not ctx.cache_hit and (ctx.error is None or usage is not None):
-            await hooks.after_call(ctx, usage)
+        # Always: tokens an upstream produced are billed even when the request failed later (a dropped
+        # stream), and a budget hold placed at admission is released when nothing was used.
+        await hooks.after_call(ctx, usage)
         if response is not None and chat is not None and ctx.error is None and not ctx.cache_hit:
             await hooks.cache_store(ctx, chat, response)
         await hooks.on_log(LogRecord(ctx, rt.clock() - ctx.started, chat, response))

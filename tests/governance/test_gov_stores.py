@@ -13,6 +13,7 @@ from bifrostc.runtime.errors import BudgetExceeded
 from bifrostc.runtime.governance.governor import Governor
 from bifrostc.runtime.governance.keys import hash_key
 from bifrostc.runtime.governance.redis_store import RedisCounterStore
+from bifrostc.runtime.governance.resilient import ResilientCounterStore
 from bifrostc.runtime.governance.sqlite_store import SqliteCounterStore
 from bifrostc.runtime.governance.store import Check, CounterStore, Increment, Rejection
 
@@ -67,7 +68,8 @@ async def test_from_gateway_picks_redis_from_server_state(redis_prefix: str) -> 
     server = Server(state="redis", redis_url_env="GOV_REDIS")
     gateway = Gateway(providers={}, routes={}, virtual_keys=(ALICE,), server=server)
     gov = Governor.from_gateway(gateway, environ={"GOV_REDIS": REDIS_URL}, key_prefix=redis_prefix)
-    assert isinstance(gov.store, RedisCounterStore)
+    assert isinstance(gov.store, ResilientCounterStore) and gov.store.mode == "closed"  # server.state_failure
+    assert isinstance(gov.store.primary, RedisCounterStore)
     await gov.settle(await gov.admit(gov.authenticate(HEADERS)), 0.5, 0)
     [row] = await gov.spend_report()
     assert row["spent_usd"] == 0.5

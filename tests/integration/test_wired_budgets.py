@@ -26,6 +26,7 @@ from tests.integration.wired import (
 
 KEYS = {name: f"sk-bfc-{name}-0123456789" for name in ("rl_a", "rl_o", "bud_a", "bud_o", "t1", "t2", "t3")}
 ONE_DOLLAR = {"max_usd": 1, "period": "never"}  # one mock answer of one output token spends it
+# Admission holds max_tokens at the output price ($1 a token here): one token is all a $1 budget admits.
 
 
 def _spec(tmp_path: Path) -> dict[str, Any]:
@@ -55,11 +56,11 @@ async def served(tmp_path: Path):
 
 
 async def _ask_anthropic(wired: Wired, key: str) -> None:
-    await wired.anthropic(KEYS[key]).messages.create(model="echo", max_tokens=8, messages=user("hi"))
+    await wired.anthropic(KEYS[key]).messages.create(model="echo", max_tokens=1, messages=user("hi"))
 
 
 async def _ask_openai(wired: Wired, key: str) -> None:
-    await wired.openai(KEYS[key]).chat.completions.create(model="echo", messages=user("hi"))
+    await wired.openai(KEYS[key]).chat.completions.create(model="echo", max_tokens=1, messages=user("hi"))
 
 
 async def test_rate_limit_is_429_with_retry_after_in_both_dialects(served: Wired) -> None:
@@ -130,7 +131,9 @@ async def test_streamed_requests_are_charged_canonical_and_passthrough(tmp_path:
     gateway = compile_gateway(tmp_path, spec, environ)
     async with wired_server(gateway, environ, transport=upstreams.transport()) as wired:
         async with wired.anthropic(KEYS["t3"]).messages.stream(
-            model="echo", max_tokens=8, messages=user("one two three four five six seven eight")
+            model="echo",
+            max_tokens=3,
+            messages=user("one two three"),  # 3 tokens: the customer's $3
         ) as stream:
             canonical = await stream.get_final_message()
         # An OpenAI client asking for usage on an OpenAI upstream: upstream bytes are relayed unchanged.
@@ -161,8 +164,9 @@ async def test_embeddings_are_charged_to_the_keys_budget(tmp_path: Path) -> None
     upstreams = FakeUpstreams(**{"emb.test": _embeddings_upstream})
     gateway = compile_gateway(tmp_path, spec, environ)
     async with wired_server(gateway, environ, transport=upstreams.transport()) as wired:
-        result = await wired.openai(KEYS["t3"]).embeddings.create(model="embed", input="some text")
+        # rl_o has no budget: at $1 a token acme's $3 could not hold this body's input estimate.
+        result = await wired.openai(KEYS["rl_o"]).embeddings.create(model="embed", input="some text")
         assert result.data[0].embedding == [0.1, 0.2]
         await wired.settled(1)
         spend = await wired.spend()
-    assert budget_row(spend, "key", "t3")["spent_usd"] == pytest.approx(4.0)  # 4 prompt tokens at $1 each
+    assert budget_row(spend, "key", "rl_o")["spent_usd"] == pytest.approx(4.0)  # 4 prompt tokens at $1 each

@@ -80,7 +80,8 @@ async def test_swap_gateway_keeps_spend_and_revokes_a_removed_key(tmp_path: Path
     without_bob = compile_gateway(tmp_path, _spec(tmp_path, with_bob=False), environ)
     async with wired_server(with_bob, environ) as wired:
         await _ask(wired, BOB)
-        await wired.openai(ALICE).chat.completions.create(model="echo2", messages=user("hi"))
+        # max_tokens: admission holds it at the output price ($1 a token), within alice's $10
+        await wired.openai(ALICE).chat.completions.create(model="echo2", max_tokens=8, messages=user("hi"))
         swap_gateway(wired.app, without_bob)
         with pytest.raises(anthropic.AuthenticationError):
             await _ask(wired, BOB)

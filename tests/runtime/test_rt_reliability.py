@@ -169,16 +169,16 @@ async def test_circuit_breaker_opens_then_half_opens():
     app = app_for(two_routes(max_retries=1), up, sleep=Sleeps(), breakers=breakers)
     first = await post(app)
     assert first.headers["x-bifrostc-fallback"] == "backup"
-    assert breakers.get("a").state == "open"
+    assert breakers.get("a", "m-a").state == "open"
     calls_to_a = sum(r.url.host == "a.test" for r in up.requests)
     second = await post(app)
     assert second.status_code == 200 and sum(r.url.host == "a.test" for r in up.requests) == calls_to_a
     now[0] = 31.0
-    assert breakers.get("a").state == "half_open"
+    assert breakers.get("a", "m-a").state == "half_open"
     up.script["a.test"] = [json_reply(openai_completion("a is back"))]
     third = await post(app)
     assert third.json()["content"][0]["text"] == "a is back"
-    assert breakers.get("a").state == "closed"
+    assert breakers.get("a", "m-a").state == "closed"
 
 
 async def test_missing_provider_key_is_a_clear_error():
