@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from bifrostc.runtime.context import Dialect, LogRecord, RequestContext
-from bifrostc.runtime.dispatch import Attempt, PrimedStream, prime
+from bifrostc.runtime.dispatch import Attempt, PrimedStream, first_byte, prime
 from bifrostc.runtime.errors import GatewayError, InvalidRequest, RequestTooLarge, UpstreamError
 from bifrostc.runtime.handlers.errors import error_response
 from bifrostc.runtime.handlers.streaming import event_stream, raw_stream, upstream_bytes
@@ -161,9 +161,10 @@ async def _stream(
 ) -> Response:
     async def call(attempt: Attempt) -> PrimedStream[Any]:
         if _passthrough_ok(attempt, ctx, body):
-            response = await attempt.adapter.passthrough(
-                body, model=attempt.model, api_key=attempt.api_key, client_headers=request.headers
-            )
+            async with first_byte(attempt):  # the header wait; `prime` bounds the first event
+                response = await attempt.adapter.passthrough(
+                    body, model=attempt.model, api_key=attempt.api_key, client_headers=request.headers
+                )
             return await prime(attempt, raw_stream(response, attempt.provider.name))
         return await prime(attempt, attempt.adapter.stream(chat, model=attempt.model, api_key=attempt.api_key))
 
