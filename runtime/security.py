@@ -3,8 +3,8 @@
 A web page the developer visits can reach ``127.0.0.1:8080``. Two attacks follow, both refused here:
 
 * DNS rebinding: ``evil.example`` resolves to 127.0.0.1, so the page reads ``/api/logs`` as same-origin. The
-  ``Host`` header still says ``evil.example``: only configured names (``server.allowed_hosts``; by default the
-  loopback names and ``server.host``) are served, anything else is a 403.
+  ``Host`` header still says ``evil.example``: only the loopback names and the configured ones
+  (``server.allowed_hosts``, else ``server.host``) are served, anything else is a 403.
 * Cross-site requests: a form or ``fetch(..., {mode: "no-cors"})`` POST with a ``text/plain`` body needs no
   CORS preflight and spends the developer's provider keys. A state-changing request whose ``Origin`` is not
   the gateway's own, or that a browser marks ``Sec-Fetch-Site: cross-site``/``same-site``, is a 403; a JSON
@@ -65,14 +65,11 @@ def host_name(host: str) -> str:
 def allowed_host_names(server: config.Server) -> frozenset[str] | None:
     """The Host names served (None: any). A wildcard bind without a list means the operator exposed the
     gateway on purpose: any name is served, and require_key is what protects it."""
-    names = {host_name(h) for h in server.allowed_hosts}
-    if "*" in server.allowed_hosts:
+    if "*" in server.allowed_hosts or (not server.allowed_hosts and server.host.strip() in WILDCARD_BINDS):
         return None
-    if not names:
-        if server.host.strip() in WILDCARD_BINDS:
-            return None
-        names = {*LOOPBACK_NAMES, host_name(server.host)}
-    return frozenset(names)
+    # Loopback names are always safe: a rebinding page's Host is the attacker's own name.
+    names = {host_name(h) for h in server.allowed_hosts} or {host_name(server.host)}
+    return frozenset(names | LOOPBACK_NAMES)
 
 
 @dataclass(frozen=True, slots=True)
