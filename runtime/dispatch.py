@@ -379,7 +379,7 @@ class PrimedStream(Generic[T]):
 
 
 def _redacted(item: T) -> T:
-    if type(item) is StreamError:  # an upstream's in-band error, relayed to the client
+    if isinstance(item, StreamError):  # an upstream's in-band error, relayed to the client
         item.message = redact_text(item.message)
     return item
 
@@ -393,7 +393,9 @@ def first_byte_left(attempt: Attempt) -> float:
 def _no_first_byte(attempt: Attempt) -> UpstreamError:
     limit = min(attempt.network.first_byte_timeout, attempt.network.read_timeout)
     return UpstreamError(
-        f"{attempt.provider.name} sent nothing within first_byte_timeout {limit}s", status=504, provider=attempt.provider.name
+        f"{attempt.provider.name} sent nothing within first_byte_timeout {limit}s",
+        status=504,
+        provider=attempt.provider.name,
     )
 
 

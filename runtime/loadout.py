@@ -77,7 +77,7 @@ def configured_secrets(gateway: config.Gateway, environ: Mapping[str, str] | Non
     keys held in env, MCP server headers): what the redactor must never let out. MCP child env vars are left
     out: they are often not secrets (PATH, HOME), and redacting a path everywhere would ruin the logs."""
     env = os.environ if environ is None else environ
-    names = [key.env for provider in gateway.providers.values() for key in provider.keys]
+    names: list[str | None] = [key.env for provider in gateway.providers.values() for key in provider.keys]
     names += [gateway.server.admin_key_env, gateway.observability.metrics_token_env]
     names += [key.env for key in gateway.virtual_keys]
     names += [source for server in gateway.mcp_servers for _, source in server.headers]

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bifrostc.runtime import config
@@ -43,6 +42,15 @@ SIMPLE_BODY_TYPES = frozenset({"text/plain", "application/x-www-form-urlencoded"
 BROWSER_CROSS_SITE = frozenset({"cross-site", "same-site"})  # same-site: another port of localhost
 MODEL_LISTS = frozenset({"/anthropic/v1/models", "/v1/models", "/openai/v1/models"})
 OPEN_PROBES = frozenset({"/health/live"})
+# The only headers read here, picked out of the scope in one pass (ASGI servers lower-case header names).
+_READ = frozenset(
+    {b"host", b"origin", b"sec-fetch-site", b"content-type", b"x-api-key", b"authorization", b"x-admin-key"}
+)
+Headers = dict[str, str]
+
+
+def _headers(scope: Scope) -> Headers:
+    return {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"] if name in _READ}
 
 
 class UnsupportedMediaType(GatewayError):
@@ -175,7 +183,7 @@ class SecurityMiddleware:
         if policy is None:
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
+        headers = _headers(scope)
         path: str = scope["path"]
         refusal = policy.host_refusal(headers) or policy.cross_site_refusal(scope["method"], headers)
         credentials = policy.credentials(headers)

@@ -39,7 +39,9 @@ async def test_a_rebinding_page_cannot_read_the_log_or_call_a_model(laptop) -> N
     evil = {"host": f"rebind.evil.example:{url.rsplit(':', 1)[1]}"}
     logs = await http.get(f"{url}/api/logs", headers=evil)
     assert logs.status_code == 403 and "allowed_hosts" in logs.text
-    chat = await http.post(f"{url}/anthropic/v1/messages", content=BODY, headers={**evil, "content-type": "application/json"})
+    chat = await http.post(
+        f"{url}/anthropic/v1/messages", content=BODY, headers={**evil, "content-type": "application/json"}
+    )
     assert chat.status_code == 403 and chat.json()["error"]["type"] == "permission_error"  # Anthropic's dialect
     for host in ("127.0.0.1", "localhost", "[::1]"):  # loopback names stay served
         assert (await http.get(f"{url}/api/logs", headers={"host": f"{host}:8080"})).status_code == 200

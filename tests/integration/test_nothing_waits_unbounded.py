@@ -98,7 +98,10 @@ def _openai_stream(model: str) -> dict[str, object]:
 
 async def test_sigterm_ends_stalled_streams_with_an_error_event_within_the_grace_period(served: Served) -> None:
     async with httpx.AsyncClient(base_url=served.url, timeout=30) as http:
-        paths = (("/anthropic/v1/messages", _anthropic_stream("stalls")), ("/v1/chat/completions", _openai_stream("stalls")))
+        paths = (
+            ("/anthropic/v1/messages", _anthropic_stream("stalls")),
+            ("/v1/chat/completions", _openai_stream("stalls")),
+        )
         async with contextlib_stack(http, paths) as streams:
             readers = [stream.aiter_bytes() for stream in streams]
             for reader in readers:  # both streams are open and past their first delta
@@ -117,7 +120,7 @@ async def test_sigterm_ends_stalled_streams_with_an_error_event_within_the_grace
     assert b"shutting down" in openai_tail and b'"error"' in openai_tail
 
 
-class contextlib_stack:  # noqa: N801 - reads as the context manager it is
+class contextlib_stack:
     """Open several streamed POSTs at once and close them all on exit."""
 
     def __init__(self, http: httpx.AsyncClient, requests: tuple[tuple[str, dict[str, object]], ...]) -> None:
@@ -137,8 +140,13 @@ class contextlib_stack:  # noqa: N801 - reads as the context manager it is
             await stream.aclose()
 
 
-@pytest.mark.parametrize(("path", "body"), [("/anthropic/v1/messages", _anthropic_stream("hangs")), ("/v1/chat/completions", _openai_stream("hangs"))])
-async def test_an_upstream_hung_before_headers_falls_back_within_the_first_byte_timeout(served: Served, path, body) -> None:
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [("/anthropic/v1/messages", _anthropic_stream("hangs")), ("/v1/chat/completions", _openai_stream("hangs"))],
+)
+async def test_an_upstream_hung_before_headers_falls_back_within_the_first_byte_timeout(
+    served: Served, path, body
+) -> None:
     started = time.monotonic()
     async with httpx.AsyncClient(base_url=served.url, timeout=20) as http:
         response = await http.post(path, json=body)
@@ -159,11 +167,15 @@ def _raw_exchange(port: int, request: bytes, wait_s: float = 5.0) -> bytes:
 
 async def test_oversized_or_too_many_headers_are_refused_with_431(served: Served) -> None:
     big = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 1_000_000 + b"\r\n\r\n"
-    many = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(10_000)) + b"\r\n"
+    many = (
+        b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(10_000)) + b"\r\n"
+    )
     for request in (big, many):
         answer = await asyncio.to_thread(_raw_exchange, served.port, request)
         assert answer.startswith(b"HTTP/1.1 431"), answer[:200]
-    ok = await asyncio.to_thread(_raw_exchange, served.port, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+    ok = await asyncio.to_thread(
+        _raw_exchange, served.port, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
     assert ok.startswith(b"HTTP/1.1 200")
 
 

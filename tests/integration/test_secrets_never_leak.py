@@ -82,9 +82,10 @@ async def _logs(served: Served, count: int) -> list[dict[str, Any]]:
 
 async def test_provider_admin_and_virtual_keys_never_reach_a_client_a_row_or_stderr(live_server, tmp_path: Path):
     db = tmp_path / "log.db"
-    async with live_server(echoing_upstream()) as upstream, serve_spec(
-        tmp_path, SPEC.format(upstream=upstream, db=db), ENV
-    ) as served:
+    async with (
+        live_server(echoing_upstream()) as upstream,
+        serve_spec(tmp_path, SPEC.format(upstream=upstream, db=db), ENV) as served,
+    ):
         claude = anthropic.AsyncAnthropic(base_url=f"{served.url}/anthropic", api_key=DEV_KEY, max_retries=0)
         gpt = openai.AsyncOpenAI(base_url=f"{served.url}/v1", api_key=DEV_KEY, max_retries=0)
         messages: Any = [{"role": "user", "content": "hi"}]
@@ -103,7 +104,9 @@ async def test_provider_admin_and_virtual_keys_never_reach_a_client_a_row_or_std
         assert_clean(str(midstream.value), "a mid-stream error event")
 
         pasted = f"my admin key is {ADMIN_KEY} and my gateway key is {DEV_KEY}, keep them safe"
-        reply = await claude.messages.create(model="echo", max_tokens=64, messages=[{"role": "user", "content": pasted}])
+        reply = await claude.messages.create(
+            model="echo", max_tokens=64, messages=[{"role": "user", "content": pasted}]
+        )
         assert reply.content  # the caller's own text may come back to the caller; it must not be stored
 
         rows = await _logs(served, 4)

@@ -20,7 +20,9 @@ def app():
 
 @pytest.fixture
 def claude(app):
-    return anthropic.AsyncAnthropic(base_url="http://localhost/anthropic", api_key="x", http_client=sdk_http_client(app))
+    return anthropic.AsyncAnthropic(
+        base_url="http://localhost/anthropic", api_key="x", http_client=sdk_http_client(app)
+    )
 
 
 @pytest.fixture
