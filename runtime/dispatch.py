@@ -23,7 +23,7 @@ from typing import Any, Generic, TypeVar
 from bifrostc.runtime import config
 from bifrostc.runtime.context import RequestContext
 from bifrostc.runtime.errors import GatewayError, NotFound, PermissionDenied, UpstreamError
-from bifrostc.runtime.observability.redaction import redact_text
+from bifrostc.runtime.observability.redaction import SECRETS, redact_text
 from bifrostc.runtime.router import Router
 from bifrostc.runtime.types import StreamError
 
@@ -379,7 +379,10 @@ class PrimedStream(Generic[T]):
 
 
 def _redacted(item: T) -> T:
-    if isinstance(item, StreamError):  # an upstream's in-band error, relayed to the client
+    """An upstream's in-band error reaches the client: a configured secret in it never does."""
+    if isinstance(item, bytes):  # passthrough: relayed as received
+        return SECRETS.sub_bytes(item)  # type: ignore[return-value]  # bytes is T here
+    if isinstance(item, StreamError):
         item.message = redact_text(item.message)
     return item
 

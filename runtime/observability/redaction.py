@@ -65,6 +65,7 @@ class KnownSecrets:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._values: tuple[str, ...] = ()  # longest first, so a value containing another is replaced whole
+        self._encoded: tuple[bytes, ...] = ()
         self._shortest = 0
 
     def add(self, values: Iterable[str | None]) -> None:
@@ -74,6 +75,7 @@ class KnownSecrets:
         with self._lock:
             merged = sorted(fresh | set(self._values), key=lambda v: (-len(v), v))
             self._values = tuple(merged)
+            self._encoded = tuple(v.encode() for v in merged)
             self._shortest = len(merged[-1])
 
     def __contains__(self, value: str) -> bool:
@@ -87,7 +89,17 @@ class KnownSecrets:
                 text = text.replace(value, REDACTED)
         return text
 
+    def sub_bytes(self, data: bytes) -> bytes:
+        """The same on relayed bytes (a passthrough stream): values in UTF-8, as they would appear there."""
+        if len(data) < self._shortest or not self._encoded:
+            return data
+        for value in self._encoded:
+            if value in data:
+                data = data.replace(value, _REDACTED_BYTES)
+        return data
 
+
+_REDACTED_BYTES = REDACTED.encode()
 SECRETS = KnownSecrets()
 
 

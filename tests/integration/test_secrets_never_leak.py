@@ -102,6 +102,12 @@ async def test_provider_admin_and_virtual_keys_never_reach_a_client_a_row_or_std
                     pass
         assert "revoked mid-stream" in str(midstream.value)
         assert_clean(str(midstream.value), "a mid-stream error event")
+        relayed_stream = await gpt.chat.completions.with_raw_response.create(  # same dialect: bytes relayed as-is
+            model="leaky", messages=messages, stream=True, stream_options={"include_usage": True}
+        )
+        raw = b"".join([chunk async for chunk in relayed_stream.http_response.aiter_bytes()])
+        assert b"revoked mid-stream" in raw
+        assert_clean(raw.decode(), "a relayed stream")
 
         pasted = f"my admin key is {ADMIN_KEY} and my gateway key is {DEV_KEY}, keep them safe"
         reply = await claude.messages.create(
