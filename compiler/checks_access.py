@@ -157,8 +157,6 @@ def _env_refs(spec: GatewaySpec) -> Iterator[tuple[Path, str]]:
         yield ("claude_code", "key_env"), spec.claude_code.key_env
     if spec.observability.postgres_dsn_env:
         yield ("observability", "postgres_dsn_env"), spec.observability.postgres_dsn_env
-    if spec.observability.metrics_token_env:
-        yield ("observability", "metrics_token_env"), spec.observability.metrics_token_env
     for index, key in enumerate(spec.virtual_keys):
         if key.key_env:
             yield ("virtual_keys", index, "key_env"), key.key_env
@@ -166,6 +164,8 @@ def _env_refs(spec: GatewaySpec) -> Iterator[tuple[Path, str]]:
         for section in ("env", "headers"):
             for child, env in getattr(server, section).items():
                 yield ("mcp_servers", name, section, child), env
+    if spec.observability.metrics_token_env:
+        yield ("observability", "metrics_token_env"), spec.observability.metrics_token_env
 
 
 def check_env_vars(spec: GatewaySpec, environ: dict[str, str]) -> list[Diagnostic]:

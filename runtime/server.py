@@ -152,8 +152,8 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
     install_log_redaction()  # before the first line that could name a key (start-up warnings included)
     app = build_server_app(out_dir, reload=reload, **app_options)
-    server_config = app.state.runtime.gateway.server
     register_secrets(configured_secrets(app.state.runtime.gateway))
+    server_config = app.state.runtime.gateway.server
     config = uvicorn.Config(
         app,
         host=host or server_config.host,
