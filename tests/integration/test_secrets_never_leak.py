@@ -1,7 +1,7 @@
 """Issue 10 item 3: no configured secret reaches a client, a log row, the log API, the database file or stderr.
 
-A real `bifrostc serve` routes to a fake OpenAI upstream whose 401 body (and mid-stream error) echoes the
-provider key it was sent, an Azure-style 32-hex key that no credential pattern recognises; a prompt carries the
+A real `bifrostc serve` routes to a fake OpenAI upstream whose 401 bodies (chat and the semantic cache's
+embeddings, whose failure is logged to stderr) and mid-stream errors echo the provider key it was sent, an Azure-style 32-hex key that no credential pattern recognises; a prompt carries the
 admin key and the caller's own virtual key. Before the one redactor knew the configured values, the key came
 back to the client verbatim and both keys sat in plain text in the log.
 """
@@ -37,6 +37,8 @@ providers:
 models:
   leaky: {{target: azureish/gpt-4o}}
   echo: {{target: mock/echo}}
+  vectors: {{target: azureish/text-embedding-3-small}}
+cache: {{mode: semantic, embedding_model: vectors}}
 virtual_keys:
   - {{name: dev, key_env: DEV_KEY}}
 observability: {{log_store: sqlite, sqlite_path: "{db}", log_bodies: true}}
@@ -58,7 +60,17 @@ def echoing_upstream() -> Starlette:
         frames = f"data: {json.dumps(first)}\n\ndata: {json.dumps(error)}\n\n"
         return Response(frames, media_type="text/event-stream")
 
-    return Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"])])
+    async def embeddings(request: Request) -> Response:  # the semantic cache's lookups: logged when they fail
+        key = request.headers.get("authorization", "").removeprefix("Bearer ")
+        error = {"message": f"Incorrect API key provided: {key}.", "type": "invalid_request_error"}
+        return JSONResponse({"error": {**error, "param": None, "code": "invalid_api_key"}}, status_code=401)
+
+    return Starlette(
+        routes=[
+            Route("/v1/chat/completions", chat, methods=["POST"]),
+            Route("/v1/embeddings", embeddings, methods=["POST"]),
+        ]
+    )
 
 
 def assert_clean(text: str, where: str) -> None:
@@ -122,4 +134,5 @@ async def test_provider_admin_and_virtual_keys_never_reach_a_client_a_row_or_std
         await served.wait_exit(30)
         stored = b"".join(p.read_bytes() for p in tmp_path.glob("log.db*"))
         assert_clean(stored.decode("latin-1"), "the SQLite file")
+        assert "embedding for the semantic cache failed" in served.stderr()  # the line is there, the key not
         assert_clean(served.stderr(), "stderr of bifrostc serve")
