@@ -85,7 +85,7 @@ class GatewayTracer:
 
         start_ns = int(record.ts * 1e9)
         end_ns = start_ns + int((record.latency_ms or 0.0) * 1e6)
-        name = f"chat {record.requested_model or record.route or 'unknown'}"
+        name = redact_text(f"chat {record.requested_model or record.route or 'unknown'}")  # client-chosen text
         span = self._tracer.start_span(
             name, kind=SpanKind.CLIENT, attributes=genai_attributes(record), start_time=start_ns
         )

@@ -1,14 +1,17 @@
-"""Issue 10 item 3: no configured secret reaches a client, a log row, the log API, the database file or stderr.
+"""Issue 10 item 3: no configured secret reaches a client, a log row, the log API, the database file, stderr
+or a trace.
 
-A real `bifrostc serve` routes to a fake OpenAI upstream whose 401 bodies (chat and the semantic cache's
-embeddings, whose failure is logged to stderr) and mid-stream errors echo the provider key it was sent, an Azure-style 32-hex key that no credential pattern recognises; a prompt carries the
-admin key and the caller's own virtual key. Before the one redactor knew the configured values, the key came
-back to the client verbatim and both keys sat in plain text in the log.
+A real `bifrostc serve` routes to a fake OpenAI upstream whose 401 bodies (chat, and the semantic cache's
+embeddings, whose failure is logged to stderr) and mid-stream errors echo the provider key it was sent: an
+Azure-style 32-hex key that no credential pattern recognises. A prompt carries the admin key and the caller's own
+virtual key. Before the one redactor knew the configured values, the key came back to the client verbatim and
+both keys sat in plain text in the log.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 from pathlib import Path
 from typing import Any
@@ -22,7 +25,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.conftest import running_server
 from tests.integration.serve_process import Served, serve_spec
+from tests.integration.wired import FakeUpstreams, base_spec, compile_gateway, user, wired_server
 
 UP_KEY = "3f9a6c0d2b7e4f18a5c9d0e1b2a3f4c5"  # Azure-style: 32 hex digits, no sk-/Bearer/AKIA shape
 ADMIN_KEY = "laptop-admin-7Qx9Vb2Lm4Np8Rt6"
@@ -136,3 +141,49 @@ async def test_provider_admin_and_virtual_keys_never_reach_a_client_a_row_or_std
         assert_clean(stored.decode("latin-1"), "the SQLite file")
         assert "embedding for the semantic cache failed" in served.stderr()  # the line is there, the key not
         assert_clean(served.stderr(), "stderr of bifrostc serve")
+
+
+class TextCollector:
+    """An OTLP/HTTP trace collector keeping each export as text (span names, attributes and statuses)."""
+
+    def __init__(self) -> None:
+        self.exports: list[str] = []
+        self.app = Starlette(routes=[Route("/v1/traces", self.traces, methods=["POST"])])
+
+    async def traces(self, request: Request) -> Response:
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+        body = await request.body()
+        if request.headers.get("content-encoding") == "gzip":
+            body = gzip.decompress(body)
+        self.exports.append(str(ExportTraceServiceRequest.FromString(body)))
+        return Response(b"", media_type="application/x-protobuf")
+
+
+async def _echoing_401(request: httpx.Request) -> httpx.Response:
+    key = request.headers["authorization"].removeprefix("Bearer ")
+    return httpx.Response(401, json={"error": {"message": f"Incorrect API key provided: {key}.", "code": "401"}})
+
+
+async def test_spans_carry_no_configured_secret(tmp_path: Path) -> None:
+    """A span's status holds the upstream's error and its name the requested model: both client-visible text."""
+    collector = TextCollector()
+    async with running_server(collector.app) as collector_url:
+        spec = base_spec(tmp_path / "gw.db")
+        spec["server"] = {"require_key": True, "admin_key_env": "ADMIN_KEY"}
+        spec["providers"]["azureish"] = {"type": "openai", "base_url": "http://up.test/v1", "api_key_env": "UP_KEY"}
+        spec["models"]["leaky"] = {"target": "azureish/gpt-4o"}
+        spec["virtual_keys"] = [{"name": "dev", "key_env": "DEV_KEY"}]
+        spec["observability"] |= {"otlp_endpoint": collector_url}
+        upstreams = FakeUpstreams(**{"up.test": _echoing_401})
+        async with wired_server(compile_gateway(tmp_path, spec, ENV), ENV, transport=upstreams.transport()) as wired:
+            claude = wired.anthropic(DEV_KEY)
+            with pytest.raises(anthropic.APIStatusError):
+                await claude.messages.create(model="leaky", max_tokens=8, messages=user("hi"))
+            with pytest.raises(anthropic.NotFoundError):  # the admin key pasted where the model goes
+                await claude.messages.create(model=ADMIN_KEY, max_tokens=8, messages=user("hi"))
+            await wired.waiter.wait_for(2)
+        # Leaving the server ran its lifespan shutdown, which flushed the batch span processor.
+    exported = "".join(collector.exports)
+    assert "Incorrect API key provided" in exported  # the status is exported: the check below is not vacuous
+    assert_clean(exported, "an exported span")
