@@ -145,9 +145,10 @@ class Policy:
         for credential in credentials:
             if any(hmac.compare_digest(credential.encode(), s.encode()) for s in privileged):
                 return True
+            # Tenants read the model lists and health. /metrics names every tenant: a tenant's key reads it
+            # only when there is no admin key or metrics token to read it with.
             if (path != "/metrics" or not privileged) and self.is_valid_key(credential):
-                return True  # tenants read models and health; /metrics names every tenant, so only when no
-                # admin key or metrics token exists to read it with
+                return True
         return False
 
 
@@ -170,7 +171,8 @@ class SecurityMiddleware:
             return None
         if runtime is not self._runtime or self._policy is None:
             options = getattr(state, "runtime_options", None) or {}
-            environ: Mapping[str, str] = options.get("environ") or os.environ
+            given: Mapping[str, str] | None = options.get("environ")  # what create_app resolved keys from
+            environ = os.environ if given is None else given
             register_secrets(configured_secrets(runtime.gateway, environ))
             self._policy, self._runtime = Policy.of(runtime.gateway, environ), runtime
         return self._policy
