@@ -150,9 +150,7 @@ def serve(
     from bifrostc.runtime.observability.redaction import install_log_redaction, register_secrets
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
-    install_log_redaction()  # before the first line that could name a key (start-up warnings included)
     app = build_server_app(out_dir, reload=reload, **app_options)
-    register_secrets(configured_secrets(app.state.runtime.gateway))
     server_config = app.state.runtime.gateway.server
     config = uvicorn.Config(
         app,
@@ -168,6 +166,8 @@ def serve(
         # The backstop: what is still running this long after the grace period is cancelled outright.
         timeout_graceful_shutdown=math.ceil(server_config.shutdown_grace_seconds + SHUTDOWN_CUT_SECONDS),
     )
-    install_log_redaction()  # uvicorn.Config installed its own handlers
+    # On the handlers uvicorn.Config just installed too; start-up names env vars, never their values.
+    register_secrets(configured_secrets(app.state.runtime.gateway))
+    install_log_redaction()
     tune_gc()
     GracefulServer(config, server_config.shutdown_grace_seconds).run()
