@@ -165,6 +165,8 @@ def _env_refs(spec: GatewaySpec) -> Iterator[tuple[Path, str]]:
         for section in ("env", "headers"):
             for child, env in getattr(server, section).items():
                 yield ("mcp_servers", name, section, child), env
+    if spec.observability.metrics_token_env:
+        yield ("observability", "metrics_token_env"), spec.observability.metrics_token_env
 
 
 # What out/env.sh exports for clients (templates/env.sh.jinja); tests/compiler pins the two together.

@@ -37,6 +37,11 @@ class NetworkSpec(SpecModel):
     connect_timeout: Seconds = 10.0
     read_timeout: Seconds = 300.0
     total_timeout: Seconds = 600.0
+    first_byte_timeout: Seconds = Field(
+        default=60.0,
+        description="Longest wait for an attempt's response headers and first event; then the next retry or "
+        "fallback is tried (3 attempts x 60 s stay well inside Claude Code's 600 s client timeout).",
+    )
     max_retries: Annotated[int, Field(ge=0, le=10)] = 2
     backoff_initial: Annotated[float, Field(ge=0)] = 0.5
     backoff_max: Annotated[float, Field(ge=0)] = 8.0
@@ -223,6 +228,10 @@ class ObservabilitySpec(SpecModel):
         description="Directory where request-log records wait on disk while the log store is unreachable (replayed "
         "in order when it is back); default: the directory of sqlite_path.",
     )
+    metrics_token_env: EnvName | None = Field(
+        default=None,
+        description="Env var holding a bearer token for /metrics (Prometheus scrapers) when require_key is on.",
+    )
 
 
 class ServerSpec(SpecModel):
@@ -245,6 +254,18 @@ class ServerSpec(SpecModel):
     default_provider: str | None = None
     max_request_mb: float = Field(
         default=32, gt=0, description="Largest request body accepted (413 beyond); Anthropic's own limit is 32 MB."
+    )
+    allowed_hosts: tuple[str, ...] = Field(
+        default=(),
+        description="Host header names accepted (DNS-rebinding guard); empty: loopback names and `host`, or any "
+        "name when `host` is a wildcard address; '*' accepts any.",
+    )
+    shutdown_grace_seconds: Annotated[float, Field(ge=0)] = Field(
+        default=20.0,
+        description="On SIGTERM, how long open requests may finish; then open streams get an error event.",
+    )
+    header_timeout_seconds: Seconds = Field(
+        default=10.0, description="A client must send a request's headers within this time (slowloris guard)."
     )
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -32,6 +33,7 @@ from bifrostc.runtime.http import build_client
 from bifrostc.runtime.loadout import resolve_keys
 from bifrostc.runtime.providers import adapter_class
 from bifrostc.runtime.router import Router
+from bifrostc.runtime.security import SecurityMiddleware
 
 log = logging.getLogger("bifrostc.app")
 
@@ -152,6 +154,7 @@ def create_app(
         routes=[*extra_routes, *gateway_routes(dialects)],
         lifespan=lifespan,
         exception_handlers={HTTPException: http_exception_handler},
+        middleware=[Middleware(SecurityMiddleware)],  # Host, cross-site and key gates (runtime/security.py)
     )
     # The client is created here, not in lifespan, so in-process ASGI tests (no lifespan events) work too.
     app.state.http_client = build_client(transport)

@@ -95,6 +95,10 @@ class Network:
     connect_timeout: float = 10.0
     read_timeout: float = 300.0  # longest silence allowed between two bytes of a response
     total_timeout: float = 600.0  # hard ceiling for one attempt, streams included
+    # Longest wait for response headers and the first event: a hung upstream costs this, not read_timeout,
+    # before the retry/fallback (3 x 60 s < Claude Code's 600 s client timeout). The transport applies it to
+    # the header wait, `dispatch.prime` to the first event.
+    first_byte_timeout: float = 60.0
     max_retries: int = 2
     backoff_initial: float = 0.5
     backoff_max: float = 8.0
@@ -227,6 +231,7 @@ class Observability:
     otlp_endpoint: str | None = None
     service_name: str = "bifrostc"
     spool_dir: str | None = None  # where unwritable log records wait for the store; None: beside sqlite_path
+    metrics_token_env: str | None = None  # env var holding the bearer token /metrics takes when require_key is on
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +248,9 @@ class Server:
     budget_default_max_tokens: int = 32_000
     default_provider: str | None = None
     max_request_mb: float = 32  # larger request bodies get a 413 before they are read into memory
+    allowed_hosts: tuple[str, ...] = ()  # Host names accepted; empty: loopback names + host ("*": any)
+    shutdown_grace_seconds: float = 20.0  # SIGTERM: then open streams get their dialect's error event
+    header_timeout_seconds: float = 10.0  # a request's headers must arrive within this (slowloris)
 
 
 @dataclass(frozen=True, slots=True)

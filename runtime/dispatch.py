@@ -5,14 +5,19 @@ order, it makes up to 1 + max_retries attempts, each on a freshly chosen target 
 targets whose breaker is open) and key (skipping keys resting after a 429 on that model). `call(attempt)` does
 the provider work; for streams it returns only once the first event arrived (`prime`), so an upstream that
 fails before its first event still falls back.
+That wait is bounded by `network.first_byte_timeout` (headers and first event, from the attempt's start), not by
+the read timeout, so a hung upstream costs a minute per attempt before the fallback, not five. On shutdown,
+`OPEN_STREAMS.abort_all` ends every relaying stream with an error the handler turns into the dialect's error event.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import random
 import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -20,7 +25,9 @@ from typing import Any, Generic, TypeVar
 from bifrostc.runtime import config
 from bifrostc.runtime.context import RequestContext
 from bifrostc.runtime.errors import GatewayError, PermissionDenied, UpstreamError
+from bifrostc.runtime.observability.redaction import SECRETS, redact_text
 from bifrostc.runtime.router import Router
+from bifrostc.runtime.types import StreamError
 
 T = TypeVar("T")
 # Upstream statuses that mean "this provider/key cannot serve it" rather than "the request is bad": fall back.
@@ -45,6 +52,7 @@ class Attempt:
     api_key: str | None
     number: int  # 1-based over the whole request
     key_env: str = ""  # which of the provider's keys (its env var name; "" for a keyless provider)
+    started: float = field(default_factory=time.monotonic)  # the first-byte deadline counts from here
 
     @property
     def network(self) -> config.Network:
@@ -312,6 +320,40 @@ class Dispatcher:
         return ceiling * (0.5 + self._rand() / 2)
 
 
+class ShuttingDown(GatewayError):
+    """The gateway stopped before the stream ended (its shutdown grace period ran out)."""
+
+    status = 503
+    anthropic_type = "overloaded_error"  # what clients retry on another connection, like a 529
+    openai_type = "server_error"
+    openai_code = "gateway_shutting_down"
+
+
+class OpenStreams:
+    """The streams still relaying, so shutdown can end each one with an error event instead of a cut."""
+
+    def __init__(self) -> None:
+        self._streams: weakref.WeakSet[PrimedStream[Any]] = weakref.WeakSet()
+
+    def add(self, stream: PrimedStream[Any]) -> None:
+        self._streams.add(stream)
+
+    def discard(self, stream: PrimedStream[Any]) -> None:
+        self._streams.discard(stream)
+
+    def __len__(self) -> int:
+        return len(self._streams)
+
+    def abort_all(self, reason: str = "the gateway is shutting down") -> int:
+        streams = list(self._streams)
+        for stream in streams:
+            stream.abort(ShuttingDown(reason))
+        return len(streams)
+
+
+OPEN_STREAMS = OpenStreams()
+
+
 class PrimedStream(Generic[T]):
     """An upstream stream whose first item already arrived; later items are bounded by read/total deadlines.
 
@@ -330,14 +372,18 @@ class PrimedStream(Generic[T]):
         self._cancelling = 0
         self._timer: asyncio.TimerHandle | None = None
         self._expired = False
+        self._aborted: GatewayError | None = None
+        OPEN_STREAMS.add(self)
 
     def __aiter__(self) -> PrimedStream[T]:
         return self
 
     async def __anext__(self) -> T:
+        if self._aborted is not None:
+            raise self._aborted
         if self._pending_first:
             self._pending_first = False
-            return self.first
+            return _redacted(self.first)
         now = time.monotonic()
         if now >= self.deadline:
             raise self._stalled()
@@ -347,10 +393,15 @@ class PrimedStream(Generic[T]):
         if self._timer is None:
             self._arm(now)
         try:
-            return await anext(self._rest)
+            return _redacted(await anext(self._rest))
         except asyncio.CancelledError:
+            if self._aborted is not None and task.uncancel() <= self._cancelling:
+                raise self._aborted from None
             if self._expired and task.uncancel() <= self._cancelling:
                 raise self._stalled() from None
+            raise
+        except GatewayError as exc:  # its message reaches the client in an error event: upstream text
+            exc.message = redact_text(exc.message)
             raise
         finally:
             self._waiting_since = None
@@ -384,26 +435,66 @@ class PrimedStream(Generic[T]):
             provider=self.attempt.provider.name,
         )
 
+    def abort(self, error: GatewayError) -> None:
+        """End the stream with `error`: at once if it is waiting for the upstream, else at its next item."""
+        if self._aborted is not None:
+            return
+        self._aborted = error
+        if self._waiting_since is not None and self._waiter is not None:
+            self._waiter.cancel()
+
     async def aclose(self) -> None:
+        OPEN_STREAMS.discard(self)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         await _close(self._rest)
 
 
-async def prime(attempt: Attempt, stream: AsyncIterator[T]) -> PrimedStream[T]:
-    """Wait (at most read_timeout) for the first item so failures before it can still retry or fall back."""
-    deadline = time.monotonic() + attempt.network.total_timeout
+def _redacted(item: T) -> T:
+    """An upstream's in-band error reaches the client: a configured secret in it never does."""
+    if isinstance(item, bytes):  # passthrough: relayed as received
+        return SECRETS.sub_bytes(item)  # type: ignore[return-value]  # bytes is T here
+    if isinstance(item, StreamError):
+        item.message = redact_text(item.message)
+    return item
+
+
+def first_byte_left(attempt: Attempt) -> float:
+    """Seconds left of the attempt's first-byte budget (headers and first event; never above read_timeout)."""
+    network = attempt.network
+    return attempt.started + min(network.first_byte_timeout, network.read_timeout) - time.monotonic()
+
+
+def _no_first_byte(attempt: Attempt) -> UpstreamError:
+    limit = min(attempt.network.first_byte_timeout, attempt.network.read_timeout)
+    return UpstreamError(
+        f"{attempt.provider.name} sent nothing within first_byte_timeout {limit}s",
+        status=504,
+        provider=attempt.provider.name,
+    )
+
+
+@contextlib.asynccontextmanager
+async def first_byte(attempt: Attempt) -> AsyncIterator[None]:
+    """Bound a stream's wait for response headers by the attempt's first-byte budget (a retryable 504)."""
     try:
-        async with asyncio.timeout(attempt.network.read_timeout):
+        async with asyncio.timeout(max(0.0, first_byte_left(attempt))):
+            yield
+    except TimeoutError:
+        raise _no_first_byte(attempt) from None
+
+
+async def prime(attempt: Attempt, stream: AsyncIterator[T]) -> PrimedStream[T]:
+    """Wait for the first item (within the first-byte budget) so failures before it can still retry or fall
+    back."""
+    deadline = attempt.started + attempt.network.total_timeout
+    try:
+        async with asyncio.timeout(max(0.0, first_byte_left(attempt))):
             first = await anext(stream)
     except TimeoutError:
         await _close(stream)
-        raise UpstreamError(
-            f"{attempt.provider.name} sent no event within read_timeout {attempt.network.read_timeout}s",
-            status=504,
-            provider=attempt.provider.name,
-        ) from None
+        raise _no_first_byte(attempt) from None
     except StopAsyncIteration:
         raise UpstreamError(
             f"{attempt.provider.name} closed the stream before any event", status=502, provider=attempt.provider.name

@@ -119,3 +119,15 @@ def resolve_keys(gateway: config.Gateway, environ: Mapping[str, str] | None = No
             else:
                 log.warning("provider %s: env var %s is not set; requests needing it will fail", provider.name, key.env)
     return resolved
+
+
+def configured_secrets(gateway: config.Gateway, environ: Mapping[str, str] | None = None) -> list[str]:
+    """The values of every secret the spec names by env var (provider keys, admin key, metrics token, virtual
+    keys held in env, MCP server headers): what the redactor must never let out. MCP child env vars are left
+    out: they are often not secrets (PATH, HOME), and redacting a path everywhere would ruin the logs."""
+    env = os.environ if environ is None else environ
+    names: list[str | None] = [key.env for provider in gateway.providers.values() for key in provider.keys]
+    names += [gateway.server.admin_key_env, gateway.observability.metrics_token_env]
+    names += [key.env for key in gateway.virtual_keys]
+    names += [source for server in gateway.mcp_servers for _, source in server.headers]
+    return [value for name in names if name and (value := env.get(name))]

@@ -7,6 +7,7 @@ import contextlib
 import gc
 import importlib.util
 import logging
+import math
 import os
 import pathlib
 from collections.abc import AsyncIterator, Callable
@@ -168,6 +169,10 @@ def serve(
     `app_options` go to create_app (hooks_factory, extra_routes, lifespan_hooks)."""
     import uvicorn
 
+    from bifrostc.runtime.http_server import MAX_HEADER_BYTES, SHUTDOWN_CUT_SECONDS, GracefulServer, protocol_class
+    from bifrostc.runtime.loadout import configured_secrets
+    from bifrostc.runtime.observability.redaction import install_log_redaction, register_secrets
+
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
     app = build_server_app(out_dir, reload=reload, allow_modified=allow_modified, **app_options)
     server_config = app.state.runtime.gateway.server
@@ -184,11 +189,17 @@ def serve(
         host=host or server_config.host,
         port=port if port is not None else server_config.port,
         loop="uvloop" if _available("uvloop") else "asyncio",
-        http="httptools" if _available("httptools") else "h11",
+        http=protocol_class(server_config.header_timeout_seconds) if _available("httptools") else "h11",
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
         lifespan="on",
         log_level="info",
         access_log=access_log if access_log is not None else os.environ.get(ACCESS_LOG_ENV, "") in TRUTHY,
         timeout_keep_alive=75,
+        # The backstop: what is still running this long after the grace period is cancelled outright.
+        timeout_graceful_shutdown=math.ceil(server_config.shutdown_grace_seconds + SHUTDOWN_CUT_SECONDS),
     )
+    # On the handlers uvicorn.Config just installed too; start-up names env vars, never their values.
+    register_secrets(configured_secrets(app.state.runtime.gateway))
+    install_log_redaction()
     tune_gc()
-    uvicorn.Server(config).run()
+    GracefulServer(config, server_config.shutdown_grace_seconds).run()

@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from bifrostc.runtime.context import LogRecord, RequestContext
 from bifrostc.runtime.dialects import ClientDialect, Endpoint, Inbound
-from bifrostc.runtime.dispatch import Attempt, PrimedStream, prime
+from bifrostc.runtime.dispatch import Attempt, PrimedStream, first_byte, prime
 from bifrostc.runtime.errors import GatewayError, InvalidRequest, RequestTooLarge, UpstreamError
 from bifrostc.runtime.handlers.errors import error_response
 from bifrostc.runtime.handlers.streaming import RelayResponse, StreamRelay, raw_stream, upstream_bytes
@@ -132,7 +132,9 @@ async def _send(ex: Exchange, route: Route) -> Response:
 async def _stream(ex: Exchange, route: Route) -> Response:
     async def attempt_once(attempt: Attempt) -> PrimedStream[Any]:
         if ex.dialect.passthrough(attempt.adapter, ex.call):
-            return await prime(attempt, raw_stream(await _relay(ex, attempt), attempt.provider.name))
+            async with first_byte(attempt):  # the header wait; `prime` bounds the first event
+                reply = await _relay(ex, attempt)
+            return await prime(attempt, raw_stream(reply, attempt.provider.name))
         return await prime(attempt, attempt.adapter.stream(ex.chat, model=attempt.model, api_key=attempt.api_key))
 
     ctx = ex.ctx

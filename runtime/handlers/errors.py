@@ -13,6 +13,7 @@ from starlette.responses import Response
 from bifrostc.runtime import dialects
 from bifrostc.runtime.context import Dialect
 from bifrostc.runtime.errors import GatewayError, InvalidRequest, NotFound
+from bifrostc.runtime.observability.redaction import redact
 
 _STATUS_ERRORS: dict[int, type[GatewayError]] = {400: InvalidRequest, 404: NotFound}
 
@@ -30,7 +31,7 @@ def error_response(dialect: Dialect, exc: GatewayError, headers: dict[str, str] 
     if exc.retry_after is not None:
         all_headers["retry-after"] = str(max(0, math.ceil(exc.retry_after)))
     return Response(
-        orjson.dumps(error_body(dialect, exc)),
+        orjson.dumps(redact(error_body(dialect, exc))),  # upstream errors may echo the provider key
         status_code=exc.status,
         headers=all_headers,
         media_type="application/json",

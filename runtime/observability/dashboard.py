@@ -12,8 +12,10 @@ the address bar and history).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -24,12 +26,32 @@ from starlette.routing import BaseRoute, Route
 
 from bifrostc.runtime.observability.store import LogFilter, LogStore
 
+NONE = "'none'"
 SpendReport = Callable[[], Awaitable[Any]]
 COOKIE_NAME = "bifrostc_admin"
 _PAGE = Path(__file__).parent / "dashboard" / "index.html"
 _LOGIN_PAGE = """<!doctype html><meta charset="utf-8"><title>bifrostc dashboard</title>
 <form method="get"><label>Admin key <input name="key" type="password" autofocus></label>
 <button>Open</button></form>"""
+
+
+def security_headers(page_html: str) -> dict[str, str]:
+    """Headers for every dashboard answer: no framing (clickjacking), no MIME sniffing, and a CSP that lets the
+    page run only its own inline script (by hash) and talk only to its own origin, so an XSS in a logged prompt
+    can neither load nor send anything."""
+    scripts = re.findall(r"<script>(.*?)</script>", page_html, flags=re.DOTALL)
+    hashes = " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'" for s in scripts)
+    csp = (
+        f"default-src 'none'; script-src {hashes or NONE}; style-src 'unsafe-inline'; "
+        "connect-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    )
+    return {
+        "content-security-policy": csp,
+        "x-frame-options": "DENY",
+        "x-content-type-options": "nosniff",
+        "referrer-policy": "no-referrer",
+        "cache-control": "no-store",
+    }
 
 
 def _cookie_token(admin_key: str) -> str:
@@ -59,8 +81,8 @@ class _Guard:
         return bool(self.admin_key) and hmac.compare_digest(offered.encode(), (self.admin_key or "").encode())
 
 
-def _unauthorized() -> JSONResponse:
-    return JSONResponse({"error": "admin key required"}, status_code=401)
+def _unauthorized(headers: dict[str, str]) -> JSONResponse:
+    return JSONResponse({"error": "admin key required"}, status_code=401, headers=headers)
 
 
 def _int_param(request: Request, name: str, default: int | None) -> int | None:
@@ -89,42 +111,43 @@ def dashboard_routes(
 ) -> list[BaseRoute]:
     guard = _Guard(admin_key)
     page_html = _PAGE.read_text(encoding="utf-8")
+    headers = security_headers(page_html)
 
     async def page(request: Request) -> Response:
         if guard.key_in_query(request):
-            response = RedirectResponse(request.url.remove_query_params("key"), status_code=303)
+            response = RedirectResponse(request.url.remove_query_params("key"), status_code=303, headers=headers)
             response.set_cookie(COOKIE_NAME, guard.token, httponly=True, samesite="strict", path="/")
             return response
         if not guard.allows(request):
-            return HTMLResponse(_LOGIN_PAGE, status_code=401)
-        return HTMLResponse(page_html, headers={"cache-control": "no-store"})
+            return HTMLResponse(_LOGIN_PAGE, status_code=401, headers=headers)
+        return HTMLResponse(page_html, headers=headers)
 
     async def list_logs(request: Request) -> Response:
         if not guard.allows(request):
-            return _unauthorized()
+            return _unauthorized(headers)
         try:
             filters = _filters(request)
             rows = await sink_store.query(filters)
         except ValueError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
+            return JSONResponse({"error": str(exc)}, status_code=400, headers=headers)
         next_before = rows[-1]["seq"] if len(rows) == filters.limit else None
-        return JSONResponse({"data": rows, "next_before": next_before})
+        return JSONResponse({"data": rows, "next_before": next_before}, headers=headers)
 
     async def log_detail(request: Request) -> Response:
         if not guard.allows(request):
-            return _unauthorized()
+            return _unauthorized(headers)
         row = await sink_store.get(request.path_params["record_id"])
         if row is None:
-            return JSONResponse({"error": "not found"}, status_code=404)
-        return JSONResponse(row)
+            return JSONResponse({"error": "not found"}, status_code=404, headers=headers)
+        return JSONResponse(row, headers=headers)
 
     async def spend(request: Request) -> Response:
         if not guard.allows(request):
-            return _unauthorized()
+            return _unauthorized(headers)
         since = request.query_params.get("since")
         rows = await sink_store.spend_by_key(float(since) if since else None)
         report = await spend_report() if spend_report is not None else None
-        return JSONResponse({"keys": rows, "budgets": report})
+        return JSONResponse({"keys": rows, "budgets": report}, headers=headers)
 
     return [
         Route("/", page, methods=["GET"], name="dashboard"),

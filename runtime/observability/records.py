@@ -1,100 +1,23 @@
-"""One row of the request log, and the redaction applied before any body is stored.
+"""One row of the request log.
 
 The app fills a :class:`RequestRecord` as a request moves through the gateway and hands it to
-``Telemetry.record``. Bodies are optional (``Observability.log_bodies``) and are always passed through
-:func:`redact` before they reach a store, so an API key pasted into a prompt never lands on disk.
+``Telemetry.record``. Bodies are optional (``Observability.log_bodies``); bodies and free-text fields are always
+passed through the one redactor (``redaction.py``) before they reach a store, so an API key pasted into a
+prompt never lands on disk.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from bifrostc.runtime.context import new_request_id
+from bifrostc.runtime.observability.redaction import REDACTED, redact, redact_text
 from bifrostc.runtime.types import ChatRequest, ChatResponse, Message
 
-REDACTED = "[REDACTED]"
-
-# Header / field names whose value is a credential, compared lower-cased with "_" folded to "-".
-_SECRET_KEYS = frozenset(
-    {
-        "api-key",
-        "apikey",
-        "x-api-key",
-        "x-goog-api-key",
-        "authorization",
-        "proxy-authorization",
-        "secret",
-        "client-secret",
-        "password",
-        "access-token",
-        "refresh-token",
-        "aws-secret-access-key",
-        "secret-access-key",
-        "aws-session-token",
-        "x-amz-security-token",
-    }
-)
-
-# Values that look like credentials wherever they appear in free text.
-_SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\bBearer\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE), "Bearer " + REDACTED),
-    (re.compile(r"\bsk-[A-Za-z0-9_-]{6,}"), "sk-" + REDACTED),
-    (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), REDACTED),
-    (re.compile(r"\bAIza[0-9A-Za-z_-]{30,}"), REDACTED),
-)
-
-
-# Cheap substring tests tell whether any pattern above could match; most text has none of these markers.
-# (A regex prefilter costs ~11 µs per KB of text; these cost ~3.)
-def _maybe_secret(text: str) -> bool:
-    return "sk-" in text or "AKIA" in text or "ASIA" in text or "AIza" in text or "bearer" in text.lower()
-
-
-# Verdicts for dict keys seen so far (field names, header names): bounded, since tool inputs bring any key.
-_KEY_VERDICTS: dict[str, bool] = {}
-_KEY_VERDICTS_MAX = 4096
-
-
-def redact_text(text: str) -> str:
-    if not _maybe_secret(text):
-        return text
-    for pattern, replacement in _SECRET_PATTERNS:
-        text = pattern.sub(replacement, text)
-    return text
-
-
-def _is_secret_key(name: str) -> bool:
-    verdict = _KEY_VERDICTS.get(name)
-    if verdict is None:
-        verdict = name.lower().replace("_", "-") in _SECRET_KEYS
-        if len(_KEY_VERDICTS) < _KEY_VERDICTS_MAX:
-            _KEY_VERDICTS[name] = verdict
-    return verdict
-
-
-def redact(value: Any) -> Any:
-    """Return a copy of a JSON-like value with credentials removed (keys by name, values by shape)."""
-    cls = type(value)  # exact types first: this walks every request body, and isinstance chains add up
-    if cls is str:
-        return redact_text(value)
-    if cls is dict:
-        return {k: (REDACTED if type(k) is str and _is_secret_key(k) else redact(v)) for k, v in value.items()}
-    if cls is list or cls is tuple:
-        return [redact(item) for item in value]
-    if cls in _SCALARS:
-        return value
-    if isinstance(value, str):
-        return redact_text(value)
-    if isinstance(value, dict):
-        return {k: (REDACTED if isinstance(k, str) and _is_secret_key(k) else redact(v)) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [redact(item) for item in value]
-    return value
-
+__all__ = ["RECORD_FIELDS", "REDACTED", "RequestRecord", "apply_request", "apply_response", "plain", "redact"]
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
@@ -163,18 +86,15 @@ class RequestRecord:
         return dataclasses.replace(self, request_messages=None, response_content=None)
 
     def redacted(self) -> RequestRecord:
-        return dataclasses.replace(
-            self,
-            error_message=redact_text(self.error_message) if self.error_message else self.error_message,
-            request_messages=redact(self.request_messages),
-            response_content=redact(self.response_content),
-        )
+        return dataclasses.replace(self).scrub()
 
     def scrub(self, *, keep_bodies: bool = True) -> RequestRecord:
         """Redact (or drop) the bodies in place and return self: what the log sink does to records it owns
         (a submitted record is no longer used by anyone else), saving ``redacted()``'s copy of every field."""
         if self.error_message:
             self.error_message = redact_text(self.error_message)
+        if self.requested_model:  # client-chosen text too: a key pasted as the model name
+            self.requested_model = redact_text(self.requested_model)
         if keep_bodies:
             self.request_messages = redact(self.request_messages)
             self.response_content = redact(self.response_content)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from bifrostc.runtime.observability.records import RequestRecord
+from bifrostc.runtime.observability.redaction import redact_text
 
 _TRACES_PATH = "/v1/traces"
 
@@ -38,7 +39,8 @@ def genai_attributes(record: RequestRecord) -> dict[str, Any]:
         "bifrostc.cost_usd": record.cost_usd,
         "error.type": record.error_type if record.status >= 400 else None,
     }
-    return {k: v for k, v in attributes.items() if v is not None}
+    # Every string is client- or upstream-chosen text (a model name, an error): through the one redactor.
+    return {k: (redact_text(v) if type(v) is str else v) for k, v in attributes.items() if v is not None}
 
 
 def _traces_url(endpoint: str) -> str:
@@ -83,12 +85,12 @@ class GatewayTracer:
 
         start_ns = int(record.ts * 1e9)
         end_ns = start_ns + int((record.latency_ms or 0.0) * 1e6)
-        name = f"chat {record.requested_model or record.route or 'unknown'}"
+        name = redact_text(f"chat {record.requested_model or record.route or 'unknown'}")  # client-chosen text
         span = self._tracer.start_span(
             name, kind=SpanKind.CLIENT, attributes=genai_attributes(record), start_time=start_ns
         )
         if record.status >= 400:
-            span.set_status(Status(StatusCode.ERROR, record.error_message or record.error_type or ""))
+            span.set_status(Status(StatusCode.ERROR, redact_text(record.error_message or record.error_type or "")))
         span.end(end_time=end_ns)
 
     def shutdown(self) -> None:

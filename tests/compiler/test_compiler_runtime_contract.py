@@ -19,7 +19,7 @@ async def test_the_built_quickstart_answers_a_claude_code_tier_request(tmp_path:
     gateway = load_gateway(out)
     app = create_app(gateway, environ={})
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
         body = {"model": "sonnet", "max_tokens": 32, "messages": [{"role": "user", "content": "hello"}]}
         response = await client.post("/anthropic/v1/messages", json=body)
     assert response.status_code == 200, response.text

@@ -71,7 +71,7 @@ async def test_unauthenticated_uploads_are_not_read(served: Wired, path: str, di
     transport = httpx.ASGITransport(app=served.app)
     bodies = [CountingBody() for _ in range(20)]
     headers = {"content-type": "application/json", "content-length": str(BODY_MB * 2**20)}
-    async with httpx.AsyncClient(transport=transport, base_url="http://gw.test", timeout=WAIT_S) as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost", timeout=WAIT_S) as client:
         responses = await asyncio.gather(
             *(client.post(path, content=body, headers=headers) for body in bodies)  # type: ignore[arg-type]
         )

@@ -85,7 +85,7 @@ async def test_upstream_500_is_retried_then_falls_back_and_is_logged_once(
     row = rows[0]
     assert row["status"] == 200 and row["fallback_used"] and row["route"] == "echo" and row["provider"] == "mock"
     assert row["attempts"] == 3 and row["upstream_errors"] == 2
-    metrics = (await served.http.get(f"{served.url}/metrics")).text
+    metrics = (await served.http.get(f"{served.url}/metrics", headers={"x-api-key": KEY})).text  # require_key
     assert "bifrostc_fallbacks_total 1.0" in metrics
     assert 'bifrostc_upstream_errors_total{provider="mock"} 2.0' in metrics
 

@@ -102,7 +102,7 @@ async def test_secrets_never_reach_the_log_api_or_the_database_file(served: Wire
 async def test_metrics_count_requests_tokens_cost_and_cache_hits(served: Wired) -> None:
     await _traffic(served)
     await served.logs(4)
-    text = (await served.http.get(f"{served.url}/metrics")).text
+    text = (await served.http.get(f"{served.url}/metrics", headers=_admin())).text  # require_key is on
     assert 'bifrostc_requests_total{dialect="anthropic",provider="mock",route="echo",status="200"} 1.0' in text
     assert 'bifrostc_requests_total{dialect="anthropic",provider="",route="echo",status="200"} 1.0' in text
     assert 'bifrostc_requests_total{dialect="openai",provider="mock",route="echo",status="200"} 1.0' in text
@@ -188,7 +188,9 @@ async def test_dashboard_is_locked_when_the_admin_key_env_var_is_unset(tmp_path:
     async with wired_server(gateway, environ) as wired:
         for path in ("/", "/logs", "/api/logs", "/api/spend"):
             assert (await wired.http.get(f"{wired.url}{path}")).status_code == 401
-        assert (await wired.http.get(f"{wired.url}/metrics")).status_code == 200
+        # require_key with no admin key or metrics token to read /metrics with: a valid gateway key does.
+        assert (await wired.http.get(f"{wired.url}/metrics")).status_code == 401
+        assert (await wired.http.get(f"{wired.url}/metrics", headers={"x-api-key": KEY})).status_code == 200
 
 
 async def test_the_response_request_id_names_its_log_row(served: Wired) -> None:

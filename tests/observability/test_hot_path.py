@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from bifrostc.runtime import config
 from bifrostc.runtime.context import LogRecord, RequestContext
 from bifrostc.runtime.governance.pricing import cost_usd
-from bifrostc.runtime.observability import records
+from bifrostc.runtime.observability import records, redaction
 from bifrostc.runtime.observability.log_hooks import record_from_log
 from bifrostc.runtime.observability.metrics import GatewayMetrics
 from bifrostc.runtime.observability.records import RequestRecord, plain, redact_text
@@ -42,7 +42,7 @@ def test_plain_serialises_like_dataclasses_asdict():
 
 
 def _reference_redact_text(text: str) -> str:
-    for pattern, replacement in records._SECRET_PATTERNS:
+    for pattern, replacement in redaction._SECRET_PATTERNS:
         text = pattern.sub(replacement, text)
     return text
 

@@ -228,7 +228,7 @@ def app_for(gw: config.Gateway, upstream: Upstream, **kwargs: Any) -> Any:
 
 
 def asgi_client(app: Any) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw.test", timeout=30)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost", timeout=30)
 
 
 def sdk_http_client(app: Any) -> Any:

@@ -20,12 +20,14 @@ def app():
 
 @pytest.fixture
 def claude(app):
-    return anthropic.AsyncAnthropic(base_url="http://gw.test/anthropic", api_key="x", http_client=sdk_http_client(app))
+    return anthropic.AsyncAnthropic(
+        base_url="http://localhost/anthropic", api_key="x", http_client=sdk_http_client(app)
+    )
 
 
 @pytest.fixture
 def gpt(app):
-    return openai.AsyncOpenAI(base_url="http://gw.test/v1", api_key="x", http_client=sdk_http_client(app))
+    return openai.AsyncOpenAI(base_url="http://localhost/v1", api_key="x", http_client=sdk_http_client(app))
 
 
 async def test_anthropic_sdk_echo_keeps_requested_model(claude):

@@ -34,9 +34,9 @@ def build(upstream: Upstream):
     )
     app = app_for(gw, upstream)
     claude = anthropic.AsyncAnthropic(
-        base_url="http://gw.test/anthropic", api_key="x", http_client=sdk_http_client(app)
+        base_url="http://localhost/anthropic", api_key="x", http_client=sdk_http_client(app)
     )
-    gpt = openai.AsyncOpenAI(base_url="http://gw.test/openai/v1", api_key="x", http_client=sdk_http_client(app))
+    gpt = openai.AsyncOpenAI(base_url="http://localhost/openai/v1", api_key="x", http_client=sdk_http_client(app))
     return app, claude, gpt
 
 

@@ -80,6 +80,6 @@ async def test_a_hot_reload_of_a_hand_edited_file_keeps_the_serving_gateway(out:
     routing = out / "routing.py"
     routing.write_text(routing.read_text().replace('"echo"', '"hacked"'))
     assert watcher.check() is False
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as client:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as client:
         models = (await client.get("/v1/models")).json()
     assert [m["id"] for m in models["data"]] == ["echo"]

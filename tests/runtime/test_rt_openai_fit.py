@@ -24,7 +24,7 @@ LONG_TOOL = "mcp__bifrostc__" + "very_long_server_name__" * 3 + "read_file"
 def client_for(upstream: Upstream, model: str) -> anthropic.AsyncAnthropic:
     gw = gateway([provider("oai", "openai", key_env="UP_KEY")], {"gpt": [("oai", model)]}, tiers={"sonnet": "gpt"})
     return anthropic.AsyncAnthropic(
-        base_url="http://gw.test/anthropic", api_key="x", http_client=sdk_http_client(app_for(gw, upstream))
+        base_url="http://localhost/anthropic", api_key="x", http_client=sdk_http_client(app_for(gw, upstream))
     )
 
 

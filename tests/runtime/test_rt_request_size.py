@@ -50,7 +50,7 @@ async def test_a_chunked_upload_is_counted_as_it_arrives():
 async def test_a_body_under_the_limit_is_served_and_the_sdk_sees_413_as_its_error():
     up = Upstream().add("ant.test", json_reply(anthropic_message("fine")))
     claude = anthropic.AsyncAnthropic(
-        base_url="http://gw.test/anthropic", api_key="x", http_client=sdk_http_client(_app(up)), max_retries=0
+        base_url="http://localhost/anthropic", api_key="x", http_client=sdk_http_client(_app(up)), max_retries=0
     )
     small = await claude.messages.create(**_body(100))
     assert small.content[0].text == "fine"

@@ -59,7 +59,7 @@ def build(upstream: Upstream, hooks: Hooks | None = None) -> tuple[Any, openai.A
     )
     app = app_for(gw, upstream, hooks=hooks)
     client = openai.AsyncOpenAI(
-        base_url="http://gw.test/v1", api_key="x", http_client=sdk_http_client(app), max_retries=0
+        base_url="http://localhost/v1", api_key="x", http_client=sdk_http_client(app), max_retries=0
     )
     return app, client
 

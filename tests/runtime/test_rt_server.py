@@ -12,6 +12,7 @@ import httpx
 import pytest
 from rt_fakes import Upstream, anthropic_text_stream, app_for, gateway, provider, sse_reply
 
+from bifrostc.runtime.http_server import GuardedHttpToolsProtocol
 from bifrostc.runtime.loadout import LoadoutError, load_gateway
 from bifrostc.runtime.server import RoutingWatcher, build_server_app
 
@@ -139,4 +140,5 @@ def test_serve_uses_uvloop_httptools_and_access_log_off_unless_asked(tmp_path, m
     server.serve(tmp_path, port=0, reload=False, hooks=None, access_log=argument)
     (config,) = seen
     assert config.access_log is expected
-    assert (config.loop, config.http) == ("uvloop", "httptools")
+    assert config.loop == "uvloop"
+    assert issubclass(config.http, GuardedHttpToolsProtocol)  # httptools, with header limits
