@@ -11,18 +11,15 @@ httpx.Response the adapters use; other adapters keep the full httpx client API o
 from __future__ import annotations
 
 import codecs
-import email.utils
-import time
 import urllib.request
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
 
 import aiohttp
 import httpx
-import orjson
+import yarl
 
 from bifrostc.runtime import config
-from bifrostc.runtime.errors import UpstreamError
 
 POOL_LIMITS = httpx.Limits(max_connections=512, max_keepalive_connections=128, keepalive_expiry=60.0)
 MAX_HEADER_BYTES = 65536  # aiohttp's default (8190) is below h11's; providers' headers stay well under this
@@ -166,7 +163,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         with _mapped_errors(None):
             response = await self._session_now().request(
                 "POST",
-                str(url),
+                yarl.URL(str(url), encoded=True),  # as httpx encoded it: a SigV4 signature covers the exact path
                 headers=headers,
                 data=content,
                 allow_redirects=False,
@@ -180,7 +177,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         with _mapped_errors(request):
             response = await self._session_now().request(
                 request.method,
-                str(request.url),
+                yarl.URL(str(request.url), encoded=True),
                 headers=request.headers.multi_items(),
                 data=content or None,
                 allow_redirects=False,
@@ -251,96 +248,3 @@ def timeout_for(network: config.Network) -> httpx.Timeout:
         write=network.read_timeout,
         pool=network.connect_timeout,
     )
-
-
-def join_url(base: str, path: str) -> str:
-    return base.rstrip("/") + "/" + path.lstrip("/")
-
-
-def parse_retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait from `retry-after-ms`, `retry-after` (seconds or HTTP date); None when absent."""
-    millis = headers.get("retry-after-ms")
-    if millis:
-        try:
-            return max(0.0, float(millis) / 1000.0)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def upstream_message(body: bytes) -> str | None:
-    """The human message inside an Anthropic/OpenAI-style error body (clients such as Claude Code match on it)."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    error = data.get("error") if isinstance(data, dict) else None
-    if isinstance(error, dict) and isinstance(error.get("message"), str):
-        return error["message"]
-    if isinstance(data, dict) and isinstance(data.get("message"), str):
-        return data["message"]
-    return None
-
-
-def _is_context_overflow(detail: str, body: bytes) -> bool:
-    lowered = detail.lower()
-    if "prompt is too long" in lowered:
-        return False
-    return b"context_length_exceeded" in body or "maximum context length" in lowered or "context window" in lowered
-
-
-async def error_from_response(response: UpstreamReply, provider: str) -> UpstreamError:
-    """Read an error response (streamed or not) into an UpstreamError keeping status, body and retry-after."""
-    body = await response.aread()
-    detail = upstream_message(body) or body[:500].decode("utf-8", "replace")
-    if response.status_code == 400 and _is_context_overflow(detail, body):
-        # Anthropic's wording: Claude Code matches it to trigger compaction, whatever the upstream said.
-        detail = f"prompt is too long: {detail}"
-    return UpstreamError(
-        f"{provider} returned HTTP {response.status_code}: {detail}",
-        status=response.status_code,
-        provider=provider,
-        retry_after=parse_retry_after(response.headers),
-        body=body,
-    )
-
-
-def error_from_transport(exc: httpx.TransportError, provider: str) -> UpstreamError:
-    """Connect failures become 502, timeouts 504: both retryable."""
-    status = 504 if isinstance(exc, httpx.TimeoutException) else 502
-    kind = type(exc).__name__
-    return UpstreamError(f"{provider} unreachable ({kind}): {exc}", status=status, provider=provider)
-
-
-async def iter_sse(response: UpstreamReply) -> AsyncIterator[tuple[str | None, str]]:
-    """Yield (event, data) pairs from a text/event-stream body, per the WHATWG framing rules."""
-    event: str | None = None
-    data: list[str] = []
-    async for line in response.aiter_lines():
-        if not line:
-            if data:
-                yield event, "\n".join(data)
-            event, data = None, []
-            continue
-        if line.startswith(":"):
-            continue
-        name, _, value = line.partition(":")
-        if value.startswith(" "):
-            value = value[1:]
-        if name == "data":
-            data.append(value)
-        elif name == "event":
-            event = value
-    if data:
-        yield event, "\n".join(data)

@@ -21,8 +21,9 @@ from bifrostc.runtime.context import Dialect, LogRecord, RequestContext
 from bifrostc.runtime.dispatch import Attempt, PrimedStream, prime
 from bifrostc.runtime.errors import GatewayError, InvalidRequest, RequestTooLarge, UpstreamError
 from bifrostc.runtime.handlers.errors import error_response
-from bifrostc.runtime.handlers.streaming import event_stream, raw_stream, upstream_bytes
+from bifrostc.runtime.handlers.streaming import event_stream
 from bifrostc.runtime.translate import replay
+from bifrostc.runtime.transport.passthrough import raw_stream, upstream_bytes
 from bifrostc.runtime.types import ChatRequest, ChatResponse, Usage
 
 if TYPE_CHECKING:

@@ -40,20 +40,25 @@ class SSEDecoder:
         self._data: list[str] = []
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
-        self._buffer += chunk
+        data = self._buffer + chunk if self._buffer else chunk
+        hold = b""
+        if b"\r" in data:
+            if data.endswith(b"\r"):
+                data, hold = data[:-1], b"\r"  # a CR at the end may be the first half of CRLF
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        lines = data.split(b"\n")  # one split per chunk: slicing the buffer line by line is quadratic
+        self._buffer = lines.pop() + hold
         events: list[ServerSentEvent] = []
-        while True:
-            line, found = self._next_line()
-            if not found:
-                return events
-            event = self._line(line)
+        for line in lines:
+            event = self._line(line.decode("utf-8", errors="replace"))
             if event is not None:
                 events.append(event)
+        return events
 
     def flush(self) -> list[ServerSentEvent]:
         events: list[ServerSentEvent] = []
         if self._buffer:
-            rest, self._buffer = self._buffer, b""
+            rest, self._buffer = self._buffer.rstrip(b"\r"), b""
             event = self._line(rest.decode("utf-8", errors="replace"))
             if event is not None:
                 events.append(event)
@@ -61,18 +66,6 @@ class SSEDecoder:
         if event is not None:
             events.append(event)
         return events
-
-    def _next_line(self) -> tuple[str, bool]:
-        ends = [i for i in (self._buffer.find(b"\n"), self._buffer.find(b"\r")) if i >= 0]
-        if not ends:
-            return "", False
-        i = min(ends)
-        is_cr = self._buffer[i] == 0x0D
-        if is_cr and i + 1 == len(self._buffer):
-            return "", False  # a CR at the end may be the first half of CRLF
-        skip = 2 if is_cr and self._buffer[i + 1] == 0x0A else 1
-        line, self._buffer = self._buffer[:i], self._buffer[i + skip :]
-        return line.decode("utf-8", errors="replace"), True
 
     def _line(self, line: str) -> ServerSentEvent | None:
         if not line:
