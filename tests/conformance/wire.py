@@ -47,6 +47,13 @@ def _openai_usage(t: Tokens) -> dict[str, Any]:
     return usage
 
 
+def _deepseek_usage(t: Tokens) -> dict[str, Any]:
+    """DeepSeek's own cache fields (api-docs.deepseek.com, "Context Caching")."""
+    usage = _openai_usage(t)
+    usage.pop("prompt_tokens_details", None)
+    return usage | {"prompt_cache_hit_tokens": t.cached, "prompt_cache_miss_tokens": t.prompt - t.cached}
+
+
 def _openai_chunk(delta: dict[str, Any], finish: str | None = None, usage: dict[str, Any] | None = None) -> dict:
     chunk: dict[str, Any] = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "up"}
     chunk["choices"] = [] if usage is not None else [{"index": 0, "delta": delta, "finish_reason": finish}]
@@ -55,7 +62,7 @@ def _openai_chunk(delta: dict[str, Any], finish: str | None = None, usage: dict[
     return chunk
 
 
-def openai_message(t: Tokens | None) -> dict[str, Any]:
+def openai_message(t: Tokens | None, usage: Callable[[Tokens], dict[str, Any]] = _openai_usage) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": "chatcmpl-1",
         "object": "chat.completion",
@@ -64,18 +71,18 @@ def openai_message(t: Tokens | None) -> dict[str, Any]:
         "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
     }
     if t is not None:
-        body["usage"] = _openai_usage(t)
+        body["usage"] = usage(t)
     return body
 
 
-def openai_stream(t: Tokens | None) -> list[bytes]:
+def openai_stream(t: Tokens | None, usage: Callable[[Tokens], dict[str, Any]] = _openai_usage) -> list[bytes]:
     frames = sse(
         (None, _openai_chunk({"role": "assistant", "content": ""})),
         (None, _openai_chunk({"content": "hi"})),
         (None, _openai_chunk({}, "stop")),
     )
     if t is not None:
-        frames += sse((None, _openai_chunk({}, usage=_openai_usage(t))))
+        frames += sse((None, _openai_chunk({}, usage=usage(t))))
     return [*frames, b"data: [DONE]\n\n"]
 
 
@@ -104,7 +111,7 @@ def anthropic_message(t: Tokens | None) -> dict[str, Any]:
 
 def anthropic_stream(t: Tokens | None) -> list[bytes]:
     usage = _anthropic_usage(t) if t is not None else {"input_tokens": 0, "output_tokens": 0}
-    start = anthropic_message(t) | {"content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 1}}
+    start = anthropic_message(t) | {"content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 0}}
     text = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "hi"}}
     end = {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}}
     return sse(
@@ -248,7 +255,13 @@ FAMILIES = {
     f.name: f
     for f in (
         Family("openai", openai_message, openai_stream, openai_error, base_path="/v1"),
-        Family("deepseek", openai_message, openai_stream, openai_error, base_path="/v1"),
+        Family(
+            "deepseek",
+            lambda t: openai_message(t, _deepseek_usage),
+            lambda t: openai_stream(t, _deepseek_usage),
+            openai_error,
+            base_path="/v1",
+        ),
         Family("azure", openai_message, openai_stream, openai_error),
         Family("anthropic", anthropic_message, anthropic_stream, anthropic_error, reports_reasoning=False),
         Family(
@@ -265,6 +278,7 @@ FAMILIES = {
         ),
         Family("vertex", gemini_message, gemini_stream, gemini_error, options=(("project", "p"),)),
         Family("gemini", gemini_message, gemini_stream, gemini_error),
-        Family("cohere", cohere_message, cohere_stream, cohere_error, reports_reasoning=False),
+        # Cohere v2 documents `cached_tokens` but not whether `tokens.input_tokens` includes them: no cache case.
+        Family("cohere", cohere_message, cohere_stream, cohere_error, reports_cache=False, reports_reasoning=False),
     )
 }
