@@ -13,7 +13,7 @@ import orjson
 
 from bifrostc.runtime import config
 from bifrostc.runtime.app import create_app
-from bifrostc.runtime.context import Hooks, RequestContext
+from bifrostc.runtime.context import Hooks, LogRecord, RequestContext
 from bifrostc.runtime.dispatch import BreakerBoard
 from bifrostc.runtime.types import Usage
 
@@ -29,9 +29,13 @@ class BillingHooks(Hooks):
 
     def __init__(self) -> None:
         self.billed: list[Usage | None] = []
+        self.logged: list[int] = []  # the status each request was logged with
 
     async def after_call(self, ctx: RequestContext, usage: Usage | None) -> None:
         self.billed.append(usage)
+
+    async def on_log(self, record: LogRecord) -> None:
+        self.logged.append(record.context.status)
 
 
 def _provider(name: str, family: Family, base: str) -> config.Provider:
@@ -77,6 +81,7 @@ class Seen:
     retry_after: str | None
     error_event: bool  # a 200 stream that ends with the dialect's error event
     breaker_failed: bool
+    message: str | None = None
 
 
 @dataclass
@@ -98,9 +103,10 @@ class Rig:
             if stream:
                 body["stream_options"] = {"include_usage": True}
         response = await self.client.post(path, json=body)
-        error_type = None
+        error_type = message = None
         if response.status_code != 200:
-            error_type = orjson.loads(response.content)["error"]["type"]
+            error = orjson.loads(response.content)["error"]
+            error_type, message = error["type"], error["message"]
         text = response.text
         error_event = response.status_code == 200 and stream and ("event: error" in text or '{"error"' in text)
         failures = sum(breaker.failures for breaker in self.board.breakers.values())
@@ -111,6 +117,7 @@ class Rig:
             retry_after=response.headers.get("retry-after"),
             error_event=error_event,
             breaker_failed=failures > 0,
+            message=message,
         )
 
 

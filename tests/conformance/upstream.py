@@ -25,6 +25,7 @@ class Script:
     family: Family
     behaviour: str = "ok"
     tokens: Tokens | None = field(default_factory=Tokens)
+    raw: tuple[int, str, bytes] | None = None  # (status, content type, body) answered as is, for odd replies
     hits: list[str] = field(default_factory=list)
 
 
@@ -38,6 +39,14 @@ async def _handle(request: web.Request) -> web.StreamResponse:
     script.hits.append(request.path)
     stream = family.is_stream(request.path, body)
     behaviour = script.behaviour
+    if script.raw is not None:
+        status, content_type, raw = script.raw
+        return web.Response(status=status, body=raw, headers={"content-type": content_type})
+    if behaviour == "overflow":
+        body = json.dumps(family.error(400, family.overflow))
+        return web.Response(
+            status=400, body=body, headers={"content-type": "application/json", **family.error_headers(400)}
+        )
     if behaviour in STATUS:
         status = STATUS[behaviour]
         headers = {"content-type": "application/json", **family.error_headers(status)}

@@ -244,6 +244,7 @@ class Family:
     base_path: str = ""
     corrupt_frame: bytes = b"data: {not json\n\n"
     error_headers: Callable[[int], dict[str, str]] = field(default=lambda status: {})
+    overflow: str = "This model's maximum context length is 8192 tokens. However, you requested 9000 tokens."
     reports_cache: bool = True
     reports_reasoning: bool = True
 
@@ -251,6 +252,7 @@ class Family:
         return "stream" in path.rsplit("/", 1)[-1].lower() or body.get("stream") is True
 
 
+GEMINI_OVERFLOW = "The input token count (1200000) exceeds the maximum number of tokens allowed (1048576)."
 FAMILIES = {
     f.name: f
     for f in (
@@ -263,7 +265,14 @@ FAMILIES = {
             base_path="/v1",
         ),
         Family("azure", openai_message, openai_stream, openai_error),
-        Family("anthropic", anthropic_message, anthropic_stream, anthropic_error, reports_reasoning=False),
+        Family(
+            "anthropic",
+            anthropic_message,
+            anthropic_stream,
+            anthropic_error,
+            overflow="prompt is too long: 210000 tokens > 200000 maximum",
+            reports_reasoning=False,
+        ),
         Family(
             "bedrock",
             bedrock_message,
@@ -274,11 +283,22 @@ FAMILIES = {
             error_headers=lambda status: {
                 "x-amzn-errortype": _BEDROCK_ERROR_TYPES.get(status, "InternalServerException")
             },
+            overflow="Input is too long for requested model.",
             reports_reasoning=False,
         ),
-        Family("vertex", gemini_message, gemini_stream, gemini_error, options=(("project", "p"),)),
-        Family("gemini", gemini_message, gemini_stream, gemini_error),
+        Family(
+            "vertex", gemini_message, gemini_stream, gemini_error, options=(("project", "p"),), overflow=GEMINI_OVERFLOW
+        ),
+        Family("gemini", gemini_message, gemini_stream, gemini_error, overflow=GEMINI_OVERFLOW),
         # Cohere v2 documents `cached_tokens` but not whether `tokens.input_tokens` includes them: no cache case.
-        Family("cohere", cohere_message, cohere_stream, cohere_error, reports_cache=False, reports_reasoning=False),
+        Family(
+            "cohere",
+            cohere_message,
+            cohere_stream,
+            cohere_error,
+            overflow="too many tokens: total number of tokens in the prompt cannot exceed 128000 - received 130000",
+            reports_cache=False,
+            reports_reasoning=False,
+        ),
     )
 }
