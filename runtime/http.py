@@ -18,6 +18,9 @@ from contextlib import contextmanager
 import aiohttp
 import httpx
 import yarl
+from aiohttp.client_reqrep import ConnectionKey
+from aiohttp.connector import Connection
+from aiohttp.tracing import Trace
 
 from bifrostc.runtime import config
 
@@ -106,6 +109,27 @@ class UpstreamResponse:
         self._response.release()  # back to the pool when read to the end, otherwise the connection is dropped
 
 
+class _PoolConnector(aiohttp.TCPConnector):
+    """aiohttp's pool, never handing out a pooled connection that still carries the previous response's state.
+
+    aiohttp (3.14) can re-arm a connection's sock_read timer after the connection went back to the pool: when a
+    slow reader resumes a paused parser whose pending bytes end the body, that EOF releases the connection inside
+    `ResponseHandler.resume_reading`, which then restarts the timer. It fires on the idle connection and stores a
+    SocketTimeoutError, and the connector reuses any connected protocol, so the next request on it failed at once
+    (a 504 ReadTimeout in ~1 ms that never reached the upstream: issue 10 item 13). A timer on an idle connection
+    is stale, so it is cancelled; a connection holding an error is closed instead of reused."""
+
+    async def _get(self, key: ConnectionKey, traces: list[Trace]) -> Connection | None:
+        while (connection := await super()._get(key, traces)) is not None:
+            protocol = connection.protocol
+            if protocol is None or protocol.should_close:  # should_close covers a stored exception
+                connection.close()
+                continue
+            protocol._drop_timeout()  # the new request arms its own when its body is sent
+            return connection
+        return None
+
+
 class AiohttpTransport(httpx.AsyncBaseTransport):
     """aiohttp's connection pool, as an httpx transport (for adapters using the httpx client API) and through
     `post` (the hot path, see `post_upstream`). Cookies are never stored (they would be replayed for every
@@ -134,7 +158,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     def _session_now(self) -> aiohttp.ClientSession:
         # Created on first use: aiohttp binds the session to the running event loop.
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(
+            connector = _PoolConnector(
                 limit=self._limits.max_connections or 0,
                 keepalive_timeout=self._limits.keepalive_expiry or 0,
                 ssl=httpx.create_ssl_context(),  # same CA bundle (certifi, SSL_CERT_FILE/DIR) as httpx used
