@@ -150,7 +150,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         origin = (url.scheme, url.host, url.port)
         if origin not in self._proxy_by_origin:
             proxy = self._proxies.get(url.scheme) or self._proxies.get("all")
-            if proxy and urllib.request.proxy_bypass_environment(url.host, self._proxies):
+            bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]  # public, not in typeshed
+            if proxy and bypass(url.host, self._proxies):
                 proxy = None
             self._proxy_by_origin[origin] = proxy
         return self._proxy_by_origin[origin]

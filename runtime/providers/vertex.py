@@ -140,7 +140,10 @@ class VertexAdapter(HttpAdapter):
         path = self.provider.option("credentials_file")
         try:
             if path:
-                return service_account.Credentials.from_service_account_file(path, scopes=SCOPES)
+                found: TokenCredentials = service_account.Credentials.from_service_account_file(  # type: ignore[no-untyped-call]
+                    path, scopes=SCOPES
+                )
+                return found
             credentials, _ = google.auth.default(scopes=SCOPES)
         except (DefaultCredentialsError, OSError, ValueError) as exc:
             raise AuthenticationFailed(f"{self.provider.name}: no usable Google credentials ({exc})") from exc

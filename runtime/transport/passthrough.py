@@ -107,7 +107,7 @@ async def raw_stream(response: UpstreamReply, provider: str) -> AsyncIterator[by
         await response.aclose()
 
 
-def _loads(body: bytes) -> Any:
+def _loads(body: bytes | str) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
