@@ -251,7 +251,7 @@ async def post_upstream(
     client: httpx.AsyncClient,
     url: httpx.URL,
     content: bytes,
-    headers: dict[str, str],
+    headers: Mapping[str, str],
     timeout: dict[str, float | None],
 ) -> UpstreamReply:
     """POST with the body unread. On AiohttpTransport, natively; on any other transport (tests inject an

@@ -62,7 +62,7 @@ class HttpAdapter:
         """POST exactly these bytes and headers (a signed request); error statuses raise UpstreamError."""
         name = self.provider.name
         try:
-            response = await post_upstream(self.client, url, content, dict(headers), self._timeout_extension)
+            response = await post_upstream(self.client, url, content, headers, self._timeout_extension)
         except httpx.TransportError as exc:
             raise error_from_transport(exc, name) from exc
         if response.status_code >= 400:
