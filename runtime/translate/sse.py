@@ -41,18 +41,26 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
         data = self._buffer + chunk if self._buffer else chunk
-        hold = b""
         if b"\r" in data:
+            hold = b""
             if data.endswith(b"\r"):
                 data, hold = data[:-1], b"\r"  # a CR at the end may be the first half of CRLF
             data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        lines = data.split(b"\n")  # one split per chunk: slicing the buffer line by line is quadratic
-        self._buffer = lines.pop() + hold
+            end = data.rfind(b"\n")
+            self._buffer = data[end + 1 :] + hold
+        else:
+            end = data.rfind(b"\n")
+            self._buffer = data[end + 1 :]
+        if end < 0:
+            return []
         events: list[ServerSentEvent] = []
-        for line in lines:
-            event = self._line(line.decode("utf-8", errors="replace"))
-            if event is not None:
-                events.append(event)
+        # One decode and one split per chunk (complete lines only, so a split UTF-8 sequence waits in the buffer).
+        for line in data[:end].decode("utf-8", errors="replace").split("\n"):
+            if line:
+                self._field(line)
+            elif self._data or self._event:
+                events.append(ServerSentEvent(self._event or "message", "\n".join(self._data)))
+                self._event, self._data = "", []
         return events
 
     def flush(self) -> list[ServerSentEvent]:
@@ -66,6 +74,15 @@ class SSEDecoder:
         if event is not None:
             events.append(event)
         return events
+
+    def _field(self, line: str) -> None:
+        if line[0] == ":":
+            return
+        name, _, value = line.partition(":")
+        if name == "data":
+            self._data.append(value[1:] if value[:1] == " " else value)
+        elif name == "event":
+            self._event = value[1:] if value[:1] == " " else value
 
     def _line(self, line: str) -> ServerSentEvent | None:
         if not line:
