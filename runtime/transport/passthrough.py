@@ -86,7 +86,7 @@ async def raw_stream(response: UpstreamReply, provider: str) -> AsyncIterator[by
             raise malformed(
                 provider, f"a {content_type.split(';', 1)[0] or 'untyped'} body where a stream was expected"
             )
-        pending = b""
+        pending = held = b""  # held: comment-only frames, relayed once the first event passed its check
         checked = False
         async for chunk in response.aiter_bytes():
             pending += chunk
@@ -94,13 +94,16 @@ async def raw_stream(response: UpstreamReply, provider: str) -> AsyncIterator[by
             if end:
                 ready, pending = pending[:end], pending[end:]
                 if not checked:
-                    _check_first_event(ready, provider)
-                    checked = True
+                    checked = _check_first_event(held + ready, provider)
+                    if not checked:
+                        held += ready
+                        continue
+                    ready, held = held + ready, b""
                 yield ready
-        if pending:
-            if not checked:
-                _check_first_event(pending + b"\n\n", provider)
-            yield pending
+        if pending or held:
+            if not checked and not _check_first_event(held + pending + b"\n\n", provider):
+                raise malformed(provider, "no event before the stream ended")
+            yield held + pending
     except httpx.TransportError as exc:
         raise error_from_transport(exc, provider) from exc
     finally:
@@ -114,10 +117,12 @@ def _loads(body: bytes | str) -> Any:
         return None
 
 
-def _check_first_event(frames: bytes, provider: str) -> None:
+def _check_first_event(frames: bytes, provider: str) -> bool:
+    """Raise when the first event is an error or unreadable; False while only comments arrived (OpenRouter's
+    `: OPENROUTER PROCESSING` keep-alives come before the first event)."""
     events = SSEDecoder().feed(frames)
     if not events:
-        return
+        return False
     first = events[0]
     data = _loads(first.data)
     _raise_error_in(data, provider)
@@ -125,6 +130,7 @@ def _check_first_event(frames: bytes, provider: str) -> None:
         raise malformed(provider, f"an error event before any other event ({first.data[:80]!r})")
     if data is None:
         raise malformed(provider, f"a malformed first stream event ({first.data[:40]!r})")
+    return True
 
 
 def frame_end(buffer: bytes) -> int:

@@ -72,6 +72,13 @@ ODD_200S = {
         True,
         503,
     ),
+    "openai-error-event-after-keepalive-comments": (
+        "text/event-stream",
+        b": OPENROUTER PROCESSING\n\n: OPENROUTER PROCESSING\n\n"
+        b'data: {"error": {"message": "provider returned error", "code": 502}}\n\n',
+        True,
+        502,
+    ),
     "anthropic-error-event-first": (
         "text/event-stream",
         b'event: error\ndata: {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}\n\n',
