@@ -38,6 +38,15 @@ class BillingHooks(Hooks):
         self.logged.append(record.context.status)
 
 
+def _options(family: Family) -> Any:
+    """The family's options: typed per family once the provider registry is merged (issue 9 finding 4), the
+    string pairs of d6706f8 before that."""
+    typed = getattr(config, "VertexOptions", None)
+    if typed is None:
+        return family.options
+    return typed(**dict(family.options)) if family.options else None
+
+
 def _provider(name: str, family: Family, base: str) -> config.Provider:
     return config.Provider(
         name=name,
@@ -45,7 +54,7 @@ def _provider(name: str, family: Family, base: str) -> config.Provider:
         base_url=base + family.base_path,
         keys=(config.KeyRef(env="UP_KEY"),),
         network=NETWORK,
-        options=family.options,
+        options=_options(family),
     )
 
 

@@ -17,7 +17,6 @@ from .wire import FAMILIES, Family, Tokens
 CASES = {
     "cached": Tokens(prompt=1000, cached=800, output=50),
     "reasoning": Tokens(prompt=100, output=50, reasoning=30),
-    "none": None,
 }
 PASSTHROUGH = {"openai": "openai", "deepseek": "openai", "azure": "openai", "anthropic": "anthropic"}
 
@@ -79,3 +78,28 @@ async def test_same_usage_is_billed_the_same(family_name: str, case: str, path: 
         seen = await gateway.call(dialect, "solo", stream=stream)
         assert seen.status == 200 and not seen.error_event
         assert [_as_tuple(u) for u in gateway.hooks.billed] == [billed(CASES[case], family)]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["nonstream", "stream"])
+@pytest.mark.parametrize("path", ["translated", "passthrough"])
+async def test_no_usage_is_billed_alike(path: str, stream: bool) -> None:
+    """An upstream that reports no usage: every family served to the same client dialect bills the same (zero
+    without a stream; a stream may be billed from the gateway's own count of what it relayed, flagged estimated)."""
+    billed_by: dict[str, dict[str, tuple[int, int, int, int, int]]] = {}
+    for name, family in FAMILIES.items():
+        if path == "passthrough":
+            if name not in PASSTHROUGH:
+                continue
+            dialect = PASSTHROUGH[name]
+        else:
+            dialect = "openai" if name == "anthropic" else "anthropic"
+        async with rig(family) as gateway:
+            gateway.script.tokens = None
+            seen = await gateway.call(dialect, "solo", stream=stream)
+            assert seen.status == 200 and not seen.error_event
+            (usage,) = gateway.hooks.billed
+        billed_by.setdefault(dialect, {})[name] = _as_tuple(usage)
+    for dialect, by_family in billed_by.items():
+        assert len(set(by_family.values())) == 1, f"{dialect} client: {by_family}"
+        if not stream:
+            assert set(by_family.values()) == {(0, 0, 0, 0, 0)}
