@@ -11,18 +11,18 @@ httpx.Response the adapters use; other adapters keep the full httpx client API o
 from __future__ import annotations
 
 import codecs
-import email.utils
-import time
 import urllib.request
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
 
 import aiohttp
 import httpx
-import orjson
+import yarl
+from aiohttp.client_reqrep import ConnectionKey
+from aiohttp.connector import Connection
+from aiohttp.tracing import Trace
 
 from bifrostc.runtime import config
-from bifrostc.runtime.errors import UpstreamError
 
 POOL_LIMITS = httpx.Limits(max_connections=512, max_keepalive_connections=128, keepalive_expiry=60.0)
 MAX_HEADER_BYTES = 65536  # aiohttp's default (8190) is below h11's; providers' headers stay well under this
@@ -109,6 +109,27 @@ class UpstreamResponse:
         self._response.release()  # back to the pool when read to the end, otherwise the connection is dropped
 
 
+class _PoolConnector(aiohttp.TCPConnector):
+    """aiohttp's pool, never handing out a pooled connection that still carries the previous response's state.
+
+    aiohttp (3.14) can re-arm a connection's sock_read timer after the connection went back to the pool: when a
+    slow reader resumes a paused parser whose pending bytes end the body, that EOF releases the connection inside
+    `ResponseHandler.resume_reading`, which then restarts the timer. It fires on the idle connection and stores a
+    SocketTimeoutError, and the connector reuses any connected protocol, so the next request on it failed at once
+    (a 504 ReadTimeout in ~1 ms that never reached the upstream: issue 10 item 13). A timer on an idle connection
+    is stale, so it is cancelled; a connection holding an error is closed instead of reused."""
+
+    async def _get(self, key: ConnectionKey, traces: list[Trace]) -> Connection | None:
+        while (connection := await super()._get(key, traces)) is not None:
+            protocol = connection.protocol
+            if protocol is None or protocol.should_close:  # should_close covers a stored exception
+                connection.close()
+                continue
+            protocol._drop_timeout()  # the new request arms its own when its body is sent
+            return connection
+        return None
+
+
 class AiohttpTransport(httpx.AsyncBaseTransport):
     """aiohttp's connection pool, as an httpx transport (for adapters using the httpx client API) and through
     `post` (the hot path, see `post_upstream`). Cookies are never stored (they would be replayed for every
@@ -129,7 +150,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         origin = (url.scheme, url.host, url.port)
         if origin not in self._proxy_by_origin:
             proxy = self._proxies.get(url.scheme) or self._proxies.get("all")
-            if proxy and urllib.request.proxy_bypass_environment(url.host, self._proxies):
+            bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]  # public, not in typeshed
+            if proxy and bypass(url.host, self._proxies):
                 proxy = None
             self._proxy_by_origin[origin] = proxy
         return self._proxy_by_origin[origin]
@@ -137,7 +159,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     def _session_now(self) -> aiohttp.ClientSession:
         # Created on first use: aiohttp binds the session to the running event loop.
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(
+            connector = _PoolConnector(
                 limit=self._limits.max_connections or 0,
                 keepalive_timeout=self._limits.keepalive_expiry or 0,
                 ssl=httpx.create_ssl_context(),  # same CA bundle (certifi, SSL_CERT_FILE/DIR) as httpx used
@@ -166,7 +188,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         with _mapped_errors(None):
             response = await self._session_now().request(
                 "POST",
-                str(url),
+                yarl.URL(str(url), encoded=True),  # as httpx encoded it: a SigV4 signature covers the exact path
                 headers=headers,
                 data=content,
                 allow_redirects=False,
@@ -180,7 +202,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         with _mapped_errors(request):
             response = await self._session_now().request(
                 request.method,
-                str(request.url),
+                yarl.URL(str(request.url), encoded=True),
                 headers=request.headers.multi_items(),
                 data=content or None,
                 allow_redirects=False,
@@ -229,7 +251,7 @@ async def post_upstream(
     client: httpx.AsyncClient,
     url: httpx.URL,
     content: bytes,
-    headers: dict[str, str],
+    headers: Mapping[str, str],
     timeout: dict[str, float | None],
 ) -> UpstreamReply:
     """POST with the body unread. On AiohttpTransport, natively; on any other transport (tests inject an
@@ -251,96 +273,3 @@ def timeout_for(network: config.Network) -> httpx.Timeout:
         write=network.read_timeout,
         pool=network.connect_timeout,
     )
-
-
-def join_url(base: str, path: str) -> str:
-    return base.rstrip("/") + "/" + path.lstrip("/")
-
-
-def parse_retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait from `retry-after-ms`, `retry-after` (seconds or HTTP date); None when absent."""
-    millis = headers.get("retry-after-ms")
-    if millis:
-        try:
-            return max(0.0, float(millis) / 1000.0)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def upstream_message(body: bytes) -> str | None:
-    """The human message inside an Anthropic/OpenAI-style error body (clients such as Claude Code match on it)."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    error = data.get("error") if isinstance(data, dict) else None
-    if isinstance(error, dict) and isinstance(error.get("message"), str):
-        return error["message"]
-    if isinstance(data, dict) and isinstance(data.get("message"), str):
-        return data["message"]
-    return None
-
-
-def _is_context_overflow(detail: str, body: bytes) -> bool:
-    lowered = detail.lower()
-    if "prompt is too long" in lowered:
-        return False
-    return b"context_length_exceeded" in body or "maximum context length" in lowered or "context window" in lowered
-
-
-async def error_from_response(response: UpstreamReply, provider: str) -> UpstreamError:
-    """Read an error response (streamed or not) into an UpstreamError keeping status, body and retry-after."""
-    body = await response.aread()
-    detail = upstream_message(body) or body[:500].decode("utf-8", "replace")
-    if response.status_code == 400 and _is_context_overflow(detail, body):
-        # Anthropic's wording: Claude Code matches it to trigger compaction, whatever the upstream said.
-        detail = f"prompt is too long: {detail}"
-    return UpstreamError(
-        f"{provider} returned HTTP {response.status_code}: {detail}",
-        status=response.status_code,
-        provider=provider,
-        retry_after=parse_retry_after(response.headers),
-        body=body,
-    )
-
-
-def error_from_transport(exc: httpx.TransportError, provider: str) -> UpstreamError:
-    """Connect failures become 502, timeouts 504: both retryable."""
-    status = 504 if isinstance(exc, httpx.TimeoutException) else 502
-    kind = type(exc).__name__
-    return UpstreamError(f"{provider} unreachable ({kind}): {exc}", status=status, provider=provider)
-
-
-async def iter_sse(response: UpstreamReply) -> AsyncIterator[tuple[str | None, str]]:
-    """Yield (event, data) pairs from a text/event-stream body, per the WHATWG framing rules."""
-    event: str | None = None
-    data: list[str] = []
-    async for line in response.aiter_lines():
-        if not line:
-            if data:
-                yield event, "\n".join(data)
-            event, data = None, []
-            continue
-        if line.startswith(":"):
-            continue
-        name, _, value = line.partition(":")
-        if value.startswith(" "):
-            value = value[1:]
-        if name == "data":
-            data.append(value)
-        elif name == "event":
-            event = value
-    if data:
-        yield event, "\n".join(data)

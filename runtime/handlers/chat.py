@@ -20,9 +20,10 @@ from bifrostc.runtime.dialects import ClientDialect, Endpoint, Inbound
 from bifrostc.runtime.dispatch import Attempt, PrimedStream, first_byte, prime
 from bifrostc.runtime.errors import GatewayError, InvalidRequest, RequestTooLarge, UpstreamError
 from bifrostc.runtime.handlers.errors import error_response
-from bifrostc.runtime.handlers.streaming import RelayResponse, StreamRelay, raw_stream, upstream_bytes
+from bifrostc.runtime.handlers.streaming import RelayResponse, StreamRelay
 from bifrostc.runtime.http import UpstreamReply
 from bifrostc.runtime.translate import replay
+from bifrostc.runtime.transport.passthrough import raw_stream, upstream_bytes
 from bifrostc.runtime.types import ChatRequest, ChatResponse, Usage
 
 if TYPE_CHECKING:

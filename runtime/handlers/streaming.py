@@ -1,4 +1,5 @@
-"""Streaming bodies: canonical events encoded for the client, or upstream bytes relayed unchanged; settled once."""
+"""Streaming bodies: canonical events encoded for the client, or upstream bytes relayed unchanged (read and checked
+by `transport.passthrough`); settled once."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from bifrostc.runtime.dialects.base import EventEncoder
 from bifrostc.runtime.dialects.relay import RelayReader, Tally
 from bifrostc.runtime.dispatch import PrimedStream
 from bifrostc.runtime.errors import GatewayError
-from bifrostc.runtime.http import UpstreamReply, error_from_transport
 from bifrostc.runtime.translate import replay
 from bifrostc.runtime.types import ChatResponse, MessageStart, StreamError, StreamEvent, Usage
 
@@ -24,41 +24,6 @@ log = logging.getLogger("bifrostc.stream")
 CLIENT_CLOSED = 499
 Done = Callable[[Usage | None, ChatResponse | None], Awaitable[None]]
 _settling: set[asyncio.Task[None]] = set()  # settle tasks in flight: the loop keeps only weak references
-
-
-async def upstream_bytes(response: UpstreamReply, provider: str) -> bytes:
-    try:
-        return await response.aread()
-    except httpx.TransportError as exc:
-        raise error_from_transport(exc, provider) from exc
-    finally:
-        await response.aclose()
-
-
-async def raw_stream(response: UpstreamReply, provider: str) -> AsyncIterator[bytes]:
-    """The upstream body as received (content-encoding undone by aiohttp or httpx), cut at SSE frame boundaries so a
-    failure mid-frame never leaves half an event before our closing error event."""
-    pending = b""
-    try:
-        async for chunk in response.aiter_bytes():
-            pending += chunk
-            end = frame_end(pending)
-            if end:
-                ready, pending = pending[:end], pending[end:]
-                yield ready
-        if pending:
-            yield pending
-    except httpx.TransportError as exc:
-        raise error_from_transport(exc, provider) from exc
-    finally:
-        await response.aclose()
-
-
-def frame_end(buffer: bytes) -> int:
-    """Offset just past the last complete SSE frame in `buffer` (0 when there is none)."""
-    lf = buffer.rfind(b"\n\n")
-    crlf = buffer.rfind(b"\r\n\r\n")
-    return max(lf + 2 if lf >= 0 else 0, crlf + 4 if crlf >= 0 else 0)
 
 
 class StreamRelay:

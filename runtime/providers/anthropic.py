@@ -6,10 +6,8 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import httpx
-import orjson
 
-from bifrostc.runtime.errors import UpstreamError
-from bifrostc.runtime.http import UpstreamReply, error_from_transport, iter_sse
+from bifrostc.runtime.http import UpstreamReply
 from bifrostc.runtime.providers import registry
 from bifrostc.runtime.providers.http_base import HttpAdapter
 from bifrostc.runtime.translate.claude_history import fit_for_claude
@@ -50,22 +48,8 @@ class AnthropicAdapter(HttpAdapter):
         body["stream"] = True
         response = await self.open(self.messages_url, body, api_key)
         parser = dialect.StreamParser()
-        seen = False
-        try:
-            async for event, data in iter_sse(response):
-                seen = True
-                for ev in parser.feed(event, _load(data, self.provider.name)):
-                    yield ev
-            if not seen:
-                raise UpstreamError(
-                    f"{self.provider.name} ended the stream without any event", status=502, provider=self.provider.name
-                )
-            for ev in parser.finish():
-                yield ev
-        except httpx.TransportError as exc:
-            raise error_from_transport(exc, self.provider.name) from exc
-        finally:
-            await response.aclose()
+        async for event in self.relay_sse(response, lambda frame: parser.feed(*frame), parser.finish):
+            yield event
 
     async def passthrough(
         self, body: dict[str, Any], *, model: str, api_key: str | None, client_headers: Mapping[str, str]
@@ -85,10 +69,3 @@ class AnthropicAdapter(HttpAdapter):
             api_key,
             extra_headers=forwarded,
         )
-
-
-def _load(data: str, provider: str) -> Any:
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise UpstreamError(f"{provider} sent a malformed stream event", status=502, provider=provider) from exc

@@ -1,8 +1,9 @@
 """The provider contract: one adapter class per provider family, constructed once per configured provider.
 
-Adapters translate with the pure functions in ``bifrostc.runtime.translate`` and do HTTP with the shared,
-injected ``httpx.AsyncClient``; they never create a client of their own. Errors are raised as
-``bifrostc.runtime.errors.UpstreamError`` with the upstream status (and retry-after) preserved.
+Adapters translate with the pure functions in ``bifrostc.runtime.translate`` and do HTTP through
+``providers.http_base.HttpAdapter`` (the one upstream transport, on the shared injected client); they never
+create a client of their own. Errors are raised as ``bifrostc.runtime.errors.UpstreamError`` with the upstream
+status (and retry-after) preserved, by ``transport.errors``; a stream fails by raising before its first event.
 """
 
 from __future__ import annotations

@@ -1,16 +1,26 @@
-"""Shared HTTP mechanics for adapters: JSON POST, opened streams and error mapping."""
+"""The adapters' side of the one upstream transport: every family's HTTP goes through `HttpAdapter`.
+
+An adapter builds its URL, body and auth headers; `HttpAdapter` posts them on the shared pool's fast path
+(`http.post_upstream`), maps every failure with `transport.errors`, and reads stream bodies with
+`transport.readers` under the first-event rule of `transport.relay`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any
 
 import httpx
 import orjson
 
 from bifrostc.runtime import config
-from bifrostc.runtime.errors import UpstreamError
-from bifrostc.runtime.http import UpstreamReply, error_from_response, error_from_transport, post_upstream, timeout_for
+from bifrostc.runtime.errors import anthropic_error_type
+from bifrostc.runtime.http import UpstreamReply, post_upstream, timeout_for
+from bifrostc.runtime.transport.errors import error_from_response, error_from_transport
+from bifrostc.runtime.transport.passthrough import check_json, error_in_body
+from bifrostc.runtime.transport.readers import Frame, sse_json
+from bifrostc.runtime.transport.relay import relay
+from bifrostc.runtime.types import StreamError, StreamEvent
 
 
 class HttpAdapter:
@@ -29,9 +39,10 @@ class HttpAdapter:
         self._base_headers: dict[str | None, dict[str, str]] = {}  # per API key: client defaults + ours
 
     def auth_headers(self, api_key: str | None) -> dict[str, str]:
+        """Headers that depend only on the key (cached per key); per-request ones go in `extra_headers`."""
         raise NotImplementedError
 
-    def _headers(self, api_key: str | None, extra: Mapping[str, str] | None) -> dict[str, str]:
+    def _headers(self, api_key: str | None, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         base = self._base_headers.get(api_key)
         if base is None:
             defaults = dict(self.client.headers)  # accept, accept-encoding, user-agent, as build_request adds
@@ -39,7 +50,7 @@ class HttpAdapter:
             self._base_headers[api_key] = base
         return {**base, **extra} if extra else base
 
-    def _url(self, url: str, params: Mapping[str, str] | None) -> httpx.URL:
+    def _url(self, url: str, params: Mapping[str, str] | None = None) -> httpx.URL:
         key = (url, tuple(params.items()) if params else ())
         parsed = self._parsed_urls.get(key)
         if parsed is None:
@@ -47,28 +58,20 @@ class HttpAdapter:
             self._parsed_urls[key] = parsed
         return parsed
 
-    async def post_json(
-        self,
-        url: str,
-        body: dict[str, Any],
-        api_key: str | None,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        params: Mapping[str, str] | None = None,
-    ) -> dict[str, Any]:
-        response = await self.open(url, body, api_key, extra_headers=extra_headers, params=params)
+    async def post(self, url: httpx.URL, content: bytes, headers: Mapping[str, str]) -> UpstreamReply:
+        """POST exactly these bytes and headers (a signed request); error statuses raise UpstreamError."""
+        name = self.provider.name
         try:
-            content = await response.aread()
+            response = await post_upstream(self.client, url, content, headers, self._timeout_extension)
         except httpx.TransportError as exc:
-            raise error_from_transport(exc, self.provider.name) from exc
-        finally:
-            await response.aclose()
-        try:
-            return orjson.loads(content)
-        except orjson.JSONDecodeError as exc:
-            raise UpstreamError(
-                f"{self.provider.name} returned a body that is not JSON", status=502, provider=self.provider.name
-            ) from exc
+            raise error_from_transport(exc, name) from exc
+        if response.status_code >= 400:
+            try:
+                error = await error_from_response(response, name)
+            finally:
+                await response.aclose()
+            raise error
+        return response
 
     async def open(
         self,
@@ -81,19 +84,55 @@ class HttpAdapter:
     ) -> UpstreamReply:
         """Send and return the response with its body unread; error statuses raise UpstreamError."""
         content = body if isinstance(body, bytes) else orjson.dumps(body)
-        headers = self._headers(api_key, extra_headers)
+        return await self.post(self._url(url, params), content, self._headers(api_key, extra_headers))
+
+    async def read_json(self, response: UpstreamReply) -> dict[str, Any]:
+        """A 2xx body as a JSON object; HTML, malformed JSON or an error object inside it raise UpstreamError."""
         try:
-            response = await post_upstream(
-                self.client, self._url(url, params), content, headers, self._timeout_extension
-            )
+            content = await response.aread()
         except httpx.TransportError as exc:
             raise error_from_transport(exc, self.provider.name) from exc
-        if response.status_code >= 400:
-            try:
-                error = await error_from_response(response, self.provider.name)
-            except httpx.TransportError as exc:
-                error = error_from_transport(exc, self.provider.name)
-            finally:
-                await response.aclose()
-            raise error
-        return response
+        finally:
+            await response.aclose()
+        data: dict[str, Any] = check_json(content, response.headers.get("content-type", ""), self.provider.name)
+        return data
+
+    async def post_json(
+        self,
+        url: str,
+        body: dict[str, Any],
+        api_key: str | None,
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        response = await self.open(url, body, api_key, extra_headers=extra_headers, params=params)
+        return await self.read_json(response)
+
+    def relay_sse(
+        self,
+        response: UpstreamReply,
+        feed: Callable[[Frame], Iterable[StreamEvent]],
+        finish: Callable[[], Iterable[StreamEvent]],
+    ) -> AsyncIterator[StreamEvent]:
+        """A text/event-stream body as canonical events, under the first-event rule (`transport.relay`). An error
+        object in an event (each family's shape, `passthrough.error_in_body`) is an error event."""
+
+        def checked(frame: Frame) -> Iterable[StreamEvent]:
+            found = error_in_body(frame[1])
+            if found is None:
+                return feed(frame)
+            status, message = found
+            return (StreamError(anthropic_error_type(status), message, status),)
+
+        return relay(response, sse_json(response), checked, finish, self.provider.name)
+
+    def relay_frames(
+        self,
+        response: UpstreamReply,
+        frames: AsyncIterator[Frame],
+        feed: Callable[[Frame], Iterable[StreamEvent]],
+        finish: Callable[[], Iterable[StreamEvent]],
+    ) -> AsyncIterator[StreamEvent]:
+        """Decoded frames of any other framing (Bedrock's event stream) under the same rule."""
+        return relay(response, frames, feed, finish, self.provider.name)

@@ -6,11 +6,9 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import httpx
-import orjson
 
 from bifrostc.runtime import config
-from bifrostc.runtime.errors import UpstreamError
-from bifrostc.runtime.http import UpstreamReply, error_from_transport, iter_sse
+from bifrostc.runtime.http import UpstreamReply
 from bifrostc.runtime.providers import registry
 from bifrostc.runtime.providers.http_base import HttpAdapter
 from bifrostc.runtime.providers.model_caps import MAX_TOKENS_FIELDS, fit_declared, fit_to_model
@@ -68,24 +66,8 @@ class OpenAIAdapter(HttpAdapter):
         body = self.shape(dialect.build_request(request, model=model), stream=True)
         response = await self.open(self.url("chat/completions", model), body, api_key, params=self.params())
         parser = dialect.StreamParser(tool_names=dialect.tool_name_map(request))
-        seen = False
-        try:
-            async for _event, data in iter_sse(response):
-                if data.strip() == "[DONE]":
-                    break
-                seen = True
-                for ev in parser.feed(_load(data, self.provider.name)):
-                    yield ev
-            if not seen:
-                raise UpstreamError(
-                    f"{self.provider.name} ended the stream without any event", status=502, provider=self.provider.name
-                )
-            for ev in parser.finish():
-                yield ev
-        except httpx.TransportError as exc:
-            raise error_from_transport(exc, self.provider.name) from exc
-        finally:
-            await response.aclose()
+        async for event in self.relay_sse(response, lambda frame: parser.feed(frame[1]), parser.finish):
+            yield event
 
     async def passthrough(
         self, body: dict[str, Any], *, model: str, api_key: str | None, client_headers: Mapping[str, str]
@@ -98,10 +80,3 @@ class OpenAIAdapter(HttpAdapter):
     async def embeddings(self, body: dict[str, Any], *, model: str, api_key: str | None) -> dict[str, Any]:
         url = self.url("embeddings", model)
         return await self.post_json(url, {**body, "model": model}, api_key, params=self.params())
-
-
-def _load(data: str, provider: str) -> Any:
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise UpstreamError(f"{provider} sent a malformed stream chunk", status=502, provider=provider) from exc

@@ -17,13 +17,8 @@ import httpx
 from bifrostc.runtime import config
 from bifrostc.runtime.errors import AuthenticationFailed, InvalidRequest
 from bifrostc.runtime.providers import registry
-from bifrostc.runtime.providers.gemini import (
-    raise_google_error,
-    send_generate_content,
-    stream_generate_content,
-    with_default_path,
-)
-from bifrostc.runtime.providers.native_http import iter_sse, relay_events, request_timeout, transport_errors
+from bifrostc.runtime.providers.gemini import send_generate_content, stream_generate_content, with_default_path
+from bifrostc.runtime.providers.http_base import HttpAdapter
 from bifrostc.runtime.translate import anthropic as anthropic_translate
 from bifrostc.runtime.translate.bedrock import MODEL_IDS
 from bifrostc.runtime.types import ChatRequest, ChatResponse, StreamEvent
@@ -58,10 +53,9 @@ def is_claude(model: str) -> bool:
     return model.startswith("claude")
 
 
-class VertexAdapter:
+class VertexAdapter(HttpAdapter):
     def __init__(self, provider: config.Provider, client: httpx.AsyncClient) -> None:
-        self.provider = provider
-        self.client = client
+        super().__init__(provider, client)
         self.options = provider.options_as(config.VertexOptions)
         self.project, self.location = self.options.project, self.options.location
         default_url = registry.default_base_url(provider.type, self.options)
@@ -69,24 +63,25 @@ class VertexAdapter:
         self.credentials: TokenCredentials | None = None  # resolved on first use; tests may inject one
         self._refresh_lock = asyncio.Lock()
 
+    def auth_headers(self, api_key: str | None) -> dict[str, str]:
+        return {"x-goog-api-key": api_key} if api_key else {}  # express mode; otherwise OAuth per request
+
     async def send(self, request: ChatRequest, *, model: str, api_key: str | None) -> ChatResponse:
-        headers = await self._headers(api_key)
+        oauth = await self._oauth(api_key)
         if is_claude(model):
-            return await self._send_claude(request, model, headers)
+            url = self._model_url("anthropic", vertex_claude_model(model), "rawPredict")
+            body = self._claude_body(request, model, stream=False)
+            return anthropic_translate.parse_response(await self.post_json(url, body, api_key, extra_headers=oauth))
         url = self._model_url("google", model, "generateContent")
-        return await send_generate_content(
-            self.client, self.provider, url=url, headers=headers, request=request, model=model
-        )
+        return await send_generate_content(self, url, request, model=model, api_key=api_key, extra_headers=oauth)
 
     async def stream(self, request: ChatRequest, *, model: str, api_key: str | None) -> AsyncIterator[StreamEvent]:
-        headers = await self._headers(api_key)
+        oauth = await self._oauth(api_key)
         if is_claude(model):
-            events = self._stream_claude(request, model, headers)
+            events = self._stream_claude(request, model, api_key, oauth)
         else:
-            url = self._model_url("google", model, "streamGenerateContent") + "?alt=sse"
-            events = stream_generate_content(
-                self.client, self.provider, url=url, headers=headers, request=request, model=model
-            )
+            url = self._model_url("google", model, "streamGenerateContent")
+            events = stream_generate_content(self, url, request, model=model, api_key=api_key, extra_headers=oauth)
         async for event in events:
             yield event
 
@@ -103,39 +98,19 @@ class VertexAdapter:
         body["stream"] = stream
         return body
 
-    async def _send_claude(self, request: ChatRequest, model: str, headers: dict[str, str]) -> ChatResponse:
-        url = self._model_url("anthropic", vertex_claude_model(model), "rawPredict")
-        body = self._claude_body(request, model, stream=False)
-        timeout = request_timeout(self.provider.network)
-        with transport_errors(self.provider.name):
-            response = await self.client.post(url, json=body, headers=headers, timeout=timeout)
-            await raise_google_error(response, self.provider.name)
-        return anthropic_translate.parse_response(response.json())
-
     async def _stream_claude(
-        self, request: ChatRequest, model: str, headers: dict[str, str]
+        self, request: ChatRequest, model: str, api_key: str | None, oauth: dict[str, str] | None
     ) -> AsyncIterator[StreamEvent]:
         url = self._model_url("anthropic", vertex_claude_model(model), "streamRawPredict")
         body = self._claude_body(request, model, stream=True)
+        response = await self.open(url, body, api_key, extra_headers=oauth)
         parser = anthropic_translate.StreamParser()
-        timeout = request_timeout(self.provider.network)
-        with transport_errors(self.provider.name):
-            async with self.client.stream("POST", url, json=body, headers=headers, timeout=timeout) as response:
-                await raise_google_error(response, self.provider.name)
+        async for event in self.relay_sse(response, lambda frame: parser.feed(*frame), parser.finish):
+            yield event
 
-                def feed(item: tuple[str, dict[str, Any]]) -> list[StreamEvent]:
-                    return parser.feed(*item)
-
-                async for event in relay_events(iter_sse(response), feed, parser.finish, self.provider.name):
-                    yield event
-
-    async def _headers(self, api_key: str | None) -> dict[str, str]:
-        headers = dict(self.provider.headers)
-        if api_key:
-            headers["x-goog-api-key"] = api_key
-        else:
-            headers["authorization"] = f"Bearer {await self.access_token()}"
-        return headers
+    async def _oauth(self, api_key: str | None) -> dict[str, str] | None:
+        """The OAuth bearer header, per request (the token is refreshed); None in express mode (an API key)."""
+        return None if api_key else {"authorization": f"Bearer {await self.access_token()}"}
 
     async def access_token(self) -> str:
         """A valid OAuth token, refreshing (once, in a thread) when the cached one is missing or expired."""
@@ -164,7 +139,10 @@ class VertexAdapter:
         path = self.options.credentials_file
         try:
             if path:
-                return service_account.Credentials.from_service_account_file(path, scopes=SCOPES)
+                found: TokenCredentials = service_account.Credentials.from_service_account_file(  # type: ignore[no-untyped-call]
+                    path, scopes=SCOPES
+                )
+                return found
             credentials, _ = google.auth.default(scopes=SCOPES)
         except (DefaultCredentialsError, OSError, ValueError) as exc:
             raise AuthenticationFailed(f"{self.provider.name}: no usable Google credentials ({exc})") from exc

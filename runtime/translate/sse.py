@@ -40,20 +40,33 @@ class SSEDecoder:
         self._data: list[str] = []
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
-        self._buffer += chunk
+        data = self._buffer + chunk if self._buffer else chunk
+        if b"\r" in data:
+            hold = b""
+            if data.endswith(b"\r"):
+                data, hold = data[:-1], b"\r"  # a CR at the end may be the first half of CRLF
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+            end = data.rfind(b"\n")
+            self._buffer = data[end + 1 :] + hold
+        else:
+            end = data.rfind(b"\n")
+            self._buffer = data[end + 1 :]
+        if end < 0:
+            return []
         events: list[ServerSentEvent] = []
-        while True:
-            line, found = self._next_line()
-            if not found:
-                return events
-            event = self._line(line)
-            if event is not None:
-                events.append(event)
+        # One decode and one split per chunk (complete lines only, so a split UTF-8 sequence waits in the buffer).
+        for line in data[:end].decode("utf-8", errors="replace").split("\n"):
+            if line:
+                self._field(line)
+            elif self._data or self._event:
+                events.append(ServerSentEvent(self._event or "message", "\n".join(self._data)))
+                self._event, self._data = "", []
+        return events
 
     def flush(self) -> list[ServerSentEvent]:
         events: list[ServerSentEvent] = []
         if self._buffer:
-            rest, self._buffer = self._buffer, b""
+            rest, self._buffer = self._buffer.rstrip(b"\r"), b""
             event = self._line(rest.decode("utf-8", errors="replace"))
             if event is not None:
                 events.append(event)
@@ -62,17 +75,14 @@ class SSEDecoder:
             events.append(event)
         return events
 
-    def _next_line(self) -> tuple[str, bool]:
-        ends = [i for i in (self._buffer.find(b"\n"), self._buffer.find(b"\r")) if i >= 0]
-        if not ends:
-            return "", False
-        i = min(ends)
-        is_cr = self._buffer[i] == 0x0D
-        if is_cr and i + 1 == len(self._buffer):
-            return "", False  # a CR at the end may be the first half of CRLF
-        skip = 2 if is_cr and self._buffer[i + 1] == 0x0A else 1
-        line, self._buffer = self._buffer[:i], self._buffer[i + skip :]
-        return line.decode("utf-8", errors="replace"), True
+    def _field(self, line: str) -> None:
+        if line[0] == ":":
+            return
+        name, _, value = line.partition(":")
+        if name == "data":
+            self._data.append(value[1:] if value[:1] == " " else value)
+        elif name == "event":
+            self._event = value[1:] if value[:1] == " " else value
 
     def _line(self, line: str) -> ServerSentEvent | None:
         if not line:

@@ -352,3 +352,42 @@ async def test_connection_closed_by_upstream_while_idle_is_not_reused(serve, rou
     finally:
         await client.aclose()
     assert server.connections == 3
+
+
+def _sized_stream(request: bytes) -> bytes:
+    """`POST /big/<n>`: an n-byte body as one chunk in one write; anything else: a small JSON answer."""
+    path = request.split(b" ", 2)[1]
+    if not path.startswith(b"/big/"):
+        return json_reply(b'{"ok":true}')(request)
+    data = b"x" * int(path.rsplit(b"/", 1)[1])
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+    return head + b"%x\r\n%s\r\n0\r\n\r\n" % (len(data), data)
+
+
+async def test_a_slowly_read_large_body_leaves_its_pooled_connection_healthy(serve, route: str) -> None:
+    """issue 10 item 13: aiohttp can re-arm sock_read on a connection already back in the pool (a slow reader
+    resumes the parser, the body's EOF releases the connection, then the timer restarts); it fired on the idle
+    connection and the next request on it failed at once with a ReadTimeout. Every follow-up must get its answer."""
+    server = await serve(_sized_stream)
+    client = build_client()
+    read_timeout = 0.3
+    failures = []
+    try:
+        for size in range(600_000, 900_001, 50_000):  # where the last read ends the body varies with the size
+            response = await post(client, f"{server.url}/big/{size}", route, read=read_timeout)
+            received = 0
+            async for chunk in response.aiter_bytes():
+                received += len(chunk)
+                await asyncio.sleep(0.003)  # a slow consumer: aiohttp pauses and resumes reading
+            await response.aclose()
+            assert received == size
+            await asyncio.sleep(read_timeout * 1.5)  # a stale timer would have fired by now
+            try:
+                follow = await post(client, f"{server.url}/small", route, read=read_timeout)
+                assert (follow.status_code, await follow.aread()) == (200, b'{"ok":true}')
+                await follow.aclose()
+            except httpx.TransportError as exc:
+                failures.append((size, repr(exc)))
+    finally:
+        await client.aclose()
+    assert not failures

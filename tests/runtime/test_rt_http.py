@@ -8,8 +8,8 @@ import time
 import httpx
 from rt_fakes import Upstream, app_for, asgi_client, gateway, json_reply, openai_completion, provider
 
-from bifrostc.runtime.handlers.streaming import frame_end
-from bifrostc.runtime.http import parse_retry_after, upstream_message
+from bifrostc.runtime.transport.errors import parse_retry_after, upstream_message
+from bifrostc.runtime.transport.passthrough import frame_end
 
 
 def test_parse_retry_after_forms():
@@ -58,7 +58,7 @@ def test_upstream_message_extraction():
 
 
 async def test_context_overflow_is_worded_for_claude_code():
-    from bifrostc.runtime.http import error_from_response
+    from bifrostc.runtime.transport.errors import error_from_response
 
     body = (
         b'{"error":{"message":"This model\'s maximum context length is 8192 tokens","code":"context_length_exceeded"}}'
