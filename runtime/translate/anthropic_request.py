@@ -47,7 +47,7 @@ _CONSUMED = frozenset(
 # Wire fields forwarded from ``extra`` of requests without a known source dialect (see common.wire_extras).
 _PASSTHROUGH = frozenset({"context_management", "container", "mcp_servers", "output_config", "service_tier"})
 _TOOL_FIELDS = frozenset({"type", "name", "description", "input_schema", "cache_control"})
-_ROLES = frozenset({"user", "assistant", "system"})
+_ROLES = ("user", "assistant", "system")  # a tuple: `in` compares, so an unhashable role is only refused
 
 
 def parse_request(body: dict[str, Any]) -> ChatRequest:
@@ -93,7 +93,7 @@ def _parse_system(system: Any) -> list[TextPart]:
 def _parse_message(message: Any, where: str) -> Message:
     message = expect_dict(message, where)
     role = message.get("role")
-    if not isinstance(role, str) or role not in _ROLES:
+    if role not in _ROLES:
         raise InvalidRequest(f"{where}.role: expected user, assistant or system, got {role!r}")
     return Message(role=role, content=parse_content(message.get("content", ""), f"{where}.content"))
 
