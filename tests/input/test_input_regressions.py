@@ -77,7 +77,9 @@ def _deep(path: str, model: str, depth: int) -> bytes:
 
 @pytest.mark.parametrize("depth", [254, 600, 1023])
 @pytest.mark.parametrize(("path", "model"), [(CHAT, "gpt"), (CHAT, "claude"), (MESSAGES, "claude"), (RESPONSES, "gpt")])
-async def test_json_nested_255_to_1024_levels_deep_is_a_400_and_logged(served: Wired, path: str, model: str, depth: int):
+async def test_json_nested_255_to_1024_levels_deep_is_a_400_and_logged(
+    served: Wired, path: str, model: str, depth: int
+):
     await _refused(served, path, _deep(path, model, depth), "nested deeper than 254 levels")
     rows = await served.logs(1)
     assert rows[0]["status"] == 400
