@@ -73,19 +73,18 @@ def parse_request(body: dict[str, Any]) -> ChatRequest:
     if "model" not in body or "messages" not in body:
         raise InvalidRequest("model and messages are required")
     system, messages = parse_messages(body["messages"])
-    max_tokens = {k: optional_int(body.get(k), k, minimum=1) for k in ("max_completion_tokens", "max_tokens")}
-    stop = body.get("stop")
+    max_tokens = optional_int(body.get("max_tokens"), "max_tokens", minimum=1)
+    if "max_completion_tokens" in body:  # the current name wins over the deprecated one
+        max_tokens = optional_int(body["max_completion_tokens"], "max_completion_tokens", minimum=1)
     _check_stream_options(body.get("stream_options"))
     req = ChatRequest(
         model=expect_str(body["model"], "model"),
         messages=messages,
         system=system,
-        max_tokens=max_tokens["max_completion_tokens"] if "max_completion_tokens" in body else max_tokens["max_tokens"],
+        max_tokens=max_tokens,
         temperature=optional_number(body.get("temperature"), "temperature"),
         top_p=optional_number(body.get("top_p"), "top_p"),
-        stop=[stop]
-        if isinstance(stop, str)
-        else [expect_str(s, f"stop[{i}]") for i, s in enumerate(expect_list(stop or [], "stop"))],
+        stop=_parse_stop(body.get("stop")),
         stream=optional_bool(body.get("stream"), "stream") or False,
         tool_choice=_parse_tool_choice(body.get("tool_choice"), body.get("parallel_tool_calls")),
         reasoning_effort=optional_str(body.get("reasoning_effort"), "reasoning_effort"),
@@ -94,6 +93,12 @@ def parse_request(body: dict[str, Any]) -> ChatRequest:
     )
     _parse_tools(body.get("tools") or [], req)
     return req
+
+
+def _parse_stop(stop: Any) -> list[str]:
+    if isinstance(stop, str):
+        return [stop]
+    return [expect_str(s, f"stop[{i}]") for i, s in enumerate(expect_list(stop or [], "stop"))]
 
 
 def _check_stream_options(options: Any) -> None:
