@@ -129,3 +129,26 @@ async def test_out_of_range_integers_are_a_400_and_the_log_keeps_writing(served:
     rows = await served.logs(2)
     assert [r["status"] for r in rows] == [200, 400]  # newest first: the writer is alive after the bad one
     assert rows[1]["max_tokens"] is None
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        (MESSAGES, {"model": "claude", "max_tokens": 16, "messages": [{"role": ["user"], "content": "hi"}]}, "role"),
+        (
+            MESSAGES,
+            {"model": "gpt", "max_tokens": 16, "messages": [{"role": "user", "content": [{"type": {"t": 1}}]}]},
+            "messages[0].content[0].type",
+        ),
+        (RESPONSES, {"model": "gpt", "input": [{"type": ["message"], "role": "user", "content": "hi"}]}, "type"),
+        (
+            RESPONSES,
+            {"model": "gpt", "input": [{"type": "reasoning", "summary": [], "content": 7}]},
+            "input[0].content: expected an array",
+        ),
+        (CHAT, {"model": "claude", "messages": HI, "stream": "yes"}, "stream: expected a boolean"),
+        (MESSAGES, {"model": "gpt", "max_tokens": 16, "messages": HI, "stream": 1}, "stream: expected a boolean"),
+    ],
+)
+async def test_wrong_types_in_fields_a_parser_branches_on_are_a_400(served: Wired, path: str, body, field: str):
+    await _refused(served, path, body, field)
