@@ -63,7 +63,7 @@ def _is_int(value: Any, minimum: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and minimum <= value < 2**63
 
 
-def _openai_upstream(request: httpx.Request) -> httpx.Response:
+def openai_upstream(request: httpx.Request) -> httpx.Response:
     body = json.loads(request.content)
     problem = None
     if not isinstance(body.get("messages"), list) or not body["messages"]:
@@ -77,7 +77,7 @@ def _openai_upstream(request: httpx.Request) -> httpx.Response:
     return sse_reply(openai_text_stream("hi")) if body.get("stream") is True else json_reply(openai_completion())
 
 
-def _anthropic_upstream(request: httpx.Request) -> httpx.Response:
+def anthropic_upstream(request: httpx.Request) -> httpx.Response:
     body = json.loads(request.content)
     problem = None
     if not _is_int(body.get("max_tokens"), 1):
@@ -98,7 +98,7 @@ class Surface:
             [provider("oai", "openai", key_env="UP_KEY"), provider("ant", "anthropic", key_env="UP_KEY")],
             {"gpt": [("oai", "gpt-up")], "claude": [("ant", "claude-up")]},
         )
-        upstream = Upstream(default={"oai.test": _openai_upstream, "ant.test": _anthropic_upstream})
+        upstream = Upstream(default={"oai.test": openai_upstream, "ant.test": anthropic_upstream})
         self.app = app_for(gw, upstream, hooks=self.hooks)
         self.runner = asyncio.Runner()
         self.client = asgi_client(self.app)

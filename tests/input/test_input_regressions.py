@@ -13,7 +13,7 @@ import pytest
 
 from tests.integration.wired import FakeUpstreams, Wired, base_spec, compile_gateway, wired_server
 
-from .surface import _anthropic_upstream, _openai_upstream, assert_dialect_error
+from .surface import anthropic_upstream, assert_dialect_error, openai_upstream
 
 KEY = "sk-bfc-input-0123456789abcdef"
 ENV = {"IN_KEY": KEY, "ADMIN_KEY": "admin-0123456789", "OAI_KEY": "sk-up-oai-0123", "ANT_KEY": "sk-up-ant-0123"}
@@ -41,7 +41,7 @@ async def _reply(handler: Any, request: httpx.Request) -> httpx.Response:
 async def served(tmp_path: Path):
     gateway = compile_gateway(tmp_path, _spec(tmp_path), ENV)
     upstreams = FakeUpstreams(
-        **{"oai.test": lambda r: _reply(_openai_upstream, r), "ant.test": lambda r: _reply(_anthropic_upstream, r)}
+        **{"oai.test": lambda r: _reply(openai_upstream, r), "ant.test": lambda r: _reply(anthropic_upstream, r)}
     )
     async with wired_server(gateway, ENV, transport=upstreams.transport()) as wired:
         yield wired
