@@ -23,6 +23,7 @@ from bifrostc.runtime.handlers.errors import error_response
 from bifrostc.runtime.handlers.streaming import RelayResponse, StreamRelay
 from bifrostc.runtime.http import UpstreamReply
 from bifrostc.runtime.translate import replay
+from bifrostc.runtime.translate.common import check_nesting
 from bifrostc.runtime.transport.passthrough import raw_stream, upstream_bytes
 from bifrostc.runtime.types import ChatRequest, ChatResponse, Usage
 
@@ -43,6 +44,7 @@ async def read_json(request: Request) -> dict[str, Any]:
         raise InvalidRequest(f"request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise InvalidRequest("request body must be a JSON object")
+    check_nesting(body)
     return body
 
 

@@ -13,25 +13,11 @@ from bifrostc.runtime.translate.common import (
     expect_dict,
     expect_list,
     expect_str,
+    optional_bool,
+    optional_dict,
+    optional_str,
 )
 from bifrostc.runtime.types import ImagePart, Part, TextPart, ThinkingPart, ToolCallPart, ToolResultPart
-
-# Blocks the canonical model cannot carry (server tools, their results, citations sources): dropped in pairs,
-# which keeps the remaining conversation valid.
-_DROPPED_BLOCKS = frozenset(
-    {
-        "server_tool_use",
-        "web_search_tool_result",
-        "web_fetch_tool_result",
-        "code_execution_tool_result",
-        "bash_code_execution_tool_result",
-        "text_editor_code_execution_tool_result",
-        "mcp_tool_use",
-        "mcp_tool_result",
-        "container_upload",
-        "tool_reference",
-    }
-)
 
 
 def parse_content(content: Any, where: str) -> list[Part]:
@@ -48,13 +34,14 @@ def parse_content(content: Any, where: str) -> list[Part]:
 
 def parse_block(block: dict[str, Any], where: str) -> Part | None:
     kind = block.get("type")
-    cache = block.get("cache_control")
+    cache = optional_dict(block.get("cache_control"), f"{where}.cache_control")
     if kind == "text":
         return TextPart(expect_str(block.get("text"), f"{where}.text"), cache)
     if kind in ("image", "document"):
-        return _parse_source(block, where)
+        return _parse_source(block, where, cache)
     if kind == "thinking":
-        return ThinkingPart(expect_str(block.get("thinking", ""), f"{where}.thinking"), block.get("signature"))
+        signature = optional_str(block.get("signature"), f"{where}.signature")
+        return ThinkingPart(expect_str(block.get("thinking", ""), f"{where}.thinking"), signature)
     if kind == "redacted_thinking":
         return ThinkingPart("", redacted_data=expect_str(block.get("data"), f"{where}.data"))
     if kind == "tool_use":
@@ -66,15 +53,16 @@ def parse_block(block: dict[str, Any], where: str) -> Part | None:
             cache,
         )
     if kind == "tool_result":
-        return _parse_tool_result(block, where)
-    if kind in _DROPPED_BLOCKS or isinstance(kind, str):
-        return None  # unknown or server-side block types: forward compatible, dropped
+        return _parse_tool_result(block, where, cache)
+    if isinstance(kind, str):
+        # Blocks the canonical model cannot carry (server tools and their results, mcp_tool_use, container_upload,
+        # tool_reference...) and unknown ones: dropped (in pairs, which keeps the conversation valid).
+        return None
     raise InvalidRequest(f"{where}.type: expected a content block type, got {kind!r}")
 
 
-def _parse_source(block: dict[str, Any], where: str) -> Part | None:
+def _parse_source(block: dict[str, Any], where: str, cache: dict[str, Any] | None) -> Part | None:
     source = expect_dict(block.get("source"), f"{where}.source")
-    cache = block.get("cache_control")
     kind = source.get("type")
     if kind == "base64":
         return ImagePart(
@@ -91,7 +79,7 @@ def _parse_source(block: dict[str, Any], where: str) -> Part | None:
     raise InvalidRequest(f"{where}.source.type: expected base64, url or text, got {kind!r}")
 
 
-def _parse_tool_result(block: dict[str, Any], where: str) -> ToolResultPart:
+def _parse_tool_result(block: dict[str, Any], where: str, cache: dict[str, Any] | None) -> ToolResultPart:
     content = block.get("content", "")
     items: list[TextPart | ImagePart] = []
     if isinstance(content, str):
@@ -103,8 +91,8 @@ def _parse_tool_result(block: dict[str, Any], where: str) -> ToolResultPart:
     return ToolResultPart(
         tool_call_id=expect_str(block.get("tool_use_id"), f"{where}.tool_use_id"),
         content=items,
-        is_error=bool(block.get("is_error", False)),
-        cache_control=block.get("cache_control"),
+        is_error=bool(optional_bool(block.get("is_error"), f"{where}.is_error")),
+        cache_control=cache,
     )
 
 

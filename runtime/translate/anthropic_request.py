@@ -15,8 +15,11 @@ from bifrostc.runtime.translate.common import (
     expect_dict,
     expect_list,
     expect_str,
+    optional_bool,
+    optional_dict,
     optional_int,
     optional_number,
+    optional_str,
     wire_extras,
 )
 from bifrostc.runtime.translate.signatures import native
@@ -44,7 +47,7 @@ _CONSUMED = frozenset(
 # Wire fields forwarded from ``extra`` of requests without a known source dialect (see common.wire_extras).
 _PASSTHROUGH = frozenset({"context_management", "container", "mcp_servers", "output_config", "service_tier"})
 _TOOL_FIELDS = frozenset({"type", "name", "description", "input_schema", "cache_control"})
-_ROLES = frozenset({"user", "assistant", "system"})
+_ROLES = ("user", "assistant", "system")  # a tuple: `in` compares, so an unhashable role is only refused
 
 
 def parse_request(body: dict[str, Any]) -> ChatRequest:
@@ -55,25 +58,25 @@ def parse_request(body: dict[str, Any]) -> ChatRequest:
         model=expect_str(body["model"], "model"),
         messages=[_parse_message(m, f"messages[{i}]") for i, m in enumerate(expect_list(body["messages"], "messages"))],
         system=_parse_system(body.get("system")),
-        max_tokens=optional_int(body.get("max_tokens"), "max_tokens"),
+        max_tokens=optional_int(body.get("max_tokens"), "max_tokens", minimum=1),
         temperature=optional_number(body.get("temperature"), "temperature"),
         top_p=optional_number(body.get("top_p"), "top_p"),
-        top_k=optional_int(body.get("top_k"), "top_k"),
+        top_k=optional_int(body.get("top_k"), "top_k", minimum=0),
         stop=[
-            expect_str(s, "stop_sequences[]") for s in expect_list(body.get("stop_sequences") or [], "stop_sequences")
+            expect_str(s, f"stop_sequences[{i}]")
+            for i, s in enumerate(expect_list(body.get("stop_sequences") or [], "stop_sequences"))
         ],
-        stream=bool(body.get("stream", False)),
+        stream=optional_bool(body.get("stream"), "stream") or False,
         tool_choice=_parse_tool_choice(body.get("tool_choice")),
         thinking=_parse_thinking(body.get("thinking")),
         extra={SOURCE: "anthropic", **{k: v for k, v in body.items() if k not in _CONSUMED}},
     )
     _parse_tools(body.get("tools") or [], req)
-    metadata = expect_dict(body.get("metadata") or {}, "metadata")
-    if metadata.get("user_id") is not None:
-        req.user = str(metadata["user_id"])
-    output_config = dict(expect_dict(body.get("output_config") or {}, "output_config"))
+    metadata = optional_dict(body.get("metadata"), "metadata") or {}
+    req.user = optional_str(metadata.get("user_id"), "metadata.user_id")
+    output_config = dict(optional_dict(body.get("output_config"), "output_config") or {})
     if output_config.get("effort") is not None:
-        req.reasoning_effort = str(output_config.pop("effort"))
+        req.reasoning_effort = expect_str(output_config.pop("effort"), "output_config.effort")
     if output_config:
         req.extra["output_config"] = output_config
     return req
@@ -107,7 +110,10 @@ def _parse_tools(tools: Any, req: ChatRequest) -> None:
         schema = expect_dict(
             tool.get("input_schema") or {"type": "object", "properties": {}}, f"tools[{i}].input_schema"
         )
-        req.tools.append(Tool(name, tool.get("description"), schema, tool.get("cache_control")))
+        description = optional_str(tool.get("description"), f"tools[{i}].description")
+        req.tools.append(
+            Tool(name, description, schema, optional_dict(tool.get("cache_control"), f"tools[{i}].cache_control"))
+        )
         extras = {k: v for k, v in tool.items() if k not in _TOOL_FIELDS}
         if extras:
             options[name] = extras
@@ -125,7 +131,8 @@ def _parse_tool_choice(choice: Any) -> ToolChoice | None:
     if kind not in ("auto", "any", "none", "tool"):
         raise InvalidRequest(f"tool_choice.type: expected auto, any, tool or none, got {kind!r}")
     name = expect_str(choice.get("name"), "tool_choice.name") if kind == "tool" else None
-    return ToolChoice(kind, name, bool(choice.get("disable_parallel_tool_use", False)))
+    disable_parallel = optional_bool(choice.get("disable_parallel_tool_use"), "tool_choice.disable_parallel_tool_use")
+    return ToolChoice(kind, name, bool(disable_parallel))
 
 
 def _parse_thinking(thinking: Any) -> Thinking | None:
@@ -135,7 +142,7 @@ def _parse_thinking(thinking: Any) -> Thinking | None:
     kind = thinking.get("type")
     if kind not in ("enabled", "adaptive", "disabled"):
         raise InvalidRequest(f"thinking.type: expected enabled, adaptive or disabled, got {kind!r}")
-    return Thinking(kind, optional_int(thinking.get("budget_tokens"), "thinking.budget_tokens"))
+    return Thinking(kind, optional_int(thinking.get("budget_tokens"), "thinking.budget_tokens", minimum=0))
 
 
 # --- canonical -> Anthropic ------------------------------------------------------------------------

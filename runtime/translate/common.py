@@ -52,6 +52,11 @@ def arguments_to_object(arguments: str) -> dict[str, Any]:
 
 
 # --- input checks: one clear InvalidRequest message naming the JSON path ---------------------------
+# Every field a parser reads goes through one of these, so a wrong type is a 400 in the caller's dialect and
+# never a TypeError (a 500) further down, in a builder, an adapter or the request log.
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # what SQLite, PostgreSQL and the providers' JSON decoders hold
+MAX_NESTING = 254  # the deepest body orjson can serialize again (passthrough, upstream bodies, the log)
 
 
 def expect_dict(value: Any, where: str) -> dict[str, Any]:
@@ -72,11 +77,31 @@ def expect_str(value: Any, where: str) -> str:
     return value
 
 
-def optional_int(value: Any, where: str) -> int | None:
+def optional_str(value: Any, where: str) -> str | None:
+    return None if value is None else expect_str(value, where)
+
+
+def optional_dict(value: Any, where: str) -> dict[str, Any] | None:
+    return None if value is None else expect_dict(value, where)
+
+
+def optional_bool(value: Any, where: str) -> bool | None:
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise InvalidRequest(f"{where}: expected a boolean, got {_kind(value)}")
+    return value
+
+
+def optional_int(value: Any, where: str, *, minimum: int = INT64_MIN, maximum: int = INT64_MAX) -> int | None:
+    """An integer within [minimum, maximum] (int64 by default: a larger one would reach the log and the
+    providers' decoders, which cannot hold it)."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidRequest(f"{where}: expected an integer, got {_kind(value)}")
+    if not minimum <= value <= maximum:
+        raise InvalidRequest(f"{where}: expected an integer from {minimum} to {maximum}, got {value}")
     return value
 
 
@@ -85,11 +110,27 @@ def optional_number(value: Any, where: str) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidRequest(f"{where}: expected a number, got {_kind(value)}")
+    if isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
+        raise InvalidRequest(f"{where}: expected a number from {INT64_MIN} to {INT64_MAX}, got {value}")
     return value
 
 
+def check_nesting(body: Any) -> None:
+    """Refuse a body nested deeper than ``MAX_NESTING``: orjson reads up to 1024 levels but writes only 254, so
+    a deeper body would fail later (passthrough, upstream request, log). Serializing is the check: it costs
+    about a tenth of the parse (0.6 ms per MB) and no Python-level walk."""
+    try:
+        orjson.dumps(body)
+    except orjson.JSONEncodeError:
+        raise InvalidRequest(f"request body: JSON nested deeper than {MAX_NESTING} levels") from None
+
+
+_JSON_KINDS = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "an integer"}
+
+
 def _kind(value: Any) -> str:
-    return "null" if value is None else type(value).__name__
+    """The JSON type of a parsed value, as an error message names it."""
+    return "null" if value is None else _JSON_KINDS.get(type(value), "a number")
 
 
 # --- stop reasons ----------------------------------------------------------------------------------

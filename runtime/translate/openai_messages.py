@@ -10,7 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 from bifrostc.runtime.errors import InvalidRequest
-from bifrostc.runtime.translate.common import PDF, expect_dict, expect_list, expect_str, new_tool_id, openai_tool_name
+from bifrostc.runtime.translate.common import (
+    PDF,
+    dumps,
+    expect_dict,
+    expect_list,
+    expect_str,
+    new_tool_id,
+    openai_tool_name,
+    optional_str,
+)
 from bifrostc.runtime.types import ImagePart, Message, Part, TextPart, ThinkingPart, ToolCallPart, ToolResultPart
 
 
@@ -78,7 +87,7 @@ def parse_parts(content: Any, where: str) -> list[Part]:
             if isinstance(data, str):
                 parts.append(image_from_url(data))
         elif kind == "refusal":
-            parts.append(TextPart(str(item.get("refusal", ""))))
+            parts.append(TextPart(expect_str(item.get("refusal", ""), f"{where}[{i}].refusal")))
         # input_audio and unknown part types: not translatable, dropped
     return parts
 
@@ -100,11 +109,13 @@ def _parse_assistant(message: dict[str, Any], where: str) -> list[Part]:
         call = expect_dict(call, f"{where}.tool_calls[{j}]")
         function = expect_dict(call.get("function"), f"{where}.tool_calls[{j}].function")
         arguments = function.get("arguments") or ""
+        if isinstance(arguments, dict):  # some clients send the object itself
+            arguments = dumps(arguments)
         parts.append(
             ToolCallPart(
-                str(call.get("id") or new_tool_id()),
+                optional_str(call.get("id"), f"{where}.tool_calls[{j}].id") or new_tool_id(),
                 expect_str(function.get("name"), f"{where}.tool_calls[{j}].function.name"),
-                arguments if isinstance(arguments, str) else str(arguments),
+                expect_str(arguments, f"{where}.tool_calls[{j}].function.arguments"),
             )
         )
     return parts

@@ -15,8 +15,10 @@ from bifrostc.runtime.translate.common import (
     expect_str,
     openai_tool_name,
     openai_user,
+    optional_bool,
     optional_int,
     optional_number,
+    optional_str,
     wire_extras,
 )
 from bifrostc.runtime.translate.openai_messages import build_messages, parse_messages
@@ -71,24 +73,38 @@ def parse_request(body: dict[str, Any]) -> ChatRequest:
     if "model" not in body or "messages" not in body:
         raise InvalidRequest("model and messages are required")
     system, messages = parse_messages(body["messages"])
-    max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
-    stop = body.get("stop")
+    max_tokens = optional_int(body.get("max_tokens"), "max_tokens", minimum=1)
+    if "max_completion_tokens" in body:  # the current name wins over the deprecated one
+        max_tokens = optional_int(body["max_completion_tokens"], "max_completion_tokens", minimum=1)
+    _check_stream_options(body.get("stream_options"))
     req = ChatRequest(
         model=expect_str(body["model"], "model"),
         messages=messages,
         system=system,
-        max_tokens=optional_int(max_tokens, "max_completion_tokens"),
+        max_tokens=max_tokens,
         temperature=optional_number(body.get("temperature"), "temperature"),
         top_p=optional_number(body.get("top_p"), "top_p"),
-        stop=[stop] if isinstance(stop, str) else [expect_str(s, "stop[]") for s in expect_list(stop or [], "stop")],
-        stream=bool(body.get("stream", False)),
+        stop=_parse_stop(body.get("stop")),
+        stream=optional_bool(body.get("stream"), "stream") or False,
         tool_choice=_parse_tool_choice(body.get("tool_choice"), body.get("parallel_tool_calls")),
-        reasoning_effort=body.get("reasoning_effort"),
-        user=body.get("user"),
+        reasoning_effort=optional_str(body.get("reasoning_effort"), "reasoning_effort"),
+        user=optional_str(body.get("user"), "user"),
         extra={SOURCE: "openai", **{k: v for k, v in body.items() if k not in _CONSUMED}},
     )
     _parse_tools(body.get("tools") or [], req)
     return req
+
+
+def _parse_stop(stop: Any) -> list[str]:
+    if isinstance(stop, str):
+        return [stop]
+    return [expect_str(s, f"stop[{i}]") for i, s in enumerate(expect_list(stop or [], "stop"))]
+
+
+def _check_stream_options(options: Any) -> None:
+    """``stream_options.include_usage`` decides the stream's shape (read again by the stream encoder)."""
+    if options is not None:
+        optional_bool(expect_dict(options, "stream_options").get("include_usage"), "stream_options.include_usage")
 
 
 def _parse_tools(tools: Any, req: ChatRequest) -> None:
@@ -100,9 +116,11 @@ def _parse_tools(tools: Any, req: ChatRequest) -> None:
         function = expect_dict(tool.get("function"), f"tools[{i}].function")
         name = expect_str(function.get("name"), f"tools[{i}].function.name")
         parameters = function.get("parameters") or {"type": "object", "properties": {}}
-        req.tools.append(Tool(name, function.get("description"), expect_dict(parameters, f"tools[{i}].parameters")))
-        if function.get("strict") is not None:
-            strict[name] = bool(function["strict"])
+        description = optional_str(function.get("description"), f"tools[{i}].function.description")
+        req.tools.append(Tool(name, description, expect_dict(parameters, f"tools[{i}].function.parameters")))
+        tool_strict = optional_bool(function.get("strict"), f"tools[{i}].function.strict")
+        if tool_strict is not None:
+            strict[name] = tool_strict
     if strict:
         req.extra[OPENAI_TOOL_STRICT] = strict
 
@@ -121,7 +139,7 @@ def parse_tool_choice(
 ) -> ToolChoice | None:
     """OpenAI's tool_choice (Chat and Responses share the string forms and parallel_tool_calls; each dialect
     reads its own object form with ``from_object``)."""
-    disable_parallel = parallel is False
+    disable_parallel = optional_bool(parallel, "parallel_tool_calls") is False
     if choice is None:
         return ToolChoice("auto", disable_parallel=True) if disable_parallel else None
     if isinstance(choice, str):

@@ -24,8 +24,11 @@ from bifrostc.runtime.translate.common import (
     expect_dict,
     expect_list,
     expect_str,
+    optional_bool,
+    optional_dict,
     optional_int,
     optional_number,
+    optional_str,
 )
 from bifrostc.runtime.translate.openai_messages import append_tool_result, image_from_url
 from bifrostc.runtime.translate.openai_request import parse_tool_choice as openai_tool_choice
@@ -112,20 +115,19 @@ def parse_request(body: dict[str, Any]) -> ChatRequest:
     tools = client_tools(body.get("tools"))
     by_client = {(t.namespace, t.client_name): t.name for t in tools if t.namespace is not None}
     messages = parse_input(body["input"], system, by_client)
-    reasoning = body.get("reasoning")
-    effort = expect_dict(reasoning, "reasoning").get("effort") if reasoning is not None else None
-    user = body.get("user") or body.get("safety_identifier")
+    reasoning = optional_dict(body.get("reasoning"), "reasoning") or {}
+    users = [optional_str(body.get(k), k) for k in ("user", "safety_identifier")]
     req = ChatRequest(
         model=expect_str(body.get("model"), "model"),
         messages=messages,
         system=system,
-        max_tokens=optional_int(body.get("max_output_tokens"), "max_output_tokens"),
+        max_tokens=optional_int(body.get("max_output_tokens"), "max_output_tokens", minimum=1),
         temperature=optional_number(body.get("temperature"), "temperature"),
         top_p=optional_number(body.get("top_p"), "top_p"),
-        stream=body.get("stream") is True,
+        stream=optional_bool(body.get("stream"), "stream") or False,
         tool_choice=parse_tool_choice(body.get("tool_choice"), body.get("parallel_tool_calls"), by_client),
-        reasoning_effort=expect_str(effort, "reasoning.effort") if effort is not None else None,
-        user=expect_str(user, "user") if user is not None else None,
+        reasoning_effort=optional_str(reasoning.get("effort"), "reasoning.effort"),
+        user=users[0] or users[1],
         extra={SOURCE: "responses", **{k: v for k, v in body.items() if k not in _CONSUMED}},
     )
     req.tools, strict = canonical_tools(tools)
@@ -144,7 +146,7 @@ def parse_input(raw: Any, system: list[TextPart], by_client: dict[tuple[str, str
     for i, item in enumerate(expect_list(raw, "input")):
         where = f"input[{i}]"
         item = expect_dict(item, where)
-        kind = item.get("type", "message")
+        kind = expect_str(item.get("type", "message"), f"{where}.type")
         if kind == "message":
             _message_item(item, where, system, messages)
         elif kind == "function_call":
@@ -218,7 +220,7 @@ def parse_content(content: Any, where: str) -> list[Part]:
         if kind in ("input_text", "output_text", "text", "summary_text", "reasoning_text"):
             parts.append(TextPart(expect_str(item.get("text"), f"{where}[{i}].text")))
         elif kind == "refusal":
-            parts.append(TextPart(str(item.get("refusal", ""))))
+            parts.append(TextPart(expect_str(item.get("refusal", ""), f"{where}[{i}].refusal")))
         elif kind == "input_image":
             url = item.get("image_url")
             if isinstance(url, str):
@@ -250,12 +252,16 @@ def _output_parts(output: Any, where: str) -> list[TextPart | ImagePart]:
 
 def _reasoning_part(item: dict[str, Any], where: str) -> ThinkingPart | None:
     texts = [
-        expect_str(s.get("text"), f"{where}.summary[].text")
-        for s in expect_list(item.get("summary") or [], f"{where}.summary")
+        expect_str(s.get("text"), f"{where}.summary[{j}].text")
+        for j, s in enumerate(expect_list(item.get("summary") or [], f"{where}.summary"))
         if isinstance(s, dict)
     ]
     if not texts:
-        texts = [str(c.get("text", "")) for c in item.get("content") or [] if isinstance(c, dict)]
+        texts = [
+            expect_str(c.get("text", ""), f"{where}.content[{j}].text")
+            for j, c in enumerate(expect_list(item.get("content") or [], f"{where}.content"))
+            if isinstance(c, dict)
+        ]
     text = "\n\n".join(texts)
     encrypted = item.get("encrypted_content")
     if isinstance(encrypted, str) and encrypted.startswith(REDACTED_MARK):

@@ -29,6 +29,7 @@ from bifrostc.runtime.translate.common import (
     expect_list,
     expect_str,
     openai_tool_name,
+    optional_bool,
     shortened_tool_name,
 )
 from bifrostc.runtime.types import Tool
@@ -123,8 +124,9 @@ def canonical_tools(tools: list[ClientTool]) -> tuple[list[Tool], dict[str, bool
             description = "\n\n".join(d for d in (tool.namespace_description, canonical.description) if d)
             canonical = replace(canonical, name=tool.name, description=description or None)
         out.append(canonical)
-        if tool.type == "function" and tool.spec.get("strict") is not None:
-            strict[tool.name] = bool(tool.spec["strict"])
+        tool_strict = optional_bool(tool.spec.get("strict"), f"{tool.where}.strict")
+        if tool.type == "function" and tool_strict is not None:
+            strict[tool.name] = tool_strict
     return out, strict
 
 
