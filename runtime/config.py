@@ -238,6 +238,34 @@ class Server:
     max_request_mb: float = 32  # larger request bodies get a 413 before they are read into memory
 
 
+# --- Claude Code's gateway protocol under /claude-code (bifrostc.runtime.claude_gateway) ---
+JsonValue = str | int | float | bool | None | tuple["JsonValue", ...] | dict[str, "JsonValue"]
+
+
+@dataclass(frozen=True, slots=True)
+class SignIn:
+    """Device sign-in: access tokens are HMAC-signed, bound to a virtual key's name."""
+
+    token_ttl_seconds: int = 3600
+    refresh_ttl_seconds: int = 30 * 86400
+    secret_env: str | None = None  # env var holding the signing secret; unset: one generated per process
+    login_notice: str | None = None  # shown next to the user code on Claude Code's sign-in screen
+
+
+@dataclass(frozen=True, slots=True)
+class ManagedSettings:
+    """GET /claude-code/managed/settings: a base document, then per-team overrides (lists as tuples)."""
+
+    settings: dict[str, JsonValue] = field(default_factory=dict)
+    teams: dict[str, dict[str, JsonValue]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaudeGateway:
+    sign_in: SignIn | None = None  # None: no /claude-code routes
+    managed_settings: ManagedSettings | None = None  # None: /managed/settings answers 404
+
+
 @dataclass(frozen=True, slots=True)
 class Gateway:
     providers: dict[str, Provider]
@@ -251,3 +279,4 @@ class Gateway:
     cache: Cache = field(default_factory=Cache)
     observability: Observability = field(default_factory=Observability)
     server: Server = field(default_factory=Server)
+    claude_code: ClaudeGateway = field(default_factory=ClaudeGateway)

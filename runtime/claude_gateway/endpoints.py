@@ -1,0 +1,95 @@
+"""The bearer-authenticated endpoints under /claude-code: inference, models, managed settings and telemetry.
+
+Inference goes through the same handlers as /anthropic/v1/... : the bearer is turned into its virtual key
+here and handed to the pipeline's authenticate hook (``SIGNED_IN`` / ``SignedInHooks``), so the key's grants,
+budgets, rate limits and team apply exactly as for a request carrying the key itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from fnmatch import fnmatchcase
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from bifrostc.runtime.claude_gateway import managed
+from bifrostc.runtime.claude_gateway.otlp import session_id
+from bifrostc.runtime.claude_gateway.service import SIGNED_IN, SignInService
+from bifrostc.runtime.governance.keys import KeyContext
+from bifrostc.runtime.handlers import catalog, extras
+from bifrostc.runtime.handlers.chat import handle_chat
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+TELEMETRY_CAP = 1 << 20  # bytes of one OTLP payload kept; the size received is recorded whatever it is
+TELEMETRY_MAX = 16 << 20  # larger payloads (or ones without Content-Length) are answered and dropped unread
+
+
+def signed_in(service: SignInService, handler: Endpoint) -> Endpoint:
+    """``handler`` run as the bearer's virtual key, or the 401 the bearer earns."""
+
+    async def endpoint(request: Request) -> Response:
+        key = await service.bearer(request.headers)
+        if isinstance(key, Response):
+            return key
+        reset = SIGNED_IN.set(key)
+        try:
+            return await handler(request)
+        finally:
+            SIGNED_IN.reset(reset)
+
+    return endpoint
+
+
+async def messages(request: Request) -> Response:
+    return await handle_chat(request, "anthropic", "messages")
+
+
+async def models(request: Request) -> Response:
+    """The Anthropic models list, cut to what the signed-in key may use."""
+    response = await catalog.anthropic_models(request)
+    key = SIGNED_IN.get()
+    if key is None or not key.allowed_models:
+        return response
+    body = orjson.loads(bytes(response.body))
+    body["data"] = [m for m in body["data"] if any(fnmatchcase(m["id"], p) for p in key.allowed_models)]
+    body["first_id"] = body["data"][0]["id"] if body["data"] else None
+    body["last_id"] = body["data"][-1]["id"] if body["data"] else None
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+async def managed_settings(request: Request) -> Response:
+    policy = request.app.state.runtime.gateway.claude_code.managed_settings
+    if policy is None:
+        return Response(status_code=404)
+    key: KeyContext | None = SIGNED_IN.get()
+    team = key.team if key else None
+    settings = managed.settings_for(policy, team)
+    checksum = managed.checksum(settings)
+    headers = {"etag": f'"{checksum}"', "cache-control": "private, no-cache"}
+    if managed.matches(request.headers.get("if-none-match"), f'"{checksum}"'):
+        return Response(status_code=304, headers=headers)
+    body = {"uuid": managed.policy_uuid(team if team in policy.teams else None), "checksum": checksum}
+    return Response(orjson.dumps({**body, "settings": settings}), media_type="application/json", headers=headers)
+
+
+def telemetry(service: SignInService, signal: str) -> Endpoint:
+    """Store the OTLP payload with who sent it; always 200 (a 4xx makes the exporter log on every flush)."""
+
+    async def endpoint(request: Request) -> Response:
+        content_type = request.headers.get("content-type")
+        key = await service.bearer(request.headers)
+        declared = request.headers.get("content-length", "")
+        if isinstance(key, KeyContext) and declared.isdigit() and int(declared) <= TELEMETRY_MAX:
+            payload = await request.body()
+            found = session_id(payload, content_type)
+            await service.store.add_telemetry(signal, content_type, key.key_name, found, payload, TELEMETRY_CAP)
+        if content_type and "json" in content_type:
+            return Response(b"{}", media_type="application/json")
+        return Response(b"", media_type="application/x-protobuf")  # an empty Export*ServiceResponse
+
+    return endpoint
+
+
+count_tokens = extras.count_tokens
