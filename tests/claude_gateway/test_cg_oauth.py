@@ -156,6 +156,8 @@ async def test_sign_in_survives_a_restart(serve):
         tokens = await sign_in(wired.http, wired.url, ALICE)
     async with serve() as wired:  # a new process secret: the access token is dead, the refresh token is not
         dead = await wired.http.get(f"{wired.url}/claude-code/v1/models", headers=bearer(tokens["access_token"]))
-        refreshed = await token(wired.http, wired.url, grant_type="refresh_token", refresh_token=tokens["refresh_token"])
+        refreshed = await token(
+            wired.http, wired.url, grant_type="refresh_token", refresh_token=tokens["refresh_token"]
+        )
     assert dead.status_code == 401
     assert refreshed.status_code == 200
