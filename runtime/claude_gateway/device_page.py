@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from bifrostc.runtime.claude_gateway.oauth import client_address, read_form
-from bifrostc.runtime.claude_gateway.service import PREFIX, SignInService, origin
+from bifrostc.runtime.claude_gateway.service import PREFIX, Endpoint, SignInService, origin
 from bifrostc.runtime.claude_gateway.store import normal_user_code
 
 _PAGE = string.Template((pathlib.Path(__file__).parent / "device.html").read_text(encoding="utf-8"))
@@ -61,7 +61,7 @@ def _same_origin(request: Request) -> bool:
     return sent == origin(request)
 
 
-def build(service: SignInService) -> tuple[object, object]:
+def build(service: SignInService) -> tuple[Endpoint, Endpoint]:
     async def show(request: Request) -> Response:
         return _page(_form(normal_user_code_display(request.query_params.get("user_code", ""))))
 

@@ -7,7 +7,6 @@ budgets, rate limits and team apply exactly as for a request carrying the key it
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from fnmatch import fnmatchcase
 
 import orjson
@@ -16,12 +15,11 @@ from starlette.responses import Response
 
 from bifrostc.runtime.claude_gateway import managed
 from bifrostc.runtime.claude_gateway.otlp import session_id
-from bifrostc.runtime.claude_gateway.service import SIGNED_IN, SignInService
+from bifrostc.runtime.claude_gateway.service import SIGNED_IN, Endpoint, SignInService
 from bifrostc.runtime.governance.keys import KeyContext
 from bifrostc.runtime.handlers import catalog, extras
 from bifrostc.runtime.handlers.chat import handle_chat
 
-Endpoint = Callable[[Request], Awaitable[Response]]
 TELEMETRY_CAP = 1 << 20  # bytes of one OTLP payload kept; the size received is recorded whatever it is
 TELEMETRY_MAX = 16 << 20  # larger payloads (or ones without Content-Length) are answered and dropped unread
 

@@ -6,7 +6,7 @@ Code adds new ones in any release). Errors use the OAuth envelope ``{"error", "e
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, quote
 
 import orjson
@@ -17,6 +17,7 @@ from bifrostc.runtime.claude_gateway.service import (
     DEVICE_CODE_TTL_S,
     POLL_INTERVAL_S,
     PREFIX,
+    Endpoint,
     SignInService,
     origin,
 )
@@ -56,7 +57,14 @@ def endpoints(request: Request) -> dict[str, str]:
     }
 
 
-def build(service: SignInService) -> dict[str, Any]:
+class OAuthEndpoints(NamedTuple):
+    metadata: Endpoint
+    device_authorization: Endpoint
+    token: Endpoint
+    revoke: Endpoint
+
+
+def build(service: SignInService) -> OAuthEndpoints:
     """The endpoint functions, closed over one service."""
 
     async def metadata(request: Request) -> Response:
@@ -112,7 +120,7 @@ def build(service: SignInService) -> dict[str, Any]:
             await service.store.revoke(grant_id, service.clock())
         return Response(status_code=200, headers=NO_STORE)  # RFC 7009 §2.2: unknown tokens too
 
-    return {"metadata": metadata, "device": device_authorization, "token": token, "revoke": revoke}
+    return OAuthEndpoints(metadata, device_authorization, token, revoke)
 
 
 async def _device_token(service: SignInService, device_code: str) -> Response:

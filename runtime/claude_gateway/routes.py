@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from starlette.routing import BaseRoute, Route
 
 from bifrostc.runtime.claude_gateway import device_page, endpoints, oauth
-from bifrostc.runtime.claude_gateway.service import PREFIX, SignInService
+from bifrostc.runtime.claude_gateway.service import PREFIX, Endpoint, SignInService
 from bifrostc.runtime.claude_gateway.store import SignInStore, signin_db_path
 from bifrostc.runtime.claude_gateway.tokens import TokenSigner, signing_secret
 from bifrostc.runtime.config import Gateway, SignIn
@@ -26,14 +26,14 @@ def claude_code_routes(service: SignInService) -> list[BaseRoute]:
     auth = oauth.build(service)
     show, submit = device_page.build(service)
 
-    def bearer(handler: endpoints.Endpoint) -> endpoints.Endpoint:
+    def bearer(handler: Endpoint) -> Endpoint:
         return endpoints.signed_in(service, handler)
 
-    routes = [
-        Route(f"{PREFIX}/.well-known/oauth-authorization-server", auth["metadata"], methods=["GET"]),
-        Route(f"{PREFIX}/oauth/device_authorization", auth["device"], methods=["POST"]),
-        Route(f"{PREFIX}/oauth/token", auth["token"], methods=["POST"]),
-        Route(f"{PREFIX}/oauth/revoke", auth["revoke"], methods=["POST"]),
+    routes: list[BaseRoute] = [
+        Route(f"{PREFIX}/.well-known/oauth-authorization-server", auth.metadata, methods=["GET"]),
+        Route(f"{PREFIX}/oauth/device_authorization", auth.device_authorization, methods=["POST"]),
+        Route(f"{PREFIX}/oauth/token", auth.token, methods=["POST"]),
+        Route(f"{PREFIX}/oauth/revoke", auth.revoke, methods=["POST"]),
         Route(f"{PREFIX}/device", show, methods=["GET"]),
         Route(f"{PREFIX}/device", submit, methods=["POST"]),
         Route(f"{PREFIX}/v1/messages", bearer(endpoints.messages), methods=["POST"]),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,7 @@ from bifrostc.runtime.context import RequestContext, WrappedHooks
 from bifrostc.runtime.errors import AuthenticationFailed
 from bifrostc.runtime.governance.keys import KeyContext, KeyRing, presented_credentials
 
+Endpoint = Callable[[Request], Awaitable[Response]]
 PREFIX = "/claude-code"
 wall_clock: Callable[[], float] = time.time  # read when a service is built; tests replace it to move time
 DEVICE_CODE_TTL_S = 600
