@@ -23,6 +23,17 @@ async def test_discovery_names_same_origin_endpoints_and_no_authorization_endpoi
     assert "authorization_endpoint" not in meta
 
 
+async def test_behind_a_tls_terminating_proxy_the_advertised_urls_are_https(serve):
+    async with serve() as wired:  # the test client is on 127.0.0.1, which uvicorn trusts for X-Forwarded-*
+        forwarded = {"x-forwarded-proto": "https", "host": "gw.example.com", **UA}
+        meta = await wired.http.get(
+            f"{wired.url}/claude-code/.well-known/oauth-authorization-server", headers=forwarded
+        )
+        device = await wired.http.post(f"{wired.url}/claude-code/oauth/device_authorization", headers=forwarded)
+    assert meta.json()["token_endpoint"] == "https://gw.example.com/claude-code/oauth/token"
+    assert device.json()["verification_uri"] == "https://gw.example.com/claude-code/device"
+
+
 async def test_device_authorization_answers_rfc8628_fields_and_ignores_unknown_params(serve):
     async with serve(login_notice="Use your team key") as wired:
         response = await wired.http.post(
