@@ -52,6 +52,11 @@ def _form(user_code: str, message: str = "") -> str:
     </form>"""
 
 
+def _display_code(text: str) -> str:
+    code = normal_user_code(text)
+    return f"{code[:4]}-{code[4:]}" if len(code) == 8 else code
+
+
 def _same_origin(request: Request) -> bool:
     """The browser's Origin (or, from older browsers, the Referer's origin) is this page's own."""
     sent = request.headers.get("origin")
@@ -63,7 +68,7 @@ def _same_origin(request: Request) -> bool:
 
 def build(service: SignInService) -> tuple[Endpoint, Endpoint]:
     async def show(request: Request) -> Response:
-        return _page(_form(normal_user_code_display(request.query_params.get("user_code", ""))))
+        return _page(_form(_display_code(request.query_params.get("user_code", ""))))
 
     async def submit(request: Request) -> Response:
         if not _same_origin(request):
@@ -87,8 +92,3 @@ def build(service: SignInService) -> tuple[Endpoint, Endpoint]:
         )
 
     return show, submit
-
-
-def normal_user_code_display(text: str) -> str:
-    code = normal_user_code(text)
-    return f"{code[:4]}-{code[4:]}" if len(code) == 8 else code

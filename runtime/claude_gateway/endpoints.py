@@ -16,6 +16,7 @@ from starlette.responses import Response
 from bifrostc.runtime.claude_gateway import managed
 from bifrostc.runtime.claude_gateway.otlp import session_id
 from bifrostc.runtime.claude_gateway.service import SIGNED_IN, Endpoint, SignInService
+from bifrostc.runtime.claude_gateway.store import TelemetryRow
 from bifrostc.runtime.governance.keys import KeyContext
 from bifrostc.runtime.handlers import catalog, extras
 from bifrostc.runtime.handlers.chat import handle_chat
@@ -82,7 +83,8 @@ def telemetry(service: SignInService, signal: str) -> Endpoint:
         if isinstance(key, KeyContext) and declared.isdigit() and int(declared) <= TELEMETRY_MAX:
             payload = await request.body()
             found = session_id(payload, content_type)
-            await service.store.add_telemetry(signal, content_type, key.key_name, found, payload, TELEMETRY_CAP)
+            row = TelemetryRow(signal, content_type, key.key_name, found, len(payload), payload[:TELEMETRY_CAP])
+            await service.store.add_telemetry(row, service.clock(), service.telemetry_keep_seconds)
         if content_type and "json" in content_type:
             return Response(b"{}", media_type="application/json")
         return Response(b"", media_type="application/x-protobuf")  # an empty Export*ServiceResponse

@@ -117,7 +117,7 @@ def build(service: SignInService) -> OAuthEndpoints:
         claims = service.signer.verify(token)  # an expired access token still names its grant
         grant_id = claims.grant_id if claims else await service.store.grant_of_refresh(token)
         if grant_id is not None:
-            await service.store.revoke(grant_id, service.clock())
+            await service.revoke(grant_id)
         return Response(status_code=200, headers=NO_STORE)  # RFC 7009 §2.2: unknown tokens too
 
     return OAuthEndpoints(metadata, device_authorization, token, revoke)
@@ -147,7 +147,7 @@ async def _refresh_token(service: SignInService, refresh_token: str) -> Response
     grant = await service.store.refresh(refresh_token, now, ttl) if refresh_token else None
     if grant is None or service.key(grant.key_name) is None:
         if grant is not None:  # the key was removed from the spec: the grant goes with it
-            await service.store.revoke(grant.grant_id, now)
+            await service.revoke(grant.grant_id)
         return oauth_error("invalid_grant", "the sign-in is no longer valid; run /login again", 401)
     return _tokens(service, grant.key_name, grant.grant_id, grant.refresh_token)
 

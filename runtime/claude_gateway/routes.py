@@ -10,16 +10,17 @@ from bifrostc.runtime.claude_gateway import device_page, endpoints, oauth
 from bifrostc.runtime.claude_gateway.service import PREFIX, Endpoint, SignInService
 from bifrostc.runtime.claude_gateway.store import SignInStore, signin_db_path
 from bifrostc.runtime.claude_gateway.tokens import TokenSigner, signing_secret
-from bifrostc.runtime.config import Gateway, SignIn
+from bifrostc.runtime.config import Gateway, Observability, SignIn
 from bifrostc.runtime.governance.keys import KeyRing
 
 
 def sign_in_service(
-    sign_in: SignIn, log_db: str, keyring: Callable[[], KeyRing], environ: Mapping[str, str]
+    sign_in: SignIn, observability: Observability, keyring: Callable[[], KeyRing], environ: Mapping[str, str]
 ) -> SignInService:
-    store = SignInStore(signin_db_path(log_db))
+    store = SignInStore(signin_db_path(observability.sqlite_path))
     signer = TokenSigner(signing_secret(sign_in.secret_env, environ), issuer="bifrostc")
-    return SignInService(sign_in, store, signer, keyring)
+    days = observability.retention_days
+    return SignInService(sign_in, store, signer, keyring, telemetry_keep_seconds=days * 86400.0 if days else None)
 
 
 def claude_code_routes(service: SignInService) -> list[BaseRoute]:
@@ -53,4 +54,4 @@ def routes_for(gateway: Gateway, keyring: Callable[[], KeyRing], environ: Mappin
     sign_in = gateway.claude_code.sign_in
     if sign_in is None:
         return []
-    return claude_code_routes(sign_in_service(sign_in, gateway.observability.sqlite_path, keyring, environ))
+    return claude_code_routes(sign_in_service(sign_in, gateway.observability, keyring, environ))

@@ -8,9 +8,10 @@ user to sign in again at once instead of retrying for minutes.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,12 +19,13 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from bifrostc.runtime import config
 from bifrostc.runtime.claude_gateway.limits import IpLimiter
 from bifrostc.runtime.claude_gateway.store import SignInStore
 from bifrostc.runtime.claude_gateway.tokens import TokenSigner
 from bifrostc.runtime.config import SignIn
 from bifrostc.runtime.context import RequestContext, WrappedHooks
-from bifrostc.runtime.errors import AuthenticationFailed
+from bifrostc.runtime.errors import AuthenticationFailed, InvalidRequest, PermissionDenied
 from bifrostc.runtime.governance.keys import KeyContext, KeyRing, presented_credentials
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -38,11 +40,30 @@ SIGNED_IN: contextvars.ContextVar[KeyContext | None] = contextvars.ContextVar("b
 
 class SignedInHooks(WrappedHooks):
     """``authenticate`` answers with the signed-in key when a /claude-code endpoint admitted a bearer; every
-    other request (and every other hook) goes to the inner pipeline unchanged."""
+    other request goes to the inner pipeline unchanged. A model the key may not use is a 400
+    ``invalid_request_error`` for signed-in callers (the protocol's answer for a denied model), a 403 elsewhere."""
 
     async def authenticate(self, headers: Mapping[str, str], ctx: RequestContext) -> Any:
         key = SIGNED_IN.get()
         return key if key is not None else await self.inner.authenticate(headers, ctx)
+
+    async def authorize(self, ctx: RequestContext, route: config.Route) -> None:
+        with _denied_model_as_invalid():
+            await self.inner.authorize(ctx, route)
+
+    async def before_call(self, ctx: RequestContext, route: config.Route) -> None:
+        with _denied_model_as_invalid():
+            await self.inner.before_call(ctx, route)
+
+
+@contextlib.contextmanager
+def _denied_model_as_invalid() -> Iterator[None]:
+    try:
+        yield
+    except PermissionDenied as exc:
+        if SIGNED_IN.get() is None:
+            raise
+        raise InvalidRequest(exc.message) from None
 
 
 def origin(request: Request) -> str:
@@ -64,8 +85,13 @@ class SignInService:
     clock: Callable[[], float] = field(default_factory=lambda: wall_clock)
     device_limit: IpLimiter = field(default_factory=lambda: IpLimiter(20))
     page_limit: IpLimiter = field(default_factory=lambda: IpLimiter(10))
-    _ring: KeyRing | None = None
-    _by_name: dict[str, KeyContext] = field(default_factory=dict)
+    telemetry_keep_seconds: float | None = None  # the log's retention_days; None keeps telemetry forever
+    _ring: KeyRing | None = field(default=None, init=False)
+    _by_name: dict[str, KeyContext] = field(default_factory=dict, init=False)
+
+    async def revoke(self, grant_id: str) -> None:
+        # Kept past any access token of the grant, also one minted before a restart with a longer TTL.
+        await self.store.revoke(grant_id, self.clock(), forget_after=2.0 * max(self.config.token_ttl_seconds, 86400))
 
     def key(self, name: str) -> KeyContext | None:
         ring = self.keyring()

@@ -46,13 +46,14 @@ CREATE TABLE IF NOT EXISTS claude_code_telemetry (
     content_type TEXT,
     key_name TEXT,
     session_id TEXT,
-    size INTEGER NOT NULL,  -- bytes received; payload holds at most the store's cap
+    size INTEGER NOT NULL,  -- bytes received; payload holds at most the endpoint's cap of them
     payload BLOB NOT NULL
 );
 """
 # RFC 8628 §6.1: 20 consonants, no vowels (no words), no look-alike digits; 8 of them carry ~34.5 bits.
 USER_CODE_CHARSET = "BCDFGHJKLMNPQRSTVWXZ"
 SLOW_DOWN_STEP_S = 5.0  # RFC 8628 §3.5: each slow_down adds 5 s to the interval
+_PRUNE_EVERY = 100  # telemetry rows between deletions of expired ones
 POLL_SLACK = 0.8  # a poll this share of the interval after the last one still counts as on time (timer jitter)
 
 PollOutcome = Literal["ok", "authorization_pending", "slow_down", "access_denied", "expired_token", "invalid_grant"]
@@ -89,6 +90,16 @@ class Poll:
 
 
 @dataclass(frozen=True, slots=True)
+class TelemetryRow:
+    signal: str  # metrics | logs | traces
+    content_type: str | None
+    key_name: str
+    session_id: str | None
+    size: int  # bytes received
+    payload: bytes  # at most the endpoint's cap of them
+
+
+@dataclass(frozen=True, slots=True)
 class Refreshed:
     key_name: str
     grant_id: str
@@ -99,6 +110,7 @@ class SignInStore:
     def __init__(self, path: str = ":memory:") -> None:
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
         self._lock = threading.Lock()
+        self._telemetry_rows = 0
         with self._lock:
             if path != ":memory:":
                 self._db.execute("PRAGMA journal_mode=WAL")
@@ -218,10 +230,14 @@ class SignInStore:
 
         return await self._run(rotate)
 
-    async def revoke(self, grant_id: str, now: float) -> None:
+    async def revoke(self, grant_id: str, now: float, *, forget_after: float) -> None:
+        """End a grant. Its refresh tokens go now; the revocation is remembered ``forget_after`` seconds (longer
+        than any access token of the grant can live), then dropped."""
+
         def insert() -> None:
             self._db.execute("INSERT OR IGNORE INTO signin_revoked VALUES (?, ?)", (grant_id, now))
             self._db.execute("DELETE FROM signin_refresh WHERE grant_id = ?", (grant_id,))
+            self._db.execute("DELETE FROM signin_revoked WHERE revoked_at < ?", (now - forget_after,))
 
         await self._run(insert)
 
@@ -242,16 +258,19 @@ class SignInStore:
         return await self._run(select, write=False)
 
     # --- telemetry ------------------------------------------------------------------------------------
-    async def add_telemetry(
-        self, signal: str, content_type: str | None, key_name: str, session_id: str | None, payload: bytes, cap: int
-    ) -> None:
+    async def add_telemetry(self, row: TelemetryRow, now: float, keep_seconds: float | None) -> None:
+        """Store one payload; every _PRUNE_EVERY rows, those older than ``keep_seconds`` go (None keeps all)."""
+
         def insert() -> None:
             self._db.execute(
                 "INSERT INTO claude_code_telemetry"
                 " (received_at, signal, content_type, key_name, session_id, size, payload)"
-                " VALUES (strftime('%s','now'), ?, ?, ?, ?, ?, ?)",
-                (signal, content_type, key_name, session_id, len(payload), payload[:cap]),
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (now, row.signal, row.content_type, row.key_name, row.session_id, row.size, row.payload),
             )
+            self._telemetry_rows += 1
+            if keep_seconds is not None and self._telemetry_rows % _PRUNE_EVERY == 1:
+                self._db.execute("DELETE FROM claude_code_telemetry WHERE received_at < ?", (now - keep_seconds,))
 
         await self._run(insert)
 

@@ -31,11 +31,16 @@ async def test_messages_run_as_the_signed_in_key_with_its_grants_and_are_logged_
             json={"model": "echo", "max_tokens": 8, "messages": user("hi"), "some_future_field": 1},
             headers={**bearer(tokens["access_token"]), "x-app": "cli", "x-stainless-lang": "js"},
         )
-        with pytest.raises(anthropic.PermissionDeniedError):  # alice may use echo only
+        with pytest.raises(anthropic.BadRequestError) as denied:  # alice may use echo only
             await client.messages.create(model="other", max_tokens=8, messages=user("hi"))
+        with pytest.raises(anthropic.BadRequestError):
+            await client.messages.count_tokens(model="other", messages=user("hi"))
+        with pytest.raises(anthropic.PermissionDeniedError):  # the same key on /anthropic: a 403 as before
+            await wired.anthropic(ALICE).messages.create(model="other", max_tokens=8, messages=user("hi"))
         count = await client.messages.count_tokens(model="echo", messages=user("hello there"))
-        logs = await wired.logs(3)
+        logs = await wired.logs(4)
     assert reply.content[0].type == "text"
+    assert denied.value.body["error"]["type"] == "invalid_request_error"  # the protocol's answer for a denied model
     assert raw.status_code == 200, raw.text
     assert count.input_tokens > 0
     assert {row["virtual_key"] for row in logs} == {"alice"}
