@@ -1,8 +1,8 @@
 """The bearer-authenticated endpoints under /claude-code: inference, models, managed settings and telemetry.
 
-Inference goes through the same handlers as /anthropic/v1/... : the bearer is turned into its virtual key
-here and handed to the pipeline's authenticate hook (``SIGNED_IN`` / ``SignedInHooks``), so the key's grants,
-budgets, rate limits and team apply exactly as for a request carrying the key itself.
+Inference is served by the gateway's own /anthropic/v1/... handlers, looked up by path: the bearer is turned into
+its virtual key here and handed to the pipeline's authenticate hook (``SIGNED_IN`` / ``SignedInHooks``), so the
+key's grants, budgets, rate limits and team apply exactly as for a request carrying the key itself.
 """
 
 from __future__ import annotations
@@ -12,14 +12,13 @@ from fnmatch import fnmatchcase
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from bifrostc.runtime.claude_gateway import managed
 from bifrostc.runtime.claude_gateway.otlp import session_id
 from bifrostc.runtime.claude_gateway.service import SIGNED_IN, Endpoint, SignInService
 from bifrostc.runtime.claude_gateway.store import TelemetryRow
 from bifrostc.runtime.governance.keys import KeyContext
-from bifrostc.runtime.handlers import catalog, extras
-from bifrostc.runtime.handlers.chat import handle_chat
 
 TELEMETRY_CAP = 1 << 20  # bytes of one OTLP payload kept; the size received is recorded whatever it is
 TELEMETRY_MAX = 16 << 20  # larger payloads (or ones without Content-Length) are answered and dropped unread
@@ -41,21 +40,38 @@ def signed_in(service: SignInService, handler: Endpoint) -> Endpoint:
     return endpoint
 
 
-async def messages(request: Request) -> Response:
-    return await handle_chat(request, "anthropic", "messages")
+def anthropic_endpoint(path: str) -> Endpoint:
+    """The handler the gateway serves ``path`` (an /anthropic/v1/... path) with."""
+    from bifrostc.runtime.app import gateway_routes  # the app module builds on the handlers; import it late
+
+    for route in gateway_routes():
+        if isinstance(route, Route) and route.path == path:
+            endpoint: Endpoint = route.endpoint
+            return endpoint
+    raise LookupError(f"the gateway serves no {path}")
 
 
-async def models(request: Request) -> Response:
-    """The Anthropic models list, cut to what the signed-in key may use."""
-    response = await catalog.anthropic_models(request)
-    key = SIGNED_IN.get()
-    if key is None or not key.allowed_models:
-        return response
-    body = orjson.loads(bytes(response.body))
-    body["data"] = [m for m in body["data"] if any(fnmatchcase(m["id"], p) for p in key.allowed_models)]
-    body["first_id"] = body["data"][0]["id"] if body["data"] else None
-    body["last_id"] = body["data"][-1]["id"] if body["data"] else None
-    return Response(orjson.dumps(body), media_type="application/json")
+def models(listing: Endpoint) -> Endpoint:
+    """The Anthropic models list ``listing`` answers, cut to what the signed-in key may use."""
+
+    async def endpoint(request: Request) -> Response:
+        response = await listing(request)
+        key = SIGNED_IN.get()
+        if key is None or not key.allowed_models:
+            return response
+        routes = request.app.state.runtime.gateway.routes
+
+        def allowed(name: str) -> bool:  # like the grant check: the name asked for, or the route it resolves to
+            names = {name, routes[name].name} if name in routes else {name}
+            return any(fnmatchcase(n, pattern) for n in names for pattern in key.allowed_models)
+
+        body = orjson.loads(bytes(response.body))
+        body["data"] = [m for m in body["data"] if allowed(m["id"])]
+        body["first_id"] = body["data"][0]["id"] if body["data"] else None
+        body["last_id"] = body["data"][-1]["id"] if body["data"] else None
+        return Response(orjson.dumps(body), media_type="application/json")
+
+    return endpoint
 
 
 async def managed_settings(request: Request) -> Response:
@@ -90,6 +106,3 @@ def telemetry(service: SignInService, signal: str) -> Endpoint:
         return Response(b"", media_type="application/x-protobuf")  # an empty Export*ServiceResponse
 
     return endpoint
-
-
-count_tokens = extras.count_tokens

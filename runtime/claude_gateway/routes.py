@@ -30,6 +30,10 @@ def claude_code_routes(service: SignInService) -> list[BaseRoute]:
     def bearer(handler: Endpoint) -> Endpoint:
         return endpoints.signed_in(service, handler)
 
+    def as_anthropic(path: str) -> Endpoint:  # served exactly as /anthropic<path>, as the signed-in key
+        return bearer(endpoints.anthropic_endpoint(f"/anthropic{path}"))
+
+    listing = endpoints.anthropic_endpoint("/anthropic/v1/models")
     routes: list[BaseRoute] = [
         Route(f"{PREFIX}/.well-known/oauth-authorization-server", auth.metadata, methods=["GET"]),
         Route(f"{PREFIX}/oauth/device_authorization", auth.device_authorization, methods=["POST"]),
@@ -37,9 +41,9 @@ def claude_code_routes(service: SignInService) -> list[BaseRoute]:
         Route(f"{PREFIX}/oauth/revoke", auth.revoke, methods=["POST"]),
         Route(f"{PREFIX}/device", show, methods=["GET"]),
         Route(f"{PREFIX}/device", submit, methods=["POST"]),
-        Route(f"{PREFIX}/v1/messages", bearer(endpoints.messages), methods=["POST"]),
-        Route(f"{PREFIX}/v1/messages/count_tokens", bearer(endpoints.count_tokens), methods=["POST"]),
-        Route(f"{PREFIX}/v1/models", bearer(endpoints.models), methods=["GET"]),
+        Route(f"{PREFIX}/v1/messages", as_anthropic("/v1/messages"), methods=["POST"]),
+        Route(f"{PREFIX}/v1/messages/count_tokens", as_anthropic("/v1/messages/count_tokens"), methods=["POST"]),
+        Route(f"{PREFIX}/v1/models", bearer(endpoints.models(listing)), methods=["GET"]),
         Route(f"{PREFIX}/managed/settings", bearer(endpoints.managed_settings), methods=["GET"]),
     ]
     routes += [
