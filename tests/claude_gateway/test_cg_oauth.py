@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import subprocess
+import sys
 
 from tests.claude_gateway.signin import ALICE, BOB, DEVICE_GRANT, UA, approve, bearer, sign_in, start_device, token
 
@@ -172,3 +175,24 @@ async def test_sign_in_survives_a_restart(serve):
         )
     assert dead.status_code == 401
     assert refreshed.status_code == 200
+
+
+async def test_an_operator_approves_a_code_with_bifrostc_keys_approve_device(serve, tmp_path):
+    def approve_device(code: str, key: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "bifrostc.compiler.cli", "keys", "approve-device", code, "--key", key]
+        return subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+
+    async with serve() as wired:  # serve() writes tmp_path/gateway.yaml, which the command reads by default
+        device = await start_device(wired.http, wired.url)
+        unknown_key = await asyncio.to_thread(approve_device, device["user_code"], "mallory")
+        approved = await asyncio.to_thread(approve_device, device["user_code"].lower(), "bob")
+        again = await asyncio.to_thread(approve_device, device["user_code"], "bob")
+        granted = await token(wired.http, wired.url, grant_type=DEVICE_GRANT, device_code=device["device_code"])
+        models = await wired.http.get(
+            f"{wired.url}/claude-code/v1/models", headers=bearer(granted.json()["access_token"])
+        )
+    assert unknown_key.returncode == 1 and "no virtual key named 'mallory'" in unknown_key.stderr
+    assert approved.returncode == 0, approved.stderr
+    assert again.returncode == 1 and "no pending sign-in" in again.stderr
+    assert granted.status_code == 200
+    assert [m["id"] for m in models.json()["data"]] == ["echo", "other"]  # bob's grants, not alice's
