@@ -61,3 +61,14 @@ def test_build_writes_the_document_into_routing_py(tmp_path: pathlib.Path) -> No
     assert claude_code.sign_in.token_ttl_seconds == 3600
     assert claude_code.managed_settings.settings == {"permissions": {"deny": ("Read(.env)",)}}
     assert claude_code.managed_settings.teams == {"platform": {"env": {"A": "b"}}}
+
+
+def test_an_unset_signing_secret_env_var_is_a_warning(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "gateway.yaml").write_text(
+        HEAD.replace("sign_in: {}", "sign_in: {secret_env: BFC_SIGNIN_TEST_SECRET}") + "    {}\n"
+    )
+    result = subprocess.run([*CLI, "validate", "gateway.yaml"], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "warning: claude_code.sign_in.secret_env: environment variable BFC_SIGNIN_TEST_SECRET is not set" in (
+        result.stdout + result.stderr
+    )
