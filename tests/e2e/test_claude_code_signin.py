@@ -2,6 +2,7 @@
 the verification page with a virtual key, then runs a tool loop on the minted bearer: its access token has
 expired by then (a 2 s TTL), so the run works only if refresh does; the model it asks for comes from an env
 variable in the spec's managed settings; and once a hot reload drops the key, the next run stops at once.
+`claude auth logout` revokes the grant through the revocation endpoint.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 from test_claude_code import FINAL_TEXT, MARKER_PROMPT, claude_binary, fake_openai_upstream
 
 from bifrostc.runtime.app import swap_gateway
-from tests.claude_gateway.signin import ALICE, approve, signin_spec
+from tests.claude_gateway.signin import ALICE, approve, bearer, signin_spec
 from tests.integration.wired import Wired, compile_gateway, wired_server
 
 pytestmark = pytest.mark.claude_cli
@@ -134,3 +135,33 @@ async def test_claude_code_signs_in_with_login_runs_on_the_refreshed_token_and_i
     refused_out = b"".join(refused).decode()
     assert "sign in again" in refused_out, refused_out[-2000:]
     assert refused_after < 30  # x-should-retry: false: no minutes of retries first
+
+
+async def test_claude_auth_logout_revokes_the_grant_at_the_gateway(tmp_path):
+    binary = claude_binary()
+    if binary is None:
+        pytest.skip("Claude Code CLI not installed")
+    home = tmp_path / "home"
+    (home / ".claude").mkdir(parents=True)
+    async with wired_server(compile_gateway(tmp_path, signin_spec(tmp_path))) as wired:
+        settings = {"forceLoginMethod": "gateway", "forceLoginGatewayUrl": f"{wired.url}/claude-code"}
+        (home / ".claude" / "settings.json").write_text(json.dumps(settings))
+        env = cli_env(home)
+        assert (await gateway_login(binary, env, wired, ALICE))[-1]["state"] == "done"
+        # What Claude Code stored: the bearer and refresh token the gateway issued.
+        stored = json.loads((home / ".claude" / ".credentials.json").read_text())["enterpriseGateway"]
+        before = await wired.http.get(f"{wired.url}/claude-code/v1/models", headers=bearer(stored["jwt"]))
+        logout = await asyncio.create_subprocess_exec(
+            binary, "auth", "logout", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+        async with asyncio.timeout(60):
+            await logout.communicate()
+        after = await wired.http.get(f"{wired.url}/claude-code/v1/models", headers=bearer(stored["jwt"]))
+        refresh = await wired.http.post(
+            f"{wired.url}/claude-code/oauth/token",
+            data={"grant_type": "refresh_token", "refresh_token": stored["idpRefreshToken"]},
+        )
+    assert before.status_code == 200
+    assert logout.returncode == 0
+    assert after.status_code == 401 and after.headers["x-should-retry"] == "false"
+    assert refresh.status_code == 401
