@@ -78,4 +78,8 @@ def signing_secret(secret_env: str | None, environ: Mapping[str, str]) -> bytes:
         return value.encode()
     if secret_env:
         log.error("claude_code.sign_in.secret_env is %s but it is not set: using a per-process secret", secret_env)
+    else:
+        log.warning(
+            "claude_code.sign_in has no secret_env: access tokens are void after a restart (refresh tokens are not)"
+        )
     return os.urandom(32)
