@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from bifrostc.compiler import checks_access
+from bifrostc.compiler import checks_access, spec_claude_gateway
 from bifrostc.compiler.diagnostics import Diagnostic, Path, did_you_mean, error, warning
 from bifrostc.compiler.references import TIERS, Resolver, split_target
 from bifrostc.compiler.spec import GatewaySpec, ProviderSpec
@@ -25,6 +25,7 @@ def run_all(spec: GatewaySpec, environ: dict[str, str] | None = None) -> list[Di
     for check in (check_providers, check_targets, check_names, check_fallbacks, check_tiers, check_pricing):
         found.extend(check(spec, resolver))
     found.extend(checks_access.run_all(spec, resolver, environ))
+    found.extend(spec_claude_gateway.check(spec.claude_code.managed_settings, set(spec.teams)))
     return found
 
 

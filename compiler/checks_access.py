@@ -156,6 +156,8 @@ def _env_refs(spec: GatewaySpec) -> Iterator[tuple[Path, str]]:
             yield ("server", field), value
     if spec.claude_code.key_env:
         yield ("claude_code", "key_env"), spec.claude_code.key_env
+    if spec.claude_code.sign_in and spec.claude_code.sign_in.secret_env:
+        yield ("claude_code", "sign_in", "secret_env"), spec.claude_code.sign_in.secret_env
     if spec.observability.postgres_dsn_env:
         yield ("observability", "postgres_dsn_env"), spec.observability.postgres_dsn_env
     for index, virtual_key in enumerate(spec.virtual_keys):

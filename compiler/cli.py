@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
-from bifrostc.compiler import __version__, probe_cli
+from bifrostc.compiler import __version__, keys_cli, probe_cli
 
 if TYPE_CHECKING:
     from bifrostc.compiler import api
@@ -84,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     cmd.set_defaults(handler=_diff)
 
     probe_cli.register(sub)
+    keys_cli.register(sub)
 
     cmd = sub.add_parser("init", help="write a starter gateway.yaml")
     cmd.add_argument("--quickstart", action="store_true", help="offline spec using the built-in mock provider")

@@ -17,6 +17,7 @@ from bifrostc.compiler.spec import (
     RateLimitSpec,
     VirtualKeySpec,
 )
+from bifrostc.compiler.spec_claude_gateway import runtime_settings
 from bifrostc.runtime import config as c
 from bifrostc.runtime.providers import registry
 
@@ -46,7 +47,13 @@ def build_gateway(spec: GatewaySpec) -> c.Gateway:
         cache=_cache(spec, resolver),
         observability=c.Observability(**spec.observability.model_dump()),
         server=c.Server(**spec.server.model_dump()),
+        claude_code=c.ClaudeGateway(_sign_in(spec), runtime_settings(spec.claude_code.managed_settings)),
     )
+
+
+def _sign_in(spec: GatewaySpec) -> c.SignIn | None:
+    sign_in = spec.claude_code.sign_in
+    return c.SignIn(**sign_in.model_dump()) if sign_in else None
 
 
 def _provider(name: str, spec: ProviderSpec) -> c.Provider:

@@ -95,6 +95,7 @@ _GATEWAY_FIELDS = (
     "cache",
     "observability",
     "server",
+    "claude_code",
 )
 
 
@@ -104,7 +105,7 @@ def _table_or_value(writer: LiteralWriter, value: object) -> str | None:
         return None
     if id(value) in writer.constants:
         return writer.constants[id(value)]
-    if value in (c.Cache(), c.Observability(), c.Server()):
+    if value in (c.Cache(), c.Observability(), c.Server(), c.ClaudeGateway()):
         return None
     return writer.write(value)  # providers and routes: entries come out as the constants named above
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Literal, Union
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, create_model, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from bifrostc.compiler.spec_claude_gateway import ManagedSettingsSpec
 from bifrostc.runtime import config as c
 from bifrostc.runtime.providers import registry
 
@@ -139,11 +140,22 @@ class ModelSpec(SpecModel):
     )
 
 
+class SignInSpec(SpecModel):
+    """Claude Code's /login against this gateway: device sign-in under /claude-code."""
+
+    token_ttl_seconds: Annotated[int, Field(gt=0)] = 3600
+    refresh_ttl_seconds: Annotated[int, Field(gt=0)] = 30 * 86400
+    secret_env: EnvName | None = Field(default=None, description="Token signing secret; unset: one per process.")
+    login_notice: Annotated[str, Field(max_length=500)] | None = None
+
+
 class ClaudeCodeSpec(SpecModel):
     sonnet: str | None = None
     opus: str | None = None
     haiku: str | None = None
     key_env: EnvName | None = Field(default=None, description="Env var holding the virtual key Claude Code sends.")
+    sign_in: SignInSpec | None = None
+    managed_settings: ManagedSettingsSpec | None = None
 
 
 class BudgetSpec(SpecModel):

@@ -22,6 +22,8 @@ from starlette.routing import BaseRoute, Mount, Route
 from bifrostc.runtime import config
 from bifrostc.runtime.cache import ResponseCache
 from bifrostc.runtime.cache.hooks import CacheHooks
+from bifrostc.runtime.claude_gateway import routes as claude_gateway
+from bifrostc.runtime.claude_gateway.service import SignedInHooks
 from bifrostc.runtime.context import Hooks, RequestContext
 from bifrostc.runtime.dispatch import Attempt
 from bifrostc.runtime.governance import Governor
@@ -157,7 +159,7 @@ def _hooks_factory(parts: Parts, environ: Mapping[str, str]) -> Callable[[config
     def factory(gateway: config.Gateway) -> Hooks:
         if parts.governor.gateway is not gateway:  # hot reload: new key tables, same counter store
             parts.governor = Governor(gateway, parts.governor.store, keyring=KeyRing(gateway, environ))
-        hooks: Hooks = GovernanceHooks(parts.governor)
+        hooks: Hooks = SignedInHooks(GovernanceHooks(parts.governor))  # /claude-code bearers map to their key
         hooks = CacheHooks(hooks, parts.cache, gateway)
         return TelemetryHooks(hooks, parts.telemetry, gateway)
 
@@ -165,7 +167,7 @@ def _hooks_factory(parts: Parts, environ: Mapping[str, str]) -> Callable[[config
 
 
 def _routes(parts: Parts, gateway: config.Gateway, environ: Mapping[str, str]) -> list[BaseRoute]:
-    routes: list[BaseRoute] = []
+    routes: list[BaseRoute] = claude_gateway.routes_for(gateway, lambda: parts.governor.keyring, environ)
     if parts.mcp is not None:
         endpoint = parts.mcp.asgi_app()
         # Both spellings: Claude Code's mcp.json says /mcp, and a Mount alone answers it with a 307 to /mcp/.

@@ -253,6 +253,34 @@ class Server:
     header_timeout_seconds: float = 10.0  # a request's headers must arrive within this (slowloris)
 
 
+# --- Claude Code's gateway protocol under /claude-code (bifrostc.runtime.claude_gateway) ---
+JsonValue = str | int | float | bool | None | tuple["JsonValue", ...] | dict[str, "JsonValue"]
+
+
+@dataclass(frozen=True, slots=True)
+class SignIn:
+    """Device sign-in: access tokens are HMAC-signed, bound to a virtual key's name."""
+
+    token_ttl_seconds: int = 3600
+    refresh_ttl_seconds: int = 30 * 86400
+    secret_env: str | None = None  # env var holding the signing secret; unset: one generated per process
+    login_notice: str | None = None  # shown next to the user code on Claude Code's sign-in screen
+
+
+@dataclass(frozen=True, slots=True)
+class ManagedSettings:
+    """GET /claude-code/managed/settings: a base document, then per-team overrides (lists as tuples)."""
+
+    settings: dict[str, JsonValue] = field(default_factory=dict)
+    teams: dict[str, dict[str, JsonValue]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaudeGateway:
+    sign_in: SignIn | None = None  # None: no /claude-code routes
+    managed_settings: ManagedSettings | None = None  # None: /managed/settings answers 404
+
+
 @dataclass(frozen=True, slots=True)
 class Gateway:
     providers: dict[str, Provider]
@@ -266,3 +294,4 @@ class Gateway:
     cache: Cache = field(default_factory=Cache)
     observability: Observability = field(default_factory=Observability)
     server: Server = field(default_factory=Server)
+    claude_code: ClaudeGateway = field(default_factory=ClaudeGateway)

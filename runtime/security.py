@@ -42,6 +42,8 @@ SIMPLE_BODY_TYPES = frozenset({"text/plain", "application/x-www-form-urlencoded"
 BROWSER_CROSS_SITE = frozenset({"cross-site", "same-site"})  # same-site: another port of localhost
 MODEL_LISTS = frozenset({"/anthropic/v1/models", "/v1/models", "/openai/v1/models"})
 OPEN_PROBES = frozenset({"/health/live"})
+# OAuth (RFC 6749/8628/7009) and the sign-in page take form bodies by definition; the Origin rule still holds.
+FORM_ENDPOINTS = ("/claude-code/oauth/", "/claude-code/device")
 # The only headers read here, picked out of the scope in one pass (ASGI servers lower-case header names).
 _READ = frozenset(
     {b"host", b"origin", b"sec-fetch-site", b"content-type", b"x-api-key", b"authorization", b"x-admin-key"}
@@ -116,7 +118,7 @@ class Policy:
             return None
         return PermissionDenied(f"host {name!r} is not served here; list it in server.allowed_hosts")
 
-    def cross_site_refusal(self, method: str, headers: Headers) -> GatewayError | None:
+    def cross_site_refusal(self, method: str, headers: Headers, path: str = "") -> GatewayError | None:
         if method in SAFE_METHODS:  # a cross-site GET cannot read the answer (no CORS headers) nor change state
             return None
         if headers.get("sec-fetch-site", "").lower() in BROWSER_CROSS_SITE:
@@ -125,7 +127,7 @@ class Policy:
         if origin is not None and origin.partition("://")[2].lower() != headers.get("host", "").lower():
             return PermissionDenied(f"requests from origin {origin!r} are refused")
         media_type = headers.get("content-type", "").partition(";")[0].strip().lower()
-        if media_type in SIMPLE_BODY_TYPES:
+        if media_type in SIMPLE_BODY_TYPES and not path.startswith(FORM_ENDPOINTS):
             return UnsupportedMediaType(f"content type {media_type!r} is not accepted: send application/json")
         return None
 
@@ -187,7 +189,7 @@ class SecurityMiddleware:
             return
         headers = _headers(scope)
         path: str = scope["path"]
-        refusal = policy.host_refusal(headers) or policy.cross_site_refusal(scope["method"], headers)
+        refusal = policy.host_refusal(headers) or policy.cross_site_refusal(scope["method"], headers, scope["path"])
         credentials = policy.credentials(headers)
         if refusal is None and (path == "/metrics" or path in MODEL_LISTS) and not policy.grants(path, credentials):
             refusal = AuthenticationFailed(f"{path} needs a gateway key")

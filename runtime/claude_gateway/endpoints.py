@@ -1,0 +1,108 @@
+"""The bearer-authenticated endpoints under /claude-code: inference, models, managed settings and telemetry.
+
+Inference is served by the gateway's own /anthropic/v1/... handlers, looked up by path: the bearer is turned into
+its virtual key here and handed to the pipeline's authenticate hook (``SIGNED_IN`` / ``SignedInHooks``), so the
+key's grants, budgets, rate limits and team apply exactly as for a request carrying the key itself.
+"""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from bifrostc.runtime.claude_gateway import managed
+from bifrostc.runtime.claude_gateway.otlp import session_id
+from bifrostc.runtime.claude_gateway.service import SIGNED_IN, Endpoint, SignInService
+from bifrostc.runtime.claude_gateway.store import TelemetryRow
+from bifrostc.runtime.governance.keys import KeyContext
+
+TELEMETRY_CAP = 1 << 20  # bytes of one OTLP payload kept; the size received is recorded whatever it is
+TELEMETRY_MAX = 16 << 20  # larger payloads (or ones without Content-Length) are answered and dropped unread
+
+
+def signed_in(service: SignInService, handler: Endpoint) -> Endpoint:
+    """``handler`` run as the bearer's virtual key, or the 401 the bearer earns."""
+
+    async def endpoint(request: Request) -> Response:
+        key = await service.bearer(request.headers)
+        if isinstance(key, Response):
+            return key
+        reset = SIGNED_IN.set(key)
+        try:
+            return await handler(request)
+        finally:
+            SIGNED_IN.reset(reset)
+
+    return endpoint
+
+
+def anthropic_endpoint(path: str) -> Endpoint:
+    """The handler the gateway serves ``path`` (an /anthropic/v1/... path) with."""
+    from bifrostc.runtime.app import gateway_routes  # the app module builds on the handlers; import it late
+
+    for route in gateway_routes():
+        if isinstance(route, Route) and route.path == path:
+            endpoint: Endpoint = route.endpoint
+            return endpoint
+    raise LookupError(f"the gateway serves no {path}")
+
+
+def models(listing: Endpoint) -> Endpoint:
+    """The Anthropic models list ``listing`` answers, cut to what the signed-in key may use."""
+
+    async def endpoint(request: Request) -> Response:
+        response = await listing(request)
+        key = SIGNED_IN.get()
+        if key is None or not key.allowed_models:
+            return response
+        routes = request.app.state.runtime.gateway.routes
+
+        def allowed(name: str) -> bool:  # like the grant check: the name asked for, or the route it resolves to
+            names = {name, routes[name].name} if name in routes else {name}
+            return any(fnmatchcase(n, pattern) for n in names for pattern in key.allowed_models)
+
+        body = orjson.loads(bytes(response.body))
+        body["data"] = [m for m in body["data"] if allowed(m["id"])]
+        body["first_id"] = body["data"][0]["id"] if body["data"] else None
+        body["last_id"] = body["data"][-1]["id"] if body["data"] else None
+        return Response(orjson.dumps(body), media_type="application/json")
+
+    return endpoint
+
+
+async def managed_settings(request: Request) -> Response:
+    policy = request.app.state.runtime.gateway.claude_code.managed_settings
+    if policy is None:
+        return Response(status_code=404)
+    key: KeyContext | None = SIGNED_IN.get()
+    team = key.team if key else None
+    settings = managed.settings_for(policy, team)
+    checksum = managed.checksum(settings)
+    headers = {"etag": f'"{checksum}"', "cache-control": "private, no-cache"}
+    if managed.matches(request.headers.get("if-none-match"), f'"{checksum}"'):
+        return Response(status_code=304, headers=headers)
+    body = {"uuid": managed.policy_uuid(team if team in policy.teams else None), "checksum": checksum}
+    return Response(orjson.dumps({**body, "settings": settings}), media_type="application/json", headers=headers)
+
+
+def telemetry(service: SignInService, signal: str) -> Endpoint:
+    """Store the OTLP payload with who sent it; always 200 (a 4xx makes the exporter log on every flush)."""
+
+    async def endpoint(request: Request) -> Response:
+        content_type = request.headers.get("content-type")
+        key = await service.bearer(request.headers)
+        declared = request.headers.get("content-length", "")
+        if isinstance(key, KeyContext) and declared.isdigit() and int(declared) <= TELEMETRY_MAX:
+            payload = await request.body()
+            found = session_id(payload, content_type)
+            row = TelemetryRow(signal, content_type, key.key_name, found, len(payload), payload[:TELEMETRY_CAP])
+            await service.store.add_telemetry(row, service.clock(), service.telemetry_keep_seconds)
+        if content_type and "json" in content_type:
+            return Response(b"{}", media_type="application/json")
+        return Response(b"", media_type="application/x-protobuf")  # an empty Export*ServiceResponse
+
+    return endpoint
