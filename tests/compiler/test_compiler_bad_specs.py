@@ -6,13 +6,14 @@ Driven through the real `bifrostc` command (a subprocess), because a traceback i
 from __future__ import annotations
 
 import pathlib
-import socket
 import subprocess
 import sys
 import time
 
 import httpx
 import pytest
+
+from tests.integration.replicas import free_port
 
 CLI = [sys.executable, "-m", "bifrostc.compiler.cli"]
 BOMB = "".join(
@@ -55,9 +56,7 @@ def test_a_spec_without_models_builds_and_serves_provider_model_strings(tmp_path
     (tmp_path / "gateway.yaml").write_text(text)
     assert run("validate", "gateway.yaml", cwd=tmp_path).returncode == 0
     assert run("build", "gateway.yaml", "-o", "out", cwd=tmp_path).returncode == 0
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen(
         [*CLI, "serve", "out", "--port", str(port)], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
@@ -140,9 +139,7 @@ def test_serve_on_another_port_than_env_sh_warns(tmp_path: pathlib.Path) -> None
     (tmp_path / "gateway.yaml").write_text("server: {port: 8123}\nproviders:\n  mock: {type: mock}\n")
     assert run("build", "gateway.yaml", "-o", "out", cwd=tmp_path).returncode == 0
     assert "127.0.0.1:8123" in (tmp_path / "out" / "env.sh").read_text()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen(
         [*CLI, "serve", "out", "--port", str(port)], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )

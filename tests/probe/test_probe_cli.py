@@ -41,12 +41,15 @@ def spec(upstream: str, tiers: str) -> str:
 
 async def probe(tmp_path: Path, text: str, *args: str) -> tuple[int, str, str]:
     (tmp_path / "gateway.yaml").write_text(text)
+    return await bifrostc(tmp_path, "probe", "gateway.yaml", *args)
+
+
+async def bifrostc(tmp_path: Path, *args: str) -> tuple[int, str, str]:
+    """The real command, run in `tmp_path` with the fakes' key set."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bifrostc.compiler.cli",
-        "probe",
-        "gateway.yaml",
         *args,
         cwd=tmp_path,
         env={**os.environ, "PROBE_KEY": "sk-probe-test"},
@@ -146,20 +149,7 @@ async def test_explain_shows_the_last_probe_written_to_out(live_server: Any, tmp
             tmp_path, spec(upstream, "{sonnet: good-openai, haiku: no-usage}"), "sonnet", "haiku", "--out", "out"
         )
     assert code == 0, err
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bifrostc.compiler.cli",
-        "explain",
-        "gateway.yaml",
-        "haiku",
-        "--out",
-        "out",
-        cwd=tmp_path,
-        env={**os.environ, "PROBE_KEY": "x"},
-        stdout=asyncio.subprocess.PIPE,
-    )
-    out = (await proc.communicate())[0].decode()
-    assert proc.returncode == 0
+    code, out, _ = await bifrostc(tmp_path, "explain", "gateway.yaml", "haiku", "--out", "out")
+    assert code == 0
     assert "  last probe (" in out and "): works with caveats" in out
     assert "    p-no-usage/gpt-5: works with caveats (no usage reported" in out
