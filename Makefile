@@ -10,6 +10,7 @@ install:
 lint:
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
+	bash .ci/typecheck
 
 format:
 	$(PYTHON) -m ruff check --fix .

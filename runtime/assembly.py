@@ -121,7 +121,9 @@ def _embedder(parts: Parts, route_name: str) -> Callable[[str], Any]:
 
         async def call(attempt: Attempt) -> dict[str, Any]:
             body = {"model": attempt.model, "input": text}
-            return await attempt.adapter.embeddings(body, model=attempt.model, api_key=attempt.api_key)
+            adapter = attempt.adapter
+            answer: dict[str, Any] = await adapter.embeddings(body, model=attempt.model, api_key=attempt.api_key)
+            return answer
 
         result = await rt.dispatcher.run(ctx, rt.router.resolve(route_name), call)
         return [float(x) for x in result["data"][0]["embedding"]]

@@ -316,7 +316,7 @@ class Dispatcher:
         """Exponential backoff with jitter; a retry-after above backoff_max means: go to the fallback now."""
         if retry_after is not None:
             return retry_after if retry_after <= network.backoff_max else None
-        ceiling = min(network.backoff_max, network.backoff_initial * (2**retry))
+        ceiling = min(network.backoff_max, network.backoff_initial * 2.0**retry)
         return ceiling * (0.5 + self._rand() / 2)
 
 

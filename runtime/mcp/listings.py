@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 import anyio
 import mcp_types as types
@@ -43,7 +43,15 @@ def offered(capabilities: types.ServerCapabilities | None, kind: Kind) -> bool:
     return capabilities.resources is not None
 
 
-def announces_changes(capabilities: types.ServerCapabilities | None) -> dict[str, bool]:
+class ListenChanges(TypedDict):
+    """``Client.listen`` keyword arguments (typed, so ``**`` keeps their types)."""
+
+    tools_list_changed: bool
+    prompts_list_changed: bool
+    resources_list_changed: bool
+
+
+def announces_changes(capabilities: types.ServerCapabilities | None) -> ListenChanges:
     """``Client.listen`` keyword arguments for every list the server says it announces changes of."""
     caps = capabilities or types.ServerCapabilities()
     return {

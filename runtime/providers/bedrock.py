@@ -23,10 +23,10 @@ from urllib.parse import quote
 
 import httpx
 import orjson
-from botocore.auth import SigV4Auth  # type: ignore[import-untyped]
-from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
-from botocore.credentials import Credentials  # type: ignore[import-untyped]
-from botocore.session import get_session  # type: ignore[import-untyped]
+from botocore.auth import SigV4Auth  # type: ignore[import-untyped, unused-ignore]
+from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped, unused-ignore]
+from botocore.credentials import Credentials  # type: ignore[import-untyped, unused-ignore]
+from botocore.session import get_session  # type: ignore[import-untyped, unused-ignore]
 
 from bifrostc.runtime import config
 from bifrostc.runtime.errors import AuthenticationFailed

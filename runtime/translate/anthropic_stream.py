@@ -167,7 +167,7 @@ class StreamEncoder:
         return _frame("ping", {})
 
     def _message_start(self, event: MessageStart) -> bytes:
-        message = {
+        message: dict[str, Any] = {
             "id": event.id,
             "type": "message",
             "role": "assistant",

@@ -143,7 +143,9 @@ def build_messages(messages: list[Message], *, caching: bool) -> list[dict[str, 
     return out
 
 
-def _with_cache_points(pairs: list[tuple[dict[str, Any], dict[str, Any] | None]], caching: bool) -> list[dict]:
+def _with_cache_points(
+    pairs: list[tuple[dict[str, Any], dict[str, Any] | None]], caching: bool
+) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     for block, cache_control in pairs:
         blocks.append(block)

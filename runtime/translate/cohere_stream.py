@@ -74,8 +74,9 @@ class StreamParser:
 
     def _on_content_start(self, data: dict[str, Any]) -> list[StreamEvent]:
         content = self._message(data).get("content") or {}
-        block_type = "thinking" if content.get("type") == "thinking" else "text"
-        return self._open_block(("content", int(data.get("index", 0))), BlockStart(0, block_type))
+        if content.get("type") == "thinking":
+            return self._open_block(("content", int(data.get("index", 0))), BlockStart(0, "thinking"))
+        return self._open_block(("content", int(data.get("index", 0))), BlockStart(0, "text"))
 
     def _on_content_delta(self, data: dict[str, Any]) -> list[StreamEvent]:
         content = self._message(data).get("content") or {}

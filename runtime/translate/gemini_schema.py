@@ -36,7 +36,8 @@ _MAX_REF_DEPTH = 8
 def clean_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """Return a copy of ``schema`` Gemini accepts; the input is not modified."""
     definitions = {**schema.get("definitions", {}), **schema.get("$defs", {})}
-    return _clean(schema, definitions, 0)
+    cleaned: dict[str, Any] = _clean(schema, definitions, 0)
+    return cleaned
 
 
 def _clean(node: Any, definitions: dict[str, Any], depth: int) -> Any:
@@ -82,4 +83,5 @@ def _resolve_ref(ref: str, definitions: dict[str, Any], depth: int) -> dict[str,
     target = definitions.get(name)
     if target is None or depth >= _MAX_REF_DEPTH:
         return {"type": "object"}  # unresolvable or recursive: accept any object rather than fail the call
-    return _clean(target, definitions, depth + 1)
+    cleaned: dict[str, Any] = _clean(target, definitions, depth + 1)
+    return cleaned

@@ -171,9 +171,9 @@ def parse_input(raw: Any, system: list[TextPart], by_client: dict[tuple[str, str
             call_id = expect_str(item.get("call_id"), f"{where}.call_id")
             append_tool_result(messages, ToolResultPart(call_id, _output_parts(item.get("output"), f"{where}.output")))
         elif kind == "reasoning":
-            part = _reasoning_part(item, where)
-            if part is not None:
-                _assistant_turn(messages).append(part)
+            reasoning = _reasoning_part(item, where)
+            if reasoning is not None:
+                _assistant_turn(messages).append(reasoning)
         elif kind == "item_reference":
             raise InvalidRequest(STATELESS.format(field=f"{where}: `item_reference`"))
         elif kind not in _DROPPED_ITEMS:

@@ -192,8 +192,9 @@ def custom_input(arguments: str) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, dict):
-        if isinstance(value.get(INPUT), str):
-            return value[INPUT]
+        given = value.get(INPUT)
+        if isinstance(given, str):
+            return given
         strings = [v for v in value.values() if isinstance(v, str)]
         if len(value) == 1 and len(strings) == 1:
             return strings[0]

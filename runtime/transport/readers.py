@@ -35,7 +35,7 @@ async def sse_json(response: UpstreamReply) -> AsyncIterator[Frame]:
 
 async def event_stream_frames(response: UpstreamReply) -> AsyncIterator[Frame]:
     """`application/vnd.amazon.eventstream` bytes -> (event or exception type, JSON payload) (Bedrock)."""
-    from botocore.eventstream import EventStreamBuffer, ParserError  # type: ignore[import-untyped]  # bifrostc[aws]
+    from botocore.eventstream import EventStreamBuffer, ParserError  # type: ignore[import-untyped, unused-ignore]  # bifrostc[aws]
 
     buffer = EventStreamBuffer()
     async for chunk in response.aiter_bytes():
