@@ -50,7 +50,7 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
 
 
 async def one_request(app: Any, call: Call) -> int:
-    headers = [(b"host", b"gw"), (b"content-type", b"application/json")]
+    headers = [(b"host", b"127.0.0.1"), (b"content-type", b"application/json")]
     headers += [(k.encode(), v.encode()) for k, v in call.headers.items()]
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",

@@ -13,6 +13,8 @@ from typing import Any
 from bifrostc.runtime import config
 from bifrostc.runtime.cache.response_cache import ResponseCache
 from bifrostc.runtime.context import Hooks, RequestContext, WrappedHooks
+from bifrostc.runtime.errors import NotFound
+from bifrostc.runtime.router import Router
 from bifrostc.runtime.types import ChatRequest, ChatResponse
 
 ANONYMOUS_SCOPE = "anonymous"
@@ -32,12 +34,14 @@ class CacheHooks(WrappedHooks):
     def __init__(self, inner: Hooks, cache: ResponseCache, gateway: config.Gateway) -> None:
         super().__init__(inner)
         self.cache = cache
-        self._routes = gateway.routes
+        self._router = Router(gateway)  # the one resolver: tiers, aliases and names share entries
 
     def route_name(self, requested_model: str) -> str:
         """Canonical route for a public name, so aliases of one route share entries."""
-        route = self._routes.get(requested_model)
-        return route.name if route is not None else requested_model
+        try:
+            return self._router.resolve(requested_model).name
+        except NotFound:
+            return requested_model
 
     async def cache_lookup(self, ctx: RequestContext, request: ChatRequest) -> ChatResponse | None:
         scope = cache_scope(ctx.key)

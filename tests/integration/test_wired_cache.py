@@ -176,3 +176,19 @@ async def test_a_cached_openai_stream_has_the_shape_of_an_uncached_one(exact: Wi
     assert stream.response.headers["x-bifrostc-cache"] == "hit"
     chunks = [chunk async for chunk in stream]
     assert all(chunk.choices for chunk in chunks)  # no usage-only chunk: stream_options.include_usage was not set
+
+
+async def test_a_claude_model_id_shares_entries_with_the_route_its_tier_names(
+    tmp_path: Path, upstreams: FakeUpstreams, llm: CountingLLM
+) -> None:
+    # The cache keys on the route the one resolver picks: `claude-sonnet-4-5` (tier sonnet -> chat) and `chat`
+    # are the same route, so the second request is a hit (it used to be keyed on the raw model string).
+    spec = _spec(tmp_path, "exact") | {"claude_code": {"sonnet": "chat"}}
+    gateway = compile_gateway(tmp_path, spec, ENV)
+    async with wired_server(gateway, ENV, transport=upstreams.transport()) as wired:
+        client = wired.anthropic(CACHED)
+        tiered = await client.messages.create(model="claude-sonnet-4-5", max_tokens=32, messages=user("tiers"))
+        raw = await client.messages.with_raw_response.create(model="chat", max_tokens=32, messages=user("tiers"))
+        assert raw.headers["x-bifrostc-cache"] == "hit"
+        assert (await raw.parse()).content[0].text == tiered.content[0].text == "answer #1"
+        assert llm.calls == 1
