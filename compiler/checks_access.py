@@ -78,7 +78,7 @@ def check_virtual_keys(spec: GatewaySpec, resolver: Resolver) -> list[Diagnostic
                 msg = f"unknown provider '{provider}'.{did_you_mean(provider, spec.providers)}"
                 found.append(error((*path, "allowed_providers", i), msg))
         for i, pattern in enumerate(key.allowed_models):
-            if not _GLOB_CHARS & set(pattern) and resolver.resolve(pattern) is None:
+            if not _GLOB_CHARS & set(pattern) and resolver.resolve_request(pattern) is None:
                 msg = f"unknown model '{pattern}'.{did_you_mean(pattern, resolver.known())}"
                 found.append(
                     error((*path, "allowed_models", i), msg, "use a public name, alias or a glob like 'gpt-*'")

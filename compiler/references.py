@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bifrostc.compiler.spec import GatewaySpec
+from bifrostc.runtime.router import TIERS as MATCH_ORDER  # the order the runtime tries tiers in a model id
 
 TIERS: tuple[str, ...] = ("sonnet", "opus", "haiku")
 
@@ -15,6 +16,7 @@ class Resolver:
 
     canonical: dict[str, str]
     providers: frozenset[str]
+    tiers: dict[str, str] = field(default_factory=dict)  # Claude Code tier -> canonical public name
 
     @classmethod
     def of(cls, spec: GatewaySpec) -> Resolver:
@@ -23,7 +25,8 @@ class Resolver:
             for alias in model.aliases:
                 canonical.setdefault(alias, name)
             canonical[name] = name
-        return cls(canonical, frozenset(spec.providers))
+        tiers = {t: canonical[r] for t in TIERS if (r := getattr(spec.claude_code, t)) and r in canonical}
+        return cls(canonical, frozenset(spec.providers), tiers)
 
     def resolve(self, ref: str) -> str | None:
         """The canonical public name, the ``provider/model`` string itself, or None when it names nothing."""
@@ -33,6 +36,15 @@ class Resolver:
         if slash and model and provider in self.providers:
             return ref
         return None
+
+    def resolve_request(self, ref: str) -> str | None:
+        """What a request for ``ref`` is served by, as the runtime router resolves it: a name, alias or
+        ``provider/model``, else a tier (``sonnet``) or a Claude model id holding one (``claude-sonnet-4-5``)."""
+        found = self.resolve(ref)
+        if found is not None:
+            return found
+        lowered = ref.lower()
+        return next((self.tiers[t] for t in MATCH_ORDER if t in lowered and t in self.tiers), None)
 
     def known(self) -> list[str]:
         return sorted(self.canonical)

@@ -74,6 +74,20 @@ def test_build_writes_out_and_check_passes_until_out_drifts(spec: pathlib.Path, 
     assert main(["validate", "gateway.yaml", "--out", "out"]) == 1
 
 
+def test_a_grant_on_a_tier_or_a_claude_model_id_validates_like_the_gateway_admits_it(
+    spec: pathlib.Path, capsys: Capsys
+) -> None:
+    # The gateway's grant rule matches the tiers a route is set to, so `sonnet` (and a Claude id holding it)
+    # is a grant validate must accept; a tier that is not set stays an unknown model.
+    spec.write_text(SPEC.replace("allowed_models: [cheap]", "allowed_models: [sonnet, claude-haiku-4-5]"))
+    assert main(["validate", "gateway.yaml"]) == 0
+    assert main(["explain", "gateway.yaml", "claude-sonnet-4-5", "--key", "alice"]) == 0
+    capsys.readouterr()
+    spec.write_text(SPEC.replace("allowed_models: [cheap]", "allowed_models: [claude-opus-4-1]"))
+    assert main(["validate", "gateway.yaml"]) == 1
+    assert "unknown model 'claude-opus-4-1'" in capsys.readouterr().err
+
+
 def test_build_of_an_invalid_spec_writes_nothing(spec: pathlib.Path, capsys: Capsys) -> None:
     spec.write_text(SPEC.replace("type: openai", "type: opnai"))
     assert main(["build", "gateway.yaml", "-o", "out"]) == 1
