@@ -87,6 +87,6 @@ async def embeddings(request: Request) -> Response:
         await finish(rt, ctx, None, None, _embedding_usage(result))
         return Response(orjson.dumps(result), media_type="application/json", headers=ctx.response_headers())
     except GatewayError as exc:
-        ctx.status, ctx.error = exc.status, exc.message
+        ctx.status, ctx.error = exc.status, exc.detail
         await finish(rt, ctx, None, None, None)
         return error_response("openai", exc, ctx.response_headers())
