@@ -212,3 +212,31 @@ async def test_an_endpoint_the_target_cannot_serve_is_501_not_supported(served: 
     assert refused.value.status_code == 501 and counted.sent == 1
     assert refused.value.code == "not_supported"
     assert refused.value.response.headers["x-should-retry"] == "false"
+
+
+async def test_a_streamed_answer_carries_the_usage_headers_too(served: Wired) -> None:
+    await _ask(served, "capped")
+    async with served.anthropic(KEYS["capped"]).messages.with_streaming_response.create(
+        model="echo", max_tokens=1, messages=user("hi"), stream=True
+    ) as response:
+        headers = response.headers
+        await response.read()
+    assert headers["content-type"].startswith("text/event-stream")
+    assert (headers[f"{U}status"], headers[f"{U}overage-utilization"]) == ("allowed", "0.2")
+
+
+async def test_an_unknown_gateway_key_is_a_401_neither_sdk_retries(served: Wired) -> None:
+    anthropic_count, openai_count = Counted(), Counted()
+    claude = anthropic.AsyncAnthropic(
+        base_url=f"{served.url}/anthropic", api_key="sk-bfc-nobody", max_retries=3, http_client=anthropic_count.client
+    )
+    codex = openai.AsyncOpenAI(
+        base_url=f"{served.url}/v1", api_key="sk-bfc-nobody", max_retries=3, http_client=openai_count.client
+    )
+    with pytest.raises(anthropic.AuthenticationError) as claude_refused:
+        await claude.messages.create(model="echo", max_tokens=1, messages=user("hi"))
+    with pytest.raises(openai.AuthenticationError) as codex_refused:
+        await codex.chat.completions.create(model="echo", max_tokens=1, messages=user("hi"))
+    assert (anthropic_count.sent, openai_count.sent) == (1, 1)
+    for refused in (claude_refused.value, codex_refused.value):
+        assert refused.response.headers["x-should-retry"] == "false"
