@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import TYPE_CHECKING
 
 import orjson
 from starlette.requests import Request
@@ -23,6 +23,9 @@ from bifrostc.runtime.claude_gateway.store import TelemetryRow
 from bifrostc.runtime.governance.keys import KeyContext
 from bifrostc.runtime.governance.periods import budget_window
 from bifrostc.runtime.governance.usage import usage_report
+
+if TYPE_CHECKING:
+    from bifrostc.runtime.assembly import Parts
 
 TELEMETRY_CAP = 1 << 20  # bytes of one OTLP payload kept; the size received is recorded whatever it is
 TELEMETRY_MAX = 16 << 20  # larger payloads (or ones without Content-Length) are answered and dropped unread
@@ -96,7 +99,7 @@ async def managed_settings(request: Request) -> Response:
 async def usage(request: Request) -> Response:
     """``GET /api/oauth/usage``: the signed-in key's budgets (what its answers' usage headers describe) with
     spend and limits, or, for a key without a budget, what it spent this UTC month, day and week."""
-    parts = getattr(request.app.state, "parts", None)
+    parts: Parts | None = getattr(request.app.state, "parts", None)
     key: KeyContext | None = SIGNED_IN.get()
     if parts is None or key is None:
         return Response(status_code=404)
@@ -106,7 +109,7 @@ async def usage(request: Request) -> Response:
     return Response(body, media_type="application/json", headers={"cache-control": "no-store"})
 
 
-async def _calendar_spend(parts: Any, key_name: str) -> dict[str, float] | None:
+async def _calendar_spend(parts: Parts, key_name: str) -> dict[str, float] | None:
     """The key's spend since the start of the UTC month, day and week (Monday), from the request log."""
     sink = parts.telemetry.sink
     if sink is None:
