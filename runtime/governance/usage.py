@@ -69,7 +69,7 @@ def _fuller(a: Standing, b: Standing) -> bool:
 def _when(moment: float | None) -> str:
     if moment is None:
         return "it does not reset"
-    return "it resets at " + datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return "it resets at " + datetime.fromtimestamp(math.floor(moment), UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def refusal_sentence(standing: Standing, request_cost: float = 0.0) -> str:
@@ -141,8 +141,8 @@ def _severity(standing: Standing) -> str:
 
 def _iso(moment: float | None) -> str | None:
     if moment is None:
-        return None
-    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        return None  # whole seconds, floored like the reset headers: clients pair the two only when they agree
+    return datetime.fromtimestamp(math.floor(moment), UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 def usage_report(standings: list[Standing], uncapped: dict[str, float] | None = None) -> dict[str, Any]:
