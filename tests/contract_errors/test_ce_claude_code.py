@@ -4,6 +4,7 @@
   `billing_error` carries `x-should-retry: false`, so Claude Code neither retries nor waits.
 - An OpenAI-family upstream's context-length 400 reaches Claude Code as `prompt is too long: N tokens > M
   maximum`, so it compacts (its next request is a compaction request) and finishes the task.
+- A key with budget left gets the `anthropic-ratelimit-unified-*` headers on every answer and Claude Code runs on.
 """
 
 from __future__ import annotations
@@ -85,6 +86,18 @@ async def test_a_spent_budget_ends_the_run_after_one_request_with_the_gateways_s
     assert "The daily budget of key 'team' is used up: $0.00 of $0.00 spent; it resets at " in result["result"]
     assert logged == 1  # no retry: x-should-retry: false
     assert seen == []  # refused before any upstream call
+
+
+async def test_a_budgeted_key_finishes_its_task_with_usage_headers_on_every_answer(
+    live_server: Any, tmp_path: Path
+) -> None:
+    seen: list[dict[str, Any]] = []
+    result, logged = await _run(
+        live_server, tmp_path, fake_openai_upstream(seen), budget=", budget: {max_usd: 100, period: 1M}"
+    )
+    assert result["is_error"] is False, result
+    assert (tmp_path / "work" / "marker.txt").read_text().strip() == "hi"
+    assert logged == len(seen) >= 2
 
 
 def overflowing_upstream(seen: list[dict[str, Any]]) -> Starlette:
