@@ -4,7 +4,7 @@ Each command imports what it needs when it runs: ``serve`` never loads the compi
 
 Exit codes: 0 ok, 1 invalid spec or drift, 2 usage error; except for the two commands that answer a question,
 which exit 1 only for the answer "no" and 2 when they cannot answer (invalid spec, unknown key, usage):
-``explain``: 0 the gateway would serve the request, 1 it would refuse it (401, 403 or 404).
+``explain``: 0 the gateway would serve the request, 1 it would refuse it (400, 401 or 404).
 ``diff`` (like ``terraform plan -detailed-exitcode``): 0 same plans, 1 they differ.
 """
 

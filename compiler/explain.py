@@ -22,7 +22,7 @@ class ExplainError(LookupError):
 @dataclass(frozen=True, slots=True)
 class Explanation:
     text: str
-    served: bool  # False: the gateway would refuse the request (401, 403 or 404)
+    served: bool  # False: the gateway would refuse the request (400, 401 or 404)
     route: str | None = None  # the route it resolves to, when it resolves
 
 
@@ -47,7 +47,7 @@ def explain(gateway: c.Gateway, model: str, key_name: str | None = None) -> Expl
     try:
         authorize(key, router, model, route)
     except PermissionDenied as exc:
-        lines.append(f"key {key.key_name}: DENIED with 403: {exc.message}{_grants(key)}")
+        lines.append(f"key {key.key_name}: DENIED with {exc.status}: {exc.message}{_grants(key)}")
         return Explanation("\n".join(lines) + "\n", served=False, route=route.name)
     lines.append(f"key {key.key_name}: allowed{_grants(key)}")
     lines.append("  budgets (every one must have room): " + "; ".join(_scope(s) for s in key.scopes))

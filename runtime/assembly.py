@@ -61,6 +61,7 @@ class GovernanceHooks(Hooks):
         if ctx.key is not None:
             max_cost = self.governor.max_cost(ctx.key, route, ctx.chat, ctx.headers.get("content-length"))
             ctx.extras["reservation"] = await self.governor.admit(ctx.key, max_cost)
+            ctx.answer_headers.update(await self.governor.usage_headers(ctx.key))
 
     async def after_call(self, ctx: RequestContext, usage: Usage | None) -> None:
         """Swap the admission's hold for the real cost; a cache hit or a failure with no usage releases it."""

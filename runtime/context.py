@@ -72,9 +72,11 @@ class RequestContext:
     chat: ChatRequest | None = None  # the parsed request, once parsed (budget admission sizes its hold from it)
     # Set by a before_call hook to restrict which providers may serve (a key's allowed_providers).
     provider_filter: Callable[[str], bool] | None = None
+    # Set by hooks for the answer (a budgeted key's anthropic-ratelimit-unified-* headers).
+    answer_headers: dict[str, str] = field(default_factory=dict)
 
     def response_headers(self) -> dict[str, str]:
-        headers = {"x-bifrostc-attempts": str(self.attempts), "x-request-id": self.request_id}
+        headers = {**self.answer_headers, "x-bifrostc-attempts": str(self.attempts), "x-request-id": self.request_id}
         if self.provider:
             headers["x-bifrostc-provider"] = self.provider
         if self.upstream_model:

@@ -1,4 +1,4 @@
-"""The bearer-authenticated endpoints under /claude-code: inference, models, managed settings and telemetry.
+"""The bearer-authenticated endpoints under /claude-code: inference, models, managed settings, usage, telemetry.
 
 Inference is served by the gateway's own /anthropic/v1/... handlers, looked up by path: the bearer is turned into
 its virtual key here and handed to the pipeline's authenticate hook (``SIGNED_IN`` / ``SignedInHooks``), so the
@@ -7,7 +7,9 @@ key's grants, budgets, rate limits and team apply exactly as for a request carry
 
 from __future__ import annotations
 
+import time
 from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING
 
 import orjson
 from starlette.requests import Request
@@ -19,6 +21,11 @@ from bifrostc.runtime.claude_gateway.otlp import session_id
 from bifrostc.runtime.claude_gateway.service import SIGNED_IN, Endpoint, SignInService
 from bifrostc.runtime.claude_gateway.store import TelemetryRow
 from bifrostc.runtime.governance.keys import KeyContext
+from bifrostc.runtime.governance.periods import budget_window
+from bifrostc.runtime.governance.usage import usage_report
+
+if TYPE_CHECKING:
+    from bifrostc.runtime.assembly import Parts
 
 TELEMETRY_CAP = 1 << 20  # bytes of one OTLP payload kept; the size received is recorded whatever it is
 TELEMETRY_MAX = 16 << 20  # larger payloads (or ones without Content-Length) are answered and dropped unread
@@ -87,6 +94,32 @@ async def managed_settings(request: Request) -> Response:
         return Response(status_code=304, headers=headers)
     body = {"uuid": managed.policy_uuid(team if team in policy.teams else None), "checksum": checksum}
     return Response(orjson.dumps({**body, "settings": settings}), media_type="application/json", headers=headers)
+
+
+async def usage(request: Request) -> Response:
+    """``GET /api/oauth/usage``: the signed-in key's budgets (what its answers' usage headers describe) with
+    spend and limits, or, for a key without a budget, what it spent this UTC month, day and week."""
+    parts: Parts | None = getattr(request.app.state, "parts", None)
+    key: KeyContext | None = SIGNED_IN.get()
+    if parts is None or key is None:
+        return Response(status_code=404)
+    standings = await parts.governor.standings(key)
+    uncapped = None if standings else await _calendar_spend(parts, key.key_name)
+    body = orjson.dumps(usage_report(standings, uncapped))
+    return Response(body, media_type="application/json", headers={"cache-control": "no-store"})
+
+
+async def _calendar_spend(parts: Parts, key_name: str) -> dict[str, float] | None:
+    """The key's spend since the start of the UTC month, day and week (Monday), from the request log."""
+    sink = parts.telemetry.sink
+    if sink is None:
+        return None
+    now = time.time()
+    spent: dict[str, float] = {}
+    for name, period in (("monthly", "1M"), ("daily", "1d"), ("weekly", "1w")):
+        rows = await sink.store.spend_by_key(budget_window(period, now).start)
+        spent[name] = sum(row["cost_usd"] for row in rows if row["key"] == key_name)
+    return spent
 
 
 def telemetry(service: SignInService, signal: str) -> Endpoint:

@@ -45,6 +45,7 @@ def claude_code_routes(service: SignInService) -> list[BaseRoute]:
         Route(f"{PREFIX}/v1/messages/count_tokens", as_anthropic("/v1/messages/count_tokens"), methods=["POST"]),
         Route(f"{PREFIX}/v1/models", bearer(endpoints.models(listing)), methods=["GET"]),
         Route(f"{PREFIX}/managed/settings", bearer(endpoints.managed_settings), methods=["GET"]),
+        Route(f"{PREFIX}/api/oauth/usage", bearer(endpoints.usage), methods=["GET"]),
     ]
     routes += [
         Route(f"{PREFIX}/v1/{signal}", endpoints.telemetry(service, signal), methods=["POST"])

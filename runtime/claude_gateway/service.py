@@ -8,10 +8,9 @@ user to sign in again at once instead of retrying for minutes.
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,13 +18,12 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bifrostc.runtime import config
 from bifrostc.runtime.claude_gateway.limits import IpLimiter
 from bifrostc.runtime.claude_gateway.store import SignInStore
 from bifrostc.runtime.claude_gateway.tokens import TokenSigner
 from bifrostc.runtime.config import SignIn
 from bifrostc.runtime.context import RequestContext, WrappedHooks
-from bifrostc.runtime.errors import AuthenticationFailed, InvalidRequest, PermissionDenied
+from bifrostc.runtime.errors import AuthenticationFailed
 from bifrostc.runtime.governance.keys import KeyContext, KeyRing, presented_credentials
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -40,30 +38,12 @@ SIGNED_IN: contextvars.ContextVar[KeyContext | None] = contextvars.ContextVar("b
 
 class SignedInHooks(WrappedHooks):
     """``authenticate`` answers with the signed-in key when a /claude-code endpoint admitted a bearer; every
-    other request goes to the inner pipeline unchanged. A model the key may not use is a 400
-    ``invalid_request_error`` for signed-in callers (the protocol's answer for a denied model), a 403 elsewhere."""
+    other request goes to the inner pipeline unchanged (a model the key may not use is the grant rule's 400
+    ``invalid_request_error`` for every caller: ``keys.authorize``)."""
 
     async def authenticate(self, headers: Mapping[str, str], ctx: RequestContext) -> Any:
         key = SIGNED_IN.get()
         return key if key is not None else await self.inner.authenticate(headers, ctx)
-
-    async def authorize(self, ctx: RequestContext, route: config.Route) -> None:
-        with _denied_model_as_invalid():
-            await self.inner.authorize(ctx, route)
-
-    async def before_call(self, ctx: RequestContext, route: config.Route) -> None:
-        with _denied_model_as_invalid():
-            await self.inner.before_call(ctx, route)
-
-
-@contextlib.contextmanager
-def _denied_model_as_invalid() -> Iterator[None]:
-    try:
-        yield
-    except PermissionDenied as exc:
-        if SIGNED_IN.get() is None:
-            raise
-        raise InvalidRequest(exc.message) from None
 
 
 def origin(request: Request) -> str:

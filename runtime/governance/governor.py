@@ -3,8 +3,9 @@
 Hook points, in request order::
 
     ctx = governor.authenticate(request.headers)          # AuthenticationFailed -> 401
-    keys.authorize(ctx, router, model, route)              # PermissionDenied    -> 403 (one grant rule)
-    reservation = await governor.admit(ctx, max_cost)       # BudgetExceeded / RateLimited -> 429
+    keys.authorize(ctx, router, model, route)              # ModelNotAllowed     -> 400 (one grant rule)
+    reservation = await governor.admit(ctx, max_cost)       # BudgetExceeded (billing_error) / RateLimited -> 429
+    headers = await governor.usage_headers(ctx)             # the unified usage headers of the answer
     ... call the provider ...
     await governor.settle(reservation, cost_usd, tokens)    # always, also with 0.0 after a failure
 
@@ -35,7 +36,7 @@ from typing import Any
 from bifrostc.runtime.config import Gateway, Route
 from bifrostc.runtime.errors import BudgetExceeded, NotFound, RateLimited
 from bifrostc.runtime.governance import keys as key_policy
-from bifrostc.runtime.governance import pricing, reserve
+from bifrostc.runtime.governance import pricing, reserve, usage
 from bifrostc.runtime.governance.keys import KeyContext, KeyRing, Scope
 from bifrostc.runtime.governance.periods import RATE_WINDOW_SECONDS, Window, budget_window, rate_window
 from bifrostc.runtime.governance.sqlite_store import SqliteCounterStore
@@ -220,6 +221,26 @@ class Governor:
                 increments.append(Increment(counter, tokens, window.ttl(now, margin=60)))
         await self.store.settle(reservation.hold, reservation.hold_keys, increments)
 
+    # --- standing against the budgets (what Claude Code shows) ---------------------------------------
+    async def standings(self, ctx: KeyContext | None) -> list[usage.Standing]:
+        """Each budget of the key's chain with what its current window has spent (holds not included)."""
+        if ctx is None:
+            return []
+        now = self._clock()
+        budgeted = [scope for scope in ctx.scopes if scope.budget is not None]
+        counters = [_spend_counter(scope, now) for scope in budgeted]
+        values = await self.store.read([counter for counter, _, _ in counters]) if counters else []
+        return [
+            usage.Standing(scope, spent, scope.budget.max_usd, period, window.end)
+            for scope, (_, window, period), spent in zip(budgeted, counters, values, strict=True)
+            if scope.budget is not None
+        ]
+
+    async def usage_headers(self, ctx: KeyContext | None) -> dict[str, str]:
+        """The `anthropic-ratelimit-unified-*` headers of an admitted request's answer; none without a budget."""
+        standing = usage.fullest(await self.standings(ctx))
+        return usage.allowed_headers(standing) if standing is not None else {}
+
     # --- reporting -----------------------------------------------------------------------------------
     def all_scopes(self) -> list[Scope]:
         """Every key, team and customer of the spec, whether or not a key currently uses it."""
@@ -283,12 +304,18 @@ def _refusal(
     if check.kind == "spend":
         period = scope.budget.period if scope.budget else "never"
         spent, held = rejection.current, rejection.previous
-        message = f"budget of {who} exhausted: ${spent:.4f} spent of ${check.limit:.2f} ({period})"
-        if held > 0 and spent + (hold.amount if hold else 0.0) <= check.limit and spent < check.limit:
+        cost = hold.amount if hold else 0.0
+        if held > 0 and spent + cost <= check.limit and spent < check.limit:
             # Only requests in flight stand in the way: their holds are released within seconds.
-            return BudgetExceeded(message, retry_after=1.0)
+            message = f"the budget of {who} is held by requests in flight (${spent:.2f} of ${check.limit:.2f} spent)"
+            return RateLimited(message, retry_after=1.0)
+        standing = usage.Standing(scope, spent, check.limit, period, window.end)
         left = window.seconds_left(now)
-        return BudgetExceeded(message, retry_after=None if left is None else float(math.ceil(left)))
+        return BudgetExceeded(
+            usage.refusal_sentence(standing, cost),
+            retry_after=None if left is None else float(max(1, math.ceil(left))),
+            headers=usage.rejected_headers(standing),
+        )
     unit = "requests" if check.kind == "requests" else "tokens"
     message = f"rate limit of {who} reached: {int(check.limit)} {unit} per minute"
     return RateLimited(message, retry_after=float(max(1, math.ceil(_sliding_wait(check, rejection, window, now)))))

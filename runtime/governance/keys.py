@@ -21,7 +21,7 @@ from fnmatch import fnmatchcase
 from typing import Literal
 
 from bifrostc.runtime.config import Budget, Gateway, RateLimit, Route, VirtualKey
-from bifrostc.runtime.errors import AuthenticationFailed, PermissionDenied
+from bifrostc.runtime.errors import AuthenticationFailed, ModelNotAllowed
 from bifrostc.runtime.mcp.naming import pattern_covers_server  # no SDK import: naming.py is plain Python
 from bifrostc.runtime.router import Router
 
@@ -178,19 +178,20 @@ def authorize(ctx: KeyContext | None, router: Router, asked: str, route: Route) 
     every name of the route it resolves to (name, aliases, the tiers set to it), so a grant on ``opus`` or on
     the route covers ``claude-opus-4-1-20250805``; a ``provider/model`` or default-provider request has only its
     own string. Providers: ``allowed_providers`` globs filter the targets of every route of the fallback chain;
-    when no route of the chain keeps a target the request is refused up front. Raises PermissionDenied (403);
+    when no route of the chain keeps a target the request is refused up front. Raises ModelNotAllowed (a 400
+    ``invalid_request_error``: Claude Code's contract for a denied model);
     returns the provider filter the dispatcher applies to every attempt (None: any provider).
     """
     if ctx is None:
         return None
     names = (asked, *router.names_of(route))
     if ctx.allowed_models and not any(_matches(name, ctx.allowed_models) for name in names):
-        raise PermissionDenied(f"key {ctx.key_name!r} may not use model {asked!r}")
+        raise ModelNotAllowed(f"key {ctx.key_name!r} may not use model {asked!r}")
     if not ctx.allowed_providers:
         return None
     patterns = ctx.allowed_providers
     if not any(_matches(t.provider, patterns) for current in router.chain(route) for t in current.targets):
-        raise PermissionDenied(f"key {ctx.key_name!r} may not use the providers that serve model {asked!r}")
+        raise ModelNotAllowed(f"key {ctx.key_name!r} may not use the providers that serve model {asked!r}")
     return lambda provider: _matches(provider, patterns)
 
 

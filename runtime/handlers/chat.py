@@ -98,7 +98,7 @@ async def handle_chat(request: Request, dialect: ClientDialect, endpoint: Endpoi
             return await _respond_cached(exchange, cached)
         return await (_stream if ctx.stream else _send)(exchange, route)
     except GatewayError as exc:
-        ctx.status, ctx.error = exc.status, exc.message
+        ctx.status, ctx.error = exc.status, exc.detail
         await finish(rt, ctx, chat, None, None)
         return error_response(dialect.name, exc, ctx.response_headers())
 

@@ -27,9 +27,11 @@ def error_body(dialect: Dialect, exc: GatewayError) -> dict[str, Any]:
 
 
 def error_response(dialect: Dialect, exc: GatewayError, headers: dict[str, str] | None = None) -> Response:
-    all_headers = dict(headers or {})
+    all_headers = {**(headers or {}), **exc.headers}
     if exc.retry_after is not None:
-        all_headers["retry-after"] = str(max(0, math.ceil(exc.retry_after)))
+        all_headers["retry-after"] = str(max(0, math.ceil(exc.retry_after)))  # whole seconds
+    if exc.should_retry is not None:
+        all_headers["x-should-retry"] = "true" if exc.should_retry else "false"
     return Response(
         orjson.dumps(redact(error_body(dialect, exc))),  # upstream errors may echo the provider key
         status_code=exc.status,

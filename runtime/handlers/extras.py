@@ -12,7 +12,7 @@ from bifrostc.runtime.context import RequestContext
 from bifrostc.runtime.dialects.base import model_in_body
 from bifrostc.runtime.dialects.relay import estimate_tokens
 from bifrostc.runtime.dispatch import Attempt
-from bifrostc.runtime.errors import GatewayError, InvalidRequest, UpstreamError
+from bifrostc.runtime.errors import GatewayError, NotSupported, UpstreamError
 from bifrostc.runtime.handlers.chat import finish, read_json
 from bifrostc.runtime.handlers.errors import error_response
 from bifrostc.runtime.types import Usage
@@ -76,7 +76,7 @@ async def embeddings(request: Request) -> Response:
 
         async def call(attempt: Attempt) -> dict[str, Any]:
             if not hasattr(attempt.adapter, "embeddings"):
-                raise InvalidRequest(f"provider '{attempt.provider.name}' does not serve embeddings")
+                raise NotSupported(f"provider '{attempt.provider.name}' does not serve embeddings")
             result: dict[str, Any] = await attempt.adapter.embeddings(
                 body, model=attempt.model, api_key=attempt.api_key
             )
@@ -87,6 +87,6 @@ async def embeddings(request: Request) -> Response:
         await finish(rt, ctx, None, None, _embedding_usage(result))
         return Response(orjson.dumps(result), media_type="application/json", headers=ctx.response_headers())
     except GatewayError as exc:
-        ctx.status, ctx.error = exc.status, exc.message
+        ctx.status, ctx.error = exc.status, exc.detail
         await finish(rt, ctx, None, None, None)
         return error_response("openai", exc, ctx.response_headers())

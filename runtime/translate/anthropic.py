@@ -69,4 +69,6 @@ def _response_block(part: Part) -> dict[str, Any]:
 
 
 def error_body(exc: GatewayError) -> dict[str, Any]:
+    if exc.envelope is not None:  # an Anthropic upstream's own error body reaches the client unchanged
+        return exc.envelope
     return {"type": "error", "error": {"type": exc.anthropic_type, "message": exc.message}}

@@ -1,8 +1,15 @@
 """The one upstream error mapper: every family's failures become the same `UpstreamError`.
 
 Statuses are kept (connect failures 502, timeouts 504), retry-after is read from `retry-after-ms`, `retry-after`
-(seconds or an HTTP date) or Google's `RetryInfo.retryDelay`, and a context overflow is worded the way Anthropic
-words it (`prompt is too long: ...`), which is what Claude Code matches to compact, whatever family said it.
+(seconds or an HTTP date) or Google's `RetryInfo.retryDelay`, and `x-should-retry` is kept for the client.
+What the client reads (Claude Code's gateway contract, "Errors"):
+
+- an Anthropic error envelope (`{"type": "error", "error": {...}}`, whatever family sent it) reaches an
+  Anthropic-dialect client unchanged, and its `error.message` an OpenAI-dialect one;
+- a 400/413/422 in any other shape is worded the way Claude Code's recovery matches (`wording.client_wording`:
+  `prompt is too long: N tokens > M maximum`, `Input is too long.`, `capability_rejected: <class>`), or keeps
+  the upstream's own words;
+- anything else reads `<provider> returned HTTP <status>: <words>`, which is also what the log records.
 """
 
 from __future__ import annotations
@@ -17,19 +24,9 @@ import httpx
 import orjson
 
 from bifrostc.runtime.errors import UpstreamError
+from bifrostc.runtime.transport.wording import client_wording
 
-OVERFLOW_PREFIX = "prompt is too long"
-# How each family says "the prompt does not fit the context window" (lower-cased substrings of the message).
-_OVERFLOW_PHRASES = (
-    "maximum context length",  # OpenAI family, Azure
-    "context_length_exceeded",
-    "context window",
-    "context length",
-    "input token count",  # Gemini / Vertex: "The input token count (N) exceeds the maximum number of tokens..."
-    "input is too long",  # Bedrock: "Input is too long for requested model."
-    "too many input tokens",  # Bedrock Converse
-    "too many tokens",  # Cohere: "too many tokens: total number of tokens in the prompt cannot exceed ..."
-)
+WORDED_STATUSES = frozenset({400, 413, 422})  # the statuses whose wording Claude Code's recovery reads
 _DURATION = re.compile(r"^([0-9.]+)s$")
 
 
@@ -77,6 +74,20 @@ def _error_object(body: bytes) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def anthropic_envelope(data: Any) -> dict[str, Any] | None:
+    """`data` when it is Anthropic's error envelope: `{"type": "error", "error": {"type": str, "message": str}}`."""
+    error = data.get("error") if isinstance(data, dict) and data.get("type") == "error" else None
+    if isinstance(error, dict) and isinstance(error.get("type"), str) and isinstance(error.get("message"), str):
+        return dict(data)
+    return None
+
+
+def should_retry_header(headers: Mapping[str, str]) -> bool | None:
+    """The upstream's `x-should-retry` (true/false), None when absent or anything else."""
+    value = (headers.get("x-should-retry") or "").strip().lower()
+    return True if value == "true" else False if value == "false" else None
+
+
 def upstream_message(body: bytes) -> str | None:
     """The human message inside an error body, in any family's shape (clients such as Claude Code match on it)."""
     data = _error_object(body)
@@ -105,26 +116,38 @@ def google_retry_delay(body: bytes) -> float | None:
     return None
 
 
-def overflow_worded(status: int, detail: str) -> str:
-    """A 400 that says the prompt overflowed the context, in Anthropic's wording; anything else unchanged."""
-    lowered = detail.lower()
-    if status != 400 or lowered.startswith(OVERFLOW_PREFIX):
-        return detail
-    if OVERFLOW_PREFIX in lowered or any(phrase in lowered for phrase in _OVERFLOW_PHRASES):
-        return f"{OVERFLOW_PREFIX}: {detail}"
-    return detail
-
-
 def upstream_error(
-    provider: str, status: int, detail: str, *, retry_after: float | None = None, body: bytes | None = None
+    provider: str,
+    status: int,
+    detail: str,
+    *,
+    retry_after: float | None = None,
+    body: bytes | None = None,
+    envelope: dict[str, Any] | None = None,
+    should_retry: bool | None = None,
+    kind: str = "",
 ) -> UpstreamError:
-    """The one constructor for an error an upstream answered (by status, in a 200 body or as a stream event)."""
+    """The one constructor for an error an upstream answered (by status, in a 200 body or as a stream event).
+
+    `detail` is the upstream's message, `kind` the exception name some families send beside it (Bedrock's
+    `x-amzn-errortype`), `envelope` the Anthropic error body when the upstream sent one."""
+    words = f"{kind}: {detail}" if kind and not detail.startswith(kind) else detail
+    logged = f"{provider} returned HTTP {status}: {words}"
+    if status not in WORDED_STATUSES:
+        message = logged
+    elif envelope is not None:
+        message = str(envelope["error"]["message"])
+    else:
+        message = client_wording(status, detail)
     return UpstreamError(
-        f"{provider} returned HTTP {status}: {overflow_worded(status, detail)}",
+        message,
         status=status,
         provider=provider,
         retry_after=retry_after,
         body=body,
+        detail=logged,
+        envelope=envelope,
+        should_retry=should_retry,
     )
 
 
@@ -136,12 +159,19 @@ async def error_from_response(response: ErrorReply, provider: str) -> UpstreamEr
         return error_from_transport(exc, provider)
     detail = upstream_message(body) or body[:500].decode("utf-8", "replace").strip() or "(empty body)"
     kind = response.headers.get("x-amzn-errortype", "").split(":", 1)[0]  # Bedrock names the exception here
-    if kind and not detail.startswith(kind):
-        detail = f"{kind}: {detail}"
     retry_after = parse_retry_after(response.headers)
     if retry_after is None:
         retry_after = google_retry_delay(body)
-    return upstream_error(provider, response.status_code, detail, retry_after=retry_after, body=body)
+    return upstream_error(
+        provider,
+        response.status_code,
+        detail,
+        retry_after=retry_after,
+        body=body,
+        envelope=anthropic_envelope(_error_object(body)),
+        should_retry=should_retry_header(response.headers),
+        kind=kind,
+    )
 
 
 def error_from_transport(exc: httpx.TransportError, provider: str) -> UpstreamError:

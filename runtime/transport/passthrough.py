@@ -15,7 +15,7 @@ import orjson
 
 from bifrostc.runtime.http import UpstreamReply
 from bifrostc.runtime.translate.sse import SSEDecoder
-from bifrostc.runtime.transport.errors import error_from_transport, malformed, upstream_error
+from bifrostc.runtime.transport.errors import anthropic_envelope, error_from_transport, malformed, upstream_error
 
 # Anthropic error types (inverse of errors.anthropic_error_type) and OpenAI ones, for errors sent inside a 200.
 _STATUS_BY_TYPE = {
@@ -45,7 +45,7 @@ def error_in_body(data: Any) -> tuple[int, str] | None:
 def _raise_error_in(data: Any, provider: str) -> None:
     found = error_in_body(data)
     if found is not None:
-        raise upstream_error(provider, *found)
+        raise upstream_error(provider, *found, envelope=anthropic_envelope(data))
 
 
 def check_json(body: bytes, content_type: str, provider: str) -> Any:

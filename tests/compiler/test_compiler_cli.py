@@ -104,7 +104,7 @@ def test_explain_shows_weights_keys_fallbacks_and_a_denied_key_exits_one(spec: p
         "     75.0%  openai/gpt-5  keys: UPSTREAM_OPENAI_API_KEY\n"
         "     25.0%  openai/gpt-5-mini  keys: UPSTREAM_OPENAI_API_KEY\n"
         "  fallbacks: cheap\n"
-        "key alice: DENIED with 403: key 'alice' may not use model 'sonnet'"
+        "key alice: DENIED with 400: key 'alice' may not use model 'sonnet'"
         " (allowed_models: cheap; allowed_providers: all)\n"
     )
 

@@ -75,7 +75,7 @@ def test_a_name_nothing_serves_is_a_404_and_exit_one(spec: pathlib.Path, capsys:
 def test_a_denied_key_exits_one(spec: pathlib.Path, capsys: Capsys) -> None:
     assert main(["explain", "gateway.yaml", "claude-opus-4-1-20250805", "--key", "alice"]) == 1
     assert capsys.readouterr().out.splitlines()[-1] == (
-        "key alice: DENIED with 403: key 'alice' may not use model 'claude-opus-4-1-20250805'"
+        "key alice: DENIED with 400: key 'alice' may not use model 'claude-opus-4-1-20250805'"
         " (allowed_models: cheap; allowed_providers: all)"
     )
 

@@ -87,5 +87,5 @@ async def test_an_exhausted_budget_stops_claude_code_at_once_with_the_reason(liv
     )
     result = json.loads(stdout)
     assert returncode != 0 and result["is_error"] is True
-    assert "budget of key 'team' exhausted" in result["result"] and result["api_error_status"] == 429
+    assert "budget of key 'team' is used up" in result["result"] and result["api_error_status"] == 429
     assert seen == []  # refused at the gateway: no upstream call, no spend

@@ -12,7 +12,7 @@ import pytest
 from gov_helpers import FakeClock, make_gateway
 
 from bifrostc.runtime.config import Budget, VirtualKey
-from bifrostc.runtime.errors import BudgetExceeded
+from bifrostc.runtime.errors import BudgetExceeded, RateLimited
 from bifrostc.runtime.governance import governor as governor_module
 from bifrostc.runtime.governance.governor import Governor
 from bifrostc.runtime.governance.keys import KeyRing, hash_key
@@ -98,7 +98,7 @@ async def test_a_hold_nobody_settles_expires(
     gov = Governor(gateway, store, keyring=KeyRing(gateway, {}), clock=clock)
     alice = gov.authenticate({"x-api-key": "sk-bfc-alice"})
     await gov.admit(alice, 0.8)  # never settled
-    with pytest.raises(BudgetExceeded) as refused:
+    with pytest.raises(RateLimited) as refused:  # not a billing refusal: the budget is not spent
         await gov.admit(alice, 0.8)
     assert refused.value.retry_after == 1.0  # only a hold is in the way
     await asyncio.sleep(1.2)  # holds expire on the store's own clock (Redis TIME / wall clock)

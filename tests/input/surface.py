@@ -40,6 +40,8 @@ ANTHROPIC_ERROR_TYPES = frozenset(
         "not_found_error",
         "request_too_large",
         "rate_limit_error",
+        "billing_error",
+        "not_supported",
         "api_error",
         "overloaded_error",
     }

@@ -16,7 +16,7 @@ from bifrostc.compiler.cli import main
 from tests.integration.wired import base_spec, compile_gateway, sha256, user, wired_server
 
 KEYS = ("by_route", "by_alias", "cheap_only", "glob", "only_b", "anyone")
-ALLOWED, DENIED = 200, 403
+ALLOWED, DENIED = 200, 400  # a denied model: 400 invalid_request_error
 
 # (key, model string, status): a grant matches the string asked for or any name of the route it resolves to.
 TABLE = [

@@ -85,9 +85,13 @@ async def test_exhausted_budget_is_429_in_each_dialects_terms(served: Wired) -> 
         await _ask_anthropic(served, "bud_a")
     with pytest.raises(openai.RateLimitError) as oai:
         await _ask_openai(served, "bud_o")
-    assert anth.value.body["error"]["type"] == "rate_limit_error"
-    assert "budget of key 'bud_a' exhausted" in anth.value.body["error"]["message"]
+    assert anth.value.body["error"]["type"] == "billing_error"
+    message = anth.value.body["error"]["message"]
+    assert message == "The lifetime budget of key 'bud_a' is used up: $1.00 of $1.00 spent; it does not reset."
     assert oai.value.body["type"] == "insufficient_quota" and oai.value.body["code"] == "insufficient_quota"
+    for error in (anth.value, oai.value):  # no retry into the block, whatever the dialect
+        assert error.response.headers["x-should-retry"] == "false"
+        assert error.response.headers["anthropic-ratelimit-unified-status"] == "rejected"
     await served.settled(4)
     spend = await served.spend()
     assert budget_row(spend, "key", "bud_a")["spent_usd"] == pytest.approx(1.0)

@@ -68,13 +68,16 @@ async def test_x_api_key_and_bearer_both_authenticate(served) -> None:
     assert sorted(r["virtual_key"] for r in rows) == ["alice", "alice", "carol"]
 
 
-async def test_model_outside_the_keys_grant_is_403(served) -> None:
-    with pytest.raises(anthropic.PermissionDeniedError) as anth:
+async def test_model_outside_the_keys_grant_is_a_400(served) -> None:
+    """Claude Code's gateway contract: a denied model is a 400 invalid_request_error (a 403 means "not allowed at
+    all"), in both dialects."""
+    with pytest.raises(anthropic.BadRequestError) as anth:
         await served.anthropic(ALICE).messages.create(model="private", max_tokens=8, messages=user("hi"))
-    with pytest.raises(openai.PermissionDeniedError):
+    with pytest.raises(openai.BadRequestError) as oai:
         await served.openai(ALICE).chat.completions.create(model="private", messages=user("hi"))
-    assert anth.value.status_code == 403
-    assert anth.value.body["error"]["type"] == "permission_error"
+    assert anth.value.status_code == 400
+    assert anth.value.body["error"]["type"] == "invalid_request_error"
+    assert oai.value.body["type"] == "invalid_request_error" and oai.value.body["code"] == "model_not_allowed"
 
 
 async def test_allowed_providers_steer_the_target_choice(served) -> None:
@@ -83,12 +86,12 @@ async def test_allowed_providers_steer_the_target_choice(served) -> None:
         raw = await client.messages.with_raw_response.create(model="spread", max_tokens=8, messages=user(f"q{n}"))
         assert raw.headers["x-bifrostc-provider"] == "mock_b"
     # A route whose every target is a provider the key may not use is refused, not served elsewhere.
-    with pytest.raises(anthropic.PermissionDeniedError):
+    with pytest.raises(anthropic.BadRequestError):
         await client.messages.create(model="only_a", max_tokens=8, messages=user("hi"))
 
 
 async def test_a_route_outside_allowed_providers_does_not_charge_the_key(served) -> None:
-    with pytest.raises(openai.PermissionDeniedError):
+    with pytest.raises(openai.BadRequestError):
         await served.openai(BOB).chat.completions.create(model="only_a", messages=user("hi"))
     row = budget_row(await served.spend(), "key", "bob")
     assert row["spent_usd"] == 0
@@ -98,7 +101,7 @@ async def test_count_tokens_honours_the_keys_model_grant(served) -> None:
     client = served.anthropic(ALICE)
     counted = await client.messages.count_tokens(model="echo", messages=user("how many tokens is this?"))
     assert counted.input_tokens > 0
-    with pytest.raises(anthropic.PermissionDeniedError):
+    with pytest.raises(anthropic.BadRequestError):
         await client.messages.count_tokens(model="private", messages=user("hi"))
     with pytest.raises(anthropic.AuthenticationError):
         await served.anthropic("sk-bfc-nobody").messages.count_tokens(model="echo", messages=user("hi"))
