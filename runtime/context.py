@@ -72,6 +72,7 @@ class RequestContext:
     chat: ChatRequest | None = None  # the parsed request, once parsed (budget admission sizes its hold from it)
     # Set by a before_call hook to restrict which providers may serve (a key's allowed_providers).
     provider_filter: Callable[[str], bool] | None = None
+    rule: str | None = None  # the routing rule that picked the route (x-bifrostc-rule), if one matched
 
     def response_headers(self) -> dict[str, str]:
         headers = {"x-bifrostc-attempts": str(self.attempts), "x-request-id": self.request_id}
@@ -83,6 +84,8 @@ class RequestContext:
             headers["x-bifrostc-fallback"] = self.route
         if self.cache_hit:
             headers["x-bifrostc-cache"] = "hit"
+        if self.rule:
+            headers["x-bifrostc-rule"] = self.rule
         return headers
 
 
