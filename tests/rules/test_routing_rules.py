@@ -142,3 +142,29 @@ def test_the_generated_module_lists_rules_in_evaluation_order(tmp_path: Path, mo
         ("global", "low-priority"),
     ]
     json.dumps([r.when for r in gateway.rules])  # the CEL source is kept for explain and the dashboard
+
+
+KEY_NAMES = {ALICE: "alice", BOB: "bob", CAROL: "carol"}
+
+
+@pytest.mark.parametrize(("key", "headers", "fields", "rule", "upstream"), ANTHROPIC_CASES)
+def test_explain_gives_the_answer_the_gateway_gives(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    key: str,
+    headers: dict[str, str],
+    fields: dict[str, Any],
+    rule: str | None,
+    upstream: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("gateway.yaml").write_text(yaml.safe_dump(SPEC, sort_keys=False))
+    Path("req.json").write_text(json.dumps({"max_tokens": 64, **fields}))
+    argv = ["explain", "gateway.yaml", "--request", "req.json", "--key", KEY_NAMES[key]]
+    argv += [arg for name, value in headers.items() for arg in ("--header", f"{name}: {value}")]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    matched = [line.split(" ")[1] for line in out.splitlines() if ": MATCHED: " in line]
+    assert matched == ([rule] if rule else [])
+    assert f"mock/{upstream} " in out or f"mock/{upstream}\n" in out or f"mock/{upstream} (weight" in out, out
