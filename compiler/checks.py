@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 
 from bifrostc.compiler import checks_access, spec_claude_gateway
+from bifrostc.compiler.checks_rules import check_rules
 from bifrostc.compiler.diagnostics import Diagnostic, Path, did_you_mean, error, warning
 from bifrostc.compiler.references import TIERS, Resolver, split_target
 from bifrostc.compiler.spec import GatewaySpec, ProviderSpec
@@ -25,6 +26,7 @@ def run_all(spec: GatewaySpec, environ: dict[str, str] | None = None) -> list[Di
     for check in (check_providers, check_targets, check_names, check_fallbacks, check_tiers, check_pricing):
         found.extend(check(spec, resolver))
     found.extend(checks_access.run_all(spec, resolver, environ))
+    found.extend(check_rules(spec, resolver))
     found.extend(spec_claude_gateway.check(spec.claude_code.managed_settings, set(spec.teams)))
     return found
 

@@ -11,6 +11,7 @@ which exit 1 only for the answer "no" and 2 when they cannot answer (invalid spe
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import pathlib
 import sys
@@ -21,6 +22,8 @@ from bifrostc.compiler import __version__, keys_cli, probe_cli
 
 if TYPE_CHECKING:
     from bifrostc.compiler import api
+    from bifrostc.compiler.explain import Explanation
+    from bifrostc.runtime import config as c
 
 OK, INVALID, USAGE = 0, 1, 2
 SERVED, REFUSED = 0, 1  # explain
@@ -73,8 +76,11 @@ def _parser() -> argparse.ArgumentParser:
         "explain", help="show what a request for MODEL would do (exit 0 served, 1 refused, 2 cannot tell)"
     )
     cmd.add_argument("file", type=pathlib.Path)
-    cmd.add_argument("model")
+    cmd.add_argument("model", nargs="?", help="a model string (or give --request)")
     cmd.add_argument("--key", help="virtual key name: may it use this model?")
+    cmd.add_argument("--request", type=pathlib.Path, help="a JSON request body: evaluate the routing rules for it")
+    cmd.add_argument("--dialect", default="anthropic", help="the --request body's API: anthropic, openai, responses")
+    cmd.add_argument("--header", action="append", default=[], help="'name: value' sent with --request (repeatable)")
     cmd.add_argument("--out", type=pathlib.Path, help="out/ dir: also show the route's last `bifrostc probe` there")
     cmd.set_defaults(handler=_explain)
 
@@ -184,13 +190,13 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from bifrostc.compiler.explain import ExplainError, explain
+    from bifrostc.compiler.explain import ExplainError
 
     result = _compiled(args.file, errors_only=True)
     if result.gateway is None:
         return USAGE
     try:
-        answer = explain(result.gateway, args.model, args.key)
+        answer = _explain_answer(result.gateway, args)
     except ExplainError as exc:
         print(f"bifrostc: {exc}", file=sys.stderr)
         return USAGE
@@ -200,6 +206,30 @@ def _explain(args: argparse.Namespace) -> int:
 
         sys.stdout.write(last_probe(args.out / "probe.json", answer.route))
     return SERVED if answer.served else REFUSED
+
+
+def _explain_answer(gateway: c.Gateway, args: argparse.Namespace) -> Explanation:
+    from bifrostc.compiler.explain import ExplainError, explain
+
+    if args.request is None:
+        if args.model is None:
+            raise ExplainError("give a MODEL or --request req.json")
+        return explain(gateway, args.model, args.key)
+    from bifrostc.compiler.explain_rules import explain_request
+
+    try:
+        body = json.loads(args.request.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ExplainError(f"cannot read --request {args.request}: {exc}") from None
+    if not isinstance(body, dict):
+        raise ExplainError("--request must hold a JSON object")
+    headers = {}
+    for header in args.header:
+        name, colon, value = header.partition(":")
+        if not colon:
+            raise ExplainError(f"--header {header!r}: write it as 'name: value'")
+        headers[name.strip().lower()] = value.strip()
+    return explain_request(gateway, body, args.dialect, headers, args.key)
 
 
 def _diff(args: argparse.Namespace) -> int:

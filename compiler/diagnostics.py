@@ -41,6 +41,7 @@ class Diagnostic:
     span: Span | None = None
     on_key: bool = False  # point at the mapping key rather than its value (unknown or duplicate keys)
     quote_source: bool = True  # False for literal secrets: never copy them into terminals and CI logs
+    inner: Span | None = None  # a position inside the value's text (a rule's CEL condition), 1-based
 
     @property
     def is_error(self) -> bool:

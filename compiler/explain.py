@@ -26,9 +26,10 @@ class Explanation:
     route: str | None = None  # the route it resolves to, when it resolves
 
 
-def explain(gateway: c.Gateway, model: str, key_name: str | None = None) -> Explanation:
+def explain(gateway: c.Gateway, model: str, key_name: str | None = None, *, asked: str | None = None) -> Explanation:
+    """``asked``: the model string the client sent when a routing rule sent it to ``model`` (grants match it)."""
     router = Router(gateway)
-    key = _key(gateway, key_name)
+    key = key_of(gateway, key_name)
     try:
         resolution = router.resolution(model)
     except NotFound as exc:
@@ -45,7 +46,7 @@ def explain(gateway: c.Gateway, model: str, key_name: str | None = None) -> Expl
             lines.append("without a key: refused with 401 (server.require_key); pass --key NAME")
         return Explanation("\n".join(lines) + "\n", served, route.name)
     try:
-        authorize(key, router, model, route)
+        authorize(key, router, asked or model, route)
     except PermissionDenied as exc:
         lines.append(f"key {key.key_name}: DENIED with {exc.status}: {exc.message}{_grants(key)}")
         return Explanation("\n".join(lines) + "\n", served=False, route=route.name)
@@ -54,7 +55,7 @@ def explain(gateway: c.Gateway, model: str, key_name: str | None = None) -> Expl
     return Explanation("\n".join(lines) + "\n", served=True, route=route.name)
 
 
-def _key(gateway: c.Gateway, key_name: str | None) -> KeyContext | None:
+def key_of(gateway: c.Gateway, key_name: str | None) -> KeyContext | None:
     if key_name is None:
         return None
     key = next((k for k in gateway.virtual_keys if k.name == key_name), None)

@@ -35,9 +35,22 @@ class LoadedSpec:
         for diag in diags:
             if diag.span is None:
                 span = self.span_of(diag.path, on_key=diag.on_key)
+                if span is not None and diag.inner is not None and diag.path in self.value_spans:
+                    span = self._inside(span, diag.inner)
                 diag = dataclasses.replace(diag, span=span)
             located.append(diag)
         return located
+
+    def _inside(self, value: Span, inner: Span) -> Span:
+        """A position inside a one-line scalar (quoted or plain); other scalars keep the value's own span."""
+        lines = self.text.splitlines()
+        if inner.line != 1 or value.line > len(lines):
+            return value
+        first = lines[value.line - 1][value.col - 1 : value.col]
+        if first in ("|", ">"):
+            return value
+        offset = 1 if first in ("'", '"') else 0
+        return Span(value.line, value.col + offset + inner.col - 1, inner.length)
 
 
 # A spec is a few hundred nodes; aliases can make a dozen lines stand for billions (a "billion laughs" bomb).

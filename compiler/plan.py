@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from bifrostc.compiler.plan_rules import build_rules
 from bifrostc.compiler.references import TIERS, Resolver, split_target
 from bifrostc.compiler.spec import (
     BudgetSpec,
@@ -48,6 +49,7 @@ def build_gateway(spec: GatewaySpec) -> c.Gateway:
         observability=c.Observability(**spec.observability.model_dump()),
         server=c.Server(**spec.server.model_dump()),
         claude_code=c.ClaudeGateway(_sign_in(spec), runtime_settings(spec.claude_code.managed_settings)),
+        rules=build_rules(spec, resolver),
     )
 
 

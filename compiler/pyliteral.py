@@ -22,6 +22,8 @@ class LiteralWriter:
             return self.constants[id(value)]
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             return self._dataclass(value)
+        if _is_rule_function(value):
+            return str(value.__name__)  # a rule's function, defined above GATEWAY in the generated module
         if isinstance(value, str):
             return json.dumps(value, ensure_ascii=False)  # JSON string escapes are valid Python
         if isinstance(value, bool | int | float) or value is None:
@@ -42,6 +44,10 @@ class LiteralWriter:
             if not _is_default(field, current):
                 args.append(f"{field.name}={self.write(current)}")
         return f"{cls.__name__}({', '.join(args)})"
+
+
+def _is_rule_function(value: object) -> bool:
+    return callable(value) and not isinstance(value, type) and getattr(value, "__name__", "").startswith("rule_")
 
 
 def _is_default(field: dataclasses.Field[Any], current: Any) -> bool:

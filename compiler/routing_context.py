@@ -71,6 +71,8 @@ def routing_context(gateway: c.Gateway) -> dict[str, object]:
         "providers": providers,
         "routes": routes,
         "tables": tables,
+        "rule_functions": [_rule_function(rule) for rule in gateway.rules],
+        "uses_re": any("_re." in (rule.test.__doc__ or "") for rule in gateway.rules),
         "gateway_args": args,
     }
 
@@ -81,6 +83,7 @@ _TABLES = (
     ("teams", "--- Teams ---"),
     ("virtual_keys", "--- Virtual keys: only sha256 hashes or env var names ---"),
     ("mcp_servers", "--- MCP servers: env and headers map to env var names ---"),
+    ("rules", "--- Routing rules, in evaluation order: key, team, customer, then global; first match wins ---"),
 )
 _REQUIRED = frozenset({"providers", "routes"})
 _GATEWAY_FIELDS = (
@@ -96,7 +99,16 @@ _GATEWAY_FIELDS = (
     "observability",
     "server",
     "claude_code",
+    "rules",
 )
+
+
+def _rule_function(rule: c.Rule) -> dict[str, str]:
+    where = "global" if rule.scope == "global" else f"{rule.scope} {rule.owner}"
+    goes = rule.route or ", ".join(f"{t.provider}/{t.model}" for t in rule.targets)
+    when = " ".join(rule.when.split())
+    return {"function": rule.test.__name__, "comment": f"rule {rule.name} ({where}) -> {goes}: {when}",
+            "python": rule.test.__doc__ or "False"}  # fmt: skip
 
 
 def _table_or_value(writer: LiteralWriter, value: object) -> str | None:

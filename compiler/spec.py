@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, create_mo
 from pydantic.json_schema import SkipJsonSchema
 
 from bifrostc.compiler.spec_claude_gateway import ManagedSettingsSpec
+from bifrostc.compiler.spec_rules import ClaudeRoutingSpec, RuleSpec
 from bifrostc.runtime import config as c
 from bifrostc.runtime.providers import registry
 
@@ -156,6 +157,7 @@ class ClaudeCodeSpec(SpecModel):
     key_env: EnvName | None = Field(default=None, description="Env var holding the virtual key Claude Code sends.")
     sign_in: SignInSpec | None = None
     managed_settings: ManagedSettingsSpec | None = None
+    routing: ClaudeRoutingSpec | None = None
 
 
 class BudgetSpec(SpecModel):
@@ -171,12 +173,14 @@ class RateLimitSpec(SpecModel):
 class CustomerSpec(SpecModel):
     budget: BudgetSpec | None = None
     rate_limit: RateLimitSpec | None = None
+    rules: list[RuleSpec] = Field(default_factory=list, description="Routing rules for this customer's keys.")
 
 
 class TeamSpec(SpecModel):
     customer: str | None = None
     budget: BudgetSpec | None = None
     rate_limit: RateLimitSpec | None = None
+    rules: list[RuleSpec] = Field(default_factory=list, description="Routing rules for this team's keys.")
 
 
 class VirtualKeySpec(SpecModel):
@@ -190,6 +194,7 @@ class VirtualKeySpec(SpecModel):
     allowed_providers: list[str] = Field(default_factory=list)
     allowed_mcp_tools: list[str] = Field(default_factory=list, description="Globs over gateway tool names.")
     cache: bool = True
+    rules: list[RuleSpec] = Field(default_factory=list, description="Routing rules for this key (checked first).")
 
 
 class McpServerSpec(SpecModel):
@@ -296,5 +301,6 @@ class GatewaySpec(SpecModel):
     teams: dict[str, TeamSpec] = Field(default_factory=dict)
     virtual_keys: list[VirtualKeySpec] = Field(default_factory=list)
     mcp_servers: dict[str, McpServerSpec] = Field(default_factory=dict)
+    rules: list[RuleSpec] = Field(default_factory=list, description="Global routing rules; first match wins.")
     cache: CacheSpec = Field(default_factory=CacheSpec)
     observability: ObservabilitySpec = Field(default_factory=ObservabilitySpec)

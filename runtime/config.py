@@ -8,8 +8,9 @@ here: keys are referenced by environment-variable *name* and virtual keys by the
 from __future__ import annotations
 
 import builtins
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from annotated_types import Gt
 
@@ -141,6 +142,24 @@ class Route:
     fallbacks: tuple[str, ...] = ()
     supports_tools: bool = True
     affinity: str = "session"  # session: one conversation, one target (by weight over sessions) | none: per request
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A routing rule: when ``test`` (the compiled CEL condition ``when``) holds, serve ``route`` or ``targets``.
+
+    ``scope`` is global | key | team | customer (``owner`` names which); the generated module lists rules in
+    evaluation order within each scope (priority, then file order)."""
+
+    name: str
+    when: str
+    test: Callable[[Any], bool]  # a function over runtime.rules.RuleVars, defined in out/routing.py
+    route: str = ""  # a public model name or 'provider/model'
+    targets: tuple[Target, ...] = ()
+    fallbacks: tuple[str, ...] = ()
+    scope: str = "global"
+    owner: str = ""
+    priority: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,3 +314,4 @@ class Gateway:
     observability: Observability = field(default_factory=Observability)
     server: Server = field(default_factory=Server)
     claude_code: ClaudeGateway = field(default_factory=ClaudeGateway)
+    rules: tuple[Rule, ...] = ()  # routing rules, in evaluation order per scope (runtime.rules)

@@ -74,6 +74,7 @@ class RequestContext:
     provider_filter: Callable[[str], bool] | None = None
     # Set by hooks for the answer (a budgeted key's anthropic-ratelimit-unified-* headers).
     answer_headers: dict[str, str] = field(default_factory=dict)
+    rule: str | None = None  # the routing rule that picked the route (x-bifrostc-rule), if one matched
 
     def response_headers(self) -> dict[str, str]:
         headers = {**self.answer_headers, "x-bifrostc-attempts": str(self.attempts), "x-request-id": self.request_id}
@@ -85,6 +86,8 @@ class RequestContext:
             headers["x-bifrostc-fallback"] = self.route
         if self.cache_hit:
             headers["x-bifrostc-cache"] = "hit"
+        if self.rule:
+            headers["x-bifrostc-rule"] = self.rule
         return headers
 
 

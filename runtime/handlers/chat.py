@@ -22,6 +22,7 @@ from bifrostc.runtime.errors import GatewayError, InvalidRequest, RequestTooLarg
 from bifrostc.runtime.handlers.errors import error_response
 from bifrostc.runtime.handlers.streaming import RelayResponse, StreamRelay
 from bifrostc.runtime.http import UpstreamReply
+from bifrostc.runtime.rules import pick_route
 from bifrostc.runtime.translate import replay
 from bifrostc.runtime.translate.common import check_nesting
 from bifrostc.runtime.transport.passthrough import raw_stream, upstream_bytes
@@ -89,7 +90,9 @@ async def handle_chat(request: Request, dialect: ClientDialect, endpoint: Endpoi
         chat = ctx.chat = dialect.parse(call)
         ctx.stream = chat.stream
         ctx.session = dialect.session(call)
-        route = rt.router.resolve(ctx.requested_model)
+        route, rule = pick_route(rt.router, ctx, chat, call.body)
+        if rule is not None:
+            ctx.rule = rule.name
         await rt.hooks.before_call(ctx, route)
         exchange = Exchange(rt, ctx, dialect, call, chat, request)
         cached = await rt.hooks.cache_lookup(ctx, chat)

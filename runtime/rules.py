@@ -1,0 +1,173 @@
+"""Routing rules at run time: the facts a rule's condition reads, and which rule (if any) picks the route.
+
+Conditions are compiled by ``bifrostc build`` into plain functions of ``RuleVars`` in out/routing.py; this
+module only builds the variables once per request and walks the rules in the order the compiler fixed:
+the key's rules, its team's, its customer's, then the global ones (each scope by priority, then file order).
+The first match wins; no match leaves today's resolution (names, aliases, tiers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from bifrostc.runtime import config
+from bifrostc.runtime.context import RequestContext
+from bifrostc.runtime.dialects.relay import estimate_tokens
+from bifrostc.runtime.translate.common import ANTHROPIC_SERVER_TOOLS
+from bifrostc.runtime.types import ChatRequest
+
+if TYPE_CHECKING:
+    from bifrostc.runtime.router import Router
+
+VarType = Literal["int", "double", "string", "bool", "list", "map", "dyn", "null"]
+
+# Named as Bifrost names them where it has them, so a rule carries over; the rest is what an agent's request is.
+VARIABLES: dict[str, VarType] = {
+    "model": "string",  # as requested
+    "provider": "string",  # the provider of a 'provider/model' request, else ""
+    "request_type": "string",  # messages | chat | responses
+    "headers": "map",  # lower-cased names; a missing header reads as ""
+    "params": "map",  # the request body's top-level fields
+    "virtual_key_name": "string",
+    "team_name": "string",
+    "customer_name": "string",
+    "tier": "string",  # sonnet | opus | haiku when the model names a Claude Code tier, else ""
+    "dialect": "string",  # anthropic | openai | responses
+    "stream": "bool",
+    "input_tokens": "int",  # the estimate count_tokens gives without an upstream
+    "max_tokens": "int",
+    "thinking": "bool",
+    "thinking_budget": "int",
+    "tools": "list",  # tool names, so "web_search" in tools works
+    "messages": "int",
+    "session_id": "string",
+}
+TIER_WORDS = ("opus", "sonnet", "haiku")  # the order Router.tier_of tries them
+
+
+@dataclass(frozen=True, slots=True)
+class RuleVars:
+    model: str = ""
+    provider: str = ""
+    request_type: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=dict)
+    virtual_key_name: str = ""
+    team_name: str = ""
+    customer_name: str = ""
+    tier: str = ""
+    dialect: str = ""
+    stream: bool = False
+    input_tokens: int = 0
+    max_tokens: int = 0
+    thinking: bool = False
+    thinking_budget: int = 0
+    tools: tuple[str, ...] = ()
+    messages: int = 0
+    session_id: str = ""
+
+
+def tier_word(model: str) -> str:
+    lowered = model.lower()
+    return next((t for t in TIER_WORDS if t in lowered), "")
+
+
+def rule_vars(
+    *,
+    model: str,
+    chat: ChatRequest,
+    body: Mapping[str, Any],
+    dialect: str,
+    endpoint: str,
+    headers: Mapping[str, str],
+    key: Any,
+    session: str | None,
+    providers: Mapping[str, object],
+) -> RuleVars:
+    """The variables of one request (built only when the gateway has rules)."""
+    provider, slash, _ = model.partition("/")
+    thinking = chat.thinking is not None and chat.thinking.type != "disabled"
+    return RuleVars(
+        model=model,
+        provider=provider if slash and provider in providers else "",
+        request_type=endpoint,
+        headers={k.lower(): v for k, v in headers.items()},
+        params=body,
+        virtual_key_name=getattr(key, "key_name", "") or "",
+        team_name=getattr(key, "team", "") or "",
+        customer_name=getattr(key, "customer", "") or "",
+        tier=tier_word(model),
+        dialect=dialect,
+        stream=chat.stream,
+        input_tokens=estimate_tokens(
+            {"system": body.get("system"), "messages": body.get("messages", body.get("input"))}
+        ),
+        max_tokens=chat.max_tokens or 0,
+        thinking=thinking,
+        thinking_budget=(chat.thinking.budget_tokens or 0) if thinking and chat.thinking else 0,
+        tools=_tool_names(chat),
+        messages=len(chat.messages),
+        session_id=session or "",
+    )
+
+
+def _tool_names(chat: ChatRequest) -> tuple[str, ...]:
+    """Function tools and the provider's own tools (Anthropic's web_search_20250305 is named web_search)."""
+    server = chat.extra.get(ANTHROPIC_SERVER_TOOLS) or ()
+    own = [str(t.get("name") or t.get("type") or "") for t in server if isinstance(t, dict)]
+    return (*(t.name for t in chat.tools), *own)
+
+
+def rules_for(gateway: config.Gateway, key: Any) -> tuple[config.Rule, ...]:
+    """The rules that apply to ``key``, in evaluation order (the compiler sorted each scope already)."""
+    names = {
+        "key": getattr(key, "key_name", None),
+        "team": getattr(key, "team", None),
+        "customer": getattr(key, "customer", None),
+    }
+    order = ("key", "team", "customer", "global")
+    picked = [r for r in gateway.rules if r.scope == "global" or names.get(r.scope) == r.owner]
+    return tuple(sorted(picked, key=lambda r: order.index(r.scope)))  # stable: keeps priority/file order
+
+
+def first_match(rules: tuple[config.Rule, ...], facts: RuleVars) -> config.Rule | None:
+    for rule in rules:
+        try:
+            if rule.test(facts):
+                return rule
+        except (TypeError, KeyError, IndexError, ValueError, ZeroDivisionError):
+            continue  # a condition over a value this request lacks (e.g. params["x"] > 1 with no x): no match
+    return None
+
+
+def rule_route(rule: config.Rule) -> config.Route | None:
+    """The route a rule with inline ``targets`` sends to (a rule with ``route`` resolves that name instead)."""
+    if not rule.targets:
+        return None
+    return config.Route(name=f"rule:{rule.name}", targets=rule.targets, fallbacks=rule.fallbacks)
+
+
+def pick_route(
+    router: Router, ctx: RequestContext, chat: ChatRequest, body: Mapping[str, Any]
+) -> tuple[config.Route, config.Rule | None]:
+    """The route for this request: the first matching rule's, else the model string's (Router.resolve)."""
+    gateway = router.gateway
+    if not gateway.rules:
+        return router.resolve(ctx.requested_model), None
+    facts = rule_vars(
+        model=ctx.requested_model,
+        chat=chat,
+        body=body,
+        dialect=ctx.dialect,
+        endpoint=ctx.endpoint,
+        headers=ctx.headers,
+        key=ctx.key,
+        session=ctx.session,
+        providers=gateway.providers,
+    )
+    rule = first_match(rules_for(gateway, ctx.key), facts)
+    if rule is None:
+        return router.resolve(ctx.requested_model), None
+    return rule_route(rule) or router.resolve(rule.route), rule
