@@ -91,7 +91,18 @@ def _routes(spec: GatewaySpec, resolver: Resolver) -> dict[str, c.Route]:
     for name, model in spec.models.items():
         fallbacks = tuple(resolver.resolve(ref) or ref for ref in model.fallbacks)
         direct.update(f for f in fallbacks if f not in spec.models)
-        route = c.Route(name, _targets(model), fallbacks, model.tools, model.affinity)
+        extra = (*model.context_fallbacks, *model.content_policy_fallbacks)
+        direct.update(r for ref in extra if (r := resolver.resolve(ref) or ref) not in spec.models)
+        route = c.Route(
+            name,
+            _targets(model),
+            fallbacks,
+            model.tools,
+            model.affinity,
+            model.context_window,
+            tuple(resolver.resolve(ref) or ref for ref in model.context_fallbacks),
+            tuple(resolver.resolve(ref) or ref for ref in model.content_policy_fallbacks),
+        )
         for public in (name, *model.aliases):
             routes[public] = route
     direct.update(ref for tier in TIERS if (ref := getattr(spec.claude_code, tier)) and ref not in resolver.canonical)

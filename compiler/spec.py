@@ -133,6 +133,17 @@ class ModelSpec(SpecModel):
     aliases: list[str] = Field(default_factory=list)
     tools: bool = Field(default=True, description="Whether the targets support tool calling.")
     pricing: PriceSpec | None = None
+    context_window: Annotated[int, Field(gt=0)] | None = Field(
+        default=None,
+        description="Input tokens the targets accept; a request estimated larger goes to context_fallbacks"
+        " before any upstream call (or gets 'prompt is too long' so Claude Code compacts).",
+    )
+    context_fallbacks: list[str] = Field(
+        default_factory=list, description="Routes tried when the prompt does not fit (estimate or upstream error)."
+    )
+    content_policy_fallbacks: list[str] = Field(
+        default_factory=list, description="Routes tried when an upstream refuses on content policy."
+    )
     affinity: Literal["session", "none"] = Field(
         default="session",
         description="How a route with several targets picks one: 'session' keeps each conversation (its "

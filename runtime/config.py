@@ -142,6 +142,9 @@ class Route:
     fallbacks: tuple[str, ...] = ()
     supports_tools: bool = True
     affinity: str = "session"  # session: one conversation, one target (by weight over sessions) | none: per request
+    context_window: int | None = None  # input tokens the targets take; a larger request goes to context_fallbacks
+    context_fallbacks: tuple[str, ...] = ()  # tried (with their own fallbacks) when the prompt does not fit
+    content_policy_fallbacks: tuple[str, ...] = ()  # tried when the upstream refuses on content policy
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,9 +24,11 @@ from typing import Any, Generic, TypeVar
 
 from bifrostc.runtime import config
 from bifrostc.runtime.context import RequestContext
-from bifrostc.runtime.errors import GatewayError, PermissionDenied, UpstreamError
+from bifrostc.runtime.dialects.relay import estimate_tokens
+from bifrostc.runtime.errors import GatewayError, InvalidRequest, PermissionDenied, UpstreamError
 from bifrostc.runtime.observability.redaction import SECRETS, redact_text
 from bifrostc.runtime.router import Router
+from bifrostc.runtime.transport.wording import is_content_policy, is_overflow
 from bifrostc.runtime.types import StreamError
 
 T = TypeVar("T")
@@ -180,6 +182,40 @@ class Dispatcher:
         return self.router.chain(route)
 
     async def run(self, ctx: RequestContext, route: config.Route, call: Callable[[Attempt], Awaitable[T]]) -> T:
+        """The route's chain; a prompt that does not fit, or a content-policy refusal, moves to the route's
+        context_fallbacks / content_policy_fallbacks (each with its own chain) when it has them."""
+        if route.context_window is not None and ctx.chat is not None:
+            size = estimate_tokens([ctx.chat.system, ctx.chat.messages, ctx.chat.tools])
+            if size > route.context_window:
+                if not route.context_fallbacks:
+                    raise InvalidRequest(f"prompt is too long: {size} tokens > {route.context_window} maximum")
+                return await self._run_special(ctx, route.context_fallbacks, call, "context_window")
+        try:
+            return await self._run_chain(ctx, route, call)
+        except UpstreamError as exc:
+            if route.context_fallbacks and exc.status in (400, 413) and is_overflow(exc.message):
+                return await self._run_special(ctx, route.context_fallbacks, call, "context_overflow")
+            if route.content_policy_fallbacks and exc.status == 400 and is_content_policy(exc.message):
+                return await self._run_special(ctx, route.content_policy_fallbacks, call, "content_policy")
+            raise
+
+    async def _run_special(
+        self, ctx: RequestContext, names: tuple[str, ...], call: Callable[[Attempt], Awaitable[T]], why: str
+    ) -> T:
+        last: GatewayError | None = None
+        for name in names:
+            try:
+                result = await self._run_chain(ctx, self.router.resolve(name), call)
+            except GatewayError as exc:
+                last = exc
+                continue
+            ctx.fallback_used = True
+            ctx.extras["fallback_reason"] = why
+            return result
+        assert last is not None
+        raise last
+
+    async def _run_chain(self, ctx: RequestContext, route: config.Route, call: Callable[[Attempt], Awaitable[T]]) -> T:
         last: GatewayError | None = None
         for position, current in enumerate(self.chain(route)):
             try:

@@ -94,6 +94,23 @@ def _known_overflow(message: str) -> bool:
     return any(p in lowered for p in _KNOWN_OVERFLOW)
 
 
+_CONTENT_POLICY = (
+    "content_filter",  # Azure OpenAI: code content_filter, "...triggering Azure OpenAI's content management policy"
+    "content management policy",
+    "content_policy_violation",  # OpenAI images / moderation
+    "responsibleaipolicyviolation",  # Azure inner error code
+    "safety settings",  # Gemini: blocked by safety settings
+    "blocked by our content filters",
+    "content filtering policy",  # Bedrock guardrails
+)
+
+
+def is_content_policy(message: str) -> bool:
+    """A provider's documented refusal on content policy (not a malformed request)."""
+    lowered = message.lower()
+    return any(p in lowered for p in _CONTENT_POLICY)
+
+
 def is_overflow(message: str) -> bool:
     """Any family's "the prompt does not fit the context window"."""
     lowered = message.lower()
