@@ -52,6 +52,7 @@ class ClientDialect(Protocol):
     log_endpoint: str  # the request log's `endpoint` (messages | chat | responses)
     endpoints: tuple[Endpoint, ...]
     error_prefixes: tuple[str, ...]  # path prefixes whose router errors (404/405) render in this dialect
+    keepalive: bytes  # one whole SSE frame a stream sends during upstream silences (`server.stream_ping_seconds`)
 
     def requested_model(self, call: Inbound) -> str:
         """The model the client asked for; an InvalidRequest when it is missing."""

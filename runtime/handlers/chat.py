@@ -148,7 +148,16 @@ async def _stream(ex: Exchange, route: Route) -> Response:
         await finish(ex.rt, ctx, ex.chat, response, usage)
 
     reader = ex.dialect.relay_reader() if ctx.passthrough else None
-    relay = StreamRelay(ctx, primed, ex.dialect.encoder(ex.call), reader, ex.call.body, done)
+    relay = StreamRelay(
+        ctx,
+        primed,
+        ex.dialect.encoder(ex.call),
+        reader,
+        ex.call.body,
+        done,
+        keepalive=ex.dialect.keepalive,
+        ping_seconds=ex.rt.router.gateway.server.stream_ping_seconds,
+    )
     return RelayResponse(relay, {**SSE_HEADERS, **ctx.response_headers()})
 
 

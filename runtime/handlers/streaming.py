@@ -1,5 +1,5 @@
 """Streaming bodies: canonical events encoded for the client, or upstream bytes relayed unchanged (read and checked
-by `transport.passthrough`); settled once."""
+by `transport.passthrough`), with the dialect's keep-alive frame during upstream silences; settled once."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from bifrostc.runtime.dialects.base import EventEncoder
 from bifrostc.runtime.dialects.relay import RelayReader, Tally
 from bifrostc.runtime.dispatch import PrimedStream
 from bifrostc.runtime.errors import GatewayError
+from bifrostc.runtime.handlers.keepalive import KeepAlive, Ping
 from bifrostc.runtime.translate import replay
 from bifrostc.runtime.types import ChatResponse, MessageStart, StreamError, StreamEvent, Usage
 
@@ -44,10 +45,16 @@ class StreamRelay:
         reader: RelayReader | None,
         prompt: object,
         done: Done,
+        *,
+        keepalive: bytes,
+        ping_seconds: float,
     ) -> None:
         """`reader` reads relayed bytes (passthrough; None for canonical events); `prompt` is the client's body,
-        for an estimate of the prompt's tokens when the upstream never counted them."""
+        for an estimate of the prompt's tokens when the upstream never counted them; `keepalive` is sent after
+        each `ping_seconds` without an upstream item (the dialect's ping event or SSE comment)."""
         self.ctx, self.primed, self.encoder, self.done, self.prompt = ctx, primed, encoder, done, prompt
+        self.keepalive = keepalive
+        self.paced = KeepAlive(primed, ping_seconds)
         self.reader = reader
         self.tally = reader.tally if reader is not None else Tally()
         self.events: list[StreamEvent] = []
@@ -59,7 +66,11 @@ class StreamRelay:
         """The client's body; an error after bytes went out closes it with the dialect's error event."""
         ctx, tally = self.ctx, self.tally
         try:
-            async for item in self.primed:
+            async for item in self.paced:
+                if isinstance(item, Ping):
+                    if not self.finished:  # nothing after the terminal frame
+                        yield self.keepalive  # between two frames: the relay only ever sends whole ones
+                    continue
                 if isinstance(item, bytes):
                     assert self.reader is not None, "relayed bytes come only from a passthrough stream"
                     self.reader.feed(item)
@@ -98,6 +109,7 @@ class StreamRelay:
 
     async def _settle(self) -> None:
         try:
+            await self.paced.aclose()  # the reader task first: the upstream iterator must not be running
             await self.primed.aclose()
         except (GatewayError, OSError, httpx.HTTPError, RuntimeError) as exc:
             log.warning("request %s: closing the upstream stream failed: %s", self.ctx.request_id, exc)

@@ -1,0 +1,119 @@
+"""Keep-alives during upstream silences, at the HTTP surface of a real uvicorn gateway.
+
+Each upstream sends its first event, then says nothing until the test has seen a keep-alive on the client's
+wire (an `asyncio.Event`, so no test waits on a clock): an Anthropic-dialect client gets `event: ping`, an
+OpenAI-dialect client (chat or responses) an SSE comment, whether its stream is translated or relayed byte for
+byte. The stream then completes as usual, and the keep-alives never land inside a frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from rt_fakes import (
+    Upstream,
+    anthropic_text_stream,
+    gateway,
+    openai_text_stream,
+    provider,
+    sse_reply,
+)
+
+from bifrostc.runtime.app import create_app
+from bifrostc.runtime.translate.sse import SSEDecoder
+
+WAIT_S = 10.0  # a guard against a hang only
+ANTHROPIC_PING = b'event: ping\ndata: {"type": "ping"}\n\n'
+COMMENT_PING = b": ping\n\n"
+PING_SECONDS = 0.05
+
+
+def _silent_after_first_frame(body: bytes, resume: asyncio.Event) -> AsyncIterator[bytes]:
+    first, rest = body.split(b"\n\n", 1)
+
+    async def frames() -> AsyncIterator[bytes]:
+        yield first + b"\n\n"
+        await asyncio.wait_for(resume.wait(), WAIT_S)  # the upstream "thinks" until the client saw a ping
+        yield rest
+
+    return frames()
+
+
+def _gateway(upstream_type: str) -> Any:
+    gw = gateway([provider("up", upstream_type, key_env="UP_KEY")], {"m": [("up", "up-model")]})
+    return dataclasses.replace(gw, server=dataclasses.replace(gw.server, stream_ping_seconds=PING_SECONDS))
+
+
+REQUESTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "anthropic": ("/anthropic/v1/messages", {"model": "m", "max_tokens": 64, "stream": True}),
+    "chat": ("/v1/chat/completions", {"model": "m", "stream": True, "stream_options": {"include_usage": True}}),
+    "responses": ("/v1/responses", {"model": "m", "stream": True, "input": "hi"}),
+}
+UPSTREAM_BODIES = {"anthropic": anthropic_text_stream("Hello", " there"), "openai": openai_text_stream("Hello", "!")}
+CASES = [  # (client dialect, upstream family, the keep-alive frame, the frame that ends the stream)
+    ("anthropic", "openai", ANTHROPIC_PING, b"event: message_stop"),  # translated
+    ("anthropic", "anthropic", ANTHROPIC_PING, b"event: message_stop"),  # passthrough
+    ("chat", "openai", COMMENT_PING, b"data: [DONE]"),  # passthrough
+    ("chat", "anthropic", COMMENT_PING, b"data: [DONE]"),  # translated
+    ("responses", "openai", COMMENT_PING, b"event: response.completed"),  # translated
+]
+
+
+async def _read_until_ping(response: httpx.Response, ping: bytes, resume: asyncio.Event) -> bytes:
+    wire = b""
+    async for chunk in response.aiter_raw():
+        wire += chunk
+        if ping in wire:
+            resume.set()
+    return wire
+
+
+@pytest.mark.parametrize(("client", "family", "ping", "end"), CASES, ids=[f"{c}<-{f}" for c, f, *_ in CASES])
+async def test_a_silent_upstream_gets_the_client_keepalives_until_it_speaks(
+    live_server: Any, client: str, family: str, ping: bytes, end: bytes
+) -> None:
+    resume = asyncio.Event()
+    upstream = Upstream(
+        default={"up.test": lambda _r: sse_reply(_silent_after_first_frame(UPSTREAM_BODIES[family], resume))}
+    )
+    app = create_app(_gateway(family), transport=upstream.transport(), environ={"UP_KEY": "sk-test"})
+    path, body = REQUESTS[client]
+    async with live_server(app) as url, httpx.AsyncClient(base_url=url, timeout=WAIT_S) as http:
+        body = body | ({"messages": [{"role": "user", "content": "hi"}]} if client != "responses" else {})
+        async with http.stream("POST", path, json=body) as response:
+            assert response.status_code == 200
+            wire = await asyncio.wait_for(_read_until_ping(response, ping, resume), WAIT_S)
+    assert wire.count(ping) >= 1
+    assert end in wire
+    # Every frame is whole: the pings sit between events, and the events still parse as before.
+    frames = SSEDecoder().feed(wire)
+    assert all(orjson.loads(f.data) == {"type": "ping"} for f in frames if f.event == "ping")
+    payloads = [f.data for f in frames if f.data and f.data != "[DONE]"]
+    assert all(isinstance(orjson.loads(p), dict) for p in payloads)
+    assert wire.index(ping) < wire.index(end)  # no keep-alive after the terminal frame
+
+
+async def test_no_keepalive_follows_the_terminal_frame(live_server: Any) -> None:
+    """An upstream that keeps the connection open after message_stop: the client gets nothing more."""
+    done = asyncio.Event()
+
+    async def frames() -> AsyncIterator[bytes]:
+        yield anthropic_text_stream("Hello")
+        await asyncio.sleep(PING_SECONDS * 6)  # several ping intervals of silence after the end
+        done.set()
+
+    upstream = Upstream(default={"up.test": lambda _r: sse_reply(frames())})
+    app = create_app(_gateway("anthropic"), transport=upstream.transport(), environ={"UP_KEY": "sk-test"})
+    async with live_server(app) as url, httpx.AsyncClient(base_url=url, timeout=WAIT_S) as http:
+        request = REQUESTS["anthropic"][1] | {"messages": [{"role": "user", "content": "hi"}]}
+        async with http.stream("POST", "/anthropic/v1/messages", json=request) as response:
+            wire = b"".join([chunk async for chunk in response.aiter_raw()])
+    assert done.is_set()
+    assert wire.endswith(b'event: message_stop\ndata: {"type":"message_stop"}\n\n')
+    assert wire.count(b"event: ping") == 1  # the upstream's own ping, relayed; none of ours
