@@ -84,7 +84,7 @@ async def handle_chat(request: Request, dialect: ClientDialect, endpoint: Endpoi
         # The key is checked on the headers alone, before a byte of the body is read (a 401, not a 400 for bad
         # JSON; and unauthenticated uploads cost no memory).
         ctx.key = await rt.hooks.authenticate(request.headers, ctx)
-        call = Inbound(await read_json(request), request.path_params, endpoint, request.query_params)
+        call = Inbound(await read_json(request), request.path_params, endpoint, request.query_params, request.headers)
         ctx.requested_model = dialect.requested_model(call)
         chat = ctx.chat = dialect.parse(call)
         ctx.stream = chat.stream
