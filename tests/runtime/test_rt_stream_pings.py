@@ -1,4 +1,5 @@
-"""Keep-alives during upstream silences, at the HTTP surface of a real uvicorn gateway.
+"""Keep-alives during upstream silences, at the HTTP surface of a real uvicorn gateway (and what still holds during
+one: a client leaving closes the upstream and logs 499; shutdown ends the stream with the error event).
 
 Each upstream sends its first event, then says nothing until the test has seen a keep-alive on the client's
 wire (an `asyncio.Event`, so no test waits on a clock): an Anthropic-dialect client gets `event: ping`, an
@@ -26,6 +27,8 @@ from rt_fakes import (
 )
 
 from bifrostc.runtime.app import create_app
+from bifrostc.runtime.context import Hooks, LogRecord
+from bifrostc.runtime.dispatch import OPEN_STREAMS
 from bifrostc.runtime.translate.sse import SSEDecoder
 
 WAIT_S = 10.0  # a guard against a hang only
@@ -117,3 +120,56 @@ async def test_no_keepalive_follows_the_terminal_frame(live_server: Any) -> None
     assert done.is_set()
     assert wire.endswith(b'event: message_stop\ndata: {"type":"message_stop"}\n\n')
     assert wire.count(b"event: ping") == 1  # the upstream's own ping, relayed; none of ours
+
+
+class Logged(Hooks):
+    def __init__(self) -> None:
+        self.records: list[LogRecord] = []
+        self.logged = asyncio.Event()
+
+    async def on_log(self, record: LogRecord) -> None:
+        self.records.append(record)
+        self.logged.set()
+
+
+def _silent_forever(closed: asyncio.Event) -> AsyncIterator[bytes]:
+    async def frames() -> AsyncIterator[bytes]:
+        try:
+            yield openai_text_stream("never").split(b"\n\n", 1)[0] + b"\n\n"
+            await asyncio.Event().wait()  # thinks until the gateway lets go
+        finally:
+            closed.set()
+
+    return frames()
+
+
+async def test_a_client_leaving_during_a_silence_closes_the_upstream_and_logs_a_499(live_server: Any) -> None:
+    closed, hooks = asyncio.Event(), Logged()
+    upstream = Upstream(default={"up.test": lambda _r: sse_reply(_silent_forever(closed))})
+    app = create_app(_gateway("openai"), transport=upstream.transport(), environ={"UP_KEY": "sk-test"}, hooks=hooks)
+    path, body = REQUESTS["anthropic"]
+    async with live_server(app) as url, httpx.AsyncClient(base_url=url, timeout=WAIT_S) as http:
+        async with http.stream("POST", path, json=body | {"messages": [{"role": "user", "content": "hi"}]}) as response:
+            async for chunk in response.aiter_raw():
+                if ANTHROPIC_PING in chunk:
+                    break  # the client goes away while the upstream is silent
+        await asyncio.wait_for(closed.wait(), WAIT_S)
+        await asyncio.wait_for(hooks.logged.wait(), WAIT_S)
+    assert [r.context.status for r in hooks.records] == [499]
+
+
+async def test_shutdown_during_a_silence_ends_the_stream_with_the_dialects_error_event(live_server: Any) -> None:
+    closed = asyncio.Event()
+    upstream = Upstream(default={"up.test": lambda _r: sse_reply(_silent_forever(closed))})
+    app = create_app(_gateway("openai"), transport=upstream.transport(), environ={"UP_KEY": "sk-test"})
+    path, body = REQUESTS["chat"]
+    wire = b""
+    async with live_server(app) as url, httpx.AsyncClient(base_url=url, timeout=WAIT_S) as http:
+        async with http.stream("POST", path, json=body | {"messages": [{"role": "user", "content": "hi"}]}) as response:
+            async for chunk in response.aiter_raw():
+                wire += chunk
+                if COMMENT_PING in chunk and not closed.is_set():
+                    assert OPEN_STREAMS.abort_all() == 1
+        await asyncio.wait_for(closed.wait(), WAIT_S)
+    error = orjson.loads(wire.rsplit(b"data: ", 1)[1].split(b"\n\n", 1)[0])
+    assert "shutting down" in error["error"]["message"]
