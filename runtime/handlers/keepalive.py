@@ -11,7 +11,6 @@ per-item timer.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import deque
 from collections.abc import AsyncIterator
 from typing import Final, Generic, TypeVar
@@ -110,5 +109,4 @@ class KeepAlive(Generic[T]):
         task, self._task = self._task, None
         if task is not None and not task.done():
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await asyncio.wait({task})

@@ -173,3 +173,82 @@ async def test_shutdown_during_a_silence_ends_the_stream_with_the_dialects_error
         await asyncio.wait_for(closed.wait(), WAIT_S)
     error = orjson.loads(wire.rsplit(b"data: ", 1)[1].split(b"\n\n", 1)[0])
     assert "shutting down" in error["error"]["message"]
+
+
+# --- an upstream slower than one keep-alive interval to answer at all ---------------------------------------
+def _answers_late(body: bytes, resume: asyncio.Event, closed: asyncio.Event, status: int = 200) -> Any:
+    async def reply(_request: httpx.Request) -> httpx.Response:
+        try:
+            await asyncio.wait_for(resume.wait(), WAIT_S)  # no headers until the client saw a keep-alive
+        finally:
+            closed.set()
+        if status != 200:
+            return httpx.Response(status, json={"error": {"message": "upstream broke", "type": "server_error"}})
+        return sse_reply(body)
+
+    return reply
+
+
+LATE_CASES = [(c, f, p, e) for c, f, p, e in CASES if f == "openai"]
+
+
+@pytest.mark.parametrize(("client", "family", "ping", "end"), LATE_CASES, ids=[f"{c}<-{f}" for c, f, *_ in LATE_CASES])
+async def test_an_upstream_slow_to_answer_is_waited_for_behind_keepalives(
+    live_server: Any, client: str, family: str, ping: bytes, end: bytes
+) -> None:
+    resume, closed, hooks = asyncio.Event(), asyncio.Event(), Logged()
+    upstream = Upstream(default={"up.test": _answers_late(UPSTREAM_BODIES[family], resume, closed)})
+    app = create_app(_gateway(family), transport=upstream.transport(), environ={"UP_KEY": "sk-test"}, hooks=hooks)
+    path, body = REQUESTS[client]
+    body = body | ({"messages": [{"role": "user", "content": "hi"}]} if client != "responses" else {})
+    async with live_server(app) as url, httpx.AsyncClient(base_url=url, timeout=WAIT_S) as http:
+        async with http.stream("POST", path, json=body) as response:
+            assert response.status_code == 200
+            wire = await asyncio.wait_for(_read_until_ping(response, ping, resume), WAIT_S)
+        await asyncio.wait_for(hooks.logged.wait(), WAIT_S)
+    assert wire.startswith(ping) and end in wire  # keep-alives first, then the whole stream
+    [record] = hooks.records
+    assert record.context.status == 200 and record.context.provider == "up"
+    assert record.context.usage is not None and record.context.usage.output_tokens == 3
+
+
+ERROR_FRAMES = {"anthropic": b"event: error", "chat": b'"error"', "responses": b"event: response.failed"}
+
+
+@pytest.mark.parametrize("client", ["anthropic", "chat", "responses"])
+async def test_an_upstream_failing_after_the_first_keepalive_ends_the_stream_with_an_error_event(
+    live_server: Any, client: str
+) -> None:
+    resume, closed, hooks = asyncio.Event(), asyncio.Event(), Logged()
+    gw = gateway([provider("up", "openai", key_env="UP_KEY", max_retries=0)], {"m": [("up", "up-model")]})
+    gw = dataclasses.replace(gw, server=dataclasses.replace(gw.server, stream_ping_seconds=PING_SECONDS))
+    upstream = Upstream(default={"up.test": _answers_late(b"", resume, closed, status=500)})
+    app = create_app(gw, transport=upstream.transport(), environ={"UP_KEY": "sk-test"}, hooks=hooks)
+    path, body = REQUESTS[client]
+    body = body | ({"messages": [{"role": "user", "content": "hi"}]} if client != "responses" else {})
+    ping = ANTHROPIC_PING if client == "anthropic" else COMMENT_PING
+    async with live_server(app) as url, httpx.AsyncClient(base_url=url, timeout=WAIT_S) as http:
+        async with http.stream("POST", path, json=body) as response:
+            assert response.status_code == 200  # committed before the upstream said anything
+            wire = await asyncio.wait_for(_read_until_ping(response, ping, resume), WAIT_S)
+        await asyncio.wait_for(hooks.logged.wait(), WAIT_S)
+    assert ERROR_FRAMES[client] in wire and b"upstream broke" in wire
+    [record] = hooks.records
+    assert record.context.status == 500 and record.context.usage is None  # nothing served, nothing billed
+
+
+async def test_a_client_leaving_before_the_upstream_answered_cancels_the_dispatch(live_server: Any) -> None:
+    resume, closed, hooks = asyncio.Event(), asyncio.Event(), Logged()
+    upstream = Upstream(default={"up.test": _answers_late(UPSTREAM_BODIES["openai"], resume, closed)})
+    app = create_app(_gateway("openai"), transport=upstream.transport(), environ={"UP_KEY": "sk-test"}, hooks=hooks)
+    path, body = REQUESTS["anthropic"]
+    async with live_server(app) as url, httpx.AsyncClient(base_url=url, timeout=WAIT_S) as http:
+        async with http.stream("POST", path, json=body | {"messages": [{"role": "user", "content": "hi"}]}) as response:
+            async for chunk in response.aiter_raw():
+                if ANTHROPIC_PING in chunk:
+                    break  # gone before the upstream sent a header
+        await asyncio.wait_for(closed.wait(), WAIT_S)
+        await asyncio.wait_for(hooks.logged.wait(), WAIT_S)
+    assert not resume.is_set()  # the upstream's wait was cancelled, not answered
+    [record] = hooks.records
+    assert record.context.status == 499 and record.context.usage is None
