@@ -252,3 +252,45 @@ async def test_a_client_leaving_before_the_upstream_answered_cancels_the_dispatc
     assert not resume.is_set()  # the upstream's wait was cancelled, not answered
     [record] = hooks.records
     assert record.context.status == 499 and record.context.usage is None
+
+
+# --- the official SDKs read through keep-alives, early and late ---------------------------------------------
+def _pauses(body: bytes, *, before_headers: bool) -> Any:
+    """Silences of several keep-alive intervals: before the headers, or after the first frame."""
+    pause = PING_SECONDS * 6
+    first, rest = body.split(b"\n\n", 1)
+
+    async def frames() -> AsyncIterator[bytes]:
+        yield first + b"\n\n"
+        await asyncio.sleep(pause)
+        yield rest
+
+    async def reply(_request: httpx.Request) -> httpx.Response:
+        if before_headers:
+            await asyncio.sleep(pause)
+            return sse_reply(body)
+        return sse_reply(frames())
+
+    return reply
+
+
+@pytest.mark.parametrize("before_headers", [False, True], ids=["silent-after-first-frame", "silent-before-headers"])
+async def test_the_sdks_stream_through_keepalives(live_server: Any, before_headers: bool) -> None:
+    import anthropic
+    import openai
+
+    upstream = Upstream(default={"up.test": _pauses(UPSTREAM_BODIES["openai"], before_headers=before_headers)})
+    app = create_app(_gateway("openai"), transport=upstream.transport(), environ={"UP_KEY": "sk-test"})
+    async with live_server(app) as url:
+        claude = anthropic.AsyncAnthropic(base_url=f"{url}/anthropic", api_key="k", max_retries=0, timeout=WAIT_S)
+        async with claude.messages.stream(model="m", max_tokens=64, messages=[{"role": "user", "content": "hi"}]) as s:
+            message = await s.get_final_message()
+        oai = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="k", max_retries=0, timeout=WAIT_S)
+        chat = await oai.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}], stream=True)
+        text = "".join([c.choices[0].delta.content or "" async for c in chat if c.choices])
+        events = [e async for e in await oai.responses.create(model="m", input="hi", stream=True)]
+        await claude.close()
+        await oai.close()
+    assert message.content[0].text == "Hello!"  # type: ignore[union-attr]
+    assert text == "Hello!"
+    assert events[-1].type == "response.completed" and events[-1].response.output_text == "Hello!"
