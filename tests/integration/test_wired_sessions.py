@@ -1,6 +1,12 @@
 """Who sent a request, as Claude Code says (its session, agent, parent agent and request class headers): the
 session keys target affinity, and every log row keeps all four, in SQLite and PostgreSQL, in `/api/logs` and as
 one session's tree at `/api/sessions/{id}`.
+
+What Claude Code 2.1.332 sent a fake upstream (captured for this test): `x-claude-code-session-id` on every
+request (also as `session_id` inside the JSON of `metadata.user_id`); a subagent's requests add
+`x-claude-code-agent-id` and `x-claude-code-agent-type`, a nested agent's `x-claude-code-parent-agent-id`; with
+`CLAUDE_CODE_GATEWAY_HINT_HEADERS=1`, `x-claude-code-request-class` (main, subagent, ...) and
+`x-claude-code-prompt-id`. The request goes to `/v1/messages?beta=true`.
 """
 
 from __future__ import annotations
