@@ -4,7 +4,8 @@ one session's tree at `/api/sessions/{id}`.
 
 What Claude Code 2.1.332 sent a fake upstream (captured for this test): `x-claude-code-session-id` on every
 request (also as `session_id` inside the JSON of `metadata.user_id`); a subagent's requests add
-`x-claude-code-agent-id` and `x-claude-code-agent-type`, a nested agent's `x-claude-code-parent-agent-id`; with
+`x-claude-code-agent-id` and `x-claude-code-agent-type` (the CLI also has `x-claude-code-parent-agent-id`, for
+an agent a subagent starts; a one-level capture does not show it); with
 `CLAUDE_CODE_GATEWAY_HINT_HEADERS=1`, `x-claude-code-request-class` (main, subagent, ...) and
 `x-claude-code-prompt-id`. The request goes to `/v1/messages?beta=true`.
 """
