@@ -295,6 +295,11 @@ class ServerSpec(SpecModel):
     header_timeout_seconds: Seconds = Field(
         default=10.0, description="A client must send a request's headers within this time (slowloris guard)."
     )
+    stream_ping_seconds: Annotated[float, Field(gt=0, le=60)] = Field(
+        default=15.0,
+        description="A stream to a client gets a keep-alive (Anthropic's `event: ping`, an SSE comment for the"
+        " OpenAI dialects) after this many seconds without bytes, so idle watchdogs and proxies keep it open.",
+    )
 
 
 class GatewaySpec(SpecModel):

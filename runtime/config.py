@@ -273,6 +273,7 @@ class Server:
     allowed_hosts: tuple[str, ...] = ()  # Host names accepted; empty: loopback names + host ("*": any)
     shutdown_grace_seconds: float = 20.0  # SIGTERM: then open streams get their dialect's error event
     header_timeout_seconds: float = 10.0  # a request's headers must arrive within this (slowloris)
+    stream_ping_seconds: float = 15.0  # a client stream gets its dialect's keep-alive after this long without bytes
 
 
 # --- Claude Code's gateway protocol under /claude-code (bifrostc.runtime.claude_gateway) ---

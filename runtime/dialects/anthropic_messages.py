@@ -18,6 +18,7 @@ class AnthropicMessages(BodyDialect):
     log_endpoint: str = "messages"
     endpoints: tuple[Endpoint, ...] = (Endpoint("/anthropic/v1/messages"),)
     error_prefixes: tuple[str, ...] = ("/anthropic",)
+    keepalive: bytes = b'event: ping\ndata: {"type": "ping"}\n\n'  # the Messages API's own ping event
 
     def parse(self, call: Inbound) -> ChatRequest:
         return anthropic.parse_request(call.body)

@@ -9,6 +9,7 @@ body and how to read usage and the terminal frame out of relayed stream bytes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -37,6 +38,7 @@ class Inbound:
     params: Mapping[str, str]  # path parameters of `endpoint.path`
     endpoint: Endpoint
     query: Mapping[str, str] = field(default_factory=dict)  # e.g. Gemini's ?alt=sse picks the stream framing
+    headers: Mapping[str, str] = field(default_factory=dict)  # the client's request headers (case-insensitive)
 
 
 class EventEncoder(Protocol):
@@ -52,6 +54,7 @@ class ClientDialect(Protocol):
     log_endpoint: str  # the request log's `endpoint` (messages | chat | responses)
     endpoints: tuple[Endpoint, ...]
     error_prefixes: tuple[str, ...]  # path prefixes whose router errors (404/405) render in this dialect
+    keepalive: bytes  # one whole SSE frame a stream sends during upstream silences (`server.stream_ping_seconds`)
 
     def requested_model(self, call: Inbound) -> str:
         """The model the client asked for; an InvalidRequest when it is missing."""
@@ -91,7 +94,7 @@ class BodyDialect:
         return model_in_body(call.body)
 
     def session(self, call: Inbound) -> str | None:
-        return session_in_body(call.body)
+        return session_of(call)
 
 
 def speaks(adapter: object, dialect: str) -> bool:
@@ -106,15 +109,45 @@ def model_in_body(body: Mapping[str, Any]) -> str:
     return model
 
 
+# Claude Code names its session on every request; its agents and request classes with hint headers on.
+SESSION_HEADER = "x-claude-code-session-id"
+MAX_SESSION_CHARS = 200  # client-chosen text: what affinity hashes and the log keeps, bounded
+_LEGACY_USER_ID_SESSION = re.compile(r"_session_([0-9A-Za-z-]+)$")  # user_<hash>_account_<uuid>_session_<uuid>
+
+
+def session_of(call: Inbound) -> str | None:
+    """Claude Code's `x-claude-code-session-id` header, else what the body says (`session_in_body`)."""
+    header = call.headers.get(SESSION_HEADER)
+    if header:
+        return header[:MAX_SESSION_CHARS]
+    return session_in_body(call.body)
+
+
 def session_in_body(body: Mapping[str, Any]) -> str | None:
-    """Codex's prompt_cache_key, Claude Code's metadata.user_id (it carries the session id), else the OpenAI
-    end-user fields."""
+    """Codex's prompt_cache_key, the session id inside Claude Code's metadata.user_id (else the whole user_id),
+    else the OpenAI end-user fields."""
     metadata = body.get("metadata")
     user_id = metadata.get("user_id") if isinstance(metadata, dict) else None
+    if isinstance(user_id, str):
+        user_id = claude_code_session(user_id) or user_id
     for value in (body.get("prompt_cache_key"), user_id, body.get("user"), body.get("safety_identifier")):
         if isinstance(value, str) and value:
-            return value
+            return value[:MAX_SESSION_CHARS]
     return None
+
+
+def claude_code_session(user_id: str) -> str | None:
+    """The session id Claude Code puts in metadata.user_id: a JSON object's `session_id` (2.x), or the
+    `_session_<uuid>` tail of the older `user_<hash>_account_<uuid>_session_<uuid>` form."""
+    if user_id.startswith("{"):
+        try:
+            data = orjson.loads(user_id)
+        except orjson.JSONDecodeError:
+            return None
+        session = data.get("session_id") if isinstance(data, dict) else None
+        return session if isinstance(session, str) and session else None
+    legacy = _LEGACY_USER_ID_SESSION.search(user_id)
+    return legacy.group(1) if legacy else None
 
 
 def relabel_model(

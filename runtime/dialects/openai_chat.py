@@ -17,6 +17,7 @@ class OpenAIChat(BodyDialect):
     log_endpoint: str = "chat"
     endpoints: tuple[Endpoint, ...] = (Endpoint("/v1/chat/completions"), Endpoint("/openai/v1/chat/completions"))
     error_prefixes: tuple[str, ...] = ("/v1", "/openai")
+    keepalive: bytes = b": ping\n\n"  # an SSE comment: every OpenAI client's parser skips it
 
     def parse(self, call: Inbound) -> ChatRequest:
         return openai.parse_request(call.body)

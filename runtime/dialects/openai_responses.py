@@ -17,6 +17,7 @@ class OpenAIResponses(BodyDialect):
     log_endpoint: str = "responses"
     endpoints: tuple[Endpoint, ...] = (Endpoint("/v1/responses"), Endpoint("/openai/v1/responses"))
     error_prefixes: tuple[str, ...] = ()  # /v1 errors render in OpenAI's shape, which this dialect shares
+    keepalive: bytes = b": ping\n\n"  # an SSE comment: the Responses stream has no ping event
 
     def parse(self, call: Inbound) -> ChatRequest:
         return responses.parse_request(call.body)

@@ -7,6 +7,7 @@ only `model` rewritten goes upstream and upstream bytes come back unchanged. Thi
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -85,7 +86,7 @@ async def handle_chat(request: Request, dialect: ClientDialect, endpoint: Endpoi
         # The key is checked on the headers alone, before a byte of the body is read (a 401, not a 400 for bad
         # JSON; and unauthenticated uploads cost no memory).
         ctx.key = await rt.hooks.authenticate(request.headers, ctx)
-        call = Inbound(await read_json(request), request.path_params, endpoint, request.query_params)
+        call = Inbound(await read_json(request), request.path_params, endpoint, request.query_params, request.headers)
         ctx.requested_model = dialect.requested_model(call)
         chat = ctx.chat = dialect.parse(call)
         ctx.stream = chat.stream
@@ -144,15 +145,36 @@ async def _stream(ex: Exchange, route: Route) -> Response:
         return await prime(attempt, attempt.adapter.stream(ex.chat, model=attempt.model, api_key=attempt.api_key))
 
     ctx = ex.ctx
-    primed = await ex.rt.dispatcher.run(ctx, route, attempt_once)
-    ctx.passthrough = isinstance(primed.first, bytes)
+    ping_seconds = ex.rt.router.gateway.server.stream_ping_seconds
+    # An upstream that answers within one keep-alive interval gets the usual response (its status and headers);
+    # a slower one (retries, fallbacks, a first event that takes its time) is waited for behind keep-alives, and a
+    # failure then reaches the client as the dialect's error event.
+    dispatch = asyncio.ensure_future(ex.rt.dispatcher.run(ctx, route, attempt_once))
+    try:
+        await asyncio.wait({dispatch}, timeout=ping_seconds)
+    except asyncio.CancelledError:
+        dispatch.cancel()
+        raise
+    upstream: PrimedStream[Any] | asyncio.Future[PrimedStream[Any]] = dispatch
+    headers = {**SSE_HEADERS, "x-request-id": ctx.request_id}  # who serves is not known yet
+    if dispatch.done():
+        upstream = dispatch.result()  # a failure: the plain error response (handle_chat)
+        headers = {**SSE_HEADERS, **ctx.response_headers()}
 
     async def done(usage: Usage | None, response: ChatResponse | None) -> None:
         await finish(ex.rt, ctx, ex.chat, response, usage)
 
-    reader = ex.dialect.relay_reader() if ctx.passthrough else None
-    relay = StreamRelay(ctx, primed, ex.dialect.encoder(ex.call), reader, ex.call.body, done)
-    return RelayResponse(relay, {**SSE_HEADERS, **ctx.response_headers()})
+    relay = StreamRelay(
+        ctx,
+        upstream,
+        ex.dialect.encoder(ex.call),
+        ex.dialect.relay_reader,
+        ex.call.body,
+        done,
+        keepalive=ex.dialect.keepalive,
+        ping_seconds=ping_seconds,
+    )
+    return RelayResponse(relay, headers)
 
 
 async def _respond_cached(ex: Exchange, cached: ChatResponse) -> Response:

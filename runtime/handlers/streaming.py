@@ -1,11 +1,11 @@
 """Streaming bodies: canonical events encoded for the client, or upstream bytes relayed unchanged (read and checked
-by `transport.passthrough`); settled once."""
+by `transport.passthrough`), with the dialect's keep-alive frame during upstream silences; settled once."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx
@@ -17,6 +17,7 @@ from bifrostc.runtime.dialects.base import EventEncoder
 from bifrostc.runtime.dialects.relay import RelayReader, Tally
 from bifrostc.runtime.dispatch import PrimedStream
 from bifrostc.runtime.errors import GatewayError
+from bifrostc.runtime.handlers.keepalive import KeepAlive, Ping
 from bifrostc.runtime.translate import replay
 from bifrostc.runtime.types import ChatResponse, MessageStart, StreamError, StreamEvent, Usage
 
@@ -39,27 +40,62 @@ class StreamRelay:
     def __init__(
         self,
         ctx: RequestContext,
-        primed: PrimedStream[Any],
+        upstream: PrimedStream[Any] | asyncio.Future[PrimedStream[Any]],
         encoder: EventEncoder,
-        reader: RelayReader | None,
+        relay_reader: Callable[[], RelayReader],
         prompt: object,
         done: Done,
+        *,
+        keepalive: bytes,
+        ping_seconds: float,
     ) -> None:
-        """`reader` reads relayed bytes (passthrough; None for canonical events); `prompt` is the client's body,
-        for an estimate of the prompt's tokens when the upstream never counted them."""
-        self.ctx, self.primed, self.encoder, self.done, self.prompt = ctx, primed, encoder, done, prompt
-        self.reader = reader
-        self.tally = reader.tally if reader is not None else Tally()
+        """`upstream` is the primed stream, or the dispatch still waiting for one (its retries and fallbacks then
+        run behind the keep-alives); `relay_reader` makes the reader of relayed bytes (passthrough); `prompt` is
+        the client's body, for an estimate of the prompt's tokens when the upstream never counted them;
+        `keepalive` is sent after each `ping_seconds` without an upstream item (the dialect's ping or comment)."""
+        self.ctx, self.encoder, self.done, self.prompt = ctx, encoder, done, prompt
+        self.keepalive = keepalive
+        self._relay_reader = relay_reader
+        self.reader: RelayReader | None = None
+        self.tally = Tally()
+        self.primed: PrimedStream[Any] | None = None
+        self._pending: asyncio.Future[PrimedStream[Any]] | None = None
+        self._late_items: AsyncGenerator[Any, None] | None = None  # reads a late dispatch's stream
+        if isinstance(upstream, PrimedStream):
+            self._bind(upstream)
+            self.paced: KeepAlive[Any] = KeepAlive(upstream, ping_seconds)
+        else:
+            self._pending = upstream
+            self._late_items = self._late(upstream)
+            self.paced = KeepAlive(self._late_items, ping_seconds)
         self.events: list[StreamEvent] = []
         self.failed = False
         self.finished = False
         self._settling: asyncio.Task[None] | None = None
 
+    def _bind(self, primed: PrimedStream[Any]) -> None:
+        self.primed = primed
+        self.ctx.passthrough = isinstance(primed.first, bytes)
+        if self.ctx.passthrough:
+            self.reader = self._relay_reader()
+            self.tally = self.reader.tally
+
+    async def _late(self, pending: asyncio.Future[PrimedStream[Any]]) -> AsyncGenerator[Any, None]:
+        primed = await pending  # a GatewayError here reaches the client as the dialect's error event
+        self._bind(primed)
+        async for item in primed:
+            yield item
+
     async def body(self) -> AsyncIterator[bytes]:
         """The client's body; an error after bytes went out closes it with the dialect's error event."""
-        ctx, tally = self.ctx, self.tally
+        ctx = self.ctx
         try:
-            async for item in self.primed:
+            async for item in self.paced:
+                tally = self.tally  # bound once the upstream answered (a late one: after the first keep-alives)
+                if isinstance(item, Ping):
+                    if not self.finished:  # nothing after the terminal frame
+                        yield self.keepalive  # between two frames: the relay only ever sends whole ones
+                    continue
                 if isinstance(item, bytes):
                     assert self.reader is not None, "relayed bytes come only from a passthrough stream"
                     self.reader.feed(item)
@@ -98,9 +134,17 @@ class StreamRelay:
 
     async def _settle(self) -> None:
         try:
-            await self.primed.aclose()
+            await self.paced.aclose()  # the reader task first: the upstream iterator must not be running
+            if self._late_items is not None:
+                await self._late_items.aclose()  # leaves the stream it read to the lines below
+            primed = self.primed or await _abandon(self._pending)
+            if primed is not None:
+                await primed.aclose()
         except (GatewayError, OSError, httpx.HTTPError, RuntimeError) as exc:
             log.warning("request %s: closing the upstream stream failed: %s", self.ctx.request_id, exc)
+        if self.primed is None:  # no upstream ever answered: nothing to bill
+            await self.done(None, None)
+            return
         usage, self.ctx.usage_estimated = self.tally.billed(self.prompt)
         response = None if self.failed or self.ctx.passthrough else _assemble(self.events)
         await self.done(usage, response)
@@ -118,6 +162,18 @@ class RelayResponse(StreamingResponse):
             await super().__call__(scope, receive, send)
         finally:
             await self.relay.settle()
+
+
+async def _abandon(pending: asyncio.Future[PrimedStream[Any]] | None) -> PrimedStream[Any] | None:
+    """A dispatch nobody waits for any more: cancelled, or its stream handed back to be closed."""
+    if pending is None:
+        return None
+    if not pending.done():
+        pending.cancel()
+        await asyncio.wait({pending})
+    if pending.cancelled() or pending.exception() is not None:
+        return None
+    return pending.result()
 
 
 def _assemble(events: list[StreamEvent]) -> ChatResponse | None:

@@ -1,9 +1,11 @@
 """The request-log dashboard: one static page plus a small JSON API over a :class:`LogStore`.
 
 Routes (mounted wherever the app likes): ``GET /`` and ``GET /logs`` serve ``dashboard_page/index.html`` (plain
-JS, no build step, no CDN) which polls ``GET /api/logs``; ``GET /api/logs/{id}`` returns one record with its
-bodies; ``GET /api/spend`` returns per-key spend from the log plus, when given, the governance report
-(``Governor.spend_report``: rows with ``kind``, ``name``, ``limit_usd``, ``spent_usd``, ``period``).
+JS, no build step, no CDN) which polls ``GET /api/logs`` (``?session=ID``: one session's rows); ``GET
+/api/logs/{id}`` returns one record with its bodies; ``GET /api/sessions/{id}`` one session's rows as a tree of
+its agents (``sessions.session_tree``); ``GET /api/spend`` returns per-key spend from the log plus, when given,
+the governance report (``Governor.spend_report``: rows with ``kind``, ``name``, ``limit_usd``, ``spent_usd``,
+``period``).
 
 When an admin key is configured every route needs it: an ``x-admin-key`` header, ``Authorization: Bearer``,
 the session cookie, or ``?key=`` on the page once (which sets the cookie and redirects to drop the key from
@@ -24,7 +26,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bifrostc.runtime.observability.store import LogFilter, LogStore
+from bifrostc.runtime.observability.sessions import session_tree
+from bifrostc.runtime.observability.store import MAX_LIMIT, LogFilter, LogStore
 
 NONE = "'none'"
 SpendReport = Callable[[], Awaitable[Any]]
@@ -103,6 +106,7 @@ def _filters(request: Request) -> LogFilter:
         since=float(since) if since else None,
         limit=_int_param(request, "limit", 100) or 100,
         before_id=_int_param(request, "before", None),
+        session=q.get("session") or None,
     )
 
 
@@ -141,6 +145,16 @@ def dashboard_routes(
             return JSONResponse({"error": "not found"}, status_code=404, headers=headers)
         return JSONResponse(row, headers=headers)
 
+    async def session(request: Request) -> Response:
+        if not guard.allows(request):
+            return _unauthorized(headers)
+        session_id = request.path_params["session_id"]
+        rows = await sink_store.query(LogFilter(session=session_id, limit=MAX_LIMIT))
+        if not rows:
+            return JSONResponse({"error": "not found"}, status_code=404, headers=headers)
+        tree = session_tree(session_id, rows, truncated=len(rows) == MAX_LIMIT)
+        return JSONResponse(tree, headers=headers)
+
     async def spend(request: Request) -> Response:
         if not guard.allows(request):
             return _unauthorized(headers)
@@ -154,5 +168,6 @@ def dashboard_routes(
         Route("/logs", page, methods=["GET"], name="dashboard_logs"),
         Route("/api/logs", list_logs, methods=["GET"], name="api_logs"),
         Route("/api/logs/{record_id}", log_detail, methods=["GET"], name="api_log_detail"),
+        Route("/api/sessions/{session_id}", session, methods=["GET"], name="api_session"),
         Route("/api/spend", spend, methods=["GET"], name="api_spend"),
     ]

@@ -12,12 +12,16 @@ from collections.abc import Mapping
 
 from bifrostc.runtime import config
 from bifrostc.runtime.context import Hooks, LogRecord, WrappedHooks
+from bifrostc.runtime.dialects.base import MAX_SESSION_CHARS
 from bifrostc.runtime.errors import anthropic_error_type
 from bifrostc.runtime.governance.pricing import find_price, price_cost
 from bifrostc.runtime.observability.records import RequestRecord, apply_request, apply_response
 from bifrostc.runtime.observability.telemetry import Telemetry
 from bifrostc.runtime.types import Usage
 
+AGENT_HEADER = "x-claude-code-agent-id"
+PARENT_AGENT_HEADER = "x-claude-code-parent-agent-id"
+REQUEST_CLASS_HEADER = "x-claude-code-request-class"
 PriceCache = dict[tuple[str, str], config.Price | None]
 _PRICE_CACHE_MAX = 1024  # (provider, model) pairs; bounded because passthrough models are client-chosen
 
@@ -43,6 +47,10 @@ def record_from_log(
         virtual_key=getattr(key, "key_name", None),
         team=getattr(key, "team", None),
         customer=getattr(key, "customer", None),
+        session_id=ctx.session,
+        agent_id=_header(ctx.headers, AGENT_HEADER),
+        parent_agent_id=_header(ctx.headers, PARENT_AGENT_HEADER),
+        request_class=_header(ctx.headers, REQUEST_CLASS_HEADER),
         requested_model=ctx.requested_model or None,
         route=ctx.route,
         provider=ctx.provider,
@@ -68,6 +76,11 @@ def record_from_log(
             price = _price(ctx.provider, ctx.upstream_model, pricing, price_cache)
             record.cost_usd = 0.0 if price is None else price_cost(price, ctx.usage)
     return record
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name)
+    return value[:MAX_SESSION_CHARS] if value else None
 
 
 def _price(

@@ -52,6 +52,12 @@ class RequestRecord:
     virtual_key: str | None = None  # virtual key *name*, never its value
     team: str | None = None
     customer: str | None = None
+    # Who sent it (Claude Code's headers; the session also from the body, as affinity reads it): a session's rows,
+    # its subagents' (agent_id, under parent_agent_id or the main thread) and its compactions (request_class).
+    session_id: str | None = None
+    agent_id: str | None = None
+    parent_agent_id: str | None = None
+    request_class: str | None = None  # main | subagent | compaction | auxiliary (CLAUDE_CODE_GATEWAY_HINT_HEADERS=1)
     requested_model: str | None = None
     route: str | None = None
     provider: str | None = None
@@ -95,6 +101,12 @@ class RequestRecord:
             self.error_message = redact_text(self.error_message)
         if self.requested_model:  # client-chosen text too: a key pasted as the model name
             self.requested_model = redact_text(self.requested_model)
+        if self.session_id:  # client-chosen as well (a header, metadata.user_id, user)
+            self.session_id = redact_text(self.session_id)
+        if self.agent_id:
+            self.agent_id = redact_text(self.agent_id)
+        if self.parent_agent_id:
+            self.parent_agent_id = redact_text(self.parent_agent_id)
         if keep_bodies:
             self.request_messages = redact(self.request_messages)
             self.response_content = redact(self.response_content)

@@ -62,6 +62,7 @@ class LogFilter:
     since: float | None = None  # unix seconds
     limit: int = 100
     before_id: int | None = None  # a seq: return only older rows (pagination)
+    session: str | None = None  # session_id (Claude Code's session, or what affinity keyed on)
 
 
 class StoreUnavailable(RuntimeError):
@@ -117,13 +118,13 @@ class LogSql:
         types = _SQL_TYPES[self.flavour]
         columns = [_SEQ_COLUMN[self.flavour]]
         columns += [f"{name} {types[_KINDS.get(name, 'text')]}" for name in RECORD_FIELDS]
+        return [f"CREATE TABLE IF NOT EXISTS {self.table} ({', '.join(columns)})"]
+
+    def index_statements(self) -> list[str]:
+        """Run after `missing_columns`: an index may name a column an older table only now got."""
         base = self.table.replace('"', "").replace(".", "_")
-        return [
-            f"CREATE TABLE IF NOT EXISTS {self.table} ({', '.join(columns)})",
-            f"CREATE INDEX IF NOT EXISTS {base}_ts_idx ON {self.table} (ts)",
-            f"CREATE INDEX IF NOT EXISTS {base}_id_idx ON {self.table} (id)",
-            f"CREATE INDEX IF NOT EXISTS {base}_key_idx ON {self.table} (virtual_key)",
-        ]
+        named = (("ts", "ts"), ("id", "id"), ("key", "virtual_key"), ("session", "session_id"))
+        return [f"CREATE INDEX IF NOT EXISTS {base}_{name}_idx ON {self.table} ({column})" for name, column in named]
 
     def add_column(self, name: str) -> str:
         """Additive migration: a record field newer than the table becomes a nullable column (a flag: false)."""
@@ -185,7 +186,7 @@ class LogSql:
         if f.model:
             clauses.append(f"(requested_model = {m} OR route = {m} OR upstream_model = {m})")
             params += [f.model, f.model, f.model]
-        for column, value in (("virtual_key", f.key), ("provider", f.provider)):
+        for column, value in (("virtual_key", f.key), ("provider", f.provider), ("session_id", f.session)):
             if value:
                 clauses.append(f"{column} = {m}")
                 params.append(value)

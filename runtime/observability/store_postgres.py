@@ -83,7 +83,7 @@ class PostgresLogStore:
                     await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
                 for statement in self._sql.create_statements():
                     await conn.execute(statement)
-                for statement in self._sql.missing_columns(await self._columns(conn)):
+                for statement in self._sql.missing_columns(await self._columns(conn)) + self._sql.index_statements():
                     await conn.execute(statement)
             self._schema_ready = True
         return conn

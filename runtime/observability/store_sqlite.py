@@ -52,7 +52,7 @@ class SqliteLogStore:
         for statement in self._sql.create_statements():
             conn.execute(statement)
         existing = [row[1] for row in conn.execute(f"PRAGMA table_info({self._sql.table})")]
-        for statement in self._sql.missing_columns(existing):
+        for statement in self._sql.missing_columns(existing) + self._sql.index_statements():
             conn.execute(statement)
         self._conn = conn
 

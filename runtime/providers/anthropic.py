@@ -14,8 +14,17 @@ from bifrostc.runtime.translate.claude_history import fit_for_claude
 from bifrostc.runtime.types import ChatRequest, ChatResponse, StreamEvent
 
 ANTHROPIC_VERSION = "2023-06-01"
-# Client headers worth forwarding on passthrough: they select API behaviour, never identity.
-FORWARDED_HEADERS = ("anthropic-version", "anthropic-beta")
+
+
+def forwarded_headers(client_headers: Mapping[str, str]) -> dict[str, str]:
+    """Every `anthropic-*` header of the client (version, betas and whatever Anthropic adds next) goes to an
+    Anthropic upstream unchanged: they select API behaviour; credentials travel in other headers."""
+    forwarded: dict[str, str] = {}
+    for name, value in client_headers.items():  # Starlette's Headers repeat a name sent twice: join them
+        key = name.lower()
+        if key.startswith("anthropic-"):
+            forwarded[key] = f"{forwarded[key]},{value}" if key in forwarded else value
+    return forwarded
 
 
 class AnthropicAdapter(HttpAdapter):
@@ -55,14 +64,14 @@ class AnthropicAdapter(HttpAdapter):
         self, body: dict[str, Any], *, model: str, api_key: str | None, client_headers: Mapping[str, str]
     ) -> UpstreamReply:
         """Forward the client's body with only `model` rewritten; the caller relays the raw bytes."""
-        forwarded = {name: client_headers[name] for name in FORWARDED_HEADERS if name in client_headers}
+        forwarded = forwarded_headers(client_headers)
         fitted = fit_for_claude(body)  # history from other model families, made acceptable to Claude
         return await self.open(self.messages_url, {**fitted, "model": model}, api_key, extra_headers=forwarded)
 
     async def count_tokens(
         self, body: dict[str, Any], *, model: str, api_key: str | None, client_headers: Mapping[str, str]
     ) -> dict[str, Any]:
-        forwarded = {name: client_headers[name] for name in FORWARDED_HEADERS if name in client_headers}
+        forwarded = forwarded_headers(client_headers)
         return await self.post_json(
             f"{self.messages_url}/count_tokens",
             {**fit_for_claude(body), "model": model},

@@ -62,10 +62,13 @@ def headless_env(home: pathlib.Path, gateway_url: str, model: str, **extra: str)
     }
 
 
-async def run_claude(binary: str, env: dict[str, str], cwd: pathlib.Path, *args: str) -> tuple[int, bytes, bytes]:
-    """``claude -p MARKER_PROMPT`` allowed to run Bash; fails the test rather than hang past 120 s."""
-    argv = [binary, "-p", MARKER_PROMPT, "--output-format", "json", *args]
-    argv += ["--permission-mode", "bypassPermissions", "--allowedTools", "Bash"]
+async def run_claude(
+    binary: str, env: dict[str, str], cwd: pathlib.Path, *args: str, prompt: str = MARKER_PROMPT, tools: str = "Bash"
+) -> tuple[int, bytes, bytes]:
+    """``claude -p MARKER_PROMPT`` (or ``prompt``) allowed to run Bash (or ``tools``); fails the test rather than
+    hang past 120 s."""
+    argv = [binary, "-p", prompt, "--output-format", "json", *args]
+    argv += ["--permission-mode", "bypassPermissions", "--allowedTools", tools]
     proc = await asyncio.create_subprocess_exec(
         *argv, cwd=cwd, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )

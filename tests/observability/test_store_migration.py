@@ -1,5 +1,6 @@
-"""A log table created before a column was added (here: usage_estimated) gains it when a store opens it: old rows
-stay and read the column's default, new rows carry it."""
+"""A log table created before a column was added (usage_estimated; the session, agent, parent agent and request
+class columns) gains it when a store opens it: old rows stay and read the column's default, new rows carry it, and
+the session index is built on the added column."""
 
 from __future__ import annotations
 
@@ -16,15 +17,19 @@ from bifrostc.runtime.observability.store_postgres import PostgresLogStore
 from bifrostc.runtime.observability.store_sqlite import SqliteLogStore
 from tests.observability.conftest import POSTGRES_DSN
 
-ADDED_FIELDS = ("usage_estimated",)  # newer than tables already in the wild
+# newer than tables already in the wild
+ADDED_FIELDS = ("usage_estimated", "session_id", "agent_id", "parent_agent_id", "request_class")
 OLD_FIELDS = [f for f in RECORD_FIELDS if f not in ADDED_FIELDS]
 
 
 async def _check(store: LogStore) -> None:
-    await store.write_batch([RequestRecord(id="new", ts=2.0, usage_estimated=True)])
+    new = RequestRecord(id="new", ts=2.0, usage_estimated=True, session_id="s-1", agent_id="a-1")
+    await store.write_batch([new])
     rows = {r["id"]: r for r in await store.query(LogFilter())}
     assert rows["old"]["usage_estimated"] is False and rows["old"]["status"] == 200
+    assert rows["old"]["session_id"] is None
     assert rows["new"]["usage_estimated"] is True
+    assert [(r["id"], r["agent_id"]) for r in await store.query(LogFilter(session="s-1"))] == [("new", "a-1")]
 
 
 async def test_sqlite_table_from_before_gains_the_added_columns(tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ class UrlModelMessages(AnthropicMessages):
 
     def parse(self, call: Inbound) -> ChatRequest:
         body = {**call.body, "model": call.params["model"], "stream": bool(call.endpoint.stream)}
-        return super().parse(Inbound(body, call.params, call.endpoint, call.query))
+        return super().parse(Inbound(body, call.params, call.endpoint, call.query, call.headers))
 
 
 class Logged(Hooks):

@@ -6,5 +6,7 @@ export ANTHROPIC_DEFAULT_HAIKU_MODEL=cheap
 export ANTHROPIC_DEFAULT_OPUS_MODEL=smart
 export ANTHROPIC_DEFAULT_SONNET_MODEL=smart
 export ANTHROPIC_SMALL_FAST_MODEL=cheap
+# Claude Code names each request's agent and request class (main, subagent, compaction, auxiliary) for the log.
+export CLAUDE_CODE_GATEWAY_HINT_HEADERS=1
 export OPENAI_BASE_URL=http://127.0.0.1:8080/v1
 export OPENAI_API_KEY="${BIFROSTC_CLAUDE_KEY}"
