@@ -122,6 +122,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="serve a routing.py that does not match out/MANIFEST.json (edited by hand) instead of refusing it",
     )
+    cmd.add_argument(
+        "--workers",
+        metavar="N|auto",
+        help="gateway processes on the one port (default: BIFROSTC_WORKERS, else server.workers: auto, one per"
+        " core this process may use)",
+    )
     cmd.set_defaults(handler=_serve)
     return parser
 
@@ -266,18 +272,20 @@ def _serve(args: argparse.Namespace) -> int:
     from bifrostc.runtime.loadout import LoadoutError
     from bifrostc.runtime.providers import UnknownProviderType
     from bifrostc.runtime.server import serve  # lazy: the compiler works without the runtime's dependencies
+    from bifrostc.runtime.supervisor import WorkersError
 
     options: dict[str, bool] = {} if args.access_log is None else {"access_log": args.access_log}  # None: env
     if args.allow_modified:
         options["allow_modified"] = True
     try:
-        serve(args.out_dir, host=args.host, port=args.port, reload=args.reload, **options)
+        return serve(args.out_dir, host=args.host, port=args.port, reload=args.reload, workers=args.workers, **options)
+    except WorkersError as exc:  # e.g. --workers 4 with the embedded state in memory
+        raise UsageError(str(exc)) from exc
     except UnknownProviderType as exc:  # e.g. bedrock without bifrostc[aws]: one line naming the extra
         raise UsageError(str(exc)) from exc
     except LoadoutError as exc:  # missing, modified or broken routing.py: one line, no traceback
         print(f"bifrostc: error: {exc}", file=sys.stderr)
         return INVALID
-    return OK
 
 
 if __name__ == "__main__":

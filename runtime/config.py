@@ -104,6 +104,7 @@ class Network:
     backoff_max: float = 8.0
     breaker_threshold: int = 5  # consecutive failures (5xx, timeouts; not 429s) that open a target's breaker
     breaker_cooldown_seconds: float = 30.0  # open breaker: seconds before one trial request goes through
+    max_connections: int = 4096  # upstream connections open at once to this provider, per worker process
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,6 +252,7 @@ class Server:
     allowed_hosts: tuple[str, ...] = ()  # Host names accepted; empty: loopback names + host ("*": any)
     shutdown_grace_seconds: float = 20.0  # SIGTERM: then open streams get their dialect's error event
     header_timeout_seconds: float = 10.0  # a request's headers must arrive within this (slowloris)
+    workers: int | str = "auto"  # worker processes of `bifrostc serve` (runtime/supervisor.py); auto: one per core
 
 
 # --- Claude Code's gateway protocol under /claude-code (bifrostc.runtime.claude_gateway) ---
