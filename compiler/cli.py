@@ -274,11 +274,13 @@ def _serve(args: argparse.Namespace) -> int:
     from bifrostc.runtime.server import serve  # lazy: the compiler works without the runtime's dependencies
     from bifrostc.runtime.supervisor import WorkersError
 
-    options: dict[str, bool] = {} if args.access_log is None else {"access_log": args.access_log}  # None: env
+    options: dict[str, bool | str] = {} if args.access_log is None else {"access_log": args.access_log}  # None: env
     if args.allow_modified:
         options["allow_modified"] = True
+    if args.workers is not None:  # None: BIFROSTC_WORKERS, then server.workers
+        options["workers"] = args.workers
     try:
-        return serve(args.out_dir, host=args.host, port=args.port, reload=args.reload, workers=args.workers, **options)
+        status = serve(args.out_dir, host=args.host, port=args.port, reload=args.reload, **options)
     except WorkersError as exc:  # e.g. --workers 4 with the embedded state in memory
         raise UsageError(str(exc)) from exc
     except UnknownProviderType as exc:  # e.g. bedrock without bifrostc[aws]: one line naming the extra
@@ -286,6 +288,7 @@ def _serve(args: argparse.Namespace) -> int:
     except LoadoutError as exc:  # missing, modified or broken routing.py: one line, no traceback
         print(f"bifrostc: error: {exc}", file=sys.stderr)
         return INVALID
+    return status or OK  # 1: the supervisor stopped because workers kept dying at start
 
 
 if __name__ == "__main__":
