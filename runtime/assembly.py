@@ -139,6 +139,8 @@ def build_parts(gateway: config.Gateway, environ: Mapping[str, str]) -> Parts:
     parts = Parts(governor=governor, cache=ResponseCache.from_config(config.Cache()), telemetry=telemetry, mcp=None)
     embed = _embedder(parts, gateway.cache.embedding_route) if gateway.cache.embedding_route else None
     parts.cache = ResponseCache.from_config(gateway.cache, redis_url=redis_url, embed=embed)
+    if telemetry.metrics is not None:
+        telemetry.metrics.describe_cache(gateway.cache.mode, gateway.cache.backend)
     if gateway.mcp_servers:
         from bifrostc.runtime.mcp.gateway import McpGateway
 

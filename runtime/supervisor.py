@@ -131,6 +131,7 @@ class Supervisor:
     state_dir: pathlib.Path = field(default_factory=lambda: pathlib.Path(tempfile.mkdtemp(prefix="bifrostc-workers-")))
     workers: dict[int, Worker] = field(default_factory=dict)
     restarts: int = 0
+    lost_log_records: int = 0  # killed workers' unwritten request-log records, from their last report
     start_failures: int = 0
     _due: dict[int, float] = field(default_factory=dict)  # index -> when to start it again
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -173,6 +174,7 @@ class Supervisor:
             "expected": self.count,
             "alive": alive,
             "restarts": self.restarts,
+            "lost_log_records": self.lost_log_records,
             "pids": {str(i): w.process.pid for i, w in self.workers.items()},
         }
         temporary = self.state_file.with_suffix(".tmp")
@@ -186,6 +188,8 @@ class Supervisor:
         from prometheus_client.multiprocess import mark_process_dead
 
         pid = worker.process.pid
+        if code < 0:  # killed: what it had not written yet is gone (a clean exit flushes its log first)
+            self.lost_log_records += self._pending_records(pid)
         mark_process_dead(pid, str(self.metrics_dir))  # its live gauges go; its counters keep counting
         self._ready_marker(pid).unlink(missing_ok=True)
         del self.workers[worker.index]
@@ -196,6 +200,19 @@ class Supervisor:
         delay = 0.0 if worker.ready else min(5.0, 0.5 * 2 ** (self.start_failures - 1))
         log.error("worker %d (pid %d) %s; starting it again in %.1fs", worker.index, pid, how, delay)
         self._due[worker.index] = time.monotonic() + delay
+
+    def _pending_records(self, pid: int) -> int:
+        """The request-log records a dead worker last reported as accepted and unwritten (its live gauge file)."""
+        from prometheus_client.mmap_dict import MmapedDict
+
+        from bifrostc.runtime.observability.metrics import PENDING_METRIC
+
+        path = self.metrics_dir / f"gauge_livesum_{pid}.db"
+        try:
+            values = MmapedDict.read_all_values_from_file(str(path))
+        except (OSError, ValueError):
+            return 0
+        return int(sum(value for key, value, _, _ in values if json.loads(key)[0] == PENDING_METRIC))
 
     def _watch(self) -> int:
         while not self._stop.wait(POLL_S):

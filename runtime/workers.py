@@ -57,12 +57,14 @@ class WorkersStatus:
     restarts: int  # workers restarted after dying since the server started
     index: int  # this worker's
     pid: int  # this worker's
+    lost_log_records: int = 0  # what killed workers held unwritten, from their last report
 
     def as_dict(self) -> dict[str, int]:
         return {
             "alive": self.alive,
             "expected": self.expected,
             "restarts": self.restarts,
+            "lost_log_records": self.lost_log_records,
             "index": self.index,
             "pid": self.pid,
         }
@@ -71,16 +73,16 @@ class WorkersStatus:
 def status(environ: Mapping[str, str] | None = None) -> WorkersStatus:
     """What the supervisor last wrote (one small file read); a lone process reports itself alive."""
     env = os.environ if environ is None else environ
-    alive, restarts, expected = 1, 0, expected_workers(env)
+    alive, restarts, lost, expected = 1, 0, 0, expected_workers(env)
     path = env.get(STATE_ENV)
     if path:
         try:
             data = json.loads(Path(path).read_text())
             alive, restarts = int(data["alive"]), int(data["restarts"])
-            expected = int(data["expected"])
+            expected, lost = int(data["expected"]), int(data.get("lost_log_records", 0))
         except (OSError, ValueError, KeyError, TypeError):
             alive = 0  # not written yet, or torn: report nothing rather than a guess
-    return WorkersStatus(expected, alive, restarts, worker_index(env), os.getpid())
+    return WorkersStatus(expected, alive, restarts, worker_index(env), os.getpid(), lost)
 
 
 @dataclass(slots=True)

@@ -33,6 +33,29 @@ _TTFT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60)
 _CHILD_CACHE_MAX = 4096
 _POOL_WAIT_BUCKETS = (0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+PENDING_METRIC = "bifrostc_log_records_pending"  # the supervisor reads a killed worker's last value
+
+
+def _workers_metrics() -> Iterator[Metric]:
+    """`serve --workers`: the supervisor's view (runtime/workers.py status), the same from every worker."""
+    from bifrostc.runtime.workers import status
+
+    current = status()
+    yield GaugeMetricFamily("bifrostc_workers_expected", "Worker processes asked for", current.expected)
+    yield GaugeMetricFamily("bifrostc_workers_alive", "Worker processes serving", current.alive)
+    yield CounterMetricFamily(
+        "bifrostc_worker_restarts", "Worker processes started again after dying", value=current.restarts
+    )
+    yield CounterMetricFamily(
+        "bifrostc_worker_lost_log_records",
+        "Request-log records a killed worker held unwritten (its last report; requests it was serving add to this)",
+        value=current.lost_log_records,
+    )
+
+
+class _WorkersCollector(Collector):
+    def collect(self) -> Iterator[Metric]:
+        yield from _workers_metrics()
 
 
 def multiprocess_dir() -> str | None:
@@ -49,6 +72,9 @@ class LogSinkStats(Protocol):
 
     @property
     def spooled(self) -> int: ...
+
+    @property
+    def unsettled(self) -> int: ...
 
     def drop_counts(self) -> dict[str, int]: ...
 
@@ -96,6 +122,12 @@ class _LogSinkBridge:
             registry=r,
             multiprocess_mode="livesum",
         )
+        self.pending = Gauge(
+            PENDING_METRIC,
+            "Request-log records accepted and not yet stored (lost if a worker is killed)",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
         self.store_up = Gauge(
             "bifrostc_log_store_up",
             "1 while the last log write reached the store",
@@ -117,6 +149,7 @@ class _LogSinkBridge:
         for reason, count in sink.drop_counts().items():
             self._advance("drop:" + reason, count, self.dropped.labels(reason))
         self.spooled.set(sink.spooled)
+        self.pending.set(sink.unsettled)
         self.store_up.set(1 if sink.available else 0)
 
 
@@ -198,6 +231,19 @@ class GatewayMetrics:
         if record.upstream_errors:
             self.upstream_errors.labels(provider).inc(record.upstream_errors)
 
+    def describe_cache(self, mode: str, backend: str) -> None:
+        """The response cache's scope: a memory cache is each worker's own (hits depend on which worker
+        answers), a Redis one is shared by every worker and replica."""
+        scope = "worker" if backend == "memory" else "shared"
+        info = Gauge(
+            "bifrostc_cache_info",
+            "The response cache: mode, backend, and whether its entries are per worker or shared",
+            ["mode", "backend", "scope"],
+            registry=self.registry,
+            multiprocess_mode="max",
+        )
+        info.labels(mode, backend, scope).set(1)
+
     def observe_pool_wait(self, provider: str, seconds: float) -> None:
         """A request waited ``seconds`` for an upstream connection (runtime/http.py pool_wait_observers)."""
         self.pool_wait.labels(provider).observe(seconds)
@@ -214,12 +260,18 @@ class GatewayMetrics:
         if self._bridge is not None:
             self._bridge.sync()
 
+    def note_pending(self) -> None:
+        """After a record was handed to the sink: keep the pending count a killed worker leaves behind fresh."""
+        if self._bridge is not None:
+            self._bridge.pending.set(self._bridge.sink.unsettled)
+
     def render(self) -> bytes:
         if not self.multiprocess:
             return generate_latest(self.registry)
         self.sync()
         registry = CollectorRegistry()
         MultiProcessCollector(registry, path=self.multiprocess)  # every worker's values, summed
+        registry.register(_WorkersCollector())
         return generate_latest(registry)
 
     async def endpoint(self, request: Request) -> Response:

@@ -112,6 +112,8 @@ class Telemetry:
         self.tracer.record(record)
         if self.sink is not None:
             self.sink.submit(record)
+            if self.metrics is not None:
+                self.metrics.note_pending()
 
     def routes(
         self,

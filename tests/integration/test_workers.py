@@ -200,6 +200,9 @@ async def test_metrics_from_any_worker_total_the_whole_log(server: Server) -> No
     scrapes = [httpx.get(f"{server.url}/metrics", headers=ADMIN, timeout=10).text for _ in range(8)]
     # Each scrape lands on some worker; each sums all four (prometheus multiprocess files).
     assert {_requests_total(text) for text in scrapes} == {float(len(rows))}
+    assert all("bifrostc_workers_alive 4.0" in text and "bifrostc_workers_expected 4.0" in text for text in scrapes)
+    # The memory cache is each worker's own, and says so.
+    assert 'bifrostc_cache_info{backend="memory",mode="off",scope="worker"} 1.0' in scrapes[0]
     # The dashboard reads the one SQLite log: every worker shows the same rows.
     pages = {tuple(r["id"] for r in _rows(server.url)) for _ in range(4)}
     assert len(pages) == 1
@@ -261,6 +264,9 @@ async def test_a_sigkilled_worker_is_restarted_and_the_others_answer_every_reque
         async with httpx.AsyncClient(timeout=30, limits=limits) as client:
             await asyncio.gather(killer(client), *(client_loop(client) for _ in range(32)))
             body = (await client.get(f"{served.url}/health", headers=ADMIN)).json()
+            metrics = (await client.get(f"{served.url}/metrics", headers=ADMIN)).text
+        answered = sum(1 for o in outcomes if o[2] == 200)
+        rows = await asyncio.to_thread(_wait_rows, served.url, "plain", answered - body["workers"]["lost_log_records"])
 
     kill = killed_at[0]
     after = [status for sent, _, status in outcomes if sent > kill]
@@ -271,3 +277,10 @@ async def test_a_sigkilled_worker_is_restarted_and_the_others_answer_every_reque
     assert len(failed) <= 32
     assert body["workers"]["restarts"] >= 1 and body["workers"]["alive"] == WORKERS
     assert "killed by SIGKILL" in served.stderr()
+    # Its unwritten log records are counted (an estimate from its last report; often 0 with 25 ms batches).
+    lost = body["workers"]["lost_log_records"]
+    assert f"bifrostc_worker_lost_log_records_total {float(lost)}" in metrics
+    assert re.search(r"^bifrostc_worker_restarts_total [1-9]", metrics, re.M)
+    # Every answered request has its row, but for what the killed worker had not written; none twice.
+    assert answered - lost <= len(rows) <= len(outcomes)
+    assert len({r["id"] for r in rows}) == len(rows)
