@@ -190,7 +190,7 @@ class Supervisor:
         pid = worker.process.pid
         if code < 0:  # killed: what it had not written yet is gone (a clean exit flushes its log first)
             self.lost_log_records += self._pending_records(pid)
-        mark_process_dead(pid, str(self.metrics_dir))  # its live gauges go; its counters keep counting
+        mark_process_dead(pid, str(self.metrics_dir))  # type: ignore[no-untyped-call]  # live gauges go
         self._ready_marker(pid).unlink(missing_ok=True)
         del self.workers[worker.index]
         how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exited with status {code}"
@@ -209,7 +209,7 @@ class Supervisor:
 
         path = self.metrics_dir / f"gauge_livesum_{pid}.db"
         try:
-            values = MmapedDict.read_all_values_from_file(str(path))
+            values = MmapedDict.read_all_values_from_file(str(path))  # type: ignore[no-untyped-call]
         except (OSError, ValueError):
             return 0
         return int(sum(value for key, value, _, _ in values if json.loads(key)[0] == PENDING_METRIC))

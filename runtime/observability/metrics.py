@@ -270,7 +270,7 @@ class GatewayMetrics:
             return generate_latest(self.registry)
         self.sync()
         registry = CollectorRegistry()
-        MultiProcessCollector(registry, path=self.multiprocess)  # every worker's values, summed
+        MultiProcessCollector(registry, path=self.multiprocess)  # type: ignore[no-untyped-call]  # all workers, summed
         registry.register(_WorkersCollector())
         return generate_latest(registry)
 
