@@ -3,27 +3,35 @@
 One server (module fixture) takes every test but the SIGKILL one: 256 concurrent clients against a small budget
 never spend past it, a 100/min rate limit admits exactly 100, the request log has one row per answer and
 /metrics (from any worker) counts what the log holds, and a rebuilt out/ reaches every worker. The SIGKILL test
-has a server of its own: a killed worker is restarted and every request sent after the kill is answered.
+has a server of its own: a killed worker is restarted and every request sent after the kill is answered; so
+has the SIGTERM one: two workers end their open streams after the grace period and log each stream once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
 
+from bifrostc.runtime.observability.store import DEFAULT_TABLE
 from tests.integration.replicas import build, free_port
 from tests.integration.serve_process import serve_spec
 
@@ -284,3 +292,72 @@ async def test_a_sigkilled_worker_is_restarted_and_the_others_answer_every_reque
     # Every answered request has its row, but for what the killed worker had not written; none twice.
     assert answered - lost <= len(rows) <= len(outcomes)
     assert len({r["id"] for r in rows}) == len(rows)
+
+
+STALL_SPEC = """\
+version: 1
+server: {{port: {{port}}, shutdown_grace_seconds: 1}}
+providers:
+  stalling: {{type: openai, base_url: "{up}/v1", api_key_env: UP_KEY, network: {{max_retries: 0}}}}
+models:
+  stalls: {{target: stalling/gpt-4o}}
+observability: {{sqlite_path: "{db}", log_bodies: false}}
+"""
+
+
+def stalling_upstream(release: asyncio.Event) -> Starlette:
+    """OpenAI Chat Completions (its wire format) that sends one delta, then goes silent until released."""
+
+    async def completions(request: Request) -> Response:
+        if request.headers.get("authorization") != "Bearer sk-upstream-0123456789":
+            return JSONResponse(
+                {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}}, 401
+            )
+        chunk = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o"}
+        delta = {**chunk, "choices": [{"index": 0, "delta": {"role": "assistant", "content": "thinking"}}]}
+
+        async def body() -> AsyncIterator[bytes]:
+            yield f"data: {json.dumps(delta)}\n\n".encode()
+            await release.wait()
+
+        return StreamingResponse(body(), media_type="text/event-stream")
+
+    return Starlette(routes=[Route("/v1/chat/completions", completions, methods=["POST"])])
+
+
+async def test_sigterm_drains_every_worker_and_logs_each_stream_once(live_server, tmp_path: Path) -> None:
+    release = asyncio.Event()
+    db = tmp_path / "log.db"
+    body = {"model": "stalls", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    async with live_server(stalling_upstream(release)) as up:
+        try:
+            spec = STALL_SPEC.format(up=up, db=db)
+            env = {"UP_KEY": "sk-upstream-0123456789"}
+            async with serve_spec(tmp_path, spec, env, ("--workers", "2"), ready_s=READY_S) as served:
+                limits = httpx.Limits(max_keepalive_connections=0)
+                async with httpx.AsyncClient(base_url=served.url, timeout=30, limits=limits) as http:
+                    streams = []
+                    for _ in range(8):  # a new connection each: spread over both workers
+                        request = http.build_request("POST", "/v1/chat/completions", json=body, headers=CLOSE)
+                        streams.append(await http.send(request, stream=True))
+                    readers = [stream.aiter_bytes() for stream in streams]
+                    for reader in readers:
+                        seen = b""
+                        while b"thinking" not in seen:
+                            seen += await anext(reader)
+                    served.terminate()
+                    # Each worker ends its open streams with an error event once its grace period is over
+                    # (a stream left open would hold this read until the client's 30 s timeout).
+                    tails = [b"".join([chunk async for chunk in reader]) for reader in readers]
+                    for stream in streams:
+                        await stream.aclose()
+                await served.wait_exit(60)
+                stderr = served.stderr()
+        finally:
+            release.set()
+    assert served.proc.returncode == 0, stderr[-2000:]
+    assert all(b"shutting down" in tail for tail in tails)
+    assert stderr.count("Finished server process") == 2  # both workers drained and exited
+    with sqlite3.connect(db) as conn:  # every stream has its one row, written before the workers exited
+        rows = conn.execute(f'SELECT COUNT(*), COUNT(DISTINCT id) FROM "{DEFAULT_TABLE}"').fetchone()
+    assert rows == (8, 8)
