@@ -182,8 +182,8 @@ def serve(
         count = resolve_workers(gateway, 1 if app_options and workers is None else workers)
         bind_host = host or gateway.server.host
         bind_port = port if port is not None else gateway.server.port
-        _warn_port(port, gateway.server.port)
         if count.count > 1:
+            _warn_port(port, gateway.server.port)
             if app_options:
                 raise WorkersError(f"serve(workers={count.count}) takes no app options: {sorted(app_options)}")
             options = {"out_dir": str(out_dir), "reload": reload, "access_log": access_log}
@@ -241,6 +241,8 @@ def _run_worker(
         app_options["lifespan_hooks"] = [*app_options.get("lifespan_hooks", ()), _ready_marker(ready_dir)]
     app = build_server_app(out_dir, reload=reload, allow_modified=allow_modified, **app_options)
     server_config = app.state.runtime.gateway.server
+    if listen_fd is None:  # workers: the supervisor said it once
+        _warn_port(port, server_config.port)
     config = uvicorn.Config(
         app,
         host=host or server_config.host,
