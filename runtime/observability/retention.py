@@ -1,7 +1,6 @@
 """Request-log retention: delete rows older than ``observability.retention_days``, at start-up and then hourly.
 
-Every replica runs it (deleting what another replica already deleted is a no-op, so no coordination is needed),
-but only one worker of a `serve --workers N` server (runtime/workers.py `runs_once_per_server`).
+Every replica runs it; deleting what another replica already deleted is a no-op, so no coordination is needed.
 Budgets and rate limits live in the governance counters, not the log, so pruning never resets a budget.
 """
 
