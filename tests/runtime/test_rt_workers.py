@@ -106,3 +106,17 @@ def test_status_without_a_supervisor_is_one_worker_alive(tmp_path: Path) -> None
     )
     state.write_text("{")  # torn: nothing claimed alive
     assert workers.status({workers.STATE_ENV: str(state)}).alive == 0
+
+
+def test_workers_that_keep_dying_at_start_stop_the_server(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")  # the state file's directory is a file: every worker fails to open it
+    spec = tmp_path / "gateway.yaml"
+    spec.write_text(SPEC.format(db=blocker / "state.db"))
+    build(spec, tmp_path / "out")
+    command = [sys.executable, "-m", "bifrostc.compiler.cli", "serve", str(tmp_path / "out"), "--workers", "2"]
+    command += ["--port", "0"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "3 workers in a row died before serving: stopping" in done.stderr
+    assert "starting it again" in done.stderr  # each death logged before the server gave up
