@@ -193,7 +193,7 @@ class Supervisor:
         mark_process_dead(pid, str(self.metrics_dir))  # type: ignore[no-untyped-call]  # live gauges go
         self._ready_marker(pid).unlink(missing_ok=True)
         del self.workers[worker.index]
-        how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exited with status {code}"
+        how = f"killed by {_signal_name(-code)}" if code < 0 else f"exited with status {code}"
         if not worker.ready:
             self.start_failures += 1
         self.restarts += 1
@@ -291,6 +291,13 @@ def supervise(count: WorkerCount, host: str, port: int, grace_s: float, worker_o
         os.getpid(),
     )
     return Supervisor(count.count, sock, grace_s, worker_options).run()
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def _die_with_parent() -> None:
