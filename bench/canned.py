@@ -27,12 +27,14 @@ def openai_json(model: str) -> bytes:
     )
 
 
-def openai_stream(model: str) -> bytes:
+def openai_stream(model: str, deltas: int | None = None) -> bytes:
+    """The canned answer as an OpenAI stream; ``deltas``: that many content deltas (cycling the words)."""
     base = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": model}
+    words = WORDS if deltas is None else [WORDS[i % len(WORDS)] for i in range(deltas)]
     chunks = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}]
-    chunks += [{**base, "choices": [{"index": 0, "delta": {"content": w}, "finish_reason": None}]} for w in WORDS]
+    chunks += [{**base, "choices": [{"index": 0, "delta": {"content": w}, "finish_reason": None}]} for w in words]
     chunks.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
-    usage = {"prompt_tokens": 12, "completion_tokens": len(WORDS), "total_tokens": 12 + len(WORDS)}
+    usage = {"prompt_tokens": 12, "completion_tokens": len(words), "total_tokens": 12 + len(words)}
     chunks.append({**base, "choices": [], "usage": usage})
     return b"".join(_sse(c) for c in chunks) + b"data: [DONE]\n\n"
 

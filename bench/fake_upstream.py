@@ -2,7 +2,9 @@
 
 Serves POST /v1/chat/completions (OpenAI) and POST /v1/messages (Anthropic), JSON or SSE depending on the
 request's "stream" flag, plus GET /health. Prints "ready <port>" on stdout once listening.
-Run: python bench/fake_upstream.py --port 0
+With ``--stream-events N --event-gap-ms G`` a stream is N OpenAI deltas sent G ms apart (a slow agent stream,
+bench/slow_streams.py); otherwise the canned 12-delta stream is sent at once.
+Run: python bench/fake_upstream.py --port 0 [--stream-events 60 --event-gap-ms 20]
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import canned  # sibling module: Python puts bench/ on sys.path when running thi
 import orjson
 
 MAX_BODY = 16 * 1024 * 1024
+PACING: dict[str, float] = {"events": 0, "gap_s": 0.0}  # set from the command line
 
 
 def _route(method: str, path: str, body: bytes) -> tuple[int, bytes, bytes]:
@@ -28,7 +31,9 @@ def _route(method: str, path: str, body: bytes) -> tuple[int, bytes, bytes]:
         return 400, b"application/json", b'{"error":{"message":"bad json"}}'
     model = str(payload.get("model", "bench"))
     streaming = bool(payload.get("stream"))
-    if path.startswith("/v1/chat"):
+    if path.startswith("/v1/chat") and streaming and PACING["events"]:
+        data = canned.openai_stream(model, int(PACING["events"]))
+    elif path.startswith("/v1/chat"):
         data = canned.openai_stream(model) if streaming else canned.openai_json(model)
     else:
         data = canned.anthropic_stream(model) if streaming else canned.anthropic_json(model)
@@ -45,11 +50,21 @@ async def _serve_connection(reader: asyncio.StreamReader, writer: asyncio.Stream
             length = int(headers.get("content-length", "0"))
             body = await reader.readexactly(length) if 0 < length <= MAX_BODY else b""
             status, ctype, data = _route(method, path, body)
-            writer.write(
-                b"HTTP/1.1 %d %s\r\ncontent-type: %s\r\ncontent-length: %d\r\n\r\n"
-                % (status, b"OK" if status == 200 else b"ERR", ctype, len(data))
-                + data
+            head = b"HTTP/1.1 %d %s\r\ncontent-type: %s\r\ncontent-length: %d\r\n\r\n" % (
+                status,
+                b"OK" if status == 200 else b"ERR",
+                ctype,
+                len(data),
             )
+            if ctype == b"text/event-stream" and PACING["gap_s"]:
+                events = data.split(b"\n\n")[:-1]
+                writer.write(head)
+                for event in events:
+                    writer.write(event + b"\n\n")
+                    await writer.drain()
+                    await asyncio.sleep(PACING["gap_s"])
+            else:
+                writer.write(head + data)
             await writer.drain()
             if headers.get("connection", "").lower() == "close":
                 break
@@ -70,7 +85,16 @@ async def main(port: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--stream-events", type=int, default=0, help="OpenAI stream deltas (0: the canned 12)")
+    parser.add_argument("--event-gap-ms", type=float, default=0.0, help="pause after each stream event")
     args = parser.parse_args()
+    PACING.update(events=args.stream_events, gap_s=args.event_gap_ms / 1000)
+    try:
+        import uvloop  # optional: 1,000 slow streams cost the upstream less CPU
+
+        uvloop.install()
+    except ImportError:
+        pass
     try:
         asyncio.run(main(args.port))
     except KeyboardInterrupt:

@@ -31,13 +31,17 @@ async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> b
     return await reader.read()  # close-delimited
 
 
-async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> tuple[int, bytes]:
+async def _exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+) -> tuple[int, bytes, float]:
+    """(status, body, when the response head arrived: perf_counter)."""
     writer.write(request)
     head = await reader.readuntil(b"\r\n\r\n")
+    head_at = time.perf_counter()  # the gateway sends its head with the first event (first-event rule)
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split(" ", 2)[1])
     headers = {k.strip().lower(): v.strip() for k, v in (ln.split(":", 1) for ln in lines[1:] if ":" in ln)}
-    return status, await _read_body(reader, headers)
+    return status, await _read_body(reader, headers), head_at
 
 
 class Load:
@@ -51,17 +55,20 @@ class Load:
         self.args = args
         self.expect = args.expect.encode()
         self.latencies: list[float] = []
+        self.first_bytes: list[float] = []
+        self.idle_connections = 0  # connections that completed no good response in the run
         self.errors = 0
         self.started = 0
 
     async def worker(self, deadline: float) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", self.args.port)
+        good = 0
         try:
             while time.perf_counter() < deadline and self.started < self.args.max_requests:
                 self.started += 1
                 t0 = time.perf_counter()
                 try:
-                    status, body = await _exchange(reader, writer, self.request)
+                    status, body, head_at = await _exchange(reader, writer, self.request)
                 except (asyncio.IncompleteReadError, ConnectionError, ValueError):
                     self.errors += 1
                     writer.close()
@@ -69,11 +76,14 @@ class Load:
                     continue
                 if status == 200 and self.expect in body:
                     self.latencies.append(time.perf_counter() - t0)
+                    self.first_bytes.append(head_at - t0)
+                    good += 1
                 else:
                     self.errors += 1
                     if self.args.show_errors:
                         print(status, body[:500])
         finally:
+            self.idle_connections += good == 0
             writer.close()
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
@@ -92,7 +102,11 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
     await asyncio.gather(*(load.worker(deadline) for _ in range(args.connections)))
     elapsed = time.perf_counter() - t0
     lat = sorted(load.latencies)
+    first = sorted(load.first_bytes)
     return {
+        "first_byte_p50_us": _percentile(first, 0.50) * 1e6,
+        "first_byte_p99_us": _percentile(first, 0.99) * 1e6,
+        "idle_connections": load.idle_connections,
         "requests": len(lat),
         "errors": load.errors,
         "elapsed_s": elapsed,

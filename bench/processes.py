@@ -44,9 +44,10 @@ def _cli_command() -> list[str]:
     return [exe] if exe else [sys.executable, "-c", CLI]
 
 
-async def start_upstream() -> tuple[asyncio.subprocess.Process, int]:
+async def start_upstream(*extra: str) -> tuple[asyncio.subprocess.Process, int]:
+    """`extra`: fake_upstream.py options (e.g. the slow-stream pacing)."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(BENCH_DIR / "fake_upstream.py"), "--port", "0", stdout=asyncio.subprocess.PIPE
+        sys.executable, str(BENCH_DIR / "fake_upstream.py"), "--port", "0", *extra, stdout=asyncio.subprocess.PIPE
     )
     assert proc.stdout is not None
     line = await asyncio.wait_for(proc.stdout.readline(), timeout=10)
@@ -55,12 +56,17 @@ async def start_upstream() -> tuple[asyncio.subprocess.Process, int]:
     return proc, int(line.split()[1])
 
 
-def build_out(workdir: Path, upstream_url: str) -> Path:
-    """Render bench/gateway.yaml for this upstream and compile it with `bifrostc build`."""
-    spec = workdir / "gateway.yaml"
+def build_out(workdir: Path, upstream_url: str, *, max_connections: int | None = None, name: str = "out") -> Path:
+    """Render bench/gateway.yaml for this upstream and compile it with `bifrostc build` (`max_connections`: the
+    providers' network.max_connections; None: the default)."""
+    spec = workdir / f"{name}.yaml"
     text = (BENCH_DIR / "gateway.yaml").read_text().replace("__UPSTREAM_URL__", upstream_url)
+    if max_connections is not None:
+        text = text.replace(
+            "      max_retries: 0\n", f"      max_retries: 0\n      max_connections: {max_connections}\n"
+        )
     spec.write_text(text.replace("__WORKDIR__", str(workdir)))
-    out = workdir / "out"
+    out = workdir / name
     if importlib.util.find_spec("bifrostc.compiler.cli") is None:
         print("bench: bifrostc.compiler.cli is missing; writing out/routing.py with bench/fallback_out.py")
         fallback_out.write_routing(out, upstream_url)
@@ -80,22 +86,25 @@ class Gateway:
     log: Path
 
 
-def serve_command(how: str, out: Path, port: int) -> list[str]:
+def serve_command(how: str, out: Path, port: int, workers: int = 1) -> list[str]:
+    """`workers`: `serve --workers` (1 unless a case measures more: the numbers are per process)."""
     if how == "cli":
         if importlib.util.find_spec("bifrostc.compiler.cli") is None:
             raise BenchError("`bifrostc serve` unavailable: bifrostc.compiler.cli is missing")
-        return [*_cli_command(), "serve", str(out), "--host", "127.0.0.1", "--port", str(port)]
+        serve = [*_cli_command(), "serve", str(out), "--host", "127.0.0.1", "--port", str(port)]
+        return [*serve, "--workers", str(workers)]
     return [sys.executable, "-c", APP, str(out), str(port)]
 
 
-async def start_gateway(how: str, out: Path, *, timeout: float) -> Gateway:
-    """Launch the gateway and time process start -> first GET /health 200."""
+async def start_gateway(how: str, out: Path, *, timeout: float, workers: int = 1) -> Gateway:
+    """Launch the gateway and time process start -> first GET /health 200 (with workers: all of them up)."""
     port = free_port()
-    log = out.parent / f"gateway-{how}.log"
+    log = out.parent / f"gateway-{how}-{out.name}-{workers}.log"
     env = {**os.environ, "BENCH_UPSTREAM_KEY": "sk-bench"}
     started = time.perf_counter()
+    command = serve_command(how, out, port, workers)
     with log.open("wb") as sink:
-        proc = subprocess.Popen(serve_command(how, out, port), stdout=sink, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env)
     deadline = started + timeout
     while time.perf_counter() < deadline:
         if proc.poll() is not None:

@@ -128,6 +128,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="serve a routing.py that does not match out/MANIFEST.json (edited by hand) instead of refusing it",
     )
+    cmd.add_argument(
+        "--workers",
+        metavar="N|auto",
+        help="gateway processes on the one port (default: BIFROSTC_WORKERS, else server.workers: auto, one per"
+        " core this process may use)",
+    )
     cmd.set_defaults(handler=_serve)
     return parser
 
@@ -296,18 +302,26 @@ def _serve(args: argparse.Namespace) -> int:
     from bifrostc.runtime.loadout import LoadoutError
     from bifrostc.runtime.providers import UnknownProviderType
     from bifrostc.runtime.server import serve  # lazy: the compiler works without the runtime's dependencies
+    from bifrostc.runtime.supervisor import WorkersError
 
-    options: dict[str, bool] = {} if args.access_log is None else {"access_log": args.access_log}  # None: env
-    if args.allow_modified:
-        options["allow_modified"] = True
     try:
-        serve(args.out_dir, host=args.host, port=args.port, reload=args.reload, **options)
+        status = serve(
+            args.out_dir,
+            host=args.host,
+            port=args.port,
+            reload=args.reload,
+            access_log=args.access_log,  # None: the env decides
+            allow_modified=args.allow_modified,
+            workers=args.workers,  # None: BIFROSTC_WORKERS, then server.workers
+        )
+    except WorkersError as exc:  # e.g. --workers 4 with the embedded state in memory
+        raise UsageError(str(exc)) from exc
     except UnknownProviderType as exc:  # e.g. bedrock without bifrostc[aws]: one line naming the extra
         raise UsageError(str(exc)) from exc
     except LoadoutError as exc:  # missing, modified or broken routing.py: one line, no traceback
         print(f"bifrostc: error: {exc}", file=sys.stderr)
         return INVALID
-    return OK
+    return status or OK  # 1: the supervisor stopped because workers kept dying at start
 
 
 if __name__ == "__main__":

@@ -53,6 +53,11 @@ class NetworkSpec(SpecModel):
     breaker_cooldown_seconds: Seconds = Field(
         default=30.0, description="Seconds an open breaker waits before letting one trial request through."
     )
+    max_connections: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
+        default=4096,
+        description="Upstream connections open at once to this provider, per worker process (a stream holds one"
+        " until it ends); more requests wait for a free one (bifrostc_upstream_pool_wait_seconds).",
+    )
 
 
 class ProviderSpec(SpecModel):
@@ -299,6 +304,12 @@ class ServerSpec(SpecModel):
         default=15.0,
         description="A stream to a client gets a keep-alive (Anthropic's `event: ping`, an SSE comment for the"
         " OpenAI dialects) after this many seconds without bytes, so idle watchdogs and proxies keep it open.",
+    )
+    workers: Annotated[int, Field(ge=1, le=1024)] | Literal["auto"] = Field(
+        default="auto",
+        description="Gateway worker processes `bifrostc serve` runs on one port; auto: one per core this process"
+        " may use (1 when the embedded state is in memory and cannot be shared). `serve --workers` and the"
+        " BIFROSTC_WORKERS env var override it.",
     )
 
 

@@ -30,11 +30,13 @@ from bifrostc.runtime.governance import Governor
 from bifrostc.runtime.governance import keys as key_policy
 from bifrostc.runtime.governance.keys import KeyContext, KeyRing
 from bifrostc.runtime.health import HealthSource
+from bifrostc.runtime.http import AiohttpTransport
 from bifrostc.runtime.observability.dashboard import dashboard_routes
 from bifrostc.runtime.observability.log_hooks import TelemetryHooks
 from bifrostc.runtime.observability.telemetry import Telemetry
 from bifrostc.runtime.router import Router
 from bifrostc.runtime.types import Usage
+from bifrostc.runtime.workers import WorkersHealth, expected_workers
 
 if TYPE_CHECKING:  # the MCP SDK costs ~0.5 s and ~35 MB to import: only loaded when the spec has mcp_servers
     from bifrostc.runtime.mcp.gateway import McpGateway
@@ -140,6 +142,8 @@ def build_parts(gateway: config.Gateway, environ: Mapping[str, str]) -> Parts:
     parts = Parts(governor=governor, cache=ResponseCache.from_config(config.Cache()), telemetry=telemetry, mcp=None)
     embed = _embedder(parts, gateway.cache.embedding_route) if gateway.cache.embedding_route else None
     parts.cache = ResponseCache.from_config(gateway.cache, redis_url=redis_url, embed=embed)
+    if telemetry.metrics is not None:
+        telemetry.metrics.describe_cache(gateway.cache.mode, gateway.cache.backend)
     if gateway.mcp_servers:
         from bifrostc.runtime.mcp.gateway import McpGateway
 
@@ -151,6 +155,8 @@ def build_parts(gateway: config.Gateway, environ: Mapping[str, str]) -> Parts:
             environ=environ,
         )
         parts.health_sources.append(McpHealth(parts.mcp))
+    if expected_workers(environ) > 1:
+        parts.health_sources.append(WorkersHealth())
     sink = telemetry.sink
     for source in (sink.store if sink is not None else None, governor.store):
         if isinstance(source, HealthSource):  # the log store; Redis governance state (ResilientCounterStore)
@@ -217,6 +223,14 @@ def _lifespan(parts: Parts) -> Callable[[Starlette], contextlib.AbstractAsyncCon
     return lifespan
 
 
+def _attach(parts: Parts, app: Starlette) -> None:
+    parts.app = app
+    metrics = parts.telemetry.metrics
+    transport = app.state.http_client._transport  # stable private attribute (see runtime/http.py)
+    if metrics is not None and isinstance(transport, AiohttpTransport):
+        transport.pool_wait_observers.append(metrics.observe_pool_wait)
+
+
 def gateway_app_options(gateway: config.Gateway, *, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Keyword arguments for create_app/build_server_app that wire every subsystem for `gateway`."""
     env = os.environ if environ is None else environ
@@ -225,7 +239,7 @@ def gateway_app_options(gateway: config.Gateway, *, environ: Mapping[str, str] |
         "hooks_factory": _hooks_factory(parts, env),
         "extra_routes": _routes(parts, gateway, env),
         "lifespan_hooks": [_lifespan(parts)],
-        "on_app": lambda app: setattr(parts, "app", app),
+        "on_app": lambda app: _attach(parts, app),
         "parts": parts,
     }
 

@@ -105,6 +105,7 @@ class Network:
     backoff_max: float = 8.0
     breaker_threshold: int = 5  # consecutive failures (5xx, timeouts; not 429s) that open a target's breaker
     breaker_cooldown_seconds: float = 30.0  # open breaker: seconds before one trial request goes through
+    max_connections: int = 4096  # upstream connections open at once to this provider, per worker process
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,6 +275,7 @@ class Server:
     shutdown_grace_seconds: float = 20.0  # SIGTERM: then open streams get their dialect's error event
     header_timeout_seconds: float = 10.0  # a request's headers must arrive within this (slowloris)
     stream_ping_seconds: float = 15.0  # a client stream gets its dialect's keep-alive after this long without bytes
+    workers: int | str = "auto"  # worker processes of `bifrostc serve` (runtime/supervisor.py); auto: one per core
 
 
 # --- Claude Code's gateway protocol under /claude-code (bifrostc.runtime.claude_gateway) ---

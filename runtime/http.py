@@ -11,9 +11,11 @@ httpx.Response the adapters use; other adapters keep the full httpx client API o
 from __future__ import annotations
 
 import codecs
+import time
 import urllib.request
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import contextmanager
+from types import SimpleNamespace
 
 import aiohttp
 import httpx
@@ -24,7 +26,15 @@ from aiohttp.tracing import Trace
 
 from bifrostc.runtime import config
 
-POOL_LIMITS = httpx.Limits(max_connections=512, max_keepalive_connections=128, keepalive_expiry=60.0)
+# Connections per provider pool come from `network.max_connections` (a stream holds one until it ends, so a fixed
+# cap would throttle long streams: 512 / 1.18 s streams = 433 streams/s); this default is for the other pool.
+DEFAULT_MAX_CONNECTIONS = 4096
+KEEPALIVE_SECONDS = 60.0
+POOL_LIMITS = httpx.Limits(
+    max_connections=DEFAULT_MAX_CONNECTIONS, max_keepalive_connections=None, keepalive_expiry=KEEPALIVE_SECONDS
+)
+PoolWaitObserver = Callable[[str, float], None]  # (provider, seconds a request waited for a free connection)
+DEFAULT_POOL = ""  # the pool of requests that name no provider (the httpx client API, probes)
 MAX_HEADER_BYTES = 65536  # aiohttp's default (8190) is below h11's; providers' headers stay well under this
 
 # Most specific first: aiohttp's timeout classes are also connection errors.
@@ -138,7 +148,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     def __init__(self, limits: httpx.Limits = POOL_LIMITS, proxies: dict[str, str] | None = None) -> None:
         self._limits = limits
-        self._session: aiohttp.ClientSession | None = None
+        self._sessions: dict[str, aiohttp.ClientSession] = {}  # one pool per provider, sized by its network
+        self.pool_wait_observers: list[PoolWaitObserver] = []  # e.g. the bifrostc_upstream_pool_wait_seconds metric
         self._proxies = urllib.request.getproxies_environment() if proxies is None else proxies
         self._proxy_by_origin: dict[tuple[str, str, int | None], str | None] = {}
         self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
@@ -156,23 +167,46 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             self._proxy_by_origin[origin] = proxy
         return self._proxy_by_origin[origin]
 
-    def _session_now(self) -> aiohttp.ClientSession:
+    def _session_now(self, pool: str = DEFAULT_POOL, limit: int | None = None) -> aiohttp.ClientSession:
         # Created on first use: aiohttp binds the session to the running event loop.
-        if self._session is None or self._session.closed:
+        session = self._sessions.get(pool)
+        if session is None or session.closed:
             connector = _PoolConnector(
-                limit=self._limits.max_connections or 0,
+                limit=limit if limit is not None else (self._limits.max_connections or 0),
+                limit_per_host=0,
                 keepalive_timeout=self._limits.keepalive_expiry or 0,
                 ssl=httpx.create_ssl_context(),  # same CA bundle (certifi, SSL_CERT_FILE/DIR) as httpx used
             )
-            self._session = aiohttp.ClientSession(
+            session = aiohttp.ClientSession(
                 connector=connector,
                 cookie_jar=aiohttp.DummyCookieJar(),
                 trust_env=False,
                 skip_auto_headers=("User-Agent", "Content-Type"),  # send what the request says, as httpx does
                 max_line_size=MAX_HEADER_BYTES,
                 max_field_size=MAX_HEADER_BYTES,
+                trace_configs=[self._pool_trace(pool)],
             )
-        return self._session
+            self._sessions[pool] = session
+        return session
+
+    def _pool_trace(self, pool: str) -> aiohttp.TraceConfig:
+        """aiohttp signals when a request queues for a connection (the pool is at its limit) and when it gets one."""
+        trace = aiohttp.TraceConfig()
+        observers = self.pool_wait_observers
+
+        async def queued(_: aiohttp.ClientSession, context: SimpleNamespace, __: object) -> None:
+            context.pool_wait_start = time.perf_counter()
+
+        async def dequeued(_: aiohttp.ClientSession, context: SimpleNamespace, __: object) -> None:
+            start = getattr(context, "pool_wait_start", None)
+            if start is not None:
+                waited = time.perf_counter() - start
+                for observe in observers:
+                    observe(pool, waited)
+
+        trace.on_connection_queued_start.append(queued)
+        trace.on_connection_queued_end.append(dequeued)
+        return trace
 
     def _timeout(self, timeout: Mapping[str, float | None]) -> aiohttp.ClientTimeout:
         key = (timeout.get("pool"), timeout.get("connect"), timeout.get("read"))
@@ -183,10 +217,17 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return found
 
     async def post(
-        self, url: httpx.URL, content: bytes, headers: Mapping[str, str], timeout: Mapping[str, float | None]
+        self,
+        url: httpx.URL,
+        content: bytes,
+        headers: Mapping[str, str],
+        timeout: Mapping[str, float | None],
+        pool: tuple[str, int] | None = None,
     ) -> UpstreamResponse:
+        """`pool`: (provider name, its max_connections); None: the default pool."""
+        session = self._session_now(*pool) if pool is not None else self._session_now()
         with _mapped_errors(None):
-            response = await self._session_now().request(
+            response = await session.request(
                 "POST",
                 yarl.URL(str(url), encoded=True),  # as httpx encoded it: a SigV4 signature covers the exact path
                 headers=headers,
@@ -219,8 +260,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         )
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        sessions, self._sessions = list(self._sessions.values()), {}
+        for session in sessions:
+            await session.close()
 
 
 class _NoCookies(httpx.Cookies):
@@ -253,13 +295,15 @@ async def post_upstream(
     content: bytes,
     headers: Mapping[str, str],
     timeout: dict[str, float | None],
+    pool: tuple[str, int] | None = None,
 ) -> UpstreamReply:
     """POST with the body unread. On AiohttpTransport, natively; on any other transport (tests inject an
     httpx.MockTransport) as an httpx.Request sent straight to it. Either way AsyncClient.send is skipped: the
-    gateway uses none of what it adds (auth flows, redirects, cookies, event hooks) and it costs ~110 µs."""
+    gateway uses none of what it adds (auth flows, redirects, cookies, event hooks) and it costs ~110 µs.
+    `pool`: (provider name, network.max_connections), the provider's own connection pool."""
     transport: httpx.AsyncBaseTransport = client._transport  # stable private attribute, as _cookies above
     if isinstance(transport, AiohttpTransport):
-        return await transport.post(url, content, headers, timeout)
+        return await transport.post(url, content, headers, timeout, pool)
     request = httpx.Request("POST", url, content=content, headers=headers, extensions={"timeout": timeout})
     response = await transport.handle_async_request(request)
     response.request = request

@@ -161,29 +161,88 @@ def serve(
     reload: bool = True,
     access_log: bool | None = None,
     allow_modified: bool = False,
+    workers: str | int | None = None,
+    listen_fd: int | None = None,
+    ready_dir: str | None = None,
     **app_options: Any,
-) -> None:
+) -> int:
     """Serve out/ with uvicorn (uvloop + httptools when installed). `reload`: hot-swap a rebuilt routing.py.
     `access_log`: uvicorn's per-request log line, off unless asked for (or BIFROSTC_ACCESS_LOG=1): formatting
     and writing it costs ~40 µs a request, and the request log store records every request anyway.
-    `app_options` go to create_app (hooks_factory, extra_routes, lifespan_hooks)."""
+    `workers`: processes (an int or "auto"; None: BIFROSTC_WORKERS, then server.workers); more than one runs
+    runtime/supervisor.py, which starts each worker through this function with `listen_fd` (the shared socket)
+    and `ready_dir` (where it marks itself ready). `app_options` go to create_app (hooks_factory, extra_routes,
+    lifespan_hooks; one process only). Returns the exit status."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    if listen_fd is None:
+        from bifrostc.runtime.supervisor import WorkersError, resolve_workers, supervise
+
+        gateway = load_routing(routing_path(pathlib.Path(out_dir)), allow_modified=allow_modified).gateway
+        # App options (hooks, routes) live in this process: they cannot be handed to other workers.
+        count = resolve_workers(gateway, 1 if app_options and workers is None else workers)
+        bind_host = host or gateway.server.host
+        bind_port = port if port is not None else gateway.server.port
+        if count.count > 1:
+            _warn_port(port, gateway.server.port)
+            if app_options:
+                raise WorkersError(f"serve(workers={count.count}) takes no app options: {sorted(app_options)}")
+            options = {"out_dir": str(out_dir), "reload": reload, "access_log": access_log}
+            options["allow_modified"] = allow_modified
+            return supervise(count, bind_host, bind_port, gateway.server.shutdown_grace_seconds, options)
+        log.info(
+            "bifrostc serve: 1 worker (%s) on http://%s:%d, pid %d", count.source, bind_host, bind_port, os.getpid()
+        )
+    _run_worker(out_dir, host, port, reload, access_log, allow_modified, listen_fd, ready_dir, app_options)
+    return 0
+
+
+def _warn_port(port: int | None, spec_port: int) -> None:
+    if port is not None and port != spec_port:
+        log.warning(
+            "serving on port %d, but out/env.sh and out/mcp.json send clients to port %d: set server.port: %d"
+            " in the spec and rebuild, or serve without --port",
+            port,
+            spec_port,
+            port,
+        )
+
+
+def _ready_marker(ready_dir: str) -> Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]:
+    """A lifespan hook telling the supervisor this worker started (a file named after its pid)."""
+
+    @contextlib.asynccontextmanager
+    async def hook(app: Starlette) -> AsyncIterator[None]:
+        pathlib.Path(ready_dir, f"ready.{os.getpid()}").touch()
+        yield
+
+    return hook
+
+
+def _run_worker(
+    out_dir: pathlib.Path,
+    host: str | None,
+    port: int | None,
+    reload: bool,
+    access_log: bool | None,
+    allow_modified: bool,
+    listen_fd: int | None,
+    ready_dir: str | None,
+    app_options: dict[str, Any],
+) -> None:
+    import socket
+
     import uvicorn
 
     from bifrostc.runtime.http_server import MAX_HEADER_BYTES, SHUTDOWN_CUT_SECONDS, GracefulServer, protocol_class
     from bifrostc.runtime.loadout import configured_secrets
     from bifrostc.runtime.observability.redaction import install_log_redaction, register_secrets
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    if ready_dir is not None:
+        app_options["lifespan_hooks"] = [*app_options.get("lifespan_hooks", ()), _ready_marker(ready_dir)]
     app = build_server_app(out_dir, reload=reload, allow_modified=allow_modified, **app_options)
     server_config = app.state.runtime.gateway.server
-    if port is not None and port != server_config.port:
-        log.warning(
-            "serving on port %d, but out/env.sh and out/mcp.json send clients to port %d: set server.port: %d"
-            " in the spec and rebuild, or serve without --port",
-            port,
-            server_config.port,
-            port,
-        )
+    if listen_fd is None:  # workers: the supervisor said it once
+        _warn_port(port, server_config.port)
     config = uvicorn.Config(
         app,
         host=host or server_config.host,
@@ -202,4 +261,8 @@ def serve(
     register_secrets(configured_secrets(app.state.runtime.gateway))
     install_log_redaction()
     tune_gc()
-    GracefulServer(config, server_config.shutdown_grace_seconds).run()
+    server = GracefulServer(config, server_config.shutdown_grace_seconds)
+    if listen_fd is None:
+        server.run()
+    else:
+        server.run(sockets=[socket.socket(fileno=listen_fd)])  # the supervisor's socket, shared by every worker

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -12,6 +13,10 @@ from typing import Any
 
 import pytest
 import uvicorn
+
+# Every `bifrostc serve` a test starts runs one process unless the test asks for more (`--workers N`): the
+# spec's default (auto: one per core) would make each test's server a supervisor with N workers.
+os.environ.setdefault("BIFROSTC_WORKERS", "1")
 
 
 @contextlib.asynccontextmanager

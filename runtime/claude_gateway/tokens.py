@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import orjson
 
+from bifrostc.runtime.workers import shared_secret
+
 log = logging.getLogger("bifrostc.claude_gateway")
 _HEADER = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=").decode()
 
@@ -72,10 +74,14 @@ class TokenSigner:
 
 
 def signing_secret(secret_env: str | None, environ: Mapping[str, str]) -> bytes:
-    """The secret from ``secret_env``; without one, a random secret for this process (tokens die with it)."""
+    """The secret from ``secret_env``; without one, a random secret for this server (tokens die with it): the
+    supervisor's, shared by its workers, else this process's own."""
     value = environ.get(secret_env) if secret_env else None
     if value:
         return value.encode()
+    shared = shared_secret()  # several workers of one server (serve --workers): one secret for all of them
+    if shared is not None and not secret_env:
+        return shared
     if secret_env:
         log.error("claude_code.sign_in.secret_env is %s but it is not set: using a per-process secret", secret_env)
     else:

@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from bifrostc.runtime.health import HealthSource, run_checks
 from bifrostc.runtime.loadout import LoadedRouting
+from bifrostc.runtime.workers import status as workers_status
 
 CREATED_AT = "2025-01-01T00:00:00Z"  # public names have no real creation date; keep it stable
 
@@ -72,6 +73,7 @@ async def health(request: Request) -> Response:
             "format_version": loaded.format_version if loaded else None,
         },
         "checks": checks,
+        "workers": workers_status().as_dict(),  # alive/expected of `serve --workers`, and which one answered
     }
     if routing_error is not None:
         body["routing_error"] = routing_error

@@ -2,15 +2,23 @@
 
 A private registry keeps two gateways in one process (tests, the CLI) from colliding on metric names,
 and keeps library metrics we did not ask for off our ``/metrics`` page.
+
+Several workers (``serve --workers``, runtime/supervisor.py): the supervisor points every worker at one
+``PROMETHEUS_MULTIPROC_DIR`` before Python starts, so prometheus_client keeps each value in a per-process mmap
+file and ``/metrics`` from any worker sums every worker's, dead ones' counters included (the supervisor removes
+a dead worker's live gauges). The log sink's own counters are copied into multiprocess metrics at each scrape
+and every second (``sync``), as they cannot be read from another process.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any, Protocol
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
@@ -23,6 +31,36 @@ _DURATION_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600)
 _TTFT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60)
 # Label sets whose children are memoised; requested model names are client-chosen, so the memo is bounded.
 _CHILD_CACHE_MAX = 4096
+_POOL_WAIT_BUCKETS = (0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+PENDING_METRIC = "bifrostc_log_records_pending"  # the supervisor reads a killed worker's last value
+
+
+def _workers_metrics() -> Iterator[Metric]:
+    """`serve --workers`: the supervisor's view (runtime/workers.py status), the same from every worker."""
+    from bifrostc.runtime.workers import status
+
+    current = status()
+    yield GaugeMetricFamily("bifrostc_workers_expected", "Worker processes asked for", current.expected)
+    yield GaugeMetricFamily("bifrostc_workers_alive", "Worker processes serving", current.alive)
+    yield CounterMetricFamily(
+        "bifrostc_worker_restarts", "Worker processes started again after dying", value=current.restarts
+    )
+    yield CounterMetricFamily(
+        "bifrostc_worker_lost_log_records",
+        "Request-log records a killed worker held unwritten (its last report; requests it was serving add to this)",
+        value=current.lost_log_records,
+    )
+
+
+class _WorkersCollector(Collector):
+    def collect(self) -> Iterator[Metric]:
+        yield from _workers_metrics()
+
+
+def multiprocess_dir() -> str | None:
+    """The directory workers share metrics through, when this process is one of several workers."""
+    return os.environ.get(MULTIPROC_ENV) or None
 
 
 class LogSinkStats(Protocol):
@@ -34,6 +72,9 @@ class LogSinkStats(Protocol):
 
     @property
     def spooled(self) -> int: ...
+
+    @property
+    def unsettled(self) -> int: ...
 
     def drop_counts(self) -> dict[str, int]: ...
 
@@ -62,9 +103,61 @@ class _LogSinkCollector(Collector):
         yield GaugeMetricFamily("bifrostc_log_store_up", "1 while the last log write reached the store", sink.available)
 
 
+class _LogSinkBridge:
+    """The sink's counters as multiprocess metrics: counters advance by what changed since the last sync."""
+
+    def __init__(self, sink: LogSinkStats, registry: CollectorRegistry) -> None:
+        self.sink = sink
+        r = registry
+        self.dropped = Counter(
+            "bifrostc_log_records_dropped", "Request-log records lost, by reason", ["reason"], registry=r
+        )
+        self.written = Counter("bifrostc_log_records_written", "Request-log records stored", registry=r)
+        self.restarts = Counter(
+            "bifrostc_log_writer_restarts", "Request-log writer tasks restarted after dying", registry=r
+        )
+        self.spooled = Gauge(
+            "bifrostc_log_spool_records",
+            "Request-log records spooled on disk, waiting for the store",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.pending = Gauge(
+            PENDING_METRIC,
+            "Request-log records accepted and not yet stored (lost if a worker is killed)",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.store_up = Gauge(
+            "bifrostc_log_store_up",
+            "1 while the last log write reached the store",
+            registry=r,
+            multiprocess_mode="livemin",
+        )
+        self._seen: dict[str, int] = {}
+
+    def _advance(self, name: str, value: int, counter: Any) -> None:
+        delta = value - self._seen.get(name, 0)
+        if delta > 0:
+            counter.inc(delta)
+            self._seen[name] = value
+
+    def sync(self) -> None:
+        sink = self.sink
+        self._advance("written", sink.written, self.written)
+        self._advance("restarts", sink.restarts, self.restarts)
+        for reason, count in sink.drop_counts().items():
+            self._advance("drop:" + reason, count, self.dropped.labels(reason))
+        self.spooled.set(sink.spooled)
+        self.pending.set(sink.unsettled)
+        self.store_up.set(1 if sink.available else 0)
+
+
 class GatewayMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
+        self.multiprocess = multiprocess_dir()
+        self._bridge: _LogSinkBridge | None = None
         r = self.registry
         self.requests = Counter(
             "bifrostc_requests", "Requests handled", ["dialect", "route", "provider", "status"], registry=r
@@ -88,6 +181,13 @@ class GatewayMetrics:
         self.cache_hits = Counter("bifrostc_cache_hits", "Responses served from the cache", registry=r)
         self.fallbacks = Counter("bifrostc_fallbacks", "Requests answered by a fallback route", registry=r)
         self.upstream_errors = Counter("bifrostc_upstream_errors", "Failed upstream attempts", ["provider"], registry=r)
+        self.pool_wait = Histogram(
+            "bifrostc_upstream_pool_wait_seconds",
+            "Time a request waited for a free upstream connection (its provider's network.max_connections)",
+            ["provider"],
+            buckets=_POOL_WAIT_BUCKETS,
+            registry=r,
+        )
         # labels() builds and locks on every call (~1.5 µs each); the children for a label set never change.
         self._request_children: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}
         self._token_children = {d: self.tokens.labels(d) for d in ("input", "output", "cache_read", "cache_write")}
@@ -131,12 +231,48 @@ class GatewayMetrics:
         if record.upstream_errors:
             self.upstream_errors.labels(provider).inc(record.upstream_errors)
 
+    def describe_cache(self, mode: str, backend: str) -> None:
+        """The response cache's scope: a memory cache is each worker's own (hits depend on which worker
+        answers), a Redis one is shared by every worker and replica."""
+        scope = "worker" if backend == "memory" else "shared"
+        info = Gauge(
+            "bifrostc_cache_info",
+            "The response cache: mode, backend, and whether its entries are per worker or shared",
+            ["mode", "backend", "scope"],
+            registry=self.registry,
+            multiprocess_mode="max",
+        )
+        info.labels(mode, backend, scope).set(1)
+
+    def observe_pool_wait(self, provider: str, seconds: float) -> None:
+        """A request waited ``seconds`` for an upstream connection (runtime/http.py pool_wait_observers)."""
+        self.pool_wait.labels(provider).observe(seconds)
+
     def watch_log_sink(self, sink: LogSinkStats) -> None:
         """Export the request-log writer's health: drops by reason, spool backlog, restarts."""
-        self.registry.register(_LogSinkCollector(sink))
+        if self.multiprocess:
+            self._bridge = _LogSinkBridge(sink, self.registry)
+        else:
+            self.registry.register(_LogSinkCollector(sink))
+
+    def sync(self) -> None:
+        """Copy this worker's log-sink counters into the shared files (multiprocess mode; else a no-op)."""
+        if self._bridge is not None:
+            self._bridge.sync()
+
+    def note_pending(self) -> None:
+        """After a record was handed to the sink: keep the pending count a killed worker leaves behind fresh."""
+        if self._bridge is not None:
+            self._bridge.pending.set(self._bridge.sink.unsettled)
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        if not self.multiprocess:
+            return generate_latest(self.registry)
+        self.sync()
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=self.multiprocess)  # type: ignore[no-untyped-call]  # all workers, summed
+        registry.register(_WorkersCollector())
+        return generate_latest(registry)
 
     async def endpoint(self, request: Request) -> Response:
         return Response(self.render(), media_type=CONTENT_TYPE_LATEST)

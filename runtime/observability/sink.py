@@ -111,6 +111,11 @@ class LogSink:
         return {**self.drops, "spool_corrupt": corrupt}
 
     @property
+    def unsettled(self) -> int:
+        """Records accepted and not yet written, spooled or given up on (a killed process loses these)."""
+        return self._accepted - self._settled
+
+    @property
     def spooled(self) -> int:
         """Records on disk waiting for the store."""
         return self.spool.count if self.spool is not None else 0

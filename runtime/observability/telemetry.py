@@ -8,6 +8,7 @@ awaits ``aclose()`` on shutdown so queued log rows are flushed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,6 +26,9 @@ from bifrostc.runtime.observability.store import LogStore
 from bifrostc.runtime.observability.store_postgres import PostgresLogStore
 from bifrostc.runtime.observability.store_sqlite import SqliteLogStore
 from bifrostc.runtime.observability.tracing import GatewayTracer
+from bifrostc.runtime.workers import runs_once_per_server
+
+METRICS_SYNC_S = 1.0  # multiprocess mode: how often this worker's log-sink counters reach the shared files
 
 LINGER_ENV = "BIFROSTC_LOG_LINGER_MS"
 
@@ -78,6 +82,7 @@ class Telemetry:
         self.metrics = metrics
         self.tracer = tracer or GatewayTracer()
         self.retention = retention
+        self._sync_task: asyncio.Task[None] | None = None
 
     @classmethod
     def from_config(cls, cfg: Observability, *, environ: Mapping[str, str] | None = None) -> Telemetry:
@@ -88,8 +93,8 @@ class Telemetry:
             spool = LogSpool(spool_path(cfg))
             sink = LogSink(store, log_bodies=cfg.log_bodies, linger_s=log_linger_s(env), spool=spool)
         retention = None
-        if store is not None and cfg.retention_days is not None:
-            retention = LogRetention(store, days=cfg.retention_days)
+        if store is not None and cfg.retention_days is not None and runs_once_per_server():
+            retention = LogRetention(store, days=cfg.retention_days)  # one worker prunes for the whole server
         metrics = GatewayMetrics() if cfg.metrics else None
         if metrics is not None and sink is not None:
             metrics.watch_log_sink(sink)
@@ -107,6 +112,8 @@ class Telemetry:
         self.tracer.record(record)
         if self.sink is not None:
             self.sink.submit(record)
+            if self.metrics is not None:
+                self.metrics.note_pending()
 
     def routes(
         self,
@@ -129,10 +136,25 @@ class Telemetry:
             await self.sink.start()
         if self.retention is not None:
             self.retention.start()
+        if self.metrics is not None and self.metrics.multiprocess and self._sync_task is None:
+            self._sync_task = asyncio.create_task(self._sync_metrics(), name="bifrostc-metrics-sync")
+
+    async def _sync_metrics(self) -> None:
+        assert self.metrics is not None
+        while True:
+            await asyncio.sleep(METRICS_SYNC_S)
+            self.metrics.sync()
 
     async def aclose(self) -> None:
+        task, self._sync_task = self._sync_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if self.retention is not None:
             await self.retention.aclose()
         if self.sink is not None:
             await self.sink.aclose()
+        if self.metrics is not None:
+            self.metrics.sync()  # what this worker wrote last, before it exits
         await asyncio.to_thread(self.tracer.shutdown)

@@ -33,6 +33,7 @@ class HttpAdapter:
         self.client = client
         self.timeout = timeout_for(provider.network)
         self._timeout_extension = self.timeout.as_dict()
+        self._pool = (provider.name, provider.network.max_connections)  # this provider's own connection pool
         self.base_url = (provider.base_url or self.default_base_url).rstrip("/")
         self.static_headers = dict(provider.headers)
         self._parsed_urls: dict[tuple[str, tuple[tuple[str, str], ...]], httpx.URL] = {}  # parse each URL once
@@ -62,7 +63,7 @@ class HttpAdapter:
         """POST exactly these bytes and headers (a signed request); error statuses raise UpstreamError."""
         name = self.provider.name
         try:
-            response = await post_upstream(self.client, url, content, headers, self._timeout_extension)
+            response = await post_upstream(self.client, url, content, headers, self._timeout_extension, self._pool)
         except httpx.TransportError as exc:
             raise error_from_transport(exc, name) from exc
         if response.status_code >= 400:

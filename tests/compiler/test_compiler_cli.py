@@ -145,9 +145,13 @@ def test_schema_check_fails_on_a_stale_file(spec: pathlib.Path) -> None:
 def test_serve_hands_over_to_the_runtime(spec: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[tuple[pathlib.Path, dict[str, object]]] = []
     fake = types.ModuleType("bifrostc.runtime.server")
-    fake.serve = lambda out_dir, **kwargs: calls.append((out_dir, kwargs))  # type: ignore[attr-defined]
+    fake.serve = lambda out_dir, **kwargs: calls.append((out_dir, kwargs)) or 0  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "bifrostc.runtime.server", fake)
     assert main(["serve", "out"]) == 2  # not built yet
     assert main(["build", "gateway.yaml", "-o", "out"]) == 0
     assert main(["serve", "out", "--port", "9999", "--reload"]) == 0
-    assert calls == [(pathlib.Path("out"), {"host": None, "port": 9999, "reload": True})]
+    assert main(["serve", "out", "--workers", "4"]) == 0
+    assert calls == [
+        (pathlib.Path("out"), {"host": None, "port": 9999, "reload": True}),
+        (pathlib.Path("out"), {"host": None, "port": None, "reload": True, "workers": "4"}),
+    ]

@@ -54,9 +54,12 @@ async def _wait_live(served: Served, deadline_s: float = 30.0) -> None:
 
 
 @contextlib.asynccontextmanager
-async def serve_spec(tmp_path: Path, spec: str, env: Mapping[str, str]) -> AsyncIterator[Served]:
-    """Build `spec` (``{port}`` is filled in) and serve it; yields once /health answers. The loop stays free
-    while waiting, so fake upstreams served by this test's loop keep answering."""
+async def serve_spec(
+    tmp_path: Path, spec: str, env: Mapping[str, str], args: tuple[str, ...] = (), ready_s: float = 30.0
+) -> AsyncIterator[Served]:
+    """Build `spec` (``{port}`` is filled in) and serve it (`args` added to the command line, e.g. ``--workers
+    4``); yields once /health answers 200 (with several workers: once all are up). The loop stays free while
+    waiting, so fake upstreams served by this test's loop keep answering."""
     port = free_port()
     spec_path = tmp_path / "gateway.yaml"
     spec_path.write_text(spec.replace("{port}", str(port)))
@@ -65,7 +68,7 @@ async def serve_spec(tmp_path: Path, spec: str, env: Mapping[str, str]) -> Async
     stderr_path = tmp_path / "serve.stderr"
     with stderr_path.open("wb") as stderr:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "bifrostc.compiler.cli", "serve", str(out), "--port", str(port)],
+            [sys.executable, "-m", "bifrostc.compiler.cli", "serve", str(out), "--port", str(port), *args],
             env={**os.environ, **env},
             cwd=tmp_path,
             stdout=stderr,
@@ -73,7 +76,7 @@ async def serve_spec(tmp_path: Path, spec: str, env: Mapping[str, str]) -> Async
         )
     served = Served(f"http://127.0.0.1:{port}", port, proc, stderr_path)
     try:
-        await _wait_live(served)
+        await _wait_live(served, ready_s)
         yield served
     finally:
         if proc.poll() is None:
