@@ -43,6 +43,9 @@ class OpenAIOptions:
     """Whether the model takes reasoning_effort; default: only models known to reason."""
     max_output_tokens: Annotated[int, Gt(0)] | None = None
     """Largest completion budget the model accepts; larger requests are clamped. Default: the model's known limit."""
+    system_turns: Literal["fold", "keep"] | None = None
+    """Mid-conversation system messages: fold them into the leading system prompt, or keep them in place.
+    Default: the provider type's rule (fold everywhere but OpenAI and Azure, which accept them)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from bifrostc.runtime.translate.common import (
     openai_tool_name,
     optional_str,
 )
+from bifrostc.runtime.translate.signatures import native
 from bifrostc.runtime.types import ImagePart, Message, Part, TextPart, ThinkingPart, ToolCallPart, ToolResultPart
 
 
@@ -124,7 +125,11 @@ def _parse_assistant(message: dict[str, Any], where: str) -> list[Part]:
 # --- canonical -> OpenAI ---------------------------------------------------------------------------
 
 
-def build_messages(system: list[TextPart], messages: list[Message]) -> list[dict[str, Any]]:
+def build_messages(
+    system: list[TextPart], messages: list[Message], *, reasoning_back: str = "none"
+) -> list[dict[str, Any]]:
+    """``reasoning_back``: how assistant reasoning goes back (``providers.rules.ReasoningBack``): not at all,
+    as DeepSeek's ``reasoning_content`` or as OpenRouter's ``reasoning_details``."""
     out: list[dict[str, Any]] = []
     if system:
         out.append({"role": "system", "content": "\n\n".join(p.text for p in system)})
@@ -132,7 +137,7 @@ def build_messages(system: list[TextPart], messages: list[Message]) -> list[dict
         if message.role == "system":
             out.append({"role": "system", "content": "\n\n".join(_texts(message.content))})
         elif message.role == "assistant":
-            assistant = _build_assistant(message.content)
+            assistant = _build_assistant(message.content, reasoning_back)
             if assistant is not None:
                 out.append(assistant)
         else:
@@ -168,7 +173,7 @@ def _texts(parts: list[Part]) -> list[str]:
     return [p.text for p in parts if isinstance(p, TextPart)]
 
 
-def _build_assistant(parts: list[Part]) -> dict[str, Any] | None:
+def _build_assistant(parts: list[Part], reasoning_back: str = "none") -> dict[str, Any] | None:
     text = "".join(_texts(parts))
     calls = [
         {
@@ -180,11 +185,26 @@ def _build_assistant(parts: list[Part]) -> dict[str, Any] | None:
         if isinstance(p, ToolCallPart)
     ]
     if not text and not calls:
-        return None  # e.g. a thinking-only turn: thinking is not sent to OpenAI upstreams
+        return None  # e.g. a thinking-only turn: thinking goes back only beside what it led to
     message: dict[str, Any] = {"role": "assistant", "content": text or None}
     if calls:
         message["tool_calls"] = calls
+    thinking = [p for p in parts if isinstance(p, ThinkingPart) and p.thinking]
+    if reasoning_back == "reasoning_content" and (thinking or calls):
+        # DeepSeek: a tool-call turn in thinking mode must carry it (an empty one for history from elsewhere).
+        message["reasoning_content"] = "".join(p.thinking for p in thinking)
+    elif reasoning_back == "reasoning_details" and thinking:
+        message["reasoning_details"] = [_reasoning_detail(i, p) for i, p in enumerate(thinking)]
     return message
+
+
+def _reasoning_detail(index: int, part: ThinkingPart) -> dict[str, Any]:
+    """OpenRouter's reasoning.text detail; a signature only when OpenRouter issued it (signatures.native)."""
+    detail: dict[str, Any] = {"type": "reasoning.text", "text": part.thinking, "index": index}
+    signature = native("openrouter", part.signature)
+    if signature is not None:
+        detail["signature"] = signature
+    return detail
 
 
 def _build_user(parts: list[Part]) -> list[dict[str, Any]]:
