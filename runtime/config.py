@@ -52,8 +52,8 @@ class OpenAIOptions:
 class AzureOptions(OpenAIOptions):
     __pydantic_config__ = _STRICT
 
-    api_version: str = "2024-10-21"
-    """The api-version query parameter."""
+    api_version: str = "2025-04-01-preview"
+    """The api-version query parameter (the default serves o-series and gpt-5 deployments: providers/rules.py)."""
     deployments: dict[str, str] = field(default_factory=dict)
     """Model id -> deployment name; a model without an entry is its own deployment name."""
 

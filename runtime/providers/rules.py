@@ -359,3 +359,25 @@ def tool_id_rule(rules: Rules, model: str) -> IdRule | None:
     if rules.tool_ids is None and _MISTRAL_MODEL.search(model):
         return MISTRAL_IDS
     return rules.tool_ids
+
+
+# https://learn.microsoft.com/azure/ai-foundry/openai/how-to/reasoning and
+# https://learn.microsoft.com/azure/ai-foundry/openai/api-version-lifecycle : reasoning models need a recent
+# api-version ("Model {0} is enabled only for api versions 2024-12-01-preview and later"); the default of
+# config.AzureOptions meets every entry.
+AZURE_MIN_API_VERSION = (
+    (r"^(o3|o4|gpt-5|codex-mini)", "2025-04-01-preview"),
+    (r"^o1", "2024-12-01-preview"),
+)
+
+
+def min_api_version(model: str) -> str | None:
+    """The oldest Azure api-version that serves ``model`` (a deployment named like its model), if known."""
+    bare = model.rsplit("/", 1)[-1].lower()
+    return next((version for pattern, version in AZURE_MIN_API_VERSION if re.search(pattern, bare)), None)
+
+
+def api_version_too_old(configured: str, model: str) -> str | None:
+    """The minimum version when ``configured`` is older than it (api-versions sort by their date)."""
+    needed = min_api_version(model)
+    return needed if needed is not None and configured[:10] < needed[:10] else None

@@ -20,7 +20,7 @@ from bifrostc.runtime.translate.common import (
     openai_tool_name,
     optional_str,
 )
-from bifrostc.runtime.translate.signatures import native
+from bifrostc.runtime.translate import reasoning_details
 from bifrostc.runtime.types import ImagePart, Message, Part, TextPart, ThinkingPart, ToolCallPart, ToolResultPart
 
 
@@ -103,7 +103,11 @@ def image_from_url(url: str) -> ImagePart:
 def _parse_assistant(message: dict[str, Any], where: str) -> list[Part]:
     parts: list[Part] = []
     reasoning = message.get("reasoning_content") or message.get("reasoning")
-    if isinstance(reasoning, str) and reasoning:
+    details = message.get("reasoning_details")
+    if isinstance(details, list) and details:  # an OpenAI-dialect client handing OpenRouter's details back
+        signature = reasoning_details.to_signature(details)
+        parts.append(ThinkingPart(reasoning if isinstance(reasoning, str) else "", signature))
+    elif isinstance(reasoning, str) and reasoning:
         parts.append(ThinkingPart(reasoning))
     parts.extend(parse_parts(message.get("content"), f"{where}.content"))
     for j, call in enumerate(expect_list(message.get("tool_calls") or [], f"{where}.tool_calls")):
@@ -193,18 +197,25 @@ def _build_assistant(parts: list[Part], reasoning_back: str = "none") -> dict[st
     if reasoning_back == "reasoning_content" and (thinking or calls):
         # DeepSeek: a tool-call turn in thinking mode must carry it (an empty one for history from elsewhere).
         message["reasoning_content"] = "".join(p.thinking for p in thinking)
-    elif reasoning_back == "reasoning_details" and thinking:
-        message["reasoning_details"] = [_reasoning_detail(i, p) for i, p in enumerate(thinking)]
+    elif reasoning_back == "reasoning_details":
+        details = _reasoning_details(parts)
+        if details:
+            message["reasoning_details"] = details
     return message
 
 
-def _reasoning_detail(index: int, part: ThinkingPart) -> dict[str, Any]:
-    """OpenRouter's reasoning.text detail; a signature only when OpenRouter issued it (signatures.native)."""
-    detail: dict[str, Any] = {"type": "reasoning.text", "text": part.thinking, "index": index}
-    signature = native("openrouter", part.signature)
-    if signature is not None:
-        detail["signature"] = signature
-    return detail
+def _reasoning_details(parts: list[Part]) -> list[Any]:
+    """OpenRouter's details as it sent them; reasoning from elsewhere as unsigned reasoning.text details."""
+    details: list[Any] = []
+    for part in parts:
+        if not isinstance(part, ThinkingPart):
+            continue
+        issued = reasoning_details.from_signature(part.signature)
+        if issued is not None:
+            details.extend(issued)
+        elif part.thinking:
+            details.append({"type": "reasoning.text", "text": part.thinking, "index": len(details)})
+    return details
 
 
 def _build_user(parts: list[Part]) -> list[dict[str, Any]]:
