@@ -35,8 +35,8 @@ from bifrostc.runtime.providers import registry, rules
 from bifrostc.runtime.providers.http_base import HttpAdapter
 from bifrostc.runtime.translate import anthropic as anthropic_translate
 from bifrostc.runtime.translate import bedrock as bedrock_translate
-from bifrostc.runtime.translate.common import ANTHROPIC_BETAS
 from bifrostc.runtime.translate.bedrock_stream import EXCEPTION_STATUS, StreamParser
+from bifrostc.runtime.translate.common import ANTHROPIC_BETAS
 from bifrostc.runtime.transport.readers import Frame, event_stream_frames
 from bifrostc.runtime.types import ChatRequest, ChatResponse, StreamEvent
 

@@ -107,7 +107,9 @@ def fold_system_turns(system: list[TextPart], messages: list[Message]) -> tuple[
     return folded, [m for m in messages if m.role != "system"]
 
 
-def fit_request(rules: Rules, req: ChatRequest, *, tool_ids: IdRule | None = None, system_turns: str = "") -> ChatRequest:
+def fit_request(
+    rules: Rules, req: ChatRequest, *, tool_ids: IdRule | None = None, system_turns: str = ""
+) -> ChatRequest:
     """The canonical request with the conversation-shape rules applied (ids, system turns); ``req`` itself when
     nothing changes. ``tool_ids``/``system_turns`` override the type's rules (per model, per provider option)."""
     rule = tool_ids or rules.tool_ids

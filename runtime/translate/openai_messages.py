@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from bifrostc.runtime.errors import InvalidRequest
+from bifrostc.runtime.translate import reasoning_details
 from bifrostc.runtime.translate.common import (
     PDF,
     dumps,
@@ -20,7 +21,6 @@ from bifrostc.runtime.translate.common import (
     openai_tool_name,
     optional_str,
 )
-from bifrostc.runtime.translate import reasoning_details
 from bifrostc.runtime.types import ImagePart, Message, Part, TextPart, ThinkingPart, ToolCallPart, ToolResultPart
 
 

@@ -25,7 +25,10 @@ def merge(details: list[dict[str, Any]], fragments: Any) -> None:
         if not isinstance(fragment, dict):
             continue
         last = details[-1] if details else None
-        same = last is not None and (last.get("index"), last.get("type")) == (fragment.get("index"), fragment.get("type"))
+        same = last is not None and (last.get("index"), last.get("type")) == (
+            fragment.get("index"),
+            fragment.get("type"),
+        )
         if not same:
             details.append(dict(fragment))
             continue
