@@ -327,7 +327,7 @@ def for_path(family: Family, path: str) -> Family:
     """Claude on Vertex (rawPredict) and on Bedrock InvokeModel answer in Anthropic's format."""
     if family.name == "vertex" and "/publishers/anthropic/" in path:
         return FAMILIES["anthropic"]
-    if family.name == "bedrock" and ("/invoke" in path.rsplit("/", 1)[-1]):
+    if family.name == "bedrock" and path.rsplit("/", 1)[-1].startswith("invoke"):
         anthropic = FAMILIES["anthropic"]
         return Family(
             "bedrock",
