@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from conformance.upstream import Script, closed_port, fake_upstream
+from conformance.wire import ALL_FAMILIES
 
 from bifrostc.runtime import config
 from bifrostc.runtime.app import create_app
-from conformance.upstream import Script, closed_port, fake_upstream
-from conformance.wire import ALL_FAMILIES
 
 NETWORK = config.Network(connect_timeout=2.0, read_timeout=5.0, total_timeout=10.0, max_retries=0, backoff_max=0.05)
 FIXTURES = pathlib.Path(__file__).parents[1] / "fixtures" / "claude_code"
