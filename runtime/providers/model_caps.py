@@ -84,6 +84,19 @@ def fit_to_model(body: dict[str, object], provider: config.Provider, model: str,
         body[max_tokens_field] = limit
 
 
+def fit_model_class(body: dict[str, object], provider: config.Provider, model: str) -> dict[str, object]:
+    """A passthrough body without what the model's class refuses (providers/rules.py `strict_models`: OpenAI
+    reasoning models take max_completion_tokens and no sampling parameters); ``body`` itself when it fits."""
+    refused = refused_for_model(provider, model)
+    if not refused or not (refused & body.keys() or "max_tokens" in body):
+        return body
+    fitted = {k: v for k, v in body.items() if k not in refused}
+    if "max_tokens" in fitted:
+        fitted.setdefault("max_completion_tokens", fitted["max_tokens"])
+        del fitted["max_tokens"]
+    return fitted
+
+
 def fit_declared(body: dict[str, object], provider: config.Provider) -> dict[str, object]:
     """A passthrough body fitted to what the provider's options declare, and only that: the client chose its
     fields for its model, so the name heuristics stay out; the spec's own statements about the model still hold."""

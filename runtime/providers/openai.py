@@ -11,7 +11,7 @@ from bifrostc.runtime import config
 from bifrostc.runtime.http import UpstreamReply
 from bifrostc.runtime.providers import registry, rules
 from bifrostc.runtime.providers.http_base import HttpAdapter
-from bifrostc.runtime.providers.model_caps import MAX_TOKENS_FIELDS, fit_declared, fit_to_model
+from bifrostc.runtime.providers.model_caps import MAX_TOKENS_FIELDS, fit_declared, fit_model_class, fit_to_model
 from bifrostc.runtime.types import ChatRequest, ChatResponse, StreamEvent
 
 
@@ -86,9 +86,11 @@ class OpenAIAdapter(HttpAdapter):
     ) -> UpstreamReply:
         """Forward an OpenAI client's body with only `model` rewritten; the caller relays the raw bytes."""
         url = self.url("chat/completions", model)
-        body = {**fit_declared(body, self.provider), "model": model}
+        body = {**fit_model_class(fit_declared(body, self.provider), self.provider, model), "model": model}
         if self.rules.fields is not None or self.rules.refused:
             rules.fit_fields(self.rules, body)  # a copy: fit_declared returns the client's dict when it fits
+        if self.system_turns == "fold":
+            body = rules.fold_openai_system(body)
         return await self.open(url, body, api_key, params=self.params())
 
     async def embeddings(self, body: dict[str, Any], *, model: str, api_key: str | None) -> dict[str, Any]:

@@ -162,6 +162,35 @@ def fit_anthropic_body(rules: Rules, body: dict[str, object], betas: list[str]) 
     return dropped
 
 
+def fold_openai_system(body: dict[str, object]) -> dict[str, object]:
+    """A Chat Completions body whose later system/developer messages joined the first message (a system one,
+    added when there is none); ``body`` itself when none comes after another message."""
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return body
+    late = [i for i, m in enumerate(messages) if i > 0 and isinstance(m, dict) and m.get("role") in _SYSTEM]
+    if not late:
+        return body
+    head = messages[0] if isinstance(messages[0], dict) and messages[0].get("role") in _SYSTEM else None
+    texts = [_openai_text(head)] if head is not None else []
+    texts += [_openai_text(messages[i]) for i in late]
+    rest = [m for i, m in enumerate(messages) if i not in late and m is not head]
+    system = {"role": "system", "content": "\n\n".join(t for t in texts if t)}
+    return {**body, "messages": [system, *rest]}
+
+
+_SYSTEM = ("system", "developer")
+
+
+def _openai_text(message: dict[str, object]) -> str:
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text")
+    return ""
+
+
 def fold_anthropic_system(body: dict[str, object]) -> dict[str, object]:
     """An Anthropic-shaped body whose ``role: system`` messages joined its ``system`` (for third-party
     Anthropic-compatible hosts, which accept only user and assistant turns); ``body`` itself when it has none."""
