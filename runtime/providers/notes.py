@@ -31,10 +31,7 @@ def target_notes(provider: config.Provider, model: str) -> list[str]:
         notes.append(
             f"anthropic-beta values outside {provider.type}'s list are dropped; context_management needs its beta"
         )
-    ids = rules.tool_id_rule(table, model)
-    if ids is not None and kind.caps.passthrough_dialect != "anthropic":
-        notes.append(f"tool-call ids of other providers mapped to {ids.what}")
-    return notes
+    return notes  # tool-call ids are mapped without loss (rules.fit_tool_id): not a dropped feature
 
 
 def _openai_family(provider: config.Provider, model: str, table: rules.Rules) -> list[str]:
