@@ -21,7 +21,8 @@ def target_notes(provider: config.Provider, model: str) -> list[str]:
     notes: list[str] = []
     if kind.caps.passthrough_dialect == "openai":
         notes += _openai_family(provider, model, table)
-    if provider.type == "anthropic" and provider.base_url and not provider.base_url.startswith(kind.base_url or "-"):
+    own = kind.default_base_url()
+    if provider.type == "anthropic" and provider.base_url and not provider.base_url.startswith(own or "-"):
         notes.append("third-party Anthropic-compatible host: mid-conversation system turns folded into system")
     claude_host = provider.type == "vertex" and model.startswith("claude")
     claude_host |= provider.type == "bedrock" and provider.options_as(config.BedrockOptions).api == "invoke"
