@@ -42,6 +42,7 @@ class AnthropicAdapter(HttpAdapter):
 
     def fit(self, body: dict[str, Any]) -> dict[str, Any]:
         fitted = fit_for_claude(body)  # history from other model families, made acceptable to Claude
+        fitted = rules.fit_anthropic_ids(rules.ANTHROPIC_IDS, fitted)
         return rules.fold_anthropic_system(fitted) if self.third_party else fitted
 
     def auth_headers(self, api_key: str | None) -> dict[str, str]:

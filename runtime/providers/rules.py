@@ -191,6 +191,42 @@ def _openai_text(message: dict[str, object]) -> str:
     return ""
 
 
+def fit_anthropic_ids(rule: IdRule, body: dict[str, object]) -> dict[str, object]:
+    """An Anthropic-shaped body whose tool_use ids and tool_use_ids fit ``rule``; ``body`` itself when all do
+    (a passthrough history that visited another provider family before reaching Claude)."""
+    messages = body.get("messages")
+    if not isinstance(messages, list) or all(_ids_fit(rule, m) for m in messages):
+        return body
+    fitted = []
+    for message in messages:
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, list) and not _ids_fit(rule, message):
+            message = {**message, "content": [_fit_block_id(rule, block) for block in content]}
+        fitted.append(message)
+    return {**body, "messages": fitted}
+
+
+_ID_KEYS = {"tool_use": "id", "tool_result": "tool_use_id"}
+
+
+def _ids_fit(rule: IdRule, message: object) -> bool:
+    content = message.get("content") if isinstance(message, dict) else None
+    if not isinstance(content, list):
+        return True
+    for block in content:
+        key = _ID_KEYS.get(block.get("type", "")) if isinstance(block, dict) else None
+        if key is not None and isinstance(block.get(key), str) and not rule.accepts(block[key]):
+            return False
+    return True
+
+
+def _fit_block_id(rule: IdRule, block: object) -> object:
+    key = _ID_KEYS.get(block.get("type", "")) if isinstance(block, dict) else None
+    if key is None or not isinstance(block, dict) or not isinstance(block.get(key), str):
+        return block
+    return {**block, key: fit_tool_id(rule, block[key])}
+
+
 def fold_anthropic_system(body: dict[str, object]) -> dict[str, object]:
     """An Anthropic-shaped body whose ``role: system`` messages joined its ``system`` (for third-party
     Anthropic-compatible hosts, which accept only user and assistant turns); ``body`` itself when it has none."""

@@ -206,3 +206,16 @@ async def test_a_conversation_moves_between_families_mid_way() -> None:
         assert response.status_code == 200, (first, then, response.text)
         assert response.headers.get("x-bifrostc-fallback"), (first, then)
         assert gateway.script.refused == [], (first, then)
+
+
+async def test_foreign_ids_in_a_claude_code_history_are_made_anthropic_safe() -> None:
+    """A conversation that visited Kimi (ids like "functions.Read:0") falls back to Anthropic (passthrough)."""
+    body = claude_history()
+    for block in body["messages"][1]["content"][1:]:
+        block["id"] = block["id"].replace("toolu_01", "functions.Read:")
+    for block in body["messages"][2]["content"]:
+        block["tool_use_id"] = block["tool_use_id"].replace("toolu_01", "functions.Read:")
+    async with rig(TARGETS["anthropic"], fallback_from=TARGETS["vllm-qwen"]) as gateway:
+        response = await gateway.anthropic(body)
+    assert response.status_code == 200, response.text
+    assert gateway.script.refused == []
