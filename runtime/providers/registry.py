@@ -174,7 +174,7 @@ _TYPES = (
     ProviderType(
         "mock", _ADAPTERS + "mock:MockAdapter", needs_key=False, caps=Capabilities(streams_tool_arguments=False)
     ),
-    _compat("groq", "https://api.groq.com/openai/v1"),
+    _compat("groq", "https://api.groq.com/openai/v1", rules=r.GROQ),
     _compat("mistral", "https://api.mistral.ai/v1", stream_usage=False, rules=r.MISTRAL),
     _compat("ollama", "http://127.0.0.1:11434/v1", needs_key=False),
     _compat("openrouter", "https://openrouter.ai/api/v1", rules=r.OPENROUTER),

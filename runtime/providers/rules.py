@@ -397,6 +397,12 @@ CEREBRAS = Rules(
     refused=frozenset({"frequency_penalty", "logit_bias", "presence_penalty", "parallel_tool_calls", "service_tier"}),
     system_turns="fold",
 )
+# https://console.groq.com/docs/openai : logprobs, logit_bias, top_logprobs and n other than 1 are refused (400).
+GROQ = Rules(
+    reference="https://console.groq.com/docs/openai",
+    refused=frozenset({"logprobs", "logit_bias", "top_logprobs"}),
+    system_turns="fold",
+)
 # https://api-docs.deepseek.com/guides/thinking_mode : in thinking mode an assistant turn that called tools must
 # carry its reasoning_content back in every later request, else 400.
 DEEPSEEK = Rules(

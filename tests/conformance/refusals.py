@@ -145,6 +145,16 @@ def _cerebras(path: str, query: Mapping[str, str], headers: Mapping[str, str], b
     return _system_first(body)
 
 
+# --- Groq: https://console.groq.com/docs/openai ("Currently unsupported OpenAI features") ---------------------
+def _groq(path: str, query: Mapping[str, str], headers: Mapping[str, str], body: dict[str, Any]) -> Refusal:
+    for name in ("logprobs", "logit_bias", "top_logprobs"):
+        if name in body:
+            return 400, _openai_error(f"`{name}` is not supported", name, "invalid_request_error")
+    if body.get("n", 1) != 1:
+        return 400, _openai_error("'n' : number must be at most 1", "n", "invalid_request_error")
+    return _system_first(body)
+
+
 # --- DeepSeek: https://api-docs.deepseek.com/guides/thinking_mode -------------------------------------------
 def _thinking_mode(body: dict[str, Any]) -> bool:
     thinking = body.get("thinking")
@@ -312,6 +322,7 @@ CHECKS: dict[str, Check] = {
     "azure": _azure,
     "mistral": _mistral,
     "cerebras": _cerebras,
+    "groq": _groq,
     "deepseek": _deepseek,
     "openrouter": _openrouter,
     "vllm": _compat,

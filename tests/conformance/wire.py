@@ -309,7 +309,7 @@ FAMILIES = {
 # tests send to them; the transport conformance matrix above stays on the eight wire formats.
 COMPAT_FAMILIES = {
     name: Family(name, openai_message, openai_stream, openai_error, base_path="/v1")
-    for name in ("mistral", "cerebras", "openrouter", "vllm")
+    for name in ("mistral", "cerebras", "groq", "openrouter", "vllm")
 }
 ALL_FAMILIES = FAMILIES | COMPAT_FAMILIES
 

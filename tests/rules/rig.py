@@ -38,6 +38,7 @@ TARGETS = {
     "deepseek-thinking": Target("deepseek", "deepseek-v4-pro"),
     "mistral": Target("mistral", "mistral-large-latest"),
     "cerebras": Target("cerebras", "gpt-oss-120b"),
+    "groq": Target("groq", "openai/gpt-oss-120b"),
     "openrouter": Target("openrouter", "anthropic/claude-sonnet-4.5"),
     "vllm-qwen": Target("vllm", "Qwen/Qwen3-Coder-30B-A3B-Instruct"),
     "anthropic": Target("anthropic", "claude-sonnet-4-5"),

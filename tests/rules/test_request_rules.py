@@ -34,12 +34,14 @@ async def test_gateway_added_user_and_stream_options_never_reach_mistral() -> No
     assert gateway.script.refused == []
 
 
-async def test_fields_cerebras_refuses_are_not_relayed() -> None:
-    async with rig(TARGETS["cerebras"]) as gateway:
-        body = {"messages": [{"role": "user", "content": "hi"}], "presence_penalty": 0.5, "parallel_tool_calls": True}
-        response = await gateway.openai(body)
-    assert response.status_code == 200, response.text
-    assert gateway.script.refused == []
+async def test_fields_cerebras_and_groq_refuse_are_not_relayed() -> None:
+    chat = {"messages": [{"role": "user", "content": "hi"}]}
+    refused = {"cerebras": {"presence_penalty": 0.5, "parallel_tool_calls": True}, "groq": {"logprobs": True}}
+    for name, fields in refused.items():
+        async with rig(TARGETS[name]) as gateway:
+            response = await gateway.openai({**chat, **fields})
+        assert response.status_code == 200, (name, response.text)
+        assert gateway.script.refused == [], name
 
 
 async def test_a_stream_usage_option_turned_off_is_off_on_the_wire() -> None:
