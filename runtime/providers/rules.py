@@ -409,6 +409,7 @@ DEEPSEEK = Rules(
     reference="https://api-docs.deepseek.com/guides/thinking_mode",
     system_turns="fold",
     reasoning_back="reasoning_content",
+    reasoning_models=r"^deepseek-(reasoner|r1|v4)",  # reasoning_effort: low/high/max in thinking mode
 )
 # https://openrouter.ai/docs/use-cases/reasoning-tokens#preserving-reasoning-blocks : reasoning_details go back
 # unmodified on the assistant message (Gemini 3 behind OpenRouter refuses a tool turn without its signature).
