@@ -53,6 +53,7 @@ class Rules:
     reference: str = ""  # the API reference page the rules are written from
     fields: frozenset[str] | None = None  # the only top-level fields accepted (unknown ones are refused)
     refused: frozenset[str] = frozenset()  # fields refused even though the family's wire format has them
+    renamed: dict[str, str] = field(default_factory=dict)  # the family's field name -> this type's own
     tool_ids: IdRule | None = None
     system_turns: SystemTurns = "keep"  # fold: mid-conversation system turns join the leading system prompt
     reasoning_back: ReasoningBack = "none"  # how assistant reasoning must be sent back on later turns
@@ -133,7 +134,11 @@ def _has_ids(message: Message) -> bool:
 
 
 def fit_fields(rules: Rules, body: dict[str, object]) -> list[str]:
-    """Remove, in place, the top-level fields the target refuses; returns their names."""
+    """Rename, in place, the fields the target names its own way, and remove those it refuses; returns the
+    names removed."""
+    for name, own in rules.renamed.items():
+        if name in body and own not in body:
+            body[own] = body.pop(name)
     dropped = [name for name in body if not rules.allows(name)]
     for name in dropped:
         del body[name]
@@ -387,6 +392,7 @@ MISTRAL = Rules(
             "safe_prompt",
         }
     ),
+    renamed={"seed": "random_seed", "max_completion_tokens": "max_tokens"},
     tool_ids=MISTRAL_IDS,
     system_turns="fold",
 )

@@ -29,8 +29,9 @@ async def test_gateway_added_user_and_stream_options_never_reach_mistral() -> No
         assert "user" not in sent and "stream_options" not in sent and "max_completion_tokens" not in sent
         # An OpenAI client's own extra fields, relayed as is (passthrough), are fitted too.
         chat = {"messages": [{"role": "user", "content": "hi"}], "stream": True, "user": "u1", "seed": 7}
-        relayed = await gateway.openai({**chat, "stream_options": {"include_usage": True}})
+        relayed = await gateway.openai({**chat, "stream_options": {"include_usage": True}, "max_completion_tokens": 9})
         assert relayed.status_code == 200, relayed.text
+        assert gateway.script.bodies[-1]["random_seed"] == 7 and gateway.script.bodies[-1]["max_tokens"] == 9
     assert gateway.script.refused == []
 
 
