@@ -313,6 +313,51 @@ def _vertex(path: str, query: Mapping[str, str], headers: Mapping[str, str], bod
     return _anthropic(path, query, headers, body)
 
 
+# --- Gemini / Vertex generateContent: https://ai.google.dev/api/generate-content#request-body ----------------
+# A proto-backed JSON API: unknown fields are refused ("Invalid JSON payload received. Unknown name ...").
+_GEMINI_KEYS = {
+    "contents", "tools", "toolConfig", "safetySettings", "systemInstruction", "generationConfig", "cachedContent",
+    "labels",
+}  # fmt: skip
+_GENERATION_KEYS = {
+    "stopSequences", "responseMimeType", "responseSchema", "responseJsonSchema", "candidateCount",
+    "maxOutputTokens", "temperature", "topP", "topK", "seed", "presencePenalty", "frequencyPenalty",
+    "responseLogprobs", "logprobs", "thinkingConfig", "responseModalities", "mediaResolution",
+}  # fmt: skip
+# https://ai.google.dev/api/caching#FunctionDeclaration: a-z, A-Z, 0-9, underscores, dots, colons, dashes; max 64.
+_GEMINI_FUNCTION = re.compile(r"[a-zA-Z_][a-zA-Z0-9_.:-]{0,63}")
+
+
+def _gemini_error(message: str) -> dict[str, Any]:
+    return {"error": {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}}
+
+
+def _gemini(path: str, query: Mapping[str, str], headers: Mapping[str, str], body: dict[str, Any]) -> Refusal:
+    for where, keys, allowed in (
+        ("", body, _GEMINI_KEYS),
+        ("generation_config.", body.get("generationConfig") or {}, _GENERATION_KEYS),
+    ):
+        for key in keys:
+            if key not in allowed:
+                return 400, _gemini_error(
+                    f"Invalid JSON payload received. Unknown name \"{key}\" at '{where}': Cannot find field."
+                )
+    for tool in body.get("tools") or []:
+        for declaration in tool.get("functionDeclarations") or []:
+            if not _GEMINI_FUNCTION.fullmatch(str(declaration.get("name"))):
+                return 400, _gemini_error(
+                    "* GenerateContentRequest.tools[0].function_declarations: "
+                    f"Invalid function name {declaration.get('name')!r}."
+                )
+    return None
+
+
+def _vertex_any(path: str, query: Mapping[str, str], headers: Mapping[str, str], body: dict[str, Any]) -> Refusal:
+    return (
+        _vertex(path, query, headers, body) if "/publishers/anthropic/" in path else _gemini(path, query, headers, body)
+    )
+
+
 def _none(path: str, query: Mapping[str, str], headers: Mapping[str, str], body: dict[str, Any]) -> Refusal:
     return None
 
@@ -328,7 +373,8 @@ CHECKS: dict[str, Check] = {
     "vllm": _compat,
     "anthropic": _anthropic,
     "bedrock": _bedrock,
-    "vertex": _vertex,
+    "vertex": _vertex_any,
+    "gemini": _gemini,
 }
 
 
