@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from syrupy.assertion import SnapshotAssertion
 
 from bifrostc.runtime.providers import rules
+from bifrostc.runtime.translate import reasoning_details
 from bifrostc.runtime.types import ChatRequest, Message, TextPart, ToolCallPart, ToolResultPart
 
 from .history import claude_history
@@ -68,3 +69,20 @@ async def test_fitted_bodies(snapshot: SnapshotAssertion) -> None:
             await gateway.anthropic({**claude_history(), "context_management": {"edits": []}, "service_tier": "auto"})
         sent[name] = gateway.script.bodies[-1]
     assert sent == snapshot
+
+
+TEXT_FRAGMENTS = st.lists(st.text(max_size=5), min_size=1, max_size=6)
+
+
+@given(TEXT_FRAGMENTS)
+def test_streamed_reasoning_details_merge_into_what_openrouter_sent_whole(pieces: list[str]) -> None:
+    details: list[dict[str, object]] = []
+    for piece in pieces:
+        reasoning_details.merge(details, [{"type": "reasoning.text", "text": piece, "index": 0}])
+    reasoning_details.merge(details, [{"type": "reasoning.encrypted", "data": "CiQB", "index": 1}])
+    assert details == [
+        {"type": "reasoning.text", "text": "".join(pieces), "index": 0},
+        {"type": "reasoning.encrypted", "data": "CiQB", "index": 1},
+    ]
+    assert reasoning_details.from_signature(reasoning_details.to_signature(details)) == details  # type: ignore[arg-type]
+    assert reasoning_details.from_signature("EqQBCkYIBxgCKkA") is None  # a Claude signature is not OpenRouter's
