@@ -12,6 +12,7 @@ from bifrostc.compiler.diagnostics import did_you_mean
 from bifrostc.runtime import config as c
 from bifrostc.runtime.errors import NotFound, PermissionDenied
 from bifrostc.runtime.governance.keys import KeyContext, Scope, authorize, key_context, provider_allowed
+from bifrostc.runtime.providers.notes import target_notes
 from bifrostc.runtime.router import Resolution, Router
 
 
@@ -92,6 +93,9 @@ def _targets(gateway: c.Gateway, route: c.Route, key: KeyContext | None) -> list
         share = f"{100 * target.weight / total:5.1f}%"
         barred = "" if provider_allowed(key, target.provider) else f"  (not for key {key.key_name if key else ''})"
         lines.append(f"    {share}  {target.provider}/{target.model}  keys: {_keys(gateway, target)}{barred}")
+        provider = gateway.providers.get(target.provider)
+        if provider is not None:
+            lines += [f"            {note}" for note in target_notes(provider, target.model)]
         price = gateway.pricing.get(f"{target.provider}/{target.model}")
         if price:
             lines.append(f"            price: ${price.input:g} in, ${price.output:g} out per million tokens")

@@ -32,6 +32,7 @@ from bifrostc.runtime.handlers.errors import http_exception_handler
 from bifrostc.runtime.http import build_client
 from bifrostc.runtime.loadout import resolve_keys
 from bifrostc.runtime.providers import adapter_class
+from bifrostc.runtime.providers.notes import log_route_notes
 from bifrostc.runtime.router import Router
 from bifrostc.runtime.security import SecurityMiddleware
 
@@ -164,4 +165,5 @@ def create_app(
     app.state.runtime = build_runtime(
         gateway, app.state.http_client, first_hooks, breakers=breakers, **app.state.runtime_options
     )
+    log_route_notes(gateway)  # what each route loses to its provider's request rules, said once
     return app

@@ -44,14 +44,17 @@ class OpenAIOptions:
     """Whether the model takes reasoning_effort; default: only models known to reason."""
     max_output_tokens: Annotated[int, Gt(0)] | None = None
     """Largest completion budget the model accepts; larger requests are clamped. Default: the model's known limit."""
+    system_turns: Literal["fold", "keep"] | None = None
+    """Mid-conversation system messages: fold them into the leading system prompt, or keep them in place.
+    Default: the provider type's rule (fold everywhere but OpenAI and Azure, which accept them)."""
 
 
 @dataclass(frozen=True, slots=True)
 class AzureOptions(OpenAIOptions):
     __pydantic_config__ = _STRICT
 
-    api_version: str = "2024-10-21"
-    """The api-version query parameter."""
+    api_version: str = "2025-04-01-preview"
+    """The api-version query parameter (the default serves o-series and gpt-5 deployments: providers/rules.py)."""
     deployments: dict[str, str] = field(default_factory=dict)
     """Model id -> deployment name; a model without an entry is its own deployment name."""
 

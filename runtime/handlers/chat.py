@@ -25,7 +25,7 @@ from bifrostc.runtime.handlers.streaming import RelayResponse, StreamRelay
 from bifrostc.runtime.http import UpstreamReply
 from bifrostc.runtime.rules import pick_route
 from bifrostc.runtime.translate import replay
-from bifrostc.runtime.translate.common import check_nesting
+from bifrostc.runtime.translate.common import ANTHROPIC_BETAS, check_nesting
 from bifrostc.runtime.transport.passthrough import raw_stream, upstream_bytes
 from bifrostc.runtime.types import ChatRequest, ChatResponse, Usage
 
@@ -89,6 +89,8 @@ async def handle_chat(request: Request, dialect: ClientDialect, endpoint: Endpoi
         call = Inbound(await read_json(request), request.path_params, endpoint, request.query_params, request.headers)
         ctx.requested_model = dialect.requested_model(call)
         chat = ctx.chat = dialect.parse(call)
+        if betas := ",".join(request.headers.getlist("anthropic-beta")):  # Bedrock and Vertex take them in the body
+            chat.extra[ANTHROPIC_BETAS] = betas
         ctx.stream = chat.stream
         ctx.session = dialect.session(call)
         route, rule = pick_route(rt.router, ctx, chat, call.body)

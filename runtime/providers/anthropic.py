@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from bifrostc.runtime.http import UpstreamReply
-from bifrostc.runtime.providers import registry
+from bifrostc.runtime.providers import registry, rules
 from bifrostc.runtime.providers.http_base import HttpAdapter
 from bifrostc.runtime.translate.claude_history import fit_for_claude
 from bifrostc.runtime.types import ChatRequest, ChatResponse, StreamEvent
@@ -36,6 +36,23 @@ class AnthropicAdapter(HttpAdapter):
         # Accept base URLs given with or without the /v1 suffix.
         self.base_url = self.base_url.removesuffix("/v1")
         self.messages_url = f"{self.base_url}/v1/messages"
+        self.rules = registry.provider_type(provider.type).rules
+        # A third-party Anthropic-compatible host takes only user and assistant turns (providers/rules.py).
+        self.third_party = not self.base_url.startswith(registry.default_base_url("anthropic"))
+
+    def forwarded(self, client_headers: Mapping[str, str]) -> dict[str, str]:
+        """The client headers that select API behaviour, betas filtered to what this host accepts."""
+        forwarded = forwarded_headers(client_headers)
+        if "anthropic-beta" in forwarded:
+            betas = rules.filter_betas(self.rules, forwarded.pop("anthropic-beta"))
+            if betas:
+                forwarded["anthropic-beta"] = ",".join(betas)
+        return forwarded
+
+    def fit(self, body: dict[str, Any]) -> dict[str, Any]:
+        fitted = fit_for_claude(body)  # history from other model families, made acceptable to Claude
+        fitted = rules.fit_anthropic_ids(rules.ANTHROPIC_IDS, fitted)
+        return rules.fold_anthropic_system(fitted) if self.third_party else fitted
 
     def auth_headers(self, api_key: str | None) -> dict[str, str]:
         headers = {"anthropic-version": ANTHROPIC_VERSION}
@@ -64,17 +81,16 @@ class AnthropicAdapter(HttpAdapter):
         self, body: dict[str, Any], *, model: str, api_key: str | None, client_headers: Mapping[str, str]
     ) -> UpstreamReply:
         """Forward the client's body with only `model` rewritten; the caller relays the raw bytes."""
-        forwarded = forwarded_headers(client_headers)
-        fitted = fit_for_claude(body)  # history from other model families, made acceptable to Claude
-        return await self.open(self.messages_url, {**fitted, "model": model}, api_key, extra_headers=forwarded)
+        forwarded = self.forwarded(client_headers)
+        return await self.open(self.messages_url, {**self.fit(body), "model": model}, api_key, extra_headers=forwarded)
 
     async def count_tokens(
         self, body: dict[str, Any], *, model: str, api_key: str | None, client_headers: Mapping[str, str]
     ) -> dict[str, Any]:
-        forwarded = forwarded_headers(client_headers)
+        forwarded = self.forwarded(client_headers)
         return await self.post_json(
             f"{self.messages_url}/count_tokens",
-            {**fit_for_claude(body), "model": model},
+            {**self.fit(body), "model": model},
             api_key,
             extra_headers=forwarded,
         )

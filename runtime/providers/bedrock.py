@@ -31,11 +31,12 @@ from botocore.session import get_session  # type: ignore[import-untyped, unused-
 from bifrostc.runtime import config
 from bifrostc.runtime.errors import AuthenticationFailed
 from bifrostc.runtime.http import UpstreamReply
-from bifrostc.runtime.providers import registry
+from bifrostc.runtime.providers import registry, rules
 from bifrostc.runtime.providers.http_base import HttpAdapter
 from bifrostc.runtime.translate import anthropic as anthropic_translate
 from bifrostc.runtime.translate import bedrock as bedrock_translate
 from bifrostc.runtime.translate.bedrock_stream import EXCEPTION_STATUS, StreamParser
+from bifrostc.runtime.translate.common import ANTHROPIC_BETAS
 from bifrostc.runtime.transport.readers import Frame, event_stream_frames
 from bifrostc.runtime.types import ChatRequest, ChatResponse, StreamEvent
 
@@ -61,6 +62,7 @@ class BedrockAdapter(HttpAdapter):
 
     async def send(self, request: ChatRequest, *, model: str, api_key: str | None) -> ChatResponse:
         model_id = bedrock_translate.resolve_model_id(model, self.region)
+        request = rules.fit_request(rules.BEDROCK, request)  # toolUseId: ^[a-zA-Z0-9_-]{1,64}$
         invoke = self.uses_invoke(model_id)
         body = invoke_body(request, model_id) if invoke else bedrock_translate.build_request(request, model=model_id)
         response = await self._call("invoke" if invoke else "converse", model_id, body, api_key, "application/json")
@@ -72,6 +74,7 @@ class BedrockAdapter(HttpAdapter):
 
     async def stream(self, request: ChatRequest, *, model: str, api_key: str | None) -> AsyncIterator[StreamEvent]:
         model_id = bedrock_translate.resolve_model_id(model, self.region)
+        request = rules.fit_request(rules.BEDROCK, request)  # toolUseId: ^[a-zA-Z0-9_-]{1,64}$
         invoke = self.uses_invoke(model_id)
         body = invoke_body(request, model_id) if invoke else bedrock_translate.build_request(request, model=model_id)
         action = "invoke-with-response-stream" if invoke else "converse-stream"
@@ -143,9 +146,12 @@ def _invoke_parser() -> FeedAndFinish:
 
 
 def invoke_body(request: ChatRequest, model_id: str) -> dict[str, Any]:
-    """An Anthropic Messages body as Bedrock's InvokeModel wants it: version pinned, no model, no stream flag."""
+    """An Anthropic Messages body as Bedrock's InvokeModel wants it: version pinned, no model, no stream flag,
+    only the fields and betas Bedrock accepts (providers/rules.py BEDROCK; betas go in the body)."""
     body = anthropic_translate.build_request(request, model=model_id)
-    body.pop("model", None)
-    body.pop("stream", None)
     body["anthropic_version"] = ANTHROPIC_VERSION
+    betas = rules.filter_betas(rules.BEDROCK, request.extra.get(ANTHROPIC_BETAS))
+    if betas:
+        body["anthropic_beta"] = betas
+    rules.fit_anthropic_body(rules.BEDROCK, body, betas)
     return body

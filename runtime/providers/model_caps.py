@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from bifrostc.runtime import config
+from bifrostc.runtime.providers import registry
 
 MAX_TOKENS_FIELDS = ("max_tokens", "max_completion_tokens")  # the two names of the OpenAI completion budget
 
@@ -38,11 +39,28 @@ def _bare(model: str) -> str:
     return model.rsplit("/", 1)[-1].lower()
 
 
+def reasoning_class(provider: config.Provider, model: str) -> bool:
+    """Whether the model is of its type's reasoning class (providers.rules `reasoning_models`), else the name
+    heuristic for servers that host many families."""
+    pattern = registry.provider_type(provider.type).rules.reasoning_models
+    if pattern:
+        return re.search(pattern, _bare(model)) is not None
+    return bool(_REASONING.search(model))
+
+
 def accepts_reasoning_effort(provider: config.Provider, model: str) -> bool:
     option = provider.options_as(config.OpenAIOptions).reasoning_effort
     if option is not None:
         return option
-    return bool(_REASONING.search(model))
+    return reasoning_class(provider, model)
+
+
+def refused_for_model(provider: config.Provider, model: str) -> frozenset[str]:
+    """The body fields this model's class refuses (sampling parameters of OpenAI reasoning models)."""
+    rules = registry.provider_type(provider.type).rules
+    if rules.strict_models and re.search(rules.strict_models, _bare(model)):
+        return rules.strict_refuses
+    return frozenset()
 
 
 def max_output_tokens(provider: config.Provider, model: str) -> int | None:
@@ -58,10 +76,25 @@ def fit_to_model(body: dict[str, object], provider: config.Provider, model: str,
     """Drop what the model would refuse and clamp the completion budget, in place."""
     if "reasoning_effort" in body and not accepts_reasoning_effort(provider, model):
         del body["reasoning_effort"]
+    for name in refused_for_model(provider, model) & body.keys():
+        del body[name]
     limit = max_output_tokens(provider, model)
     requested = body.get(max_tokens_field)
     if limit is not None and isinstance(requested, int) and requested > limit:
         body[max_tokens_field] = limit
+
+
+def fit_model_class(body: dict[str, object], provider: config.Provider, model: str) -> dict[str, object]:
+    """A passthrough body without what the model's class refuses (providers/rules.py `strict_models`: OpenAI
+    reasoning models take max_completion_tokens and no sampling parameters); ``body`` itself when it fits."""
+    refused = refused_for_model(provider, model)
+    if not refused or not (refused & body.keys() or "max_tokens" in body):
+        return body
+    fitted = {k: v for k, v in body.items() if k not in refused}
+    if "max_tokens" in fitted:
+        fitted.setdefault("max_completion_tokens", fitted["max_tokens"])
+        del fitted["max_tokens"]
+    return fitted
 
 
 def fit_declared(body: dict[str, object], provider: config.Provider) -> dict[str, object]:

@@ -9,9 +9,9 @@ import httpx
 
 from bifrostc.runtime import config
 from bifrostc.runtime.http import UpstreamReply
-from bifrostc.runtime.providers import registry
+from bifrostc.runtime.providers import registry, rules
 from bifrostc.runtime.providers.http_base import HttpAdapter
-from bifrostc.runtime.providers.model_caps import MAX_TOKENS_FIELDS, fit_declared, fit_to_model
+from bifrostc.runtime.providers.model_caps import MAX_TOKENS_FIELDS, fit_declared, fit_model_class, fit_to_model
 from bifrostc.runtime.types import ChatRequest, ChatResponse, StreamEvent
 
 
@@ -28,6 +28,8 @@ class OpenAIAdapter(HttpAdapter):
         self.max_tokens_field = options.max_tokens_field or kind.caps.max_tokens_field
         # Ask for the final usage chunk (stream_options.include_usage) where the server accepts it.
         self.stream_usage = kind.caps.stream_usage if options.stream_usage is None else options.stream_usage
+        self.rules = kind.rules
+        self.system_turns = options.system_turns or kind.rules.system_turns
 
     def auth_headers(self, api_key: str | None) -> dict[str, str]:
         return {"authorization": f"Bearer {api_key}"} if api_key else {}
@@ -47,14 +49,24 @@ class OpenAIAdapter(HttpAdapter):
         body["stream"] = stream
         if stream and self.stream_usage:
             body["stream_options"] = {**body.get("stream_options", {}), "include_usage": True}
-        elif not stream:
+        else:  # the option (or the type) says the server refuses it: never sent
             body.pop("stream_options", None)
+        rules.fit_fields(self.rules, body)
         return body
+
+    def build(self, request: ChatRequest, model: str, *, stream: bool) -> dict[str, Any]:
+        """The Chat Completions body for this provider: conversation fitted to its rules, then its quirks."""
+        from bifrostc.runtime.translate import openai as dialect
+
+        ids = rules.tool_id_rule(self.rules, model)
+        fitted = rules.fit_request(self.rules, request, tool_ids=ids, system_turns=self.system_turns)
+        body = dialect.build_request(fitted, model=model, reasoning_back=self.rules.reasoning_back)
+        return self.shape(body, stream=stream)
 
     async def send(self, request: ChatRequest, *, model: str, api_key: str | None) -> ChatResponse:
         from bifrostc.runtime.translate import openai as dialect
 
-        body = self.shape(dialect.build_request(request, model=model), stream=False)
+        body = self.build(request, model, stream=False)
         url = self.url("chat/completions", model)
         raw = await self.post_json(url, body, api_key, params=self.params())
         # Tool names over OpenAI's 64-char limit were shortened on the way out; map them back.
@@ -63,7 +75,7 @@ class OpenAIAdapter(HttpAdapter):
     async def stream(self, request: ChatRequest, *, model: str, api_key: str | None) -> AsyncIterator[StreamEvent]:
         from bifrostc.runtime.translate import openai as dialect
 
-        body = self.shape(dialect.build_request(request, model=model), stream=True)
+        body = self.build(request, model, stream=True)
         response = await self.open(self.url("chat/completions", model), body, api_key, params=self.params())
         parser = dialect.StreamParser(tool_names=dialect.tool_name_map(request))
         async for event in self.relay_sse(response, lambda frame: parser.feed(frame[1]), parser.finish):
@@ -74,8 +86,12 @@ class OpenAIAdapter(HttpAdapter):
     ) -> UpstreamReply:
         """Forward an OpenAI client's body with only `model` rewritten; the caller relays the raw bytes."""
         url = self.url("chat/completions", model)
-        body = fit_declared(body, self.provider)
-        return await self.open(url, {**body, "model": model}, api_key, params=self.params())
+        body = {**fit_model_class(fit_declared(body, self.provider), self.provider, model), "model": model}
+        if self.rules.fields is not None or self.rules.refused:
+            rules.fit_fields(self.rules, body)  # a copy: fit_declared returns the client's dict when it fits
+        if self.system_turns == "fold":
+            body = rules.fold_openai_system(body)
+        return await self.open(url, body, api_key, params=self.params())
 
     async def embeddings(self, body: dict[str, Any], *, model: str, api_key: str | None) -> dict[str, Any]:
         url = self.url("embeddings", model)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bifrostc.runtime import config
+from bifrostc.runtime.providers import rules as r
 
 if TYPE_CHECKING:
     from bifrostc.runtime.providers.base import ProviderAdapter
@@ -48,6 +49,7 @@ class ProviderType:
     extra: str | None = None  # the pip extra holding the adapter's dependencies: bifrostc[<extra>]
     extra_modules: tuple[str, ...] = ()  # what that extra installs, to tell whether it is there
     caps: Capabilities = field(default_factory=Capabilities)
+    rules: r.Rules = r.NATIVE  # what its API accepts and refuses (providers/rules.py, from its API reference)
 
     def default_base_url(self, options: config.ProviderOptions | None = None) -> str:
         if callable(self.base_url):
@@ -92,12 +94,20 @@ def _compat(
     stream_usage: bool = True,
     max_tokens_field: str = "max_tokens",
     needs_base_url: str | None = None,
+    rules: r.Rules = r.COMPAT,
 ) -> ProviderType:
     """An OpenAI-compatible server: OpenAI's wire format and adapter, its own host and quirks."""
     caps = Capabilities("openai", reasoning=True, stream_usage=stream_usage, max_tokens_field=max_tokens_field)
     adapter = _ADAPTERS + "openai:OpenAIAdapter"
     return ProviderType(
-        name, adapter, config.OpenAIOptions, base_url, needs_key=needs_key, needs_base_url=needs_base_url, caps=caps
+        name,
+        adapter,
+        config.OpenAIOptions,
+        base_url,
+        needs_key=needs_key,
+        needs_base_url=needs_base_url,
+        caps=caps,
+        rules=rules,
     )
 
 
@@ -108,6 +118,7 @@ _TYPES = (
         _ADAPTERS + "anthropic:AnthropicAdapter",
         base_url="https://api.anthropic.com",
         caps=Capabilities("anthropic", reasoning=True, counts_tokens=True),
+        rules=r.ANTHROPIC,
     ),
     ProviderType(
         "openai",
@@ -115,6 +126,7 @@ _TYPES = (
         config.OpenAIOptions,
         "https://api.openai.com/v1",
         caps=_OPENAI_CAPS,
+        rules=r.OPENAI,
     ),
     ProviderType(
         "azure",
@@ -122,6 +134,7 @@ _TYPES = (
         config.AzureOptions,
         needs_base_url="https://RESOURCE.openai.azure.com",
         caps=_OPENAI_CAPS,
+        rules=r.OPENAI,
     ),
     ProviderType(
         "bedrock",
@@ -132,6 +145,7 @@ _TYPES = (
         extra="aws",
         extra_modules=("botocore",),
         caps=Capabilities(reasoning=True),
+        rules=r.BEDROCK,
     ),
     ProviderType(
         "vertex",
@@ -143,6 +157,7 @@ _TYPES = (
         extra="gcp",
         extra_modules=("google.auth",),
         caps=Capabilities(streams_tool_arguments=False, reasoning=True),  # Gemini models send whole calls
+        rules=r.VERTEX,
     ),
     ProviderType(
         "gemini",
@@ -159,15 +174,15 @@ _TYPES = (
     ProviderType(
         "mock", _ADAPTERS + "mock:MockAdapter", needs_key=False, caps=Capabilities(streams_tool_arguments=False)
     ),
-    _compat("groq", "https://api.groq.com/openai/v1"),
-    _compat("mistral", "https://api.mistral.ai/v1", stream_usage=False),
+    _compat("groq", "https://api.groq.com/openai/v1", rules=r.GROQ),
+    _compat("mistral", "https://api.mistral.ai/v1", stream_usage=False, rules=r.MISTRAL),
     _compat("ollama", "http://127.0.0.1:11434/v1", needs_key=False),
-    _compat("openrouter", "https://openrouter.ai/api/v1"),
-    _compat("deepseek", "https://api.deepseek.com/v1"),
-    _compat("xai", "https://api.x.ai/v1"),
+    _compat("openrouter", "https://openrouter.ai/api/v1", rules=r.OPENROUTER),
+    _compat("deepseek", "https://api.deepseek.com/v1", rules=r.DEEPSEEK),
+    _compat("xai", "https://api.x.ai/v1", rules=r.XAI),
     _compat("together", "https://api.together.xyz/v1"),
     _compat("fireworks", "https://api.fireworks.ai/inference/v1"),
-    _compat("cerebras", "https://api.cerebras.ai/v1", max_tokens_field="max_completion_tokens"),
+    _compat("cerebras", "https://api.cerebras.ai/v1", max_tokens_field="max_completion_tokens", rules=r.CEREBRAS),
     _compat("perplexity", "https://api.perplexity.ai", stream_usage=False),
     _compat("vllm", "http://127.0.0.1:8000/v1", needs_key=False),
     _compat("lmstudio", "http://127.0.0.1:1234/v1", needs_key=False),

@@ -16,11 +16,12 @@ import httpx
 
 from bifrostc.runtime import config
 from bifrostc.runtime.errors import AuthenticationFailed, InvalidRequest
-from bifrostc.runtime.providers import registry
+from bifrostc.runtime.providers import registry, rules
 from bifrostc.runtime.providers.gemini import send_generate_content, stream_generate_content, with_default_path
 from bifrostc.runtime.providers.http_base import HttpAdapter
 from bifrostc.runtime.translate import anthropic as anthropic_translate
 from bifrostc.runtime.translate.bedrock import MODEL_IDS
+from bifrostc.runtime.translate.common import ANTHROPIC_BETAS
 from bifrostc.runtime.types import ChatRequest, ChatResponse, StreamEvent
 
 SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
@@ -70,8 +71,9 @@ class VertexAdapter(HttpAdapter):
         oauth = await self._oauth(api_key)
         if is_claude(model):
             url = self._model_url("anthropic", vertex_claude_model(model), "rawPredict")
-            body = self._claude_body(request, model, stream=False)
-            return anthropic_translate.parse_response(await self.post_json(url, body, api_key, extra_headers=oauth))
+            body, headers = self._claude_body(request, model, stream=False)
+            raw = await self.post_json(url, body, api_key, extra_headers={**(oauth or {}), **headers})
+            return anthropic_translate.parse_response(raw)
         url = self._model_url("google", model, "generateContent")
         return await send_generate_content(self, url, request, model=model, api_key=api_key, extra_headers=oauth)
 
@@ -91,19 +93,22 @@ class VertexAdapter(HttpAdapter):
         location = f"projects/{self.project}/locations/{self.location}"
         return f"{self.base_url}/{location}/publishers/{publisher}/models/{model}:{method}"
 
-    def _claude_body(self, request: ChatRequest, model: str, *, stream: bool) -> dict[str, Any]:
+    def _claude_body(self, request: ChatRequest, model: str, *, stream: bool) -> tuple[dict[str, Any], dict[str, str]]:
+        """The rawPredict body (the model is in the URL; Vertex rejects it in the body) and its beta header, with
+        only the fields and betas Vertex accepts (providers/rules.py VERTEX)."""
         body = anthropic_translate.build_request(request, model=model)
-        body.pop("model", None)  # the model is in the URL; Vertex rejects it in the body
         body["anthropic_version"] = ANTHROPIC_VERSION
         body["stream"] = stream
-        return body
+        betas = rules.filter_betas(rules.VERTEX, request.extra.get(ANTHROPIC_BETAS))
+        rules.fit_anthropic_body(rules.VERTEX, body, betas)
+        return body, ({"anthropic-beta": ",".join(betas)} if betas else {})
 
     async def _stream_claude(
         self, request: ChatRequest, model: str, api_key: str | None, oauth: dict[str, str] | None
     ) -> AsyncIterator[StreamEvent]:
         url = self._model_url("anthropic", vertex_claude_model(model), "streamRawPredict")
-        body = self._claude_body(request, model, stream=True)
-        response = await self.open(url, body, api_key, extra_headers=oauth)
+        body, headers = self._claude_body(request, model, stream=True)
+        response = await self.open(url, body, api_key, extra_headers={**(oauth or {}), **headers})
         parser = anthropic_translate.StreamParser()
         async for event in self.relay_sse(response, lambda frame: parser.feed(*frame), parser.finish):
             yield event

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from bifrostc.runtime.translate.common import stop_from_anthropic
+from bifrostc.runtime.translate.common import anthropic_tool_id, stop_from_anthropic
 from bifrostc.runtime.translate.sequencer import BlockSequencer
 from bifrostc.runtime.translate.sse import encode_frame
 from bifrostc.runtime.types import (
@@ -191,7 +191,9 @@ def _block_skeleton(event: BlockStart) -> dict[str, Any]:
         return {"type": "thinking", "thinking": "", "signature": ""}
     if event.type == "redacted_thinking":
         return {"type": "redacted_thinking", "data": event.data or ""}
-    return {"type": "tool_use", "id": event.id or "", "name": event.name or "", "input": {}}
+    # Ids other providers mint (Kimi's "functions.Read:0") made Anthropic-safe, as build_response does: the client
+    # sends them back, maybe to Claude.
+    return {"type": "tool_use", "id": anthropic_tool_id(event.id or ""), "name": event.name or "", "input": {}}
 
 
 def _delta(event: BlockDelta) -> dict[str, Any]:

@@ -26,6 +26,7 @@ SOURCE = "_source"  # "anthropic" | "openai": the dialect the request was parsed
 ANTHROPIC_SERVER_TOOLS = "_anthropic_server_tools"  # list of raw server-tool dicts (web_search_..., bash_...)
 ANTHROPIC_TOOL_OPTIONS = "_anthropic_tool_options"  # {tool name: {"defer_loading": True, ...}}
 OPENAI_TOOL_STRICT = "_openai_tool_strict"  # {tool name: bool}
+ANTHROPIC_BETAS = "_anthropic_betas"  # the client's anthropic-beta values, for hosts that take them in the body
 
 
 def dumps(obj: Any) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bifrostc.runtime.errors import GatewayError, InvalidRequest, UpstreamError
+from bifrostc.runtime.translate import reasoning_details
 from bifrostc.runtime.translate.common import new_tool_id, stop_from_openai, stop_to_openai
 from bifrostc.runtime.translate.openai_messages import parse_parts
 from bifrostc.runtime.translate.openai_request import build_request, parse_request, tool_name_map
@@ -54,7 +55,11 @@ def parse_response(body: dict[str, Any], *, tool_names: Mapping[str, str] | None
 def _message_parts(message: dict[str, Any], tool_names: Mapping[str, str]) -> list[Part]:
     parts: list[Part] = []
     reasoning = message.get("reasoning_content") or message.get("reasoning")
-    if isinstance(reasoning, str) and reasoning:
+    details = message.get("reasoning_details")
+    if isinstance(details, list) and details:  # OpenRouter: kept whole for the next turn
+        text = reasoning if isinstance(reasoning, str) else reasoning_details.text_of(details)
+        parts.append(ThinkingPart(text, reasoning_details.to_signature(details)))
+    elif isinstance(reasoning, str) and reasoning:
         parts.append(ThinkingPart(reasoning))
     parts.extend(parse_parts(message.get("content"), "message.content"))
     if isinstance(message.get("refusal"), str) and message["refusal"]:

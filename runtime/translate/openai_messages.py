@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from bifrostc.runtime.errors import InvalidRequest
+from bifrostc.runtime.translate import reasoning_details
 from bifrostc.runtime.translate.common import (
     PDF,
     dumps,
@@ -102,7 +103,11 @@ def image_from_url(url: str) -> ImagePart:
 def _parse_assistant(message: dict[str, Any], where: str) -> list[Part]:
     parts: list[Part] = []
     reasoning = message.get("reasoning_content") or message.get("reasoning")
-    if isinstance(reasoning, str) and reasoning:
+    details = message.get("reasoning_details")
+    if isinstance(details, list) and details:  # an OpenAI-dialect client handing OpenRouter's details back
+        signature = reasoning_details.to_signature(details)
+        parts.append(ThinkingPart(reasoning if isinstance(reasoning, str) else "", signature))
+    elif isinstance(reasoning, str) and reasoning:
         parts.append(ThinkingPart(reasoning))
     parts.extend(parse_parts(message.get("content"), f"{where}.content"))
     for j, call in enumerate(expect_list(message.get("tool_calls") or [], f"{where}.tool_calls")):
@@ -124,7 +129,11 @@ def _parse_assistant(message: dict[str, Any], where: str) -> list[Part]:
 # --- canonical -> OpenAI ---------------------------------------------------------------------------
 
 
-def build_messages(system: list[TextPart], messages: list[Message]) -> list[dict[str, Any]]:
+def build_messages(
+    system: list[TextPart], messages: list[Message], *, reasoning_back: str = "none"
+) -> list[dict[str, Any]]:
+    """``reasoning_back``: how assistant reasoning goes back (``providers.rules.ReasoningBack``): not at all,
+    as DeepSeek's ``reasoning_content`` or as OpenRouter's ``reasoning_details``."""
     out: list[dict[str, Any]] = []
     if system:
         out.append({"role": "system", "content": "\n\n".join(p.text for p in system)})
@@ -132,7 +141,7 @@ def build_messages(system: list[TextPart], messages: list[Message]) -> list[dict
         if message.role == "system":
             out.append({"role": "system", "content": "\n\n".join(_texts(message.content))})
         elif message.role == "assistant":
-            assistant = _build_assistant(message.content)
+            assistant = _build_assistant(message.content, reasoning_back)
             if assistant is not None:
                 out.append(assistant)
         else:
@@ -168,7 +177,7 @@ def _texts(parts: list[Part]) -> list[str]:
     return [p.text for p in parts if isinstance(p, TextPart)]
 
 
-def _build_assistant(parts: list[Part]) -> dict[str, Any] | None:
+def _build_assistant(parts: list[Part], reasoning_back: str = "none") -> dict[str, Any] | None:
     text = "".join(_texts(parts))
     calls = [
         {
@@ -180,11 +189,33 @@ def _build_assistant(parts: list[Part]) -> dict[str, Any] | None:
         if isinstance(p, ToolCallPart)
     ]
     if not text and not calls:
-        return None  # e.g. a thinking-only turn: thinking is not sent to OpenAI upstreams
+        return None  # e.g. a thinking-only turn: thinking goes back only beside what it led to
     message: dict[str, Any] = {"role": "assistant", "content": text or None}
     if calls:
         message["tool_calls"] = calls
+    thinking = [p for p in parts if isinstance(p, ThinkingPart) and p.thinking]
+    if reasoning_back == "reasoning_content" and (thinking or calls):
+        # DeepSeek: a tool-call turn in thinking mode must carry it (an empty one for history from elsewhere).
+        message["reasoning_content"] = "".join(p.thinking for p in thinking)
+    elif reasoning_back == "reasoning_details":
+        details = _reasoning_details(parts)
+        if details:
+            message["reasoning_details"] = details
     return message
+
+
+def _reasoning_details(parts: list[Part]) -> list[Any]:
+    """OpenRouter's details as it sent them; reasoning from elsewhere as unsigned reasoning.text details."""
+    details: list[Any] = []
+    for part in parts:
+        if not isinstance(part, ThinkingPart):
+            continue
+        issued = reasoning_details.from_signature(part.signature)
+        if issued is not None:
+            details.extend(issued)
+        elif part.thinking:
+            details.append({"type": "reasoning.text", "text": part.thinking, "index": len(details)})
+    return details
 
 
 def _build_user(parts: list[Part]) -> list[dict[str, Any]]:

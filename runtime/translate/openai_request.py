@@ -153,8 +153,9 @@ def parse_tool_choice(
 # --- canonical -> OpenAI ---------------------------------------------------------------------------
 
 
-def build_request(req: ChatRequest, *, model: str) -> dict[str, Any]:
-    body: dict[str, Any] = {"model": model, "messages": build_messages(req.system, req.messages)}
+def build_request(req: ChatRequest, *, model: str, reasoning_back: str = "none") -> dict[str, Any]:
+    messages = build_messages(req.system, req.messages, reasoning_back=reasoning_back)
+    body: dict[str, Any] = {"model": model, "messages": messages}
     if req.max_tokens is not None:
         body["max_completion_tokens"] = req.max_tokens
     for key in ("temperature", "top_p"):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bifrostc.runtime.errors import UpstreamError
+from bifrostc.runtime.translate import reasoning_details
 from bifrostc.runtime.translate.common import (
     new_message_id,
     new_tool_id,
@@ -56,6 +57,7 @@ class StreamParser:
         self._stop: StopReason | None = None
         self._usage: Usage | None = None
         self._done = False
+        self._details: list[dict[str, Any]] = []  # OpenRouter reasoning_details of the open thinking block
 
     def feed(self, chunk: dict[str, Any]) -> list[StreamEvent]:
         if self._done:
@@ -91,6 +93,10 @@ class StreamParser:
         reasoning = delta.get("reasoning_content") or delta.get("reasoning")
         if isinstance(reasoning, str) and reasoning:
             events.extend(self._text("thinking", reasoning))
+        if isinstance(delta.get("reasoning_details"), list) and delta["reasoning_details"]:
+            if self._open_kind != "thinking":  # details without text (encrypted reasoning) still need a block
+                events.extend(self._text("thinking", ""))
+            reasoning_details.merge(self._details, delta["reasoning_details"])
         for key in ("content", "refusal"):
             if isinstance(delta.get(key), str) and delta[key]:
                 events.extend(self._text("text", delta[key]))
@@ -139,8 +145,12 @@ class StreamParser:
     def _close_text(self) -> list[StreamEvent]:
         if self._open_kind is None:
             return []
+        events: list[StreamEvent] = []
+        if self._open_kind == "thinking" and self._details:  # OpenRouter's details travel as the signature
+            events.append(BlockDelta(self._open_index, "signature", reasoning_details.to_signature(self._details)))
+            self._details = []
         self._open_kind = None
-        return [BlockStop(self._open_index)]
+        return [*events, BlockStop(self._open_index)]
 
     def _close_all(self) -> list[StreamEvent]:
         events = self._close_text()

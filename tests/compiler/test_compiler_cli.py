@@ -95,6 +95,9 @@ def test_build_of_an_invalid_spec_writes_nothing(spec: pathlib.Path, capsys: Cap
     assert "nothing written" in capsys.readouterr().err
 
 
+REASONING_REFUSES = "frequency_penalty, logit_bias, logprobs, presence_penalty, temperature, top_logprobs, top_p"
+
+
 def test_explain_shows_weights_keys_fallbacks_and_a_denied_key_exits_one(spec: pathlib.Path, capsys: Capsys) -> None:
     assert main(["explain", "gateway.yaml", "sonnet", "--key", "alice"]) == 1
     assert capsys.readouterr().out == (
@@ -102,7 +105,9 @@ def test_explain_shows_weights_keys_fallbacks_and_a_denied_key_exits_one(spec: p
         "  tool calling: yes\n"
         "  targets (by weight over conversations; each conversation stays on one):\n"
         "     75.0%  openai/gpt-5  keys: UPSTREAM_OPENAI_API_KEY\n"
+        f"            not sent to gpt-5 (its model class refuses them): {REASONING_REFUSES}\n"
         "     25.0%  openai/gpt-5-mini  keys: UPSTREAM_OPENAI_API_KEY\n"
+        f"            not sent to gpt-5-mini (its model class refuses them): {REASONING_REFUSES}\n"
         "  fallbacks: cheap\n"
         "key alice: DENIED with 400: key 'alice' may not use model 'sonnet'"
         " (allowed_models: cheap; allowed_providers: all)\n"

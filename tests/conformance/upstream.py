@@ -13,7 +13,8 @@ from typing import Any
 
 from aiohttp import web
 
-from .wire import Family, Tokens
+from .refusals import refusal
+from .wire import Family, Tokens, for_path
 
 BEHAVIOURS = ("ok", "4xx", "429", "5xx", "529", "refused", "reset_before", "reset_after", "malformed")
 STATUS = {"4xx": 400, "429": 429, "5xx": 500, "529": 529}
@@ -27,6 +28,10 @@ class Script:
     tokens: Tokens | None = field(default_factory=Tokens)
     raw: tuple[int, str, bytes] | None = None  # (status, content type, body) answered as is, for odd replies
     hits: list[str] = field(default_factory=list)
+    bodies: list[dict[str, Any]] = field(default_factory=list)  # what the gateway sent, in order
+    headers: list[dict[str, str]] = field(default_factory=list)
+    refused: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # what the provider would refuse
+    reply: dict[str, Any] | None = None  # a whole JSON reply (non-streaming) instead of the family's "hi"
 
 
 SCRIPT = web.AppKey("script", Script)
@@ -34,11 +39,21 @@ SCRIPT = web.AppKey("script", Script)
 
 async def _handle(request: web.Request) -> web.StreamResponse:
     script = request.app[SCRIPT]
-    family = script.family
+    family = for_path(script.family, request.path)
     body = await request.json()
     script.hits.append(request.path)
+    script.bodies.append(body)
+    script.headers.append({k.lower(): v for k, v in request.headers.items()})
     stream = family.is_stream(request.path, body)
     behaviour = script.behaviour
+    refused = refusal(script.family.name, request.path, request.query, request.headers, body)
+    if refused is not None:  # the provider's documented status and message for a rule it enforces
+        script.refused.append(refused)
+        status, error = refused
+        headers = {"content-type": "application/json", **family.error_headers(status)}
+        return web.Response(status=status, body=json.dumps(error), headers=headers)
+    if script.reply is not None and not stream:
+        return web.Response(body=json.dumps(script.reply), headers={"content-type": "application/json"})
     if script.raw is not None:
         status, content_type, raw = script.raw
         return web.Response(status=status, body=raw, headers={"content-type": content_type})

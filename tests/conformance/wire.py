@@ -8,6 +8,7 @@ Usage is given canonically (`Tokens`) and written in each family's own usage fie
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -302,3 +303,38 @@ FAMILIES = {
         ),
     )
 }
+
+
+# Families that speak OpenAI's wire but refuse differently (tests/conformance/refusals.py): the request-rule
+# tests send to them; the transport conformance matrix above stays on the eight wire formats.
+COMPAT_FAMILIES = {
+    name: Family(name, openai_message, openai_stream, openai_error, base_path="/v1")
+    for name in ("mistral", "cerebras", "groq", "openrouter", "vllm")
+}
+ALL_FAMILIES = FAMILIES | COMPAT_FAMILIES
+
+
+def bedrock_invoke_stream(t: Tokens | None) -> list[bytes]:
+    """InvokeModelWithResponseStream: each Anthropic event base64-encoded in a `chunk` event."""
+    frames = []
+    for frame in anthropic_stream(t):
+        data = frame.split(b"data: ", 1)[1].strip()
+        frames.append(event_frame("chunk", {"bytes": base64.b64encode(data).decode()}))
+    return frames
+
+
+def for_path(family: Family, path: str) -> Family:
+    """Claude on Vertex (rawPredict) and on Bedrock InvokeModel answer in Anthropic's format."""
+    if family.name == "vertex" and "/publishers/anthropic/" in path:
+        return FAMILIES["anthropic"]
+    if family.name == "bedrock" and path.rsplit("/", 1)[-1].startswith("invoke"):
+        anthropic = FAMILIES["anthropic"]
+        return Family(
+            "bedrock",
+            anthropic.message,
+            bedrock_invoke_stream,
+            bedrock_error,
+            stream_type="application/vnd.amazon.eventstream",
+            error_headers=family.error_headers,
+        )
+    return family

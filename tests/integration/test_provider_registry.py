@@ -123,6 +123,7 @@ DOCUMENTED = {
         "api_key_env": "GROQ_KEY",
         "options": {
             "max_tokens_field": "max_completion_tokens",
+            "system_turns": "keep",
             "stream_usage": False,
             "reasoning_effort": "true",  # the quoted form older specs use still reads as a boolean
             "max_output_tokens": 8192,

@@ -23,7 +23,7 @@ PROVIDER_AZURE = Provider(
     type="azure",
     base_url="https://contoso.openai.azure.com",
     keys=(KeyRef(env="AZURE_OPENAI_API_KEY"),),
-    options=AzureOptions(deployments={"gpt-4.1": "contoso-41", "gpt-5": "contoso-gpt5"}),
+    options=AzureOptions(api_version="2024-10-21", deployments={"gpt-4.1": "contoso-41", "gpt-5": "contoso-gpt5"}),
 )
 
 # local: ollama at http://127.0.0.1:11434/v1; no key
