@@ -196,9 +196,9 @@ def _explain(args: argparse.Namespace) -> int:
         return USAGE
     sys.stdout.write(answer.text)  # a refusal is an answer too: stdout, and the exit code says which
     if args.out is not None and answer.route is not None:
-        from bifrostc.runtime.probe.report import last_probe
+        from bifrostc.runtime.probe.report import PROBE_FILE, last_probe
 
-        sys.stdout.write(last_probe(args.out / "probe.json", answer.route))
+        sys.stdout.write(last_probe(args.out / PROBE_FILE, answer.route))
     return SERVED if answer.served else REFUSED
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import pathlib
 import secrets
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from bifrostc.runtime.health import HealthSource
 from bifrostc.runtime.observability.dashboard import dashboard_routes
 from bifrostc.runtime.observability.log_hooks import TelemetryHooks
 from bifrostc.runtime.observability.telemetry import Telemetry
+from bifrostc.runtime.probe.results import PROBE_FILE
 from bifrostc.runtime.router import Router
 from bifrostc.runtime.types import Usage
 
@@ -179,8 +181,15 @@ def _routes(parts: Parts, gateway: config.Gateway, environ: Mapping[str, str]) -
             parts.telemetry.sink.store,
             spend_report=lambda: parts.governor.spend_report(),
             admin_key=_admin_key(gateway, environ),
+            probe_file=lambda: _probe_file(parts),
         )
     return routes
+
+
+def _probe_file(parts: Parts) -> pathlib.Path | None:
+    """out/probe.json next to the routing.py being served (`bifrostc probe --out out/` writes it)."""
+    routing = getattr(parts.app.state, "routing_path", None) if parts.app is not None else None
+    return pathlib.Path(routing).parent / PROBE_FILE if routing is not None else None
 
 
 def _admin_key(gateway: config.Gateway, environ: Mapping[str, str]) -> str | None:

@@ -3,7 +3,9 @@
 Routes (mounted wherever the app likes): ``GET /`` and ``GET /logs`` serve ``dashboard/index.html`` (plain
 JS, no build step, no CDN) which polls ``GET /api/logs``; ``GET /api/logs/{id}`` returns one record with its
 bodies; ``GET /api/spend`` returns per-key spend from the log plus, when given, the governance report
-(``Governor.spend_report``: rows with ``kind``, ``name``, ``limit_usd``, ``spent_usd``, ``period``).
+(``Governor.spend_report``: rows with ``kind``, ``name``, ``limit_usd``, ``spent_usd``, ``period``);
+``GET /api/probe`` returns the last ``bifrostc probe --out`` document (out/probe.json, read on each call so a
+probe run next to a live gateway shows up at once), or ``{"probed_at": null, "routes": []}``.
 
 When an admin key is configured every route needs it: an ``x-admin-key`` header, ``Authorization: Bearer``,
 the session cookie, or ``?key=`` on the page once (which sets the cookie and redirects to drop the key from
@@ -25,9 +27,12 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import BaseRoute, Route
 
 from bifrostc.runtime.observability.store import LogFilter, LogStore
+from bifrostc.runtime.probe.results import load_probe
 
 NONE = "'none'"
 SpendReport = Callable[[], Awaitable[Any]]
+ProbeFile = Callable[[], Path | None]  # where the served out/ keeps probe.json (None: not served from out/)
+NO_PROBE: dict[str, Any] = {"probed_at": None, "routes": []}
 COOKIE_NAME = "bifrostc_admin"
 _PAGE = Path(__file__).parent / "dashboard" / "index.html"
 _LOGIN_PAGE = """<!doctype html><meta charset="utf-8"><title>bifrostc dashboard</title>
@@ -107,7 +112,11 @@ def _filters(request: Request) -> LogFilter:
 
 
 def dashboard_routes(
-    sink_store: LogStore, *, spend_report: SpendReport | None = None, admin_key: str | None = None
+    sink_store: LogStore,
+    *,
+    spend_report: SpendReport | None = None,
+    admin_key: str | None = None,
+    probe_file: ProbeFile | None = None,
 ) -> list[BaseRoute]:
     guard = _Guard(admin_key)
     page_html = _PAGE.read_text(encoding="utf-8")
@@ -149,10 +158,18 @@ def dashboard_routes(
         report = await spend_report() if spend_report is not None else None
         return JSONResponse({"keys": rows, "budgets": report}, headers=headers)
 
+    async def probe(request: Request) -> Response:
+        if not guard.allows(request):
+            return _unauthorized(headers)
+        path = probe_file() if probe_file is not None else None
+        document = load_probe(path) if path is not None else None
+        return JSONResponse(document if document is not None else NO_PROBE, headers=headers)
+
     return [
         Route("/", page, methods=["GET"], name="dashboard"),
         Route("/logs", page, methods=["GET"], name="dashboard_logs"),
         Route("/api/logs", list_logs, methods=["GET"], name="api_logs"),
         Route("/api/logs/{record_id}", log_detail, methods=["GET"], name="api_log_detail"),
         Route("/api/spend", spend, methods=["GET"], name="api_spend"),
+        Route("/api/probe", probe, methods=["GET"], name="api_probe"),
     ]

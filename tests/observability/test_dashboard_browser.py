@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import shutil
 import threading
 from collections.abc import AsyncIterator
@@ -55,6 +56,24 @@ async def _budgets() -> list[dict]:
     ]
 
 
+def _target(provider: str, status: str, reasons: list[str], hints: list[str]) -> dict[str, object]:
+    return {"provider": provider, "model": "gpt-5", "status": status, "reasons": reasons, "caveats": [], "hints": hints}
+
+
+PROBE = {
+    "probed_at": "2026-12-03T10:00:00Z",
+    "routes": [
+        {"route": "good", "tiers": ["sonnet"], "status": "ready", "targets": [_target("p-good", "ready", [], [])]},
+        {
+            "route": "no-tools",
+            "tiers": [],
+            "status": "not_ready",
+            "targets": [_target("p-weak", "not_ready", ["no tool call in the streamed turn"], ["set tools: false"])],
+        },
+    ],
+}
+
+
 @pytest.fixture
 async def dashboard(tmp_path) -> AsyncIterator[LiveDashboard]:
     store = SqliteLogStore(tmp_path / "dash.db")
@@ -78,7 +97,9 @@ async def dashboard(tmp_path) -> AsyncIterator[LiveDashboard]:
         yield
         await sink.aclose()
 
-    routes = dashboard_routes(store, spend_report=_budgets, admin_key=ADMIN_KEY)
+    probe_file = tmp_path / "probe.json"  # what `bifrostc probe --out` writes (report.as_json)
+    probe_file.write_text(json.dumps(PROBE))
+    routes = dashboard_routes(store, spend_report=_budgets, admin_key=ADMIN_KEY, probe_file=lambda: probe_file)
     app = Starlette(routes=[Mount("/dashboard", routes=routes)], lifespan=lifespan)
     with server_thread(app) as base_url:
         assert await asyncio.to_thread(ready.wait, 10)
@@ -115,6 +136,14 @@ async def test_dashboard_filters_updates_live_and_shows_spend(dashboard: LiveDas
             await expect(alice).to_contain_text("$0.50 / $10.00 per 1M")
             await expect(page.locator("#spend tr[data-key='carol']")).to_contain_text("2.0000")
             await expect(page.locator("#spend tr[data-key='bob']")).not_to_contain_text("$1.00")
+
+            probe = page.get_by_test_id("probe")
+            await expect(probe.locator("tr[data-route='good']")).to_contain_text("ready")
+            await expect(probe.locator("tr[data-route='good']")).to_contain_text("good (sonnet)")
+            weak = probe.locator("tr[data-route='no-tools']")
+            await expect(weak.first).to_contain_text("NOT READY")
+            await expect(weak.last).to_contain_text("no tool call in the streamed turn; hint: set tools: false")
+            await expect(page.locator("#probed-at")).to_contain_text("2026-12-03T10:00:00Z")
 
             await page.locator("#rows tr[data-id='live-1']").click()
             await expect(page.get_by_test_id("detail")).to_contain_text('"virtual_key": "carol"')
