@@ -15,7 +15,7 @@ import os
 import pathlib
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from bifrostc.compiler import __version__, keys_cli, probe_cli
 
@@ -115,7 +115,11 @@ def _parser() -> argparse.ArgumentParser:
         "--access-log",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="uvicorn's per-request access log (default: off unless BIFROSTC_ACCESS_LOG is set)",
+        help="one log line per request: request id, key, model, provider, status, latency, tokens, cost"
+        " (default: off unless BIFROSTC_ACCESS_LOG is set)",
+    )
+    cmd.add_argument(
+        "--log-format", choices=["text", "json"], default="text", help="text lines, or one JSON object per line"
     )
     cmd.add_argument(
         "--allow-modified",
@@ -267,7 +271,9 @@ def _serve(args: argparse.Namespace) -> int:
     from bifrostc.runtime.providers import UnknownProviderType
     from bifrostc.runtime.server import serve  # lazy: the compiler works without the runtime's dependencies
 
-    options: dict[str, bool] = {} if args.access_log is None else {"access_log": args.access_log}  # None: env
+    options: dict[str, Any] = {} if args.access_log is None else {"access_log": args.access_log}  # None: env
+    if args.log_format != "text":
+        options["log_format"] = args.log_format
     if args.allow_modified:
         options["allow_modified"] = True
     try:

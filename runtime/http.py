@@ -23,6 +23,7 @@ from aiohttp.connector import Connection
 from aiohttp.tracing import Trace
 
 from bifrostc.runtime import config
+from bifrostc.runtime.context import current_request_id
 
 POOL_LIMITS = httpx.Limits(max_connections=512, max_keepalive_connections=128, keepalive_expiry=60.0)
 MAX_HEADER_BYTES = 65536  # aiohttp's default (8190) is below h11's; providers' headers stay well under this
@@ -257,6 +258,9 @@ async def post_upstream(
     """POST with the body unread. On AiohttpTransport, natively; on any other transport (tests inject an
     httpx.MockTransport) as an httpx.Request sent straight to it. Either way AsyncClient.send is skipped: the
     gateway uses none of what it adds (auth flows, redirects, cookies, event hooks) and it costs ~110 µs."""
+    request_id = current_request_id.get()
+    if request_id is not None and "x-request-id" not in headers:  # the client's request id travels upstream
+        headers = {**headers, "x-request-id": request_id}
     transport: httpx.AsyncBaseTransport = client._transport  # stable private attribute, as _cookies above
     if isinstance(transport, AiohttpTransport):
         return await transport.post(url, content, headers, timeout)

@@ -17,6 +17,7 @@ from typing import Any
 from starlette.applications import Starlette
 
 from bifrostc.runtime.loadout import MANIFEST, LoadoutError, load_routing, routing_path
+from bifrostc.runtime.observability.logging_setup import LogFormat, configure_logging, uvicorn_log_config
 
 log = logging.getLogger("bifrostc.server")
 POLL_SECONDS = 1.0
@@ -160,20 +161,23 @@ def serve(
     port: int | None = None,
     reload: bool = True,
     access_log: bool | None = None,
+    log_format: LogFormat = "text",
     allow_modified: bool = False,
     **app_options: Any,
 ) -> None:
     """Serve out/ with uvicorn (uvloop + httptools when installed). `reload`: hot-swap a rebuilt routing.py.
-    `access_log`: uvicorn's per-request log line, off unless asked for (or BIFROSTC_ACCESS_LOG=1): formatting
-    and writing it costs ~40 µs a request, and the request log store records every request anyway.
-    `app_options` go to create_app (hooks_factory, extra_routes, lifespan_hooks)."""
+    `access_log`: one line per request (request id, key, model, provider, status, latency, tokens, cost), off
+    unless asked for (or BIFROSTC_ACCESS_LOG=1): the request log store records every request anyway.
+    `log_format`: text, or one JSON object per line. `app_options` go to create_app (hooks_factory, ...)."""
     import uvicorn
 
     from bifrostc.runtime.http_server import MAX_HEADER_BYTES, SHUTDOWN_CUT_SECONDS, GracefulServer, protocol_class
     from bifrostc.runtime.loadout import configured_secrets
+    from bifrostc.runtime.observability.banner import log_banner
     from bifrostc.runtime.observability.redaction import install_log_redaction, register_secrets
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    access = access_log if access_log is not None else os.environ.get(ACCESS_LOG_ENV, "") in TRUTHY
+    configure_logging(log_format, access=access)
     app = build_server_app(out_dir, reload=reload, allow_modified=allow_modified, **app_options)
     server_config = app.state.runtime.gateway.server
     if port is not None and port != server_config.port:
@@ -184,16 +188,18 @@ def serve(
             server_config.port,
             port,
         )
+    bind_host, bind_port = host or server_config.host, port if port is not None else server_config.port
     config = uvicorn.Config(
         app,
-        host=host or server_config.host,
-        port=port if port is not None else server_config.port,
+        host=bind_host,
+        port=bind_port,
         loop="uvloop" if _available("uvloop") else "asyncio",
         http=protocol_class(server_config.header_timeout_seconds) if _available("httptools") else "h11",
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
         lifespan="on",
+        log_config=uvicorn_log_config(log_format),
         log_level="info",
-        access_log=access_log if access_log is not None else os.environ.get(ACCESS_LOG_ENV, "") in TRUTHY,
+        access_log=False,  # bifrostc's own access line (bifrostc.access) names the key, model and cost
         timeout_keep_alive=75,
         # The backstop: what is still running this long after the grace period is cancelled outright.
         timeout_graceful_shutdown=math.ceil(server_config.shutdown_grace_seconds + SHUTDOWN_CUT_SECONDS),
@@ -201,5 +207,6 @@ def serve(
     # On the handlers uvicorn.Config just installed too; start-up names env vars, never their values.
     register_secrets(configured_secrets(app.state.runtime.gateway))
     install_log_redaction()
+    log_banner(app.state.loaded_routing, bind_host, bind_port)
     tune_gc()
     GracefulServer(config, server_config.shutdown_grace_seconds).run()

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,9 +54,11 @@ async def _wait_live(served: Served, deadline_s: float = 30.0) -> None:
 
 
 @contextlib.asynccontextmanager
-async def serve_spec(tmp_path: Path, spec: str, env: Mapping[str, str]) -> AsyncIterator[Served]:
-    """Build `spec` (``{port}`` is filled in) and serve it; yields once /health answers. The loop stays free
-    while waiting, so fake upstreams served by this test's loop keep answering."""
+async def serve_spec(
+    tmp_path: Path, spec: str, env: Mapping[str, str], args: Sequence[str] = ()
+) -> AsyncIterator[Served]:
+    """Build `spec` (``{port}`` is filled in) and serve it with `args` added to the command; yields once /health
+    answers. The loop stays free while waiting, so fake upstreams served by this test's loop keep answering."""
     port = free_port()
     spec_path = tmp_path / "gateway.yaml"
     spec_path.write_text(spec.replace("{port}", str(port)))
@@ -65,7 +67,7 @@ async def serve_spec(tmp_path: Path, spec: str, env: Mapping[str, str]) -> Async
     stderr_path = tmp_path / "serve.stderr"
     with stderr_path.open("wb") as stderr:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "bifrostc.compiler.cli", "serve", str(out), "--port", str(port)],
+            [sys.executable, "-m", "bifrostc.compiler.cli", "serve", str(out), "--port", str(port), *args],
             env={**os.environ, **env},
             cwd=tmp_path,
             stdout=stderr,
