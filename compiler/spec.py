@@ -279,6 +279,11 @@ class ServerSpec(SpecModel):
     header_timeout_seconds: Seconds = Field(
         default=10.0, description="A client must send a request's headers within this time (slowloris guard)."
     )
+    mcp_default: Literal["allow", "deny"] = Field(
+        default="allow",
+        description="MCP tools for a key without `allowed_mcp_tools` (and for callers without a key): allow sees"
+        " every tool; deny sees none, so each key sees only the tools it is granted.",
+    )
 
 
 class GatewaySpec(SpecModel):

@@ -251,6 +251,7 @@ class Server:
     allowed_hosts: tuple[str, ...] = ()  # Host names accepted; empty: loopback names + host ("*": any)
     shutdown_grace_seconds: float = 20.0  # SIGTERM: then open streams get their dialect's error event
     header_timeout_seconds: float = 10.0  # a request's headers must arrive within this (slowloris)
+    mcp_default: str = "allow"  # allow: a key without allowed_mcp_tools sees every tool | deny: sees none
 
 
 # --- Claude Code's gateway protocol under /claude-code (bifrostc.runtime.claude_gateway) ---
