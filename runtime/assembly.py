@@ -148,6 +148,7 @@ def build_parts(gateway: config.Gateway, environ: Mapping[str, str]) -> Parts:
             authorize_tool=lambda key, tool: parts.governor.tool_allowed(key, tool),
             authorize_server=lambda key, server: parts.governor.mcp_server_allowed(key, server),
             environ=environ,
+            on_tool_call=telemetry.metrics.observe_tool_call if telemetry.metrics is not None else None,
         )
         parts.health_sources.append(McpHealth(parts.mcp))
     sink = telemetry.sink
