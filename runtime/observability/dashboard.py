@@ -1,6 +1,6 @@
 """The request-log dashboard: one static page plus a small JSON API over a :class:`LogStore`.
 
-Routes (mounted wherever the app likes): ``GET /`` and ``GET /logs`` serve ``dashboard/index.html`` (plain
+Routes (mounted wherever the app likes): ``GET /`` and ``GET /logs`` serve ``dashboard_page/index.html`` (plain
 JS, no build step, no CDN) which polls ``GET /api/logs``; ``GET /api/logs/{id}`` returns one record with its
 bodies; ``GET /api/spend`` returns per-key spend from the log plus, when given, the governance report
 (``Governor.spend_report``: rows with ``kind``, ``name``, ``limit_usd``, ``spent_usd``, ``period``);
@@ -34,7 +34,7 @@ SpendReport = Callable[[], Awaitable[Any]]
 ProbeFile = Callable[[], Path | None]  # where the served out/ keeps probe.json (None: not served from out/)
 NO_PROBE: dict[str, Any] = {"probed_at": None, "routes": []}
 COOKIE_NAME = "bifrostc_admin"
-_PAGE = Path(__file__).parent / "dashboard" / "index.html"
+_PAGE = Path(__file__).parent / "dashboard_page" / "index.html"
 _LOGIN_PAGE = """<!doctype html><meta charset="utf-8"><title>bifrostc dashboard</title>
 <form method="get"><label>Admin key <input name="key" type="password" autofocus></label>
 <button>Open</button></form>"""
