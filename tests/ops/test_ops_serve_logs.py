@@ -69,8 +69,12 @@ async def test_json_logs_carry_the_banner_and_an_access_line_per_request_with_th
             kept = await client.post("/v1/chat/completions", json=body, headers={**headers, "x-request-id": "ci-42.a"})
             fresh = await client.post("/v1/chat/completions", json=body, headers=headers)
             forged = await client.post("/v1/chat/completions", json=body, headers={**headers, "x-request-id": "a b"})
+            missing = await client.post(
+                "/v1/chat/completions", json={**body, "model": "nope"}, headers={**headers, "x-request-id": "err-1"}
+            )
         assert kept.status_code == fresh.status_code == forged.status_code == 200
-        lines = await _access_lines(served, 3)
+        assert missing.status_code == 404 and missing.headers["x-request-id"] == "err-1"  # errors carry it too
+        lines = await _access_lines(served, 4)
 
     assert kept.headers["x-request-id"] == "ci-42.a"
     assert len(fresh.headers["x-request-id"]) == 32 and forged.headers["x-request-id"] != "a b"
@@ -95,7 +99,11 @@ async def test_json_logs_carry_the_banner_and_an_access_line_per_request_with_th
     assert first["key"] == "ops-team-key" and first["model"] == "chat" and first["provider"] == "llm"
     assert first["status"] == 200 and first["latency_ms"] >= 0
     assert (first["input_tokens"], first["output_tokens"]) == (3, 2) and first["cost_usd"] == 5.0
-    assert [line["request_id"] for line in lines[1:]] == [fresh.headers["x-request-id"], forged.headers["x-request-id"]]
+    assert [line["request_id"] for line in lines[1:3]] == [
+        fresh.headers["x-request-id"],
+        forged.headers["x-request-id"],
+    ]
+    assert (lines[3]["request_id"], lines[3]["status"], lines[3]["key"]) == ("err-1", 404, "ops-team-key")
     assert KEY not in served.stderr() and ENV["UPSTREAM_OPS_KEY"] not in served.stderr()
 
 
