@@ -183,6 +183,7 @@ def _routes(parts: Parts, gateway: config.Gateway, environ: Mapping[str, str]) -
             spend_report=lambda: parts.governor.spend_report(),
             admin_key=_admin_key(gateway, environ),
             probe_file=lambda: _probe_file(parts),
+            tool_calls=parts.telemetry.metrics.usage.tool_call_counts if parts.telemetry.metrics is not None else None,
         )
     return routes
 

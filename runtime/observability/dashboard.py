@@ -35,6 +35,7 @@ from bifrostc.runtime.probe.results import load_probe
 
 NONE = "'none'"
 SpendReport = Callable[[], Awaitable[Any]]
+ToolCalls = Callable[[], list[dict[str, Any]]]  # this replica's MCP tool calls (GatewayMetrics.usage)
 ProbeFile = Callable[[], Path | None]  # where the served out/ keeps probe.json (None: not served from out/)
 NO_PROBE: dict[str, Any] = {"probed_at": None, "routes": []}
 _PAGES = Path(__file__).parent / "dashboard_page"
@@ -89,6 +90,7 @@ def dashboard_routes(
     spend_report: SpendReport | None = None,
     admin_key: str | None = None,
     probe_file: ProbeFile | None = None,
+    tool_calls: ToolCalls | None = None,
 ) -> list[BaseRoute]:
     guard = Guard(admin_key)
     pages = {name: (_PAGES / name).read_text(encoding="utf-8") for name in ("index.html", "overview.html")}
@@ -140,6 +142,7 @@ def dashboard_routes(
             document = await overview(sink_store, since=since, until=until, buckets=int(q.get("buckets") or 24))
         except ValueError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400, headers=headers)
+        document["mcp_tool_calls"] = tool_calls() if tool_calls is not None else []
         return JSONResponse(document, headers=headers)
 
     async def probe(request: Request) -> Response:

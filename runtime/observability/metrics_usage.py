@@ -58,6 +58,7 @@ class _Memo:
 class UsageMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         r = registry
+        self._tool_counts: dict[tuple[str, str, str, str], int] = {}  # what the dashboard lists
         self.requests = _Memo(
             Counter(
                 "bifrostc_llm_requests",
@@ -136,8 +137,19 @@ class UsageMetrics:
             self.cost(provider, model, key, team).inc(record.cost_usd)
 
     def observe_tool_call(self, call: ToolCall) -> None:
-        self.tool_calls(call.server, call.tool, call.key or NO_KEY, call.status).inc()
+        labels = (call.server, call.tool, call.key or NO_KEY, call.status)
+        self.tool_calls(*labels).inc()
         self.tool_latency(call.server).observe(call.latency_s)
+        if labels in self._tool_counts or len(self._tool_counts) < _MEMO_MAX:
+            self._tool_counts[labels] = self._tool_counts.get(labels, 0) + 1
+
+    def tool_call_counts(self) -> list[dict[str, Any]]:
+        """This process's MCP tool calls since it started, by server, tool, key and status (the dashboard's table)."""
+        names = ("server", "tool", "key", "status")
+        return [
+            {**dict(zip(names, labels, strict=True)), "calls": calls}
+            for labels, calls in sorted(self._tool_counts.items())
+        ]
 
 
 ToolCallSink = Callable[[ToolCall], None]

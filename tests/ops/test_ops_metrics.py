@@ -81,6 +81,7 @@ async def test_metrics_carry_provider_model_key_team_and_every_dashboard_query_h
         await _traffic(served.url)
         async with httpx.AsyncClient(base_url=served.url) as client:
             page = (await client.get("/metrics")).text
+            overview = (await client.get("/api/overview")).json()
     samples = _samples(page)
 
     ok = [s for s in samples["bifrostc_llm_requests_total"] if s["status_class"] == "2xx"]
@@ -106,3 +107,8 @@ async def test_metrics_carry_provider_model_key_team_and_every_dashboard_query_h
     documented = {_family(name) for name in re.findall(r"`(bifrostc_[a-z0-9_]+)`", METRICS_DOC.read_text())}
     undocumented = sorted(name for name in queried if _family(name) not in documented)
     assert not undocumented, f"docs/METRICS.md does not name: {undocumented}"
+    # The dashboard overview lists the same tool calls.
+    assert overview["mcp_tool_calls"] == [
+        {"server": "alpha", "tool": "alpha__add", "key": "metrics-key", "status": "ok", "calls": 1}
+    ]
+    assert overview["totals"]["requests"] == 3
