@@ -121,7 +121,11 @@ def _parser() -> argparse.ArgumentParser:
         "--access-log",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="uvicorn's per-request access log (default: off unless BIFROSTC_ACCESS_LOG is set)",
+        help="one log line per request: request id, key, model, provider, status, latency, tokens, cost"
+        " (default: off unless BIFROSTC_ACCESS_LOG is set)",
+    )
+    cmd.add_argument(
+        "--log-format", choices=["text", "json"], default="text", help="text lines, or one JSON object per line"
     )
     cmd.add_argument(
         "--allow-modified",
@@ -208,9 +212,9 @@ def _explain(args: argparse.Namespace) -> int:
         return USAGE
     sys.stdout.write(answer.text)  # a refusal is an answer too: stdout, and the exit code says which
     if args.out is not None and answer.route is not None:
-        from bifrostc.runtime.probe.report import last_probe
+        from bifrostc.runtime.probe.report import PROBE_FILE, last_probe
 
-        sys.stdout.write(last_probe(args.out / "probe.json", answer.route))
+        sys.stdout.write(last_probe(args.out / PROBE_FILE, answer.route))
     return SERVED if answer.served else REFUSED
 
 
@@ -313,6 +317,7 @@ def _serve(args: argparse.Namespace) -> int:
             access_log=args.access_log,  # None: the env decides
             allow_modified=args.allow_modified,
             workers=args.workers,  # None: BIFROSTC_WORKERS, then server.workers
+            log_format=args.log_format,
         )
     except WorkersError as exc:  # e.g. --workers 4 with the embedded state in memory
         raise UsageError(str(exc)) from exc

@@ -46,7 +46,7 @@ def _probe(args: argparse.Namespace) -> int:
     document = report.as_json(results)
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "probe.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        (args.out / report.PROBE_FILE).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     sys.stdout.write(json.dumps(document, indent=2) + "\n" if args.format == "json" else report.table(results))
     blocking = [r.route for r in results if r.tiers and r.status == "not_ready"]
     if blocking:

@@ -311,6 +311,11 @@ class ServerSpec(SpecModel):
         " may use (1 when the embedded state is in memory and cannot be shared). `serve --workers` and the"
         " BIFROSTC_WORKERS env var override it.",
     )
+    mcp_default: Literal["allow", "deny"] = Field(
+        default="allow",
+        description="MCP tools for a key without `allowed_mcp_tools` (and for callers without a key): allow sees"
+        " every tool; deny sees none, so each key sees only the tools it is granted.",
+    )
 
 
 class GatewaySpec(SpecModel):

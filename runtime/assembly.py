@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import pathlib
 import secrets
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from bifrostc.runtime.http import AiohttpTransport
 from bifrostc.runtime.observability.dashboard import dashboard_routes
 from bifrostc.runtime.observability.log_hooks import TelemetryHooks
 from bifrostc.runtime.observability.telemetry import Telemetry
+from bifrostc.runtime.probe.results import PROBE_FILE
 from bifrostc.runtime.router import Router
 from bifrostc.runtime.types import Usage
 from bifrostc.runtime.workers import WorkersHealth, expected_workers
@@ -153,6 +155,7 @@ def build_parts(gateway: config.Gateway, environ: Mapping[str, str]) -> Parts:
             authorize_tool=lambda key, tool: parts.governor.tool_allowed(key, tool),
             authorize_server=lambda key, server: parts.governor.mcp_server_allowed(key, server),
             environ=environ,
+            on_tool_call=telemetry.metrics.observe_tool_call if telemetry.metrics is not None else None,
         )
         parts.health_sources.append(McpHealth(parts.mcp))
     if expected_workers(environ) > 1:
@@ -188,8 +191,16 @@ def _routes(parts: Parts, gateway: config.Gateway, environ: Mapping[str, str]) -
             parts.telemetry.sink.store,
             spend_report=lambda: parts.governor.spend_report(),
             admin_key=_admin_key(gateway, environ),
+            probe_file=lambda: _probe_file(parts),
+            tool_calls=parts.telemetry.metrics.usage.tool_call_counts if parts.telemetry.metrics is not None else None,
         )
     return routes
+
+
+def _probe_file(parts: Parts) -> pathlib.Path | None:
+    """out/probe.json next to the routing.py being served (`bifrostc probe --out out/` writes it)."""
+    routing = getattr(parts.app.state, "routing_path", None) if parts.app is not None else None
+    return pathlib.Path(routing).parent / PROBE_FILE if routing is not None else None
 
 
 def _admin_key(gateway: config.Gateway, environ: Mapping[str, str]) -> str | None:

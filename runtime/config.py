@@ -279,6 +279,7 @@ class Server:
     header_timeout_seconds: float = 10.0  # a request's headers must arrive within this (slowloris)
     stream_ping_seconds: float = 15.0  # a client stream gets its dialect's keep-alive after this long without bytes
     workers: int | str = "auto"  # worker processes of `bifrostc serve` (runtime/supervisor.py); auto: one per core
+    mcp_default: str = "allow"  # allow: a key without allowed_mcp_tools sees every tool | deny: sees none
 
 
 # --- Claude Code's gateway protocol under /claude-code (bifrostc.runtime.claude_gateway) ---

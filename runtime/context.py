@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import time
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +45,17 @@ _request_ids = _RequestIds()
 os.register_at_fork(after_in_child=_request_ids.reseed)
 new_request_id = _request_ids.next
 
+# A client's own x-request-id is kept when it is a plain token (what proxies and SDKs send); anything else
+# (too long, spaces, control characters: a header-injection or log-forging attempt) gets a fresh id.
+_CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/+=-]{0,127}")
+# The id of the client request being served in this task: the one upstream transport forwards it.
+current_request_id: ContextVar[str | None] = ContextVar("bifrostc_request_id", default=None)
+
+
+def client_request_id(headers: Mapping[str, str]) -> str | None:
+    offered = headers.get("x-request-id")
+    return offered if offered and _CLIENT_REQUEST_ID.fullmatch(offered) else None
+
 
 @dataclass(slots=True)
 class RequestContext:
@@ -55,7 +68,7 @@ class RequestContext:
     session: str | None = None  # what keeps a conversation on one target (see Router.choose_target)
     headers: Mapping[str, str] = field(default_factory=dict)
     key: Any = None  # whatever Hooks.authenticate returned (a governance key context)
-    request_id: str = field(default_factory=new_request_id)
+    request_id: str = ""  # the client's x-request-id when it sent a usable one, else a new id
     started: float = field(default_factory=time.monotonic)
     route: str | None = None  # public route that finally served the request
     provider: str | None = None
@@ -75,6 +88,12 @@ class RequestContext:
     # Set by hooks for the answer (a budgeted key's anthropic-ratelimit-unified-* headers).
     answer_headers: dict[str, str] = field(default_factory=dict)
     rule: str | None = None  # the routing rule that picked the route (x-bifrostc-rule), if one matched
+
+    def __post_init__(self) -> None:
+        if not self.request_id:
+            self.request_id = client_request_id(self.headers) or new_request_id()
+        if self.headers:  # a client request (internal ones, e.g. cache embeddings, keep their caller's id)
+            current_request_id.set(self.request_id)
 
     def response_headers(self) -> dict[str, str]:
         headers = {**self.answer_headers, "x-bifrostc-attempts": str(self.attempts), "x-request-id": self.request_id}

@@ -25,6 +25,7 @@ from aiohttp.connector import Connection
 from aiohttp.tracing import Trace
 
 from bifrostc.runtime import config
+from bifrostc.runtime.context import current_request_id
 
 # Connections per provider pool come from `network.max_connections` (a stream holds one until it ends, so a fixed
 # cap would throttle long streams: 512 / 1.18 s streams = 433 streams/s); this default is for the other pool.
@@ -301,6 +302,9 @@ async def post_upstream(
     httpx.MockTransport) as an httpx.Request sent straight to it. Either way AsyncClient.send is skipped: the
     gateway uses none of what it adds (auth flows, redirects, cookies, event hooks) and it costs ~110 µs.
     `pool`: (provider name, network.max_connections), the provider's own connection pool."""
+    request_id = current_request_id.get()
+    if request_id is not None and "x-request-id" not in headers:  # the client's request id travels upstream
+        headers = {**headers, "x-request-id": request_id}
     transport: httpx.AsyncBaseTransport = client._transport  # stable private attribute, as _cookies above
     if isinstance(transport, AiohttpTransport):
         return await transport.post(url, content, headers, timeout, pool)

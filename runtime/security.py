@@ -43,7 +43,7 @@ BROWSER_CROSS_SITE = frozenset({"cross-site", "same-site"})  # same-site: anothe
 MODEL_LISTS = frozenset({"/anthropic/v1/models", "/v1/models", "/openai/v1/models"})
 OPEN_PROBES = frozenset({"/health/live"})
 # OAuth (RFC 6749/8628/7009) and the sign-in page take form bodies by definition; the Origin rule still holds.
-FORM_ENDPOINTS = ("/claude-code/oauth/", "/claude-code/device")
+FORM_ENDPOINTS = ("/claude-code/oauth/", "/claude-code/device", "/login")  # /login: the dashboard sign-in form
 # The only headers read here, picked out of the scope in one pass (ASGI servers lower-case header names).
 _READ = frozenset(
     {b"host", b"origin", b"sec-fetch-site", b"content-type", b"x-api-key", b"authorization", b"x-admin-key"}

@@ -17,6 +17,7 @@ from typing import Any
 from starlette.applications import Starlette
 
 from bifrostc.runtime.loadout import MANIFEST, LoadoutError, load_routing, routing_path
+from bifrostc.runtime.observability.logging_setup import LogFormat, configure_logging, uvicorn_log_config
 
 log = logging.getLogger("bifrostc.server")
 POLL_SECONDS = 1.0
@@ -160,6 +161,7 @@ def serve(
     port: int | None = None,
     reload: bool = True,
     access_log: bool | None = None,
+    log_format: LogFormat = "text",
     allow_modified: bool = False,
     workers: str | int | None = None,
     listen_fd: int | None = None,
@@ -167,13 +169,14 @@ def serve(
     **app_options: Any,
 ) -> int:
     """Serve out/ with uvicorn (uvloop + httptools when installed). `reload`: hot-swap a rebuilt routing.py.
-    `access_log`: uvicorn's per-request log line, off unless asked for (or BIFROSTC_ACCESS_LOG=1): formatting
-    and writing it costs ~40 µs a request, and the request log store records every request anyway.
+    `access_log`: one line per request (request id, key, model, provider, status, latency, tokens, cost), off
+    unless asked for (or BIFROSTC_ACCESS_LOG=1): the request log store records every request anyway.
+    `log_format`: text, or one JSON object per line.
     `workers`: processes (an int or "auto"; None: BIFROSTC_WORKERS, then server.workers); more than one runs
     runtime/supervisor.py, which starts each worker through this function with `listen_fd` (the shared socket)
     and `ready_dir` (where it marks itself ready). `app_options` go to create_app (hooks_factory, extra_routes,
     lifespan_hooks; one process only). Returns the exit status."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    configure_logging(log_format)
     if listen_fd is None:
         from bifrostc.runtime.supervisor import WorkersError, resolve_workers, supervise
 
@@ -188,11 +191,12 @@ def serve(
                 raise WorkersError(f"serve(workers={count.count}) takes no app options: {sorted(app_options)}")
             options = {"out_dir": str(out_dir), "reload": reload, "access_log": access_log}
             options["allow_modified"] = allow_modified
+            options["log_format"] = log_format
             return supervise(count, bind_host, bind_port, gateway.server.shutdown_grace_seconds, options)
         log.info(
             "bifrostc serve: 1 worker (%s) on http://%s:%d, pid %d", count.source, bind_host, bind_port, os.getpid()
         )
-    _run_worker(out_dir, host, port, reload, access_log, allow_modified, listen_fd, ready_dir, app_options)
+    _run_worker(out_dir, host, port, reload, access_log, log_format, allow_modified, listen_fd, ready_dir, app_options)
     return 0
 
 
@@ -224,6 +228,7 @@ def _run_worker(
     port: int | None,
     reload: bool,
     access_log: bool | None,
+    log_format: LogFormat,
     allow_modified: bool,
     listen_fd: int | None,
     ready_dir: str | None,
@@ -235,24 +240,29 @@ def _run_worker(
 
     from bifrostc.runtime.http_server import MAX_HEADER_BYTES, SHUTDOWN_CUT_SECONDS, GracefulServer, protocol_class
     from bifrostc.runtime.loadout import configured_secrets
+    from bifrostc.runtime.observability.banner import log_banner
     from bifrostc.runtime.observability.redaction import install_log_redaction, register_secrets
 
+    access = access_log if access_log is not None else os.environ.get(ACCESS_LOG_ENV, "") in TRUTHY
+    configure_logging(log_format, access=access)
     if ready_dir is not None:
         app_options["lifespan_hooks"] = [*app_options.get("lifespan_hooks", ()), _ready_marker(ready_dir)]
     app = build_server_app(out_dir, reload=reload, allow_modified=allow_modified, **app_options)
     server_config = app.state.runtime.gateway.server
     if listen_fd is None:  # workers: the supervisor said it once
         _warn_port(port, server_config.port)
+    bind_host, bind_port = host or server_config.host, port if port is not None else server_config.port
     config = uvicorn.Config(
         app,
-        host=host or server_config.host,
-        port=port if port is not None else server_config.port,
+        host=bind_host,
+        port=bind_port,
         loop="uvloop" if _available("uvloop") else "asyncio",
         http=protocol_class(server_config.header_timeout_seconds) if _available("httptools") else "h11",
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
         lifespan="on",
+        log_config=uvicorn_log_config(log_format),
         log_level="info",
-        access_log=access_log if access_log is not None else os.environ.get(ACCESS_LOG_ENV, "") in TRUTHY,
+        access_log=False,  # bifrostc's own access line (bifrostc.access) names the key, model and cost
         timeout_keep_alive=75,
         # The backstop: what is still running this long after the grace period is cancelled outright.
         timeout_graceful_shutdown=math.ceil(server_config.shutdown_grace_seconds + SHUTDOWN_CUT_SECONDS),
@@ -260,6 +270,7 @@ def _run_worker(
     # On the handlers uvicorn.Config just installed too; start-up names env vars, never their values.
     register_secrets(configured_secrets(app.state.runtime.gateway))
     install_log_redaction()
+    log_banner(app.state.loaded_routing, bind_host, bind_port)
     tune_gc()
     server = GracefulServer(config, server_config.shutdown_grace_seconds)
     if listen_fd is None:

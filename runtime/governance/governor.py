@@ -142,10 +142,10 @@ class Governor:
         return self.keyring.authenticate(headers)
 
     def tool_allowed(self, ctx: KeyContext | None, tool_name: str) -> bool:
-        return key_policy.tool_allowed(ctx, tool_name)
+        return key_policy.tool_allowed(ctx, tool_name, self.gateway.server.mcp_default)
 
     def mcp_server_allowed(self, ctx: KeyContext | None, server: str) -> bool:
-        return key_policy.mcp_server_allowed(ctx, server)
+        return key_policy.mcp_server_allowed(ctx, server, self.gateway.server.mcp_default)
 
     def cost_usd(self, provider: str, model: str, usage: Usage) -> float:
         """The response's cost with the spec's ``pricing:`` overrides applied."""

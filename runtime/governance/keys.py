@@ -195,16 +195,21 @@ def authorize(ctx: KeyContext | None, router: Router, asked: str, route: Route) 
     return lambda provider: _matches(provider, patterns)
 
 
-def tool_allowed(ctx: KeyContext | None, tool_name: str) -> bool:
-    return ctx is None or _matches(tool_name, ctx.allowed_mcp_tools)
+def tool_allowed(ctx: KeyContext | None, tool_name: str, default: str = "allow") -> bool:
+    """May this key call (and list) MCP tool ``tool_name``? ``default`` (``server.mcp_default``) answers for a
+    caller without a key and a key without ``allowed_mcp_tools``: ``allow`` every tool, ``deny`` none."""
+    if ctx is None or not ctx.allowed_mcp_tools:
+        return default != "deny"
+    return _matches(tool_name, ctx.allowed_mcp_tools)
 
 
-def mcp_server_allowed(ctx: KeyContext | None, server: str) -> bool:
+def mcp_server_allowed(ctx: KeyContext | None, server: str, default: str = "allow") -> bool:
     """Whether the key sees MCP server ``server``'s prompts and resources.
 
     They ride on the tool grants: a key sees them when one of its ``allowed_mcp_tools`` patterns can match some
     ``<server>__<name>`` (``fs__read_*`` grants server ``fs``'s prompts and resources; ``git__*`` does not).
+    Without grants, ``default`` answers as for tools.
     """
     if ctx is None or not ctx.allowed_mcp_tools:
-        return True
+        return default != "deny"
     return any(pattern_covers_server(pattern, server) for pattern in ctx.allowed_mcp_tools)

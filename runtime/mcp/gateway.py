@@ -32,6 +32,7 @@ from bifrostc.runtime.mcp.endpoint import Authenticate, McpEndpoint
 from bifrostc.runtime.mcp.primitives import PromptsAndResources
 from bifrostc.runtime.mcp.server import ChangeFanout, GatewayServer
 from bifrostc.runtime.mcp.upstream import Upstream, UpstreamUnavailable
+from bifrostc.runtime.observability.metrics_usage import ToolCall, ToolCallSink
 
 logger = logging.getLogger(__name__)
 # The SDK logs "Terminating session: None" at INFO for every stateless request; the gateway logs each call itself.
@@ -64,8 +65,10 @@ class McpGateway:
         backoff_max: float = 30.0,
         listing_ttl: float = 60.0,
         startup_timeout: float = 10.0,
+        on_tool_call: ToolCallSink | None = None,
     ) -> None:
         env = os.environ if environ is None else environ
+        self._on_tool_call = on_tool_call  # metrics: one ToolCall per call, whatever its outcome
         self._changes = ChangeFanout()
         self._upstreams = tuple(
             Upstream(
@@ -195,14 +198,18 @@ class McpGateway:
             status = "error" if getattr(result, "is_error", False) else "ok"
             return result
         finally:
+            key_name = getattr(key_context, "key_name", None)  # a KeyContext when keys are configured
+            elapsed = time.monotonic() - started
             logger.info(
                 "mcp tool call key=%s server=%s tool=%s status=%s latency_ms=%.1f",
-                getattr(key_context, "key_name", None) or "-",  # a KeyContext when keys are configured
+                key_name or "-",
                 server,
                 params.name,
                 status,
-                (time.monotonic() - started) * 1000,
+                elapsed * 1000,
             )
+            if self._on_tool_call is not None:  # unknown names are client-chosen: not a metric label
+                self._on_tool_call(ToolCall(key_name, server, params.name if entry else "-", status, elapsed))
 
 
 async def _unavailable(send: Send) -> None:

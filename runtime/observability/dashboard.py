@@ -1,41 +1,49 @@
-"""The request-log dashboard: one static page plus a small JSON API over a :class:`LogStore`.
+"""The dashboard: two static pages plus a small JSON API over a :class:`LogStore`.
 
-Routes (mounted wherever the app likes): ``GET /`` and ``GET /logs`` serve ``dashboard_page/index.html`` (plain
-JS, no build step, no CDN) which polls ``GET /api/logs`` (``?session=ID``: one session's rows); ``GET
-/api/logs/{id}`` returns one record with its bodies; ``GET /api/sessions/{id}`` one session's rows as a tree of
-its agents (``sessions.session_tree``); ``GET /api/spend`` returns per-key spend from the log plus, when given,
-the governance report (``Governor.spend_report``: rows with ``kind``, ``name``, ``limit_usd``, ``spent_usd``,
-``period``).
+Routes (mounted wherever the app likes): ``GET /`` serves ``dashboard_page/overview.html`` (charts over a time
+range from ``GET /api/overview?since=&until=&buckets=``, spend against every budget) and ``GET /logs`` serves
+``dashboard_page/index.html`` (plain JS, no build step, no CDN), which polls ``GET /api/logs`` (``?session=ID``:
+one session's rows); ``GET /api/sessions/{id}`` returns one session's rows as a tree of its agents
+(``sessions.session_tree``); ``GET /api/logs/{id}`` returns one record with its bodies; ``GET /api/spend``
+returns per-key spend from the log plus, when given, the governance report (``Governor.spend_report``: rows
+with ``kind``, ``name``, ``limit_usd``, ``spent_usd``, ``period``);
+``GET /api/probe`` returns the last ``bifrostc probe --out`` document (out/probe.json, read on each call so a
+probe run next to a live gateway shows up at once), or ``{"probed_at": null, "routes": []}``.
 
 When an admin key is configured every route needs it: an ``x-admin-key`` header, ``Authorization: Bearer``,
-the session cookie, or ``?key=`` on the page once (which sets the cookie and redirects to drop the key from
-the address bar and history).
+or the session cookie that ``POST /login`` (the login page's form) sets; the key never travels in a URL
+(``dashboard_auth.py``).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import re
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bifrostc.runtime.observability.dashboard_auth import COOKIE_NAME, Guard, login_page, login_route
+from bifrostc.runtime.observability.overview import overview
 from bifrostc.runtime.observability.sessions import session_tree
 from bifrostc.runtime.observability.store import MAX_LIMIT, LogFilter, LogStore
+from bifrostc.runtime.probe.results import load_probe
 
 NONE = "'none'"
 SpendReport = Callable[[], Awaitable[Any]]
-COOKIE_NAME = "bifrostc_admin"
-_PAGE = Path(__file__).parent / "dashboard_page" / "index.html"
-_LOGIN_PAGE = """<!doctype html><meta charset="utf-8"><title>bifrostc dashboard</title>
-<form method="get"><label>Admin key <input name="key" type="password" autofocus></label>
-<button>Open</button></form>"""
+ToolCalls = Callable[[], list[dict[str, Any]]]  # this replica's MCP tool calls (GatewayMetrics.usage)
+ProbeFile = Callable[[], Path | None]  # where the served out/ keeps probe.json (None: not served from out/)
+NO_PROBE: dict[str, Any] = {"probed_at": None, "routes": []}
+_PAGES = Path(__file__).parent / "dashboard_page"
+DAY_S = 86_400.0
+Handler = Callable[[Request], Awaitable[Response]]
+__all__ = ["COOKIE_NAME", "dashboard_routes", "security_headers"]
 
 
 def security_headers(page_html: str) -> dict[str, str]:
@@ -55,37 +63,6 @@ def security_headers(page_html: str) -> dict[str, str]:
         "referrer-policy": "no-referrer",
         "cache-control": "no-store",
     }
-
-
-def _cookie_token(admin_key: str) -> str:
-    # The cookie carries a derived token, so the raw key never sits in the browser's cookie jar.
-    return hashlib.sha256(b"bifrostc-dashboard:" + admin_key.encode()).hexdigest()
-
-
-class _Guard:
-    def __init__(self, admin_key: str | None) -> None:
-        self.admin_key = admin_key
-        self.token = _cookie_token(admin_key) if admin_key else ""
-
-    def allows(self, request: Request) -> bool:
-        if not self.admin_key:
-            return True
-        offered = request.headers.get("x-admin-key", "")
-        auth = request.headers.get("authorization", "")
-        if auth.lower().startswith("bearer "):
-            offered = offered or auth[7:].strip()
-        if offered and hmac.compare_digest(offered.encode(), self.admin_key.encode()):
-            return True
-        cookie = request.cookies.get(COOKIE_NAME, "")
-        return bool(cookie) and hmac.compare_digest(cookie.encode(), self.token.encode())
-
-    def key_in_query(self, request: Request) -> bool:
-        offered = request.query_params.get("key", "")
-        return bool(self.admin_key) and hmac.compare_digest(offered.encode(), (self.admin_key or "").encode())
-
-
-def _unauthorized(headers: dict[str, str]) -> JSONResponse:
-    return JSONResponse({"error": "admin key required"}, status_code=401, headers=headers)
 
 
 def _int_param(request: Request, name: str, default: int | None) -> int | None:
@@ -110,25 +87,50 @@ def _filters(request: Request) -> LogFilter:
     )
 
 
-def dashboard_routes(
-    sink_store: LogStore, *, spend_report: SpendReport | None = None, admin_key: str | None = None
-) -> list[BaseRoute]:
-    guard = _Guard(admin_key)
-    page_html = _PAGE.read_text(encoding="utf-8")
-    headers = security_headers(page_html)
+def _session_endpoint(sink_store: LogStore, headers: dict[str, str]) -> Handler:
+    """One session's rows as a tree of its agents (a session with no rows is a 404)."""
 
-    async def page(request: Request) -> Response:
-        if guard.key_in_query(request):
-            response = RedirectResponse(request.url.remove_query_params("key"), status_code=303, headers=headers)
-            response.set_cookie(COOKIE_NAME, guard.token, httponly=True, samesite="strict", path="/")
-            return response
-        if not guard.allows(request):
-            return HTMLResponse(_LOGIN_PAGE, status_code=401, headers=headers)
-        return HTMLResponse(page_html, headers=headers)
+    async def session(request: Request) -> Response:
+        session_id = request.path_params["session_id"]
+        rows = await sink_store.query(LogFilter(session=session_id, limit=MAX_LIMIT))
+        if not rows:
+            return JSONResponse({"error": "not found"}, status_code=404, headers=headers)
+        tree = session_tree(session_id, rows, truncated=len(rows) == MAX_LIMIT)
+        return JSONResponse(tree, headers=headers)
+
+    return session
+
+
+def dashboard_routes(
+    sink_store: LogStore,
+    *,
+    spend_report: SpendReport | None = None,
+    admin_key: str | None = None,
+    probe_file: ProbeFile | None = None,
+    tool_calls: ToolCalls | None = None,
+) -> list[BaseRoute]:
+    guard = Guard(admin_key)
+    pages = {name: (_PAGES / name).read_text(encoding="utf-8") for name in ("index.html", "overview.html")}
+    page_headers = {name: security_headers(html) for name, html in pages.items()}
+    headers = page_headers["index.html"]
+
+    def guarded(handler: Handler) -> Handler:
+        async def endpoint(request: Request) -> Response:
+            if not guard.allows(request):
+                return JSONResponse({"error": "admin key required"}, status_code=401, headers=headers)
+            return await handler(request)
+
+        return endpoint
+
+    def serve(name: str) -> Handler:
+        async def page(request: Request) -> Response:
+            if not guard.allows(request):
+                return login_page(request, headers, status_code=401)
+            return HTMLResponse(pages[name], headers=page_headers[name])
+
+        return page
 
     async def list_logs(request: Request) -> Response:
-        if not guard.allows(request):
-            return _unauthorized(headers)
         try:
             filters = _filters(request)
             rows = await sink_store.query(filters)
@@ -138,36 +140,43 @@ def dashboard_routes(
         return JSONResponse({"data": rows, "next_before": next_before}, headers=headers)
 
     async def log_detail(request: Request) -> Response:
-        if not guard.allows(request):
-            return _unauthorized(headers)
         row = await sink_store.get(request.path_params["record_id"])
         if row is None:
             return JSONResponse({"error": "not found"}, status_code=404, headers=headers)
         return JSONResponse(row, headers=headers)
 
-    async def session(request: Request) -> Response:
-        if not guard.allows(request):
-            return _unauthorized(headers)
-        session_id = request.path_params["session_id"]
-        rows = await sink_store.query(LogFilter(session=session_id, limit=MAX_LIMIT))
-        if not rows:
-            return JSONResponse({"error": "not found"}, status_code=404, headers=headers)
-        tree = session_tree(session_id, rows, truncated=len(rows) == MAX_LIMIT)
-        return JSONResponse(tree, headers=headers)
+    session = _session_endpoint(sink_store, headers)
 
     async def spend(request: Request) -> Response:
-        if not guard.allows(request):
-            return _unauthorized(headers)
         since = request.query_params.get("since")
         rows = await sink_store.spend_by_key(float(since) if since else None)
         report = await spend_report() if spend_report is not None else None
         return JSONResponse({"keys": rows, "budgets": report}, headers=headers)
 
+    async def overview_api(request: Request) -> Response:
+        q = request.query_params
+        try:
+            until = float(q.get("until") or time.time())
+            since = float(q.get("since") or until - DAY_S)
+            document = await overview(sink_store, since=since, until=until, buckets=int(q.get("buckets") or 24))
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400, headers=headers)
+        document["mcp_tool_calls"] = tool_calls() if tool_calls is not None else []
+        return JSONResponse(document, headers=headers)
+
+    async def probe(request: Request) -> Response:
+        path = probe_file() if probe_file is not None else None
+        document = load_probe(path) if path is not None else None
+        return JSONResponse(document if document is not None else NO_PROBE, headers=headers)
+
     return [
-        Route("/", page, methods=["GET"], name="dashboard"),
-        Route("/logs", page, methods=["GET"], name="dashboard_logs"),
-        Route("/api/logs", list_logs, methods=["GET"], name="api_logs"),
-        Route("/api/logs/{record_id}", log_detail, methods=["GET"], name="api_log_detail"),
-        Route("/api/sessions/{session_id}", session, methods=["GET"], name="api_session"),
-        Route("/api/spend", spend, methods=["GET"], name="api_spend"),
+        Route("/", serve("overview.html"), methods=["GET"], name="dashboard"),
+        Route("/logs", serve("index.html"), methods=["GET"], name="dashboard_logs"),
+        login_route(guard, headers),
+        Route("/api/overview", guarded(overview_api), methods=["GET"], name="api_overview"),
+        Route("/api/logs", guarded(list_logs), methods=["GET"], name="api_logs"),
+        Route("/api/logs/{record_id}", guarded(log_detail), methods=["GET"], name="api_log_detail"),
+        Route("/api/sessions/{session_id}", guarded(session), methods=["GET"], name="api_session"),
+        Route("/api/spend", guarded(spend), methods=["GET"], name="api_spend"),
+        Route("/api/probe", guarded(probe), methods=["GET"], name="api_probe"),
     ]

@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from bifrostc.runtime.observability.metrics_usage import ToolCall, UsageMetrics
 from bifrostc.runtime.observability.records import RequestRecord
 
 # Seconds; LLM calls run from a fraction of a second to minutes.
@@ -191,6 +192,7 @@ class GatewayMetrics:
         # labels() builds and locks on every call (~1.5 µs each); the children for a label set never change.
         self._request_children: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}
         self._token_children = {d: self.tokens.labels(d) for d in ("input", "output", "cache_read", "cache_write")}
+        self.usage = UsageMetrics(r)  # per provider/model/key/team series and MCP tool calls (metrics_usage.py)
 
     def _children(self, dialect: str, route: str, provider: str, status: int) -> tuple[Any, Any]:
         key = (dialect, route, provider, status)
@@ -230,6 +232,10 @@ class GatewayMetrics:
             self.fallbacks.inc()
         if record.upstream_errors:
             self.upstream_errors.labels(provider).inc(record.upstream_errors)
+        self.usage.observe(record)
+
+    def observe_tool_call(self, call: ToolCall) -> None:
+        self.usage.observe_tool_call(call)
 
     def describe_cache(self, mode: str, backend: str) -> None:
         """The response cache's scope: a memory cache is each worker's own (hits depend on which worker

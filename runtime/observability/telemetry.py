@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Mount
 
 from bifrostc.runtime.config import Observability
 from bifrostc.runtime.observability.dashboard import SpendReport, dashboard_routes
+from bifrostc.runtime.observability.logging_setup import log_access
 from bifrostc.runtime.observability.metrics import GatewayMetrics
 from bifrostc.runtime.observability.records import RequestRecord
 from bifrostc.runtime.observability.retention import LogRetention
@@ -106,10 +107,11 @@ class Telemetry:
         )
 
     def record(self, record: RequestRecord) -> None:
-        """Account for one finished request. Never blocks and never does I/O."""
+        """Account for one finished request. Never blocks and never does I/O (but the access line, when on)."""
         if self.metrics is not None:
             self.metrics.observe(record)
         self.tracer.record(record)
+        log_access(record)  # before the sink takes the record over (it scrubs it in place)
         if self.sink is not None:
             self.sink.submit(record)
             if self.metrics is not None:

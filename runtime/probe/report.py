@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import pathlib
 import time
 from typing import Any
 
+from bifrostc.runtime.probe.results import PROBE_FILE, load_probe
 from bifrostc.runtime.probe.runner import PlannedStep, RouteResult, TargetResult
+
+__all__ = ["PROBE_FILE", "as_json", "dry_run", "last_probe", "load_probe", "table"]
 
 _LABELS = {"ready": "ready", "caveats": "works with caveats", "not_ready": "NOT READY"}
 
@@ -85,9 +87,8 @@ def dry_run(steps: list[PlannedStep]) -> str:
 
 def last_probe(path: pathlib.Path, route: str) -> str:
     """What `bifrostc explain --out` adds: the route's verdicts from the last probe written to out/."""
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    document = load_probe(path)
+    if document is None:
         return f"  last probe: none in {path} (run `bifrostc probe SPEC --out {path.parent}`)\n"
     found = next((r for r in document.get("routes", []) if r.get("route") == route), None)
     if found is None:

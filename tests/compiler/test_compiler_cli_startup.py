@@ -21,7 +21,12 @@ def test_importing_the_cli_does_not_load_the_compiler() -> None:
 
 @pytest.mark.parametrize(
     ("flag", "expected"),
-    [([], {}), (["--access-log"], {"access_log": True}), (["--no-access-log"], {"access_log": False})],
+    [
+        ([], {}),
+        (["--access-log"], {"access_log": True}),
+        (["--no-access-log"], {"access_log": False}),
+        (["--log-format", "json"], {"log_format": "json"}),
+    ],
 )
 def test_serve_passes_access_log_only_when_given(
     tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, flag: list[str], expected: dict[str, bool]

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,7 +55,7 @@ async def _wait_live(served: Served, deadline_s: float = 30.0) -> None:
 
 @contextlib.asynccontextmanager
 async def serve_spec(
-    tmp_path: Path, spec: str, env: Mapping[str, str], args: tuple[str, ...] = (), ready_s: float = 30.0
+    tmp_path: Path, spec: str, env: Mapping[str, str], args: Sequence[str] = (), ready_s: float = 30.0
 ) -> AsyncIterator[Served]:
     """Build `spec` (``{port}`` is filled in) and serve it (`args` added to the command line, e.g. ``--workers
     4``); yields once /health answers 200 (with several workers: once all are up). The loop stays free while

@@ -122,15 +122,19 @@ async def test_dashboard_pages_and_api_need_the_admin_key(served: Wired) -> None
         assert (await http.get(f"{url}{path}")).status_code == 401
         page = await http.get(f"{url}{path}", headers=_admin())
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    for path in ("/api/logs", "/api/spend"):
+    for path in ("/api/logs", "/api/spend", "/api/overview", "/api/probe"):
         assert (await http.get(f"{url}{path}")).status_code == 401
         assert (await http.get(f"{url}{path}", headers={"x-api-key": KEY})).status_code == 401
         assert (await http.get(f"{url}{path}", headers={"x-admin-key": ENV["ADMIN_KEY"]})).status_code == 200
-    # ?key= once sets a cookie and redirects the key out of the address bar.
+    # The login form POSTs the key once; a cookie carries the session. A key in the URL opens nothing.
     async with httpx.AsyncClient(base_url=url) as browser:
-        login = await browser.get("/logs", params={"key": ENV["ADMIN_KEY"]})
-        assert login.status_code == 303 and "key=" not in login.headers["location"]
+        assert (await browser.get("/logs", params={"key": ENV["ADMIN_KEY"]})).status_code == 401
+        login = await browser.post("/login", data={"key": ENV["ADMIN_KEY"], "next": "/logs"})
+        assert login.status_code == 303 and login.headers["location"] == "/logs"
+        assert ENV["ADMIN_KEY"] not in login.headers["location"] + login.headers["set-cookie"]
         assert (await browser.get("/api/logs")).status_code == 200
+        foreign = {"origin": "http://evil.example"}  # login CSRF: a foreign page cannot sign a browser in
+        assert (await browser.post("/login", data={"key": "x"}, headers=foreign)).status_code == 403
 
 
 class FakeCollector:
