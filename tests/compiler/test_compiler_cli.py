@@ -156,7 +156,8 @@ def test_serve_hands_over_to_the_runtime(spec: pathlib.Path, monkeypatch: pytest
     assert main(["build", "gateway.yaml", "-o", "out"]) == 0
     assert main(["serve", "out", "--port", "9999", "--reload"]) == 0
     assert main(["serve", "out", "--workers", "4"]) == 0
+    defaults = {"access_log": None, "allow_modified": False, "workers": None, "log_format": "text"}
     assert calls == [
-        (pathlib.Path("out"), {"host": None, "port": 9999, "reload": True}),
-        (pathlib.Path("out"), {"host": None, "port": None, "reload": True, "workers": "4"}),
+        (pathlib.Path("out"), {**defaults, "host": None, "port": 9999, "reload": True}),
+        (pathlib.Path("out"), {**defaults, "host": None, "port": None, "reload": True, "workers": "4"}),
     ]

@@ -28,7 +28,7 @@ def test_importing_the_cli_does_not_load_the_compiler() -> None:
         (["--log-format", "json"], {"log_format": "json"}),
     ],
 )
-def test_serve_passes_access_log_only_when_given(
+def test_serve_passes_the_access_log_and_log_format_flags(
     tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, flag: list[str], expected: dict[str, bool]
 ) -> None:
     (tmp_path / "routing.py").write_text("GATEWAY = None\n")
@@ -37,7 +37,8 @@ def test_serve_passes_access_log_only_when_given(
     fake.serve = lambda out_dir, **kwargs: calls.append(kwargs)  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "bifrostc.runtime.server", fake)
     assert main(["serve", str(tmp_path), *flag]) == 0
-    assert calls == [{"host": None, "port": None, "reload": True, **expected}]
+    defaults = {"access_log": None, "allow_modified": False, "workers": None, "log_format": "text"}
+    assert calls == [{"host": None, "port": None, "reload": True, **defaults, **expected}]  # access_log None: env
 
 
 def test_an_embedded_gateway_loads_no_scale_out_client(tmp_path: pathlib.Path) -> None:
