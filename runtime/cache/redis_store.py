@@ -28,7 +28,9 @@ class RedisStore:
 
     async def get(self, key: str) -> bytes | None:
         value = await self._client.get(self._prefix + "r:" + key)
-        return bytes(value) if value is not None else None
+        if value is None:
+            return None
+        return value if isinstance(value, bytes) else str(value).encode()
 
     async def put(self, key: str, value: bytes, *, ttl: int) -> None:
         await self._client.set(self._prefix + "r:" + key, value, ex=max(1, ttl))
