@@ -4,8 +4,9 @@ Every request carries a virtual key with a budget and a rate limit, so each one 
 script and the settlement script (``server.state: redis``). For each replica count it reports req/s at
 ``--connections``, p50/p99 at one connection and what the gateway adds over calling the fake upstream
 directly, and the Redis round trips per request (``INFO commandstats``: the EVALSHA, EVAL, MGET and WAIT
-calls the gateway sends; single mode pipelines nothing) with the commands those scripts run inside Redis. Everything runs on 127.0.0.1: the fake upstream, a redis-server on a free
-port in a temporary directory, the replicas, HAProxy (Debian's package) and the load generator.
+calls the gateway sends; single mode pipelines nothing) with the commands those scripts run inside Redis.
+Everything runs on 127.0.0.1: the fake upstream, a redis-server on a free port in a temporary directory,
+the replicas, HAProxy (Debian's package) and the load generator.
 
 Run: python bench/scale.py [--replicas 1 2 4] [--duration 5] [--connections 64] [--json out.json]
 """
