@@ -22,7 +22,7 @@ estimate; ``tokens_per_minute`` admits while the estimate is under the limit. An
 (``ctx is None``) has no scopes.
 
 Concurrency (``max_concurrent_requests`` on a key or team): admission places a lease on the scope's lease set
-in the same atomic step, the Governor renews its leases every ``LEASE_RENEW_SECONDS`` while they are in
+in the same atomic step, the Governor renews its leases every third of ``LEASE_TTL_SECONDS`` while they are in
 flight, and settlement releases them; a replica that dies holding leases frees them ``LEASE_TTL_SECONDS``
 later. Under Redis Cluster every counter of one chain carries the chain's hash tag (its top scope:
 ``{customer:acme}``), so each admission and settlement touches one slot and runs atomically on one node.
@@ -66,7 +66,7 @@ Clock = Callable[[], float]
 # (Claude Code gives up after 600 s), so only a dead replica's holds ever expire.
 HOLD_TTL_SECONDS = 900
 LEASE_TTL_SECONDS = 30  # a dead replica's concurrency leases stop counting this long after their last renewal
-LEASE_RENEW_SECONDS = 10.0
+LEASE_TTL_ENV = "BIFROSTC_LEASE_TTL_S"  # overrides it (whole seconds, >= 3); leases are renewed every third of it
 log = logging.getLogger("bifrostc.governance")
 
 
@@ -104,6 +104,16 @@ def _rate_check(scope_id: str, kind: CheckKind, limit: float, now: float) -> tup
     return Check(counter, kind, limit, window.ttl(now, margin=60), previous, weight), window
 
 
+def _lease_ttl(environ: Mapping[str, str]) -> int:
+    raw = environ.get(LEASE_TTL_ENV)
+    if not raw:
+        return LEASE_TTL_SECONDS
+    try:
+        return max(3, int(raw))
+    except ValueError as exc:
+        raise ValueError(f"{LEASE_TTL_ENV} must be whole seconds, not {raw!r}") from exc
+
+
 def _iso(moment: float | None) -> str | None:
     return None if moment is None else datetime.fromtimestamp(moment, UTC).isoformat()
 
@@ -121,6 +131,7 @@ class Governor:
         self._tagged = server.state == "redis" and server.redis is not None and server.redis.mode == "cluster"
         self._leases: dict[str, tuple[Lease, tuple[str, ...]]] = {}  # in flight here, renewed until settled
         self._renewer: asyncio.Task[None] | None = None
+        self._lease_ttl = _lease_ttl(os.environ)
         for scope in self.all_scopes():  # fail at start-up, not on the first request, for a bad period
             if scope.budget is not None:
                 budget_window(scope.budget.period, 0.0)
@@ -230,7 +241,7 @@ class Governor:
                 checks.append((check, scope, window))
             if scope.max_concurrent is not None:
                 window = rate_window(now)  # unused by the check; the refusal's retry-after is 1 s
-                check = Check(f"{tag}{scope.id}:inflight", "concurrent", scope.max_concurrent, LEASE_TTL_SECONDS)
+                check = Check(f"{tag}{scope.id}:inflight", "concurrent", scope.max_concurrent, self._lease_ttl)
                 checks.append((check, scope, window))
         return checks
 
@@ -244,7 +255,7 @@ class Governor:
         hold_keys = tuple(check.key for check, _, _ in checks if check.kind == "spend")
         hold = Hold(os.urandom(12).hex(), max_cost, HOLD_TTL_SECONDS) if max_cost > 0 and hold_keys else None
         lease_keys = tuple(check.key for check, _, _ in checks if check.kind == "concurrent")
-        lease = Lease(os.urandom(12).hex(), LEASE_TTL_SECONDS) if lease_keys else None
+        lease = Lease(os.urandom(12).hex(), self._lease_ttl) if lease_keys else None
         rejection = await self.store.check_and_count([check for check, _, _ in checks], hold, lease)
         if rejection is not None:
             check, scope, window = checks[rejection.index]
@@ -271,7 +282,7 @@ class Governor:
     async def _renew(self) -> None:
         """Keep this replica's leases alive while their requests run; stops when none are left."""
         while self._leases:
-            await asyncio.sleep(LEASE_RENEW_SECONDS)
+            await asyncio.sleep(self._lease_ttl / 3)
             try:
                 await self.store.renew(list(self._leases.values()))
             except Exception:  # a failed renewal is retried at the next interval; leases outlive two misses

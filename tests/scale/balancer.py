@@ -79,10 +79,10 @@ def haproxy(tmp: Path, backends: list[int]) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def slow_upstream(key: str) -> Iterator[int]:
-    """tests/scale/slow_upstream.py in its own process; yields its port."""
+def slow_upstream(key: str, delay_s: float = 0.05) -> Iterator[int]:
+    """tests/scale/slow_upstream.py in its own process (``delay_s`` between stream deltas); yields its port."""
     script = Path(__file__).with_name("slow_upstream.py")
-    env = {"UPSTREAM_ANTHROPIC_KEY": key, "PATH": "/usr/bin:/bin"}
+    env = {"UPSTREAM_ANTHROPIC_KEY": key, "SLOW_UPSTREAM_DELAY_S": str(delay_s), "PATH": "/usr/bin:/bin"}
     proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, env=env)
     try:
         assert proc.stdout is not None

@@ -3,7 +3,8 @@
 POST /v1/messages on Anthropic's wire format: ``x-api-key`` must equal ``$UPSTREAM_ANTHROPIC_KEY`` (else 401
 ``authentication_error``, as Anthropic answers), ``model``, ``max_tokens`` and a non-empty ``messages`` list are
 required (else 400 ``invalid_request_error``). A JSON answer after ``DELAY_S``; a stream sends ``DELTAS`` text
-deltas ``DELAY_S`` apart (chunked), then ``message_delta`` with the usage and ``message_stop``.
+deltas ``DELAY_S`` apart (``$SLOW_UPSTREAM_DELAY_S``, default 0.05; chunked), then ``message_delta`` with the
+usage and ``message_stop``.
 Run: python tests/scale/slow_upstream.py  (prints "ready <port>" once listening on 127.0.0.1)
 """
 
@@ -15,7 +16,7 @@ import os
 import sys
 
 DELTAS = 8
-DELAY_S = 0.05
+DELAY_S = float(os.environ.get("SLOW_UPSTREAM_DELAY_S", "0.05"))
 WORDS = ["alpha ", "bravo ", "charlie ", "delta ", "echo ", "foxtrot ", "golf ", "hotel "]
 USAGE = {"input_tokens": 30, "output_tokens": DELTAS}
 
