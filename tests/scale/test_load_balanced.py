@@ -28,11 +28,11 @@ from tests.scale.gateways import Replicas, build, replica_set
 REDIS_URL = "redis://127.0.0.1:6379/0"
 PG_BASE = "postgresql://postgres@127.0.0.1:5432/test"
 CLIENTS = 256
-REQUESTS_EACH = 3
+REQUESTS_EACH = 2
 RATE_CLIENTS = 32  # their first request uses the rate-limited key: 32 at once at the start, all in one minute
 RPM = 20
-BUDGET_USD = 0.15  # ~480 answers at $0.00031: runs out before the 768 requests are done
-KILL_AT, RESTART_AT = 150, 300  # answers before the SIGKILL, then before the restart
+BUDGET_USD = 0.1  # ~320 answers at $0.00031: runs out before the 512 requests are done
+KILL_AT, RESTART_AT = 100, 200  # answers before the SIGKILL, then before the restart
 UPSTREAM_KEY = "sk-ant-upstream-slow-0123456789"
 ADMIN = {"authorization": "Bearer admin-secret"}
 

@@ -29,8 +29,8 @@ USAGE = (len(PROMPT) // 4, len(PROMPT.strip()) // 4)  # the mock echoes the prom
 PRICE = {"input": 5, "output": 20}  # USD per million tokens
 COST = (USAGE[0] * PRICE["input"] + USAGE[1] * PRICE["output"]) / 1e6
 CLIENTS = 16
-TARGET = 240  # answered requests per run; the master dies after KILL_AFTER of them
-KILL_AFTER = 80
+TARGET = 160  # answered requests per run; the master dies after KILL_AFTER of them
+KILL_AFTER = 50
 SETTLE_S = 30.0  # guard only: how long the replicas may take to send their kept settlements again
 
 SPEC = """\
