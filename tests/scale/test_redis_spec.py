@@ -60,3 +60,16 @@ def test_a_cluster_spec_builds_and_serve_names_the_missing_env_var(tmp_path: Pat
     served = _cli("serve", str(tmp_path / "out"), "--port", "1", cwd=tmp_path, env={"PATH": "/usr/bin:/bin"})
     assert served.returncode != 0
     assert "GW_NODES" in served.stderr
+
+
+def test_explain_shows_the_concurrency_limits_of_a_keys_chain(tmp_path: Path) -> None:
+    spec = tmp_path / "gateway.yaml"
+    spec.write_text(
+        BASE.format(server="  redis_url_env: GW_REDIS_URL")
+        + "teams:\n  platform: {max_concurrent_requests: 32}\n"
+        + "virtual_keys:\n  - {name: ci, key_env: CI_KEY, team: platform, max_concurrent_requests: 8}\n"
+    )
+    result = _cli("explain", str(spec), "echo", "--key", "ci", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "key ci no budget, 8 in flight" in result.stdout
+    assert "team platform no budget, 32 in flight" in result.stdout
