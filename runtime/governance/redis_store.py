@@ -188,7 +188,7 @@ class RedisCounterStore:
         script = self._scripts[name]
         node = self._redis.get_node_from_key(keys[0])
         if node is None:
-            await self._redis.nodes_manager.initialize()
+            await self._refresh_slots()
             raise redis_exceptions.ClusterDownError(f"no node serves the slot of {keys[0]!r}")
         outage: tuple[type[BaseException], ...] = (OSError, *self.errors)
         for _ in range(2):
@@ -199,19 +199,27 @@ class RedisCounterStore:
             try:
                 await node.execute_pipeline(commands)
             except outage:
-                await self._redis.nodes_manager.initialize()  # the node is gone: learn the new slot owners
+                await self._refresh_slots()  # the node is gone: learn the new slot owners
                 raise
             result = commands[0].result
             if isinstance(result, redis_exceptions.NoScriptError):
                 await node.execute_command("SCRIPT", "LOAD", script.script)
                 continue
-            if isinstance(result, redis_exceptions.ResponseError) and str(result).startswith(("MOVED", "ASK")):
-                await self._redis.nodes_manager.initialize()
+            if isinstance(result, redis_exceptions.AskError):  # MOVED too: the slot has a new owner
+                await self._refresh_slots()
                 raise redis_exceptions.TryAgainError(str(result))
             if isinstance(result, BaseException):
                 raise result
             return result, commands[1].result
         raise redis_exceptions.NoScriptError("script could not be loaded")
+
+    async def _refresh_slots(self) -> None:
+        """Re-read the cluster's slot map (after a failover); a cluster that cannot answer yet is retried later."""
+        assert isinstance(self._redis, RedisCluster)
+        try:
+            await self._redis.nodes_manager.initialize()
+        except (OSError, redis_exceptions.RedisError) as exc:
+            log.warning("redis cluster: slot map refresh failed, retried on the next call: %s", exc)
 
     async def check_and_count(
         self, checks: Sequence[Check], hold: Hold | None = None, lease: Lease | None = None
