@@ -44,8 +44,13 @@ providers:
   mock: {{type: mock}}
 models:
   echo: {{target: mock/echo, pricing: {{input: {input}, output: {output}}}}}
+customers:
+  acme: {{budget: {{max_usd: 1000, period: 1M}}}}
+teams:
+  platform: {{customer: acme, budget: {{max_usd: 1000, period: 1d}}, rate_limit: {{requests_per_minute: 100000}}}}
 virtual_keys:
   - {{name: {key}, key_env: TEAM_KEY, budget: {{max_usd: 1000, period: never}}}}
+  - {{name: {key}-chain, key_env: CHAIN_KEY, team: platform, max_concurrent_requests: 4}}
 cache: {cache}
 observability: {{log_store: sqlite, log_bodies: false, retention_days: null}}
 """
@@ -61,7 +66,8 @@ def _serve(tmp_path: Path, redis: str, env: dict[str, str], cache: str = "{mode:
 
 
 def _names() -> dict[str, str]:
-    return {"KEY_NAME": f"fo-{uuid.uuid4().hex[:8]}", "TEAM_KEY": f"sk-bfc-{uuid.uuid4().hex}"}
+    name = f"fo-{uuid.uuid4().hex[:8]}"
+    return {"KEY_NAME": name, "TEAM_KEY": f"sk-bfc-{uuid.uuid4().hex}", "CHAIN_KEY": f"sk-bfc-{uuid.uuid4().hex}"}
 
 
 async def _load(urls: list[str], key: str, kill: Callable[[], None]) -> tuple[int, list[int]]:
@@ -155,7 +161,7 @@ def test_sentinel_master_killed_mid_load_loses_no_spend(tmp_path: Path, sentinel
     _check_no_spend_lost(answered, statuses, spent)
 
 
-def test_cluster_cache_is_shared_by_replicas(tmp_path: Path, cluster: Cluster) -> None:
+def test_cluster_cache_is_shared_by_replicas_and_chains_run_in_one_slot(tmp_path: Path, cluster: Cluster) -> None:
     env = {**_names(), "GW_REDIS_NODES": cluster.url}
     cache = "{mode: exact, backend: redis, ttl_seconds: 600}"
     with _serve(tmp_path, "{mode: cluster, url_env: GW_REDIS_NODES}", env, cache=cache) as group:
@@ -164,6 +170,23 @@ def test_cluster_cache_is_shared_by_replicas(tmp_path: Path, cluster: Cluster) -
         headers = {"x-api-key": env["TEAM_KEY"]}
         stored = httpx.post(f"{first}/anthropic/v1/messages", json=body, headers=headers, timeout=10)
         served = httpx.post(f"{second}/anthropic/v1/messages", json=body, headers=headers, timeout=10)
+        # A key -> team -> customer chain: budgets, a rate limit and a lease, all under the {customer:acme} tag.
+        chain = {"x-api-key": env["CHAIN_KEY"]}
+        chained = [
+            httpx.post(
+                f"{url}/anthropic/v1/messages",
+                json={**body, "messages": [{"role": "user", "content": str(i)}]},
+                headers=chain,
+                timeout=10,
+            )
+            for i, url in enumerate(group.urls * 2)
+        ]
+        report = httpx.get(f"{first}/api/spend", headers=ADMIN, timeout=10).json()["budgets"]
+    assert [r.status_code for r in chained] == [200] * 4, chained[-1].text
+    spent = {(r["kind"], r["name"]): r["spent_usd"] for r in report}
+    one = spent[("key", f"{env['KEY_NAME']}-chain")]
+    assert one > 0 and spent[("team", "platform")] == pytest.approx(one) == spent[("customer", "acme")]
+    assert next(r for r in report if r["name"] == "platform")["requests_this_minute"] == 4
     assert stored.status_code == served.status_code == 200
     assert "x-bifrostc-cache" not in stored.headers
     assert served.headers["x-bifrostc-cache"] == "hit"
