@@ -10,7 +10,9 @@ receives keys of one tag only; reads that span tenants go node by node.
 
 Failover: with ``replica_acks`` (default 1 under Sentinel and Cluster) each admission and settlement is
 followed by ``WAIT`` on the same connection, and a settlement that was not acknowledged by a replica in time
-raises :class:`NotReplicated`, so the caller keeps it and sends it again. Settlements are idempotent (the
+raises :class:`NotReplicated`, so the caller keeps it and sends it again. After a promotion the new master
+may have no replica left: a WAIT that timed out turns WAITs off for ``NO_REPLICA_BACKOFF_S`` (logged), so
+requests are not each held ``ack_timeout_ms`` while nothing can acknowledge them. Settlements are idempotent (the
 script records its settlement id next to the counters, in the same slot, and a second run is a no-op), so a
 settlement sent again after a promotion is counted exactly once: no spend is lost and none is doubled.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -127,6 +130,7 @@ return 0
 """
 _HOLDS = ":holds"
 log = logging.getLogger("bifrostc.governance")
+NO_REPLICA_BACKOFF_S = 10.0
 _TAG = re.compile(r"\{([^}]+)\}")
 
 
@@ -149,6 +153,7 @@ class RedisCounterStore:
         self.handle = handle
         self._redis = handle.client
         self._prefix = prefix
+        self._unreplicated_until = 0.0  # WAIT is off until then: no replica acknowledged the last one
         self._scripts = {
             name: self._redis.register_script(source)
             for name, source in (("check", _CHECK_AND_COUNT), ("settle", _SETTLE), ("lease", _LEASE))
@@ -165,7 +170,7 @@ class RedisCounterStore:
         """Run a script; with ``durable`` and replica acks configured, WAIT for them on the same connection.
         Too few acks raise :class:`NotReplicated` when ``strict``, else are logged (the write is applied)."""
         script = self._scripts[name]
-        acks = self.handle.replica_acks if durable else 0
+        acks = self.handle.replica_acks if durable and time.monotonic() >= self._unreplicated_until else 0
         if acks <= 0:
             return await script(keys=keys, args=args)
         if isinstance(self._redis, RedisCluster):
@@ -176,10 +181,11 @@ class RedisCounterStore:
                 pipe.wait(acks, self.handle.ack_timeout_ms)
                 result, acked = await pipe.execute()
         if int(acked) < acks:
+            self._unreplicated_until = time.monotonic() + NO_REPLICA_BACKOFF_S
             message = f"{acked} of {acks} replicas acknowledged within {self.handle.ack_timeout_ms} ms"
+            log.warning("redis: %s; not waiting for replicas for %.0f s", message, NO_REPLICA_BACKOFF_S)
             if strict:
                 raise NotReplicated(message)
-            log.warning("governance write not replicated yet: %s", message)
         return result
 
     async def _cluster_wait(self, name: str, keys: list[str], args: list[str]) -> tuple[Any, Any]:
