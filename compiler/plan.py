@@ -40,7 +40,11 @@ def build_gateway(spec: GatewaySpec) -> c.Gateway:
         },
         teams={
             name: c.Team(
-                name, team.customer, _budget(team.budget), _rate(team.rate_limit), team.max_concurrent_requests
+                name,
+                team.customer,
+                _budget(team.budget),
+                _rate(team.rate_limit),
+                max_concurrent_requests=team.max_concurrent_requests,
             )
             for name, team in sorted(spec.teams.items())
         },
