@@ -21,7 +21,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal
 
 from bifrostc.runtime.governance.redis_store import NotReplicated, RedisCounterStore
 from bifrostc.runtime.governance.sqlite_store import SqliteCounterStore
@@ -50,12 +50,6 @@ class Pending:
     keys: tuple[str, ...]
     increments: tuple[Increment, ...]
     tries: int = 0
-
-
-class _Idempotent(Protocol):
-    async def settle(
-        self, hold: Hold | None, keys: Sequence[str], increments: Sequence[Increment], settlement: str | None = None
-    ) -> None: ...
 
 
 class ResilientCounterStore:
@@ -148,7 +142,7 @@ class ResilientCounterStore:
             self._pending[:0] = pending
 
     async def _send(self, item: Pending) -> None:
-        primary: _Idempotent | CounterStore = self.primary
+        primary = self.primary
         if isinstance(primary, RedisCounterStore):  # same id every time: counted once however often it is sent
             await primary.settle(item.hold, item.keys, item.increments, settlement=item.id)
         else:
