@@ -133,16 +133,39 @@ def check_infrastructure(spec: GatewaySpec, resolver: Resolver) -> list[Diagnost
         found.append(
             error(("cache", "embedding_model"), f"unknown model '{bad}'.{did_you_mean(bad, resolver.known())}")
         )
-    needs_redis = spec.server.state == "redis" or cache.backend == "redis"
-    if needs_redis and not spec.server.redis_url_env:
-        hint = "set server.redis_url_env to the env var holding the Redis URL"
-        found.append(error(("server",), "redis state or cache backend needs server.redis_url_env", hint, on_key=True))
+    found += _redis_checks(spec)
     if spec.observability.log_store == "postgres" and not spec.observability.postgres_dsn_env:
         msg = "log_store postgres needs postgres_dsn_env"
         found.append(error(("observability", "log_store"), msg, "name the env var holding the PostgreSQL DSN"))
     if spec.server.require_key and not spec.virtual_keys:
         found.append(warning(("server", "require_key"), "require_key is true but no virtual_keys are defined"))
     return found
+
+
+def _redis_checks(spec: GatewaySpec) -> list[Diagnostic]:
+    server, redis = spec.server, spec.server.redis
+    if redis is None:
+        if (server.state == "redis" or spec.cache.backend == "redis") and not server.redis_url_env:
+            hint = "set server.redis_url_env (or server.redis) to the env var holding the Redis URL"
+            return [error(("server",), "redis state or cache backend needs server.redis_url_env", hint, on_key=True)]
+        return []
+    found: list[Diagnostic] = []
+    if server.redis_url_env:
+        msg = "give the Redis URL once: server.redis.url_env or server.redis_url_env, not both"
+        found.append(error(("server", "redis_url_env"), msg, on_key=True))
+    if redis.mode == "sentinel" and not redis.sentinels_env:
+        msg = "redis mode sentinel needs sentinels_env (comma-separated host:port of the sentinels)"
+        found.append(error(("server", "redis", "mode"), msg))
+    if redis.mode != "sentinel" and not redis.url_env:
+        found.append(error(("server", "redis", "mode"), f"redis mode {redis.mode} needs url_env"))
+    return found
+
+
+def _redis_env_refs(spec: GatewaySpec) -> Iterator[tuple[Path, str]]:
+    if spec.server.redis is not None:
+        for field in ("url_env", "sentinels_env", "username_env", "password_env", "sentinel_password_env"):
+            if value := getattr(spec.server.redis, field):
+                yield ("server", "redis", field), value
 
 
 def _env_refs(spec: GatewaySpec) -> Iterator[tuple[Path, str]]:
@@ -154,6 +177,7 @@ def _env_refs(spec: GatewaySpec) -> Iterator[tuple[Path, str]]:
     for field in ("admin_key_env", "redis_url_env"):
         if value := getattr(spec.server, field):
             yield ("server", field), value
+    yield from _redis_env_refs(spec)
     if spec.claude_code.key_env:
         yield ("claude_code", "key_env"), spec.claude_code.key_env
     if spec.claude_code.sign_in and spec.claude_code.sign_in.secret_env:

@@ -131,4 +131,5 @@ def _scope(scope: Scope) -> str:
     rate = scope.rate_limit
     limits = [f"{rate.requests_per_minute} req/min"] if rate and rate.requests_per_minute else []
     limits += [f"{rate.tokens_per_minute} tok/min"] if rate and rate.tokens_per_minute else []
+    limits += [f"{scope.max_concurrent} in flight"] if scope.max_concurrent else []
     return f"{scope.kind} {scope.name} {budget}" + (f", {', '.join(limits)}" if limits else "")

@@ -40,17 +40,29 @@ def build_gateway(spec: GatewaySpec) -> c.Gateway:
             for name, cust in sorted(spec.customers.items())
         },
         teams={
-            name: c.Team(name, team.customer, _budget(team.budget), _rate(team.rate_limit))
+            name: c.Team(
+                name,
+                team.customer,
+                _budget(team.budget),
+                _rate(team.rate_limit),
+                max_concurrent_requests=team.max_concurrent_requests,
+            )
             for name, team in sorted(spec.teams.items())
         },
         virtual_keys=tuple(_virtual_key(key) for key in sorted(spec.virtual_keys, key=lambda k: k.name)),
         mcp_servers=tuple(_mcp_server(name, spec) for name in sorted(spec.mcp_servers)),
         cache=_cache(spec, resolver),
         observability=c.Observability(**spec.observability.model_dump()),
-        server=c.Server(**spec.server.model_dump()),
+        server=_server(spec),
         claude_code=c.ClaudeGateway(_sign_in(spec), runtime_settings(spec.claude_code.managed_settings)),
         rules=build_rules(spec, resolver),
     )
+
+
+def _server(spec: GatewaySpec) -> c.Server:
+    fields = spec.server.model_dump(exclude={"redis"})
+    redis = spec.server.redis
+    return c.Server(**fields, redis=c.RedisState(**redis.model_dump()) if redis else None)
 
 
 def _sign_in(spec: GatewaySpec) -> c.SignIn | None:
@@ -144,6 +156,7 @@ def _virtual_key(key: VirtualKeySpec) -> c.VirtualKey:
         allowed_providers=tuple(key.allowed_providers),
         allowed_mcp_tools=tuple(key.allowed_mcp_tools),
         cache=key.cache,
+        max_concurrent_requests=key.max_concurrent_requests,
     )
 
 

@@ -192,11 +192,19 @@ class CustomerSpec(SpecModel):
     rules: list[RuleSpec] = Field(default_factory=list, description="Routing rules for this customer's keys.")
 
 
+MaxConcurrent = Annotated[int, Field(gt=0)] | None
+
+
 class TeamSpec(SpecModel):
     customer: str | None = None
     budget: BudgetSpec | None = None
     rate_limit: RateLimitSpec | None = None
     rules: list[RuleSpec] = Field(default_factory=list, description="Routing rules for this team's keys.")
+    max_concurrent_requests: MaxConcurrent = Field(
+        default=None,
+        description="Requests of the team's keys in flight at once, across every replica (leases expire 30 s after"
+        " a replica holding them dies); over it: a 429 with retry-after.",
+    )
 
 
 class VirtualKeySpec(SpecModel):
@@ -211,6 +219,11 @@ class VirtualKeySpec(SpecModel):
     allowed_mcp_tools: list[str] = Field(default_factory=list, description="Globs over gateway tool names.")
     cache: bool = True
     rules: list[RuleSpec] = Field(default_factory=list, description="Routing rules for this key (checked first).")
+    max_concurrent_requests: MaxConcurrent = Field(
+        default=None,
+        description="Requests of this key in flight at once, across every replica (leases expire 30 s after a"
+        " replica holding them dies); over it: a 429 with retry-after.",
+    )
 
 
 class McpServerSpec(SpecModel):
@@ -244,6 +257,9 @@ class ObservabilitySpec(SpecModel):
     log_store: Literal["sqlite", "postgres", "none"] = "sqlite"
     sqlite_path: str = "bifrostc.db"
     postgres_dsn_env: EnvName | None = None
+    postgres_pool_size: Annotated[int, Field(ge=1, le=100)] = Field(
+        default=4, description="PostgreSQL connections each replica keeps (the log writer and dashboard queries)."
+    )
     log_bodies: bool = True
     log_full_history: bool = Field(
         default=False,
@@ -267,13 +283,43 @@ class ObservabilitySpec(SpecModel):
     )
 
 
+class RedisSpec(SpecModel):
+    """How replicas reach the shared Redis: one node, a Sentinel-monitored master, or a Cluster."""
+
+    mode: Literal["single", "sentinel", "cluster"] = "single"
+    url_env: EnvName | None = Field(
+        default=None,
+        description="Env var holding the URL (single: redis:// or rediss://; cluster: comma-separated startup nodes).",
+    )
+    sentinels_env: EnvName | None = Field(
+        default=None, description="sentinel: env var holding the sentinels as comma-separated host:port."
+    )
+    service_name: str = Field(default="mymaster", description="sentinel: the name of the monitored master.")
+    username_env: EnvName | None = None
+    password_env: EnvName | None = Field(
+        default=None, description="Env var holding the password (overrides the URL's)."
+    )
+    sentinel_password_env: EnvName | None = None
+    tls: bool = Field(default=False, description="TLS to Redis (also implied by a rediss:// URL).")
+    tls_ca_file: str | None = None
+    replica_acks: Annotated[int, Field(ge=0)] | None = Field(
+        default=None,
+        description="Replicas that must acknowledge each admission and settlement (WAIT) before it counts, so a"
+        " failover loses no spend; default 1 for sentinel and cluster, 0 for single.",
+    )
+    ack_timeout_ms: Annotated[int, Field(ge=1)] = 500
+
+
 class ServerSpec(SpecModel):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8080
     require_key: bool = False
     admin_key_env: EnvName | None = None
     state: Literal["embedded", "redis"] = "embedded"
-    redis_url_env: EnvName | None = None
+    redis_url_env: EnvName | None = Field(
+        default=None, description="Shorthand for redis: {mode: single, url_env: ...}."
+    )
+    redis: RedisSpec | None = None
     state_failure: Literal["closed", "open"] = Field(
         default="closed",
         description="With state redis, while Redis is unreachable: closed refuses requests with a 503 and"

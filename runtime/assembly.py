@@ -103,19 +103,6 @@ class McpHealth:
         return all(server["connected"] for server in self.mcp.health().values())
 
 
-def _env_value(environ: Mapping[str, str], name: str | None) -> str | None:
-    return environ.get(name) if name else None
-
-
-def _redis_url(gateway: config.Gateway, environ: Mapping[str, str]) -> str | None:
-    if gateway.server.state != "redis":
-        return None
-    url = _env_value(environ, gateway.server.redis_url_env)
-    if not url:
-        raise RuntimeError(f"server.state is redis but env var {gateway.server.redis_url_env!r} is not set")
-    return url
-
-
 def _embedder(parts: Parts, route_name: str) -> Callable[[str], Any]:
     """Embeddings for the semantic cache, served through the gateway's own routing (retries, fallbacks)."""
 
@@ -137,13 +124,20 @@ def _embedder(parts: Parts, route_name: str) -> Callable[[str], Any]:
 
 
 def build_parts(gateway: config.Gateway, environ: Mapping[str, str]) -> Parts:
-    redis_url = _redis_url(gateway, environ)
     sqlite_path = gateway.observability.sqlite_path
-    governor = Governor.from_gateway(gateway, redis_url=redis_url, sqlite_path=sqlite_path, environ=environ)
+    try:
+        governor = Governor.from_gateway(gateway, sqlite_path=sqlite_path, environ=environ)
+    except ValueError as exc:  # an env var named by server.redis is not set
+        raise RuntimeError(str(exc)) from exc
     telemetry = Telemetry.from_config(gateway.observability, environ=environ)
     parts = Parts(governor=governor, cache=ResponseCache.from_config(config.Cache()), telemetry=telemetry, mcp=None)
     embed = _embedder(parts, gateway.cache.embedding_route) if gateway.cache.embedding_route else None
-    parts.cache = ResponseCache.from_config(gateway.cache, redis_url=redis_url, embed=embed)
+    redis_state = None
+    if gateway.cache.mode != "off" and gateway.cache.backend == "redis":
+        from bifrostc.runtime.redis_client import settings as redis_settings  # loads redis only when used
+
+        redis_state = redis_settings(gateway.server)
+    parts.cache = ResponseCache.from_config(gateway.cache, redis_state=redis_state, environ=environ, embed=embed)
     if telemetry.metrics is not None:
         telemetry.metrics.describe_cache(gateway.cache.mode, gateway.cache.backend)
     if gateway.mcp_servers:

@@ -204,6 +204,7 @@ class Team:
     customer: str | None = None
     budget: Budget | None = None
     rate_limit: RateLimit | None = None
+    max_concurrent_requests: int | None = None  # requests in flight at once, across every replica
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +221,7 @@ class VirtualKey:
     allowed_providers: tuple[str, ...] = ()  # empty: all
     allowed_mcp_tools: tuple[str, ...] = ()  # glob patterns over gateway tool names; empty: all
     cache: bool = True
+    max_concurrent_requests: int | None = None  # requests in flight at once, across every replica
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +252,7 @@ class Observability:
     log_store: str = "sqlite"  # sqlite | postgres | none
     sqlite_path: str = "bifrostc.db"
     postgres_dsn_env: str | None = None
+    postgres_pool_size: int = 4  # connections each replica keeps to PostgreSQL (writer + dashboard readers)
     log_bodies: bool = True
     log_full_history: bool = False  # log each request's whole conversation, not just what the turn adds
     retention_days: int | None = 30  # request-log rows older than this are deleted; None keeps them
@@ -261,13 +264,31 @@ class Observability:
 
 
 @dataclass(frozen=True, slots=True)
+class RedisState:
+    """How the replicas reach Redis (``server.redis``); every secret is the name of an env var."""
+
+    mode: str = "single"  # single | sentinel | cluster
+    url_env: str | None = None  # single: redis[s]:// URL; cluster: comma-separated startup node URLs
+    sentinels_env: str | None = None  # sentinel: comma-separated host:port of the sentinels
+    service_name: str = "mymaster"  # sentinel: the monitored master's name
+    username_env: str | None = None
+    password_env: str | None = None
+    sentinel_password_env: str | None = None
+    tls: bool = False  # also implied by a rediss:// URL
+    tls_ca_file: str | None = None
+    replica_acks: int | None = None  # replicas that must acknowledge each write; None: 1 (sentinel, cluster), 0
+    ack_timeout_ms: int = 500
+
+
+@dataclass(frozen=True, slots=True)
 class Server:
     host: str = "127.0.0.1"
     port: int = 8080
     require_key: bool = False  # when true every request needs a virtual key
     admin_key_env: str | None = None  # env var holding the dashboard/admin key
     state: str = "embedded"  # embedded (in-process + SQLite) | redis
-    redis_url_env: str | None = None
+    redis_url_env: str | None = None  # shorthand for redis: {mode: single, url_env: ...}
+    redis: RedisState | None = None
     # state redis, Redis unreachable: closed refuses with a 503 + retry-after; open admits on local counters
     state_failure: str = "closed"
     # output tokens a budget holds for a request without max_tokens on a model with no documented maximum

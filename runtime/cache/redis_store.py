@@ -1,40 +1,30 @@
 """Redis cache store: values with EX ttl; a bucket's vectors in one capped list refreshed on each write.
 
-Shared by every gateway process, so a hit in one worker serves the others. Redis expires entries itself;
-LRU across the whole keyspace is Redis's own ``maxmemory-policy`` job, not ours.
+Shared by every gateway process and replica, so a hit on one serves the others. Redis expires entries
+itself; LRU across the whole keyspace is Redis's own ``maxmemory-policy`` job, not ours. Every command touches
+one key, so the same code runs on a single node, a Sentinel master or a Redis Cluster (the client comes from
+``runtime/redis_client.py``).
 """
 
 from __future__ import annotations
 
 import orjson
-import redis.asyncio as aioredis
 import redis.exceptions
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
+
+from bifrostc.runtime import redis_client
 
 
 class RedisStore:
     errors: tuple[type[BaseException], ...] = (redis.exceptions.RedisError,)
 
-    def __init__(self, client: aioredis.Redis, *, prefix: str = "bifrostc:cache:", max_bucket: int = 1000) -> None:
+    def __init__(self, client: redis_client.Client, *, prefix: str = "bifrostc:cache:", max_bucket: int = 1000) -> None:
         self._client = client
         self._prefix = prefix
         self._max_bucket = max(1, max_bucket)
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "bifrostc:cache:", max_bucket: int = 1000) -> RedisStore:
-        # Short socket timeouts: while Redis is unreachable a lookup is a quick miss, not a request held for
-        # the OS's TCP timeout (the cache logs the error and serves from upstream). One immediate retry on a
-        # fresh connection: after Redis restarts, every pooled connection is stale.
-        client = aioredis.from_url(
-            url,
-            decode_responses=False,
-            socket_connect_timeout=1.0,
-            socket_timeout=2.0,
-            retry=Retry(NoBackoff(), 1),
-            retry_on_error=[redis.exceptions.ConnectionError, redis.exceptions.TimeoutError],
-        )
-        return cls(client, prefix=prefix, max_bucket=max_bucket)
+        return cls(redis_client.from_url(url, decode=False).client, prefix=prefix, max_bucket=max_bucket)
 
     async def get(self, key: str) -> bytes | None:
         value = await self._client.get(self._prefix + "r:" + key)

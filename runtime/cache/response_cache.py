@@ -11,7 +11,7 @@ import hashlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from bifrostc.runtime import config
 from bifrostc.runtime.cache import keys
@@ -60,6 +60,8 @@ class ResponseCache:
         cfg: config.Cache,
         *,
         redis_url: str | None = None,
+        redis_state: config.RedisState | None = None,
+        environ: Mapping[str, str] | None = None,
         embed: Embedder | None = None,
         redis_prefix: str = "bifrostc:cache:",
         clock: Callable[[], float] = time.monotonic,
@@ -67,7 +69,8 @@ class ResponseCache:
         """Build from the generated config; mode "off" gives a cache whose lookups always miss."""
         store: CacheStore | None = None
         if cfg.mode != "off":
-            store = _make_store(cfg, redis_url=redis_url, prefix=redis_prefix, clock=clock)
+            redis = (redis_state, environ if environ is not None else {}) if redis_state is not None else None
+            store = _make_store(cfg, redis_url=redis_url, redis=redis, prefix=redis_prefix, clock=clock)
         return cls(store, mode=cfg.mode, ttl_seconds=cfg.ttl_seconds, threshold=cfg.semantic_threshold, embed=embed)
 
     @property
@@ -156,13 +159,25 @@ class ResponseCache:
         return self._store
 
 
-def _make_store(cfg: config.Cache, *, redis_url: str | None, prefix: str, clock: Callable[[], float]) -> CacheStore:
+def _make_store(
+    cfg: config.Cache,
+    *,
+    redis_url: str | None,
+    redis: tuple[config.RedisState, Mapping[str, str]] | None,
+    prefix: str,
+    clock: Callable[[], float],
+) -> CacheStore:
     if cfg.backend == "memory":
         return MemoryStore(max_entries=cfg.max_entries, clock=clock)
     if cfg.backend == "redis":
-        if not redis_url:
-            raise ValueError("cache backend 'redis' needs a redis_url (server.redis_url_env)")
-        from bifrostc.runtime.cache.redis_store import RedisStore  # redis loads only when configured
+        if not redis_url and redis is None:
+            raise ValueError("cache backend 'redis' needs a Redis (server.redis or server.redis_url_env)")
+        from bifrostc.runtime import redis_client  # redis loads only when configured
+        from bifrostc.runtime.cache.redis_store import RedisStore
 
-        return RedisStore.from_url(redis_url, prefix=prefix, max_bucket=cfg.max_entries)
+        handle = redis_client.from_url(redis_url, decode=False) if redis_url else None
+        if handle is None and redis is not None:
+            handle = redis_client.connect(redis[0], redis[1], decode=False)
+        assert handle is not None
+        return RedisStore(handle.client, prefix=prefix, max_bucket=cfg.max_entries)
     raise ValueError(f"unknown cache backend {cfg.backend!r}")

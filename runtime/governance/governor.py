@@ -21,10 +21,19 @@ weighted by the share of it still inside the last 60 s (the sliding-window-count
 window edge cannot pass twice the limit. ``requests_per_minute`` never admits more than the limit in that
 estimate; ``tokens_per_minute`` admits while the estimate is under the limit. Anonymous traffic
 (``ctx is None``) has no scopes.
+
+Concurrency (``max_concurrent_requests`` on a key or team): admission places a lease on the scope's lease set
+in the same atomic step, the Governor renews its leases every third of ``LEASE_TTL_SECONDS`` while they are in
+flight, and settlement releases them; a replica that dies holding leases frees them ``LEASE_TTL_SECONDS``
+later. Under Redis Cluster every counter of one chain carries the chain's hash tag (its top scope:
+``{customer:acme}``), so each admission and settlement touches one slot and runs atomically on one node.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import math
 import os
 import time
@@ -33,7 +42,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bifrostc.runtime.config import Gateway, Route
+from bifrostc.runtime.config import Gateway, RedisState, Route
 from bifrostc.runtime.errors import BudgetExceeded, NotFound, RateLimited
 from bifrostc.runtime.governance import keys as key_policy
 from bifrostc.runtime.governance import pricing, reserve, usage
@@ -46,6 +55,7 @@ from bifrostc.runtime.governance.store import (
     CounterStore,
     Hold,
     Increment,
+    Lease,
     Rejection,
     checked_value,
 )
@@ -56,6 +66,9 @@ Clock = Callable[[], float]
 # How long a hold outlives its admission if nobody settles it: above any request the gateway lets run
 # (Claude Code gives up after 600 s), so only a dead replica's holds ever expire.
 HOLD_TTL_SECONDS = 900
+LEASE_TTL_SECONDS = 30  # a dead replica's concurrency leases stop counting this long after their last renewal
+LEASE_TTL_ENV = "BIFROSTC_LEASE_TTL_S"  # overrides it (whole seconds, >= 3); leases are renewed every third of it
+log = logging.getLogger("bifrostc.governance")
 
 
 @dataclass(slots=True)
@@ -67,16 +80,19 @@ class Reservation:
     token_scopes: tuple[str, ...] = ()  # scope ids with a tokens-per-minute limit
     hold: Hold | None = None  # the maximum cost held on the budgeted counters until settlement
     hold_keys: tuple[str, ...] = ()
+    lease: Lease | None = None  # the request's slot on every concurrency-limited scope until settlement
+    lease_keys: tuple[str, ...] = ()
     settled: bool = False
 
 
-def _spend_counter(scope: Scope, now: float) -> tuple[str, Window, str]:
+def _spend_counter(scope: Scope, now: float, tag: str = "") -> tuple[str, Window, str]:
     period = scope.budget.period if scope.budget else "never"
     window = budget_window(period, now)
-    return f"{scope.id}:usd:{period}:{window.id}", window, period
+    return f"{tag}{scope.id}:usd:{period}:{window.id}", window, period
 
 
 def _rate_counter(scope_id: str, kind: str, now: float) -> tuple[str, Window]:
+    """``scope_id`` already carries the chain's hash tag when there is one."""
     window = rate_window(now)
     return f"{scope_id}:{kind}:{window.id}", window
 
@@ -87,6 +103,16 @@ def _rate_check(scope_id: str, kind: CheckKind, limit: float, now: float) -> tup
     previous, _ = _rate_counter(scope_id, kind[:3], window.start - RATE_WINDOW_SECONDS)
     weight = 1.0 - (now - window.start) / RATE_WINDOW_SECONDS
     return Check(counter, kind, limit, window.ttl(now, margin=60), previous, weight), window
+
+
+def _lease_ttl(environ: Mapping[str, str]) -> int:
+    raw = environ.get(LEASE_TTL_ENV)
+    if not raw:
+        return LEASE_TTL_SECONDS
+    try:
+        return max(3, int(raw))
+    except ValueError as exc:
+        raise ValueError(f"{LEASE_TTL_ENV} must be whole seconds, not {raw!r}") from exc
 
 
 def _iso(moment: float | None) -> str | None:
@@ -102,6 +128,11 @@ class Governor:
         self.keyring = keyring or KeyRing(gateway)
         self._clock = clock
         self._router: Router | None = None  # resolves fallback names for reserve.max_cost; built on first use
+        server = gateway.server
+        self._tagged = server.state == "redis" and server.redis is not None and server.redis.mode == "cluster"
+        self._leases: dict[str, tuple[Lease, tuple[str, ...]]] = {}  # in flight here, renewed until settled
+        self._renewer: asyncio.Task[None] | None = None
+        self._lease_ttl = _lease_ttl(os.environ)
         for scope in self.all_scopes():  # fail at start-up, not on the first request, for a bad period
             if scope.budget is not None:
                 budget_window(scope.budget.period, 0.0)
@@ -120,17 +151,25 @@ class Governor:
         """Redis when ``redis_url`` is given or ``server.state`` is ``redis`` (URL read from
         ``server.redis_url_env``); otherwise SQLite at ``sqlite_path`` (in memory when None: not durable)."""
         env = os.environ if environ is None else environ
+        state = None
         if redis_url is None and gateway.server.state == "redis":
-            name = gateway.server.redis_url_env
-            redis_url = env.get(name) if name else None
-            if not redis_url:
-                raise ValueError(f"server.state is redis but env var {name!r} holding the Redis URL is not set")
+            from bifrostc.runtime import redis_client  # loads redis only when used
+
+            state = redis_client.settings(gateway.server)
+            if state is None:
+                raise ValueError("server.state is redis but neither server.redis nor server.redis_url_env is set")
         store: CounterStore
-        if redis_url:
-            from bifrostc.runtime.governance.redis_store import RedisCounterStore  # loads redis only when used
+        if redis_url or state is not None:
+            from bifrostc.runtime import redis_client
+            from bifrostc.runtime.governance.redis_store import RedisCounterStore
             from bifrostc.runtime.governance.resilient import ResilientCounterStore, StateFailure
 
-            redis_store = RedisCounterStore.from_url(redis_url, prefix=key_prefix)
+            try:
+                handle = redis_client.from_url(redis_url, decode=True) if redis_url else None
+                handle = handle or redis_client.connect(state or RedisState(), env, decode=True)
+            except RuntimeError as exc:
+                raise ValueError(str(exc)) from exc
+            redis_store = RedisCounterStore(handle, prefix=key_prefix)
             mode: StateFailure = "open" if gateway.server.state_failure == "open" else "closed"
             store = ResilientCounterStore(redis_store, mode, errors=RedisCounterStore.errors)
         else:
@@ -169,18 +208,41 @@ class Governor:
             return None
 
     # --- how much ------------------------------------------------------------------------------------
+    def _tag(self, scopes: tuple[Scope, ...]) -> str:
+        """The chain's Redis Cluster hash tag (its top scope), or "" when the store needs none."""
+        return "{" + scopes[-1].id + "}:" if self._tagged and scopes else ""
+
+    def _scope_tag(self, scope: Scope) -> str:
+        """The tag of the chain ``scope`` sits in (a key's or team's top scope is its customer, else its team)."""
+        if not self._tagged:
+            return ""
+        top = scope.id
+        team = scope.name if scope.kind == "team" else None
+        if scope.kind == "key":
+            key = next((k for k in self.gateway.virtual_keys if k.name == scope.name), None)
+            team = key.team if key else None
+            top = f"team:{team}" if team else top
+        if team is not None and (owner := self.gateway.teams.get(team)) is not None and owner.customer:
+            top = f"customer:{owner.customer}"
+        return "{" + top + "}:"
+
     def _checks(self, scopes: tuple[Scope, ...], now: float) -> list[tuple[Check, Scope, Window]]:
         checks: list[tuple[Check, Scope, Window]] = []
+        tag = self._tag(scopes)
         for scope in scopes:
             if scope.budget is not None:
-                counter, window, _ = _spend_counter(scope, now)
+                counter, window, _ = _spend_counter(scope, now, tag)
                 checks.append((Check(counter, "spend", scope.budget.max_usd, window.ttl(now)), scope, window))
             limit = scope.rate_limit
             if limit is not None and limit.requests_per_minute is not None:
-                check, window = _rate_check(scope.id, "requests", limit.requests_per_minute, now)
+                check, window = _rate_check(tag + scope.id, "requests", limit.requests_per_minute, now)
                 checks.append((check, scope, window))
             if limit is not None and limit.tokens_per_minute is not None:
-                check, window = _rate_check(scope.id, "tokens", limit.tokens_per_minute, now)
+                check, window = _rate_check(tag + scope.id, "tokens", limit.tokens_per_minute, now)
+                checks.append((check, scope, window))
+            if scope.max_concurrent is not None:
+                window = rate_window(now)  # unused by the check; the refusal's retry-after is 1 s
+                check = Check(f"{tag}{scope.id}:inflight", "concurrent", scope.max_concurrent, self._lease_ttl)
                 checks.append((check, scope, window))
         return checks
 
@@ -193,24 +255,51 @@ class Governor:
         checks = self._checks(ctx.scopes, now)
         hold_keys = tuple(check.key for check, _, _ in checks if check.kind == "spend")
         hold = Hold(os.urandom(12).hex(), max_cost, HOLD_TTL_SECONDS) if max_cost > 0 and hold_keys else None
-        rejection = await self.store.check_and_count([check for check, _, _ in checks], hold)
+        lease_keys = tuple(check.key for check, _, _ in checks if check.kind == "concurrent")
+        lease = Lease(os.urandom(12).hex(), self._lease_ttl) if lease_keys else None
+        rejection = await self.store.check_and_count([check for check, _, _ in checks], hold, lease)
         if rejection is not None:
             check, scope, window = checks[rejection.index]
             raise _refusal(check, scope, window, rejection, now, hold)
+        tag = self._tag(ctx.scopes)
         spend_counters = []
         for scope in ctx.scopes:  # every scope accrues spend; unbudgeted ones in a "never" window for reports
-            counter, window, _ = _spend_counter(scope, now)
+            counter, window, _ = _spend_counter(scope, now, tag)
             spend_counters.append((counter, window.ttl(now)))
         token_scopes = tuple(
-            s.id for s in ctx.scopes if s.rate_limit is not None and s.rate_limit.tokens_per_minute is not None
+            tag + s.id for s in ctx.scopes if s.rate_limit is not None and s.rate_limit.tokens_per_minute is not None
         )
-        return Reservation(ctx.key_name, tuple(spend_counters), token_scopes, hold, hold_keys if hold else ())
+        if lease is not None:
+            self._leases[lease.id] = (lease, lease_keys)
+            self._start_renewing()
+        return Reservation(
+            ctx.key_name, tuple(spend_counters), token_scopes, hold, hold_keys if hold else (), lease, lease_keys
+        )
+
+    def _start_renewing(self) -> None:
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.get_running_loop().create_task(self._renew(), name="bifrostc-lease-renewal")
+
+    async def _renew(self) -> None:
+        """Keep this replica's leases alive while their requests run; stops when none are left."""
+        while self._leases:
+            await asyncio.sleep(self._lease_ttl / 3)
+            try:
+                await self.store.renew(list(self._leases.values()))
+            except Exception:  # a failed renewal is retried at the next interval; leases outlive two misses
+                log.warning("renewing concurrency leases failed", exc_info=True)
 
     async def settle(self, reservation: Reservation, cost_usd: float, tokens: int) -> None:
         """Add the request's real cost and tokens; a second call for one reservation is ignored."""
         if reservation.settled:
             return
         reservation.settled = True
+        if reservation.lease is not None:
+            self._leases.pop(reservation.lease.id, None)
+            try:
+                await self.store.release(reservation.lease, reservation.lease_keys)
+            except Exception:  # an unreleased lease expires by itself
+                log.warning("releasing a concurrency lease failed; it expires by itself", exc_info=True)
         increments: list[Increment] = []
         if cost_usd > 0:
             increments += [Increment(counter, cost_usd, ttl) for counter, ttl in reservation.spend_counters]
@@ -245,8 +334,8 @@ class Governor:
     def all_scopes(self) -> list[Scope]:
         """Every key, team and customer of the spec, whether or not a key currently uses it."""
         gw = self.gateway
-        scopes = [Scope("key", k.name, k.budget, k.rate_limit) for k in gw.virtual_keys]
-        scopes += [Scope("team", t.name, t.budget, t.rate_limit) for t in gw.teams.values()]
+        scopes = [Scope("key", k.name, k.budget, k.rate_limit, k.max_concurrent_requests) for k in gw.virtual_keys]
+        scopes += [Scope("team", t.name, t.budget, t.rate_limit, t.max_concurrent_requests) for t in gw.teams.values()]
         scopes += [Scope("customer", c.name, c.budget, c.rate_limit) for c in gw.customers.values()]
         return scopes
 
@@ -263,8 +352,9 @@ class Governor:
         counters: list[str] = []
         rates: list[Check] = []
         for scope in self.all_scopes():
-            counter, window, period = _spend_counter(scope, now)
-            rates += [_rate_check(scope.id, kind, 0, now)[0] for kind in ("requests", "tokens")]
+            tag = self._scope_tag(scope)
+            counter, window, period = _spend_counter(scope, now, tag)
+            rates += [_rate_check(tag + scope.id, kind, 0, now)[0] for kind in ("requests", "tokens")]
             counters.append(counter)
             limit = scope.rate_limit
             rows.append(
@@ -294,6 +384,10 @@ class Governor:
         return await self.store.healthy()
 
     async def aclose(self) -> None:
+        if self._renewer is not None:
+            self._renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewer
         await self.store.aclose()
 
 
@@ -316,6 +410,9 @@ def _refusal(
             retry_after=None if left is None else float(max(1, math.ceil(left))),
             headers=usage.rejected_headers(standing),
         )
+    if check.kind == "concurrent":
+        message = f"concurrency limit of {who} reached: {int(check.limit)} requests in flight"
+        return RateLimited(message, retry_after=1.0)
     unit = "requests" if check.kind == "requests" else "tokens"
     message = f"rate limit of {who} reached: {int(check.limit)} {unit} per minute"
     return RateLimited(message, retry_after=float(max(1, math.ceil(_sliding_wait(check, rejection, window, now)))))

@@ -40,6 +40,7 @@ class Scope:
     name: str
     budget: Budget | None = None
     rate_limit: RateLimit | None = None
+    max_concurrent: int | None = None  # requests in flight at once (max_concurrent_requests)
 
     @property
     def id(self) -> str:
@@ -95,11 +96,12 @@ def presented_credentials(headers: Mapping[str, str]) -> list[str]:
 
 def key_context(key: VirtualKey, gateway: Gateway) -> KeyContext:
     """The key's grants and its spend chain key -> team -> customer (what ``explain --key`` shows, too)."""
-    scopes = [Scope("key", key.name, key.budget, key.rate_limit)]
+    scopes = [Scope("key", key.name, key.budget, key.rate_limit, key.max_concurrent_requests)]
     customer_name: str | None = None
     if key.team is not None:
         team = gateway.teams.get(key.team)
-        scopes.append(Scope("team", key.team, team.budget if team else None, team.rate_limit if team else None))
+        budget, rate = (team.budget, team.rate_limit) if team else (None, None)
+        scopes.append(Scope("team", key.team, budget, rate, team.max_concurrent_requests if team else None))
         customer_name = team.customer if team else None
     if customer_name is not None:
         customer = gateway.customers.get(customer_name)

@@ -4,8 +4,10 @@
 a ``retry-after`` (``StateUnavailable``). ``open``: admission runs on in-process counters (an in-memory
 SQLite store) that start empty, so each replica enforces budgets and rate limits on what it counted during
 the outage only; spend from before is not seen. Either way, settlement never fails: a request already
-admitted (a stream in flight) is billed, with what it could not write to Redis kept here and added to Redis
-in one atomic step once it answers again, along with the release of the holds it could not release. Redis is
+admitted (a stream in flight) is billed, with each settlement Redis could not take (or no replica
+acknowledged) kept here whole and sent again once Redis answers: settlements are idempotent by id, so one
+that did reach Redis before the connection broke (or reached a master that was then promoted away) counts
+exactly once. Leases that cannot be released during an outage simply expire. Redis is
 probed at most once every ``PROBE_SECONDS`` while down (the next admission after that tries it), so an
 outage costs one failed connection per second rather than one per request; redis-py reconnects by itself.
 """
@@ -15,16 +17,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
+from bifrostc.runtime.governance.redis_store import NotReplicated, RedisCounterStore
 from bifrostc.runtime.governance.sqlite_store import SqliteCounterStore
 from bifrostc.runtime.governance.store import (
     Check,
     CounterStore,
     Hold,
     Increment,
+    Lease,
     Rejection,
     StateUnavailable,
 )
@@ -33,6 +39,17 @@ log = logging.getLogger("bifrostc.governance")
 
 PROBE_SECONDS = 1.0
 StateFailure = Literal["closed", "open"]
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A settlement Redis has not confirmed, sent again under the same id until it has."""
+
+    id: str
+    hold: Hold | None
+    keys: tuple[str, ...]
+    increments: tuple[Increment, ...]
+    tries: int = 0
 
 
 class ResilientCounterStore:
@@ -54,11 +71,10 @@ class ResilientCounterStore:
         self._errors: tuple[type[BaseException], ...] = (OSError, TimeoutError, *errors)  # the client's own too
         self._clock = clock
         self._local = SqliteCounterStore(":memory:")
-        self._local_holds: set[str] = set()  # holds placed on the local store (admitted during an outage)
+        self._local_holds: set[str] = set()  # holds and leases placed on the local store (during an outage)
         self._down_since: float | None = None
         self._next_probe = 0.0
-        self._releases: list[tuple[Hold, tuple[str, ...]]] = []  # Redis holds to release once it answers
-        self._spool: dict[str, Increment] = {}  # additions Redis has not had yet, merged per counter
+        self._pending: list[Pending] = []  # settlements Redis has not confirmed, oldest first
         self._lock = asyncio.Lock()
 
     @property
@@ -67,8 +83,8 @@ class ResilientCounterStore:
 
     @property
     def backlog(self) -> int:
-        """Settlements waiting for Redis (counters to add to, holds to release)."""
-        return len(self._spool) + len(self._releases)
+        """Settlements waiting for Redis."""
+        return len(self._pending)
 
     def _mark_down(self, exc: BaseException) -> None:
         if self._down_since is None:
@@ -79,7 +95,7 @@ class ResilientCounterStore:
     async def _reachable(self) -> bool:
         """True when Redis may be used now; while down, probe it (and replay the spool) once per interval."""
         if self._down_since is None:
-            if self._spool or self._releases:  # spooled by a settlement that raced the last replay
+            if self._pending:  # kept by a settlement that raced the last replay, or not acknowledged
                 async with self._lock:
                     try:
                         await self._replay()
@@ -108,26 +124,29 @@ class ResilientCounterStore:
     async def _replay(self) -> None:
         if not await self.primary.healthy():
             raise OSError("still unreachable")
-        # Take the backlog before awaiting: settlements spooled meanwhile wait for the next replay.
-        releases, self._releases = self._releases, []
-        spool, self._spool = self._spool, {}
+        # Take the backlog before awaiting: settlements kept meanwhile wait for the next replay.
+        pending, self._pending = self._pending, []
         try:
-            while releases:
-                hold, keys = releases[0]
-                await self.primary.settle(hold, keys, ())  # idempotent: a hold is released once however often
-                releases.pop(0)
-            if spool:
-                await self.primary.settle(None, (), list(spool.values()))  # atomic: added once or not at all
-                spool = {}
+            while pending:
+                item = pending[0]
+                try:
+                    await self._send(item)
+                except NotReplicated:
+                    # Redis has it; a replica did not confirm twice: keep going rather than hold it forever.
+                    if item.tries >= 1:
+                        log.warning("settlement %s kept by Redis without a replica's acknowledgement", item.id)
+                    else:
+                        self._pending.append(Pending(item.id, item.hold, item.keys, item.increments, 1))
+                pending.pop(0)
         finally:
-            self._releases[:0] = releases
-            for increment in spool.values():
-                self._spool_add(increment)
+            self._pending[:0] = pending
 
-    def _spool_add(self, increment: Increment) -> None:
-        spooled = self._spool.get(increment.key)
-        amount = increment.amount + (spooled.amount if spooled else 0.0)
-        self._spool[increment.key] = Increment(increment.key, amount, increment.ttl)
+    async def _send(self, item: Pending) -> None:
+        primary = self.primary
+        if isinstance(primary, RedisCounterStore):  # same id every time: counted once however often it is sent
+            await primary.settle(item.hold, item.keys, item.increments, settlement=item.id)
+        else:
+            await primary.settle(item.hold, item.keys, item.increments)
 
     def _outage(self) -> float:
         return 0.0 if self._down_since is None else self._clock() - self._down_since
@@ -136,37 +155,65 @@ class ResilientCounterStore:
         wait = max(1.0, math.ceil(self._next_probe - self._clock()))
         return StateUnavailable("the gateway's shared state (Redis) is unreachable; retry shortly", retry_after=wait)
 
-    async def check_and_count(self, checks: Sequence[Check], hold: Hold | None = None) -> Rejection | None:
+    async def check_and_count(
+        self, checks: Sequence[Check], hold: Hold | None = None, lease: Lease | None = None
+    ) -> Rejection | None:
         if await self._reachable():
             try:
-                return await self.primary.check_and_count(checks, hold)
+                return await self.primary.check_and_count(checks, hold, lease)
             except self._errors as exc:
                 self._mark_down(exc)
         if self.mode == "closed":
             raise self._unavailable()
-        rejection = await self._local.check_and_count(checks, hold)
-        if rejection is None and hold is not None:
-            self._local_holds.add(hold.id)
+        rejection = await self._local.check_and_count(checks, hold, lease)
+        if rejection is None:
+            self._local_holds.update(placed.id for placed in (hold, lease) if placed is not None)
         return rejection
 
+    async def release(self, lease: Lease, keys: Sequence[str]) -> None:
+        """Best effort: a lease Redis does not hear about expires by itself."""
+        if lease.id in self._local_holds:
+            self._local_holds.discard(lease.id)
+            await self._local.release(lease, keys)
+            return
+        if await self._reachable():
+            try:
+                await self.primary.release(lease, keys)
+            except self._errors as exc:
+                self._mark_down(exc)
+
+    async def renew(self, leases: Sequence[tuple[Lease, Sequence[str]]]) -> None:
+        local = [(lease, keys) for lease, keys in leases if lease.id in self._local_holds]
+        await self._local.renew(local)
+        remote = [(lease, keys) for lease, keys in leases if lease.id not in self._local_holds]
+        if remote and await self._reachable():
+            try:
+                await self.primary.renew(remote)
+            except self._errors as exc:
+                self._mark_down(exc)
+
     async def settle(self, hold: Hold | None, keys: Sequence[str], increments: Sequence[Increment]) -> None:
-        """Never raises for an outage: what Redis cannot take now is spooled for when it answers."""
+        """Never raises for an outage: what Redis does not confirm now is kept and sent again."""
         remote_hold = hold
         if hold is not None and hold.id in self._local_holds:
             self._local_holds.discard(hold.id)
             remote_hold = None
             await self._local.settle(hold, keys, ())
+        if remote_hold is None and not increments:
+            return
+        sid = hold.id if hold is not None else os.urandom(12).hex()
+        item = Pending(sid, remote_hold, tuple(keys), tuple(increments))
         if await self._reachable():
             try:
-                await self.primary.settle(remote_hold, keys, increments)
+                await self._send(item)
+                return
+            except NotReplicated:
+                self._pending.append(item)  # Redis has it; sent again (a no-op there) until a replica confirms
                 return
             except self._errors as exc:
                 self._mark_down(exc)
-        # Spool before any await, so a replay running meanwhile either takes it or leaves it for the next.
-        if remote_hold is not None:
-            self._releases.append((remote_hold, tuple(keys)))
-        for increment in increments:
-            self._spool_add(increment)
+        # Keep it before any await, so a replay running meanwhile either takes it or leaves it for the next.
+        self._pending.append(item)
         if self.down:
             await self._local.add(increments)  # open mode admits on these while Redis is away
         else:

@@ -4,7 +4,8 @@ Every admission runs in a ``BEGIN IMMEDIATE`` transaction, which takes SQLite's 
 checks and counts are atomic against other tasks of this process (a thread lock serialises the connection)
 and even against another process sharing the file. Calls run in a worker thread so a busy file never blocks
 the event loop. Counter lifetimes are wall-clock durations, like Redis TTLs. Holds (see store.py) live in a
-second table, one row per (counter, request), and stop counting once ``expires_at`` has passed.
+second table, one row per (counter, request), and stop counting once ``expires_at`` has passed; concurrency
+leases are rows of the same table (amount 1) on the ``concurrent`` check's key.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from bifrostc.runtime.governance.store import Check, Hold, Increment, Rejection, check_passes, checked_value
+from bifrostc.runtime.governance.store import Check, Hold, Increment, Lease, Rejection, check_passes, checked_value
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS governance_counters (
@@ -40,6 +41,7 @@ CREATE TABLE IF NOT EXISTS governance_holds (
 _HELD = "SELECT COALESCE(SUM(amount), 0) FROM governance_holds WHERE key = ? AND expires_at > ?"
 _HOLD = "INSERT OR REPLACE INTO governance_holds (key, id, amount, expires_at) VALUES (?, ?, ?, ?)"
 _RELEASE = "DELETE FROM governance_holds WHERE key = ? AND id = ?"
+_RENEW = "UPDATE governance_holds SET expires_at = ? WHERE key = ? AND id = ? AND expires_at > ?"
 _PURGE_HOLDS = "DELETE FROM governance_holds WHERE expires_at <= ?"
 _SELECT = "SELECT value FROM governance_counters WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)"
 _PURGE = "DELETE FROM governance_counters WHERE expires_at IS NOT NULL AND expires_at <= ?"
@@ -86,9 +88,14 @@ class SqliteCounterStore:
     def _held(self, key: str, now: float) -> float:
         return float(self._db.execute(_HELD, (key, now)).fetchone()[0])
 
-    def _check_and_count(self, checks: Sequence[Check], hold: Hold | None) -> Rejection | None:
+    def _check_and_count(self, checks: Sequence[Check], hold: Hold | None, lease: Lease | None) -> Rejection | None:
         def body(now: float) -> Rejection | None:
             for index, check in enumerate(checks):
+                if check.kind == "concurrent":
+                    live = self._held(check.key, now)
+                    if not check_passes(check, live):
+                        return Rejection(index, live, live, 0.0)
+                    continue
                 current = self._value(check.key, now)
                 if check.kind == "spend":
                     held = self._held(check.key, now)
@@ -104,9 +111,22 @@ class SqliteCounterStore:
                     self._upsert(check.key, 1, check.ttl, now)
                 elif check.kind == "spend" and hold is not None:
                     self._db.execute(_HOLD, (check.key, hold.id, hold.amount, now + hold.ttl))
+                elif check.kind == "concurrent" and lease is not None:
+                    self._db.execute(_HOLD, (check.key, lease.id, 1.0, now + lease.ttl))
             return None
 
         return self._transaction(body)
+
+    def _leases(self, leases: Sequence[tuple[Lease, Sequence[str]]], *, renew: bool) -> None:
+        def body(now: float) -> None:
+            for lease, keys in leases:
+                for key in keys:
+                    if renew:
+                        self._db.execute(_RENEW, (now + lease.ttl, key, lease.id, now))
+                    else:
+                        self._db.execute(_RELEASE, (key, lease.id))
+
+        self._transaction(body)
 
     def _settle(self, hold: Hold | None, keys: Sequence[str], increments: Sequence[Increment]) -> None:
         def body(now: float) -> None:
@@ -123,10 +143,20 @@ class SqliteCounterStore:
             now = time.time()
             return [self._value(key, now) for key in keys]
 
-    async def check_and_count(self, checks: Sequence[Check], hold: Hold | None = None) -> Rejection | None:
+    async def check_and_count(
+        self, checks: Sequence[Check], hold: Hold | None = None, lease: Lease | None = None
+    ) -> Rejection | None:
         if not checks:
             return None
-        return await asyncio.to_thread(self._check_and_count, checks, hold)
+        return await asyncio.to_thread(self._check_and_count, checks, hold, lease)
+
+    async def release(self, lease: Lease, keys: Sequence[str]) -> None:
+        if keys:
+            await asyncio.to_thread(self._leases, [(lease, keys)], renew=False)
+
+    async def renew(self, leases: Sequence[tuple[Lease, Sequence[str]]]) -> None:
+        if leases:
+            await asyncio.to_thread(self._leases, leases, renew=True)
 
     async def settle(self, hold: Hold | None, keys: Sequence[str], increments: Sequence[Increment]) -> None:
         if increments or (hold is not None and keys):

@@ -18,7 +18,7 @@ from typing import Literal, Protocol
 
 from bifrostc.runtime.errors import GatewayError
 
-CheckKind = Literal["spend", "requests", "tokens"]
+CheckKind = Literal["spend", "requests", "tokens", "concurrent"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +26,9 @@ class Check:
     """One admission condition on a counter.
 
     ``spend`` and ``tokens`` pass while ``value < limit``; ``requests`` passes while ``value + 1 <= limit``
-    and, when every check passes, its counter is incremented by one in the same atomic step. A ``spend``
+    and, when every check passes, its counter is incremented by one in the same atomic step. ``concurrent``
+    counts the unexpired leases on ``key`` (requests in flight) and passes while ``value + 1 <= limit``; when
+    every check passes the admission's :class:`Lease` is placed on it. A ``spend``
     check's value is the counter plus the unexpired holds on it, and with a hold it also needs
     ``value + hold.amount <= limit``.
 
@@ -58,6 +60,15 @@ class Hold:
 
 
 @dataclass(frozen=True, slots=True)
+class Lease:
+    """One request in flight on every ``concurrent`` check's key, from admission until released; a lease
+    nobody renews (its replica died) stops counting ``ttl`` seconds after its last renewal."""
+
+    id: str
+    ttl: int
+
+
+@dataclass(frozen=True, slots=True)
 class Rejection:
     index: int  # position of the first failing check
     value: float  # the value it was checked with (sliding checks: the weighted sum; spend: spent + held)
@@ -78,7 +89,7 @@ def checked_value(check: Check, current: float, previous: float) -> float:
 
 
 def check_passes(check: Check, value: float, hold: Hold | None = None) -> bool:
-    if check.kind == "requests":
+    if check.kind in ("requests", "concurrent"):
         return value + 1 <= check.limit
     if check.kind == "spend" and hold is not None:
         return value < check.limit and value + hold.amount <= check.limit
@@ -95,9 +106,19 @@ class StateUnavailable(GatewayError):
 
 
 class CounterStore(Protocol):
-    async def check_and_count(self, checks: Sequence[Check], hold: Hold | None = None) -> Rejection | None:
-        """Atomically: if every check passes, count the request (and place ``hold`` on every spend check's
-        counter) and return None; else count nothing."""
+    async def check_and_count(
+        self, checks: Sequence[Check], hold: Hold | None = None, lease: Lease | None = None
+    ) -> Rejection | None:
+        """Atomically: if every check passes, count the request (place ``hold`` on every spend check's counter
+        and ``lease`` on every concurrent check's key) and return None; else count nothing."""
+        ...
+
+    async def release(self, lease: Lease, keys: Sequence[str]) -> None:
+        """Drop ``lease`` from the concurrent keys ``keys`` (if still there)."""
+        ...
+
+    async def renew(self, leases: Sequence[tuple[Lease, Sequence[str]]]) -> None:
+        """Push the expiry of each live lease ``ttl`` seconds ahead (a released or expired one stays gone)."""
         ...
 
     async def settle(self, hold: Hold | None, keys: Sequence[str], increments: Sequence[Increment]) -> None:

@@ -1,6 +1,7 @@
 """Request-log retention: delete rows older than ``observability.retention_days``, at start-up and then hourly.
 
-Every replica runs it; deleting what another replica already deleted is a no-op, so no coordination is needed.
+Every replica schedules it; on a shared PostgreSQL log one pass runs at a time (the store takes an advisory
+lock, and a replica that finds it taken skips its pass: ``skipped``).
 Budgets and rate limits live in the governance counters, not the log, so pruning never resets a budget.
 """
 
@@ -33,6 +34,7 @@ class LogRetention:
         self.days = days
         self.every_s = every_s
         self.removed = 0  # rows deleted since start, for tests and the curious
+        self.skipped = 0  # passes skipped because another replica was pruning
         self._clock = clock
         self._task: asyncio.Task[None] | None = None
 
@@ -42,6 +44,10 @@ class LogRetention:
             count = await self.store.prune(self._clock() - self.days * DAY_S)
         except store_errors() as exc:
             logger.warning("request log retention: prune failed, will retry: %s", exc)
+            return 0
+        if count is None:
+            self.skipped += 1
+            logger.debug("request log retention: another replica is pruning; skipped this pass")
             return 0
         self.removed += count
         if count:

@@ -83,8 +83,9 @@ class LogStore(Protocol):
 
     async def spend_by_key(self, since: float | None = None) -> list[dict[str, Any]]: ...
 
-    async def prune(self, before: float) -> int:
-        """Delete rows logged before ``before`` (unix seconds); returns how many went."""
+    async def prune(self, before: float) -> int | None:
+        """Delete rows logged before ``before`` (unix seconds); returns how many went, or None when another
+        replica is pruning the same store right now (PostgreSQL: an advisory lock)."""
         ...
 
     async def close(self) -> None: ...

@@ -1,13 +1,16 @@
 """PostgreSQL request-log store on psycopg 3 (async), reconnecting on its own.
 
 psycopg is an optional dependency (``bifrostc[postgres]``), so it is imported when the store opens.
-One autocommit connection guarded by an asyncio lock is enough: the sink writes in batches from one task and
-the dashboard reads rarely. It is opened lazily and replaced whenever it breaks, so the gateway starts while
-PostgreSQL is down and follows it through restarts; every failure to reach the database is raised as
+A small pool of autocommit connections (``observability.postgres_pool_size`` per replica, default 4): the
+sink writes in batches from one task, dashboard queries and retention take the others. Connections are opened
+lazily and dropped whenever they break, so the gateway starts while PostgreSQL is down and follows it through
+restarts; every failure to reach the database is raised as
 :class:`StoreUnavailable` (the sink spools those records to disk and replays them), while a record the
 database refuses (a value out of range, a NUL in a string) is raised as psycopg's own error, so the sink drops
-only that record. (A small wrapper rather than psycopg_pool: one connection is all the writer needs, and it
-adds no dependency.)
+only that record. (A small wrapper rather than psycopg_pool: it adds no dependency.)
+
+Retention runs on one replica at a time: a pass takes ``pg_try_advisory_lock`` on its connection first and
+is skipped (``prune`` returns None) while another replica holds it.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ logger = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 3  # a down host must not hold the writer (or a readiness probe) for the OS's TCP timeout
 OPERATION_TIMEOUT_S = 30.0  # a hung database (network partition) fails the batch into the spool
 CHECK_TIMEOUT_S = 2.0
+RETENTION_LOCK = "bifrostc.log_store.retention"  # the advisory lock one replica's retention pass holds
 
 
 def _import_psycopg() -> Any:
@@ -51,15 +55,16 @@ class PostgresLogStore:
     name = "log_store"  # as a health source (runtime/health.py)
     required = True
 
-    def __init__(self, dsn: str, *, table: str = DEFAULT_TABLE, schema: str | None = None) -> None:
+    def __init__(self, dsn: str, *, table: str = DEFAULT_TABLE, schema: str | None = None, pool_size: int = 4) -> None:
         self.dsn = dsn
         self.schema = checked_identifier(schema) if schema else None
         qualified = f'"{checked_identifier(table)}"'
         if self.schema:
             qualified = f'"{self.schema}".{qualified}'
         self._sql = LogSql("postgres", qualified)
-        self._conn: Any = None
-        self._lock = asyncio.Lock()
+        self.pool_size = max(1, pool_size)
+        self._idle: list[Any] = []  # open connections nobody is using
+        self._slots = asyncio.Semaphore(self.pool_size)
         self._psycopg: Any = None
         self._schema_ready = False
 
@@ -99,29 +104,33 @@ class PostgresLogStore:
 
     @contextlib.asynccontextmanager
     async def _session(self) -> AsyncIterator[Any]:
-        """The live connection (made on demand) under the lock; connection-level failures drop it and raise
+        """A live connection of the pool (made on demand); connection-level failures drop it and raise
         StoreUnavailable, anything else (the database refusing a value) passes through unchanged."""
         if self._psycopg is None:
             raise RuntimeError("PostgresLogStore used before open()")
         psycopg = self._psycopg
         lost = (psycopg.OperationalError, psycopg.InterfaceError, TimeoutError, OSError)
-        async with self._lock:
+        async with self._slots:
+            conn: Any = None
             try:
                 async with asyncio.timeout(OPERATION_TIMEOUT_S):
-                    if self._conn is None or self._conn.closed or self._conn.broken:
-                        await self._discard()
-                        self._conn = await self._connect()
-                    yield self._conn
+                    while self._idle and conn is None:
+                        candidate = self._idle.pop()
+                        if candidate.closed or candidate.broken:
+                            await _close_quietly(candidate)
+                        else:
+                            conn = candidate
+                    if conn is None:
+                        conn = await self._connect()
+                    yield conn
             except lost as exc:
-                if self._conn is not None and (self._conn.closed or self._conn.broken or isinstance(exc, TimeoutError)):
-                    await self._discard()
+                if conn is not None and (conn.closed or conn.broken or isinstance(exc, TimeoutError)):
+                    await _close_quietly(conn)
+                    conn = None
                 raise StoreUnavailable(f"postgres log store: {type(exc).__name__}: {exc}") from exc
-
-    async def _discard(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            with contextlib.suppress(Exception):  # it is broken already; closing is courtesy
-                await conn.close()
+            finally:
+                if conn is not None and not (conn.closed or conn.broken):
+                    self._idle.append(conn)
 
     async def check(self) -> bool:
         """Health: can the database answer right now?"""
@@ -157,15 +166,24 @@ class PostgresLogStore:
         sql, params = self._sql.spend(since)
         return [spend_row_to_dict(row) for row in await self._fetch(sql, params)]
 
-    async def prune(self, before: float) -> int:
+    async def prune(self, before: float) -> int | None:
+        """Delete rows older than ``before``; None when another replica's retention pass holds the lock."""
         sql = self._sql.prune(PRUNE_CHUNK)
+        async with self._session() as conn:
+            cur = await conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (RETENTION_LOCK,))
+            row = await cur.fetchone()
+            if not (row and row[0]):
+                return None
+            try:
 
-        async def delete_chunk() -> int:
-            async with self._session() as conn, conn.cursor() as cur:
-                await cur.execute(sql, (before,))
-                return int(cur.rowcount)
+                async def delete_chunk() -> int:
+                    async with conn.cursor() as chunk:
+                        await chunk.execute(sql, (before,))
+                        return int(chunk.rowcount)
 
-        return await prune_in_chunks(delete_chunk)
+                return await prune_in_chunks(delete_chunk)
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (RETENTION_LOCK,))
 
     async def drop(self) -> None:
         """Remove the table (and the schema when this store owns one); used by tests to clean up."""
@@ -176,5 +194,11 @@ class PostgresLogStore:
                 await conn.execute(f"DROP TABLE IF EXISTS {self._sql.table}")
 
     async def close(self) -> None:
-        async with self._lock:
-            await self._discard()
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            await _close_quietly(conn)
+
+
+async def _close_quietly(conn: Any) -> None:
+    with contextlib.suppress(Exception):  # it may be broken already; closing is courtesy
+        await conn.close()

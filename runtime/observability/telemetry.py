@@ -58,7 +58,7 @@ def build_store(cfg: Observability, environ: Mapping[str, str] | None = None) ->
     if cfg.log_store == "postgres":
         if not cfg.postgres_dsn_env or not env.get(cfg.postgres_dsn_env):
             raise RuntimeError(f"log_store is postgres but env var {cfg.postgres_dsn_env!r} holding the DSN is not set")
-        return PostgresLogStore(env[cfg.postgres_dsn_env])
+        return PostgresLogStore(env[cfg.postgres_dsn_env], pool_size=cfg.postgres_pool_size)
     raise ValueError(f"unknown log_store {cfg.log_store!r}: use sqlite, postgres or none")
 
 
