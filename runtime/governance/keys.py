@@ -176,14 +176,17 @@ def authorize(ctx: KeyContext | None, router: Router, asked: str, route: Route) 
 
     Models: ``allowed_models`` globs match any public name the request stands for: the string asked for and
     every name of the route it resolves to (name, aliases, the tiers set to it), so a grant on ``opus`` or on
-    the route covers ``claude-opus-4-1-20250805``; a ``provider/model`` or default-provider request has only its
+    the route covers ``claude-opus-4-1-20250805`` (a generated discovery id, ``claude-<route>``, only its route's
+    names); a ``provider/model`` or default-provider request has only its
     own string. Providers: ``allowed_providers`` globs filter the targets of every route of the fallback chain;
     when no route of the chain keeps a target the request is refused up front. Raises PermissionDenied (403);
     returns the provider filter the dispatcher applies to every attempt (None: any provider).
     """
     if ctx is None:
         return None
-    names = (asked, *router.names_of(route))
+    # A generated discovery id (``claude-<route>``) stands for its route only: a ``claude-*`` grant meant for
+    # Claude models must not reach every route through the ids the model list offers Claude Code.
+    names = router.names_of(route) if asked in router.discovery else (asked, *router.names_of(route))
     if ctx.allowed_models and not any(_matches(name, ctx.allowed_models) for name in names):
         raise PermissionDenied(f"key {ctx.key_name!r} may not use model {asked!r}")
     if not ctx.allowed_providers:
