@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
@@ -54,15 +55,26 @@ class StreamRelay:
         self.failed = False
         self.finished = False
         self._settling: asyncio.Task[None] | None = None
+        self._first_output: float | None = None  # when output was first and last relayed (monotonic)
+        self._last_output = 0.0
+
+    def _timed(self, events_before: int) -> None:
+        """Note the time when the item just relayed carried output (text, thinking or tool arguments)."""
+        if self.tally.output_events > events_before:
+            self._last_output = time.monotonic()
+            if self._first_output is None:
+                self._first_output = self._last_output
 
     async def body(self) -> AsyncIterator[bytes]:
         """The client's body; an error after bytes went out closes it with the dialect's error event."""
         ctx, tally = self.ctx, self.tally
         try:
             async for item in self.primed:
+                before = tally.output_events
                 if isinstance(item, bytes):
                     assert self.reader is not None, "relayed bytes come only from a passthrough stream"
                     self.reader.feed(item)
+                    self._timed(before)
                     yield item
                     self.finished = tally.terminal  # resumed: the frame was sent
                     continue
@@ -72,6 +84,7 @@ class StreamRelay:
                     self.failed = True
                     ctx.status, ctx.error = item.status, item.message
                 tally.add(item)
+                self._timed(before)
                 self.events.append(item)
                 yield self.encoder.encode(item)
                 self.finished = tally.terminal
@@ -102,6 +115,12 @@ class StreamRelay:
         except (GatewayError, OSError, httpx.HTTPError, RuntimeError) as exc:
             log.warning("request %s: closing the upstream stream failed: %s", self.ctx.request_id, exc)
         usage, self.ctx.usage_estimated = self.tally.billed(self.prompt)
+        self.ctx.finish_reason = self.tally.stop_reason
+        if self._first_output is not None:
+            self.ctx.time_to_first_token_s = self._first_output - self.ctx.started
+            if self.tally.output_events > 1:  # events relayed in one read share a time: their gap is 0
+                gaps = self.tally.output_events - 1
+                self.ctx.inter_token_latency_s = (self._last_output - self._first_output) / gaps
         response = None if self.failed or self.ctx.passthrough else _assemble(self.events)
         await self.done(usage, response)
 
