@@ -13,10 +13,8 @@ from bifrostc.compiler.diagnostics import Diagnostic, Path, warning
 from bifrostc.compiler.plan import build_gateway
 from bifrostc.compiler.spec import GatewaySpec
 from bifrostc.runtime import config as c
-from bifrostc.runtime.governance.pricing import find_price
+from bifrostc.runtime.governance.pricing import FREE_PROVIDER_TYPES, find_price
 from bifrostc.runtime.router import CLAUDE_CODE_KEEPS, Router
-
-FREE_PROVIDER_TYPES = frozenset({"mock"})  # no upstream, nothing to bill
 
 
 def run_all(spec: GatewaySpec) -> list[Diagnostic]:
