@@ -160,6 +160,7 @@ async def _stream(ex: Exchange, route: Route) -> Response:
 async def _respond_cached(ex: Exchange, cached: ChatResponse) -> Response:
     ctx = ex.ctx
     cached.model = ctx.requested_model
+    ctx.finish_reason = cached.stop_reason
     await finish(ex.rt, ctx, ex.chat, None, cached.usage)
     if not ctx.stream:
         content = orjson.dumps(ex.dialect.build_response(cached, ex.call))
