@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 from bifrostc.compiler.diagnostics import Diagnostic, Path, warning
 from bifrostc.compiler.plan import build_gateway
+from bifrostc.compiler.references import TIERS
 from bifrostc.compiler.spec import GatewaySpec
 from bifrostc.runtime import config as c
 from bifrostc.runtime.governance.pricing import FREE_PROVIDER_TYPES, find_price
@@ -52,10 +53,21 @@ def _routed(spec: GatewaySpec) -> Iterator[tuple[Path, str, str]]:
             provider, slash, upstream = ref.partition("/")
             if slash and ref not in spec.models and provider in spec.providers:
                 placed.append((("models", name, "fallbacks", index), provider, upstream))
-        for entry in placed:
-            if (entry[1], entry[2]) not in seen:
-                seen.add((entry[1], entry[2]))
-                yield entry
+        yield from _once(placed, seen)
+    tiers: list[tuple[Path, str, str]] = []
+    for tier in TIERS:  # a tier set straight to 'provider/model'
+        ref = getattr(spec.claude_code, tier)
+        provider, slash, upstream = (ref or "").partition("/")
+        if slash and ref not in spec.models and provider in spec.providers:
+            tiers.append((("claude_code", tier), provider, upstream))
+    yield from _once(tiers, seen)
+
+
+def _once(placed: list[tuple[Path, str, str]], seen: set[tuple[str, str]]) -> Iterator[tuple[Path, str, str]]:
+    for entry in placed:
+        if (entry[1], entry[2]) not in seen:
+            seen.add((entry[1], entry[2]))
+            yield entry
 
 
 def check_prices(spec: GatewaySpec, gateway: c.Gateway) -> list[Diagnostic]:

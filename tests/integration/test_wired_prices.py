@@ -84,13 +84,15 @@ def test_the_table_knows_the_models_teams_route_today(model: str) -> None:
 def test_validate_warns_for_every_routed_model_without_a_price(tmp_path: Path) -> None:
     spec = _spec(tmp_path)
     spec["models"]["mystery"]["fallbacks"] = ["or/acme/another-unknown"]  # type: ignore[index]
+    spec["claude_code"] = {"haiku": "or/acme/tiny-unknown"}  # a tier straight to provider/model
     path = tmp_path / "gateway.yaml"
     path.write_text(yaml.safe_dump(spec))
     argv = [sys.executable, "-m", "bifrostc.compiler.cli", "validate", str(path)]
     result = subprocess.run(argv, capture_output=True, text=True, timeout=60, env={"OR_KEY": "x", "PATH": ""})
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stderr.splitlines() if "budgets will not count this route" in line]
-    assert len(lines) == 2, result.stderr
-    assert "models.mystery.target: no price for or/acme/unknown-model-7b" in lines[0] + lines[1]
-    assert "models.mystery.fallbacks[0]: no price for or/acme/another-unknown" in lines[0] + lines[1]
+    assert len(lines) == 3, result.stderr
+    assert "models.mystery.target: no price for or/acme/unknown-model-7b" in "".join(lines)
+    assert "models.mystery.fallbacks[0]: no price for or/acme/another-unknown" in "".join(lines)
+    assert "claude_code.haiku: no price for or/acme/tiny-unknown" in "".join(lines)
     assert all(line.endswith("add pricing:") for line in lines)
