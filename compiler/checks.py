@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from bifrostc.compiler import checks_access, spec_claude_gateway
+from bifrostc.compiler import checks_access, checks_routes, spec_claude_gateway
 from bifrostc.compiler.checks_rules import check_rules
 from bifrostc.compiler.diagnostics import Diagnostic, Path, did_you_mean, error, warning
 from bifrostc.compiler.references import TIERS, Resolver, split_target
@@ -28,6 +28,8 @@ def run_all(spec: GatewaySpec, environ: dict[str, str] | None = None) -> list[Di
     found.extend(checks_access.run_all(spec, resolver, environ))
     found.extend(check_rules(spec, resolver))
     found.extend(spec_claude_gateway.check(spec.claude_code.managed_settings, set(spec.teams)))
+    if not any(d.is_error for d in found):  # the compiled routes exist: what the gateway will do with them
+        found.extend(checks_routes.run_all(spec))
     return found
 
 

@@ -76,6 +76,8 @@ def _how(router: Router, resolution: Resolution, asked: str) -> str:
     others = [name for name in router.names_of(route) if name not in (route.name, asked, *tiers)]
     parts = [f"also: {', '.join(others)}"] if others else []
     parts += [f"Claude Code {', '.join(tiers)}"] if tiers else []
+    if resolution.via == "discovery":
+        parts.append("the id the model lists offer Claude Code for this route")
     if resolution.tier:
         parts.append(f"a Claude model id: '{resolution.tier}' in the name picks that tier")
     return f" ({'; '.join(parts)})" if parts else ""

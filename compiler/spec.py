@@ -330,6 +330,11 @@ class ServerSpec(SpecModel):
         description="Output tokens a budget holds at admission for a request without max_tokens, on a model"
         " whose maximum output is not documented.",
     )
+    budgets_refuse_unpriced: bool = Field(
+        default=False,
+        description="true: a key with a budget (its own, its team's or its customer's) is refused (403) a route"
+        " with a target that has no price (`pricing:` or the built-in table), so the budget counts all it admits.",
+    )
     default_provider: str | None = None
     max_request_mb: float = Field(
         default=32, gt=0, description="Largest request body accepted (413 beyond); Anthropic's own limit is 32 MB."

@@ -26,7 +26,7 @@ from bifrostc.runtime import config
 from bifrostc.runtime.context import Hooks
 from bifrostc.runtime.dialects import DIALECTS, ClientDialect, Endpoint
 from bifrostc.runtime.dispatch import BreakerBoard, Dispatcher
-from bifrostc.runtime.handlers import catalog, extras
+from bifrostc.runtime.handlers import catalog, extras, models
 from bifrostc.runtime.handlers.chat import handle_chat
 from bifrostc.runtime.handlers.errors import http_exception_handler
 from bifrostc.runtime.http import build_client
@@ -109,13 +109,13 @@ def gateway_routes(registry: Sequence[ClientDialect] = DIALECTS) -> list[BaseRou
         Route("/health/ready", catalog.health_ready, methods=["GET"]),
         *chat_routes(registry),
         Route("/anthropic/v1/messages/count_tokens", extras.count_tokens, methods=["POST"]),
-        Route("/anthropic/v1/models", catalog.anthropic_models, methods=["GET"]),
     ]
-    for prefix in ("/v1", "/openai/v1"):
+    for prefix in ("/anthropic/v1", "/v1", "/openai/v1"):
         routes += [
-            Route(f"{prefix}/embeddings", extras.embeddings, methods=["POST"]),
-            Route(f"{prefix}/models", catalog.openai_models, methods=["GET"]),
+            Route(f"{prefix}/models", models.list_models, methods=["GET"]),
+            Route(f"{prefix}/models/{{model_id:path}}", models.get_model, methods=["GET"]),
         ]
+    routes += [Route(f"{prefix}/embeddings", extras.embeddings, methods=["POST"]) for prefix in ("/v1", "/openai/v1")]
     return routes
 
 

@@ -293,6 +293,7 @@ class Server:
     state_failure: str = "closed"
     # output tokens a budget holds for a request without max_tokens on a model with no documented maximum
     budget_default_max_tokens: int = 32_000
+    budgets_refuse_unpriced: bool = False  # a budgeted key is refused a route with an unpriced target (403)
     default_provider: str | None = None
     max_request_mb: float = 32  # larger request bodies get a 413 before they are read into memory
     allowed_hosts: tuple[str, ...] = ()  # Host names accepted; empty: loopback names + host ("*": any)

@@ -79,6 +79,9 @@ class RequestContext:
     cache_hit: bool = False
     usage: Usage | None = None
     usage_estimated: bool = False  # usage counted from what a stream relayed: its closing usage never came
+    finish_reason: str | None = None  # canonical stop reason, also where no response object holds it (relayed)
+    time_to_first_token_s: float | None = None  # streams: first output relayed, from the request's arrival
+    inter_token_latency_s: float | None = None  # streams: mean gap between output chunks after the first
     status: int = 200
     error: str | None = None
     extras: dict[str, Any] = field(default_factory=dict)  # per-request state of hooks (e.g. a budget reservation)

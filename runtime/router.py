@@ -1,8 +1,9 @@
 """Model-name resolution, fallback chains and weighted choice of targets and keys: the routing core that the
 gateway, count_tokens, the grant rule (``governance.keys.authorize``) and ``bifrostc explain`` all use.
 
-Resolution order: exact public name/alias; `provider/model` with a configured provider (an ad-hoc
-single-target route); Claude Code tier names and Claude model ids (anything containing sonnet/opus/haiku)
+Resolution order: exact public name/alias; a generated ``claude-<route>`` id (``discovery_aliases``: what the
+model lists offer Claude Code for a route it would otherwise hide); `provider/model` with a configured provider
+(an ad-hoc single-target route); Claude Code tier names and Claude model ids (anything containing sonnet/opus/haiku)
 via GATEWAY.tiers; a bare name on server.default_provider; otherwise NotFound with close matches.
 """
 
@@ -13,6 +14,7 @@ import difflib
 import hashlib
 import itertools
 import random
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Generic, Literal, TypeVar
@@ -24,7 +26,10 @@ T = TypeVar("T")
 
 TIERS = ("opus", "sonnet", "haiku")
 
-ResolvedBy = Literal["name", "provider/model", "tier", "default_provider"]
+ResolvedBy = Literal["name", "discovery", "provider/model", "tier", "default_provider"]
+# Claude Code's model discovery keeps only the listed ids this matches (its filter, case-insensitive).
+CLAUDE_CODE_KEEPS = re.compile("claude|anthropic", re.IGNORECASE)
+DISCOVERY_PREFIX = "claude-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +80,21 @@ def _public_names(gateway: config.Gateway) -> dict[str, tuple[str, ...]]:
     return {name: tuple(sorted(group)) for name, group in names.items()}
 
 
+def discovery_aliases(gateway: config.Gateway) -> dict[str, str]:
+    """``claude-<route>`` -> route name for every route none of whose public names Claude Code's model discovery
+    keeps (it drops ids without "claude" or "anthropic"); a generated id that is already a public name is not
+    made (the compiler warns that Claude Code's picker hides that route)."""
+    taken = set(gateway.routes) | set(gateway.tiers)
+    aliases: dict[str, str] = {}
+    for route_name, names in sorted(_public_names(gateway).items()):
+        if any(CLAUDE_CODE_KEEPS.search(name) for name in names):
+            continue
+        alias = DISCOVERY_PREFIX + re.sub(r"[^a-z0-9._-]+", "-", route_name.lower()).strip("-")
+        if alias not in taken and alias not in aliases:
+            aliases[alias] = route_name
+    return aliases
+
+
 def session_point(session: str, route: str) -> float:
     """A stable point in [0, 1) for one conversation on one route (blake2b: fast and evenly spread)."""
     digest = hashlib.blake2b(f"{route}\0{session}".encode(), digest_size=8).digest()
@@ -93,6 +113,7 @@ class Router:
         }
         self._keys: dict[tuple[str, str], WeightedTable[config.KeyRef]] = {}
         self._names = _public_names(gateway)
+        self.discovery = discovery_aliases(gateway)  # ids Claude Code's /model picker keeps -> route name
 
     # --- resolution ---------------------------------------------------------------------------
     def resolve(self, model: str) -> config.Route:
@@ -104,6 +125,8 @@ class Router:
         routes = self.gateway.routes
         if model in routes:
             return Resolution(routes[model], "name")
+        if model in self.discovery:
+            return Resolution(routes[self.discovery[model]], "discovery")
         provider, slash, upstream = model.partition("/")
         if slash and provider in self.gateway.providers and upstream:
             route = config.Route(name=model, targets=(config.Target(provider=provider, model=upstream),))

@@ -41,6 +41,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SIMPLE_BODY_TYPES = frozenset({"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"})
 BROWSER_CROSS_SITE = frozenset({"cross-site", "same-site"})  # same-site: another port of localhost
 MODEL_LISTS = frozenset({"/anthropic/v1/models", "/v1/models", "/openai/v1/models"})
+MODEL_PAGES = tuple(f"{path}/" for path in sorted(MODEL_LISTS))  # GET .../models/{id}
 OPEN_PROBES = frozenset({"/health/live"})
 # OAuth (RFC 6749/8628/7009) and the sign-in page take form bodies by definition; the Origin rule still holds.
 FORM_ENDPOINTS = ("/claude-code/oauth/", "/claude-code/device", "/login")  # /login: the dashboard sign-in form
@@ -191,7 +192,8 @@ class SecurityMiddleware:
         path: str = scope["path"]
         refusal = policy.host_refusal(headers) or policy.cross_site_refusal(scope["method"], headers, scope["path"])
         credentials = policy.credentials(headers)
-        if refusal is None and (path == "/metrics" or path in MODEL_LISTS) and not policy.grants(path, credentials):
+        gated = path == "/metrics" or path in MODEL_LISTS or path.startswith(MODEL_PAGES)
+        if refusal is None and gated and not policy.grants(path, credentials):
             refusal = AuthenticationFailed(f"{path} needs a gateway key")
         if refusal is not None:
             await error_response(dialect_for_path(path), refusal)(scope, receive, send)

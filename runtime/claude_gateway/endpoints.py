@@ -8,7 +8,6 @@ key's grants, budgets, rate limits and team apply exactly as for a request carry
 from __future__ import annotations
 
 import time
-from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
 import orjson
@@ -56,29 +55,6 @@ def anthropic_endpoint(path: str) -> Endpoint:
             endpoint: Endpoint = route.endpoint
             return endpoint
     raise LookupError(f"the gateway serves no {path}")
-
-
-def models(listing: Endpoint) -> Endpoint:
-    """The Anthropic models list ``listing`` answers, cut to what the signed-in key may use."""
-
-    async def endpoint(request: Request) -> Response:
-        response = await listing(request)
-        key = SIGNED_IN.get()
-        if key is None or not key.allowed_models:
-            return response
-        routes = request.app.state.runtime.gateway.routes
-
-        def allowed(name: str) -> bool:  # like the grant check: the name asked for, or the route it resolves to
-            names = {name, routes[name].name} if name in routes else {name}
-            return any(fnmatchcase(n, pattern) for n in names for pattern in key.allowed_models)
-
-        body = orjson.loads(bytes(response.body))
-        body["data"] = [m for m in body["data"] if allowed(m["id"])]
-        body["first_id"] = body["data"][0]["id"] if body["data"] else None
-        body["last_id"] = body["data"][-1]["id"] if body["data"] else None
-        return Response(orjson.dumps(body), media_type="application/json")
-
-    return endpoint
 
 
 async def managed_settings(request: Request) -> Response:

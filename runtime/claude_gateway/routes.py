@@ -12,6 +12,7 @@ from bifrostc.runtime.claude_gateway.store import SignInStore, signin_db_path
 from bifrostc.runtime.claude_gateway.tokens import TokenSigner, signing_secret
 from bifrostc.runtime.config import Gateway, Observability, SignIn
 from bifrostc.runtime.governance.keys import KeyRing
+from bifrostc.runtime.handlers import models
 
 
 def sign_in_service(
@@ -33,6 +34,7 @@ def claude_code_routes(service: SignInService) -> list[BaseRoute]:
     def as_anthropic(path: str) -> Endpoint:  # served exactly as /anthropic<path>, as the signed-in key
         return bearer(endpoints.anthropic_endpoint(f"/anthropic{path}"))
 
+    # the gateway's list: authenticate (SignedInHooks) gives it the bearer's key, so it holds what the key may use
     listing = endpoints.anthropic_endpoint("/anthropic/v1/models")
     routes: list[BaseRoute] = [
         Route(f"{PREFIX}/.well-known/oauth-authorization-server", auth.metadata, methods=["GET"]),
@@ -43,7 +45,8 @@ def claude_code_routes(service: SignInService) -> list[BaseRoute]:
         Route(f"{PREFIX}/device", submit, methods=["POST"]),
         Route(f"{PREFIX}/v1/messages", as_anthropic("/v1/messages"), methods=["POST"]),
         Route(f"{PREFIX}/v1/messages/count_tokens", as_anthropic("/v1/messages/count_tokens"), methods=["POST"]),
-        Route(f"{PREFIX}/v1/models", bearer(endpoints.models(listing)), methods=["GET"]),
+        Route(f"{PREFIX}/v1/models", bearer(listing), methods=["GET"]),
+        Route(f"{PREFIX}/v1/models/{{model_id:path}}", bearer(models.get_model), methods=["GET"]),
         Route(f"{PREFIX}/managed/settings", bearer(endpoints.managed_settings), methods=["GET"]),
         Route(f"{PREFIX}/api/oauth/usage", bearer(endpoints.usage), methods=["GET"]),
     ]

@@ -9,6 +9,7 @@ from bifrostc.runtime.dialects.relay import RelayReader, SSERelayReader, Tally, 
 from bifrostc.runtime.errors import GatewayError
 from bifrostc.runtime.translate import anthropic
 from bifrostc.runtime.translate.anthropic_stream import usage_from_anthropic
+from bifrostc.runtime.translate.common import stop_from_anthropic
 from bifrostc.runtime.translate.sse import ServerSentEvent
 from bifrostc.runtime.types import ChatRequest, ChatResponse
 
@@ -51,12 +52,16 @@ def _read_relayed(event: ServerSentEvent, data: Any, tally: Tally) -> None:
         delta = data.get("delta")
         if isinstance(delta, dict):
             for key in ("text", "thinking", "partial_json"):
-                if isinstance(delta.get(key), str):
+                if isinstance(delta.get(key), str) and delta[key]:
                     tally.output_chars += len(delta[key])
+                    tally.output_events += 1
     elif kind == "message_start" and isinstance(data.get("message"), dict):
         merge_usage(tally.usage, usage_from_anthropic(data["message"].get("usage")))
     elif kind == "message_delta":
         merge_usage(tally.usage, usage_from_anthropic(data.get("usage")))
         tally.final_usage = True
+        delta = data.get("delta")
+        if isinstance(delta, dict) and isinstance(delta.get("stop_reason"), str):
+            tally.stop_reason = stop_from_anthropic(delta["stop_reason"])
     elif kind == "message_stop":
         tally.terminal = True

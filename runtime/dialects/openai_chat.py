@@ -8,6 +8,8 @@ from bifrostc.runtime.dialects.base import BodyDialect, Endpoint, EventEncoder, 
 from bifrostc.runtime.dialects.relay import RelayReader, SSERelayReader, Tally, merge_usage
 from bifrostc.runtime.errors import GatewayError
 from bifrostc.runtime.translate import openai
+from bifrostc.runtime.translate.common import stop_from_openai
+from bifrostc.runtime.translate.openai_usage import chunk_usage
 from bifrostc.runtime.translate.sse import ServerSentEvent
 from bifrostc.runtime.types import ChatRequest, ChatResponse
 
@@ -55,6 +57,7 @@ def _read_relayed(event: ServerSentEvent, data: Any, tally: Tally) -> None:
     choices = data.get("choices")
     if choices and isinstance(choices[0], dict) and isinstance(choices[0].get("delta"), dict):
         delta = choices[0]["delta"]
+        before = tally.output_chars
         for key in ("content", "reasoning_content", "reasoning", "refusal"):
             if isinstance(delta.get(key), str):
                 tally.output_chars += len(delta[key])
@@ -62,6 +65,11 @@ def _read_relayed(event: ServerSentEvent, data: Any, tally: Tally) -> None:
             arguments = (call.get("function") or {}).get("arguments") if isinstance(call, dict) else None
             if isinstance(arguments, str):
                 tally.output_chars += len(arguments)
-    if isinstance(data.get("usage"), dict):
-        merge_usage(tally.usage, openai.usage_from_openai(data["usage"]))
+        tally.output_events += tally.output_chars > before
+    finish = choices[0].get("finish_reason") if choices and isinstance(choices[0], dict) else None
+    if isinstance(finish, str):
+        tally.stop_reason = stop_from_openai(finish)
+    usage = chunk_usage(data)
+    if usage is not None:
+        merge_usage(tally.usage, openai.usage_from_openai(usage))
         tally.final_usage = True

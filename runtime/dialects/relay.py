@@ -15,7 +15,18 @@ from typing import Any, Protocol
 import orjson
 
 from bifrostc.runtime.translate.sse import ServerSentEvent, SSEDecoder
-from bifrostc.runtime.types import BlockDelta, MessageDelta, MessageStart, MessageStop, StreamEvent, Usage
+from bifrostc.runtime.types import (
+    BlockDelta,
+    ChatResponse,
+    MessageDelta,
+    MessageStart,
+    MessageStop,
+    StreamEvent,
+    TextPart,
+    ThinkingPart,
+    ToolCallPart,
+    Usage,
+)
 
 CHARS_PER_TOKEN = 4  # the usual rough ratio for English text and code
 _USAGE_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
@@ -36,19 +47,36 @@ def merge_usage(total: Usage, part: Usage) -> None:
 class Tally:
     usage: Usage = field(default_factory=Usage)
     output_chars: int = 0  # text, thinking and tool-argument characters relayed
+    output_events: int = 0  # events that carried some of them (the inter-token latency counts their gaps)
     final_usage: bool = False  # the upstream's closing usage arrived (message_delta, OpenAI's usage chunk)
     terminal: bool = False  # the dialect's terminal frame was relayed ([DONE], message_stop, ...)
+    stop_reason: str | None = None  # canonical (Anthropic) stop reason, on both paths
+
+    @classmethod
+    def of_response(cls, response: ChatResponse) -> Tally:
+        """What a whole (non-streamed) response relays: its usage as final, its output characters."""
+        chars = 0
+        for part in response.content:
+            if isinstance(part, TextPart):
+                chars += len(part.text)
+            elif isinstance(part, ThinkingPart):
+                chars += len(part.thinking)
+            elif isinstance(part, ToolCallPart):
+                chars += len(part.arguments)
+        return cls(usage=response.usage, output_chars=chars, final_usage=True, stop_reason=response.stop_reason)
 
     def add(self, event: StreamEvent) -> None:
         """A canonical event on its way to the client."""
         if isinstance(event, BlockDelta):
-            if event.kind != "signature":
+            if event.kind != "signature" and event.text:
                 self.output_chars += len(event.text)
+                self.output_events += 1
         elif isinstance(event, MessageStart):
             merge_usage(self.usage, event.usage)
         elif isinstance(event, MessageDelta):
             merge_usage(self.usage, event.usage)
             self.final_usage = True
+            self.stop_reason = event.stop_reason or self.stop_reason
         elif isinstance(event, MessageStop):
             self.terminal = True
 

@@ -21,7 +21,8 @@ from fnmatch import fnmatchcase
 from typing import Literal
 
 from bifrostc.runtime.config import Budget, Gateway, RateLimit, Route, VirtualKey
-from bifrostc.runtime.errors import AuthenticationFailed, ModelNotAllowed
+from bifrostc.runtime.errors import AuthenticationFailed, ModelNotAllowed, PermissionDenied
+from bifrostc.runtime.governance.pricing import FREE_PROVIDER_TYPES, find_price
 from bifrostc.runtime.mcp.naming import pattern_covers_server  # no SDK import: naming.py is plain Python
 from bifrostc.runtime.router import Router
 
@@ -178,7 +179,8 @@ def authorize(ctx: KeyContext | None, router: Router, asked: str, route: Route) 
 
     Models: ``allowed_models`` globs match any public name the request stands for: the string asked for and
     every name of the route it resolves to (name, aliases, the tiers set to it), so a grant on ``opus`` or on
-    the route covers ``claude-opus-4-1-20250805``; a ``provider/model`` or default-provider request has only its
+    the route covers ``claude-opus-4-1-20250805`` (a generated discovery id, ``claude-<route>``, only its route's
+    names); a ``provider/model`` or default-provider request has only its
     own string. Providers: ``allowed_providers`` globs filter the targets of every route of the fallback chain;
     when no route of the chain keeps a target the request is refused up front. Raises ModelNotAllowed (a 400
     ``invalid_request_error``: Claude Code's contract for a denied model);
@@ -186,15 +188,35 @@ def authorize(ctx: KeyContext | None, router: Router, asked: str, route: Route) 
     """
     if ctx is None:
         return None
-    names = (asked, *router.names_of(route))
+    # A generated discovery id (``claude-<route>``) stands for its route only: a ``claude-*`` grant meant for
+    # Claude models must not reach every route through the ids the model list offers Claude Code.
+    names = router.names_of(route) if asked in router.discovery else (asked, *router.names_of(route))
     if ctx.allowed_models and not any(_matches(name, ctx.allowed_models) for name in names):
         raise ModelNotAllowed(f"key {ctx.key_name!r} may not use model {asked!r}")
-    if not ctx.allowed_providers:
-        return None
     patterns = ctx.allowed_providers
-    if not any(_matches(t.provider, patterns) for current in router.chain(route) for t in current.targets):
+    if patterns and not any(_matches(t.provider, patterns) for r in router.chain(route) for t in r.targets):
         raise ModelNotAllowed(f"key {ctx.key_name!r} may not use the providers that serve model {asked!r}")
-    return lambda provider: _matches(provider, patterns)
+    if router.gateway.server.budgets_refuse_unpriced and any(scope.budget for scope in ctx.scopes):
+        unpriced = unpriced_target(router, route, patterns)
+        if unpriced is not None:
+            message = f"key {ctx.key_name!r} has a budget and model {asked!r} can be served by {unpriced}, which"
+            raise PermissionDenied(message + " has no price (server.budgets_refuse_unpriced); add pricing: for it")
+    return (lambda provider: _matches(provider, patterns)) if patterns else None
+
+
+def unpriced_target(router: Router, route: Route, provider_patterns: tuple[str, ...] = ()) -> str | None:
+    """The first ``provider/model`` of the fallback chain a key could be served by that has no price."""
+    gateway = router.gateway
+    for current in router.chain(route):
+        for target in current.targets:
+            provider = gateway.providers.get(target.provider)
+            if provider is None or provider.type in FREE_PROVIDER_TYPES:
+                continue
+            if _matches(target.provider, provider_patterns) and not find_price(
+                provider.name, target.model, gateway.pricing
+            ):
+                return f"{target.provider}/{target.model}"
+    return None
 
 
 def tool_allowed(ctx: KeyContext | None, tool_name: str, default: str = "allow") -> bool:

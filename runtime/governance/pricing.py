@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from bifrostc.runtime.config import Price
 from bifrostc.runtime.types import Usage
 
-PRICES_AS_OF = "2025-11-25"
+PRICES_AS_OF = "2026-12-03"  # gemini-3*, deepseek-v4*, nova, kimi/glm, gpt-5.5 added then
 
 _P = Price
 BUILTIN_PRICES: dict[str, Price] = {
@@ -23,6 +23,7 @@ BUILTIN_PRICES: dict[str, Price] = {
     "gpt-5": _P(1.25, 10.0, 0.125),
     "gpt-5.1": _P(1.25, 10.0, 0.125),
     "gpt-5-codex": _P(1.25, 10.0, 0.125),
+    "gpt-5.5": _P(5.0, 30.0, 0.50),
     "gpt-5-mini": _P(0.25, 2.0, 0.025),
     "gpt-5-nano": _P(0.05, 0.40, 0.005),
     "gpt-4.1": _P(2.0, 8.0, 0.50),
@@ -46,9 +47,25 @@ BUILTIN_PRICES: dict[str, Price] = {
     "gemini-2.5-pro": _P(1.25, 10.0, 0.125),
     "gemini-2.5-flash": _P(0.30, 2.50, 0.03),
     "gemini-2.5-flash-lite": _P(0.10, 0.40, 0.01),
-    # DeepSeek (V3.2 pricing; cache_read is the cache-hit input price)
-    "deepseek-chat": _P(0.28, 0.42, 0.028),
-    "deepseek-reasoner": _P(0.28, 0.42, 0.028),
+    "gemini-3-pro": _P(2.0, 12.0, 0.20),  # gemini-3-pro-preview ("-preview" is stripped before lookup)
+    "gemini-3.1-pro": _P(2.0, 12.0, 0.20),
+    "gemini-3-flash": _P(0.50, 3.0, 0.05),
+    "gemini-3.5-flash": _P(1.50, 9.0, 0.15),
+    "gemini-3.8-flash": _P(0.75, 3.75, 0.075),  # the list price through 2026-12-31
+    # DeepSeek V4 (cache_read is the cache-hit input price, cut to a tenth on 2026-04-26); deepseek-chat and
+    # deepseek-reasoner are billed as V4-Flash (non-thinking and thinking)
+    "deepseek-v4-flash": _P(0.14, 0.28, 0.0028),
+    "deepseek-v4-pro": _P(1.74, 3.48, 0.0145),
+    "deepseek-chat": _P(0.14, 0.28, 0.0028),
+    "deepseek-reasoner": _P(0.14, 0.28, 0.0028),
+    # Amazon Nova on Bedrock (amazon.nova-*-v1:0, us. / eu. inference profiles; on-demand list prices)
+    "nova-micro": _P(0.035, 0.14, 0.00875),
+    "nova-lite": _P(0.06, 0.24, 0.015),
+    "nova-pro": _P(0.80, 3.20, 0.20),
+    "nova-premier": _P(2.50, 12.50, 0.625),
+    # Moonshot and Z.ai, as their APIs and OpenRouter ("moonshotai/kimi-k2", "z-ai/glm-4.6") list them
+    "kimi-k2": _P(0.60, 2.50, 0.15),
+    "glm-4.6": _P(0.60, 2.20, 0.11),
     # Groq-hosted open models (ids as Groq serves them)
     "llama-3.3-70b-versatile": _P(0.59, 0.79),
     "llama-3.1-8b-instant": _P(0.05, 0.08),
@@ -80,6 +97,10 @@ _REGION_PREFIX = re.compile(r"^(?:us|eu|apac|au|jp|ca|global|us-gov)\.")
 _VENDOR_PREFIX = re.compile(r"^(?:anthropic|meta|mistral|amazon|cohere|deepseek|openai|qwen)\.")
 _VERSION_SUFFIX = re.compile(r"(?:-v\d+(?::\d+)?|:\d+)$")
 _AT_SUFFIX = re.compile(r"@.*$")
+# OpenRouter routing variants of a model id, billed at its price ("z-ai/glm-4.6:exacto"); ":free" ones cost nothing
+_OPENROUTER_VARIANT = re.compile(r":(?:exacto|nitro|floor|online|thinking|beta|extended)$")
+FREE = Price(0.0, 0.0)
+FREE_PROVIDER_TYPES = frozenset({"mock"})  # no upstream, nothing to bill: never "unpriced"
 _DATE_SUFFIX = re.compile(r"-(?:\d{4}-\d{2}-\d{2}|\d{8}|\d{4}|latest|preview(?:-\d{2}-\d{2})?)$")
 _DOTTED_VERSION = re.compile(r"(?<=\d)\.(?=\d)")
 
@@ -92,6 +113,7 @@ def _normalised(model: str) -> str:
     name = _REGION_PREFIX.sub("", name)
     name = _VENDOR_PREFIX.sub("", name)
     name = _AT_SUFFIX.sub("", name)  # Vertex: claude-sonnet-4-5@20250929
+    name = _OPENROUTER_VARIANT.sub("", name)
     name = _VERSION_SUFFIX.sub("", name)
     previous = None
     while previous != name:  # e.g. -20250929 then -latest
@@ -125,6 +147,8 @@ def find_price(provider: str, model: str, overrides: Mapping[str, Price] | None 
         price = _search(overrides, provider, model)
         if price is not None:
             return price
+    if model.endswith(":free"):  # OpenRouter's free variants
+        return FREE
     return _search(BUILTIN_PRICES, provider, model)
 
 

@@ -1,5 +1,4 @@
-"""GET /anthropic/v1/models and GET /v1/models: the public route names (and tier names) this gateway serves;
-GET /health, /health/live and /health/ready (the checks are runtime/health.py HealthSources)."""
+"""GET /health, /health/live and /health/ready (the checks are runtime/health.py HealthSources)."""
 
 from __future__ import annotations
 
@@ -10,25 +9,6 @@ from starlette.responses import Response
 from bifrostc.runtime.health import HealthSource, run_checks
 from bifrostc.runtime.loadout import LoadedRouting
 from bifrostc.runtime.workers import status as workers_status
-
-CREATED_AT = "2025-01-01T00:00:00Z"  # public names have no real creation date; keep it stable
-
-
-def _names(request: Request) -> list[str]:
-    gateway = request.app.state.runtime.router.gateway
-    return sorted(set(gateway.routes) | {t for t, r in gateway.tiers.items() if r in gateway.routes})
-
-
-async def anthropic_models(request: Request) -> Response:
-    data = [{"type": "model", "id": n, "display_name": n, "created_at": CREATED_AT} for n in _names(request)]
-    body = {"data": data, "has_more": False, "first_id": data[0]["id"] if data else None}
-    body["last_id"] = data[-1]["id"] if data else None
-    return Response(orjson.dumps(body), media_type="application/json")
-
-
-async def openai_models(request: Request) -> Response:
-    data = [{"id": n, "object": "model", "created": 0, "owned_by": "bifrostc"} for n in _names(request)]
-    return Response(orjson.dumps({"object": "list", "data": data}), media_type="application/json")
 
 
 def _health_sources(request: Request) -> list[HealthSource]:

@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from bifrostc.runtime.context import LogRecord, RequestContext
 from bifrostc.runtime.dialects import ClientDialect, Endpoint, Inbound
+from bifrostc.runtime.dialects.relay import Tally
 from bifrostc.runtime.dispatch import Attempt, PrimedStream, first_byte, prime
 from bifrostc.runtime.errors import GatewayError, InvalidRequest, RequestTooLarge, UpstreamError
 from bifrostc.runtime.handlers.errors import error_response
@@ -134,7 +135,11 @@ async def _send(ex: Exchange, route: Route) -> Response:
         result.model = ctx.requested_model
         response = result
         content = orjson.dumps(ex.dialect.build_response(result, ex.call))
-    await finish(ex.rt, ctx, ex.chat, response, response.usage if response else None)
+    usage = None
+    if response is not None:  # an upstream that counted nothing is billed an estimate, flagged as such
+        usage, ctx.usage_estimated = Tally.of_response(response).billed(ex.call.body)
+        ctx.finish_reason = response.stop_reason
+    await finish(ex.rt, ctx, ex.chat, response, usage)
     return Response(content, media_type="application/json", headers=ctx.response_headers())
 
 
@@ -182,6 +187,7 @@ async def _stream(ex: Exchange, route: Route) -> Response:
 async def _respond_cached(ex: Exchange, cached: ChatResponse) -> Response:
     ctx = ex.ctx
     cached.model = ctx.requested_model
+    ctx.finish_reason = cached.stop_reason
     await finish(ex.rt, ctx, ex.chat, None, cached.usage)
     if not ctx.stream:
         content = orjson.dumps(ex.dialect.build_response(cached, ex.call))

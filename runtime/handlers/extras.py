@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -17,6 +18,8 @@ from bifrostc.runtime.handlers.chat import finish, read_json
 from bifrostc.runtime.handlers.errors import error_response
 from bifrostc.runtime.types import Usage
 
+log = logging.getLogger("bifrostc.count_tokens")
+
 if TYPE_CHECKING:
     from bifrostc.runtime.app import GatewayRuntime
 
@@ -25,8 +28,16 @@ def prompt_estimate(body: dict[str, Any]) -> int:
     return estimate_tokens({k: body.get(k) for k in ("system", "messages", "tools") if body.get(k) is not None})
 
 
+COUNT_SOURCE = "x-bifrostc-token-count-source"  # the provider type whose counting API answered, or "estimate"
+
+
+def _counted(body: dict[str, Any], source: str) -> Response:
+    return Response(orjson.dumps(body), media_type="application/json", headers={COUNT_SOURCE: source})
+
+
 async def count_tokens(request: Request) -> Response:
-    """Forward to an Anthropic upstream when the route's first target is one, else estimate."""
+    """The counting API of the first target the key may use (Anthropic's count_tokens, Gemini's and Vertex's
+    countTokens, Bedrock's CountTokens), else an estimate; the answer's header says which."""
     rt: GatewayRuntime = request.app.state.runtime
     ctx = RequestContext(dialect="anthropic", endpoint="count_tokens", headers=request.headers)
     try:
@@ -48,10 +59,10 @@ async def count_tokens(request: Request) -> Response:
                     api_key=rt.dispatcher.secrets.get(key.env) if key else None,
                     client_headers=request.headers,
                 )
-                return Response(orjson.dumps(result), media_type="application/json")
-            except UpstreamError:
-                pass  # an estimate beats an error for a token count
-        return Response(orjson.dumps({"input_tokens": prompt_estimate(body)}), media_type="application/json")
+                return _counted(result, provider.type)
+            except UpstreamError as exc:  # an estimate beats an error for a token count
+                log.info("request %s: %s could not count tokens: %s", ctx.request_id, provider.name, exc.message)
+        return _counted({"input_tokens": prompt_estimate(body)}, "estimate")
     except GatewayError as exc:
         return error_response("anthropic", exc)
 

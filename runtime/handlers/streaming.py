@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
@@ -72,6 +73,15 @@ class StreamRelay:
         self.failed = False
         self.finished = False
         self._settling: asyncio.Task[None] | None = None
+        self._first_output: float | None = None  # when output was first and last relayed (monotonic)
+        self._last_output = 0.0
+
+    def _timed(self, events_before: int) -> None:
+        """Note the time when the item just relayed carried output (text, thinking or tool arguments)."""
+        if self.tally.output_events > events_before:
+            self._last_output = time.monotonic()
+            if self._first_output is None:
+                self._first_output = self._last_output
 
     def _bind(self, primed: PrimedStream[Any]) -> None:
         self.primed = primed
@@ -96,9 +106,11 @@ class StreamRelay:
                     if not self.finished:  # nothing after the terminal frame
                         yield self.keepalive  # between two frames: the relay only ever sends whole ones
                     continue
+                before = tally.output_events
                 if isinstance(item, bytes):
                     assert self.reader is not None, "relayed bytes come only from a passthrough stream"
                     self.reader.feed(item)
+                    self._timed(before)
                     yield item
                     self.finished = tally.terminal  # resumed: the frame was sent
                     continue
@@ -108,6 +120,7 @@ class StreamRelay:
                     self.failed = True
                     ctx.status, ctx.error = item.status, item.message
                 tally.add(item)
+                self._timed(before)
                 self.events.append(item)
                 yield self.encoder.encode(item)
                 self.finished = tally.terminal
@@ -146,6 +159,12 @@ class StreamRelay:
             await self.done(None, None)
             return
         usage, self.ctx.usage_estimated = self.tally.billed(self.prompt)
+        self.ctx.finish_reason = self.tally.stop_reason
+        if self._first_output is not None:
+            self.ctx.time_to_first_token_s = self._first_output - self.ctx.started
+            if self.tally.output_events > 1:  # events relayed in one read share a time: their gap is 0
+                gaps = self.tally.output_events - 1
+                self.ctx.inter_token_latency_s = (self._last_output - self._first_output) / gaps
         response = None if self.failed or self.ctx.passthrough else _assemble(self.events)
         await self.done(usage, response)
 

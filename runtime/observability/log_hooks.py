@@ -65,6 +65,9 @@ def record_from_log(
         fallback_used=ctx.fallback_used,
         cache_hit=ctx.cache_hit,
         usage_estimated=ctx.usage_estimated,
+        finish_reason=ctx.finish_reason,
+        time_to_first_token_ms=_ms(ctx.time_to_first_token_s),
+        inter_token_latency_ms=_ms(ctx.inter_token_latency_s),
     )
     if log.request is not None:
         apply_request(record, log.request, bodies=log_bodies, full_history=full_history)
@@ -81,6 +84,10 @@ def record_from_log(
 def _header(headers: Mapping[str, str], name: str) -> str | None:
     value = headers.get(name)
     return value[:MAX_SESSION_CHARS] if value else None
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds * 1000
 
 
 def _price(

@@ -30,6 +30,7 @@ from bifrostc.runtime.observability.records import RequestRecord
 # Seconds; LLM calls run from a fraction of a second to minutes.
 _DURATION_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600)
 _TTFT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60)
+_ITL_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 # Label sets whose children are memoised; requested model names are client-chosen, so the memo is bounded.
 _CHILD_CACHE_MAX = 4096
 _POOL_WAIT_BUCKETS = (0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -177,6 +178,13 @@ class GatewayMetrics:
             buckets=_TTFT_BUCKETS,
             registry=r,
         )
+        self.inter_token = Histogram(
+            "bifrostc_inter_token_latency_seconds",
+            "Mean gap between streamed output chunks after the first, per stream",
+            ["route", "provider"],
+            buckets=_ITL_BUCKETS,
+            registry=r,
+        )
         self.tokens = Counter("bifrostc_tokens", "Tokens processed", ["direction"], registry=r)
         self.cost = Counter("bifrostc_cost_usd", "Estimated spend in USD", registry=r)
         self.cache_hits = Counter("bifrostc_cache_hits", "Responses served from the cache", registry=r)
@@ -215,6 +223,8 @@ class GatewayMetrics:
             duration.observe(record.latency_ms / 1000)
         if record.time_to_first_token_ms is not None:
             self.ttft.labels(route, provider).observe(record.time_to_first_token_ms / 1000)
+        if record.inter_token_latency_ms is not None:
+            self.inter_token.labels(route, provider).observe(record.inter_token_latency_ms / 1000)
         tokens = self._token_children
         if record.input_tokens:
             tokens["input"].inc(record.input_tokens)

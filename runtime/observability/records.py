@@ -75,6 +75,7 @@ class RequestRecord:
     usage_estimated: bool = False  # tokens counted from what a stream relayed: its closing usage never came
     latency_ms: float | None = None
     time_to_first_token_ms: float | None = None
+    inter_token_latency_ms: float | None = None  # streams: mean gap between output chunks after the first
     attempts: int = 1
     upstream_errors: int = 0  # failed upstream attempts, retried or not
     fallback_used: bool = False
@@ -155,7 +156,7 @@ def apply_response(record: RequestRecord, response: ChatResponse, *, bodies: boo
     """Copy usage, finish reason and content (and the model, if routing did not say) from a canonical response."""
     # The app relabels response.model with the name the client asked for; the routed upstream model wins.
     record.upstream_model = record.upstream_model or response.model
-    record.finish_reason = response.stop_reason
+    record.finish_reason = response.stop_reason or record.finish_reason
     record.input_tokens = response.usage.input_tokens
     record.output_tokens = response.usage.output_tokens
     record.cache_read_tokens = response.usage.cache_read_tokens

@@ -32,6 +32,7 @@ _KINDS: dict[str, str] = {
     "cost_usd": "real",
     "latency_ms": "real",
     "time_to_first_token_ms": "real",
+    "inter_token_latency_ms": "real",
     "attempts": "int",
     "upstream_errors": "int",
     "fallback_used": "bool",

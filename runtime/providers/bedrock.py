@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
@@ -29,7 +29,7 @@ from botocore.credentials import Credentials  # type: ignore[import-untyped, unu
 from botocore.session import get_session  # type: ignore[import-untyped, unused-ignore]
 
 from bifrostc.runtime import config
-from bifrostc.runtime.errors import AuthenticationFailed
+from bifrostc.runtime.errors import AuthenticationFailed, UpstreamError
 from bifrostc.runtime.http import UpstreamReply
 from bifrostc.runtime.providers import registry, rules
 from bifrostc.runtime.providers.http_base import HttpAdapter
@@ -43,6 +43,8 @@ from bifrostc.runtime.types import ChatRequest, ChatResponse, StreamEvent
 SERVICE = "bedrock"
 EVENTSTREAM = "application/vnd.amazon.eventstream"
 ANTHROPIC_VERSION = "bedrock-2023-05-31"
+# What CountTokens' ConverseTokensRequest takes (inference settings are not part of it)
+COUNTED_CONVERSE_FIELDS = ("messages", "system", "toolConfig", "additionalModelRequestFields")
 
 
 class BedrockAdapter(HttpAdapter):
@@ -83,6 +85,24 @@ class BedrockAdapter(HttpAdapter):
         feed, finish = _invoke_parser() if invoke else _converse_parser(model_id, request_id)
         async for event in self.relay_frames(response, event_stream_frames(response), feed, finish):
             yield event
+
+    async def count_tokens(
+        self, body: dict[str, Any], *, model: str, api_key: str | None, client_headers: Mapping[str, str]
+    ) -> dict[str, Any]:
+        """CountTokens (``/model/{id}/count-tokens``): the prompt as the Converse (or InvokeModel) call sends it."""
+        model_id = bedrock_translate.resolve_model_id(model, self.region)
+        request = anthropic_translate.parse_request(body)
+        if self.uses_invoke(model_id):
+            counted: dict[str, Any] = {"invokeModel": {"body": orjson.dumps(invoke_body(request, model_id)).decode()}}
+        else:
+            built = bedrock_translate.build_request(request, model=model_id)
+            counted = {"converse": {k: built[k] for k in COUNTED_CONVERSE_FIELDS if built.get(k)}}
+        response = await self._call("count-tokens", model_id, {"input": counted}, api_key, "application/json")
+        raw = await self.read_json(response)
+        total = raw.get("inputTokens")
+        if not isinstance(total, int) or isinstance(total, bool):
+            raise UpstreamError(f"{self.provider.name}: CountTokens answered without inputTokens", status=502)
+        return {"input_tokens": total}
 
     def auth_headers(self, api_key: str | None) -> dict[str, str]:
         return {"authorization": f"Bearer {api_key}"} if api_key else {}

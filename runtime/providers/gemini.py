@@ -7,13 +7,16 @@ with the Vertex adapter, which differs only in URL and credentials.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from bifrostc.runtime import config
+from bifrostc.runtime.errors import UpstreamError
 from bifrostc.runtime.providers import registry
 from bifrostc.runtime.providers.http_base import HttpAdapter
+from bifrostc.runtime.translate import anthropic as anthropic_translate
 from bifrostc.runtime.translate import gemini as gemini_translate
 from bifrostc.runtime.translate.gemini_stream import StreamParser
 from bifrostc.runtime.types import ChatRequest, ChatResponse, StreamEvent
@@ -59,6 +62,26 @@ async def stream_generate_content(
         yield event
 
 
+def count_request(body: dict[str, Any], model: str, *, vertex: bool) -> dict[str, Any]:
+    """An Anthropic count_tokens body as Gemini's ``countTokens`` request: the Gemini API takes the whole
+    ``generateContentRequest`` (with its ``model``), Vertex AI the request's fields at the top level."""
+    built = gemini_translate.build_request(anthropic_translate.parse_request(body), model=model)
+    counted = {k: built[k] for k in ("contents", "systemInstruction", "tools") if built.get(k)}
+    if vertex:
+        return counted
+    return {"generateContentRequest": {"model": f"models/{model}", **counted}}
+
+
+async def count_tokens(
+    adapter: HttpAdapter, url: str, request: dict[str, Any], api_key: str | None, **extra: Any
+) -> dict[str, Any]:
+    raw = await adapter.post_json(url, request, api_key, **extra)
+    total = raw.get("totalTokens")
+    if not isinstance(total, int) or isinstance(total, bool):
+        raise UpstreamError(f"{adapter.provider.name}: countTokens answered without totalTokens", status=502)
+    return {"input_tokens": total}
+
+
 class GeminiAdapter(HttpAdapter):
     default_base_url = DEFAULT_BASE_URL
 
@@ -77,3 +100,10 @@ class GeminiAdapter(HttpAdapter):
         url = f"{self.base_url}/models/{model}:streamGenerateContent"
         async for event in stream_generate_content(self, url, request, model=model, api_key=api_key):
             yield event
+
+    async def count_tokens(
+        self, body: dict[str, Any], *, model: str, api_key: str | None, client_headers: Mapping[str, str]
+    ) -> dict[str, Any]:
+        """``models/{model}:countTokens``, the prompt as generateContent would send it."""
+        url = f"{self.base_url}/models/{model}:countTokens"
+        return await count_tokens(self, url, count_request(body, model, vertex=False), api_key)

@@ -144,7 +144,7 @@ _TYPES = (
         needs_key=False,
         extra="aws",
         extra_modules=("botocore",),
-        caps=Capabilities(reasoning=True),
+        caps=Capabilities(reasoning=True, counts_tokens=True),
         rules=r.BEDROCK,
     ),
     ProviderType(
@@ -156,14 +156,14 @@ _TYPES = (
         required_options=(("project", "the Google Cloud project id"),),
         extra="gcp",
         extra_modules=("google.auth",),
-        caps=Capabilities(streams_tool_arguments=False, reasoning=True),  # Gemini models send whole calls
+        caps=Capabilities(streams_tool_arguments=False, reasoning=True, counts_tokens=True),  # whole calls
         rules=r.VERTEX,
     ),
     ProviderType(
         "gemini",
         _ADAPTERS + "gemini:GeminiAdapter",
         base_url="https://generativelanguage.googleapis.com/v1beta",
-        caps=Capabilities(streams_tool_arguments=False, reasoning=True),
+        caps=Capabilities(streams_tool_arguments=False, reasoning=True, counts_tokens=True),
     ),
     ProviderType(
         "cohere",

@@ -9,7 +9,7 @@ requests trigger one refresh. A given ``api_key`` (Vertex express mode) is sent 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol
 
 import httpx
@@ -17,10 +17,17 @@ import httpx
 from bifrostc.runtime import config
 from bifrostc.runtime.errors import AuthenticationFailed, InvalidRequest
 from bifrostc.runtime.providers import registry, rules
-from bifrostc.runtime.providers.gemini import send_generate_content, stream_generate_content, with_default_path
+from bifrostc.runtime.providers.gemini import (
+    count_request,
+    count_tokens,
+    send_generate_content,
+    stream_generate_content,
+    with_default_path,
+)
 from bifrostc.runtime.providers.http_base import HttpAdapter
 from bifrostc.runtime.translate import anthropic as anthropic_translate
 from bifrostc.runtime.translate.bedrock import MODEL_IDS
+from bifrostc.runtime.translate.claude_history import fit_for_claude
 from bifrostc.runtime.translate.common import ANTHROPIC_BETAS
 from bifrostc.runtime.types import ChatRequest, ChatResponse, StreamEvent
 
@@ -86,6 +93,19 @@ class VertexAdapter(HttpAdapter):
             events = stream_generate_content(self, url, request, model=model, api_key=api_key, extra_headers=oauth)
         async for event in events:
             yield event
+
+    async def count_tokens(
+        self, body: dict[str, Any], *, model: str, api_key: str | None, client_headers: Mapping[str, str]
+    ) -> dict[str, Any]:
+        """Gemini: ``:countTokens``; Claude: Anthropic's count_tokens at ``count-tokens:rawPredict``."""
+        oauth = await self._oauth(api_key)
+        if is_claude(model):
+            url = self._model_url("anthropic", "count-tokens", "rawPredict")
+            counted = {**fit_for_claude(body), "model": vertex_claude_model(model)}
+            raw: dict[str, Any] = await self.post_json(url, counted, api_key, extra_headers=oauth)
+            return raw
+        url = self._model_url("google", model, "countTokens")
+        return await count_tokens(self, url, count_request(body, model, vertex=True), api_key, extra_headers=oauth)
 
     def _model_url(self, publisher: str, model: str, method: str) -> str:
         if not self.project:

@@ -88,6 +88,11 @@ def build_contents(messages: list[Message]) -> list[dict[str, Any]]:
     return contents
 
 
+def signs_parts(model: str) -> bool:
+    """Gemini 3 and later sign parts (calls, and the last text part) and check call signatures."""
+    return _requires_call_signatures(model)
+
+
 def _requires_call_signatures(model: str) -> bool:
     found = _GEMINI_GENERATION.search(model)
     return found is not None and int(found.group(1)) >= 3
@@ -231,6 +236,7 @@ def parse_response(body: dict[str, Any], *, model: str = "") -> ChatResponse:
     content: list[Part] = []
     for part in (candidate.get("content") or {}).get("parts") or []:
         content.extend(parse_part(part, response_id, _count_calls(content)))
+    content = _signature_before_text(content)
     has_calls = any(isinstance(part, ToolCallPart) for part in content)
     return ChatResponse(
         id=f"msg_{response_id}",
@@ -239,6 +245,23 @@ def parse_response(body: dict[str, Any], *, model: str = "") -> ChatResponse:
         stop_reason=map_finish_reason(candidate.get("finishReason"), has_calls),
         usage=parse_usage(body.get("usageMetadata") or {}),
     )
+
+
+def _signature_before_text(content: list[Part]) -> list[Part]:
+    """A signature on an empty last part (Gemini 3 signs the answer so) goes before the text run it closes: the
+    text stays the last block a client shows, and the request builder hands the signature back on that text."""
+    out: list[Part] = []
+    for index, part in enumerate(content):
+        following = content[index + 1] if index + 1 < len(content) else None
+        signs_call = isinstance(following, ToolCallPart)  # a call's signature stays right before the call
+        if isinstance(part, ThinkingPart) and not part.thinking and part.signature and out and not signs_call:
+            start = len(out)
+            while start and isinstance(out[start - 1], TextPart):
+                start -= 1
+            out.insert(start, part)
+            continue
+        out.append(part)
+    return out
 
 
 def _count_calls(content: list[Part]) -> int:

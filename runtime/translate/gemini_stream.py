@@ -4,13 +4,19 @@ Each SSE ``data:`` line is a whole ``GenerateContentResponse`` holding new parts
 parts arrive in pieces; a function call arrives whole, so it becomes one tool_use block with a single
 arguments delta. ``usageMetadata`` is repeated (cumulative) and ``finishReason`` is on the last chunk, so
 the closing MessageDelta is emitted by :meth:`StreamParser.finish`.
+
+Gemini 3 signs the answer's last text chunk (or an empty part after it). A signature must precede the text it
+belongs to (a signature-only thinking block, which the request builder re-attaches to the following text) and
+the answer must stay one text block, the last one a client shows: so on a Gemini 3 stream answer text is held
+until its signature arrives (then thinking block, then the text block, live from there on), a call or other
+block starts, or the stream ends.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from bifrostc.runtime.translate.gemini import map_finish_reason, parse_part, parse_usage
+from bifrostc.runtime.translate.gemini import map_finish_reason, parse_part, parse_usage, signs_parts
 from bifrostc.runtime.types import (
     BlockDelta,
     BlockStart,
@@ -40,6 +46,8 @@ class StreamParser:
         self._finish_reason: str | None = None
         self._usage = Usage()
         self._response_id = "gemini"
+        self._signs_text = signs_parts(model)
+        self._held: list[str] = []  # answer text waiting for its signature (Gemini 3)
 
     def feed(self, chunk: dict[str, Any]) -> list[StreamEvent]:
         events: list[StreamEvent] = []
@@ -52,14 +60,25 @@ class StreamParser:
             self._usage = parse_usage(chunk["usageMetadata"])
         candidate = (chunk.get("candidates") or [{}])[0]
         for raw in (candidate.get("content") or {}).get("parts") or []:
-            for part in parse_part(raw, self._response_id, self._calls):
+            parts = parse_part(raw, self._response_id, self._calls)
+            head = parts[0] if parts else None
+            if (
+                self._signs_text
+                and isinstance(head, ThinkingPart)
+                and not head.thinking
+                and head.signature
+                and all(isinstance(p, TextPart) for p in parts[1:])
+            ):
+                events.extend(self._signed_text(head.signature, [p.text for p in parts[1:] if isinstance(p, TextPart)]))
+                continue
+            for part in parts:
                 events.extend(self._part_events(part))
         if candidate.get("finishReason"):
             self._finish_reason = candidate["finishReason"]
         return events
 
     def finish(self) -> list[StreamEvent]:
-        events: list[StreamEvent] = self._close_block()
+        events: list[StreamEvent] = [*self._flush_held(), *self._close_block()]
         if self._finish_reason is None:
             events.append(StreamError(type="api_error", message="Gemini stream ended without a finishReason"))
             return events
@@ -70,12 +89,15 @@ class StreamParser:
 
     def _part_events(self, part: Part) -> list[StreamEvent]:
         if isinstance(part, TextPart):
+            if self._signs_text and self._open_type != "text":
+                self._held.append(part.text)
+                return self._close_block()  # the thoughts before the answer are done
             return [*self._ensure_open("text"), BlockDelta(self._next_index - 1, "text", part.text)]
         if isinstance(part, ThinkingPart):
-            return self._thinking_events(part)
+            return [*self._flush_held(), *self._thinking_events(part)]
         if isinstance(part, ToolCallPart):
             self._calls += 1
-            events = self._close_block()
+            events = [*self._flush_held(), *self._close_block()]
             index = self._next_index
             self._next_index += 1
             return [
@@ -87,6 +109,25 @@ class StreamParser:
         if isinstance(part, ImagePart):
             return []  # canonical streams carry no image blocks; Gemini text models do not emit them
         return []
+
+    def _signed_text(self, signature: str, texts: list[str]) -> list[StreamEvent]:
+        """The signature of the answer text held so far (plus ``texts``, the signed chunk's own): a signature-only
+        thinking block, then one text block with all of it, which stays open for what follows."""
+        held, self._held = "".join([*self._held, *texts]), []
+        events = self._close_block()
+        index = self._next_index
+        self._next_index += 1
+        events += [BlockStart(index, "thinking"), BlockDelta(index, "signature", signature), BlockStop(index)]
+        if held:
+            events += [*self._ensure_open("text"), BlockDelta(self._next_index - 1, "text", held)]
+        return events
+
+    def _flush_held(self) -> list[StreamEvent]:
+        """Answer text that got no signature: one text block, as it would have streamed."""
+        if not self._held:
+            return []
+        held, self._held = "".join(self._held), []
+        return [*self._ensure_open("text"), BlockDelta(self._next_index - 1, "text", held)]
 
     def _thinking_events(self, part: ThinkingPart) -> list[StreamEvent]:
         if not part.thinking and part.signature:

@@ -12,7 +12,7 @@ from bifrostc.runtime.translate.common import new_tool_id, stop_from_openai, sto
 from bifrostc.runtime.translate.openai_messages import parse_parts
 from bifrostc.runtime.translate.openai_request import build_request, parse_request, tool_name_map
 from bifrostc.runtime.translate.openai_stream import StreamEncoder, StreamParser
-from bifrostc.runtime.translate.openai_usage import usage_from_openai, usage_to_openai
+from bifrostc.runtime.translate.openai_usage import chunk_usage, usage_from_openai, usage_to_openai
 from bifrostc.runtime.types import ChatResponse, Part, TextPart, ThinkingPart, ToolCallPart
 
 __all__ = [
@@ -48,7 +48,7 @@ def parse_response(body: dict[str, Any], *, tool_names: Mapping[str, str] | None
         model=str(body.get("model", "")),
         content=content,
         stop_reason=stop,
-        usage=usage_from_openai(body.get("usage")),
+        usage=usage_from_openai(chunk_usage(body)),
     )
 
 

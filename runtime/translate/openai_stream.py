@@ -16,7 +16,7 @@ from bifrostc.runtime.translate.common import (
     stop_from_openai,
     stop_to_openai,
 )
-from bifrostc.runtime.translate.openai_usage import usage_from_openai, usage_to_openai
+from bifrostc.runtime.translate.openai_usage import chunk_usage, usage_from_openai, usage_to_openai
 from bifrostc.runtime.translate.sse import DONE, encode_frame
 from bifrostc.runtime.types import (
     BlockDelta,
@@ -72,8 +72,9 @@ class StreamParser:
         choices = chunk.get("choices") or []
         if choices and isinstance(choices[0], dict):
             events.extend(self._choice(choices[0]))
-        if isinstance(chunk.get("usage"), dict):
-            self._usage = usage_from_openai(chunk["usage"])
+        usage = chunk_usage(chunk)
+        if usage is not None:
+            self._usage = usage_from_openai(usage)
             if self._stop is not None:  # final usage: trailing chunk, or in the finish_reason chunk itself
                 events.extend(self._end())
         return events

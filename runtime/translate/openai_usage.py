@@ -1,7 +1,8 @@
 """OpenAI usage objects <-> canonical Usage.
 
 OpenAI's prompt_tokens include cached tokens; canonical (Anthropic) input_tokens exclude cache reads and writes.
-DeepSeek reports prompt_cache_hit_tokens instead of prompt_tokens_details.cached_tokens.
+DeepSeek reports prompt_cache_hit_tokens instead of prompt_tokens_details.cached_tokens; Groq streams may carry
+usage only in ``x_groq.usage`` (``chunk_usage``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,16 @@ def usage_from_openai(raw: dict[str, Any] | None) -> Usage:
         cache_write_tokens=cache_write,
         reasoning_tokens=_int(completion_details.get("reasoning_tokens")),
     )
+
+
+def chunk_usage(chunk: dict[str, Any]) -> dict[str, Any] | None:
+    """A response's or chunk's usage object: ``usage``, or Groq's ``x_groq.usage`` (its streams carry it there)."""
+    usage = chunk.get("usage")
+    if isinstance(usage, dict):
+        return usage
+    groq = chunk.get("x_groq")
+    found = groq.get("usage") if isinstance(groq, dict) else None
+    return found if isinstance(found, dict) else None
 
 
 def usage_to_openai(usage: Usage) -> dict[str, Any]:

@@ -85,9 +85,10 @@ async def test_models_lists_only_what_the_key_may_use(serve):
         bob = await sign_in(wired.http, wired.url, BOB)
         alice_models = await wired.http.get(f"{wired.url}/claude-code/v1/models", headers=bearer(alice["access_token"]))
         bob_models = await wired.http.get(f"{wired.url}/claude-code/v1/models", headers=bearer(bob["access_token"]))
-    assert [m["id"] for m in alice_models.json()["data"]] == ["echo"]
-    assert [m["id"] for m in bob_models.json()["data"]] == ["echo", "other"]
-    assert alice_models.json()["data"][0]["display_name"] == "echo"
+    # each route also under the generated id Claude Code's discovery keeps (it drops ids without "claude")
+    assert [m["id"] for m in alice_models.json()["data"]] == ["claude-echo", "echo"]
+    assert [m["id"] for m in bob_models.json()["data"]] == ["claude-echo", "claude-other", "echo", "other"]
+    assert alice_models.json()["data"][0]["display_name"].startswith("echo → ")
 
 
 async def test_removing_the_key_by_hot_reload_signs_its_users_out(serve, tmp_path):

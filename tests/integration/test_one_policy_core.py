@@ -15,7 +15,7 @@ import pytest
 from bifrostc.compiler.cli import main
 from tests.integration.wired import base_spec, compile_gateway, sha256, user, wired_server
 
-KEYS = ("by_route", "by_alias", "cheap_only", "glob", "only_b", "anyone")
+KEYS = ("by_route", "by_alias", "cheap_only", "glob", "only_b", "claude_glob", "anyone")
 ALLOWED, DENIED = 200, 400  # a denied model: 400 invalid_request_error
 
 # (key, model string, status): a grant matches the string asked for or any name of the route it resolves to.
@@ -35,6 +35,10 @@ TABLE = [
     ("only_b", "cheap", DENIED),  # no route of the chain has a provider the key may use
     ("only_b", "mock_b/direct", ALLOWED),
     ("only_b", "mock/direct", DENIED),
+    ("by_route", "claude-smart", ALLOWED),  # the generated discovery id the model lists offer Claude Code
+    ("cheap_only", "claude-smart", DENIED),
+    ("claude_glob", "claude-sonnet-4-5", ALLOWED),  # a Claude model id matches the glob
+    ("claude_glob", "claude-smart", DENIED),  # a discovery id stands for its route's names only
 ]
 
 
@@ -54,6 +58,7 @@ def _spec(tmp_path: Path) -> dict[str, Any]:
         "cheap_only": {"allowed_models": ["cheap"]},
         "glob": {"allowed_models": ["mock/*"]},
         "only_b": {"allowed_providers": ["mock_b"]},
+        "claude_glob": {"allowed_models": ["claude-*"]},
         "anyone": {},
     }
     spec["virtual_keys"] = [{"name": name, "key_sha256": sha256(_secret(name)), **grants[name]} for name in KEYS]

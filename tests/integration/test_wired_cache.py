@@ -109,6 +109,7 @@ async def test_exact_hit_has_the_header_and_the_same_content(exact: Wired, llm: 
     rows = await exact.logs(2)
     assert [r["cache_hit"] for r in rows] == [True, False]  # newest first
     assert rows[0]["cost_usd"] == 0 and rows[1]["cost_usd"] > 0
+    assert rows[0]["finish_reason"] == rows[1]["finish_reason"] == "end_turn"  # a hit says how it ended too
 
 
 async def test_streamed_requests_replay_a_cached_answer_the_sdks_parse(exact: Wired, llm: CountingLLM) -> None:

@@ -67,7 +67,7 @@ async def test_models_and_health(app):
         anth = (await client.get("/anthropic/v1/models")).json()
         oai = (await client.get("/openai/v1/models")).json()
         health = await client.get("/health")
-    assert [m["id"] for m in anth["data"]] == ["haiku", "quick", "sonnet"]
+    assert [m["id"] for m in anth["data"]] == ["claude-quick", "haiku", "quick", "sonnet"]  # + the discovery id
     assert oai["object"] == "list" and {m["id"] for m in oai["data"]} == {"haiku", "quick", "sonnet"}
     assert health.json()["status"] == "ok"
 

@@ -1,0 +1,83 @@
+"""Rules over the compiled routes (``plan.build_gateway``), read through the runtime's own routing core and price
+table, so a warning here is exactly what the gateway will do: routes Claude Code's model discovery would hide,
+and routed models the budgets cannot count (no price).
+
+They run only on a spec whose references resolve (``checks.run_all`` runs them when no other rule failed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from bifrostc.compiler.diagnostics import Diagnostic, Path, warning
+from bifrostc.compiler.plan import build_gateway
+from bifrostc.compiler.references import TIERS
+from bifrostc.compiler.spec import GatewaySpec
+from bifrostc.runtime import config as c
+from bifrostc.runtime.governance.pricing import FREE_PROVIDER_TYPES, find_price
+from bifrostc.runtime.router import CLAUDE_CODE_KEEPS, Router
+
+
+def run_all(spec: GatewaySpec) -> list[Diagnostic]:
+    gateway = build_gateway(spec)
+    router = Router(gateway)
+    return check_discovery(spec, gateway, router) + check_prices(spec, gateway)
+
+
+def check_discovery(spec: GatewaySpec, gateway: c.Gateway, router: Router) -> list[Diagnostic]:
+    """Claude Code's /model picker keeps only ids holding "claude" or "anthropic"; the model lists offer a
+    generated ``claude-<route>`` id for the other routes, unless that id is another public name."""
+    found = []
+    aliased = set(router.discovery.values())
+    for name in spec.models:
+        route = gateway.routes[name]
+        if name in aliased or any(CLAUDE_CODE_KEEPS.search(n) for n in router.names_of(route)):
+            continue
+        message = f"Claude Code's model discovery hides route '{name}': no public name of it holds 'claude'"
+        message += " or 'anthropic', and the generated id 'claude-" + name.lower() + "' is taken by another name"
+        hint = f"add an alias holding 'claude' (e.g. `aliases: [claude-{name.lower()}-route]`) to list it in /model"
+        found.append(warning(("models", name), message, hint))
+    return found
+
+
+def _routed(spec: GatewaySpec) -> Iterator[tuple[Path, str, str]]:
+    """(spec path, provider, model) of every target a request can reach, each model once."""
+    seen: set[tuple[str, str]] = set()
+    for name, model in spec.models.items():
+        placed: list[tuple[Path, str, str]] = []
+        if model.target:
+            provider, _, upstream = model.target.partition("/")
+            placed.append((("models", name, "target"), provider, upstream))
+        placed += [(("models", name, "targets", i), t.provider, t.model) for i, t in enumerate(model.targets)]
+        for index, ref in enumerate(model.fallbacks):
+            provider, slash, upstream = ref.partition("/")
+            if slash and ref not in spec.models and provider in spec.providers:
+                placed.append((("models", name, "fallbacks", index), provider, upstream))
+        yield from _once(placed, seen)
+    tiers: list[tuple[Path, str, str]] = []
+    for tier in TIERS:  # a tier set straight to 'provider/model'
+        ref = getattr(spec.claude_code, tier)
+        provider, slash, upstream = (ref or "").partition("/")
+        if slash and ref not in spec.models and provider in spec.providers:
+            tiers.append((("claude_code", tier), provider, upstream))
+    yield from _once(tiers, seen)
+
+
+def _once(placed: list[tuple[Path, str, str]], seen: set[tuple[str, str]]) -> Iterator[tuple[Path, str, str]]:
+    for entry in placed:
+        if (entry[1], entry[2]) not in seen:
+            seen.add((entry[1], entry[2]))
+            yield entry
+
+
+def check_prices(spec: GatewaySpec, gateway: c.Gateway) -> list[Diagnostic]:
+    """A routed model with no price (spec ``pricing:`` or the built-in table) costs $0: budgets never count it."""
+    found = []
+    for path, provider, model in _routed(spec):
+        kind = spec.providers[provider].type if provider in spec.providers else ""
+        if kind in FREE_PROVIDER_TYPES or find_price(provider, model, gateway.pricing) is not None:
+            continue
+        message = f"no price for {provider}/{model}: budgets will not count this route; add pricing:"
+        hint = f"`pricing: {{{provider}/{model}: {{input: <USD/1M>, output: <USD/1M>}}}}` or `pricing:` on the model"
+        found.append(warning(path, message, hint))
+    return found
