@@ -72,11 +72,13 @@ async def _hammer(client: httpx.AsyncClient, url: str, key: str, statuses: list[
         if response.status_code == 429:
             error = response.json()
             assert error["type"] == "error"
-            assert error["error"]["type"] == "rate_limit_error"
-            if response.headers.get("retry-after") == "1":  # only holds of requests in flight were in the way
+            if error["error"]["type"] == "rate_limit_error":  # only holds of requests in flight were in the way
+                assert response.headers.get("retry-after") == "1"
                 await asyncio.sleep(0.05)
                 continue
-            return  # a "never" budget that is spent has no retry-after
+            assert error["error"]["type"] == "billing_error"  # spent: Claude Code's contract, not retried
+            assert response.headers["x-should-retry"] == "false"
+            return
         assert response.status_code == 200, response.text
         if len(statuses) > 5000:  # bounded: a budget that never trips fails below
             return

@@ -65,7 +65,7 @@ async def test_a_generated_id_routes_and_is_granted_as_its_route(served) -> None
     assert reply.model == "claude-gpt-big"
     via_alice = await served.anthropic(ALICE).messages.create(model="claude-echo", max_tokens=8, messages=user("hi"))
     assert via_alice.content[0].type == "text"
-    with pytest.raises(anthropic.PermissionDeniedError):  # alice may use echo only, under any of its ids
+    with pytest.raises(anthropic.BadRequestError):  # alice may use echo only, under any of its ids (400: a grant)
         await served.anthropic(ALICE).messages.create(model="claude-gpt-big", max_tokens=8, messages=user("hi"))
 
 
