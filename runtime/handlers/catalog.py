@@ -7,15 +7,20 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from bifrostc.runtime.config import Gateway
 from bifrostc.runtime.health import HealthSource, run_checks
 from bifrostc.runtime.loadout import LoadedRouting
 
 CREATED_AT = "2025-01-01T00:00:00Z"  # public names have no real creation date; keep it stable
 
 
-def _names(request: Request) -> list[str]:
-    gateway = request.app.state.runtime.router.gateway
+def public_names(gateway: Gateway) -> list[str]:
+    """Every route name and tier name served, sorted (what each dialect's model list shows)."""
     return sorted(set(gateway.routes) | {t for t, r in gateway.tiers.items() if r in gateway.routes})
+
+
+def _names(request: Request) -> list[str]:
+    return public_names(request.app.state.runtime.router.gateway)
 
 
 async def anthropic_models(request: Request) -> Response:

@@ -107,7 +107,11 @@ async def _relay(ex: Exchange, attempt: Attempt) -> UpstreamReply:
     """The client's own body sent upstream (`dialect.passthrough` said this adapter speaks it)."""
     adapter: Any = attempt.adapter  # `passthrough` is not on the ProviderAdapter Protocol
     reply: UpstreamReply = await adapter.passthrough(
-        ex.call.body, model=attempt.model, api_key=attempt.api_key, client_headers=ex.request.headers
+        ex.call.body,
+        model=attempt.model,
+        api_key=attempt.api_key,
+        client_headers=ex.request.headers,
+        stream=ex.ctx.stream,  # for dialects whose URL says it (Gemini); the others' bodies say it too
     )
     return reply
 

@@ -7,11 +7,13 @@ with the Vertex adapter, which differs only in URL and credentials.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from bifrostc.runtime import config
+from bifrostc.runtime.http import UpstreamReply
 from bifrostc.runtime.providers import registry
 from bifrostc.runtime.providers.http_base import HttpAdapter
 from bifrostc.runtime.translate import gemini as gemini_translate
@@ -61,6 +63,7 @@ async def stream_generate_content(
 
 class GeminiAdapter(HttpAdapter):
     default_base_url = DEFAULT_BASE_URL
+    dialect = "gemini"  # a Gemini API client's body is sent as it is (runtime/dialects/gemini.py)
 
     def __init__(self, provider: config.Provider, client: httpx.AsyncClient) -> None:
         super().__init__(provider, client)
@@ -77,3 +80,21 @@ class GeminiAdapter(HttpAdapter):
         url = f"{self.base_url}/models/{model}:streamGenerateContent"
         async for event in stream_generate_content(self, url, request, model=model, api_key=api_key):
             yield event
+
+    async def passthrough(
+        self,
+        body: dict[str, Any],
+        *,
+        model: str,
+        api_key: str | None,
+        client_headers: Mapping[str, str],
+        stream: bool = False,
+    ) -> UpstreamReply:
+        """A Gemini client's body, unchanged (the model is in the URL); the caller relays the raw bytes."""
+        method = "streamGenerateContent" if stream else "generateContent"
+        url = f"{self.base_url}/models/{model}:{method}"
+        return await self.open(url, body, api_key, params=SSE_PARAMS if stream else None)
+
+    async def count_tokens_native(self, body: dict[str, Any], *, model: str, api_key: str | None) -> dict[str, Any]:
+        """``models/{model}:countTokens`` with a Gemini client's own body."""
+        return await self.post_json(f"{self.base_url}/models/{model}:countTokens", body, api_key)
