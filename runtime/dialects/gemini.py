@@ -18,14 +18,17 @@ from bifrostc.runtime.translate import gemini, gemini_inbound, gemini_reply
 from bifrostc.runtime.translate.sse import ServerSentEvent
 from bifrostc.runtime.types import ChatRequest, ChatResponse
 
-PREFIXES = ("/genai/v1beta", "/genai/v1", "/v1beta")
+PREFIXES = ("/genai/v1beta", "/genai/v1", "/v1beta")  # every Gemini endpoint; the model lists too
+# google-genai with a base URL of its own asks for /v1 by default: generation and countTokens there too (GET
+# /v1/models is OpenAI's list).
+CALL_PREFIXES = (*PREFIXES, "/v1")
 MODEL_LISTS = frozenset(f"{prefix}/models" for prefix in PREFIXES)  # key-gated like the others (security.py)
 
 
 def _endpoints() -> tuple[Endpoint, ...]:
     return tuple(
         Endpoint(f"{prefix}/models/{{model:path}}:{method}", stream=stream)
-        for prefix in PREFIXES
+        for prefix in CALL_PREFIXES
         for method, stream in (("generateContent", False), ("streamGenerateContent", True))
     )
 

@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bifrostc.runtime.context import RequestContext
-from bifrostc.runtime.dialects.gemini import PREFIXES
+from bifrostc.runtime.dialects.gemini import CALL_PREFIXES, PREFIXES
 from bifrostc.runtime.dialects.relay import estimate_tokens
 from bifrostc.runtime.errors import GatewayError, UpstreamError
 from bifrostc.runtime.handlers.catalog import public_names
@@ -26,7 +26,7 @@ from bifrostc.runtime.translate import gemini_inbound, gemini_reply
 if TYPE_CHECKING:
     from bifrostc.runtime.app import GatewayRuntime
 
-GOOGLE_KEY_PATHS = ("/genai/", "/v1beta/")
+GOOGLE_KEY_PATHS = ("/genai/", "/v1beta/", "/v1/models/")
 _METHODS = ["generateContent", "streamGenerateContent", "countTokens"]
 
 
@@ -120,10 +120,11 @@ async def count_tokens(request: Request) -> Response:
 
 
 def routes() -> list[BaseRoute]:
-    out: list[BaseRoute] = []
+    out: list[BaseRoute] = [
+        Route(f"{prefix}/models/{{model:path}}:countTokens", count_tokens, methods=["POST"]) for prefix in CALL_PREFIXES
+    ]
     for prefix in PREFIXES:
         out += [
-            Route(f"{prefix}/models/{{model:path}}:countTokens", count_tokens, methods=["POST"]),
             Route(f"{prefix}/models", list_models, methods=["GET"]),
             Route(f"{prefix}/models/{{model:path}}", get_model, methods=["GET"]),
         ]
