@@ -49,6 +49,7 @@ from bifrostc.runtime.types import (
 
 DIALECT = "gemini"
 _FOREIGN = b"bfc:"  # a non-Gemini signature sent to a Gemini client: base64 of this + the canonical signature
+_REDACTED = b"bfr:"  # Claude's redacted thinking, carried the same way on an empty thought part
 _MODES = {"AUTO": "auto", "ANY": "any", "VALIDATED": "auto", "NONE": "none", "MODE_UNSPECIFIED": "auto"}
 _EFFORT_BY_LEVEL = {"MINIMAL": "low", "LOW": "low", "MEDIUM": "medium", "HIGH": "high"}
 
@@ -69,14 +70,28 @@ def signature_to_client(signature: str | None) -> str | None:
     return base64.b64encode(_FOREIGN + signature.encode()).decode()
 
 
+def redacted_to_client(data: str) -> str:
+    return base64.b64encode(_REDACTED + data.encode()).decode()
+
+
+def redacted_from_client(value: str | None) -> str | None:
+    """The redacted-thinking payload a thought part's signature carries, if it is one."""
+    raw = _b64(value)
+    return raw[len(_REDACTED) :].decode(errors="replace") if raw.startswith(_REDACTED) else None
+
+
+def _b64(value: str | None) -> bytes:
+    try:
+        return base64.b64decode(value or "", validate=True)
+    except (binascii.Error, ValueError):
+        return b""
+
+
 def signature_from_client(value: str | None) -> str | None:
     """The inverse of ``signature_to_client``: a wrapped signature is unwrapped, anything else is Gemini's."""
     if not value:
         return None
-    try:
-        raw = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raw = b""
+    raw = _b64(value)
     if raw.startswith(_FOREIGN):
         try:
             return raw[len(_FOREIGN) :].decode() or None
@@ -169,7 +184,12 @@ def _model_parts(parts: list[Any], turn: int, ledger: _CallLedger, where: str) -
     for i, raw in enumerate(parts):
         part = expect_dict(raw, f"{where}.parts[{i}]")
         at = f"{where}.parts[{i}]"
-        signature = signature_from_client(optional_str(part.get("thoughtSignature"), f"{at}.thoughtSignature"))
+        carried = optional_str(part.get("thoughtSignature"), f"{at}.thoughtSignature")
+        redacted = redacted_from_client(carried)
+        if redacted is not None:
+            out.append(ThinkingPart(thinking="", redacted_data=redacted))
+            continue
+        signature = signature_from_client(carried)
         if optional_bool(part.get("thought"), f"{at}.thought"):
             _add_thinking(out, optional_str(part.get("text"), f"{at}.text") or "", signature)
             continue

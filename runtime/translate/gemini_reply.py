@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from bifrostc.runtime.errors import GatewayError
-from bifrostc.runtime.translate.gemini_inbound import signature_to_client
+from bifrostc.runtime.translate.gemini_inbound import redacted_to_client, signature_to_client
 from bifrostc.runtime.types import (
     BlockDelta,
     BlockStart,
@@ -88,8 +88,11 @@ def build_parts(content: list[Part]) -> list[dict[str, Any]]:
     pending: str | None = None  # a signature waiting for the part it belongs to
     for part in content:
         if isinstance(part, ThinkingPart):
+            if part.redacted_data:
+                parts.append({"text": "", "thought": True, "thoughtSignature": redacted_to_client(part.redacted_data)})
+                continue
             signature = signature_to_client(part.signature)
-            if part.thinking or part.redacted_data:
+            if part.thinking:
                 built: dict[str, Any] = {"text": part.thinking, "thought": True}
                 if signature:
                     built["thoughtSignature"] = signature
@@ -187,6 +190,8 @@ class StreamEncoder:
                 self._calls[event.index] = _Call(event.id or "", event.name or "")
             if event.type == "thinking":
                 self._thinking[event.index] = False
+            if event.type == "redacted_thinking" and event.data:
+                return self._part({"text": "", "thought": True, "thoughtSignature": redacted_to_client(event.data)})
             return b""
         if isinstance(event, BlockDelta):
             return self._delta(event)
