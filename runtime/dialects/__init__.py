@@ -8,12 +8,20 @@ from __future__ import annotations
 
 from bifrostc.runtime.dialects.anthropic_messages import AnthropicMessages
 from bifrostc.runtime.dialects.base import ClientDialect, Endpoint, Inbound
+from bifrostc.runtime.dialects.bedrock import BedrockConverse, BedrockInvoke
 from bifrostc.runtime.dialects.gemini import GeminiAPI
 from bifrostc.runtime.dialects.openai_chat import OpenAIChat
 from bifrostc.runtime.dialects.openai_responses import OpenAIResponses
 
 OPENAI_CHAT = OpenAIChat()  # also the shape of errors on paths no dialect claims
-DIALECTS: tuple[ClientDialect, ...] = (AnthropicMessages(), OPENAI_CHAT, OpenAIResponses(), GeminiAPI())
+DIALECTS: tuple[ClientDialect, ...] = (
+    AnthropicMessages(),
+    OPENAI_CHAT,
+    OpenAIResponses(),
+    GeminiAPI(),
+    BedrockConverse(),
+    BedrockInvoke(),
+)
 
 _BY_NAME: dict[str, ClientDialect] = {d.name: d for d in DIALECTS}
 

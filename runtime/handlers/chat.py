@@ -153,7 +153,13 @@ async def _stream(ex: Exchange, route: Route) -> Response:
 
     reader = ex.dialect.relay_reader() if ctx.passthrough else None
     relay = StreamRelay(ctx, primed, ex.dialect.encoder(ex.call), reader, ex.call.body, done)
-    return RelayResponse(relay, {**SSE_HEADERS, **ctx.response_headers()})
+    return RelayResponse(relay, {**stream_headers(ex.dialect), **ctx.response_headers()})
+
+
+def stream_headers(dialect: ClientDialect) -> dict[str, str]:
+    """SSE's headers, with the dialect's own stream media type when it has one (Bedrock's binary event stream)."""
+    media_type: str | None = getattr(dialect, "stream_media_type", None)
+    return {**SSE_HEADERS, "content-type": media_type} if media_type else SSE_HEADERS
 
 
 async def _respond_cached(ex: Exchange, cached: ChatResponse) -> Response:
@@ -165,7 +171,9 @@ async def _respond_cached(ex: Exchange, cached: ChatResponse) -> Response:
         return Response(content, media_type="application/json", headers=ctx.response_headers())
     encoder = ex.dialect.encoder(ex.call)  # the replay has the shape this client asked for (usage chunk or not)
     frames = b"".join(encoder.encode(ev) for ev in replay.response_to_events(cached))
-    return Response(frames, media_type="text/event-stream", headers={**SSE_HEADERS, **ctx.response_headers()})
+    return Response(
+        frames, media_type="text/event-stream", headers={**stream_headers(ex.dialect), **ctx.response_headers()}
+    )
 
 
 async def finish(

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from bifrostc.runtime.errors import GatewayError
+from bifrostc.runtime.translate.common import merged_usage
 from bifrostc.runtime.translate.gemini_inbound import redacted_to_client, signature_to_client
 from bifrostc.runtime.types import (
     BlockDelta,
@@ -199,7 +200,7 @@ class StreamEncoder:
             return self._stop_block(event.index)
         if isinstance(event, MessageDelta):
             self._stop = event.stop_reason
-            self._usage = _merged(self._usage, event.usage)
+            self._usage = merged_usage(self._usage, event.usage)
             return b""
         if isinstance(event, MessageStop):
             return self._finish()
@@ -261,13 +262,3 @@ class StreamEncoder:
         head = b"[" if self._sent == 0 else b",\r\n"
         self._sent += 1
         return head + data
-
-
-def _merged(start: Usage, end: Usage) -> Usage:
-    return Usage(
-        input_tokens=end.input_tokens or start.input_tokens,
-        output_tokens=end.output_tokens or start.output_tokens,
-        cache_read_tokens=end.cache_read_tokens or start.cache_read_tokens,
-        cache_write_tokens=end.cache_write_tokens or start.cache_write_tokens,
-        reasoning_tokens=end.reasoning_tokens or start.reasoning_tokens,
-    )
