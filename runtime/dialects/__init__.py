@@ -12,6 +12,7 @@ from bifrostc.runtime.dialects.bedrock import BedrockConverse, BedrockInvoke
 from bifrostc.runtime.dialects.gemini import GeminiAPI
 from bifrostc.runtime.dialects.openai_chat import OpenAIChat
 from bifrostc.runtime.dialects.openai_responses import OpenAIResponses
+from bifrostc.runtime.dialects.vertex import VertexAnthropic
 
 OPENAI_CHAT = OpenAIChat()  # also the shape of errors on paths no dialect claims
 DIALECTS: tuple[ClientDialect, ...] = (
@@ -21,6 +22,7 @@ DIALECTS: tuple[ClientDialect, ...] = (
     GeminiAPI(),
     BedrockConverse(),
     BedrockInvoke(),
+    VertexAnthropic(),
 )
 
 _BY_NAME: dict[str, ClientDialect] = {d.name: d for d in DIALECTS}
