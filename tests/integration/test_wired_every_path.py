@@ -29,6 +29,11 @@ def _body(dialect: str, stream: bool) -> dict[str, Any]:
         return {"model": "echo", "max_output_tokens": 16, "input": "hi", "stream": stream, "store": False}
     if dialect == "gemini":
         return {"contents": [{"role": "user", "parts": [{"text": "hi"}]}], "generationConfig": {"maxOutputTokens": 1}}
+    if dialect == "bedrock":
+        return {"messages": [{"role": "user", "content": [{"text": "hi"}]}], "inferenceConfig": {"maxTokens": 1}}
+    if dialect in ("bedrock-invoke", "vertex-anthropic"):
+        version = "bedrock-2023-05-31" if dialect == "bedrock-invoke" else "vertex-2023-10-16"
+        return {"anthropic_version": version, "max_tokens": 1, "messages": [{"role": "user", "content": "hi"}]}
     raise AssertionError(f"no sample body for dialect {dialect!r}: add one here")
 
 
@@ -43,6 +48,7 @@ def _calls() -> list[tuple[str, Endpoint, bool]]:
 
 def _url(endpoint: Endpoint, stream: bool) -> str:
     path = endpoint.path.replace("{model:path}", "echo").replace("{model}", "echo")
+    path = path.replace("{project}", "p").replace("{location}", "us-east5")
     return path + ("?alt=sse" if stream and endpoint.stream else "")
 
 
@@ -65,7 +71,14 @@ async def served(tmp_path: Path):
 
 async def test_every_served_path_is_admitted_charged_and_logged(served: Wired) -> None:
     calls = _calls()
-    assert {name for name, _, _ in calls} >= {"anthropic", "openai", "responses", "gemini"}
+    assert {name for name, _, _ in calls} >= {
+        "anthropic",
+        "openai",
+        "responses",
+        "gemini",
+        "bedrock",
+        "vertex-anthropic",
+    }
     for name, endpoint, stream in calls:
         response = await served.http.post(
             served.url + _url(endpoint, stream), json=_body(name, stream), headers={"authorization": f"Bearer {KEY}"}
