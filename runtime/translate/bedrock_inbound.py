@@ -135,8 +135,9 @@ def _message(raw: Any, where: str) -> Message:
         at = f"{where}.content[{i}]"
         block = expect_dict(block, at)
         if "cachePoint" in block:
-            if parts and hasattr(parts[-1], "cache_control"):
-                parts[-1].cache_control = dict(EPHEMERAL)  # type: ignore[union-attr]
+            last = parts[-1] if parts else None
+            if isinstance(last, TextPart | ImagePart | ToolCallPart | ToolResultPart):
+                last.cache_control = dict(EPHEMERAL)
             continue
         part = _block(block, at)
         if part is not None:
