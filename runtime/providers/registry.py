@@ -27,7 +27,7 @@ _ADAPTERS = "bifrostc.runtime.providers."
 class Capabilities:
     """What a provider type's upstream does, for the code paths that depend on it."""
 
-    passthrough_dialect: str | None = None  # client dialect forwarded with only `model` rewritten (openai, anthropic)
+    passthrough_dialect: str | None = None  # client dialect sent as it is (openai, anthropic, gemini)
     streams_tool_arguments: bool = True  # tool-call arguments arrive as deltas (False: each call arrives whole)
     reasoning: bool = False  # carries reasoning (thinking blocks, reasoning_content, reasoning_effort)
     counts_tokens: bool = False  # answers /anthropic/v1/messages/count_tokens upstream
@@ -148,7 +148,7 @@ _TYPES = (
         "gemini",
         _ADAPTERS + "gemini:GeminiAdapter",
         base_url="https://generativelanguage.googleapis.com/v1beta",
-        caps=Capabilities(streams_tool_arguments=False, reasoning=True),
+        caps=Capabilities("gemini", streams_tool_arguments=False, reasoning=True),
     ),
     ProviderType(
         "cohere",
