@@ -1,18 +1,20 @@
 """Amazon Bedrock's runtime API at /bedrock (what ``ANTHROPIC_BEDROCK_BASE_URL`` and botocore's
 ``bedrock-runtime`` with an ``endpoint_url`` call): ``model/{modelId}/converse`` and ``converse-stream``, and for
 Claude ``invoke`` and ``invoke-with-response-stream``. The model id (``us.anthropic.claude-sonnet-4-5-…-v1:0``,
-an alias, a tier) is resolved like any model string; streams are binary event streams. Always translated:
-no adapter relays a Bedrock client's body (the Bedrock adapter re-signs what it builds).
+an alias, a tier) is resolved like any model string; streams are binary event streams. A Converse request to
+a Bedrock target passes through (the adapter re-signs the client's body); InvokeModel is always translated.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from bifrostc.runtime.dialects.base import Endpoint, EventEncoder, Inbound
-from bifrostc.runtime.dialects.relay import NoRelay, RelayReader
+import orjson
+
+from bifrostc.runtime.dialects.base import Endpoint, EventEncoder, Inbound, speaks
+from bifrostc.runtime.dialects.relay import NoRelay, RelayReader, Tally, merge_usage
 from bifrostc.runtime.errors import GatewayError, InvalidRequest
-from bifrostc.runtime.translate import anthropic, bedrock_inbound, bedrock_reply
+from bifrostc.runtime.translate import anthropic, bedrock, bedrock_inbound, bedrock_reply
 from bifrostc.runtime.translate.eventstream import CONTENT_TYPE
 from bifrostc.runtime.types import ChatRequest, ChatResponse
 
@@ -58,6 +60,19 @@ class BedrockConverse(_Bedrock):
         Endpoint(f"{PREFIX}/model/{{model:path}}/converse", stream=False),
         Endpoint(f"{PREFIX}/model/{{model:path}}/converse-stream", stream=True),
     )
+    relay_framing: str = "eventstream"  # relayed streams are AWS event streams, not SSE (handlers/chat.py)
+
+    def passthrough(self, adapter: object, call: Inbound) -> bool:
+        return speaks(adapter, self.name)  # Bedrock -> Bedrock: the body as sent, re-signed by the adapter
+
+    def relabel(self, raw: bytes, model: str) -> tuple[bytes, ChatResponse | None]:
+        try:  # a Converse answer names no model: nothing to put back, only usage to read
+            return raw, bedrock.parse_response(orjson.loads(raw), model=model)
+        except (orjson.JSONDecodeError, GatewayError, KeyError, TypeError, ValueError, AttributeError):
+            return raw, None
+
+    def relay_reader(self) -> RelayReader:
+        return EventStreamRelayReader()
 
     def parse(self, call: Inbound) -> ChatRequest:
         return bedrock_inbound.parse_converse(call.body, model=model_id(call), stream=bool(call.endpoint.stream))
@@ -86,3 +101,40 @@ class BedrockInvoke(_Bedrock):
 
     def encoder(self, call: Inbound) -> EventEncoder:
         return bedrock_reply.InvokeStreamEncoder()
+
+
+class EventStreamRelayReader:
+    """Reads relayed ConverseStream frames: output from contentBlockDelta, usage from metadata (the last frame)."""
+
+    def __init__(self) -> None:
+        from botocore.eventstream import EventStreamBuffer  # type: ignore[import-untyped]  # bifrostc[aws]
+
+        self._buffer = EventStreamBuffer()
+        self.tally = Tally()
+
+    def feed(self, chunk: bytes) -> None:
+        self._buffer.add_data(chunk)
+        for message in self._buffer:
+            try:
+                payload = orjson.loads(message.payload) if message.payload else {}
+            except orjson.JSONDecodeError:
+                continue
+            read_frame(str(message.headers.get(":event-type", "")), payload, self.tally)
+
+
+def read_frame(event_type: str, payload: Any, tally: Tally) -> None:
+    if not isinstance(payload, dict):
+        return
+    if event_type == "contentBlockDelta":
+        delta = payload.get("delta")
+        if isinstance(delta, dict):
+            for value in (
+                delta.get("text"),
+                (delta.get("toolUse") or {}).get("input"),
+                (delta.get("reasoningContent") or {}).get("text"),
+            ):
+                if isinstance(value, str):
+                    tally.output_chars += len(value)
+    elif event_type == "metadata" and isinstance(payload.get("usage"), dict):
+        merge_usage(tally.usage, bedrock.parse_usage(payload["usage"]))
+        tally.final_usage = tally.terminal = True

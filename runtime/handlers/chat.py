@@ -24,7 +24,7 @@ from bifrostc.runtime.handlers.streaming import RelayResponse, StreamRelay
 from bifrostc.runtime.http import UpstreamReply
 from bifrostc.runtime.translate import replay
 from bifrostc.runtime.translate.common import check_nesting
-from bifrostc.runtime.transport.passthrough import raw_stream, upstream_bytes
+from bifrostc.runtime.transport.passthrough import raw_event_stream, raw_stream, upstream_bytes
 from bifrostc.runtime.types import ChatRequest, ChatResponse, Usage
 
 if TYPE_CHECKING:
@@ -141,7 +141,8 @@ async def _stream(ex: Exchange, route: Route) -> Response:
         if ex.dialect.passthrough(attempt.adapter, ex.call):
             async with first_byte(attempt):  # the header wait; `prime` bounds the first event
                 reply = await _relay(ex, attempt)
-            return await prime(attempt, raw_stream(reply, attempt.provider.name))
+            relay = raw_event_stream if getattr(ex.dialect, "relay_framing", "sse") == "eventstream" else raw_stream
+            return await prime(attempt, relay(reply, attempt.provider.name))
         return await prime(attempt, attempt.adapter.stream(ex.chat, model=attempt.model, api_key=attempt.api_key))
 
     ctx = ex.ctx

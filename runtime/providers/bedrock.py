@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
@@ -45,6 +45,8 @@ ANTHROPIC_VERSION = "bedrock-2023-05-31"
 
 
 class BedrockAdapter(HttpAdapter):
+    dialect = "bedrock"  # a Converse client's body is sent as it is, re-signed (runtime/dialects/bedrock.py)
+
     def __init__(self, provider: config.Provider, client: httpx.AsyncClient) -> None:
         super().__init__(provider, client)
         self.options = provider.options_as(config.BedrockOptions)
@@ -80,6 +82,20 @@ class BedrockAdapter(HttpAdapter):
         feed, finish = _invoke_parser() if invoke else _converse_parser(model_id, request_id)
         async for event in self.relay_frames(response, event_stream_frames(response), feed, finish):
             yield event
+
+    async def passthrough(
+        self,
+        body: dict[str, Any],
+        *,
+        model: str,
+        api_key: str | None,
+        client_headers: Mapping[str, str],
+        stream: bool = False,
+    ) -> UpstreamReply:
+        """A Converse client's own body to Converse (signed with this provider's credentials)."""
+        model_id = bedrock_translate.resolve_model_id(model, self.region)
+        action, accept = ("converse-stream", EVENTSTREAM) if stream else ("converse", "application/json")
+        return await self._call(action, model_id, body, api_key, accept)
 
     def auth_headers(self, api_key: str | None) -> dict[str, str]:
         return {"authorization": f"Bearer {api_key}"} if api_key else {}

@@ -27,7 +27,7 @@ _ADAPTERS = "bifrostc.runtime.providers."
 class Capabilities:
     """What a provider type's upstream does, for the code paths that depend on it."""
 
-    passthrough_dialect: str | None = None  # client dialect sent as it is (openai, anthropic, gemini)
+    passthrough_dialect: str | None = None  # client dialect sent as it is (openai, anthropic, gemini, bedrock)
     streams_tool_arguments: bool = True  # tool-call arguments arrive as deltas (False: each call arrives whole)
     reasoning: bool = False  # carries reasoning (thinking blocks, reasoning_content, reasoning_effort)
     counts_tokens: bool = False  # answers /anthropic/v1/messages/count_tokens upstream
@@ -131,7 +131,7 @@ _TYPES = (
         needs_key=False,
         extra="aws",
         extra_modules=("botocore",),
-        caps=Capabilities(reasoning=True),
+        caps=Capabilities("bedrock", reasoning=True),
     ),
     ProviderType(
         "vertex",

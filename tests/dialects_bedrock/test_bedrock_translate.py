@@ -58,10 +58,12 @@ def test_a_converse_body_the_provider_side_builds_parses_back(request: ChatReque
     request.messages = [  # Converse takes only inline images; URL images are refused on the way out, by design
         m for m in request.messages if not any(getattr(p, "url", None) for p in _all_parts(m.content))
     ]
+    texts = "".join(_texts(request))  # before building: the builder may drop what Claude would refuse
     body = orjson.loads(orjson.dumps(bedrock.build_request(request, model=CLAUDE)))
     parsed = bedrock_inbound.parse_converse(body, model="m", stream=request.stream)
-    assert "".join(_texts(parsed)) == "".join(_texts(request))
-    assert [t.name for t in parsed.tools] == [t.name for t in request.tools]
+    assert "".join(_texts(parsed)) == texts
+    # Converse declares the tools a tool-less request's history calls (bedrock.build_request): a superset then.
+    assert [t.name for t in parsed.tools][: len(request.tools)] == [t.name for t in request.tools]
     assert parsed.max_tokens == request.max_tokens and parsed.stop == request.stop
     calls = [
         (p.id, p.name, json.loads(p.arguments))

@@ -19,7 +19,9 @@ from botocore.config import Config  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
 
 from bifrostc.runtime.app import create_app  # noqa: E402
+from bifrostc.runtime.context import Hooks, LogRecord  # noqa: E402
 from tests.conftest import server_thread  # noqa: E402
+from tests.providers_native.eventstream import converse_stream  # noqa: E402
 from tests.runtime.rt_fakes import Upstream, gateway, openai_completion, openai_tool_stream, provider  # noqa: E402
 
 SSE = {"content-type": "text/event-stream"}
@@ -147,3 +149,58 @@ def test_bad_input_is_a_validation_exception_never_a_5xx(client: Any, path: str,
     response = httpx.post(url, content=content, headers={"content-type": "application/json"})
     assert response.status_code == 400
     assert response.json()["__type"] == "ValidationException" and message in response.json()["message"]
+
+
+class Logged(Hooks):
+    def __init__(self) -> None:
+        self.records: list[LogRecord] = []
+
+    async def on_log(self, record: LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_converse_to_a_bedrock_target_passes_the_body_through(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[httpx.Request] = []
+    answer = {
+        "output": {"message": {"role": "assistant", "content": [{"text": "from Bedrock"}]}},
+        "stopReason": "end_turn",
+        "usage": {"inputTokens": 5, "outputTokens": 2, "totalTokens": 7},
+    }
+
+    def bedrock_upstream(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path.endswith("/converse-stream"):
+            body = b"".join(converse_stream(text="streamed", tool_args_chunks=['{"path":', ' "a.py"}']))
+            return httpx.Response(200, content=body, headers={"content-type": "application/vnd.amazon.eventstream"})
+        return httpx.Response(200, json=answer)
+
+    upstream = Upstream()
+    upstream.default["br.test"] = bedrock_upstream
+    gw = gateway(
+        [provider("br", "bedrock", base_url="http://br.test", key_env="BR_KEY")],
+        {"claude": [("br", "claude-sonnet-4-5")]},
+    )
+    hooks = Logged()
+    app = create_app(gw, transport=httpx.MockTransport(upstream), environ={"BR_KEY": "bedrock-api-key"}, hooks=hooks)
+    monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", "sk-bfc-virtual")
+    body = {
+        "messages": ASK,
+        "inferenceConfig": {"maxTokens": 64},
+        "guardrailConfig": {"guardrailIdentifier": "g", "guardrailVersion": "1"},
+    }
+    with server_thread(app) as url:
+        client = boto3.client(
+            "bedrock-runtime",
+            region_name="us-east-1",
+            endpoint_url=f"{url}/bedrock",
+            config=Config(retries={"max_attempts": 1}),
+        )
+        whole = client.converse(modelId="claude", **body)
+        events = list(client.converse_stream(modelId="claude", **body)["stream"])
+    assert whole["output"]["message"]["content"] == [{"text": "from Bedrock"}]
+    assert [orjson.loads(r.content) for r in seen] == [body, body]  # guardrailConfig too: nothing translated
+    assert seen[0].url.path == "/model/us.anthropic.claude-sonnet-4-5-20250929-v1:0/converse"
+    assert seen[0].headers["authorization"] == "Bearer bedrock-api-key"
+    assert events[-1]["metadata"]["usage"]["outputTokens"] == 34
+    records = [r.context for r in hooks.records]
+    assert [(c.passthrough, c.usage.output_tokens if c.usage else None) for c in records] == [(True, 2), (True, 34)]
