@@ -64,3 +64,22 @@ async def test_raw_predict_and_stream_raw_predict(live_server: Any) -> None:
     assert final.stop_reason == "tool_use"
     assert "anthropic_version" not in orjson.loads(upstream.requests[0].content)
     assert set(hooks.authorizations) == {"Bearer sk-bfc-virtual"}
+
+
+async def test_bad_input_and_unknown_paths_get_each_dialects_own_error_shape(live_server: Any) -> None:
+    gw = gateway([provider("oa", "openai", key_env="K")], {"smart": [("oa", "gpt-x")]})
+    vertex_path = "/vertex/v1/projects/p/locations/l/publishers/anthropic/models/smart:rawPredict"
+    async with live_server(create_app(gw, environ={"K": "sk"})) as url, httpx.AsyncClient(base_url=url) as http:
+        bad_vertex = await http.post(vertex_path, json={"anthropic_version": "vertex-2023-10-16", "messages": 3})
+        not_json = await http.post(vertex_path, content=b"[", headers={"content-type": "application/json"})
+        unknown_vertex = await http.post("/vertex/v1/projects/p/whatever", json={})
+        unknown_bedrock = await http.post("/bedrock/model/smart/unknown-action", json={})
+        unknown_gemini = await http.post("/genai/v1beta/models/smart:embedThings", json={})
+    assert bad_vertex.status_code == 400 and bad_vertex.json()["error"]["type"] == "invalid_request_error"
+    assert not_json.status_code == 400 and not_json.json()["type"] == "error"
+    assert unknown_vertex.status_code == 404 and unknown_vertex.json()["error"]["type"] == "not_found_error"
+    assert unknown_bedrock.status_code == 404 and unknown_bedrock.json()["__type"] == "ResourceNotFoundException"
+    assert (
+        unknown_gemini.status_code in (404, 405)
+        and unknown_gemini.json()["error"]["code"] == unknown_gemini.status_code
+    )
