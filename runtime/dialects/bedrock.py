@@ -7,6 +7,7 @@ a Bedrock target passes through (the adapter re-signs the client's body); Invoke
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import orjson
@@ -15,7 +16,7 @@ from bifrostc.runtime.dialects.base import Endpoint, EventEncoder, Inbound, spea
 from bifrostc.runtime.dialects.relay import NoRelay, RelayReader, Tally, merge_usage
 from bifrostc.runtime.errors import GatewayError, InvalidRequest
 from bifrostc.runtime.translate import anthropic, bedrock, bedrock_inbound, bedrock_reply
-from bifrostc.runtime.translate.eventstream import CONTENT_TYPE
+from bifrostc.runtime.translate.eventstream import CONTENT_TYPE, encode_frame, event_frame
 from bifrostc.runtime.types import ChatRequest, ChatResponse
 
 PREFIX = "/bedrock"
@@ -56,6 +57,10 @@ class _Bedrock:
 class BedrockConverse(_Bedrock):
     name: str = "bedrock"
     log_endpoint: str = "converse"
+    # During upstream silences: an event of a type ConverseStream does not define, which botocore skips.
+    keepalive: bytes = encode_frame(
+        {":event-type": "ping", ":content-type": "application/json", ":message-type": "event"}, b"{}"
+    )
     endpoints: tuple[Endpoint, ...] = (
         Endpoint(f"{PREFIX}/model/{{model:path}}/converse", stream=False),
         Endpoint(f"{PREFIX}/model/{{model:path}}/converse-stream", stream=True),
@@ -87,6 +92,7 @@ class BedrockConverse(_Bedrock):
 class BedrockInvoke(_Bedrock):
     name: str = "bedrock-invoke"
     log_endpoint: str = "invoke"
+    keepalive: bytes = event_frame("chunk", {"bytes": base64.b64encode(b'{"type": "ping"}').decode()})  # Claude's ping
     endpoints: tuple[Endpoint, ...] = (
         Endpoint(f"{PREFIX}/model/{{model:path}}/invoke", stream=False),
         Endpoint(f"{PREFIX}/model/{{model:path}}/invoke-with-response-stream", stream=True),

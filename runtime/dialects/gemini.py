@@ -49,6 +49,9 @@ class GeminiAPI:
     log_endpoint: str = "generate"
     endpoints: tuple[Endpoint, ...] = _endpoints()
     error_prefixes: tuple[str, ...] = ("/genai", "/v1beta")
+    # What a stream sends during upstream silences (the `keepalive` of main's ClientDialect): a blank line is
+    # nothing to an SSE parser and whitespace between the elements of the JSON-array framing.
+    keepalive: bytes = b"\r\n"
 
     def requested_model(self, call: Inbound) -> str:
         return model_in_path(call)

@@ -4,6 +4,7 @@ event-stream decoder, and snapshots of translated payloads."""
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -139,3 +140,12 @@ def test_bad_converse_input_is_an_invalid_request_never_a_crash(body: dict[str, 
         bedrock_inbound.parse_converse(body, model="m", stream=False)
     except InvalidRequest as exc:
         assert bedrock_inbound.error_body(exc)["__type"] == "ValidationException"
+
+
+def test_keepalives_are_frames_clients_skip() -> None:
+    from bifrostc.runtime.dialects.bedrock import BedrockConverse, BedrockInvoke
+
+    [(converse_headers, converse_payload)] = frames(BedrockConverse.keepalive)
+    assert converse_headers[":event-type"] == "ping" and converse_payload == {}  # botocore skips unknown events
+    [(_, invoke_payload)] = frames(BedrockInvoke.keepalive)
+    assert json.loads(base64.b64decode(invoke_payload["bytes"])) == {"type": "ping"}  # Anthropic's own ping event
