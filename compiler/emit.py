@@ -22,7 +22,7 @@ from bifrostc.runtime import config as c
 
 # bifrostc/compiler and bifrostc/templates are siblings both in the repository and when installed.
 TEMPLATES = pathlib.Path(__file__).resolve().parent.parent / "templates"
-OUTPUT_FILES = ("routing.py", "env.sh", "mcp.json", "MANIFEST.json")
+OUTPUT_FILES = ("routing.py", "env.sh", "env.bedrock.sh", "env.vertex.sh", "mcp.json", "MANIFEST.json")
 
 
 class FormatError(RuntimeError):
@@ -59,7 +59,10 @@ def render_all(spec: GatewaySpec, gateway: c.Gateway, source: Source) -> dict[st
     routing = env.get_template("routing.py.jinja").render(**header, **routing_context(gateway))
     files = {
         "routing.py": ruff_format(routing),
-        "env.sh": env.get_template("env.sh.jinja").render(**header, **_env_context(spec, gateway)),
+        **{
+            name: env.get_template(f"{name}.jinja").render(**header, **_env_context(spec, gateway))
+            for name in ("env.sh", "env.bedrock.sh", "env.vertex.sh")  # Claude Code's three ways to its model
+        },
         "mcp.json": _json(_mcp_config(spec, gateway)),
     }
     manifest = {
@@ -92,6 +95,10 @@ def _env_context(spec: GatewaySpec, gateway: c.Gateway) -> dict[str, object]:
         "openai_base_url": f"{base}/v1",
         # A "${VAR}" reference, expanded when sourced; the name is validated as an identifier, so no quoting issue.
         "api_key": f'"${{{key_env}}}"' if key_env else shlex.quote("bifrostc-local"),
+        "bedrock_base_url": f"{base}/bedrock",
+        "vertex_base_url": f"{base}/vertex/v1",
+        # Claude Code sends ANTHROPIC_CUSTOM_HEADERS in its Bedrock and Vertex modes too: the key rides x-api-key.
+        "key_header": f'"x-api-key: ${{{key_env}}}"' if key_env else shlex.quote("x-api-key: bifrostc-local"),
         "tiers": gateway.tiers,
         "small_fast_model": gateway.tiers.get("haiku"),
     }

@@ -26,7 +26,7 @@ from bifrostc.runtime import config
 from bifrostc.runtime.context import Hooks
 from bifrostc.runtime.dialects import DIALECTS, ClientDialect, Endpoint
 from bifrostc.runtime.dispatch import BreakerBoard, Dispatcher
-from bifrostc.runtime.handlers import catalog, extras, models
+from bifrostc.runtime.handlers import catalog, extras, gemini, models
 from bifrostc.runtime.handlers.chat import handle_chat
 from bifrostc.runtime.handlers.errors import http_exception_handler
 from bifrostc.runtime.http import build_client
@@ -109,6 +109,7 @@ def gateway_routes(registry: Sequence[ClientDialect] = DIALECTS) -> list[BaseRou
         Route("/health/ready", catalog.health_ready, methods=["GET"]),
         *chat_routes(registry),
         Route("/anthropic/v1/messages/count_tokens", extras.count_tokens, methods=["POST"]),
+        *gemini.routes(),
     ]
     for prefix in ("/anthropic/v1", "/v1", "/openai/v1"):
         routes += [
@@ -155,7 +156,8 @@ def create_app(
         routes=[*extra_routes, *gateway_routes(dialects)],
         lifespan=lifespan,
         exception_handlers={HTTPException: http_exception_handler},
-        middleware=[Middleware(SecurityMiddleware)],  # Host, cross-site and key gates (runtime/security.py)
+        # Host, cross-site and key gates (runtime/security.py), once a Gemini ?key= is a header like the others.
+        middleware=[Middleware(gemini.GoogleKeyParam), Middleware(SecurityMiddleware)],
     )
     # The client is created here, not in lifespan, so in-process ASGI tests (no lifespan events) work too.
     app.state.http_client = build_client(transport)

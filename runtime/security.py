@@ -28,6 +28,7 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bifrostc.runtime import config
+from bifrostc.runtime.dialects.gemini import MODEL_LISTS as GEMINI_MODEL_LISTS
 from bifrostc.runtime.errors import AuthenticationFailed, GatewayError, PermissionDenied
 from bifrostc.runtime.governance.keys import hash_key, presented_credentials
 from bifrostc.runtime.handlers.errors import dialect_for_path, error_response
@@ -40,14 +41,23 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # The body types a browser may send cross-site without a CORS preflight (Fetch standard, CORS-safelisted).
 SIMPLE_BODY_TYPES = frozenset({"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"})
 BROWSER_CROSS_SITE = frozenset({"cross-site", "same-site"})  # same-site: another port of localhost
-MODEL_LISTS = frozenset({"/anthropic/v1/models", "/v1/models", "/openai/v1/models"})
+MODEL_LISTS = frozenset({"/anthropic/v1/models", "/v1/models", "/openai/v1/models", *GEMINI_MODEL_LISTS})
 MODEL_PAGES = tuple(f"{path}/" for path in sorted(MODEL_LISTS))  # GET .../models/{id}
 OPEN_PROBES = frozenset({"/health/live"})
 # OAuth (RFC 6749/8628/7009) and the sign-in page take form bodies by definition; the Origin rule still holds.
 FORM_ENDPOINTS = ("/claude-code/oauth/", "/claude-code/device", "/login")  # /login: the dashboard sign-in form
 # The only headers read here, picked out of the scope in one pass (ASGI servers lower-case header names).
 _READ = frozenset(
-    {b"host", b"origin", b"sec-fetch-site", b"content-type", b"x-api-key", b"authorization", b"x-admin-key"}
+    {
+        b"host",
+        b"origin",
+        b"sec-fetch-site",
+        b"content-type",
+        b"x-api-key",
+        b"x-goog-api-key",
+        b"authorization",
+        b"x-admin-key",
+    }
 )
 Headers = dict[str, str]
 

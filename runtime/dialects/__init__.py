@@ -8,11 +8,22 @@ from __future__ import annotations
 
 from bifrostc.runtime.dialects.anthropic_messages import AnthropicMessages
 from bifrostc.runtime.dialects.base import ClientDialect, Endpoint, Inbound
+from bifrostc.runtime.dialects.bedrock import BedrockConverse, BedrockInvoke
+from bifrostc.runtime.dialects.gemini import GeminiAPI
 from bifrostc.runtime.dialects.openai_chat import OpenAIChat
 from bifrostc.runtime.dialects.openai_responses import OpenAIResponses
+from bifrostc.runtime.dialects.vertex import VertexAnthropic
 
 OPENAI_CHAT = OpenAIChat()  # also the shape of errors on paths no dialect claims
-DIALECTS: tuple[ClientDialect, ...] = (AnthropicMessages(), OPENAI_CHAT, OpenAIResponses())
+DIALECTS: tuple[ClientDialect, ...] = (
+    AnthropicMessages(),
+    OPENAI_CHAT,
+    OpenAIResponses(),
+    GeminiAPI(),
+    BedrockConverse(),
+    BedrockInvoke(),
+    VertexAnthropic(),
+)
 
 _BY_NAME: dict[str, ClientDialect] = {d.name: d for d in DIALECTS}
 

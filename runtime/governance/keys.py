@@ -82,11 +82,13 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 
 
 def presented_credentials(headers: Mapping[str, str]) -> list[str]:
-    """``x-api-key`` first, then ``Authorization: Bearer``; both may be present (Claude Code sends either)."""
+    """``x-api-key`` (``x-goog-api-key`` for Gemini clients) first, then ``Authorization: Bearer``; both may be
+    present (Claude Code sends either)."""
     found: list[str] = []
-    api_key = _header(headers, "x-api-key")
-    if api_key and api_key.strip():
-        found.append(api_key.strip())
+    for name in ("x-api-key", "x-goog-api-key"):
+        api_key = _header(headers, name)
+        if api_key and api_key.strip():
+            found.append(api_key.strip())
     authorization = _header(headers, "authorization")
     if authorization:
         scheme, _, token = authorization.strip().partition(" ")

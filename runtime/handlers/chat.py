@@ -27,7 +27,7 @@ from bifrostc.runtime.http import UpstreamReply
 from bifrostc.runtime.rules import pick_route
 from bifrostc.runtime.translate import replay
 from bifrostc.runtime.translate.common import ANTHROPIC_BETAS, check_nesting
-from bifrostc.runtime.transport.passthrough import raw_stream, upstream_bytes
+from bifrostc.runtime.transport.passthrough import raw_event_stream, raw_stream, upstream_bytes
 from bifrostc.runtime.types import ChatRequest, ChatResponse, Usage
 
 if TYPE_CHECKING:
@@ -114,7 +114,11 @@ async def _relay(ex: Exchange, attempt: Attempt) -> UpstreamReply:
     """The client's own body sent upstream (`dialect.passthrough` said this adapter speaks it)."""
     adapter: Any = attempt.adapter  # `passthrough` is not on the ProviderAdapter Protocol
     reply: UpstreamReply = await adapter.passthrough(
-        ex.call.body, model=attempt.model, api_key=attempt.api_key, client_headers=ex.request.headers
+        ex.call.body,
+        model=attempt.model,
+        api_key=attempt.api_key,
+        client_headers=ex.request.headers,
+        stream=ex.ctx.stream,  # for dialects whose URL says it (Gemini); the others' bodies say it too
     )
     return reply
 
@@ -148,7 +152,8 @@ async def _stream(ex: Exchange, route: Route) -> Response:
         if ex.dialect.passthrough(attempt.adapter, ex.call):
             async with first_byte(attempt):  # the header wait; `prime` bounds the first event
                 reply = await _relay(ex, attempt)
-            return await prime(attempt, raw_stream(reply, attempt.provider.name))
+            relay = raw_event_stream if getattr(ex.dialect, "relay_framing", "sse") == "eventstream" else raw_stream
+            return await prime(attempt, relay(reply, attempt.provider.name))
         return await prime(attempt, attempt.adapter.stream(ex.chat, model=attempt.model, api_key=attempt.api_key))
 
     ctx = ex.ctx
@@ -181,7 +186,13 @@ async def _stream(ex: Exchange, route: Route) -> Response:
         keepalive=ex.dialect.keepalive,
         ping_seconds=ping_seconds,
     )
-    return RelayResponse(relay, headers)
+    return RelayResponse(relay, {**headers, **stream_headers(ex.dialect)})
+
+
+def stream_headers(dialect: ClientDialect) -> dict[str, str]:
+    """The dialect's own stream media type when it is not SSE (Bedrock's binary event stream)."""
+    media_type: str | None = getattr(dialect, "stream_media_type", None)
+    return {"content-type": media_type} if media_type else {}
 
 
 async def _respond_cached(ex: Exchange, cached: ChatResponse) -> Response:
@@ -194,7 +205,11 @@ async def _respond_cached(ex: Exchange, cached: ChatResponse) -> Response:
         return Response(content, media_type="application/json", headers=ctx.response_headers())
     encoder = ex.dialect.encoder(ex.call)  # the replay has the shape this client asked for (usage chunk or not)
     frames = b"".join(encoder.encode(ev) for ev in replay.response_to_events(cached))
-    return Response(frames, media_type="text/event-stream", headers={**SSE_HEADERS, **ctx.response_headers()})
+    return Response(
+        frames,
+        media_type="text/event-stream",
+        headers={**SSE_HEADERS, **stream_headers(ex.dialect), **ctx.response_headers()},
+    )
 
 
 async def finish(

@@ -89,6 +89,12 @@ async def _caller(request: Request, dialect: str) -> tuple[GatewayRuntime, KeyCo
     return rt, key
 
 
+async def usable(request: Request, dialect: str) -> list[tuple[str, config.Route]]:
+    """The public names (and tiers) the caller's key may use, sorted: every dialect's model list."""
+    rt, key = await _caller(request, dialect)
+    return [(n, r) for n, r in _listed(rt, discovery=False) if _may_use(rt, key, n, r)]
+
+
 def _json(body: JsonObject) -> Response:
     return Response(orjson.dumps(body), media_type="application/json")
 

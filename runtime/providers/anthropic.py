@@ -78,7 +78,13 @@ class AnthropicAdapter(HttpAdapter):
             yield event
 
     async def passthrough(
-        self, body: dict[str, Any], *, model: str, api_key: str | None, client_headers: Mapping[str, str]
+        self,
+        body: dict[str, Any],
+        *,
+        model: str,
+        api_key: str | None,
+        client_headers: Mapping[str, str],
+        stream: bool = False,  # the body says it
     ) -> UpstreamReply:
         """Forward the client's body with only `model` rewritten; the caller relays the raw bytes."""
         forwarded = self.forwarded(client_headers)

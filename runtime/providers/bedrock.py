@@ -48,6 +48,8 @@ COUNTED_CONVERSE_FIELDS = ("messages", "system", "toolConfig", "additionalModelR
 
 
 class BedrockAdapter(HttpAdapter):
+    dialect = "bedrock"  # a Converse client's body is sent as it is, re-signed (runtime/dialects/bedrock.py)
+
     def __init__(self, provider: config.Provider, client: httpx.AsyncClient) -> None:
         super().__init__(provider, client)
         self.options = provider.options_as(config.BedrockOptions)
@@ -103,6 +105,20 @@ class BedrockAdapter(HttpAdapter):
         if not isinstance(total, int) or isinstance(total, bool):
             raise UpstreamError(f"{self.provider.name}: CountTokens answered without inputTokens", status=502)
         return {"input_tokens": total}
+
+    async def passthrough(
+        self,
+        body: dict[str, Any],
+        *,
+        model: str,
+        api_key: str | None,
+        client_headers: Mapping[str, str],
+        stream: bool = False,
+    ) -> UpstreamReply:
+        """A Converse client's own body to Converse (signed with this provider's credentials)."""
+        model_id = bedrock_translate.resolve_model_id(model, self.region)
+        action, accept = ("converse-stream", EVENTSTREAM) if stream else ("converse", "application/json")
+        return await self._call(action, model_id, body, api_key, accept)
 
     def auth_headers(self, api_key: str | None) -> dict[str, str]:
         return {"authorization": f"Bearer {api_key}"} if api_key else {}

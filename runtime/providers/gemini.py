@@ -14,6 +14,7 @@ import httpx
 
 from bifrostc.runtime import config
 from bifrostc.runtime.errors import UpstreamError
+from bifrostc.runtime.http import UpstreamReply
 from bifrostc.runtime.providers import registry
 from bifrostc.runtime.providers.http_base import HttpAdapter
 from bifrostc.runtime.translate import anthropic as anthropic_translate
@@ -84,6 +85,7 @@ async def count_tokens(
 
 class GeminiAdapter(HttpAdapter):
     default_base_url = DEFAULT_BASE_URL
+    dialect = "gemini"  # a Gemini API client's body is sent as it is (runtime/dialects/gemini.py)
 
     def __init__(self, provider: config.Provider, client: httpx.AsyncClient) -> None:
         super().__init__(provider, client)
@@ -107,3 +109,21 @@ class GeminiAdapter(HttpAdapter):
         """``models/{model}:countTokens``, the prompt as generateContent would send it."""
         url = f"{self.base_url}/models/{model}:countTokens"
         return await count_tokens(self, url, count_request(body, model, vertex=False), api_key)
+
+    async def passthrough(
+        self,
+        body: dict[str, Any],
+        *,
+        model: str,
+        api_key: str | None,
+        client_headers: Mapping[str, str],
+        stream: bool = False,
+    ) -> UpstreamReply:
+        """A Gemini client's body, unchanged (the model is in the URL); the caller relays the raw bytes."""
+        method = "streamGenerateContent" if stream else "generateContent"
+        url = f"{self.base_url}/models/{model}:{method}"
+        return await self.open(url, body, api_key, params=SSE_PARAMS if stream else None)
+
+    async def count_tokens_native(self, body: dict[str, Any], *, model: str, api_key: str | None) -> dict[str, Any]:
+        """``models/{model}:countTokens`` with a Gemini client's own body."""
+        return await self.post_json(f"{self.base_url}/models/{model}:countTokens", body, api_key)

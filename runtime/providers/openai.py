@@ -82,7 +82,13 @@ class OpenAIAdapter(HttpAdapter):
             yield event
 
     async def passthrough(
-        self, body: dict[str, Any], *, model: str, api_key: str | None, client_headers: Mapping[str, str]
+        self,
+        body: dict[str, Any],
+        *,
+        model: str,
+        api_key: str | None,
+        client_headers: Mapping[str, str],
+        stream: bool = False,  # the body says it
     ) -> UpstreamReply:
         """Forward an OpenAI client's body with only `model` rewritten; the caller relays the raw bytes."""
         url = self.url("chat/completions", model)

@@ -28,7 +28,7 @@ _ADAPTERS = "bifrostc.runtime.providers."
 class Capabilities:
     """What a provider type's upstream does, for the code paths that depend on it."""
 
-    passthrough_dialect: str | None = None  # client dialect forwarded with only `model` rewritten (openai, anthropic)
+    passthrough_dialect: str | None = None  # client dialect sent as it is (openai, anthropic, gemini, bedrock)
     streams_tool_arguments: bool = True  # tool-call arguments arrive as deltas (False: each call arrives whole)
     reasoning: bool = False  # carries reasoning (thinking blocks, reasoning_content, reasoning_effort)
     counts_tokens: bool = False  # answers /anthropic/v1/messages/count_tokens upstream
@@ -144,7 +144,7 @@ _TYPES = (
         needs_key=False,
         extra="aws",
         extra_modules=("botocore",),
-        caps=Capabilities(reasoning=True, counts_tokens=True),
+        caps=Capabilities("bedrock", reasoning=True, counts_tokens=True),
         rules=r.BEDROCK,
     ),
     ProviderType(
@@ -163,7 +163,7 @@ _TYPES = (
         "gemini",
         _ADAPTERS + "gemini:GeminiAdapter",
         base_url="https://generativelanguage.googleapis.com/v1beta",
-        caps=Capabilities(streams_tool_arguments=False, reasoning=True, counts_tokens=True),
+        caps=Capabilities("gemini", streams_tool_arguments=False, reasoning=True, counts_tokens=True),
     ),
     ProviderType(
         "cohere",

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from bifrostc.runtime.errors import InvalidRequest
-from bifrostc.runtime.types import StopReason
+from bifrostc.runtime.types import StopReason, Usage
 
 PDF = "application/pdf"  # canonical ImagePart with this media type is a document (Anthropic) / file (OpenAI)
 
@@ -170,6 +170,17 @@ def stop_from_anthropic(stop_reason: str | None) -> StopReason | None:
     if stop_reason is None:
         return None
     return stop_reason if stop_reason in ANTHROPIC_STOP_REASONS else "end_turn"  # type: ignore[return-value]
+
+
+def merged_usage(start: Usage, end: Usage) -> Usage:
+    """A stream's usage: what its closing event reported, else what its first one did (field by field)."""
+    return Usage(
+        input_tokens=end.input_tokens or start.input_tokens,
+        output_tokens=end.output_tokens or start.output_tokens,
+        cache_read_tokens=end.cache_read_tokens or start.cache_read_tokens,
+        cache_write_tokens=end.cache_write_tokens or start.cache_write_tokens,
+        reasoning_tokens=end.reasoning_tokens or start.reasoning_tokens,
+    )
 
 
 # --- reasoning effort <-> thinking budget ----------------------------------------------------------

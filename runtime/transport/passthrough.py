@@ -14,6 +14,7 @@ import httpx
 import orjson
 
 from bifrostc.runtime.http import UpstreamReply
+from bifrostc.runtime.translate.bedrock_stream import EXCEPTION_STATUS
 from bifrostc.runtime.translate.sse import SSEDecoder
 from bifrostc.runtime.transport.errors import anthropic_envelope, error_from_transport, malformed, upstream_error
 
@@ -138,3 +139,59 @@ def frame_end(buffer: bytes) -> int:
     lf = buffer.rfind(b"\n\n")
     crlf = buffer.rfind(b"\r\n\r\n")
     return max(lf + 2 if lf >= 0 else 0, crlf + 4 if crlf >= 0 else 0)
+
+
+async def raw_event_stream(response: UpstreamReply, provider: str) -> AsyncIterator[bytes]:
+    """An AWS event stream (Bedrock) as received, cut at frame boundaries; the first frame is checked first (an
+    exception frame raises like an error status)."""
+    from botocore.eventstream import EventStreamBuffer, ParserError  # type: ignore[import-untyped, unused-ignore]  # bifrostc[aws]
+
+    try:
+        content_type = response.headers.get("content-type", "")
+        if "eventstream" not in content_type:
+            body = await response.aread()
+            if "json" in content_type:
+                _raise_error_in(_loads(body), provider)
+            raise malformed(
+                provider, f"a {content_type.split(';', 1)[0] or 'untyped'} body where an event stream was expected"
+            )
+        pending, checked = b"", False
+        async for chunk in response.aiter_bytes():
+            pending += chunk
+            end = _frames_end(pending)
+            if not end:
+                continue
+            ready, pending = pending[:end], pending[end:]
+            if not checked:
+                buffer = EventStreamBuffer()
+                buffer.add_data(ready)
+                try:
+                    first = next(iter(buffer))
+                except ParserError as exc:
+                    raise malformed(provider, f"a corrupt event-stream frame ({exc})") from None
+                if first.headers.get(":message-type") != "event":
+                    name = str(first.headers.get(":exception-type") or first.headers.get(":error-code") or "error")
+                    detail = _loads(first.payload) or {}
+                    message = detail.get("message", name) if isinstance(detail, dict) else name
+                    raise upstream_error(provider, EXCEPTION_STATUS.get(name, 502), str(message))
+                checked = True
+            yield ready
+        if pending or not checked:
+            raise malformed(
+                provider, "an event stream that ended inside a frame" if pending else "an empty event stream"
+            )
+    except httpx.TransportError as exc:
+        raise error_from_transport(exc, provider) from exc
+    finally:
+        await response.aclose()
+
+
+def _frames_end(buffer: bytes) -> int:
+    """Offset just past the last complete event-stream frame in `buffer` (each frame starts with its length)."""
+    end = 0
+    while len(buffer) - end >= 4:
+        total = int.from_bytes(buffer[end : end + 4], "big")
+        if total < 16 or len(buffer) - end < total:
+            break
+        end += total
+    return end

@@ -59,7 +59,9 @@ def test_build_writes_out_and_check_passes_until_out_drifts(spec: pathlib.Path, 
     assert main(["build", "gateway.yaml", "-o", "out"]) == 0
     assert sorted(p.name for p in pathlib.Path("out").iterdir()) == [
         "MANIFEST.json",
+        "env.bedrock.sh",
         "env.sh",
+        "env.vertex.sh",
         "mcp.json",
         "routing.py",
     ]

@@ -41,6 +41,20 @@ def test_env_sh_uses_a_placeholder_key_without_a_key_env(tmp_path: pathlib.Path)
     assert "export ANTHROPIC_API_KEY=bifrostc-local\n" in env
 
 
+def test_bedrock_and_vertex_variants_point_claude_code_at_the_gateway(tmp_path: pathlib.Path) -> None:
+    files = build(tmp_path)
+    bedrock, vertex = files["env.bedrock.sh"], files["env.vertex.sh"]
+    assert "export CLAUDE_CODE_USE_BEDROCK=1\n" in bedrock and "unset CLAUDE_CODE_USE_VERTEX\n" in bedrock
+    assert "export ANTHROPIC_BEDROCK_BASE_URL=http://127.0.0.1:9000/bedrock\n" in bedrock
+    assert "export CLAUDE_CODE_SKIP_BEDROCK_AUTH=1\n" in bedrock
+    assert "export CLAUDE_CODE_USE_VERTEX=1\n" in vertex and "unset CLAUDE_CODE_USE_BEDROCK\n" in vertex
+    assert "export ANTHROPIC_VERTEX_BASE_URL=http://127.0.0.1:9000/vertex/v1\n" in vertex
+    assert "export CLAUDE_CODE_SKIP_VERTEX_AUTH=1\n" in vertex
+    for text in (bedrock, vertex):
+        assert 'export ANTHROPIC_CUSTOM_HEADERS="x-api-key: ${MY_GATEWAY_KEY}"\n' in text
+        assert "export ANTHROPIC_DEFAULT_HAIKU_MODEL='odd name'\n" in text
+
+
 def test_mcp_json_is_what_claude_mcp_add_json_takes(tmp_path: pathlib.Path) -> None:
     assert json.loads(build(tmp_path)["mcp.json"]) == {
         "type": "http",
@@ -54,7 +68,7 @@ def test_manifest_records_each_file_hash_and_the_source(tmp_path: pathlib.Path) 
     manifest = json.loads(files["MANIFEST.json"])
     assert manifest["source"] == "gateway.yaml"
     assert manifest["source_sha256"] == hashlib.sha256(SPEC.encode()).hexdigest()
-    for name in ("routing.py", "env.sh", "mcp.json"):
+    for name in ("routing.py", "env.sh", "env.bedrock.sh", "env.vertex.sh", "mcp.json"):
         assert manifest["files"][name] == hashlib.sha256(files[name].encode()).hexdigest()
 
 

@@ -106,10 +106,12 @@ async def claude_session(
     *,
     environ: dict[str, str],
     model: str = "fake-model",
+    hooks: Any = None,
     **options: Any,
 ) -> ClaudeRun:
     """``claude -p MARKER_PROMPT`` through a gateway whose every tier is the first of ``routes`` (``options``:
-    gateway() keywords, or env_<NAME> for extra environment), skipped when the CLI is not installed."""
+    gateway() keywords, or env_<NAME> for extra environment, where ``{gateway}`` is the gateway's URL), skipped
+    when the CLI is not installed. ``hooks``: the gateway's pipeline hooks."""
     binary = claude_binary()
     if binary is None:
         pytest.skip("Claude Code CLI not installed")
@@ -120,7 +122,8 @@ async def claude_session(
     home.mkdir()
     tier_route = next(iter(routes))
     gw = gateway(providers, routes, tiers=dict.fromkeys(TIERS, tier_route), **gateway_options)
-    async with live_server(create_app(gw, environ=environ)) as gateway_url:
+    async with live_server(create_app(gw, environ=environ, hooks=hooks)) as gateway_url:
+        extra_env = {name: value.replace("{gateway}", gateway_url) for name, value in extra_env.items()}
         env = headless_env(home, gateway_url, model, **extra_env)
         return ClaudeRun(*await run_claude(binary, env, work, "--model", "sonnet"), work)
 

@@ -41,9 +41,9 @@ def sourced(env_sh: Path, base: dict[str, str]) -> dict[str, str]:
 
 
 async def _claude_via_env_sh(
-    live_server: Any, tmp_path: Path, seen: list[dict[str, Any]], budget: str = ""
+    live_server: Any, tmp_path: Path, seen: list[dict[str, Any]], budget: str = "", env_file: str = "env.sh"
 ) -> tuple[int, bytes, bytes, dict[str, str], Path]:
-    """Build the spec, serve out/ in a real `bifrostc serve`, source out/env.sh and run `claude -p`."""
+    """Build the spec, serve out/ in a real `bifrostc serve`, source out/<env_file> and run `claude -p`."""
     binary = claude_binary()
     if binary is None:
         pytest.skip("Claude Code CLI not installed")
@@ -55,12 +55,12 @@ async def _claude_via_env_sh(
         spec = tmp_path / "gateway.yaml"
         spec.write_text(SPEC.format(port=port, upstream=upstream_url, budget=budget))
         await asyncio.to_thread(build, spec, tmp_path / "out")
-        env_sh = (tmp_path / "out" / "env.sh").read_text()
+        env_sh = (tmp_path / "out" / env_file).read_text()
         assert SECRETS["TEAM_GATEWAY_KEY"] not in env_sh and SECRETS["UPSTREAM_KEY"] not in env_sh
 
         with replicas(tmp_path / "out", 1, SECRETS, cwd=tmp_path, ports=[port]):
             base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), **SECRETS}
-            env = sourced(tmp_path / "out" / "env.sh", base)
+            env = sourced(tmp_path / "out" / env_file, base)
             env.pop("UPSTREAM_KEY")  # the client only ever holds its gateway key
             env |= {"IS_SANDBOX": "1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1"}
             returncode, stdout, stderr = await run_claude(binary, env, work)
@@ -89,3 +89,17 @@ async def test_an_exhausted_budget_stops_claude_code_at_once_with_the_reason(liv
     assert returncode != 0 and result["is_error"] is True
     assert "budget of key 'team' is used up" in result["result"] and result["api_error_status"] == 429
     assert seen == []  # refused at the gateway: no upstream call, no spend
+
+
+@pytest.mark.parametrize("env_file", ["env.bedrock.sh", "env.vertex.sh"])
+async def test_a_team_on_bedrock_or_vertex_switches_by_sourcing_one_file(
+    live_server: Any, tmp_path: Path, env_file: str
+) -> None:
+    """Keys required: the virtual key rides ANTHROPIC_CUSTOM_HEADERS, which Claude Code sends in both modes."""
+    seen: list[dict[str, Any]] = []
+    returncode, stdout, stderr, env, work = await _claude_via_env_sh(live_server, tmp_path, seen, env_file=env_file)
+    assert returncode == 0, stderr.decode()[-2000:] + stdout.decode()[-2000:]
+    assert "ANTHROPIC_BASE_URL" not in env and env["ANTHROPIC_CUSTOM_HEADERS"].endswith(SECRETS["TEAM_GATEWAY_KEY"])
+    assert (work / "marker.txt").read_text().strip() == "hi"
+    assert FINAL_TEXT in json.loads(stdout)["result"]
+    assert {body["model"] for body in seen} <= {"gpt-5", "gpt-5-mini"}

@@ -19,10 +19,10 @@ class UrlModelMessages(AnthropicMessages):
     name = "url-messages"
     log_endpoint = "generate"
     endpoints = (
-        Endpoint("/v1beta/models/{model}:generateContent", stream=False),
-        Endpoint("/v1beta/models/{model}:streamGenerateContent", stream=True),
+        Endpoint("/seam/v1beta/models/{model}:generateContent", stream=False),
+        Endpoint("/seam/v1beta/models/{model}:streamGenerateContent", stream=True),
     )
-    error_prefixes = ("/v1beta",)
+    error_prefixes = ("/seam",)
 
     def requested_model(self, call: Inbound) -> str:
         return call.params["model"]
@@ -46,8 +46,8 @@ async def test_a_url_model_dialect_is_one_object_more() -> None:
     app = create_app(gw, hooks=hooks, dialects=(*DIALECTS, UrlModelMessages()))
     body = {"max_tokens": 16, "messages": [{"role": "user", "content": "hello"}]}
     async with asgi_client(app) as client:
-        streamed = await client.post("/v1beta/models/echo:streamGenerateContent", json=body)
-        whole = await client.post("/v1beta/models/echo:generateContent", json=body)
+        streamed = await client.post("/seam/v1beta/models/echo:streamGenerateContent", json=body)
+        whole = await client.post("/seam/v1beta/models/echo:generateContent", json=body)
         usual = await client.post("/anthropic/v1/messages", json={**body, "model": "echo"})
     assert streamed.status_code == 200 and streamed.headers["content-type"].startswith("text/event-stream")
     assert b"event: message_stop" in streamed.content
