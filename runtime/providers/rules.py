@@ -19,6 +19,7 @@ carried back to the providers that require it (DeepSeek ``reasoning_content``, O
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass, field, replace
@@ -43,7 +44,13 @@ class IdRule:
     what: str = ""  # in words, for logs and explain
 
     def accepts(self, tool_id: str) -> bool:
-        return re.fullmatch(self.pattern, tool_id) is not None
+        return _compiled(self.pattern).fullmatch(tool_id) is not None
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    """Id patterns are checked once per tool block of every relayed history: compile each once."""
+    return re.compile(pattern)
 
 
 @dataclass(frozen=True, slots=True)
