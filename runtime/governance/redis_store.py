@@ -11,8 +11,10 @@ receives keys of one tag only; reads that span tenants go node by node.
 Failover: with ``replica_acks`` (default 1 under Sentinel and Cluster) each admission and settlement is
 followed by ``WAIT`` on the same connection, and a settlement that was not acknowledged by a replica in time
 raises :class:`NotReplicated`, so the caller keeps it and sends it again. After a promotion the new master
-may have no replica left: a WAIT that timed out turns WAITs off for ``NO_REPLICA_BACKOFF_S`` (logged), so
-requests are not each held ``ack_timeout_ms`` while nothing can acknowledge them. Settlements are idempotent (the
+may have no replica left: a WAIT that timed out on a master reporting no connected replica turns WAITs off
+for ``NO_REPLICA_BACKOFF_S`` (logged), so requests are not each held ``ack_timeout_ms`` while nothing can
+acknowledge them; a master whose replicas merely lag keeps waiting (turning WAIT off there let a later kill
+lose acknowledged spend). Settlements are idempotent (the
 script records its settlement id next to the counters, in the same slot, and a second run is a no-op), so a
 settlement sent again after a promotion is counted exactly once: no spend is lost and none is doubled.
 """
@@ -181,12 +183,29 @@ class RedisCounterStore:
                 pipe.wait(acks, self.handle.ack_timeout_ms)
                 result, acked = await pipe.execute()
         if int(acked) < acks:
-            self._unreplicated_until = time.monotonic() + NO_REPLICA_BACKOFF_S
             message = f"{acked} of {acks} replicas acknowledged within {self.handle.ack_timeout_ms} ms"
-            log.warning("redis: %s; not waiting for replicas for %.0f s", message, NO_REPLICA_BACKOFF_S)
+            if await self._replicas_connected(keys[0]) == 0:
+                # A promoted master with no replica yet: nothing can acknowledge, and nothing can fail over to
+                # lose the write. Stop holding every request for the ack timeout until one is back.
+                self._unreplicated_until = time.monotonic() + NO_REPLICA_BACKOFF_S
+                log.warning("redis: %s; no replica: not waiting for %.0f s", message, NO_REPLICA_BACKOFF_S)
+            else:  # replicas exist but lag: keep waiting (turning WAIT off here is how a failover lost spend)
+                log.warning("redis: %s", message)
             if strict:
                 raise NotReplicated(message)
         return result
+
+    async def _replicas_connected(self, key: str) -> int:
+        """How many replicas the master owning ``key`` has (-1: it could not say)."""
+        try:
+            if isinstance(self._redis, RedisCluster):
+                node = self._redis.get_node_from_key(key)
+                info = await self._redis.info("replication", target_nodes=node)
+            else:
+                info = await self._redis.info("replication")
+        except (OSError, redis_exceptions.RedisError):
+            return -1
+        return int(info.get("connected_slaves", 0)) if isinstance(info, dict) else -1
 
     async def _cluster_wait(self, name: str, keys: list[str], args: list[str]) -> tuple[Any, Any]:
         """EVALSHA then WAIT on one connection of the node that owns the keys' slot."""
