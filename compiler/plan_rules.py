@@ -28,7 +28,6 @@ def _function(function: str, python: str) -> Callable[[Any], bool]:
     namespace: dict[str, Any] = {"_re": re, "RuleVars": object}
     exec(compile(function_source(function, python), f"<rule {function}>", "exec"), namespace)
     made: Callable[[Any], bool] = namespace[function]
-    made.__doc__ = python  # routing_context emits the body from here, so routing.py holds this very code
     return made
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import types
 from typing import Any
 
 
@@ -47,7 +48,7 @@ class LiteralWriter:
 
 
 def _is_rule_function(value: object) -> bool:
-    return callable(value) and not isinstance(value, type) and getattr(value, "__name__", "").startswith("rule_")
+    return isinstance(value, types.FunctionType)  # only rules' conditions are functions in the config tree
 
 
 def _is_default(field: dataclasses.Field[Any], current: Any) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from bifrostc.compiler.pyliteral import LiteralWriter
+from bifrostc.compiler.rules_cel import compile_condition
 from bifrostc.runtime import config as c
 from bifrostc.runtime.providers import registry
 
@@ -72,7 +73,7 @@ def routing_context(gateway: c.Gateway) -> dict[str, object]:
         "routes": routes,
         "tables": tables,
         "rule_functions": [_rule_function(rule) for rule in gateway.rules],
-        "uses_re": any("_re." in (rule.test.__doc__ or "") for rule in gateway.rules),
+        "uses_re": any("_re." in compile_condition(rule.when).python for rule in gateway.rules),
         "gateway_args": args,
     }
 
@@ -108,7 +109,7 @@ def _rule_function(rule: c.Rule) -> dict[str, str]:
     goes = rule.route or ", ".join(f"{t.provider}/{t.model}" for t in rule.targets)
     when = " ".join(rule.when.split())
     return {"function": rule.test.__name__, "comment": f"rule {rule.name} ({where}) -> {goes}: {when}",
-            "python": rule.test.__doc__ or "False"}  # fmt: skip
+            "python": compile_condition(rule.when).python}  # fmt: skip
 
 
 def _table_or_value(writer: LiteralWriter, value: object) -> str | None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from bifrostc.runtime import config
 from bifrostc.runtime.context import RequestContext
 from bifrostc.runtime.dialects.relay import estimate_tokens
+from bifrostc.runtime.router import TIERS
 from bifrostc.runtime.translate.common import ANTHROPIC_SERVER_TOOLS
 from bifrostc.runtime.types import ChatRequest
 
@@ -44,7 +45,6 @@ VARIABLES: dict[str, VarType] = {
     "messages": "int",
     "session_id": "string",
 }
-TIER_WORDS = ("opus", "sonnet", "haiku")  # the order Router.tier_of tries them
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +71,7 @@ class RuleVars:
 
 def tier_word(model: str) -> str:
     lowered = model.lower()
-    return next((t for t in TIER_WORDS if t in lowered), "")
+    return next((t for t in TIERS if t in lowered), "")  # in the order Router.tier_of tries them
 
 
 def rule_vars(
@@ -121,15 +121,14 @@ def _tool_names(chat: ChatRequest) -> tuple[str, ...]:
 
 
 def rules_for(gateway: config.Gateway, key: Any) -> tuple[config.Rule, ...]:
-    """The rules that apply to ``key``, in evaluation order (the compiler sorted each scope already)."""
+    """The rules that apply to ``key``, in evaluation order (``GATEWAY.rules`` is already in it: key, team,
+    customer, global, each by priority then file order; see compiler/plan_rules.build_rules)."""
     names = {
         "key": getattr(key, "key_name", None),
         "team": getattr(key, "team", None),
         "customer": getattr(key, "customer", None),
     }
-    order = ("key", "team", "customer", "global")
-    picked = [r for r in gateway.rules if r.scope == "global" or names.get(r.scope) == r.owner]
-    return tuple(sorted(picked, key=lambda r: order.index(r.scope)))  # stable: keeps priority/file order
+    return tuple(r for r in gateway.rules if r.scope == "global" or names.get(r.scope) == r.owner)
 
 
 def first_match(rules: tuple[config.Rule, ...], facts: RuleVars) -> config.Rule | None:
