@@ -166,7 +166,7 @@ def _hooks_factory(parts: Parts, environ: Mapping[str, str]) -> Callable[[config
         if parts.governor.gateway is not gateway:  # hot reload: new key tables, same counter store
             parts.governor = Governor(gateway, parts.governor.store, keyring=KeyRing(gateway, environ))
         hooks: Hooks = SignedInHooks(GovernanceHooks(parts.governor))  # /claude-code bearers map to their key
-        hooks = CacheHooks(hooks, parts.cache, gateway)
+        hooks = CacheHooks(hooks, parts.cache)
         return TelemetryHooks(hooks, parts.telemetry, gateway)
 
     return factory

@@ -91,6 +91,7 @@ class RequestContext:
     # Set by hooks for the answer (a budgeted key's anthropic-ratelimit-unified-* headers).
     answer_headers: dict[str, str] = field(default_factory=dict)
     rule: str | None = None  # the routing rule that picked the route (x-bifrostc-rule), if one matched
+    routed: str | None = None  # the route picked for the request (by a rule or by name), before any fallback
 
     def __post_init__(self) -> None:
         if not self.request_id:

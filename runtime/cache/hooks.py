@@ -1,7 +1,7 @@
 """Pipeline wiring: a Hooks wrapper that answers cache_lookup/cache_store with a ResponseCache.
 
 Everything else is delegated to the wrapped Hooks (governance, observability), so the app composes it as
-``CacheHooks(inner_hooks, ResponseCache.from_config(...), gateway)``. Entries are scoped per tenant: a key's
+``CacheHooks(inner_hooks, ResponseCache.from_config(...))``. Entries are scoped per tenant: a key's
 team when it has one (keys of one team share answers), else the key itself; a key with ``cache: false``
 neither reads nor writes the cache.
 """
@@ -10,11 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bifrostc.runtime import config
 from bifrostc.runtime.cache.response_cache import ResponseCache
 from bifrostc.runtime.context import Hooks, RequestContext, WrappedHooks
-from bifrostc.runtime.errors import NotFound
-from bifrostc.runtime.router import Router
 from bifrostc.runtime.types import ChatRequest, ChatResponse
 
 ANONYMOUS_SCOPE = "anonymous"
@@ -31,27 +28,25 @@ def cache_scope(key: Any) -> str | None:
 
 
 class CacheHooks(WrappedHooks):
-    def __init__(self, inner: Hooks, cache: ResponseCache, gateway: config.Gateway) -> None:
+    def __init__(self, inner: Hooks, cache: ResponseCache) -> None:
         super().__init__(inner)
         self.cache = cache
-        self._router = Router(gateway)  # the one resolver: tiers, aliases and names share entries
 
-    def route_name(self, requested_model: str) -> str:
-        """Canonical route for a public name, so aliases of one route share entries."""
-        try:
-            return self._router.resolve(requested_model).name
-        except NotFound:
-            return requested_model
+    @staticmethod
+    def route_name(ctx: RequestContext) -> str:
+        """The route the request was given (by the one resolver or a routing rule), so the names of one route
+        share entries and a rule that sends the same body elsewhere gets entries of its own."""
+        return ctx.routed or ctx.requested_model
 
     async def cache_lookup(self, ctx: RequestContext, request: ChatRequest) -> ChatResponse | None:
         scope = cache_scope(ctx.key)
         if scope is None or not self.cache.enabled:
             return await self.inner.cache_lookup(ctx, request)
-        return await self.cache.lookup(request, route=self.route_name(ctx.requested_model), scope=scope)
+        return await self.cache.lookup(request, route=self.route_name(ctx), scope=scope)
 
     async def cache_store(self, ctx: RequestContext, request: ChatRequest, response: ChatResponse) -> None:
         scope = cache_scope(ctx.key)
         if scope is None or not self.cache.enabled:
             await self.inner.cache_store(ctx, request, response)
             return
-        await self.cache.store(request, response, route=self.route_name(ctx.requested_model), scope=scope)
+        await self.cache.store(request, response, route=self.route_name(ctx), scope=scope)

@@ -95,8 +95,7 @@ async def handle_chat(request: Request, dialect: ClientDialect, endpoint: Endpoi
         ctx.stream = chat.stream
         ctx.session = dialect.session(call)
         route, rule = pick_route(rt.router, ctx, chat, call.body)
-        if rule is not None:
-            ctx.rule = rule.name
+        ctx.routed, ctx.rule = route.name, rule.name if rule is not None else None
         await rt.hooks.before_call(ctx, route)
         exchange = Exchange(rt, ctx, dialect, call, chat, request)
         cached = await rt.hooks.cache_lookup(ctx, chat)

@@ -1,4 +1,5 @@
-"""CacheHooks: scope from the key context, alias -> route, opt-out keys, delegation of the other hooks."""
+"""CacheHooks: scope from the key context, entries keyed on the route the request was given, opt-out keys,
+delegation of the other hooks."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from bifrostc.runtime.cache.hooks import CacheHooks, cache_scope
 from bifrostc.runtime.cache.memory import MemoryStore
 from bifrostc.runtime.context import Hooks, RequestContext
 from bifrostc.runtime.governance.keys import KeyContext
+from bifrostc.runtime.router import Router
 
 from .conftest import request, response
 
@@ -28,11 +30,12 @@ class RecordingHooks(Hooks):
 
 def make_hooks() -> tuple[CacheHooks, RecordingHooks]:
     inner = RecordingHooks()
-    return CacheHooks(inner, ResponseCache(MemoryStore(max_entries=10)), GATEWAY), inner
+    return CacheHooks(inner, ResponseCache(MemoryStore(max_entries=10))), inner
 
 
 def ctx(model: str, key: Any) -> RequestContext:
     context = RequestContext(dialect="anthropic", endpoint="messages", requested_model=model)
+    context.routed = Router(GATEWAY).resolve(model).name  # what handle_chat sets before the cache is asked
     context.key = key
     return context
 

@@ -168,3 +168,22 @@ def test_explain_gives_the_answer_the_gateway_gives(
     matched = [line.split(" ")[1] for line in out.splitlines() if ": MATCHED: " in line]
     assert matched == ([rule] if rule else [])
     assert f"mock/{upstream} " in out or f"mock/{upstream}\n" in out or f"mock/{upstream} (weight" in out, out
+
+
+async def test_the_cache_keys_on_the_route_a_rule_picked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The same body to `sonnet` with and without alice's x-tier: gold goes to two routes; the second must not be
+    # served the first one's cached answer.
+    monkeypatch.chdir(tmp_path)
+    spec = dict(SPEC, observability={"log_store": "sqlite", "sqlite_path": str(tmp_path / "gw.db")})
+    spec["cache"] = {"mode": "exact", "backend": "memory", "ttl_seconds": 600}
+    Path("gateway.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    assert main(["build", "gateway.yaml", "-o", "out"]) == 0
+    async with wired_server(load_gateway(Path("out"))) as wired:
+        client = wired.anthropic(ALICE)
+        fields: dict[str, Any] = {"model": "sonnet", "max_tokens": 64, "messages": _user("same question")}
+        gold = await client.messages.with_raw_response.create(**fields, extra_headers={"x-tier": "gold"})
+        plain = await client.messages.with_raw_response.create(**fields)
+        again = await client.messages.with_raw_response.create(**fields, extra_headers={"x-tier": "gold"})
+    assert gold.headers["x-bifrostc-model"] == "gold" and "x-bifrostc-cache" not in gold.headers
+    assert "x-bifrostc-cache" not in plain.headers and plain.headers["x-bifrostc-model"] == "echo"
+    assert again.headers["x-bifrostc-cache"] == "hit"  # the gold route's own entry
