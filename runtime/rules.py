@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from bifrostc.runtime import config
 from bifrostc.runtime.context import RequestContext
-from bifrostc.runtime.dialects.relay import estimate_tokens
+from bifrostc.runtime.dialects.relay import prompt_estimate
 from bifrostc.runtime.router import TIERS
 from bifrostc.runtime.translate.common import ANTHROPIC_SERVER_TOOLS
 from bifrostc.runtime.types import ChatRequest
@@ -101,9 +101,7 @@ def rule_vars(
         tier=tier_word(model),
         dialect=dialect,
         stream=chat.stream,
-        input_tokens=estimate_tokens(
-            {"system": body.get("system"), "messages": body.get("messages", body.get("input"))}
-        ),
+        input_tokens=prompt_estimate(body),
         max_tokens=chat.max_tokens or 0,
         thinking=thinking,
         thinking_budget=(chat.thinking.budget_tokens or 0) if thinking and chat.thinking else 0,

@@ -8,7 +8,7 @@ the upstream does not report it), the bill counts what was relayed and says it i
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -35,6 +35,13 @@ _USAGE_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_wr
 def estimate_tokens(value: object) -> int:
     """A rough token count of a JSON-able value (its serialised length / CHARS_PER_TOKEN), at least 1."""
     return max(1, len(orjson.dumps(value, default=str)) // CHARS_PER_TOKEN)
+
+
+def prompt_estimate(body: Mapping[str, Any]) -> int:
+    """The estimated input tokens of a request body (system, messages or a Responses input, tools): what
+    count_tokens answers without an upstream, and what routing rules read as ``input_tokens``."""
+    keys = ("system", "messages", "input", "tools")
+    return estimate_tokens({k: body.get(k) for k in keys if body.get(k) is not None})
 
 
 def merge_usage(total: Usage, part: Usage) -> None:

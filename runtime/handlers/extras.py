@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from bifrostc.runtime.context import RequestContext
 from bifrostc.runtime.dialects.base import model_in_body
-from bifrostc.runtime.dialects.relay import estimate_tokens
+from bifrostc.runtime.dialects.relay import prompt_estimate
 from bifrostc.runtime.dispatch import Attempt
 from bifrostc.runtime.errors import GatewayError, NotSupported, UpstreamError
 from bifrostc.runtime.handlers.chat import finish, read_json
@@ -22,10 +22,6 @@ log = logging.getLogger("bifrostc.count_tokens")
 
 if TYPE_CHECKING:
     from bifrostc.runtime.app import GatewayRuntime
-
-
-def prompt_estimate(body: dict[str, Any]) -> int:
-    return estimate_tokens({k: body.get(k) for k in ("system", "messages", "tools") if body.get(k) is not None})
 
 
 COUNT_SOURCE = "x-bifrostc-token-count-source"  # the provider type whose counting API answered, or "estimate"
