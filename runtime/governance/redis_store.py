@@ -203,7 +203,7 @@ class RedisCounterStore:
                 info = await self._redis.info("replication", target_nodes=node)
             else:
                 info = await self._redis.info("replication")
-        except (OSError, redis_exceptions.RedisError):
+        except (OSError, TimeoutError, redis_exceptions.RedisError):  # mid-failover: it cannot say
             return -1
         return int(info.get("connected_slaves", 0)) if isinstance(info, dict) else -1
 
