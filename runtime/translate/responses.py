@@ -1,8 +1,8 @@
-"""OpenAI Responses API dialect (client side only): requests, responses, streams and errors. Pure, no I/O.
+"""OpenAI Responses API dialect, client side: requests, responses, streams and errors. Pure, no I/O.
 
-No upstream adapter speaks this dialect, so there is no ``build_request``/``parse_response``/``StreamParser``:
-Responses clients are always served through the canonical types (never by passthrough). Stateless: requests
-that refer to stored state (``previous_response_id``, ``conversation``, ``item_reference``) are refused.
+The upstream side (canonical -> a Responses request, an upstream's response and events -> canonical) is
+``responses_upstream`` / ``responses_upstream_stream``, built on the same item readers and writers. Requests that
+refer to stored state (``previous_response_id``, ``conversation``, ``item_reference``) are refused here.
 """
 
 from __future__ import annotations
