@@ -350,7 +350,10 @@ def bedrock_invoke_stream(t: Tokens | None) -> list[bytes]:
 
 
 def for_path(family: Family, path: str) -> Family:
-    """Claude on Vertex (rawPredict) and on Bedrock InvokeModel answer in Anthropic's format."""
+    """Claude on Vertex (rawPredict) and on Bedrock InvokeModel answer in Anthropic's format; OpenAI's and Azure's
+    /responses in the Responses API's."""
+    if path.endswith("/responses"):
+        return FAMILIES["openai-responses"]
     if family.name == "vertex" and "/publishers/anthropic/" in path:
         return FAMILIES["anthropic"]
     if family.name == "bedrock" and path.rsplit("/", 1)[-1].startswith("invoke"):
