@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bifrostc.runtime.context import RequestContext
+from bifrostc.runtime.dialects import tokenizer
 from bifrostc.runtime.dialects.base import model_in_body
 from bifrostc.runtime.dialects.relay import prompt_estimate
 from bifrostc.runtime.dispatch import Attempt
@@ -24,7 +25,8 @@ if TYPE_CHECKING:
     from bifrostc.runtime.app import GatewayRuntime
 
 
-COUNT_SOURCE = "x-bifrostc-token-count-source"  # the provider type whose counting API answered, or "estimate"
+# The provider type whose counting API answered, or the estimate's tokenizer (estimate-cl100k, estimate-bytes).
+COUNT_SOURCE = "x-bifrostc-token-count-source"
 
 
 def _counted(body: dict[str, Any], source: str) -> Response:
@@ -58,7 +60,7 @@ async def count_tokens(request: Request) -> Response:
                 return _counted(result, provider.type)
             except UpstreamError as exc:  # an estimate beats an error for a token count
                 log.info("request %s: %s could not count tokens: %s", ctx.request_id, provider.name, exc.message)
-        return _counted({"input_tokens": prompt_estimate(body)}, "estimate")
+        return _counted({"input_tokens": prompt_estimate(body)}, tokenizer.source())
     except GatewayError as exc:
         return error_response("anthropic", exc)
 
