@@ -44,7 +44,8 @@ def test_a_file_that_is_not_tiktokens_falls_back_to_bytes(monkeypatch: pytest.Mo
     tokenizer.encoder.cache_clear()
     try:
         assert tokenizer.encoder() is None and tokenizer.source() == "estimate-bytes"
-        assert relay.prompt_estimate({"messages": [{"role": "user", "content": "x" * 400}]}) == 107  # the message as JSON (428 bytes) / 4
+        message = {"role": "user", "content": "x" * 400}
+        assert relay.prompt_estimate({"messages": [message]}) == 107  # the message as JSON (428 bytes) / 4
     finally:
         tokenizer.encoder.cache_clear()
 
