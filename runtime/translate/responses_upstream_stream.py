@@ -60,34 +60,46 @@ class StreamParser:
         self._started = False
         self._done = False
         self._calls = False
+        self._id = ""
+        self._model = ""
 
     def feed(self, data: dict[str, Any]) -> list[StreamEvent]:
+        """One event's canonical events. The message starts with the first output (or the end), not with
+        `response.created`: a response that fails before any output is an error first, which `transport.relay`
+        raises, so it is retried and falls back like an error status."""
         if self._done:
             return []
         kind = str(data.get("type", ""))
-        events: list[StreamEvent] = []
-        if not self._started and kind != "error":
+        response = _obj(data.get("response"))
+        if kind in ("response.created", "response.in_progress", "response.queued"):
+            self._id = str(response.get("id") or self._id)
+            self._model = str(response.get("model") or self._model)
+            return []
+        events = self._events(kind, data)
+        if events and not self._started and not isinstance(events[0], StreamError):
             self._started = True
-            response = _obj(data.get("response"))
-            rid = str(response.get("id") or new_message_id())
-            events.append(MessageStart(rid, str(response.get("model") or "")))
+            events.insert(0, MessageStart(self._id or new_message_id(), self._model))
+        return events
+
+    def _events(self, kind: str, data: dict[str, Any]) -> list[StreamEvent]:
         if kind == "response.output_item.added":
-            events.extend(self._added(data))
-        elif kind in _TEXT_DELTAS:
-            events.extend(self._delta(data, _TEXT_DELTAS[kind]))
-        elif kind == "response.reasoning_summary_part.added":
+            return self._added(data)
+        if kind in _TEXT_DELTAS:
+            return self._delta(data, _TEXT_DELTAS[kind])
+        if kind == "response.reasoning_summary_part.added":
             block = self._blocks.get(_int(data.get("output_index")))
             if block is not None:
                 block.parts += 1
                 if block.parts > 1 and block.sent:
-                    events.append(BlockDelta(block.index, "thinking", "\n\n"))
-        elif kind == "response.output_item.done":
-            events.extend(self._item_done(data))
-        elif kind in ("response.completed", "response.incomplete"):
-            events.extend(self._end(data.get("response")))
-        elif kind in ("response.failed", "error"):
-            events.append(self._error(data))
-        return events
+                    return [BlockDelta(block.index, "thinking", "\n\n")]
+            return []
+        if kind == "response.output_item.done":
+            return self._item_done(data)
+        if kind in ("response.completed", "response.incomplete"):
+            return self._end(data.get("response"))
+        if kind in ("response.failed", "error"):
+            return [self._error(data)]
+        return []
 
     def _added(self, data: dict[str, Any]) -> list[StreamEvent]:
         item = _obj(data.get("item"))

@@ -17,6 +17,7 @@ import typing
 from typing import Any
 
 import anthropic
+import httpx
 import openai
 import pytest
 from openai.types.responses import ResponseStreamEvent
@@ -261,3 +262,22 @@ async def test_a_response_failed_mid_stream_ends_the_clients_stream_with_an_erro
             with pytest.raises(openai.APIError, match="invalid content"):
                 async for _chunk in chunks:
                     pass
+
+
+async def test_a_response_that_fails_before_any_output_is_an_error_status_so_it_falls_back(live_server):
+    upstream = fake.FakeResponses(weather_model, fail_after=0)  # response.created, then response.failed
+    async with live_server(upstream.app()) as up:
+        gw = gateway(
+            [_provider(f"{up}/v1"), config.Provider(name="spare", type="mock", base_url="")],
+            {
+                "m": [("up", "gpt-5-pro")],
+                "spare": [("spare", "mock-model")],
+            },
+            fallbacks={"m": ("spare",)},
+        )
+        async with live_server(create_app(gw, environ={"UP_KEY": "sk-up"})) as url, httpx.AsyncClient() as http:
+            body = {"model": "m", "max_tokens": 64, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+            reply = await http.post(f"{url}/anthropic/v1/messages", json=body, headers={"x-api-key": "k"})
+    assert reply.status_code == 200 and reply.headers.get("x-bifrostc-fallback")  # the spare route answered
+    assert "event: error" not in reply.text and "message_stop" in reply.text
+    assert len(upstream.seen) == 1

@@ -104,7 +104,11 @@ def responses_message(t: Tokens | None) -> dict[str, Any]:
 
 
 def responses_stream(t: Tokens | None) -> list[bytes]:
-    return responses_fake.stream([responses_fake.message("msg_1", "hi")], _responses_usage(t) if t else None)
+    """The head (response.created, in_progress, the first output_item.added) in one write, as the API flushes
+    it: `reset_after` then breaks the stream after its first output, as for the other families (the gateway
+    starts the canonical message at the first output, so a failure before it is retried)."""
+    frames = responses_fake.stream([responses_fake.message("msg_1", "hi")], _responses_usage(t) if t else None)
+    return [b"".join(frames[:3]), *frames[3:]]
 
 
 # --- Anthropic Messages -------------------------------------------------------------------------------------
