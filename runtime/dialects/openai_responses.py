@@ -2,8 +2,9 @@
 
 Served through the canonical types, or relayed unchanged (passthrough) to an OpenAI-family adapter that calls the
 upstream model on the Responses API too (`api: responses`, or a Responses-only model family), when the body needs
-no state of the gateway's: `store: false` and no `previous_response_id`, `conversation` or `item_reference` (those
-go through the canonical path, where the gateway's own handling of them applies)."""
+nothing of the gateway's: `store: false`, no `previous_response_id`, `conversation` or `item_reference` (those go
+through the canonical path, where the gateway's own handling of them applies) and no reasoning item the gateway
+wrapped (`stateless`)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ from bifrostc.runtime.dialects.base import upstream_api as api_of
 from bifrostc.runtime.dialects.relay import RelayReader, SSERelayReader, Tally, merge_usage
 from bifrostc.runtime.errors import GatewayError
 from bifrostc.runtime.translate import responses, responses_upstream
+from bifrostc.runtime.translate.responses_request import REDACTED_MARK, SIGNATURE_MARK
 from bifrostc.runtime.translate.responses_response import usage_from_responses
 from bifrostc.runtime.translate.sse import ServerSentEvent
 from bifrostc.runtime.types import ChatRequest, ChatResponse
 
 _STATEFUL = ("previous_response_id", "conversation")
+MARKS = (SIGNATURE_MARK, REDACTED_MARK)
 
 
 class OpenAIResponses(BodyDialect):
@@ -51,13 +54,18 @@ class OpenAIResponses(BodyDialect):
 
 
 def stateless(body: dict[str, Any]) -> bool:
-    """The body holds the whole conversation and asks nothing to be stored."""
+    """The body holds the whole conversation, asks nothing to be stored, and carries no reasoning the gateway
+    wrapped (`bfc.` markers: another family's signature, or OpenAI's own inside one, which the canonical path
+    unwraps or drops; relayed, the API would refuse it as unverifiable)."""
     if body.get("store") is not False or any(body.get(name) is not None for name in _STATEFUL):
         return False
     items = body.get("input")
-    return not isinstance(items, list) or not any(
-        isinstance(item, dict) and item.get("type") == "item_reference" for item in items
-    )
+    return not isinstance(items, list) or not any(isinstance(item, dict) and _needs_us(item) for item in items)
+
+
+def _needs_us(item: dict[str, Any]) -> bool:
+    encrypted = item.get("encrypted_content")
+    return item.get("type") == "item_reference" or (isinstance(encrypted, str) and encrypted.startswith(MARKS))
 
 
 _OUTPUT_DELTAS = frozenset(

@@ -281,3 +281,25 @@ async def test_a_response_that_fails_before_any_output_is_an_error_status_so_it_
     assert reply.status_code == 200 and reply.headers.get("x-bifrostc-fallback")  # the spare route answered
     assert "event: error" not in reply.text and "message_stop" in reply.text
     assert len(upstream.seen) == 1
+
+
+async def test_reasoning_the_gateway_wrapped_is_unwrapped_not_relayed(live_server):
+    """A Codex session that began on another route replays the gateway's reasoning items (`bfc.sig.` + the
+    signature): relayed, OpenAI would refuse them; translated, Claude's is dropped and OpenAI's unwrapped."""
+    upstream = fake.FakeResponses(weather_model)
+    async with live_server(upstream.app()) as up, live_server(_app(_provider(f"{up}/v1"), "gpt-5-codex")) as gw:
+        client = openai.AsyncOpenAI(base_url=f"{gw}/v1", api_key="k", max_retries=0)
+        history: Any = [
+            {"role": "user", "content": "Weather?"},
+            {"type": "reasoning", "summary": [], "encrypted_content": "bfc.sig.EqQBClaudeSigned"},
+            {"type": "reasoning", "summary": [], "encrypted_content": "bfc.sig.bfc:openai:" + fake.encrypted("t0")},
+            {"type": "function_call", "call_id": "call_paris", "name": "get_weather", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "call_paris", "output": "sunny"},
+            {"type": "function_call", "call_id": "call_rome", "name": "get_weather", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "call_rome", "output": "sunny"},
+        ]
+        tools: Any = [{"type": "function", **WEATHER["function"]}]
+        reply = await client.responses.create(model="m", input=history, tools=tools, store=False)
+    assert reply.output_text == FINAL and not upstream.refused
+    sent = [i for i in upstream.seen[0]["input"] if i["type"] == "reasoning"]
+    assert sent == [{"type": "reasoning", "summary": [], "encrypted_content": fake.encrypted("t0")}]
