@@ -72,3 +72,11 @@ def test_the_schema_offers_the_api_option() -> None:
     schema = json.loads((Path(__file__).parents[2] / "schema" / "gateway.schema.json").read_text())
     api = schema["$defs"]["OpenAIOptions"]["properties"]["api"]
     assert api["additionalProperties"]["enum"] == ["chat", "responses"]
+
+
+def test_explain_says_which_targets_are_called_on_the_responses_api() -> None:
+    from bifrostc.runtime.providers.notes import target_notes
+
+    gateway = build_gateway(GatewaySpec.model_validate(SPEC))
+    assert any("Responses API" in note for note in target_notes(gateway.providers["oai"], "o3-pro"))
+    assert not any("Responses API" in note for note in target_notes(gateway.providers["oai"], "gpt-4o"))
