@@ -127,6 +127,9 @@ RESPONSES_ONLY = re.compile(
 )
 
 
+RESPONSES_MIN_OUTPUT = 16  # the API refuses a smaller max_output_tokens ("Expected a value >= 16")
+
+
 def upstream_api(provider: config.Provider, model: str) -> str:
     """The API a model is called on: "responses" or "chat" (options `api`, else the Responses-only families on
     the types that serve the Responses API)."""
@@ -139,7 +142,7 @@ def upstream_api(provider: config.Provider, model: str) -> str:
 
 def fit_responses(body: dict[str, Any], provider: config.Provider, model: str) -> dict[str, Any]:
     """A Responses body fitted like a Chat Completions one: reasoning only where the model takes it, no sampling
-    parameters a reasoning model refuses, the output budget clamped."""
+    parameters a reasoning model refuses, the output budget clamped (and raised to the API's floor of 16)."""
     if "reasoning" in body and not accepts_reasoning_effort(provider, model):
         del body["reasoning"]
     for name in refused_for_model(provider, model) & body.keys():
@@ -148,4 +151,6 @@ def fit_responses(body: dict[str, Any], provider: config.Provider, model: str) -
     requested = body.get("max_output_tokens")
     if limit is not None and isinstance(requested, int) and requested > limit:
         body["max_output_tokens"] = limit
+    elif isinstance(requested, int) and 0 < requested < RESPONSES_MIN_OUTPUT:  # a probe's max_tokens: 1
+        body["max_output_tokens"] = RESPONSES_MIN_OUTPUT
     return body

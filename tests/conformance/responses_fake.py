@@ -14,7 +14,8 @@ function-calling guides) and the errors the API is seen to answer:
   parameter has moved to 'input'."), `max_tokens`/`max_completion_tokens` (400 unsupported_parameter);
 - a function tool in the Chat Completions shape (`function: {...}`): 400 "Missing required parameter:
   'tools[i].name'.";
-- the sampling parameters on a reasoning model, as on Chat Completions: 400 unsupported_parameter.
+- the sampling parameters on a reasoning model, as on Chat Completions: 400 unsupported_parameter;
+- `max_output_tokens` below 16: 400 integer_below_min_value.
 Every event the fake sends validates against the official SDK's types (test_responses_egress.py).
 """
 
@@ -62,6 +63,10 @@ def _field_refusal(body: dict[str, Any]) -> Refusal:
         if name in body:
             message = f"Unsupported parameter: '{name}'. In the Responses API, use 'max_output_tokens'."
             return 400, _error(message, name, "unsupported_parameter")
+    budget = body.get("max_output_tokens")
+    if isinstance(budget, int) and budget < 16:
+        message = f"Invalid 'max_output_tokens': integer below minimum value. Expected a value >= 16, but got {budget}"
+        return 400, _error(message + " instead.", "max_output_tokens", "integer_below_min_value")
     if _REASONING_MODEL.match(str(body.get("model", "")).rsplit("/", 1)[-1]):
         for name in _SAMPLING:
             if name in body and body[name] != 1:

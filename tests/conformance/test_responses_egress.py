@@ -94,6 +94,7 @@ def test_the_fake_refuses_what_the_api_refuses() -> None:
     assert fake.refusal({**base, "input": [forged]})[1]["error"]["code"] == "invalid_encrypted_content"  # type: ignore[index]
     assert fake.refusal({**base, "input": [{"type": "mystery"}]})[1]["error"]["param"] == "input[0].type"  # type: ignore[index]
     assert fake.refusal({**base, "messages": []})[0] == 400  # type: ignore[index]
+    assert fake.refusal({**base, "max_output_tokens": 1})[1]["error"]["code"] == "integer_below_min_value"  # type: ignore[index]
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["nonstream", "stream"])
@@ -215,9 +216,10 @@ async def test_azure_deployments_are_called_on_the_resources_responses_endpoint(
         provider = _provider(up, "azure", deployments={"o3-pro": "my-o3-pro"})
         async with live_server(_app(provider, "o3-pro")) as gw:
             client = openai.AsyncOpenAI(base_url=f"{gw}/v1", api_key="k", max_retries=0)
-            reply = await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+            hello: Any = [{"role": "user", "content": "hi"}]
+            reply = await client.chat.completions.create(model="m", messages=hello, max_tokens=1)  # a probe's
     assert reply.choices[0].message.content == "hello"
-    assert upstream.seen[0]["model"] == "my-o3-pro"
+    assert upstream.seen[0]["model"] == "my-o3-pro" and upstream.seen[0]["max_output_tokens"] == 16
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["nonstream", "stream"])
