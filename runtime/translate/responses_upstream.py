@@ -187,10 +187,23 @@ def build_request(req: ChatRequest, *, model: str) -> dict[str, Any]:
         body["reasoning"] = {"effort": effort, "summary": "auto"}
     if req.user:
         body["user"] = openai_user(req.user)
+    text_format = _text_format(req.extra.get("response_format"))
+    if text_format is not None:
+        body["text"] = {"format": text_format}
     extras = wire_extras(req.extra, "responses", _PASSTHROUGH)
     body.update({k: v for k, v in extras.items() if k in _PASSTHROUGH})  # never store, previous_response_id...
     body["stream"] = req.stream
     return body
+
+
+def _text_format(response_format: Any) -> dict[str, Any] | None:
+    """A Chat Completions client's `response_format` as the Responses `text.format` (the schema's fields flat)."""
+    if not isinstance(response_format, dict) or response_format.get("type") not in ("json_object", "json_schema"):
+        return None
+    if response_format["type"] == "json_object":
+        return {"type": "json_object"}
+    schema = response_format.get("json_schema")
+    return {"type": "json_schema", **schema} if isinstance(schema, dict) else None
 
 
 def tool_name_map(req: ChatRequest) -> dict[str, str]:

@@ -305,3 +305,17 @@ async def test_reasoning_the_gateway_wrapped_is_unwrapped_not_relayed(live_serve
     assert reply.output_text == FINAL and not upstream.refused
     sent = [i for i in upstream.seen[0]["input"] if i["type"] == "reasoning"]
     assert sent == [{"type": "reasoning", "summary": [], "encrypted_content": fake.encrypted("t0")}]
+
+
+async def test_structured_outputs_of_a_chat_client_become_the_text_format(live_server):
+    upstream = fake.FakeResponses(lambda body: [fake.message("msg_1", '{"city": "Paris"}')])
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    async with live_server(upstream.app()) as up, live_server(_app(_provider(f"{up}/v1"), "gpt-5-pro")) as gw:
+        client = openai.AsyncOpenAI(base_url=f"{gw}/v1", api_key="k", max_retries=0)
+        fmt: Any = {"type": "json_schema", "json_schema": {"name": "city", "schema": schema, "strict": True}}
+        hello: Any = [{"role": "user", "content": "Which city?"}]
+        reply = await client.chat.completions.create(model="m", messages=hello, response_format=fmt)
+    assert json.loads(reply.choices[0].message.content or "") == {"city": "Paris"}
+    assert upstream.seen[0]["text"] == {
+        "format": {"type": "json_schema", "name": "city", "schema": schema, "strict": True}
+    }
