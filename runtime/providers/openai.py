@@ -48,7 +48,7 @@ class OpenAIAdapter(HttpAdapter):
         return None
 
     def api(self, model: str) -> str:
-        """ "responses" when ``model`` is served by the Responses API (options `api`, Responses-only families)."""
+        """The API ``model`` is called on: responses (options `api`, the Responses-only families) or chat."""
         return upstream_api(self.provider, model)
 
     def responses_url(self, model: str) -> str:
