@@ -80,3 +80,27 @@ def test_explain_says_which_targets_are_called_on_the_responses_api() -> None:
     gateway = build_gateway(GatewaySpec.model_validate(SPEC))
     assert any("Responses API" in note for note in target_notes(gateway.providers["oai"], "o3-pro"))
     assert not any("Responses API" in note for note in target_notes(gateway.providers["oai"], "gpt-4o"))
+
+
+def test_a_route_target_may_say_the_api_and_it_joins_the_providers_table(tmp_path: Path) -> None:
+    spec = json.loads(json.dumps(SPEC))
+    spec["models"]["mini"] = {"targets": [{"provider": "oai", "model": "gpt-5-mini", "api": "responses"}]}
+    gateway = build_gateway(GatewaySpec.model_validate(spec))
+    options = gateway.providers["oai"].options
+    assert isinstance(options, config.OpenAIOptions)
+    assert list(options.api) == sorted(options.api) and options.api["gpt-5-mini"] == "responses"
+    assert upstream_api(gateway.providers["oai"], "gpt-5-mini") == "responses"
+
+
+def test_validate_refuses_a_target_api_that_contradicts_or_has_no_openai_provider(tmp_path: Path) -> None:
+    spec = json.loads(json.dumps(SPEC))
+    spec["providers"]["claude"] = {"type": "anthropic", "api_key_env": "OAI_KEY"}
+    spec["models"]["thinker"] = {"targets": [{"provider": "oai", "model": "gpt-5.1", "api": "chat"}]}
+    spec["models"]["sonnet"] = {"targets": [{"provider": "claude", "model": "claude-sonnet-4-5", "api": "chat"}]}
+    path = tmp_path / "gateway.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    argv = [sys.executable, "-m", "bifrostc.compiler.cli", "validate", str(path)]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=60, env={"OAI_KEY": "x", "PATH": ""})
+    assert result.returncode != 0
+    assert "models.thinker.targets[0].api: oai/gpt-5.1 is given both APIs (chat, responses)" in result.stderr
+    assert "models.sonnet.targets[0].api: api: applies to OpenAI-family providers" in result.stderr
