@@ -27,6 +27,7 @@ from bifrostc.runtime.app import create_app
 from tests.runtime.rt_fakes import gateway
 
 from . import responses_fake as fake
+from .gateway import BillingHooks
 
 WEATHER = {
     "type": "function",
@@ -62,9 +63,9 @@ def _provider(base: str, type_: str = "openai", **options: Any) -> config.Provid
     )
 
 
-def _app(provider: config.Provider, model: str) -> Any:
+def _app(provider: config.Provider, model: str, hooks: Any = None) -> Any:
     gw = gateway([provider], {"m": [("up", model)]})
-    return create_app(gw, environ={"UP_KEY": "sk-up"})
+    return create_app(gw, environ={"UP_KEY": "sk-up"}, hooks=hooks)
 
 
 def _event_types() -> dict[str, Any]:
@@ -224,8 +225,11 @@ async def test_azure_deployments_are_called_on_the_resources_responses_endpoint(
 
 @pytest.mark.parametrize("stream", [False, True], ids=["nonstream", "stream"])
 async def test_a_stateless_responses_body_is_relayed_and_a_stateful_one_translated(live_server, stream):
-    upstream = fake.FakeResponses(weather_model)
-    async with live_server(upstream.app()) as up, live_server(_app(_provider(f"{up}/v1"), "gpt-5-codex")) as gw:
+    upstream, billing = fake.FakeResponses(weather_model), BillingHooks()
+    async with (
+        live_server(upstream.app()) as up,
+        live_server(_app(_provider(f"{up}/v1"), "gpt-5-codex", billing)) as gw,
+    ):
         client = openai.AsyncOpenAI(base_url=f"{gw}/v1", api_key="k", max_retries=0)
         tools: Any = [{"type": "function", **WEATHER["function"], "strict": False}]
         body: dict[str, Any] = {"model": "m", "input": "Weather?", "tools": tools, "store": False}
@@ -239,6 +243,9 @@ async def test_a_stateless_responses_body_is_relayed_and_a_stateful_one_translat
         assert upstream.seen[-1] == {**body, "model": "gpt-5-codex", **({"stream": True} if stream else {})}
         assert relayed.model == ("gpt-5-codex" if stream else "m")  # a whole body is relabelled, a stream relayed
         assert relayed.output[0].type == "reasoning" and relayed.output[0].encrypted_content == fake.encrypted("turn-1")
+        billed = billing.billed[-1]  # the relayed answer's own usage: cached and reasoning tokens too
+        assert billed is not None and (billed.input_tokens, billed.cache_read_tokens) == (32, 8)
+        assert (billed.output_tokens, billed.reasoning_tokens) == (12, 5)
         stored = await client.responses.create(model="m", input="Weather?", tools=tools)  # store defaults to true
     assert upstream.seen[-1]["store"] is False and "text" not in upstream.seen[-1]
     assert [item.type for item in stored.output] == ["reasoning", "function_call", "function_call"]
