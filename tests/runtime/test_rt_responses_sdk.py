@@ -200,13 +200,17 @@ async def test_upstream_errors_raise_the_matching_sdk_exception(status, error):
     assert set(body["error"]) == {"message", "type", "param", "code"}
 
 
-async def test_previous_response_id_is_refused_as_a_bad_request():
+async def test_an_unknown_previous_response_id_is_openais_400():
     up = Upstream()
     _, client = build(up)
     with pytest.raises(openai.BadRequestError) as info:
         await client.responses.create(model="gpt", input="hi", previous_response_id="resp_123")
-    assert "stateless" in info.value.message and "previous_response_id" in info.value.message
-    assert info.value.body["type"] == "invalid_request_error"
+    assert info.value.body == {
+        "message": "Previous response with id 'resp_123' not found.",
+        "type": "invalid_request_error",
+        "param": "previous_response_id",
+        "code": "previous_response_not_found",
+    }
     assert up.requests == []
 
 
