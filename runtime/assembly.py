@@ -86,9 +86,9 @@ class Parts:
 
     governor: Governor
     cache: ResponseCache
-    responses: ResponseStore | None = None  # stored Responses (runtime/responses_store); None: off
     telemetry: Telemetry
     mcp: McpGateway | None
+    responses: ResponseStore | None = None  # stored Responses (runtime/responses_store); None: off
     app: Starlette | None = None
     health_sources: list[HealthSource] = field(default_factory=list)  # what /health and /health/ready check
 

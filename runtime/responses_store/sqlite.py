@@ -8,6 +8,7 @@ exceeds `max_bytes`; an item is found only while its response is there and unexp
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -56,6 +57,7 @@ class SqliteResponseStore:
     def __init__(self, path: str, *, ttl_seconds: int, max_bytes: int) -> None:
         self._db = SqliteDb(path, schema=_SCHEMA)
         self.ttl_seconds, self.max_bytes = ttl_seconds, max_bytes
+        self.clock: Callable[[], float] = time.time  # wall clock, like Redis TTLs
 
     def _drop(self, owner: str, resp_id: str, size: int) -> None:
         conn = self._db.conn
@@ -91,16 +93,16 @@ class SqliteResponseStore:
                     break
 
     async def put(self, owner: str, stored: Stored) -> None:
-        now = time.time()
+        now = self.clock()
         await self._db.run(lambda: self._put(owner, stored, now))
 
     async def get(self, owner: str, resp_id: str) -> Stored | None:
-        now = time.time()
+        now = self.clock()
         row = await self._db.run(lambda: self._db.conn.execute(_GET, (owner, resp_id, now)).fetchone(), write=False)
         return None if row is None else Stored.loads(resp_id, row[0])
 
     async def item(self, owner: str, item_id: str) -> dict[str, Any] | None:
-        now = time.time()
+        now = self.clock()
         row = await self._db.run(lambda: self._db.conn.execute(_ITEM, (owner, item_id, now)).fetchone(), write=False)
         if row is None:
             return None
@@ -108,7 +110,7 @@ class SqliteResponseStore:
         return item
 
     async def delete(self, owner: str, resp_id: str) -> bool:
-        now = time.time()
+        now = self.clock()
 
         def delete() -> bool:
             row = self._db.conn.execute(_LIVE_SIZE, (owner, resp_id, now)).fetchone()
