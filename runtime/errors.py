@@ -74,7 +74,7 @@ class NotFound(GatewayError):
     status = 404
     anthropic_type = "not_found_error"
     openai_type = "invalid_request_error"
-    openai_code = "model_not_found"
+    openai_code: str | None = "model_not_found"
 
 
 class StoredNotFound(NotFound):
