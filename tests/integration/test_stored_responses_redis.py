@@ -52,3 +52,33 @@ async def test_two_replicas_share_stored_responses(tmp_path: Path) -> None:
                 await on_a.responses.create(model="gpt-4o", input="again", previous_response_id=first.id)
         keys: Any = redis.Redis.from_url(server.url).keys("{bifrostc:responses}:r:*")
         assert len(keys) == 2  # second and third are left; first was deleted
+
+
+async def test_redis_bounds_stored_responses_by_ttl_and_bytes(tmp_path: Path) -> None:
+    with own_redis(tmp_path) as server:
+        env = {**ENV, "GW_REDIS_URL": server.url}
+        bounds = {"ttl_seconds": 60, "max_bytes": 8192}
+        gateway = compile_gateway(
+            tmp_path,
+            spec(str(tmp_path / "gw.db"), state="redis", redis_url_env="GW_REDIS_URL", responses_store=bounds),
+            env,
+        )
+        upstream = WeatherUpstream()
+        async with wired_server(gateway, env, transport=upstream.transport()) as gw:
+            client = gw.openai(ENV["ALICE_KEY"])
+            ids = [
+                (await client.responses.create(model="gpt-4o", input=f"turn {i} " + "x" * 600)).id for i in range(12)
+            ]
+            kept = []
+            for resp_id in ids:
+                try:
+                    kept.append((await client.responses.retrieve(resp_id)).id)
+                except openai.NotFoundError:
+                    kept.append(None)
+        first_kept = next(i for i, k in enumerate(kept) if k)
+        assert first_kept > 0 and all(k is None for k in kept[:first_kept]) and all(kept[first_kept:])
+        plain = redis.Redis.from_url(server.url)
+        total = int(plain.get("{bifrostc:responses}:total") or 0)
+        assert 0 < total <= 8192
+        ttls = [plain.ttl(key) for key in plain.keys("{bifrostc:responses}:r:*")]
+        assert ttls and all(0 < ttl <= 60 for ttl in ttls)  # Redis expires them itself
