@@ -214,6 +214,29 @@ async def test_an_unknown_previous_response_id_is_openais_400():
     assert up.requests == []
 
 
+async def test_previous_response_id_reaches_a_chat_completions_upstream_as_the_whole_history():
+    """The upstream answers every turn with the same completion id: each stored turn still gets its own id."""
+    up = Upstream()
+    up.add("oai.test", json_reply(openai_completion("first answer")), sse_reply(openai_text_stream("second answer")))
+    up.add("oai.test", json_reply(openai_completion("third answer")))
+    _, client = build(up)
+    first = await client.responses.create(model="gpt", input="one")
+    async with client.responses.stream(model="gpt", input="two", previous_response_id=first.id) as stream:
+        second = await stream.get_final_response()
+    third = await client.responses.create(model="gpt", input="three", previous_response_id=second.id)
+    assert len({first.id, second.id, third.id}) == 3
+    assert (await client.responses.retrieve(second.id)).output_text == second.output_text
+    sent = up.bodies("oai.test")[2]["messages"]
+    assert [(m["role"], m["content"]) for m in sent] == [
+        ("user", "one"),
+        ("assistant", "first answer"),
+        ("user", "two"),
+        ("assistant", second.output_text),
+        ("user", "three"),
+    ]
+    assert third.output_text == "third answer"
+
+
 async def test_mid_stream_upstream_failure_surfaces_as_error_and_failed_response():
     def broken(_request: httpx.Request) -> httpx.Response:
         async def body():
