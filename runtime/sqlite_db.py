@@ -1,11 +1,11 @@
-"""One SQLite connection for the embedded stores (governance counters, sign-in state, stored responses).
+"""One SQLite connection for the embedded stores (governance counters, sign-in state, stored responses, the log).
 
 The connection is shared across worker threads and serialised by a lock (sqlite3 is not re-entrant); calls run in
 a worker thread so a busy file never blocks the event loop. A file database runs in WAL mode, so readers never
 block the writer, and every write is a ``BEGIN IMMEDIATE`` transaction: it takes the write lock before reading,
 so a check-then-write is atomic against other tasks of this process and against another process (a worker, a
-replica on the same disk) sharing the file. The request log (``observability/store_sqlite.py``) opens its
-connection lazily and keeps its own, for its health check and spool.
+replica on the same disk) sharing the file. The request log (``observability/store_sqlite.py``) opens one
+lazily, with a shorter busy timeout (a locked file makes it spool), and batches its writes in its own transactions.
 """
 
 from __future__ import annotations
@@ -32,11 +32,14 @@ def sibling_path(db_path: str | None, name: str) -> str:
 class SqliteDb:
     """``conn`` for statements inside ``transaction``/``run`` bodies; ``schema`` is run once (executescript)."""
 
-    def __init__(self, path: str = MEMORY, *, schema: str = "", synchronous_normal: bool = True) -> None:
+    def __init__(
+        self, path: str = MEMORY, *, schema: str = "", synchronous_normal: bool = True, busy_timeout_s: float = 30.0
+    ) -> None:
+        """`busy_timeout_s`: how long a statement waits for another connection's lock before it fails."""
         if path != MEMORY:
             pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
+        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_s)
         self.lock = threading.Lock()
         with self.lock:
             if path != MEMORY:
