@@ -272,3 +272,7 @@ async def test_cached_answers_replay_in_the_responses_dialect():
         final = await stream.get_final_response()
     assert final.output_text == "from cache" and final.output[1].call_id == "call_1"
     assert up.requests == []
+    # A cache hit is a stored turn like any other: its own id, retrievable, and the cached object untouched.
+    assert response.id != final.id and cached.id == "msg_cached"
+    assert (await client.responses.retrieve(response.id)).output_text == "from cache"
+    assert (await client.responses.retrieve(final.id)).output[1].call_id == "call_1"
