@@ -1,7 +1,10 @@
 """What the built-in ``mock`` provider says: a tiny, deterministic assistant for the offline quickstart.
 
-It reads the last user turn the way a model would see it, without the ``<system-reminder>`` blocks Claude Code
-adds, and answers a greeting, a question about itself, or one of two tool demonstrations: "list the files"
+A plain request (no system prompt, no tools: curl, an SDK call, most tests) gets its last user text back, so the
+gateway's plumbing is easy to see; ``call tool NAME with {json}`` yields a tool call and a tool result is quoted
+back ("Tool result received: ..."). An agent's request (Claude Code, Codex: a system prompt or tools) gets the
+assistant. It reads the last user turn the way a model would see it, without the ``<system-reminder>`` blocks
+Claude Code adds, and answers a greeting, a question about itself, or one of two tool demonstrations: "list the files"
 (a ``Bash`` ``ls``, else ``Glob``/``LS``, whichever tool the request offers) and "create a file NAME with TEXT"
 (``Write``, else ``Bash``). The turn after carries the tool's result, and the answer is made from it. An explicit
 ``call tool NAME with {json}`` calls any offered tool (the tests drive agent loops with it). Anything else gets a
@@ -65,13 +68,16 @@ def reply(request: ChatRequest) -> Reply:
     last = next((m for m in reversed(request.messages) if m.role == "user"), None)
     parts = last.content if last is not None else []
     results = [p for p in parts if isinstance(p, ToolResultPart)]
+    agent = bool(request.tools or request.system)
     if results:
-        return Reply(text=_from_results(request, results))
+        return Reply(text=_from_results(request, results) if agent else _quoted(results))
     text = visible_text(parts)
     offered = {tool.name for tool in request.tools}
     explicit = TOOL_PHRASE.search(text)
     if explicit and (not request.tools or explicit.group(1) in offered):
         return Reply(call=(explicit.group(1), explicit.group(2) or "{}"))
+    if not agent:
+        return Reply(text=text or "Hello from the bifrostc mock provider.")
     if GREETING.search(text) and len(text) < 60:
         return Reply(text=f"Hi! I'm the bifrostc mock model, answering offline through your gateway. {HINT}")
     if ABOUT.search(text):
@@ -125,6 +131,12 @@ def _create_file(request: ChatRequest, text: str, offered: set[str]) -> Reply:
         command = f"printf '%s\\n' {shlex.quote(content)} > {shlex.quote(name)}"
         return Reply(call=("Bash", _args(command=command, description=f"Create {name}")))
     return Reply(text=f"I would create {name} with a tool, but this request offers none I can use (Write, Bash).")
+
+
+def _quoted(results: list[ToolResultPart]) -> str:
+    return "Tool result received: " + " | ".join(
+        "".join(p.text for p in r.content if isinstance(p, TextPart)) for r in results
+    )
 
 
 def _calls_by_id(request: ChatRequest) -> dict[str, ToolCallPart]:

@@ -73,7 +73,7 @@ async def test_upstream_500_is_retried_then_falls_back_and_is_logged_once(
     raw = await served.anthropic(KEY).messages.with_raw_response.create(
         model="main", max_tokens=16, messages=user("fallback please")
     )
-    assert '"fallback please"' in (await raw.parse()).content[0].text  # the mock fallback repeats it
+    assert (await raw.parse()).content[0].text == "fallback please"
     assert raw.headers["x-bifrostc-fallback"] == "echo" and raw.headers["x-bifrostc-attempts"] == "3"
     flaky_calls = upstreams.sent_to("flaky.test")
     assert len(flaky_calls) == 2  # the first try and max_retries=1

@@ -34,7 +34,7 @@ async def test_anthropic_sdk_echo_keeps_requested_model(claude):
     msg = await claude.messages.create(
         model="claude-sonnet-9", max_tokens=50, messages=[{"role": "user", "content": "hello there"}]
     )
-    assert msg.content[0].text.startswith("Hi! I'm the bifrostc mock model")  # the mock greets back
+    assert msg.content[0].text == "hello there"
     assert msg.model == "claude-sonnet-9"
 
 
@@ -53,13 +53,13 @@ async def test_anthropic_sdk_stream_and_tool_call(claude):
 
 async def test_openai_sdk_chat_and_stream(gpt):
     done = await gpt.chat.completions.create(model="quick", messages=[{"role": "user", "content": "ping"}])
-    assert '"ping"' in done.choices[0].message.content  # the mock repeats what it does not understand
+    assert done.choices[0].message.content == "ping"
     assert done.model == "quick"
     stream = await gpt.chat.completions.create(
         model="quick", messages=[{"role": "user", "content": "one two three"}], stream=True
     )
     text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
-    assert '"one two three"' in text
+    assert text == "one two three"
 
 
 async def test_models_and_health(app):

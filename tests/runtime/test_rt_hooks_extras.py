@@ -68,12 +68,12 @@ async def test_hooks_run_in_order_and_can_reject():
         streamed = await client.post("/v1/chat/completions", json={"model": "m", "messages": USER, "stream": True})
     assert ok.status_code == 200
     assert [c[0] for c in hooks.calls[:4]] == ["before", "after", "store", "log"]
-    assert hooks.calls[1] == ("after", ("key-ctx", "mock", ok.json()["usage"]["output_tokens"]))
+    assert hooks.calls[1] == ("after", ("key-ctx", "mock", 1))
     assert denied.status_code == 401 and denied.json()["error"]["type"] == "authentication_error"
     assert ("log", 401) in hooks.calls
     assert cached.json()["choices"][0]["message"]["content"] == "from cache"
     assert cached.headers["x-bifrostc-cache"] == "hit"
-    assert streamed.status_code == 200 and ("store", ok.json()["content"][0]["text"]) in hooks.calls
+    assert streamed.status_code == 200 and ("store", "hi") in hooks.calls
 
 
 async def test_count_tokens_forwards_to_anthropic_upstream():
