@@ -87,7 +87,7 @@ def rotate(text: str, name: str, digest: str) -> str:
 def revoke(text: str, name: str) -> str:
     keys = _keys(text)
     item = _find(keys, name)
-    assert keys.key is not None and keys.seq is not None
+    assert keys.key is not None and isinstance(keys.seq, yaml.SequenceNode)  # _find found an entry in it
     if len(keys.items) == 1:  # an empty `virtual_keys:` would be null: leave an empty list
         end = _line_end(text, _last_index(keys.seq)) if not keys.seq.flow_style else keys.seq.end_mark.index
         return text[: keys.key.end_mark.index] + ": []" + ("\n" if not keys.seq.flow_style else "") + text[end:]
