@@ -1,10 +1,11 @@
 """OpenAI Responses at /v1/responses and /openai/v1/responses (Codex).
 
-Served through the canonical types, or relayed unchanged (passthrough) to an OpenAI-family adapter that calls the
-upstream model on the Responses API too (`api: responses`, or a Responses-only model family), when the body needs
-nothing of the gateway's: `store: false`, no `previous_response_id`, `conversation` or `item_reference` (those go
-through the canonical path, where the gateway's own handling of them applies) and no reasoning item the gateway
-wrapped (`stateless`)."""
+Stateful: `handle_chat` resolves `previous_response_id` and `item_reference` from `runtime/responses_store`
+before `parse`, and keeps a `store: true` answer there. Served through the canonical types, or relayed unchanged
+(passthrough) to an OpenAI-family adapter that calls the upstream model on the Responses API too (`api:
+responses`, or a Responses-only model family), when the body needs nothing of the gateway's: `store: false`, no
+`previous_response_id` (the resolved body keeps it), `conversation` or `item_reference`, and no reasoning item the
+gateway wrapped (`stateless`)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ class OpenAIResponses(BodyDialect):
     endpoints: tuple[Endpoint, ...] = (Endpoint("/v1/responses"), Endpoint("/openai/v1/responses"))
     error_prefixes: tuple[str, ...] = ()  # /v1 errors render in OpenAI's shape, which this dialect shares
     keepalive: bytes = b": ping\n\n"  # an SSE comment: the Responses stream has no ping event
+    stateful: bool = True  # stored responses: see runtime/responses_store
 
     def parse(self, call: Inbound) -> ChatRequest:
         return responses.parse_request(call.body)

@@ -1,8 +1,9 @@
 """OpenAI Responses API dialect, client side: requests, responses, streams and errors. Pure, no I/O.
 
 The upstream side (canonical -> a Responses request, an upstream's response and events -> canonical) is
-``responses_upstream`` / ``responses_upstream_stream``, built on the same item readers and writers. Requests that
-refer to stored state (``previous_response_id``, ``conversation``, ``item_reference``) are refused here.
+``responses_upstream`` / ``responses_upstream_stream``, built on the same item readers and writers. Stored state
+(``previous_response_id``, ``item_reference`` items) is resolved before ``parse_request`` by
+``runtime/responses_store``; an ``item_reference`` still in the input, and ``conversation``, are refused.
 """
 
 from __future__ import annotations
@@ -19,4 +20,6 @@ __all__ = ["StreamEncoder", "build_response", "error_body", "parse_request", "us
 
 def error_body(exc: GatewayError) -> dict[str, Any]:
     """Errors use OpenAI's shape, as on every /v1 endpoint."""
-    return {"error": {"message": exc.message, "type": exc.openai_type, "param": None, "code": exc.openai_code}}
+    return {
+        "error": {"message": exc.message, "type": exc.openai_type, "param": exc.openai_param, "code": exc.openai_code}
+    }
