@@ -27,6 +27,7 @@ from bifrostc.runtime.http import UpstreamReply
 from bifrostc.runtime.rules import pick_route
 from bifrostc.runtime.translate import replay
 from bifrostc.runtime.translate.common import ANTHROPIC_BETAS, check_nesting
+from bifrostc.runtime.transport import credentials
 from bifrostc.runtime.transport.passthrough import raw_event_stream, raw_stream, upstream_bytes
 from bifrostc.runtime.types import ChatRequest, ChatResponse, Usage
 
@@ -86,6 +87,8 @@ async def handle_chat(request: Request, dialect: ClientDialect, endpoint: Endpoi
     try:
         # The key is checked on the headers alone, before a byte of the body is read (a 401, not a 400 for bad
         # JSON; and unauthenticated uploads cost no memory).
+        if rt.credential_salt is not None:  # a provider takes the client's own credential (auth: passthrough)
+            ctx.credential = credentials.from_client(request.headers, dialect.name, rt.credential_salt)
         ctx.key = await rt.hooks.authenticate(request.headers, ctx)
         call = Inbound(await read_json(request), request.path_params, endpoint, request.query_params, request.headers)
         ctx.requested_model = dialect.requested_model(call)

@@ -44,7 +44,11 @@ _SECRET_KEYS = frozenset(
 
 # Values that look like credentials wherever they appear in free text.
 _SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\bBearer\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE), "Bearer " + REDACTED),
+    # A token has a digit or is long; "Bearer token" in an upstream's own words (Anthropic's 401) is not one.
+    (
+        re.compile(r"\bBearer\s+(?:(?=[A-Za-z0-9._~+/=-]*[0-9])[A-Za-z0-9._~+/=-]{6,}|[A-Za-z0-9._~+/=-]{20,})", re.I),
+        "Bearer " + REDACTED,
+    ),
     (re.compile(r"\bsk-[A-Za-z0-9_-]{6,}"), "sk-" + REDACTED),
     (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), REDACTED),
     (re.compile(r"\bAIza[0-9A-Za-z_-]{30,}"), REDACTED),
