@@ -9,6 +9,7 @@ to and count, so a cached answer served to the wrong person shows. The OpenAI fa
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,7 @@ from starlette.routing import Route
 from tests.runtime.rt_fakes import anthropic_message, anthropic_text_stream, openai_completion, openai_text_stream
 
 OAUTH_BETA = "oauth-2025-04-20"
+BUSY = "busy"  # the person whose seat answers 529 overloaded
 
 
 @dataclass
@@ -34,8 +36,11 @@ def anthropic_401(message: str) -> Response:
     return JSONResponse(body, status_code=401, headers={"x-should-retry": "false"})
 
 
-def subscription_anthropic(seats: dict[str, str], seen: Seen) -> Starlette:
-    """``seats``: OAuth access token -> person."""
+Answer = Callable[[dict[str, Any], str], Response | None]  # (body, person) -> a scripted answer, or None
+
+
+def subscription_anthropic(seats: dict[str, str], seen: Seen, answer: Answer | None = None) -> Starlette:
+    """``seats``: OAuth access token -> person; ``answer`` scripts replies (default: a text naming the person)."""
     counter = itertools.count(1)
 
     def who(request: Request) -> str | Response:
@@ -55,6 +60,12 @@ def subscription_anthropic(seats: dict[str, str], seen: Seen) -> Starlette:
         person = who(request)
         if isinstance(person, Response):
             return person
+        if person == BUSY:  # Anthropic's documented overload: the gateway's reason to fall back
+            error = {"type": "overloaded_error", "message": "Overloaded"}
+            return JSONResponse({"type": "error", "error": error}, status_code=529)
+        scripted = answer(body, person) if answer is not None else None
+        if scripted is not None:
+            return scripted
         text = f"answer {next(counter)} for {person}"
         if body.get("stream"):
             return Response(anthropic_text_stream(text, model=body["model"]), media_type="text/event-stream")
@@ -73,14 +84,16 @@ def subscription_anthropic(seats: dict[str, str], seen: Seen) -> Starlette:
     )
 
 
-def keyed_openai(key: str, seen: Seen) -> Starlette:
-    """OpenAI's Chat Completions, taking only ``Authorization: Bearer <key>`` (else its documented 401)."""
+def keyed_openai(key: str, seen: Seen, *others: str) -> Starlette:
+    """OpenAI's Chat Completions, taking only ``Authorization: Bearer <key>`` (or one of ``others``; else its
+    documented 401)."""
+    accepted = {f"Bearer {k}" for k in (key, *others)}
 
     async def chat(request: Request) -> Response:
         seen.headers.append(dict(request.headers))
         body = orjson.loads(await request.body())
         seen.bodies.append(body)
-        if request.headers.get("authorization") != f"Bearer {key}":
+        if request.headers.get("authorization") not in accepted:
             error = {
                 "message": "Incorrect API key provided.",
                 "type": "invalid_request_error",

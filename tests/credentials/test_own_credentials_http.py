@@ -19,14 +19,16 @@ import anthropic
 import openai
 import pytest
 
-from tests.credentials.fakes import OAUTH_BETA, Seen, everything_seen, keyed_openai, subscription_anthropic
+from tests.credentials.fakes import BUSY, OAUTH_BETA, Seen, everything_seen, keyed_openai, subscription_anthropic
 from tests.integration.wired import DOLLAR_PER_TOKEN, WAIT_S, Wired, budget_row, compile_gateway, wired_server
 
 ALICE, BOB = "sk-ant-oat01-alice-token-0123456789", "sk-ant-oat01-bob-token-9876543210"
 TEAM_KEY = "sk-bfc-team-0123456789abcdef"
 TEAM_OPENAI = "sk-team-openai-0123456789"
+ALICE_OPENAI = "sk-proj-alice-own-openai-key-0123"
 ENV = {"TEAM_KEY": TEAM_KEY, "TEAM_OPENAI_KEY": TEAM_OPENAI, "ADMIN_KEY": "admin-0123456789abcdef"}
-SEATS = {ALICE: "alice", BOB: "bob"}
+CAROL = "sk-ant-oat01-carol-token-5555555555"
+SEATS = {ALICE: "alice", BOB: "bob", CAROL: BUSY}
 
 
 def spec(db: Path, anthropic_url: str, openai_url: str, **overrides: Any) -> dict[str, Any]:
@@ -49,7 +51,12 @@ def spec(db: Path, anthropic_url: str, openai_url: str, **overrides: Any) -> dic
             "quick": {"target": "team-openai/gpt-5-mini", "pricing": dict(DOLLAR_PER_TOKEN)},
             "theirs": {"target": "their-openai/gpt-5"},
         },
-        "claude_code": {"sonnet": "claude-seat", "haiku": "quick", "key_env": "TEAM_KEY", "credentials": "subscription"},
+        "claude_code": {
+            "sonnet": "claude-seat",
+            "haiku": "quick",
+            "key_env": "TEAM_KEY",
+            "credentials": "subscription",
+        },
         "virtual_keys": [{"name": "team", "key_env": "TEAM_KEY", "budget": {"max_usd": 10_000_000}}],
         "cache": {"mode": "exact"},
         "observability": {"log_store": "sqlite", "sqlite_path": str(db), "log_bodies": True},
@@ -62,7 +69,7 @@ async def team_gateway(live_server: Any, tmp_path: Path, **overrides: Any) -> As
     seen_anthropic, seen_openai = Seen(), Seen()
     async with (
         live_server(subscription_anthropic(SEATS, seen_anthropic)) as anthropic_url,
-        live_server(keyed_openai(TEAM_OPENAI, seen_openai)) as openai_url,
+        live_server(keyed_openai(TEAM_OPENAI, seen_openai, ALICE_OPENAI)) as openai_url,
     ):
         gateway = compile_gateway(tmp_path, spec(tmp_path / "log.db", anthropic_url, openai_url, **overrides), ENV)
         async with wired_server(gateway, ENV) as wired:
@@ -161,21 +168,33 @@ async def test_each_credential_goes_only_where_it_belongs(live_server: Any, tmp_
         haiku = await alice.messages.create(model="haiku", **ask("a title, please"))
         person_openai = openai.AsyncOpenAI(
             base_url=f"{wired.url}/v1",
-            api_key="sk-proj-alice-own-openai-key",
+            api_key=ALICE_OPENAI,
             default_headers={"x-bifrostc-key": TEAM_KEY},
             max_retries=0,
         )
         _CLIENTS.append(person_openai)
         chat = await person_openai.chat.completions.create(model="quick", messages=[{"role": "user", "content": "x"}])
+        own = await person_openai.chat.completions.create(model="theirs", messages=[{"role": "user", "content": "y"}])
         with pytest.raises(anthropic.AuthenticationError) as refused:
             await alice.messages.create(model="theirs", **ask("to the wrong family"))
     assert "for alice" in sonnet.content[0].text  # type: ignore[union-attr]
     assert haiku.content[0].text == "quick answer" == chat.choices[0].message.content  # type: ignore[union-attr]
+    assert own.choices[0].message.content == "quick answer"  # her own OpenAI key, on the passthrough provider
     assert "never sent to another family" in str(refused.value)
     assert [h["authorization"] for h in seen_anthropic.headers] == [f"Bearer {ALICE}"]
-    assert [h["authorization"] for h in seen_openai.headers] == [f"Bearer {TEAM_OPENAI}"] * 2
-    assert TEAM_OPENAI not in everything_seen(seen_anthropic)
-    assert ALICE not in everything_seen(seen_openai) and "alice-own-openai" not in everything_seen(seen_openai)
+    openai_auth = [h["authorization"] for h in seen_openai.headers]
+    assert openai_auth == [f"Bearer {TEAM_OPENAI}", f"Bearer {TEAM_OPENAI}", f"Bearer {ALICE_OPENAI}"]
+    assert TEAM_OPENAI not in everything_seen(seen_anthropic) and ALICE_OPENAI not in everything_seen(seen_anthropic)
+    assert ALICE not in everything_seen(seen_openai)
+
+
+async def test_a_fallback_to_another_family_uses_that_providers_own_key(live_server: Any, tmp_path: Path) -> None:
+    async with team_gateway(live_server, tmp_path) as (wired, seen_anthropic, seen_openai):
+        reply = await seat_client(wired, CAROL).messages.with_raw_response.create(model="sonnet", **ask("hi"))
+    assert reply.headers["x-bifrostc-fallback"] == "quick" and (await reply.parse()).content[0].text == "quick answer"  # type: ignore[union-attr]
+    assert {h["authorization"] for h in seen_anthropic.headers} == {f"Bearer {CAROL}"}
+    assert [h["authorization"] for h in seen_openai.headers] == [f"Bearer {TEAM_OPENAI}"]
+    assert CAROL not in everything_seen(seen_openai)
 
 
 async def test_a_refused_token_is_the_clients_own_401_and_trips_no_breaker(live_server: Any, tmp_path: Path) -> None:
