@@ -24,6 +24,10 @@ def check_credentials(spec: GatewaySpec, resolver: Resolver) -> list[Diagnostic]
         elif provider.auth == "passthrough" and (provider.keys or provider.api_key_env):
             hint = "use auth: passthrough_or_configured to fall back on them when the client sends no credential"
             found.append(warning(path, "keys are never used with auth: passthrough", hint))
+    claude = spec.claude_code
+    if claude.credentials != "gateway" and spec.server.require_key and not claude.key_env:
+        hint = "name the env var holding the virtual key in claude_code.key_env: env.sh sends it in x-bifrostc-key"
+        found.append(warning(("claude_code", "credentials"), "keys are required but Claude Code is given none", hint))
     for name, model in spec.models.items():
         families = _passthrough_families(spec, model)
         if not families:
@@ -33,9 +37,9 @@ def check_credentials(spec: GatewaySpec, resolver: Resolver) -> list[Diagnostic]
                 target = spec.models.get(resolver.resolve(ref) or "")
                 if target is None:
                     continue
-                for provider, family in _strict_passthrough(spec, target):
+                for served_by, family in _strict_passthrough(spec, target):
                     if family not in families:
-                        found.append(_cross_family(("models", name, field, index), ref, provider, family, families))
+                        found.append(_cross_family(("models", name, field, index), ref, served_by, family, families))
     return found
 
 

@@ -67,6 +67,8 @@ class GovernanceHooks(Hooks):
         await self.authorize(ctx, route)
         if ctx.key is not None:
             max_cost = self.governor.max_cost(ctx.key, route, ctx.chat, ctx.headers.get("content-length"))
+            if credentials.billed_to_client_only(self.governor.gateway, self.router.chain(route), ctx.credential):
+                max_cost = 0.0  # the client's own account pays and the spec does not count it: nothing to hold
             ctx.extras["reservation"] = await self.governor.admit(ctx.key, max_cost)
             ctx.answer_headers.update(await self.governor.usage_headers(ctx.key))
 

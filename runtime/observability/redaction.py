@@ -44,9 +44,9 @@ _SECRET_KEYS = frozenset(
 
 # Values that look like credentials wherever they appear in free text.
 _SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    # A token has a digit or is long; "Bearer token" in an upstream's own words (Anthropic's 401) is not one.
+    # "Bearer token" in an upstream's own words (Anthropic's 401 "Invalid bearer token") names no secret.
     (
-        re.compile(r"\bBearer\s+(?:(?=[A-Za-z0-9._~+/=-]*[0-9])[A-Za-z0-9._~+/=-]{6,}|[A-Za-z0-9._~+/=-]{20,})", re.I),
+        re.compile(r"\bBearer\s+(?!(?:token|tokens|auth|authentication)(?![\w~+/=-]|\.\w))[A-Za-z0-9._~+/=-]+", re.I),
         "Bearer " + REDACTED,
     ),
     (re.compile(r"\bsk-[A-Za-z0-9_-]{6,}"), "sk-" + REDACTED),

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -136,6 +136,19 @@ def current(provider: str) -> Mapping[str, str] | None:
     """The forwarded credential of the attempt in flight, when it is this provider's."""
     forwarded = FORWARDED.get()
     return forwarded[1] if forwarded is not None and forwarded[0] == provider else None
+
+
+def billed_to_client_only(
+    gateway: config.Gateway, routes: Iterable[config.Route], credential: Credential | None
+) -> bool:
+    """Whether every target of these routes would serve on the client's own credential, spend not counted
+    (so a budget admission has nothing to hold for the request)."""
+    for route in routes:
+        for target in route.targets:
+            provider = gateway.providers.get(target.provider)
+            if provider is None or provider.count_client_spend or for_provider(provider, credential) is None:
+                return False
+    return credential is not None
 
 
 @contextlib.contextmanager

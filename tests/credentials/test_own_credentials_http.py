@@ -50,6 +50,7 @@ def spec(db: Path, anthropic_url: str, openai_url: str, **overrides: Any) -> dic
             },
             "quick": {"target": "team-openai/gpt-5-mini", "pricing": dict(DOLLAR_PER_TOKEN)},
             "theirs": {"target": "their-openai/gpt-5"},
+            "claude-seat-only": {"target": "seat/claude-sonnet-4-5", "pricing": dict(DOLLAR_PER_TOKEN)},
         },
         "claude_code": {
             "sonnet": "claude-seat",
@@ -276,3 +277,16 @@ async def test_nothing_of_either_token_is_logged_stored_measured_or_built(
     for token in (ALICE, BOB, "sk-ant-oat01-refused-token-55555"):
         for where, text in texts.items():
             assert token not in text and token[-12:] not in text, (token, where)
+
+
+async def test_a_small_budget_does_not_stop_work_on_the_persons_own_seat(live_server: Any, tmp_path: Path) -> None:
+    """Admission holds nothing for a request only the client's own account pays for; the team's key is held."""
+    keys = [{"name": "team", "key_env": "TEAM_KEY", "budget": {"max_usd": 1}}]
+    async with team_gateway(live_server, tmp_path, virtual_keys=keys) as (wired, seen_anthropic, _):
+        alice = seat_client(wired, ALICE)
+        reply = await alice.messages.create(model="claude-seat-only", **ask("on my seat"))
+        with pytest.raises(anthropic.RateLimitError) as refused:
+            await alice.messages.create(model="haiku", **ask("on the team's key"))
+    assert "for alice" in reply.content[0].text  # type: ignore[union-attr]
+    assert "budget of key 'team'" in str(refused.value)
+    assert len(seen_anthropic.headers) == 1
