@@ -87,8 +87,7 @@ async def handle_chat(request: Request, dialect: ClientDialect, endpoint: Endpoi
     try:
         # The key is checked on the headers alone, before a byte of the body is read (a 401, not a 400 for bad
         # JSON; and unauthenticated uploads cost no memory).
-        if rt.credential_salt is not None:  # a provider takes the client's own credential (auth: passthrough)
-            ctx.credential = credentials.from_client(request.headers, dialect.name, rt.credential_salt)
+        ctx.credential = credentials.of_request(rt.credential_salt, request.headers, dialect.name)  # auth: passthrough
         ctx.key = await rt.hooks.authenticate(request.headers, ctx)
         call = Inbound(await read_json(request), request.path_params, endpoint, request.query_params, request.headers)
         ctx.requested_model = dialect.requested_model(call)

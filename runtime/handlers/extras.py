@@ -38,8 +38,7 @@ async def count_tokens(request: Request) -> Response:
     rt: GatewayRuntime = request.app.state.runtime
     ctx = RequestContext(dialect="anthropic", endpoint="count_tokens", headers=request.headers)
     try:
-        if rt.credential_salt is not None:
-            ctx.credential = credentials.from_client(request.headers, "anthropic", rt.credential_salt)
+        ctx.credential = credentials.of_request(rt.credential_salt, request.headers, "anthropic")
         ctx.key = await rt.hooks.authenticate(request.headers, ctx)  # before the body is read (see handle_chat)
         body = await read_json(request)
         ctx.requested_model = model_in_body(body)
@@ -81,6 +80,7 @@ async def embeddings(request: Request) -> Response:
     rt: GatewayRuntime = request.app.state.runtime
     ctx = RequestContext(dialect="openai", endpoint="embeddings", headers=request.headers)
     try:
+        ctx.credential = credentials.of_request(rt.credential_salt, request.headers, "openai")
         ctx.key = await rt.hooks.authenticate(request.headers, ctx)  # before the body is read (see handle_chat)
         body = await read_json(request)
         ctx.requested_model = model_in_body(body)

@@ -75,6 +75,11 @@ def gateway_key(headers: Mapping[str, str]) -> str | None:
     return None
 
 
+def of_request(salt: str | None, headers: Mapping[str, str], dialect: str) -> Credential | None:
+    """The credential a client request carries, when the gateway passes any through (``salt`` is set then)."""
+    return None if salt is None else from_client(headers, dialect, salt)
+
+
 def _bare(value: str) -> str:
     scheme, _, token = value.strip().partition(" ")
     return token.strip() if scheme.lower() == "bearer" else value.strip()
