@@ -110,3 +110,28 @@ def keyed_openai(key: str, seen: Seen, *others: str) -> Starlette:
 def everything_seen(*seen: Seen) -> str:
     """Every header and body the fakes received, as one text to search."""
     return "\n".join(orjson.dumps([s.headers, s.bodies]).decode() for s in seen)
+
+
+def keyed_gemini(keys: set[str], seen: Seen) -> Starlette:
+    """The Gemini API's generateContent, taking only ``x-goog-api-key`` values in ``keys`` (else its 400
+    API_KEY_INVALID, as Google answers a bad key)."""
+
+    async def generate(request: Request) -> Response:
+        seen.headers.append(dict(request.headers))
+        seen.bodies.append(orjson.loads(await request.body()))
+        if request.headers.get("x-goog-api-key") not in keys:
+            error = {
+                "code": 400,
+                "message": "API key not valid. Please pass a valid API key.",
+                "status": "INVALID_ARGUMENT",
+            }
+            return JSONResponse({"error": error}, status_code=400)
+        reply = {
+            "candidates": [
+                {"content": {"role": "model", "parts": [{"text": "gemini answer"}]}, "finishReason": "STOP"}
+            ],
+            "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 2, "totalTokenCount": 5},
+        }
+        return JSONResponse(reply)
+
+    return Starlette(routes=[Route("/v1beta/models/{model}:generateContent", generate, methods=["POST"])])

@@ -19,7 +19,15 @@ import anthropic
 import openai
 import pytest
 
-from tests.credentials.fakes import BUSY, OAUTH_BETA, Seen, everything_seen, keyed_openai, subscription_anthropic
+from tests.credentials.fakes import (
+    BUSY,
+    OAUTH_BETA,
+    Seen,
+    everything_seen,
+    keyed_gemini,
+    keyed_openai,
+    subscription_anthropic,
+)
 from tests.integration.wired import DOLLAR_PER_TOKEN, WAIT_S, Wired, budget_row, compile_gateway, wired_server
 
 ALICE, BOB = "sk-ant-oat01-alice-token-0123456789", "sk-ant-oat01-bob-token-9876543210"
@@ -34,6 +42,7 @@ SEATS = {ALICE: "alice", BOB: "bob", CAROL: BUSY}
 def spec(db: Path, anthropic_url: str, openai_url: str, **overrides: Any) -> dict[str, Any]:
     seat: dict[str, Any] = {"type": "anthropic", "base_url": anthropic_url, "auth": "passthrough"}
     seat.update(overrides.pop("seat", {}))
+    extra_providers, extra_models = overrides.pop("extra_providers", {}), overrides.pop("extra_models", {})
     return {
         "version": 1,
         "server": {"require_key": overrides.pop("require_key", True), "admin_key_env": "ADMIN_KEY"},
@@ -41,6 +50,7 @@ def spec(db: Path, anthropic_url: str, openai_url: str, **overrides: Any) -> dic
             "seat": seat,
             "team-openai": {"type": "openai", "base_url": f"{openai_url}/v1", "api_key_env": "TEAM_OPENAI_KEY"},
             "their-openai": {"type": "openai", "base_url": f"{openai_url}/v1", "auth": "passthrough"},
+            **extra_providers,
         },
         "models": {
             "claude-seat": {
@@ -51,6 +61,7 @@ def spec(db: Path, anthropic_url: str, openai_url: str, **overrides: Any) -> dic
             "quick": {"target": "team-openai/gpt-5-mini", "pricing": dict(DOLLAR_PER_TOKEN)},
             "theirs": {"target": "their-openai/gpt-5"},
             "claude-seat-only": {"target": "seat/claude-sonnet-4-5", "pricing": dict(DOLLAR_PER_TOKEN)},
+            **extra_models,
         },
         "claude_code": {
             "sonnet": "claude-seat",
@@ -290,3 +301,57 @@ async def test_a_small_budget_does_not_stop_work_on_the_persons_own_seat(live_se
     assert "for alice" in reply.content[0].text  # type: ignore[union-attr]
     assert "budget of key 'team'" in str(refused.value)
     assert len(seen_anthropic.headers) == 1
+
+
+async def test_a_routing_rule_never_carries_a_credential_to_another_family(live_server: Any, tmp_path: Path) -> None:
+    rules = [
+        {"name": "to-theirs", "when": 'headers["x-route"] == "theirs"', "route": "theirs"},
+        {"name": "to-team", "when": 'headers["x-route"] == "team"', "route": "quick"},
+    ]
+    async with team_gateway(live_server, tmp_path, rules=rules) as (wired, seen_anthropic, seen_openai):
+        alice = seat_client(wired, ALICE)
+        with pytest.raises(anthropic.AuthenticationError) as refused:
+            await alice.messages.create(model="sonnet", extra_headers={"x-route": "theirs"}, **ask("x"))
+        team = await alice.messages.with_raw_response.create(
+            model="sonnet", extra_headers={"x-route": "team"}, **ask("y")
+        )
+    assert "never sent to another family" in str(refused.value)
+    assert team.headers["x-bifrostc-rule"] == "to-team" and (await team.parse()).content[0].text == "quick answer"  # type: ignore[union-attr]
+    assert [h["authorization"] for h in seen_openai.headers] == [f"Bearer {TEAM_OPENAI}"]
+    assert seen_anthropic.headers == [] and ALICE not in everything_seen(seen_openai)
+
+
+async def test_a_gemini_clients_own_key_goes_to_gemini_only(live_server: Any, tmp_path: Path) -> None:
+    from google import genai
+    from google.genai import types
+
+    seen_gemini = Seen()
+    own = "AIzaSy-alice-own-gemini-key-000000000000"
+    async with live_server(keyed_gemini({own}, seen_gemini)) as gemini_url:
+        providers = {"their-gemini": {"type": "gemini", "base_url": f"{gemini_url}/v1beta", "auth": "passthrough"}}
+        models = {"flash": {"target": "their-gemini/gemini-2.5-flash"}}
+        async with team_gateway(live_server, tmp_path, extra_providers=providers, extra_models=models) as (
+            wired,
+            seen_anthropic,
+            seen_openai,
+        ):
+            options = types.HttpOptions(
+                base_url=f"{wired.url}/genai",
+                headers={"x-bifrostc-key": TEAM_KEY},
+                retry_options=types.HttpRetryOptions(attempts=1),
+            )
+            client = genai.Client(api_key=own, http_options=options)
+            reply = await client.aio.models.generate_content(model="flash", contents="hi")
+            [row] = await wired.logs(1)
+    assert reply.text == "gemini answer"
+    assert [h["x-goog-api-key"] for h in seen_gemini.headers] == [own]
+    assert TEAM_KEY not in everything_seen(seen_gemini) and seen_anthropic.headers == seen_openai.headers == []
+    assert row["billed_to"] == "client" and row["virtual_key"] == "team"
+
+
+async def test_the_model_lists_take_the_gateway_key_beside_the_seat_token(live_server: Any, tmp_path: Path) -> None:
+    async with team_gateway(live_server, tmp_path) as (wired, seen, _):
+        listed = [m.id async for m in seat_client(wired, ALICE).models.list()]
+        refused = await wired.http.get(f"{wired.url}/anthropic/v1/models", headers={"authorization": f"Bearer {ALICE}"})
+    assert "sonnet" in listed or "claude-seat" in listed
+    assert refused.status_code == 401 and seen.headers == []
