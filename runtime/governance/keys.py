@@ -30,11 +30,11 @@ from bifrostc.runtime.errors import AuthenticationFailed, ModelNotAllowed, Permi
 from bifrostc.runtime.governance.pricing import FREE_PROVIDER_TYPES, find_price
 from bifrostc.runtime.mcp.naming import pattern_covers_server  # no SDK import: naming.py is plain Python
 from bifrostc.runtime.router import Router
-from bifrostc.runtime.transport.credentials import gateway_key
+from bifrostc.runtime.transport.credentials import GATEWAY_KEY_PREFIX, gateway_key
 
 log = logging.getLogger(__name__)
 
-VIRTUAL_KEY_PREFIX = "sk-bfc-"
+VIRTUAL_KEY_PREFIX = GATEWAY_KEY_PREFIX  # "sk-bfc-": declared beside the rule that never forwards one
 
 ScopeKind = Literal["key", "team", "customer"]
 

@@ -24,7 +24,7 @@ from bifrostc.runtime.providers import registry
 
 # Where a caller puts its gateway (virtual) key when its Authorization / x-api-key hold its own credential.
 GATEWAY_KEY_HEADERS = ("x-bifrostc-key", "x-litellm-api-key")  # the second: what LiteLLM's BYOK docs use
-GATEWAY_KEY_PREFIX = "sk-bfc-"  # governance.keys.VIRTUAL_KEY_PREFIX: a value of ours is never forwarded
+GATEWAY_KEY_PREFIX = "sk-bfc-"  # every virtual key's prefix (governance.keys.VIRTUAL_KEY_PREFIX): never forwarded
 SALT_ENV = "BIFROSTC_CREDENTIAL_SALT"
 DEFAULT_SALT = "bifrostc-credential-label"
 LABEL_PREFIX = "client:"
@@ -60,9 +60,6 @@ class Credential:
     family: str
     headers: tuple[tuple[str, str], ...]  # lower-case name, value exactly as the client sent it
     label: str  # "client:<12 hex>": sha256 of salt + values; stable, not reversible
-
-    def values(self) -> tuple[str, ...]:
-        return tuple(value for _, value in self.headers)
 
 
 def gateway_key(headers: Mapping[str, str]) -> str | None:
