@@ -355,3 +355,14 @@ async def test_the_model_lists_take_the_gateway_key_beside_the_seat_token(live_s
         refused = await wired.http.get(f"{wired.url}/anthropic/v1/models", headers={"authorization": f"Bearer {ALICE}"})
     assert "sonnet" in listed or "claude-seat" in listed
     assert refused.status_code == 401 and seen.headers == []
+
+
+async def test_the_litellm_header_form_is_accepted_for_the_gateway_key(live_server: Any, tmp_path: Path) -> None:
+    async with team_gateway(live_server, tmp_path) as (wired, seen, _):
+        client = seat_client(wired, ALICE, gateway_key=None).with_options(
+            default_headers={"anthropic-beta": OAUTH_BETA, "x-litellm-api-key": f"Bearer {TEAM_KEY}"}
+        )
+        reply = await client.messages.create(model="sonnet", **ask("hi"))
+        [row] = await wired.logs(1)
+    assert "for alice" in reply.content[0].text and row["virtual_key"] == "team"  # type: ignore[union-attr]
+    assert "x-litellm-api-key" not in seen.headers[0] and seen.headers[0]["authorization"] == f"Bearer {ALICE}"
