@@ -17,8 +17,10 @@ from typing import Any
 
 import anthropic
 import openai
+import orjson
 import pytest
 
+from bifrostc.runtime.observability.tracing import genai_attributes
 from tests.credentials.fakes import (
     BUSY,
     OAUTH_BETA,
@@ -274,6 +276,7 @@ async def test_nothing_of_either_token_is_logged_stored_measured_or_built(
         admin = {"authorization": f"Bearer {ENV['ADMIN_KEY']}"}
         metrics = (await wired.http.get(f"{wired.url}/metrics", headers=admin)).text
         api = [(await wired.http.get(f"{wired.url}{path}", headers=admin)).text for path in ("/api/logs", "/api/spend")]
+        spans = orjson.dumps([genai_attributes(record) for record in wired.waiter.records]).decode()
     out = tmp_path / "out"
     built = subprocess.run(
         [sys.executable, "-m", "bifrostc.compiler.cli", "build", str(tmp_path / "gateway.yaml"), "-o", str(out)],
@@ -284,6 +287,7 @@ async def test_nothing_of_either_token_is_logged_stored_measured_or_built(
     assert built.returncode == 0, built.stderr
     stored = (tmp_path / "log.db").read_bytes() + b"".join(p.read_bytes() for p in out.iterdir() if p.is_file())
     texts = {"logs": caplog.text, "metrics": metrics, "api": "".join(api), "stored": stored.decode("utf-8", "replace")}
+    texts["trace attributes"] = spans
     assert "bifrostc_requests_total" in metrics and len(caplog.records) > 0
     for token in (ALICE, BOB, "sk-ant-oat01-refused-token-55555"):
         for where, text in texts.items():
