@@ -167,6 +167,7 @@ class Rule:
     scope: str = "global"
     owner: str = ""
     priority: int = 0
+    reads: tuple[str, ...] = ()  # the live-capacity variables (budget_used, tokens_used, request) ``test`` reads
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ The first match wins; no match leaves today's resolution (names, aliases, tiers)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -44,7 +44,15 @@ VARIABLES: dict[str, VarType] = {
     "tools": "list",  # tool names, so "web_search" in tools works
     "messages": "int",
     "session_id": "string",
+    # Live capacity, 0-100 (the fullest scope of the key's chain; 0 without a limit), read from the counters the
+    # budgets and rate limits use, so every replica sharing Redis reads the same value. Read only for a key whose
+    # rules name them (config.Rule.reads).
+    "budget_used": "double",  # spend of the current budget window, % of max_usd
+    "tokens_used": "double",  # tokens in the sliding minute, % of tokens_per_minute
+    "request": "double",  # requests in the sliding minute, % of requests_per_minute
 }
+CAPACITY = frozenset({"budget_used", "tokens_used", "request"})
+Capacity = Callable[[frozenset[str]], Awaitable[Mapping[str, float]]]  # the levels of the named variables
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +75,9 @@ class RuleVars:
     tools: tuple[str, ...] = ()
     messages: int = 0
     session_id: str = ""
+    budget_used: float = 0.0
+    tokens_used: float = 0.0
+    request: float = 0.0
 
 
 def tier_word(model: str) -> str:
@@ -85,8 +96,10 @@ def rule_vars(
     key: Any,
     session: str | None,
     providers: Mapping[str, object],
+    levels: Mapping[str, float] | None = None,
 ) -> RuleVars:
-    """The variables of one request (built only when the gateway has rules)."""
+    """The variables of one request (built only when the gateway has rules); ``levels`` the capacity ones."""
+    levels = levels or {}
     provider, slash, _ = model.partition("/")
     thinking = chat.thinking is not None and chat.thinking.type != "disabled"
     return RuleVars(
@@ -108,6 +121,9 @@ def rule_vars(
         tools=_tool_names(chat),
         messages=len(chat.messages),
         session_id=session or "",
+        budget_used=levels.get("budget_used", 0.0),
+        tokens_used=levels.get("tokens_used", 0.0),
+        request=levels.get("request", 0.0),
     )
 
 
@@ -146,13 +162,22 @@ def rule_route(rule: config.Rule) -> config.Route | None:
     return config.Route(name=f"rule:{rule.name}", targets=rule.targets, fallbacks=rule.fallbacks)
 
 
-def pick_route(
-    router: Router, ctx: RequestContext, chat: ChatRequest, body: Mapping[str, Any]
+def reads(rules: tuple[config.Rule, ...]) -> frozenset[str]:
+    """The capacity variables any of ``rules`` reads (the compiler lists them per rule)."""
+    return frozenset(name for rule in rules for name in rule.reads)
+
+
+async def pick_route(
+    router: Router, ctx: RequestContext, chat: ChatRequest, body: Mapping[str, Any], capacity: Capacity | None = None
 ) -> tuple[config.Route, config.Rule | None]:
-    """The route for this request: the first matching rule's, else the model string's (Router.resolve)."""
+    """The route for this request: the first matching rule's, else the model string's (Router.resolve).
+    ``capacity`` reads the live levels; it is called only when one of the key's rules names one."""
     gateway = router.gateway
     if not gateway.rules:
         return router.resolve(ctx.requested_model), None
+    rules = rules_for(gateway, ctx.key)
+    wanted = reads(rules)
+    levels = await capacity(wanted) if wanted and capacity is not None else None
     facts = rule_vars(
         model=ctx.requested_model,
         chat=chat,
@@ -163,8 +188,9 @@ def pick_route(
         key=ctx.key,
         session=ctx.session,
         providers=gateway.providers,
+        levels=levels,
     )
-    rule = first_match(rules_for(gateway, ctx.key), facts)
+    rule = first_match(rules, facts)
     if rule is None:
         return router.resolve(ctx.requested_model), None
     return rule_route(rule) or router.resolve(rule.route), rule

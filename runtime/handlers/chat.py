@@ -94,7 +94,7 @@ async def handle_chat(request: Request, dialect: ClientDialect, endpoint: Endpoi
             chat.extra[ANTHROPIC_BETAS] = betas
         ctx.stream = chat.stream
         ctx.session = dialect.session(call)
-        route, rule = pick_route(rt.router, ctx, chat, call.body)
+        route, rule = await pick_route(rt.router, ctx, chat, call.body, lambda names: rt.hooks.capacity(ctx, names))
         ctx.routed, ctx.rule = route.name, rule.name if rule is not None else None
         await rt.hooks.before_call(ctx, route)
         exchange = Exchange(rt, ctx, dialect, call, chat, request)
