@@ -34,7 +34,7 @@ def explain_request(
     if chosen is None:
         names = ", ".join(d.name for d in DIALECTS)
         return Explanation(f"unknown dialect '{dialect}' (one of: {names})\n", served=False)
-    call = Inbound(body, {}, chosen.endpoints[0])
+    call = Inbound(body, {}, chosen.endpoints[0], headers=headers)
     try:
         model = chosen.requested_model(call)
         chat = chosen.parse(call)
