@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bifrostc.runtime.rules import CAPACITY, VARIABLES, VarType
+from bifrostc.runtime.rules import COSTLY, VARIABLES, VarType
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class CelError(Exception):
 class Compiled:
     python: str  # one expression over ``v`` (a RuleVars)
     type: VarType
-    reads: frozenset[str] = frozenset()  # the live-capacity variables it names (set on the whole condition)
+    reads: frozenset[str] = frozenset()  # the costly variables it names (runtime.rules.COSTLY; whole condition)
 
 
 _NUMERIC = frozenset({"int", "double"})
@@ -55,7 +55,7 @@ def compile_condition(source: str) -> Compiled:
     compiled = transpiler.expr(tree)
     if compiled.type not in ("bool", "dyn"):
         raise CelError(f"the condition is {_a(compiled.type)}, not a bool", hint="compare it, e.g. messages > 10")
-    return dataclasses.replace(compiled, reads=frozenset(transpiler.names & CAPACITY))
+    return dataclasses.replace(compiled, reads=frozenset(transpiler.names & COSTLY))
 
 
 def _syntax_error(source: str, exc: Exception) -> CelError:

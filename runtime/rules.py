@@ -8,7 +8,7 @@ The first match wins; no match leaves today's resolution (names, aliases, tiers)
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -52,10 +52,13 @@ VARIABLES: dict[str, VarType] = {
     "request": "double",  # requests in the sliding minute, % of requests_per_minute
 }
 CAPACITY = frozenset({"budget_used", "tokens_used", "request"})
-Capacity = Callable[[frozenset[str]], Awaitable[Mapping[str, float]]]  # the levels of the named variables
+# The variables that cost something per request: built only for a key whose rules read them (``Rule.reads``).
+# input_tokens serialises the prompt (tens of µs for an agent's 100 kB body), headers copies the client's headers
+# into a dict (a lookup in Starlette's Headers scans them all), the capacity ones read the store.
+COSTLY = CAPACITY | {"input_tokens", "headers"}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs ~3x as much, once per routed request
 class RuleVars:
     model: str = ""
     provider: str = ""
@@ -97,8 +100,10 @@ def rule_vars(
     session: str | None,
     providers: Mapping[str, object],
     levels: Mapping[str, float] | None = None,
+    wanted: frozenset[str] = COSTLY,
 ) -> RuleVars:
-    """The variables of one request (built only when the gateway has rules); ``levels`` the capacity ones."""
+    """The variables of one request (built only when the gateway has rules); ``levels`` the capacity ones.
+    Of the ``COSTLY`` variables only the ``wanted`` ones are computed (the rest read 0)."""
     levels = levels or {}
     provider, slash, _ = model.partition("/")
     thinking = chat.thinking is not None and chat.thinking.type != "disabled"
@@ -106,7 +111,7 @@ def rule_vars(
         model=model,
         provider=provider if slash and provider in providers else "",
         request_type=endpoint,
-        headers={k.lower(): v for k, v in headers.items()},
+        headers={k.lower(): v for k, v in headers.items()} if "headers" in wanted else {},
         params=body,
         virtual_key_name=getattr(key, "key_name", "") or "",
         team_name=getattr(key, "team", "") or "",
@@ -114,7 +119,7 @@ def rule_vars(
         tier=tier_word(model),
         dialect=dialect,
         stream=chat.stream,
-        input_tokens=prompt_estimate(body),
+        input_tokens=prompt_estimate(body) if "input_tokens" in wanted else 0,
         max_tokens=chat.max_tokens or 0,
         thinking=thinking,
         thinking_budget=(chat.thinking.budget_tokens or 0) if thinking and chat.thinking else 0,
@@ -130,8 +135,10 @@ def rule_vars(
 def _tool_names(chat: ChatRequest) -> tuple[str, ...]:
     """Function tools and the provider's own tools (Anthropic's web_search_20250305 is named web_search)."""
     server = chat.extra.get(ANTHROPIC_SERVER_TOOLS) or ()
-    own = [str(t.get("name") or t.get("type") or "") for t in server if isinstance(t, dict)]
-    return (*(t.name for t in chat.tools), *own)
+    names = [t.name for t in chat.tools]
+    if server:
+        names += [str(t.get("name") or t.get("type") or "") for t in server if isinstance(t, dict)]
+    return tuple(names)
 
 
 def rules_for(gateway: config.Gateway, key: Any) -> tuple[config.Rule, ...]:
@@ -163,21 +170,40 @@ def rule_route(rule: config.Rule) -> config.Route | None:
 
 
 def reads(rules: tuple[config.Rule, ...]) -> frozenset[str]:
-    """The capacity variables any of ``rules`` reads (the compiler lists them per rule)."""
+    """The costly variables any of ``rules`` reads (the compiler lists them per rule)."""
     return frozenset(name for rule in rules for name in rule.reads)
 
 
-async def pick_route(
-    router: Router, ctx: RequestContext, chat: ChatRequest, body: Mapping[str, Any], capacity: Capacity | None = None
+def _key_rules(router: Router, key: Any) -> tuple[tuple[config.Rule, ...], frozenset[str], frozenset[str]]:
+    """``rules_for``, the costly variables they read and the capacity ones among them, kept per (key, team,
+    customer) on the router (rebuilt on every reload)."""
+    names = (getattr(key, "key_name", None), getattr(key, "team", None), getattr(key, "customer", None))
+    found = router.rule_cache.get(names)
+    if found is None:
+        rules = rules_for(router.gateway, key)
+        wanted = reads(rules)
+        found = router.rule_cache[names] = (rules, wanted, wanted & CAPACITY)
+    return found
+
+
+def capacity_needed(router: Router, key: Any) -> frozenset[str]:
+    """The live-capacity variables the key's rules read: what to ask ``Hooks.capacity`` for before routing."""
+    return _key_rules(router, key)[2] if router.gateway.rules else frozenset()
+
+
+def pick_route(
+    router: Router,
+    ctx: RequestContext,
+    chat: ChatRequest,
+    body: Mapping[str, Any],
+    levels: Mapping[str, float] | None = None,
 ) -> tuple[config.Route, config.Rule | None]:
     """The route for this request: the first matching rule's, else the model string's (Router.resolve).
-    ``capacity`` reads the live levels; it is called only when one of the key's rules names one."""
+    ``levels``: the live capacity (``Hooks.capacity`` of ``capacity_needed``), when the key's rules read any."""
     gateway = router.gateway
     if not gateway.rules:
         return router.resolve(ctx.requested_model), None
-    rules = rules_for(gateway, ctx.key)
-    wanted = reads(rules)
-    levels = await capacity(wanted) if wanted and capacity is not None else None
+    rules, wanted, _ = _key_rules(router, ctx.key)
     facts = rule_vars(
         model=ctx.requested_model,
         chat=chat,
@@ -189,6 +215,7 @@ async def pick_route(
         session=ctx.session,
         providers=gateway.providers,
         levels=levels,
+        wanted=wanted,
     )
     rule = first_match(rules, facts)
     if rule is None:
