@@ -201,3 +201,18 @@ async def test_the_matched_rule_is_in_the_request_log_its_detail_and_the_metrics
     metrics = (await served.http.get(f"{served.url}/metrics", headers={"x-api-key": CAROL})).text
     assert 'bifrostc_rule_requests_total{route="fast",rule="claude_code.background",status_class="2xx"} 1.0' in metrics
     assert metrics.count("bifrostc_rule_requests_total{") == 1  # the unmatched request counts under no rule
+
+
+# count_tokens takes no max_tokens: a rule on it (`weighted`) sees 0 there, as explain does for such a body.
+COUNT_CASES = [case for case in ANTHROPIC_CASES if case[3] != "weighted"]
+
+
+@pytest.mark.parametrize(("key", "headers", "fields", "rule", "upstream"), COUNT_CASES)
+async def test_count_tokens_takes_the_route_the_messages_endpoint_takes(
+    served: Wired, key: str, headers: dict[str, str], fields: dict[str, Any], rule: str | None, upstream: str
+) -> None:
+    counted = await served.anthropic(key).messages.with_raw_response.count_tokens(
+        **{k: v for k, v in fields.items() if k != "max_tokens"}, extra_headers=headers
+    )
+    assert counted.headers.get("x-bifrostc-rule") == rule
+    assert (await counted.parse()).input_tokens > 0
