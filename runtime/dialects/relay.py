@@ -46,16 +46,16 @@ def prompt_estimate(body: Mapping[str, Any]) -> int:
     pieces: list[Any] = []
     for key in ("system", "instructions", "messages", "input", "tools"):
         value = body.get(key)
-        if isinstance(value, list):
-            pieces.extend(value)
+        if key in ("messages", "input") and isinstance(value, list):
+            pieces.extend(value)  # one piece a turn: a conversation's next request adds only its new turns
         elif value is not None:
-            pieces.append(value)
+            pieces.append(value)  # the system prompt and the tool list, each one piece (they rarely change)
     return tokenizer.count(pieces)
 
 
 def request_estimate(chat: ChatRequest) -> int:
     """`prompt_estimate` of a canonical request (the context_window check, before any upstream call)."""
-    return tokenizer.count([*chat.system, *chat.messages, *chat.tools])
+    return tokenizer.count([chat.system, *chat.messages, chat.tools])
 
 
 def merge_usage(total: Usage, part: Usage) -> None:
