@@ -72,6 +72,8 @@ def test_a_claude_code_body_is_estimated_near_its_tokens_and_cached_per_piece() 
     estimate = relay.prompt_estimate(body)
     raw = len(json.dumps(body, separators=(",", ":")))
     assert raw / 6 < estimate < raw / 3.5  # cl100k on JSON-wrapped prose and schemas: 4-5 bytes a token
-    pieces = len(body["system"]) + len(body["messages"]) + len(body["tools"])
-    assert pieces <= len(tokenizer._counted)  # every piece cached: the next turn tokenizes only what is new
+    tokenizer._counted.clear()
     assert relay.prompt_estimate(body) == estimate
+    assert len(tokenizer._counted) == 2 + len(body["messages"])  # system, tools, each turn: each counted once
+    later = {**body, "messages": [*body["messages"], {"role": "user", "content": "and the tests?"}]}
+    assert relay.prompt_estimate(later) > estimate and len(tokenizer._counted) == 3 + len(body["messages"])
