@@ -86,6 +86,8 @@ def count(pieces: Iterable[Any]) -> int:
     enc = encoder()
     total = 0.0
     for piece in pieces:
+        if not piece:
+            continue  # an empty system prompt or tool list
         raw = orjson.dumps(piece, default=str)
         if enc is None:
             total += len(raw) / CHARS_PER_TOKEN
@@ -105,9 +107,10 @@ def count(pieces: Iterable[Any]) -> int:
 
 def _readable(value: Any, images: list[int]) -> Any:
     """`value` without what is not read as text; each base64 payload dropped counts one image in `images[0]`.
-    Canonical parts (dataclasses) are read field by field."""
+    Canonical parts (dataclasses) are read field by field, without the fields they leave unset."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        value = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+        fields = ((f.name, getattr(value, f.name)) for f in dataclasses.fields(value))
+        value = {name: item for name, item in fields if item is not None and item != [] and item is not False}
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():

@@ -138,7 +138,7 @@ async def test_the_gemini_api_counts_with_the_same_estimate_and_says_so(served: 
 
     client = genai.Client(api_key=KEY, http_options={"base_url": f"{served.url}/genai", "api_version": "v1beta"})
     counted = await client.aio.models.count_tokens(model="gpt", contents="How many tokens is this prompt?")
-    assert counted.total_tokens and 0 < counted.total_tokens < 20
+    assert counted.total_tokens and 7 < counted.total_tokens < 25  # 7 tokens of text, in its message's JSON
     async with httpx.AsyncClient() as http:
         raw = await http.post(
             f"{served.url}/genai/v1beta/models/gpt:countTokens",
