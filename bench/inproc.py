@@ -106,10 +106,11 @@ async def measure(
     await asyncio.gather(*(worker(requests // concurrency) for _ in range(concurrency)))
     if profiler:
         profiler.disable()
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+        pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(45)
     if sampler:
         sampler.stop()
-        Path(html).write_text(sampler.output_html())
+        tree = sampler.output_html() if html.endswith(".html") else sampler.output_text(color=False, unicode=True)
+        Path(html).write_text(tree)
         print(f"pyinstrument profile written to {html}")
     return (time.process_time() - cpu) / (requests // concurrency * concurrency) * 1e6
 
@@ -139,7 +140,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--case", choices=sorted(CASES), default="oo")
     parser.add_argument("--wiring", action="append", choices=["bare", "full"], help="default: both")
     parser.add_argument("--profile", choices=["bare", "full"], help="cProfile this wiring's measured run")
-    parser.add_argument("--html", help="with --profile: a pyinstrument call tree (HTML) to this path instead")
+    parser.add_argument(
+        "--html", help="with --profile: a pyinstrument call tree to this path instead (.html: its viewer; else text)"
+    )
     args = parser.parse_args(argv)
     args.wiring = args.wiring or ["bare", "full"]
     return args
