@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import anthropic
 import httpx
 import orjson
 import pytest
@@ -59,10 +60,24 @@ def _claude_message(model: str) -> dict[str, Any]:
     }
 
 
+def _valid_block(block: Any) -> bool:
+    if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+        return False
+    return block["type"] != "thinking" or isinstance(block.get("signature"), str)
+
+
 async def claude(request: httpx.Request) -> httpx.Response:
+    """The Messages API's 400 for a malformed conversation (every block an object with a string type; a thinking
+    block's signature a string), else a short answer."""
     body = orjson.loads(request.content)
-    if not isinstance(body.get("messages"), list) or not body["messages"]:
-        return httpx.Response(400, json={"type": "error", "error": {"type": "invalid_request_error"}})
+    messages = body.get("messages")
+    valid = isinstance(messages, list) and bool(messages)
+    for message in messages if valid else []:
+        content = message.get("content") if isinstance(message, dict) else None
+        valid = valid and (isinstance(content, str) or (isinstance(content, list) and all(map(_valid_block, content))))
+    if not valid:
+        error = {"type": "invalid_request_error", "message": "messages: malformed content block"}
+        return httpx.Response(400, json={"type": "error", "error": error})
     return httpx.Response(200, json=_claude_message(body["model"]))
 
 
@@ -124,3 +139,24 @@ async def test_a_route_that_may_fall_back_to_a_translator_parses_the_whole_histo
     await client.messages.create(model="sonnet-then-gpt", **BODY)
     await client.messages.create(model="sonnet", **BODY)
     assert [(len(c.messages), c.history_omitted) for c in parsed] == [(3, 0), (1, 2)]
+
+
+async def test_a_malformed_earlier_turn_is_relayed_for_the_upstream_to_refuse(
+    served: tuple[Wired, FakeUpstreams],
+) -> None:
+    """Earlier turns are not validated by the gateway when it relays them; the provider request rules that read
+    them (Claude's history fitting, the tool-id check) take any JSON there, and the client gets Claude's 400."""
+    wired, upstreams = served
+    broken = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": [{"type": "thinking", "thinking": "x", "signature": 5}, {"type": ["x"]}]},
+        {"role": "user", "content": "again"},
+    ]
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        await wired.anthropic(KEY).messages.create(
+            model="sonnet", max_tokens=64, messages=broken, thinking={"type": "enabled", "budget_tokens": 1024}
+        )
+    assert caught.value.status_code == 400
+    assert "malformed content block" in str(caught.value)
+    (sent,) = upstreams.sent_to("claude.test")
+    assert orjson.loads(sent.content)["messages"] == broken
