@@ -117,7 +117,10 @@ async def measure(
 
 async def main(args: argparse.Namespace) -> None:
     os.environ.setdefault("BENCH_UPSTREAM_KEY", "sk-bench")
-    upstream, port = await start_upstream()
+    pacing = ["--stream-events", str(args.upstream_events)] if args.upstream_events else []
+    if args.upstream_gap_ms:
+        pacing += ["--event-gap-ms", str(args.upstream_gap_ms)]
+    upstream, port = await start_upstream(*pacing)
     try:
         with tempfile.TemporaryDirectory(prefix="bifrostc-inproc-") as tmp:
             out = build_out(Path(tmp), f"http://127.0.0.1:{port}")
@@ -143,6 +146,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--html", help="with --profile: a pyinstrument call tree to this path instead (.html: its viewer; else text)"
     )
+    parser.add_argument("--upstream-events", type=int, default=0, help="OpenAI stream deltas (0: the canned 12)")
+    parser.add_argument("--upstream-gap-ms", type=float, default=0.0, help="pause after each upstream event")
     args = parser.parse_args(argv)
     args.wiring = args.wiring or ["bare", "full"]
     return args

@@ -113,4 +113,16 @@ SCENARIOS: tuple[Scenario, ...] = (
         _anthropic_long(True, "bench-claude", _CLAUDE_HEADERS),
         _anthropic_long(True, "claude-bench", {}),
     ),
+    # What Claude Code really sends (tests/fixtures/claude_code): a first turn (87 KB: system prompt, 40 tools) and
+    # a later one with the beta tools (127 KB), streamed, relayed to an Anthropic upstream.
+    Scenario(
+        "claude code first turn stream",
+        claude_code_call("first-turn-1"),
+        claude_code_call("first-turn-1", model="claude-bench", path="/v1/messages"),
+    ),
+    Scenario(
+        "claude code 127 KB turn stream",
+        claude_code_call("no-betas-1"),
+        claude_code_call("no-betas-1", model="claude-bench", path="/v1/messages"),
+    ),
 )
