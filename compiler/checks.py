@@ -20,12 +20,12 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # provider names prefix 'pr
 Check = Callable[[GatewaySpec, Resolver], list[Diagnostic]]
 
 
-def run_all(spec: GatewaySpec, environ: dict[str, str] | None = None) -> list[Diagnostic]:
+def run_all(spec: GatewaySpec, environ: dict[str, str] | None = None, *, check_env: bool = True) -> list[Diagnostic]:
     resolver = Resolver.of(spec)
     found: list[Diagnostic] = []
     for check in (check_providers, check_targets, check_names, check_fallbacks, check_tiers, check_pricing):
         found.extend(check(spec, resolver))
-    found.extend(checks_access.run_all(spec, resolver, environ))
+    found.extend(checks_access.run_all(spec, resolver, environ, check_env=check_env))
     found.extend(check_rules(spec, resolver))
     found.extend(spec_claude_gateway.check(spec.claude_code.managed_settings, set(spec.teams)))
     if not any(d.is_error for d in found):  # the compiled routes exist: what the gateway will do with them

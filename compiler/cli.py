@@ -61,9 +61,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="print tracebacks (also BIFROSTC_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    cmd = sub.add_parser("validate", help="check a spec and report every problem")
-    cmd.add_argument("file", type=pathlib.Path)
-    cmd.add_argument("--out", type=pathlib.Path, help="also fail when this out/ dir is stale")
+    cmd = sub.add_parser("validate", help="check specs and report every problem (exit 1 when any fails)")
+    cmd.add_argument("files", nargs="+", type=pathlib.Path, metavar="file")
+    cmd.add_argument("--out", type=pathlib.Path, help="also fail when this out/ dir is stale (one file only)")
+    cmd.add_argument(
+        "--format",
+        choices=["text", "json", "sarif", "github"],
+        default="text",
+        help="text (compiler-style, stderr), or one json / SARIF 2.1.0 / GitHub annotations document on stdout",
+    )
+    cmd.add_argument("--strict", action="store_true", help="warnings fail too")
+    cmd.add_argument("--no-env", action="store_true", help="skip the environment checks (variables unset here)")
     cmd.set_defaults(handler=_validate)
 
     cmd = sub.add_parser("build", help="compile a spec into out/")
@@ -166,19 +174,40 @@ def _compiled(
 
 
 def _validate(args: argparse.Namespace) -> int:
-    result = _compiled(args.file)
-    if not result.ok:
-        return INVALID
-    if args.out is not None:
-        from bifrostc.compiler.emit import drift
+    from bifrostc.compiler import api
+    from bifrostc.compiler.validate_report import FORMATS, FileResult
 
-        stale = drift(result.files, args.out)
-        if stale:
-            sys.stdout.write(stale)
-            print(f"{args.out} is out of date; run bifrostc build {args.file} -o {args.out}", file=sys.stderr)
-            return INVALID
-    print(f"{args.file}: ok")
-    return OK
+    if args.out is not None and len(args.files) > 1:
+        raise UsageError("--out checks one spec's out/ dir; give one file with it")
+    for path in args.files:  # a missing file is a usage error before any report
+        _existing(path)
+    results, passed = [], True
+    for path in args.files:
+        result = api.compile_spec(path, check_env=not args.no_env)
+        diags = result.validated.diagnostics
+        results.append(FileResult(str(path), diags))
+        passed = passed and results[-1].passed(args.strict)
+        if args.format == "text":
+            sys.stderr.write(api.report(diags, str(path), result.validated.loaded.text, writing=False))
+            if results[-1].passed(args.strict):
+                print(f"{path}: ok")
+            elif result.ok:
+                print(f"{path}: {results[-1].warnings} warning(s) fail under --strict", file=sys.stderr)
+        if args.out is not None and result.ok and not _fresh(result, path, args.out):
+            passed = False
+    if args.format != "text":
+        sys.stdout.write(FORMATS[args.format](results, args.strict))
+    return OK if passed else INVALID
+
+
+def _fresh(result: api.BuildResult, path: pathlib.Path, out: pathlib.Path) -> bool:
+    from bifrostc.compiler.emit import drift
+
+    stale = drift(result.files, out)
+    if stale:
+        sys.stdout.write(stale)
+        print(f"{out} is out of date; run bifrostc build {path} -o {out}", file=sys.stderr)
+    return not stale
 
 
 def _build(args: argparse.Namespace) -> int:

@@ -60,9 +60,10 @@ def build_gateway(spec: GatewaySpec) -> c.Gateway:
 
 
 def _server(spec: GatewaySpec) -> c.Server:
-    fields = spec.server.model_dump(exclude={"redis"})
+    fields = spec.server.model_dump(exclude={"redis", "responses_store"})
     redis = spec.server.redis
-    return c.Server(**fields, redis=c.RedisState(**redis.model_dump()) if redis else None)
+    stored = c.ResponsesStore(**spec.server.responses_store.model_dump())
+    return c.Server(**fields, redis=c.RedisState(**redis.model_dump()) if redis else None, responses_store=stored)
 
 
 def _sign_in(spec: GatewaySpec) -> c.SignIn | None:

@@ -310,6 +310,24 @@ class RedisSpec(SpecModel):
     ack_timeout_ms: Annotated[int, Field(ge=1)] = 500
 
 
+class ResponsesStoreSpec(SpecModel):
+    """Stored Responses: a `store: true` answer on /v1/responses is kept for the key that asked, so
+    `previous_response_id`, `item_reference` input items, GET and DELETE /v1/responses/{id} find it. Kept in
+    the embedded SQLite file next to the log database, or in Redis with `state: redis` (shared by replicas)."""
+
+    enabled: bool = Field(
+        default=True,
+        description="false: nothing is stored, and previous_response_id and item_reference are refused (400).",
+    )
+    ttl_seconds: Annotated[int, Field(ge=1)] = Field(
+        default=2_592_000, description="How long a stored response is kept (default 30 days, as OpenAI keeps them)."
+    )
+    max_bytes: Annotated[int, Field(ge=1024)] = Field(
+        default=268_435_456,
+        description="Bytes all stored responses may take together; past it the oldest are dropped first.",
+    )
+
+
 class ServerSpec(SpecModel):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8080
@@ -320,6 +338,7 @@ class ServerSpec(SpecModel):
         default=None, description="Shorthand for redis: {mode: single, url_env: ...}."
     )
     redis: RedisSpec | None = None
+    responses_store: ResponsesStoreSpec = ResponsesStoreSpec()
     state_failure: Literal["closed", "open"] = Field(
         default="closed",
         description="With state redis, while Redis is unreachable: closed refuses requests with a 503 and"

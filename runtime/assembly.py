@@ -36,6 +36,7 @@ from bifrostc.runtime.observability.dashboard import dashboard_routes
 from bifrostc.runtime.observability.log_hooks import TelemetryHooks
 from bifrostc.runtime.observability.telemetry import Telemetry
 from bifrostc.runtime.probe.results import PROBE_FILE
+from bifrostc.runtime.responses_store import ResponseStore, open_store
 from bifrostc.runtime.router import Router
 from bifrostc.runtime.types import Usage
 from bifrostc.runtime.workers import WorkersHealth, expected_workers
@@ -87,6 +88,7 @@ class Parts:
     cache: ResponseCache
     telemetry: Telemetry
     mcp: McpGateway | None
+    responses: ResponseStore | None = None  # stored Responses (runtime/responses_store); None: off
     app: Starlette | None = None
     health_sources: list[HealthSource] = field(default_factory=list)  # what /health and /health/ready check
 
@@ -138,6 +140,10 @@ def build_parts(gateway: config.Gateway, environ: Mapping[str, str]) -> Parts:
 
         redis_state = redis_settings(gateway.server)
     parts.cache = ResponseCache.from_config(gateway.cache, redis_state=redis_state, environ=environ, embed=embed)
+    try:
+        parts.responses = open_store(gateway, environ, sqlite_path=sqlite_path)
+    except ValueError as exc:
+        raise RuntimeError(str(exc)) from exc
     if telemetry.metrics is not None:
         telemetry.metrics.describe_cache(gateway.cache.mode, gateway.cache.backend)
     if gateway.mcp_servers:
@@ -224,6 +230,8 @@ def _lifespan(parts: Parts) -> Callable[[Starlette], contextlib.AbstractAsyncCon
             await parts.telemetry.aclose()
             await parts.cache.close()
             await parts.governor.aclose()
+            if parts.responses is not None:
+                await parts.responses.close()
 
     return lifespan
 
@@ -246,6 +254,7 @@ def gateway_app_options(gateway: config.Gateway, *, environ: Mapping[str, str] |
         "lifespan_hooks": [_lifespan(parts)],
         "on_app": lambda app: _attach(parts, app),
         "parts": parts,
+        "responses_store": parts.responses,
     }
 
 

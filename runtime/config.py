@@ -281,6 +281,15 @@ class RedisState:
 
 
 @dataclass(frozen=True, slots=True)
+class ResponsesStore:
+    """Stored Responses (``server.responses_store``): what a `store: true` response leaves for its key."""
+
+    enabled: bool = True  # false: stateless, previous_response_id and item_reference are refused
+    ttl_seconds: int = 2_592_000  # 30 days, OpenAI's retention of stored responses
+    max_bytes: int = 268_435_456  # all stored responses together; the oldest go first past it
+
+
+@dataclass(frozen=True, slots=True)
 class Server:
     host: str = "127.0.0.1"
     port: int = 8080
@@ -289,6 +298,7 @@ class Server:
     state: str = "embedded"  # embedded (in-process + SQLite) | redis
     redis_url_env: str | None = None  # shorthand for redis: {mode: single, url_env: ...}
     redis: RedisState | None = None
+    responses_store: ResponsesStore = ResponsesStore()
     # state redis, Redis unreachable: closed refuses with a 503 + retry-after; open admits on local counters
     state_failure: str = "closed"
     # output tokens a budget holds for a request without max_tokens on a model with no documented maximum

@@ -49,12 +49,16 @@ class StreamRelay:
         *,
         keepalive: bytes,
         ping_seconds: float,
+        on_frame: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """`upstream` is the primed stream, or the dispatch still waiting for one (its retries and fallbacks then
         run behind the keep-alives); `relay_reader` makes the reader of relayed bytes (passthrough); `prompt` is
         the client's body, for an estimate of the prompt's tokens when the upstream never counted them;
-        `keepalive` is sent after each `ping_seconds` without an upstream item (the dialect's ping or comment)."""
+        `keepalive` is sent after each `ping_seconds` without an upstream item (the dialect's ping or comment);
+        `on_frame` is awaited once the frames of a send are encoded, before they go (a stored Responses turn keeps its
+        response there, so the client's next turn, sent once it read the terminal frame, finds it)."""
         self.ctx, self.encoder, self.done, self.prompt = ctx, encoder, done, prompt
+        self.on_frame = on_frame
         self.keepalive = keepalive
         self._relay_reader = relay_reader
         self.reader: RelayReader | None = None
@@ -115,6 +119,8 @@ class StreamRelay:
                             late = exc
                             break
                     out = b"".join(parts)
+                if self.on_frame is not None:  # after the frames were encoded, before they are sent
+                    await self.on_frame()
                 yield out
                 self.finished = self.tally.terminal  # resumed: the frames were sent
                 if late is not None:
