@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 
 from bifrostc.compiler import checks_access, checks_routes, spec_claude_gateway
+from bifrostc.compiler.checks_credentials import check_credentials
 from bifrostc.compiler.checks_rules import check_rules
 from bifrostc.compiler.diagnostics import Diagnostic, Path, did_you_mean, error, warning
 from bifrostc.compiler.references import TIERS, Resolver, split_target
@@ -27,6 +28,7 @@ def run_all(spec: GatewaySpec, environ: dict[str, str] | None = None, *, check_e
         found.extend(check(spec, resolver))
     found.extend(checks_access.run_all(spec, resolver, environ, check_env=check_env))
     found.extend(check_rules(spec, resolver))
+    found.extend(check_credentials(spec, resolver))
     found.extend(spec_claude_gateway.check(spec.claude_code.managed_settings, set(spec.teams)))
     if not any(d.is_error for d in found):  # the compiled routes exist: what the gateway will do with them
         found.extend(checks_routes.run_all(spec))
@@ -73,7 +75,7 @@ def _family_rules(path: Path, provider: ProviderSpec, kind: registry.ProviderTyp
     for option, what in kind.required_options:
         if getattr(provider.options, option, None) is None:
             found.append(error(path, f"{kind.name} needs options.{option} ({what})", on_key=True))
-    if kind.needs_key and not provider.keys and not provider.api_key_env:
+    if kind.needs_key and provider.auth != "passthrough" and not provider.keys and not provider.api_key_env:
         found.append(warning(path, "no API key configured", "add `api_key_env: NAME` naming the env var"))
     extra = kind.missing_extra()
     if extra:

@@ -101,6 +101,10 @@ def _env_context(spec: GatewaySpec, gateway: c.Gateway) -> dict[str, object]:
         "key_header": f'"x-api-key: ${{{key_env}}}"' if key_env else shlex.quote("x-api-key: bifrostc-local"),
         "tiers": gateway.tiers,
         "small_fast_model": gateway.tiers.get("haiku"),
+        # claude_code.credentials subscription | own_key: the person's own credential goes upstream (auth:
+        # passthrough providers); the virtual key travels apart, in x-bifrostc-key.
+        "credentials": spec.claude_code.credentials,
+        "gateway_key_header": f'"x-bifrostc-key: ${{{key_env}}}"' if key_env else None,
     }
 
 

@@ -87,6 +87,8 @@ def _provider(name: str, spec: ProviderSpec) -> c.Provider:
         network=c.Network(**spec.network.model_dump()),
         headers=tuple(sorted(spec.headers.items())),
         options=None if options == kind.options() else options,
+        auth=spec.auth,
+        count_client_spend=spec.count_client_spend,
     )
 
 
@@ -186,4 +188,5 @@ def _cache(spec: GatewaySpec, resolver: Resolver) -> c.Cache:
         semantic_threshold=cache.semantic_threshold,
         embedding_route=embedding,
         max_entries=cache.max_entries,
+        passthrough=cache.passthrough,
     )

@@ -75,6 +75,15 @@ class ProviderSpec(SpecModel):
     network: NetworkSpec = Field(default_factory=NetworkSpec)
     headers: dict[str, str] = Field(default_factory=dict, description="Static, non-secret extra headers.")
     options: object = Field(default_factory=dict)
+    auth: Literal["configured", "passthrough", "passthrough_or_configured"] = Field(
+        default="configured",
+        description="Who authenticates upstream: the provider's keys (configured), the client's own credential"
+        " (passthrough: a Claude subscription or a personal key, never a configured one), or the client's when it"
+        " sent one, else the keys (passthrough_or_configured).",
+    )
+    count_client_spend: bool = Field(
+        default=False, description="Spend billed to the client's own account counts towards virtual-key budgets."
+    )
 
 
 def _family_specs() -> dict[str, type[ProviderSpec]]:
@@ -171,6 +180,11 @@ class ClaudeCodeSpec(SpecModel):
     opus: str | None = None
     haiku: str | None = None
     key_env: EnvName | None = Field(default=None, description="Env var holding the virtual key Claude Code sends.")
+    credentials: Literal["gateway", "subscription", "own_key"] = Field(
+        default="gateway",
+        description="What Claude Code authenticates upstream with: the gateway's keys, the person's own /login"
+        " (subscription) or own ANTHROPIC_API_KEY (own_key); env.sh then sends the virtual key in x-bifrostc-key.",
+    )
     sign_in: SignInSpec | None = None
     managed_settings: ManagedSettingsSpec | None = None
     routing: ClaudeRoutingSpec | None = None
@@ -251,6 +265,10 @@ class CacheSpec(SpecModel):
     semantic_threshold: Annotated[float, Field(gt=0, le=1)] = 0.95
     embedding_model: str | None = None
     max_entries: Annotated[int, Field(gt=0)] = 10_000
+    passthrough: Literal["per_credential", "off"] = Field(
+        default="per_credential",
+        description="Requests carrying the client's own credential: entries keyed on its salted hash, or no caching.",
+    )
 
 
 class ObservabilitySpec(SpecModel):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -38,6 +39,7 @@ from bifrostc.runtime.responses_store.sqlite import SqliteResponseStore
 from bifrostc.runtime.router import Router
 from bifrostc.runtime.security import SecurityMiddleware
 from bifrostc.runtime.sqlite_db import MEMORY
+from bifrostc.runtime.transport import credentials
 
 log = logging.getLogger("bifrostc.app")
 
@@ -50,6 +52,8 @@ class GatewayRuntime:
     dispatcher: Dispatcher
     hooks: Hooks
     clock: Callable[[], float]
+    # Salt of the client-credential labels (`transport.credentials`); None: no provider passes one through.
+    credential_salt: str | None = None
 
     @property
     def gateway(self) -> config.Gateway:
@@ -73,7 +77,10 @@ def build_runtime(
     dispatcher = Dispatcher(
         router, adapters, resolve_keys(gateway, environ), breakers or BreakerBoard(), rand=rng.random, **extra
     )
-    return GatewayRuntime(router, dispatcher, hooks, time.monotonic)
+    salt = None
+    if credentials.any_passthrough(gateway):
+        salt = (os.environ if environ is None else environ).get(credentials.SALT_ENV) or credentials.DEFAULT_SALT
+    return GatewayRuntime(router, dispatcher, hooks, time.monotonic, salt)
 
 
 def swap_gateway(app: Starlette, gateway: config.Gateway) -> None:

@@ -38,6 +38,7 @@ from bifrostc.runtime.observability.telemetry import Telemetry
 from bifrostc.runtime.probe.results import PROBE_FILE
 from bifrostc.runtime.responses_store import ResponseStore, open_store
 from bifrostc.runtime.router import Router
+from bifrostc.runtime.transport import credentials
 from bifrostc.runtime.types import Usage
 from bifrostc.runtime.workers import WorkersHealth, expected_workers
 
@@ -55,6 +56,8 @@ class GovernanceHooks(Hooks):
         self.router = Router(governor.gateway)  # the grant rule reads route names and fallback chains
 
     async def authenticate(self, headers: Mapping[str, str], ctx: RequestContext) -> Any:
+        # A virtual key presented in Authorization / x-api-key is ours, never the client's credential to forward.
+        ctx.credential = credentials.without(ctx.credential, self.governor.keyring.knows)
         return self.governor.authenticate(headers)
 
     async def authorize(self, ctx: RequestContext, route: config.Route) -> None:
@@ -65,6 +68,8 @@ class GovernanceHooks(Hooks):
         await self.authorize(ctx, route)
         if ctx.key is not None:
             max_cost = self.governor.max_cost(ctx.key, route, ctx.chat, ctx.headers.get("content-length"))
+            if credentials.billed_to_client_only(self.governor.gateway, self.router.chain(route), ctx.credential):
+                max_cost = 0.0  # the client's own account pays and the spec does not count it: nothing to hold
             ctx.extras["reservation"] = await self.governor.admit(ctx.key, max_cost)
             ctx.answer_headers.update(await self.governor.usage_headers(ctx.key))
 
@@ -76,6 +81,9 @@ class GovernanceHooks(Hooks):
         cost, tokens = 0.0, 0
         if usage is not None and ctx.provider and ctx.upstream_model and not ctx.cache_hit:
             cost = self.governor.cost_usd(ctx.provider, ctx.upstream_model, usage)
+            provider = self.governor.gateway.providers.get(ctx.provider)
+            if ctx.billed_to == "client" and not (provider and provider.count_client_spend):
+                cost = 0.0  # billed to the client's own account: tokens count, the spend is not the gateway's
             tokens = usage.input_tokens + usage.output_tokens + usage.cache_read_tokens + usage.cache_write_tokens
         await self.governor.settle(reservation, cost, tokens)
 
@@ -172,7 +180,7 @@ def _hooks_factory(parts: Parts, environ: Mapping[str, str]) -> Callable[[config
         if parts.governor.gateway is not gateway:  # hot reload: new key tables, same counter store
             parts.governor = Governor(gateway, parts.governor.store, keyring=KeyRing(gateway, environ))
         hooks: Hooks = SignedInHooks(GovernanceHooks(parts.governor))  # /claude-code bearers map to their key
-        hooks = CacheHooks(hooks, parts.cache)
+        hooks = CacheHooks(hooks, parts.cache, passthrough=gateway.cache.passthrough)
         return TelemetryHooks(hooks, parts.telemetry, gateway)
 
     return factory

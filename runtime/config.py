@@ -120,6 +120,10 @@ class Provider:
     network: Network = field(default_factory=Network)
     headers: tuple[tuple[str, str], ...] = ()  # static, non-secret extra headers
     options: ProviderOptions | None = None  # None: the family's defaults
+    # Who authenticates upstream: configured (the provider's keys) | passthrough (the client's own credential,
+    # never a configured one) | passthrough_or_configured (the client's when it sent one, else the keys).
+    auth: str = "configured"
+    count_client_spend: bool = False  # spend billed to the client's own account counts towards budgets
 
     def options_as(self, cls: builtins.type[OptionsT]) -> OptionsT:  # `type` here is the field
         """This provider's options as the class its adapter reads; a config naming another family's is refused."""
@@ -245,6 +249,8 @@ class Cache:
     semantic_threshold: float = 0.95
     embedding_route: str | None = None  # route name used for /v1/embeddings when mode is semantic
     max_entries: int = 10_000
+    # Requests carrying a client's own credential: per_credential (entries keyed on its salted hash) | off
+    passthrough: str = "per_credential"
 
 
 @dataclass(frozen=True, slots=True)

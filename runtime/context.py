@@ -92,6 +92,8 @@ class RequestContext:
     answer_headers: dict[str, str] = field(default_factory=dict)
     rule: str | None = None  # the routing rule that picked the route (x-bifrostc-rule), if one matched
     routed: str | None = None  # the route picked for the request (by a rule or by name), before any fallback
+    credential: Any = None  # the client's own credential (transport.credentials.Credential), when it sent one
+    billed_to: str | None = None  # "client": the serving attempt used the client's own credential
 
     def __post_init__(self) -> None:
         if not self.request_id:

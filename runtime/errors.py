@@ -178,6 +178,7 @@ class UpstreamError(GatewayError):
         self.body = body
         self.detail = detail or message
         self.envelope = envelope
+        self.client_credential = False  # the client's own (forwarded) credential was refused: theirs to fix
         if should_retry is None and status in (401, 501):
             should_retry = False
         self.should_retry = should_retry

@@ -31,6 +31,7 @@ from bifrostc.runtime.responses_store.turn import begin as begin_turn
 from bifrostc.runtime.rules import pick_route
 from bifrostc.runtime.translate import replay
 from bifrostc.runtime.translate.common import ANTHROPIC_BETAS, check_nesting
+from bifrostc.runtime.transport import credentials
 from bifrostc.runtime.transport.passthrough import raw_event_stream, raw_stream, upstream_bytes
 from bifrostc.runtime.types import ChatRequest, ChatResponse, MessageStart, StreamEvent, Usage
 
@@ -91,6 +92,7 @@ async def handle_chat(request: Request, dialect: ClientDialect, endpoint: Endpoi
     try:
         # The key is checked on the headers alone, before a byte of the body is read (a 401, not a 400 for bad
         # JSON; and unauthenticated uploads cost no memory).
+        ctx.credential = credentials.of_request(rt.credential_salt, request.headers, dialect.name)  # auth: passthrough
         ctx.key = await rt.hooks.authenticate(request.headers, ctx)
         call = Inbound(await read_json(request), request.path_params, endpoint, request.query_params, request.headers)
         turn = None

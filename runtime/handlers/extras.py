@@ -16,6 +16,7 @@ from bifrostc.runtime.dispatch import Attempt
 from bifrostc.runtime.errors import GatewayError, NotSupported, UpstreamError
 from bifrostc.runtime.handlers.chat import finish, read_json
 from bifrostc.runtime.handlers.errors import error_response
+from bifrostc.runtime.transport import credentials
 from bifrostc.runtime.types import Usage
 
 log = logging.getLogger("bifrostc.count_tokens")
@@ -37,6 +38,7 @@ async def count_tokens(request: Request) -> Response:
     rt: GatewayRuntime = request.app.state.runtime
     ctx = RequestContext(dialect="anthropic", endpoint="count_tokens", headers=request.headers)
     try:
+        ctx.credential = credentials.of_request(rt.credential_salt, request.headers, "anthropic")
         ctx.key = await rt.hooks.authenticate(request.headers, ctx)  # before the body is read (see handle_chat)
         body = await read_json(request)
         ctx.requested_model = model_in_body(body)
@@ -45,16 +47,19 @@ async def count_tokens(request: Request) -> Response:
         allowed = ctx.provider_filter or (lambda _provider: True)
         target = next((t for t in route.targets if allowed(t.provider)), None)
         adapter: Any = rt.dispatcher.adapters.get(target.provider) if target else None
-        if target is not None and hasattr(adapter, "count_tokens"):
-            provider = rt.router.gateway.providers[target.provider]
+        provider = rt.router.gateway.providers[target.provider] if target is not None else None
+        forwarded = credentials.for_provider(provider, ctx.credential) if provider is not None else None
+        usable = provider is not None and (forwarded is not None or provider.auth != "passthrough")
+        if target is not None and provider is not None and usable and hasattr(adapter, "count_tokens"):
             key = rt.router.choose_key(provider, target.model, lambda k: k.env in rt.dispatcher.secrets)
             try:
-                result = await adapter.count_tokens(
-                    body,
-                    model=target.model,
-                    api_key=rt.dispatcher.secrets.get(key.env) if key else None,
-                    client_headers=request.headers,
-                )
+                with credentials.sending(provider.name, forwarded):
+                    result = await adapter.count_tokens(
+                        body,
+                        model=target.model,
+                        api_key=rt.dispatcher.secrets.get(key.env) if key and forwarded is None else None,
+                        client_headers=request.headers,
+                    )
                 return _counted(result, provider.type)
             except UpstreamError as exc:  # an estimate beats an error for a token count
                 log.info("request %s: %s could not count tokens: %s", ctx.request_id, provider.name, exc.message)
@@ -75,6 +80,7 @@ async def embeddings(request: Request) -> Response:
     rt: GatewayRuntime = request.app.state.runtime
     ctx = RequestContext(dialect="openai", endpoint="embeddings", headers=request.headers)
     try:
+        ctx.credential = credentials.of_request(rt.credential_salt, request.headers, "openai")
         ctx.key = await rt.hooks.authenticate(request.headers, ctx)  # before the body is read (see handle_chat)
         body = await read_json(request)
         ctx.requested_model = model_in_body(body)

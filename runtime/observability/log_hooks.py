@@ -44,7 +44,7 @@ def record_from_log(
         ts=time.time() - log.duration_s,
         dialect=ctx.dialect,
         endpoint=ctx.endpoint,
-        virtual_key=getattr(key, "key_name", None),
+        virtual_key=getattr(key, "key_name", None) or getattr(ctx.credential, "label", None),
         team=getattr(key, "team", None),
         customer=getattr(key, "customer", None),
         session_id=ctx.session,
@@ -66,6 +66,7 @@ def record_from_log(
         cache_hit=ctx.cache_hit,
         usage_estimated=ctx.usage_estimated,
         finish_reason=ctx.finish_reason,
+        billed_to=ctx.billed_to,
         time_to_first_token_ms=_ms(ctx.time_to_first_token_s),
         inter_token_latency_ms=_ms(ctx.inter_token_latency_s),
     )
