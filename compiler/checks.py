@@ -138,10 +138,6 @@ def check_fallbacks(spec: GatewaySpec, resolver: Resolver) -> list[Diagnostic]:
             for index, ref in enumerate(getattr(model, field)):
                 if resolver.resolve(ref) is None:
                     found.append(unknown_ref(("models", name, field, index), ref, resolver))
-        if model.context_fallbacks and model.context_window is None:
-            hint = "set context_window (input tokens) too, or rely on the upstream's overflow error alone"
-            found.append(warning(("models", name, "context_fallbacks"), "context_fallbacks without context_window"
-                                 " are tried only after an upstream overflow error", hint))  # fmt: skip
     for cycle in _cycles(edges):
         chain = " -> ".join([*cycle, cycle[0]])
         hint = "a fallback chain must end; remove one of these fallbacks"

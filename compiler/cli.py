@@ -89,6 +89,9 @@ def _parser() -> argparse.ArgumentParser:
     cmd.add_argument("--request", type=pathlib.Path, help="a JSON request body: evaluate the routing rules for it")
     cmd.add_argument("--dialect", default="anthropic", help="the --request body's API: anthropic, openai, responses")
     cmd.add_argument("--header", action="append", default=[], help="'name: value' sent with --request (repeatable)")
+    cmd.add_argument(
+        "--level", action="append", default=[], help="'budget_used=85': a live-capacity variable's value (default 0)"
+    )
     cmd.add_argument("--out", type=pathlib.Path, help="out/ dir: also show the route's last `bifrostc probe` there")
     cmd.set_defaults(handler=_explain)
 
@@ -268,7 +271,25 @@ def _explain_answer(gateway: c.Gateway, args: argparse.Namespace) -> Explanation
         if not colon:
             raise ExplainError(f"--header {header!r}: write it as 'name: value'")
         headers[name.strip().lower()] = value.strip()
-    return explain_request(gateway, body, args.dialect, headers, args.key)
+    return explain_request(gateway, body, args.dialect, headers, args.key, _levels(args.level))
+
+
+def _levels(given: list[str]) -> dict[str, float]:
+    from bifrostc.compiler.explain import ExplainError
+    from bifrostc.runtime.rules import CAPACITY
+
+    levels = {}
+    for item in given:
+        name, equals, value = item.partition("=")
+        name = name.strip()
+        try:
+            if not equals or name not in CAPACITY:
+                raise ValueError
+            levels[name] = float(value)
+        except ValueError:
+            names = ", ".join(sorted(CAPACITY))
+            raise ExplainError(f"--level {item!r}: write NAME=PERCENT, NAME one of {names}") from None
+    return levels
 
 
 def _diff(args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ from bifrostc.compiler.spec import (
 from bifrostc.compiler.spec_claude_gateway import runtime_settings
 from bifrostc.runtime import config as c
 from bifrostc.runtime.providers import registry
+from bifrostc.runtime.providers.model_caps import smallest_window
 
 
 def build_gateway(spec: GatewaySpec) -> c.Gateway:
@@ -114,7 +115,7 @@ def _routes(spec: GatewaySpec, resolver: Resolver) -> dict[str, c.Route]:
             fallbacks,
             model.tools,
             model.affinity,
-            model.context_window,
+            _context_window(model),
             tuple(resolver.resolve(ref) or ref for ref in model.context_fallbacks),
             tuple(resolver.resolve(ref) or ref for ref in model.content_policy_fallbacks),
         )
@@ -127,6 +128,14 @@ def _routes(spec: GatewaySpec, resolver: Resolver) -> dict[str, c.Route]:
         provider, upstream = split_target(ref) or ("", "")
         routes.setdefault(ref, c.Route(ref, (c.Target(provider, upstream),)))
     return routes
+
+
+def _context_window(model: ModelSpec) -> int | None:
+    """The model's own ``context_window``, else (for a route with context_fallbacks, which need it to move a
+    prompt before any upstream call) the smallest window of its targets from the built-in table."""
+    if model.context_window is not None or not model.context_fallbacks:
+        return model.context_window
+    return smallest_window(t.model for t in _targets(model))
 
 
 def _pricing(spec: GatewaySpec) -> dict[str, c.Price]:

@@ -64,6 +64,9 @@ class GovernanceHooks(Hooks):
         key: KeyContext | None = ctx.key
         ctx.provider_filter = key_policy.authorize(key, self.router, ctx.requested_model or route.name, route)
 
+    async def capacity(self, ctx: RequestContext, names: frozenset[str]) -> Mapping[str, float]:
+        return await self.governor.capacity(ctx.key, names)
+
     async def before_call(self, ctx: RequestContext, route: config.Route) -> None:
         await self.authorize(ctx, route)
         if ctx.key is not None:

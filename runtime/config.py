@@ -171,6 +171,7 @@ class Rule:
     scope: str = "global"
     owner: str = ""
     priority: int = 0
+    reads: tuple[str, ...] = ()  # the costly variables ``test`` reads (input_tokens, budget_used, tokens_used, request)
 
 
 @dataclass(frozen=True, slots=True)

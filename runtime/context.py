@@ -136,6 +136,11 @@ class Hooks:
     async def authorize(self, ctx: RequestContext, route: config.Route) -> None:
         """May this key use this route at all (model/provider grants)? Admits nothing, charges nothing."""
 
+    async def capacity(self, ctx: RequestContext, names: frozenset[str]) -> Mapping[str, float]:
+        """The live levels (0-100) of the named routing-rule variables (budget_used, tokens_used, request)
+        for ctx.key, read before routing; only asked when one of the key's rules names one. No limits: {}."""
+        return {}
+
     async def before_call(self, ctx: RequestContext, route: config.Route) -> None:
         """Checked after routing, before any upstream call: model grants, budgets, rate limits."""
 
@@ -164,6 +169,9 @@ class WrappedHooks(Hooks):
 
     async def authorize(self, ctx: RequestContext, route: config.Route) -> None:
         await self.inner.authorize(ctx, route)
+
+    async def capacity(self, ctx: RequestContext, names: frozenset[str]) -> Mapping[str, float]:
+        return await self.inner.capacity(ctx, names)
 
     async def before_call(self, ctx: RequestContext, route: config.Route) -> None:
         await self.inner.before_call(ctx, route)

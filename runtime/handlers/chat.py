@@ -28,7 +28,7 @@ from bifrostc.runtime.handlers.streaming import RelayResponse, StreamRelay
 from bifrostc.runtime.http import UpstreamReply
 from bifrostc.runtime.responses_store.turn import Turn, owner_of
 from bifrostc.runtime.responses_store.turn import begin as begin_turn
-from bifrostc.runtime.rules import pick_route
+from bifrostc.runtime.rules import capacity_needed, pick_route
 from bifrostc.runtime.translate import replay
 from bifrostc.runtime.translate.common import ANTHROPIC_BETAS, check_nesting
 from bifrostc.runtime.transport import credentials
@@ -106,7 +106,9 @@ async def handle_chat(request: Request, dialect: ClientDialect, endpoint: Endpoi
             chat.extra[ANTHROPIC_BETAS] = betas
         ctx.stream = chat.stream
         ctx.session = dialect.session(call)
-        route, rule = pick_route(rt.router, ctx, chat, call.body)
+        needed = capacity_needed(rt.router, ctx.key)  # budget_used & co. read the shared counters, if any rule asks
+        levels = await rt.hooks.capacity(ctx, needed) if needed else None
+        route, rule = pick_route(rt.router, ctx, chat, call.body, levels)
         ctx.routed, ctx.rule = route.name, rule.name if rule is not None else None
         await rt.hooks.before_call(ctx, route)
         exchange = Exchange(rt, ctx, dialect, call, chat, request, turn)

@@ -53,6 +53,7 @@ def record_from_log(
         request_class=_header(ctx.headers, REQUEST_CLASS_HEADER),
         requested_model=ctx.requested_model or None,
         route=ctx.route,
+        rule=ctx.rule,
         provider=ctx.provider,
         upstream_model=ctx.upstream_model,
         stream=ctx.stream,

@@ -62,6 +62,7 @@ class RequestRecord:
     request_class: str | None = None  # main | subagent | compaction | auxiliary (CLAUDE_CODE_GATEWAY_HINT_HEADERS=1)
     requested_model: str | None = None
     route: str | None = None
+    rule: str | None = None  # the routing rule that picked the route (x-bifrostc-rule), None when none matched
     provider: str | None = None
     upstream_model: str | None = None
     stream: bool = False
