@@ -84,7 +84,8 @@ def _base_url(gateway: c.Gateway) -> str:
     host = gateway.server.host
     host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # a wildcard bind is reached via loopback
     host = f"[{host}]" if ":" in host else host
-    return f"http://{host}:{gateway.server.port}"
+    scheme = "https" if gateway.server.tls else "http"
+    return f"{scheme}://{host}:{gateway.server.port}"
 
 
 def _env_context(spec: GatewaySpec, gateway: c.Gateway) -> dict[str, object]:

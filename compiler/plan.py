@@ -60,9 +60,13 @@ def build_gateway(spec: GatewaySpec) -> c.Gateway:
 
 
 def _server(spec: GatewaySpec) -> c.Server:
-    fields = spec.server.model_dump(exclude={"redis"})
-    redis = spec.server.redis
-    return c.Server(**fields, redis=c.RedisState(**redis.model_dump()) if redis else None)
+    fields = spec.server.model_dump(exclude={"redis", "tls"})
+    redis, tls = spec.server.redis, spec.server.tls
+    return c.Server(
+        **fields,
+        redis=c.RedisState(**redis.model_dump()) if redis else None,
+        tls=c.Tls(tls.cert_file, tls.key_file) if tls else None,
+    )
 
 
 def _sign_in(spec: GatewaySpec) -> c.SignIn | None:

@@ -310,6 +310,13 @@ class RedisSpec(SpecModel):
     ack_timeout_ms: Annotated[int, Field(ge=1)] = 500
 
 
+class TlsSpec(SpecModel):
+    """A native TLS listener (Claude Code's /login needs https off loopback); paths are read at `serve`."""
+
+    cert_file: str = Field(description="PEM certificate chain, leaf first (Claude Code pins the leaf).")
+    key_file: str = Field(description="PEM private key of the leaf certificate.")
+
+
 class ServerSpec(SpecModel):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8080
@@ -361,6 +368,11 @@ class ServerSpec(SpecModel):
         description="Gateway worker processes `bifrostc serve` runs on one port; auto: one per core this process"
         " may use (1 when the embedded state is in memory and cannot be shared). `serve --workers` and the"
         " BIFROSTC_WORKERS env var override it.",
+    )
+    tls: TlsSpec | None = Field(
+        default=None,
+        description="Serve https with this certificate (every worker); unset: plain http, e.g. behind a"
+        " TLS-terminating balancer.",
     )
     mcp_default: Literal["allow", "deny"] = Field(
         default="allow",

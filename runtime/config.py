@@ -281,6 +281,12 @@ class RedisState:
 
 
 @dataclass(frozen=True, slots=True)
+class Tls:
+    cert_file: str
+    key_file: str
+
+
+@dataclass(frozen=True, slots=True)
 class Server:
     host: str = "127.0.0.1"
     port: int = 8080
@@ -302,6 +308,7 @@ class Server:
     stream_ping_seconds: float = 15.0  # a client stream gets its dialect's keep-alive after this long without bytes
     workers: int | str = "auto"  # worker processes of `bifrostc serve` (runtime/supervisor.py); auto: one per core
     mcp_default: str = "allow"  # allow: a key without allowed_mcp_tools sees every tool | deny: sees none
+    tls: Tls | None = None  # a native https listener (uvicorn's ssl options, in every worker)
 
 
 # --- Claude Code's gateway protocol under /claude-code (bifrostc.runtime.claude_gateway) ---
