@@ -52,10 +52,20 @@ def build_gateway(spec: GatewaySpec) -> c.Gateway:
         virtual_keys=tuple(_virtual_key(key) for key in sorted(spec.virtual_keys, key=lambda k: k.name)),
         mcp_servers=tuple(_mcp_server(name, spec) for name in sorted(spec.mcp_servers)),
         cache=_cache(spec, resolver),
-        observability=c.Observability(**spec.observability.model_dump()),
+        observability=_observability(spec),
         server=_server(spec),
         claude_code=c.ClaudeGateway(_sign_in(spec), runtime_settings(spec.claude_code.managed_settings)),
         rules=build_rules(spec, resolver),
+    )
+
+
+def _observability(spec: GatewaySpec) -> c.Observability:
+    relay = spec.observability.claude_code_telemetry
+    return c.Observability(
+        **spec.observability.model_dump(exclude={"claude_code_telemetry"}),
+        claude_code_telemetry=c.ClaudeCodeTelemetry(
+            tuple(relay.forward_to), dict(sorted(relay.headers_env.items())), relay.max_in_flight
+        ),
     )
 
 

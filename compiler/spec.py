@@ -253,6 +253,21 @@ class CacheSpec(SpecModel):
     max_entries: Annotated[int, Field(gt=0)] = 10_000
 
 
+class ClaudeCodeTelemetrySpec(SpecModel):
+    """Where Claude Code's OTLP exports to /claude-code/v1/{metrics,logs,traces} are also sent, byte for byte."""
+
+    forward_to: list[str] = Field(
+        default_factory=list,
+        description="OTLP/HTTP collector base URLs; each export is posted to <url>/v1/<signal> unchanged.",
+    )
+    headers_env: dict[str, EnvName] = Field(
+        default_factory=dict, description="Header name -> env var holding its value, sent to every collector."
+    )
+    max_in_flight: Annotated[int, Field(ge=1, le=4096)] = Field(
+        default=64, description="Relayed exports under way per collector; beyond it an export is not relayed."
+    )
+
+
 class ObservabilitySpec(SpecModel):
     log_store: Literal["sqlite", "postgres", "none"] = "sqlite"
     sqlite_path: str = "bifrostc.db"
@@ -281,6 +296,7 @@ class ObservabilitySpec(SpecModel):
         default=None,
         description="Env var holding a bearer token for /metrics (Prometheus scrapers) when require_key is on.",
     )
+    claude_code_telemetry: ClaudeCodeTelemetrySpec = Field(default_factory=ClaudeCodeTelemetrySpec)
 
 
 class RedisSpec(SpecModel):

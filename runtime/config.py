@@ -248,6 +248,13 @@ class Cache:
 
 
 @dataclass(frozen=True, slots=True)
+class ClaudeCodeTelemetry:
+    forward_to: tuple[str, ...] = ()  # OTLP/HTTP collector base URLs (runtime.claude_gateway.relay)
+    headers_env: dict[str, str] = field(default_factory=dict)  # header -> env var holding its value
+    max_in_flight: int = 64  # per collector
+
+
+@dataclass(frozen=True, slots=True)
 class Observability:
     log_store: str = "sqlite"  # sqlite | postgres | none
     sqlite_path: str = "bifrostc.db"
@@ -261,6 +268,7 @@ class Observability:
     service_name: str = "bifrostc"
     spool_dir: str | None = None  # where unwritable log records wait for the store; None: beside sqlite_path
     metrics_token_env: str | None = None  # env var holding the bearer token /metrics takes when require_key is on
+    claude_code_telemetry: ClaudeCodeTelemetry = field(default_factory=ClaudeCodeTelemetry)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from starlette.routing import BaseRoute, Route
 
 from bifrostc.runtime.claude_gateway import device_page, endpoints, oauth
 from bifrostc.runtime.claude_gateway.service import PREFIX, Endpoint, SignInService
+from bifrostc.runtime.claude_gateway.relay import TelemetryRelay
 from bifrostc.runtime.claude_gateway.store import SignInStore, signin_db_path
 from bifrostc.runtime.claude_gateway.tokens import TokenSigner, signing_secret
 from bifrostc.runtime.config import Gateway, Observability, SignIn
@@ -21,7 +22,9 @@ def sign_in_service(
     store = SignInStore(signin_db_path(observability.sqlite_path))
     signer = TokenSigner(signing_secret(sign_in.secret_env, environ), issuer="bifrostc")
     days = observability.retention_days
-    return SignInService(sign_in, store, signer, keyring, telemetry_keep_seconds=days * 86400.0 if days else None)
+    relay = TelemetryRelay(observability.claude_code_telemetry, environ)
+    keep = days * 86400.0 if days else None
+    return SignInService(sign_in, store, signer, keyring, telemetry_keep_seconds=keep, relay=relay)
 
 
 def claude_code_routes(service: SignInService) -> list[BaseRoute]:
@@ -57,9 +60,11 @@ def claude_code_routes(service: SignInService) -> list[BaseRoute]:
     return routes
 
 
-def routes_for(gateway: Gateway, keyring: Callable[[], KeyRing], environ: Mapping[str, str]) -> list[BaseRoute]:
-    """What assembly adds to the app: nothing unless the spec turned sign-in on."""
+def service_for(
+    gateway: Gateway, keyring: Callable[[], KeyRing], environ: Mapping[str, str]
+) -> SignInService | None:
+    """What assembly serves /claude-code with: nothing unless the spec turned sign-in on."""
     sign_in = gateway.claude_code.sign_in
     if sign_in is None:
-        return []
-    return claude_code_routes(sign_in_service(sign_in, gateway.observability, keyring, environ))
+        return None
+    return sign_in_service(sign_in, gateway.observability, keyring, environ)

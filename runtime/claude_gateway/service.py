@@ -19,9 +19,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bifrostc.runtime.claude_gateway.limits import IpLimiter
+from bifrostc.runtime.claude_gateway.relay import TelemetryRelay
 from bifrostc.runtime.claude_gateway.store import SignInStore
 from bifrostc.runtime.claude_gateway.tokens import TokenSigner
-from bifrostc.runtime.config import SignIn
+from bifrostc.runtime.config import ClaudeCodeTelemetry, SignIn
 from bifrostc.runtime.context import RequestContext, WrappedHooks
 from bifrostc.runtime.errors import AuthenticationFailed
 from bifrostc.runtime.governance.keys import KeyContext, KeyRing, presented_credentials
@@ -66,6 +67,7 @@ class SignInService:
     device_limit: IpLimiter = field(default_factory=lambda: IpLimiter(20))
     page_limit: IpLimiter = field(default_factory=lambda: IpLimiter(10))
     telemetry_keep_seconds: float | None = None  # the log's retention_days; None keeps telemetry forever
+    relay: TelemetryRelay = field(default_factory=lambda: TelemetryRelay(ClaudeCodeTelemetry(), {}))
     _ring: KeyRing | None = field(default=None, init=False)
     _by_name: dict[str, KeyContext] = field(default_factory=dict, init=False)
 

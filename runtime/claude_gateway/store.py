@@ -14,9 +14,11 @@ import pathlib
 import secrets
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
+
+from bifrostc.runtime.claude_gateway.otlp_points import Point, summary
 
 T = TypeVar("T")
 
@@ -48,6 +50,16 @@ CREATE TABLE IF NOT EXISTS claude_code_telemetry (
     session_id TEXT,
     size INTEGER NOT NULL,  -- bytes received; payload holds at most the endpoint's cap of them
     payload BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS claude_code_points (  -- what the session view sums (otlp_points.Point)
+    session_id TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    label TEXT NOT NULL,
+    series TEXT NOT NULL,
+    key_name TEXT,
+    value REAL NOT NULL,
+    received_at REAL NOT NULL,
+    PRIMARY KEY (session_id, metric, label, series)
 );
 """
 # RFC 8628 §6.1: 20 consonants, no vowels (no words), no look-alike digits; 8 of them carry ~34.5 bits.
@@ -258,10 +270,18 @@ class SignInStore:
         return await self._run(select, write=False)
 
     # --- telemetry ------------------------------------------------------------------------------------
-    async def add_telemetry(self, row: TelemetryRow, now: float, keep_seconds: float | None) -> None:
-        """Store one payload; every _PRUNE_EVERY rows, those older than ``keep_seconds`` go (None keeps all)."""
+    async def add_telemetry(
+        self, row: TelemetryRow, now: float, keep_seconds: float | None, points: Sequence[Point] = ()
+    ) -> None:
+        """Store one payload and its counted points (a point of a series seen before replaces it); every
+        _PRUNE_EVERY rows, those older than ``keep_seconds`` go (None keeps all)."""
 
         def insert() -> None:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO claude_code_points"
+                " (session_id, metric, label, series, key_name, value, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(p.session_id, p.metric, p.label, p.series, row.key_name, p.value, now) for p in points],
+            )
             self._db.execute(
                 "INSERT INTO claude_code_telemetry"
                 " (received_at, signal, content_type, key_name, session_id, size, payload)"
@@ -271,8 +291,21 @@ class SignInStore:
             self._telemetry_rows += 1
             if keep_seconds is not None and self._telemetry_rows % _PRUNE_EVERY == 1:
                 self._db.execute("DELETE FROM claude_code_telemetry WHERE received_at < ?", (now - keep_seconds,))
+                self._db.execute("DELETE FROM claude_code_points WHERE received_at < ?", (now - keep_seconds,))
 
         await self._run(insert)
+
+    async def session_telemetry(self, session_id: str) -> dict[str, Any] | None:
+        """What Claude Code reported about one session (``otlp_points.summary``), None when nothing."""
+
+        def select() -> list[tuple[str, str, float]]:
+            return self._db.execute(
+                "SELECT metric, label, SUM(value) FROM claude_code_points WHERE session_id = ? GROUP BY metric, label",
+                (session_id,),
+            ).fetchall()
+
+        rows = await self._run(select, write=False)
+        return summary({(metric, label): float(value) for metric, label, value in rows})
 
     def close(self) -> None:
         with self._lock:
