@@ -81,7 +81,13 @@ def _server(spec: GatewaySpec) -> c.Server:
 
 def _sign_in(spec: GatewaySpec) -> c.SignIn | None:
     sign_in = spec.claude_code.sign_in
-    return c.SignIn(**sign_in.model_dump()) if sign_in else None
+    if sign_in is None:
+        return None
+    oidc = sign_in.oidc
+    runtime_oidc = (
+        c.Oidc(**{**oidc.model_dump(exclude={"scopes"}), "scopes": tuple(oidc.scopes)}) if oidc is not None else None
+    )
+    return c.SignIn(**sign_in.model_dump(exclude={"oidc"}), oidc=runtime_oidc)
 
 
 def _provider(name: str, spec: ProviderSpec) -> c.Provider:

@@ -157,6 +157,26 @@ class ModelSpec(SpecModel):
     )
 
 
+class OidcSpec(SpecModel):
+    """Sign in on the verification page through the organization's OpenID Connect provider (authorization code
+    flow with PKCE); the IdP's groups pick the person's team."""
+
+    issuer: str = Field(description="The IdP's issuer URL; its /.well-known/openid-configuration is read.")
+    client_id_env: EnvName
+    client_secret_env: EnvName | None = Field(default=None, description="Unset: a public client (PKCE only).")
+    groups_claim: str = Field(default="groups", description="The id_token claim listing the person's groups.")
+    teams: dict[str, str] = Field(
+        default_factory=dict,
+        description="IdP group -> spec team, first match wins; empty: a group named like a team maps to it.",
+    )
+    scopes: list[str] = Field(default_factory=lambda: ["openid", "email", "profile", "offline_access"])
+    recheck_seconds: Annotated[int, Field(ge=0)] = Field(
+        default=300,
+        description="How often a signed-in person's groups are read again from the IdP (refresh grant); losing"
+        " the group, or the IdP refusing, ends the session at that request.",
+    )
+
+
 class SignInSpec(SpecModel):
     """Claude Code's /login against this gateway: device sign-in under /claude-code."""
 
@@ -164,6 +184,7 @@ class SignInSpec(SpecModel):
     refresh_ttl_seconds: Annotated[int, Field(gt=0)] = 30 * 86400
     secret_env: EnvName | None = Field(default=None, description="Token signing secret; unset: one per process.")
     login_notice: Annotated[str, Field(max_length=500)] | None = None
+    oidc: OidcSpec | None = None
 
 
 class ClaudeCodeSpec(SpecModel):

@@ -324,6 +324,17 @@ JsonValue = str | int | float | bool | None | tuple["JsonValue", ...] | dict[str
 
 
 @dataclass(frozen=True, slots=True)
+class Oidc:
+    issuer: str
+    client_id_env: str
+    client_secret_env: str | None = None
+    groups_claim: str = "groups"
+    teams: dict[str, str] = field(default_factory=dict)  # IdP group -> team; empty: same-named teams
+    scopes: tuple[str, ...] = ("openid", "email", "profile", "offline_access")
+    recheck_seconds: int = 300
+
+
+@dataclass(frozen=True, slots=True)
 class SignIn:
     """Device sign-in: access tokens are HMAC-signed, bound to a virtual key's name."""
 
@@ -331,6 +342,7 @@ class SignIn:
     refresh_ttl_seconds: int = 30 * 86400
     secret_env: str | None = None  # env var holding the signing secret; unset: one generated per process
     login_notice: str | None = None  # shown next to the user code on Claude Code's sign-in screen
+    oidc: Oidc | None = None  # the verification page also signs people in through this IdP
 
 
 @dataclass(frozen=True, slots=True)

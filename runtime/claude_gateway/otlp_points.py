@@ -53,13 +53,14 @@ def decode(signal: str, payload: bytes, content_type: str | None) -> dict[str, A
 
 def _decode_protobuf(signal: str, payload: bytes) -> dict[str, Any] | None:
     try:
-        from google.protobuf.json_format import MessageToDict
-        from google.protobuf.message import DecodeError
+        from google.protobuf.json_format import MessageToDict  # type: ignore[import-untyped, unused-ignore]
+        from google.protobuf.message import DecodeError  # type: ignore[import-untyped, unused-ignore]
         from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
         from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
     except ImportError:
         return None
-    message: Any = {"metrics": ExportMetricsServiceRequest, "logs": ExportLogsServiceRequest}.get(signal)
+    messages: dict[str, Any] = {"metrics": ExportMetricsServiceRequest, "logs": ExportLogsServiceRequest}
+    message = messages.get(signal)
     if message is None:
         return None
     request = message()

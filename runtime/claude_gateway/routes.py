@@ -6,9 +6,10 @@ from collections.abc import Callable, Mapping
 
 from starlette.routing import BaseRoute, Route
 
-from bifrostc.runtime.claude_gateway import device_page, endpoints, oauth
-from bifrostc.runtime.claude_gateway.service import PREFIX, Endpoint, SignInService
+from bifrostc.runtime.claude_gateway import device_page, endpoints, oauth, oidc_pages
+from bifrostc.runtime.claude_gateway.oidc import OidcProvider
 from bifrostc.runtime.claude_gateway.relay import TelemetryRelay
+from bifrostc.runtime.claude_gateway.service import PREFIX, Endpoint, SignInService
 from bifrostc.runtime.claude_gateway.store import SignInStore, signin_db_path
 from bifrostc.runtime.claude_gateway.tokens import TokenSigner, signing_secret
 from bifrostc.runtime.config import Gateway, Observability, SignIn
@@ -24,12 +25,14 @@ def sign_in_service(
     days = observability.retention_days
     relay = TelemetryRelay(observability.claude_code_telemetry, environ)
     keep = days * 86400.0 if days else None
-    return SignInService(sign_in, store, signer, keyring, telemetry_keep_seconds=keep, relay=relay)
+    oidc = OidcProvider(sign_in.oidc, environ) if sign_in.oidc is not None else None
+    return SignInService(sign_in, store, signer, keyring, telemetry_keep_seconds=keep, relay=relay, oidc=oidc)
 
 
 def claude_code_routes(service: SignInService) -> list[BaseRoute]:
     auth = oauth.build(service)
     show, submit = device_page.build(service)
+    sso_start, sso_callback = oidc_pages.build(service)
 
     def bearer(handler: Endpoint) -> Endpoint:
         return endpoints.signed_in(service, handler)
@@ -46,6 +49,8 @@ def claude_code_routes(service: SignInService) -> list[BaseRoute]:
         Route(f"{PREFIX}/oauth/revoke", auth.revoke, methods=["POST"]),
         Route(f"{PREFIX}/device", show, methods=["GET"]),
         Route(f"{PREFIX}/device", submit, methods=["POST"]),
+        Route(f"{PREFIX}/oidc/start", sso_start, methods=["POST"]),
+        Route(f"{PREFIX}/oidc/callback", sso_callback, methods=["GET"]),
         Route(f"{PREFIX}/v1/messages", as_anthropic("/v1/messages"), methods=["POST"]),
         Route(f"{PREFIX}/v1/messages/count_tokens", as_anthropic("/v1/messages/count_tokens"), methods=["POST"]),
         Route(f"{PREFIX}/v1/models", bearer(listing), methods=["GET"]),
@@ -60,9 +65,7 @@ def claude_code_routes(service: SignInService) -> list[BaseRoute]:
     return routes
 
 
-def service_for(
-    gateway: Gateway, keyring: Callable[[], KeyRing], environ: Mapping[str, str]
-) -> SignInService | None:
+def service_for(gateway: Gateway, keyring: Callable[[], KeyRing], environ: Mapping[str, str]) -> SignInService | None:
     """What assembly serves /claude-code with: nothing unless the spec turned sign-in on."""
     sign_in = gateway.claude_code.sign_in
     if sign_in is None:

@@ -51,6 +51,22 @@ CREATE TABLE IF NOT EXISTS claude_code_telemetry (
     size INTEGER NOT NULL,  -- bytes received; payload holds at most the endpoint's cap of them
     payload BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS signin_people (  -- OIDC identities: name is what tokens carry (oidc:<email or sub>)
+    name TEXT PRIMARY KEY,
+    subject TEXT NOT NULL,
+    email TEXT,
+    team TEXT NOT NULL,
+    idp_refresh_token TEXT,  -- to read the person's groups again (recheck_seconds)
+    checked_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS signin_oidc_states (  -- one browser's trip to the IdP, single use
+    state_hash TEXT PRIMARY KEY,
+    user_code TEXT NOT NULL,
+    verifier TEXT NOT NULL,
+    nonce TEXT NOT NULL,
+    redirect_uri TEXT NOT NULL,
+    expires_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS claude_code_points (  -- what the session view sums (otlp_points.Point)
     session_id TEXT NOT NULL,
     metric TEXT NOT NULL,
@@ -109,6 +125,24 @@ class TelemetryRow:
     session_id: str | None
     size: int  # bytes received
     payload: bytes  # at most the endpoint's cap of them
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    name: str  # oidc:<email or sub>: the identity its tokens, spend and log rows carry
+    subject: str
+    email: str | None
+    team: str
+    idp_refresh_token: str | None
+    checked_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class OidcState:
+    user_code: str
+    verifier: str
+    nonce: str
+    redirect_uri: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +299,66 @@ class SignInStore:
     async def is_revoked(self, grant_id: str) -> bool:
         def select() -> bool:
             row = self._db.execute("SELECT 1 FROM signin_revoked WHERE grant_id = ?", (grant_id,)).fetchone()
+            return row is not None
+
+        return await self._run(select, write=False)
+
+    # --- OIDC people and their trips to the IdP --------------------------------------------------------
+    async def put_person(self, person: Person) -> None:
+        def upsert() -> None:
+            self._db.execute(
+                "INSERT OR REPLACE INTO signin_people VALUES (?, ?, ?, ?, ?, ?)",
+                (person.name, person.subject, person.email, person.team, person.idp_refresh_token, person.checked_at),
+            )
+
+        await self._run(upsert)
+
+    async def person(self, name: str) -> Person | None:
+        def select() -> Person | None:
+            row = self._db.execute("SELECT * FROM signin_people WHERE name = ?", (name,)).fetchone()
+            return Person(*row) if row else None
+
+        return await self._run(select, write=False)
+
+    async def forget_person(self, name: str) -> None:
+        """The person lost their grant: their refresh tokens go too (access tokens fail on the missing row)."""
+
+        def delete() -> None:
+            self._db.execute("DELETE FROM signin_people WHERE name = ?", (name,))
+            self._db.execute("DELETE FROM signin_refresh WHERE key_name = ?", (name,))
+
+        await self._run(delete)
+
+    async def put_oidc_state(self, state: str, trip: OidcState, expires_at: float) -> None:
+        def insert() -> None:
+            self._db.execute("DELETE FROM signin_oidc_states WHERE expires_at <= ?", (expires_at - 3600,))
+            self._db.execute(
+                "INSERT INTO signin_oidc_states VALUES (?, ?, ?, ?, ?, ?)",
+                (digest(state), trip.user_code, trip.verifier, trip.nonce, trip.redirect_uri, expires_at),
+            )
+
+        await self._run(insert)
+
+    async def take_oidc_state(self, state: str, now: float) -> OidcState | None:
+        """The trip ``state`` names, once: it is deleted as it is read."""
+
+        def take() -> OidcState | None:
+            row = self._db.execute(
+                "SELECT user_code, verifier, nonce, redirect_uri, expires_at FROM signin_oidc_states"
+                " WHERE state_hash = ?",
+                (digest(state),),
+            ).fetchone()
+            self._db.execute("DELETE FROM signin_oidc_states WHERE state_hash = ?", (digest(state),))
+            return OidcState(*row[:4]) if row and row[4] > now else None
+
+        return await self._run(take)
+
+    async def is_pending(self, user_code: str, now: float) -> bool:
+        def select() -> bool:
+            row = self._db.execute(
+                "SELECT 1 FROM signin_devices WHERE user_code = ? AND status = 'pending' AND expires_at > ?",
+                (normal_user_code(user_code), now),
+            ).fetchone()
             return row is not None
 
         return await self._run(select, write=False)
