@@ -19,6 +19,7 @@ from bifrostc.compiler import __version__
 from bifrostc.compiler.routing_context import routing_context
 from bifrostc.compiler.spec import GatewaySpec
 from bifrostc.runtime import config as c
+from bifrostc.runtime.claude_gateway.managed import managed_documents
 
 # bifrostc/compiler and bifrostc/templates are siblings both in the repository and when installed.
 TEMPLATES = pathlib.Path(__file__).resolve().parent.parent / "templates"
@@ -65,6 +66,8 @@ def render_all(spec: GatewaySpec, gateway: c.Gateway, source: Source) -> dict[st
         },
         "mcp.json": _json(_mcp_config(spec, gateway)),
     }
+    if gateway.claude_code.managed_settings is not None:  # what /claude-code/managed/settings serves, per team
+        files["managed-settings.json"] = _json(managed_documents(gateway.claude_code.managed_settings, gateway.teams))
     manifest = {
         "bifrostc_version": __version__,
         "format_version": c.FORMAT_VERSION,

@@ -18,7 +18,7 @@ from bifrostc.compiler.spec import (
     RateLimitSpec,
     VirtualKeySpec,
 )
-from bifrostc.compiler.spec_claude_gateway import runtime_settings
+from bifrostc.compiler.spec_claude_gateway import managed_defaults, runtime_settings
 from bifrostc.runtime import config as c
 from bifrostc.runtime.providers import registry
 
@@ -30,7 +30,7 @@ def build_gateway(spec: GatewaySpec) -> c.Gateway:
     tiers = {tier: resolver.resolve(ref) or ref for tier in TIERS if (ref := getattr(spec.claude_code, tier))}
     for tier, route in tiers.items():
         routes.setdefault(tier, routes[route])  # lets clients ask for "sonnet" directly
-    return c.Gateway(
+    gateway = c.Gateway(
         providers={name: _provider(name, spec.providers[name]) for name in sorted(spec.providers)},
         routes=dict(sorted(routes.items())),
         tiers=tiers,
@@ -54,9 +54,12 @@ def build_gateway(spec: GatewaySpec) -> c.Gateway:
         cache=_cache(spec, resolver),
         observability=_observability(spec),
         server=_server(spec),
-        claude_code=c.ClaudeGateway(_sign_in(spec), runtime_settings(spec.claude_code.managed_settings)),
+        claude_code=c.ClaudeGateway(_sign_in(spec)),
         rules=build_rules(spec, resolver),
     )
+    # the managed settings' defaults price the routes just built (modelPricing)
+    managed = runtime_settings(spec.claude_code.managed_settings, managed_defaults(gateway))
+    return dataclasses.replace(gateway, claude_code=dataclasses.replace(gateway.claude_code, managed_settings=managed))
 
 
 def _observability(spec: GatewaySpec) -> c.Observability:

@@ -63,13 +63,11 @@ async def managed_settings(request: Request) -> Response:
         return Response(status_code=404)
     key: KeyContext | None = SIGNED_IN.get()
     team = key.team if key else None
-    settings = managed.settings_for(policy, team)
-    checksum = managed.checksum(settings)
-    headers = {"etag": f'"{checksum}"', "cache-control": "private, no-cache"}
-    if managed.matches(request.headers.get("if-none-match"), f'"{checksum}"'):
+    document = managed.served(policy, team)
+    headers = {"etag": f'"{document["checksum"]}"', "cache-control": "private, no-cache"}
+    if managed.matches(request.headers.get("if-none-match"), headers["etag"]):
         return Response(status_code=304, headers=headers)
-    body = {"uuid": managed.policy_uuid(team if team in policy.teams else None), "checksum": checksum}
-    return Response(orjson.dumps({**body, "settings": settings}), media_type="application/json", headers=headers)
+    return Response(orjson.dumps(document), media_type="application/json", headers=headers)
 
 
 async def usage(request: Request) -> Response:
