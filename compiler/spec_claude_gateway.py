@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import pathlib
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema  # type: ignore[import-untyped, unused-ignore]
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,6 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from bifrostc.compiler.diagnostics import Diagnostic, Path, did_you_mean, error
 from bifrostc.runtime import config as c
 from bifrostc.runtime.governance.pricing import find_price
+
+if TYPE_CHECKING:
+    from bifrostc.compiler.spec import SignInSpec
 
 # What `validate` knows about Claude Code's settings keys (names and JSON types; see the file's $comment).
 SETTINGS_SCHEMA: dict[str, Any] = json.loads(
@@ -74,6 +77,21 @@ def check(managed: ManagedSettingsSpec | None, teams: set[str]) -> list[Diagnost
         if team not in teams:
             found.append(error(path, f"unknown team '{team}'.{did_you_mean(team, teams)}", on_key=True))
         found += _schema_errors(path, override.model_dump(exclude_unset=True))
+    return found
+
+
+def check_oidc(sign_in: SignInSpec | None, teams: set[str]) -> list[Diagnostic]:
+    """Each IdP group maps to a team of the spec; without a mapping some team must exist to map a group to."""
+    if sign_in is None or sign_in.oidc is None:
+        return []
+    path = ("claude_code", "sign_in", "oidc", "teams")
+    found = [
+        error((*path, group), f"unknown team '{team}'.{did_you_mean(team, teams)}")
+        for group, team in sign_in.oidc.teams.items()
+        if team not in teams
+    ]
+    if not teams:
+        found.append(error(path[:-1], "OIDC sign-in maps IdP groups onto teams, and the spec defines none"))
     return found
 
 

@@ -120,3 +120,13 @@ def test_an_unset_signing_secret_env_var_is_a_warning(tmp_path: pathlib.Path) ->
     assert "warning: claude_code.sign_in.secret_env: environment variable BFC_SIGNIN_TEST_SECRET is not set" in (
         result.stdout + result.stderr
     )
+
+
+def test_oidc_groups_must_map_to_teams_of_the_spec(tmp_path: pathlib.Path) -> None:
+    oidc = "{issuer: 'https://idp.example', client_id_env: IDP_ID, teams: {eng: platfrom}}"
+    (tmp_path / "gateway.yaml").write_text(HEAD.replace("sign_in: {}", f"sign_in: {{oidc: {oidc}}}") + "    {}\n")
+    result = subprocess.run([*CLI, "validate", "gateway.yaml"], cwd=tmp_path, capture_output=True, text=True)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "error: claude_code.sign_in.oidc.teams.eng: unknown team 'platfrom'. Did you mean 'platform'?" in out, out
+    assert "warning: claude_code.sign_in.oidc.client_id_env: environment variable IDP_ID is not set" in out
