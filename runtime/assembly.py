@@ -189,7 +189,7 @@ def _routes(parts: Parts, gateway: config.Gateway, environ: Mapping[str, str]) -
             admin_key=_admin_key(gateway, environ),
             probe_file=lambda: _probe_file(parts),
             tool_calls=parts.telemetry.metrics.usage.tool_call_counts if parts.telemetry.metrics is not None else None,
-            session_telemetry=parts.claude_code.store.session_telemetry if parts.claude_code is not None else None,
+            session_telemetry=parts.claude_code.telemetry_store.session_telemetry if parts.claude_code else None,
         )
     return routes
 
@@ -226,7 +226,7 @@ def _lifespan(parts: Parts) -> Callable[[Starlette], contextlib.AbstractAsyncCon
         finally:
             await parts.telemetry.aclose()
             if parts.claude_code is not None:
-                await parts.claude_code.relay.aclose()
+                await parts.claude_code.aclose()
             await parts.cache.close()
             await parts.governor.aclose()
 

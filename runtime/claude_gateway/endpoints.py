@@ -109,7 +109,7 @@ def telemetry(service: SignInService, signal: str) -> Endpoint:
             counted = list(otlp_points.points(signal, document)) if document is not None else []
             found = counted[0].session_id if counted else session_id(payload, content_type)
             row = TelemetryRow(signal, content_type, key.key_name, found, len(payload), payload[:TELEMETRY_CAP])
-            await service.store.add_telemetry(row, service.clock(), service.telemetry_keep_seconds, counted)
+            await service.telemetry_store.add_telemetry(row, service.clock(), service.telemetry_keep_seconds, counted)
             service.relay.send(signal, payload, content_type)
         if content_type and "json" in content_type:
             return Response(b"{}", media_type="application/json")

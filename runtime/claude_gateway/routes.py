@@ -11,6 +11,7 @@ from bifrostc.runtime.claude_gateway.oidc import OidcProvider
 from bifrostc.runtime.claude_gateway.relay import TelemetryRelay
 from bifrostc.runtime.claude_gateway.service import PREFIX, Endpoint, SignInService
 from bifrostc.runtime.claude_gateway.store import SignInStore, signin_db_path
+from bifrostc.runtime.claude_gateway.telemetry_pg import PostgresTelemetry
 from bifrostc.runtime.claude_gateway.tokens import TokenSigner, signing_secret
 from bifrostc.runtime.config import Gateway, Observability, SignIn
 from bifrostc.runtime.governance.keys import KeyRing
@@ -26,7 +27,11 @@ def sign_in_service(
     relay = TelemetryRelay(observability.claude_code_telemetry, environ)
     keep = days * 86400.0 if days else None
     oidc = OidcProvider(sign_in.oidc, environ) if sign_in.oidc is not None else None
-    return SignInService(sign_in, store, signer, keyring, telemetry_keep_seconds=keep, relay=relay, oidc=oidc)
+    dsn = environ.get(observability.postgres_dsn_env) if observability.postgres_dsn_env else None
+    telemetry = PostgresTelemetry(dsn) if observability.log_store == "postgres" and dsn else None
+    return SignInService(
+        sign_in, store, signer, keyring, telemetry_keep_seconds=keep, relay=relay, oidc=oidc, telemetry=telemetry
+    )
 
 
 def claude_code_routes(service: SignInService) -> list[BaseRoute]:

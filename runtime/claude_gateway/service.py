@@ -12,9 +12,9 @@ import asyncio
 import contextvars
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import orjson
@@ -23,8 +23,9 @@ from starlette.responses import Response
 
 from bifrostc.runtime.claude_gateway.limits import IpLimiter
 from bifrostc.runtime.claude_gateway.oidc import IdpError, OidcProvider
+from bifrostc.runtime.claude_gateway.otlp_points import Point
 from bifrostc.runtime.claude_gateway.relay import TelemetryRelay
-from bifrostc.runtime.claude_gateway.store import Person, SignInStore
+from bifrostc.runtime.claude_gateway.store import Person, SignInStore, TelemetryRow
 from bifrostc.runtime.claude_gateway.tokens import TokenSigner
 from bifrostc.runtime.config import ClaudeCodeTelemetry, SignIn, VirtualKey
 from bifrostc.runtime.context import RequestContext, WrappedHooks
@@ -63,6 +64,16 @@ def anthropic_error(status: int, error_type: str, message: str, headers: Mapping
     return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
 
 
+class TelemetryStore(Protocol):
+    """``store.SignInStore`` (SQLite) or ``telemetry_pg.PostgresTelemetry``."""
+
+    async def add_telemetry(
+        self, row: TelemetryRow, now: float, keep_seconds: float | None, points: Sequence[Point] = ()
+    ) -> None: ...
+
+    async def session_telemetry(self, session_id: str) -> dict[str, Any] | None: ...
+
+
 @dataclass
 class SignInService:
     config: SignIn
@@ -75,6 +86,7 @@ class SignInService:
     telemetry_keep_seconds: float | None = None  # the log's retention_days; None keeps telemetry forever
     relay: TelemetryRelay = field(default_factory=lambda: TelemetryRelay(ClaudeCodeTelemetry(), {}))
     oidc: OidcProvider | None = None  # claude_code.sign_in.oidc: people sign in through the IdP
+    telemetry: TelemetryStore | None = None  # where Claude Code's OTLP exports go; None: the sign-in store
     _rechecks: dict[str, asyncio.Lock] = field(default_factory=dict, init=False)
     _ring: KeyRing | None = field(default=None, init=False)
     _by_name: dict[str, KeyContext] = field(default_factory=dict, init=False)
@@ -83,11 +95,23 @@ class SignInService:
         # Kept past any access token of the grant, also one minted before a restart with a longer TTL.
         await self.store.revoke(grant_id, self.clock(), forget_after=2.0 * max(self.config.token_ttl_seconds, 86400))
 
+    @property
+    def telemetry_store(self) -> TelemetryStore:
+        return self.telemetry if self.telemetry is not None else self.store
+
     def key(self, name: str) -> KeyContext | None:
         ring = self.keyring()
         if ring is not self._ring:
             self._ring, self._by_name = ring, {ctx.key_name: ctx for ctx in ring.contexts}
         return self._by_name.get(name)
+
+    async def aclose(self) -> None:
+        await self.relay.aclose()
+        closing = getattr(self.telemetry, "aclose", None)
+        if closing is not None:
+            await closing()
+        if self.oidc is not None:
+            await self.oidc.aclose()
 
     async def identity(self, name: str) -> KeyContext | None:
         """Who a token names, now: a virtual key of the current spec, or an OIDC person still in a group that maps

@@ -4,6 +4,11 @@ verbatim to the spec's collectors without ever holding up the answer (bounded, a
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +19,7 @@ from starlette.routing import Route
 
 from tests.claude_gateway.signin import ALICE, bearer, sign_in, signin_spec
 from tests.conftest import running_server
+from tests.integration.wired import Wired, compile_gateway, wired_server
 
 pytestmark = pytest.mark.asyncio
 SESSION = "5b0c7a1e-0000-4000-8000-00000000abcd"
@@ -64,44 +70,77 @@ def decision(value: str, when: int) -> dict[str, Any]:
     }
 
 
-LOGS = {
-    "resourceLogs": [
-        {
-            "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "claude-code"}}]},
-            "scopeLogs": [{"logRecords": [decision("accept", 10), decision("accept", 11), decision("reject", 12)]}],
-        }
-    ]
-}
-PR_JSON = {
-    "resourceMetrics": [
-        {
-            "scopeMetrics": [
-                {
-                    "metrics": [
-                        {
-                            "name": "claude_code.pull_request.count",
-                            "sum": {
-                                "aggregationTemporality": 1,
-                                "dataPoints": [
-                                    {
-                                        "asInt": "1",
-                                        "startTimeUnixNano": "5",
-                                        "timeUnixNano": "6",
-                                        "attributes": [{"key": "session.id", "value": {"stringValue": SESSION}}],
-                                    }
-                                ],
-                            },
-                        }
-                    ]
-                }
-            ]
-        }
-    ]
-}
+def logs_export() -> dict[str, Any]:
+    return {
+        "resourceLogs": [
+            {
+                "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "claude-code"}}]},
+                "scopeLogs": [{"logRecords": [decision("accept", 10), decision("accept", 11), decision("reject", 12)]}],
+            }
+        ]
+    }
 
 
-async def test_the_session_view_sums_what_claude_code_reported_once_per_series(serve) -> None:
-    async with serve() as wired:
+def pr_export() -> dict[str, Any]:
+    return {
+        "resourceMetrics": [
+            {
+                "scopeMetrics": [
+                    {
+                        "metrics": [
+                            {
+                                "name": "claude_code.pull_request.count",
+                                "sum": {
+                                    "aggregationTemporality": 1,
+                                    "dataPoints": [
+                                        {
+                                            "asInt": "1",
+                                            "startTimeUnixNano": "5",
+                                            "timeUnixNano": "6",
+                                            "attributes": [{"key": "session.id", "value": {"stringValue": SESSION}}],
+                                        }
+                                    ],
+                                },
+                            }
+                        ]
+                    }
+                ]
+            }
+        ]
+    }
+
+
+PG_DSN = os.environ.get("BIFROSTC_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/cgw_signin")
+
+
+def _pg_reachable() -> bool:
+    try:
+        import psycopg
+
+        psycopg.connect(PG_DSN, connect_timeout=2).close()
+        return True
+    except Exception:
+        return False
+
+
+@contextlib.asynccontextmanager
+async def _gateway(tmp_path: Path, store: str) -> AsyncIterator[Wired]:
+    spec = signin_spec(tmp_path)
+    environ = {}
+    if store == "postgres":
+        if not _pg_reachable():
+            pytest.skip(f"no PostgreSQL at {PG_DSN}")
+        spec["observability"].update({"log_store": "postgres", "postgres_dsn_env": "TEST_PG_DSN"})
+        environ["TEST_PG_DSN"] = PG_DSN
+    async with wired_server(compile_gateway(tmp_path, spec, environ), environ) as wired:
+        yield wired
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgres"])
+async def test_the_session_view_sums_what_claude_code_reported_once_per_series(clock, tmp_path, store) -> None:
+    global SESSION
+    SESSION = f"5b0c7a1e-{uuid.uuid4()}"  # the PostgreSQL tables outlive a run: a session of its own
+    async with _gateway(tmp_path, store) as wired:
         tokens = await sign_in(wired.http, wired.url, ALICE)
         auth = bearer(tokens["access_token"])
         proto = {**auth, "content-type": "application/x-protobuf"}
@@ -114,9 +153,9 @@ async def test_the_session_view_sums_what_claude_code_reported_once_per_series(s
             answer = await wired.http.post(f"{wired.url}/claude-code/v1/metrics", content=body, headers=proto)
             assert answer.status_code == 200
         for _ in range(2):  # the same log batch twice: three decisions, not six
-            answer = await wired.http.post(f"{wired.url}/claude-code/v1/logs", json=LOGS, headers=auth)
+            answer = await wired.http.post(f"{wired.url}/claude-code/v1/logs", json=logs_export(), headers=auth)
             assert answer.status_code == 200
-        answer = await wired.http.post(f"{wired.url}/claude-code/v1/metrics", json=PR_JSON, headers=auth)
+        answer = await wired.http.post(f"{wired.url}/claude-code/v1/metrics", json=pr_export(), headers=auth)
         assert answer.status_code == 200
         view = await wired.http.get(f"{wired.url}/api/sessions/{SESSION}")
         unknown = await wired.http.get(f"{wired.url}/api/sessions/no-such-session")
