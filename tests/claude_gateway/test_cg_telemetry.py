@@ -229,3 +229,33 @@ async def test_exports_are_relayed_verbatim_and_a_failing_collector_is_cut_off(s
     assert good.received[0] == ("/v1/metrics", "application/x-protobuf", body)
     assert len(failing.received) == 5  # open: the next five were not sent there
     assert relay is not None and relay.destinations[1].dropped == 5
+
+
+async def test_a_collector_that_hangs_holds_up_nothing_and_only_max_in_flight_exports(serve, tmp_path) -> None:
+    release = asyncio.Event()
+    arrived: list[bytes] = []
+
+    async def hang(request: Request) -> Response:
+        arrived.append(await request.body())
+        await release.wait()
+        return Response(b"{}", media_type="application/json")
+
+    collector = Starlette(routes=[Route("/v1/{signal}", hang, methods=["POST"])])
+    async with running_server(collector) as url:
+        spec = signin_spec(tmp_path)
+        spec["observability"]["claude_code_telemetry"] = {"forward_to": [url], "max_in_flight": 2}
+        async with serve(spec) as wired:
+            tokens = await sign_in(wired.http, wired.url, ALICE)
+            proto = {**bearer(tokens["access_token"]), "content-type": "application/x-protobuf"}
+            body = metrics_export(added=1, cost=0.5, start=1, end=2)
+            answers = [
+                await wired.http.post(f"{wired.url}/claude-code/v1/metrics", content=body, headers=proto)
+                for _ in range(5)
+            ]
+            relay = wired.parts.claude_code.relay if wired.parts.claude_code else None
+            assert relay is not None
+            destination = relay.destinations[0]
+            in_flight, dropped = destination.in_flight, destination.dropped
+            release.set()
+    assert [a.status_code for a in answers] == [200] * 5  # answered while the collector still holds two
+    assert (in_flight, dropped) == (2, 3)
