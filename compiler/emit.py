@@ -103,9 +103,28 @@ def _env_context(spec: GatewaySpec, gateway: c.Gateway) -> dict[str, object]:
         "vertex_base_url": f"{base}/vertex/v1",
         # Claude Code sends ANTHROPIC_CUSTOM_HEADERS in its Bedrock and Vertex modes too: the key rides x-api-key.
         "key_header": f'"x-api-key: ${{{key_env}}}"' if key_env else shlex.quote("x-api-key: bifrostc-local"),
-        "tiers": gateway.tiers,
-        "small_fast_model": gateway.tiers.get("haiku"),
+        "tiers": (tiers := _client_tiers(spec, gateway)),
+        "small_fast_model": tiers.get("haiku"),
+        # claude_code.credentials subscription | own_key: the person's own credential goes upstream (auth:
+        # passthrough providers); the virtual key travels apart, in x-bifrostc-key.
+        "credentials": spec.claude_code.credentials,
+        "gateway_key_header": f'"x-bifrostc-key: ${{{key_env}}}"' if key_env else None,
     }
+
+
+# What Claude Code is told to send for its haiku (background) requests when `claude_code.routing.background` is
+# set and the haiku route's own name does not say haiku: an id the router maps to the haiku tier by name
+# (Router.tier_of), so the rule `tier == "haiku"` sees them; sent as the route's name, they would look like main turns.
+BACKGROUND_MODEL = "claude-haiku-4-5"
+
+
+def _client_tiers(spec: GatewaySpec, gateway: c.Gateway) -> dict[str, str]:
+    tiers = dict(gateway.tiers)
+    haiku = tiers.get("haiku")
+    routing = spec.claude_code.routing
+    if routing is not None and routing.background and haiku is not None and "haiku" not in haiku.lower():
+        tiers["haiku"] = BACKGROUND_MODEL
+    return tiers
 
 
 def _mcp_config(spec: GatewaySpec, gateway: c.Gateway) -> dict[str, object]:

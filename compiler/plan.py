@@ -21,6 +21,7 @@ from bifrostc.compiler.spec import (
 from bifrostc.compiler.spec_claude_gateway import managed_defaults, runtime_settings
 from bifrostc.runtime import config as c
 from bifrostc.runtime.providers import registry
+from bifrostc.runtime.providers.model_caps import smallest_window
 
 
 def build_gateway(spec: GatewaySpec) -> c.Gateway:
@@ -73,11 +74,13 @@ def _observability(spec: GatewaySpec) -> c.Observability:
 
 
 def _server(spec: GatewaySpec) -> c.Server:
-    fields = spec.server.model_dump(exclude={"redis", "tls"})
+    fields = spec.server.model_dump(exclude={"redis", "responses_store", "tls"})
     redis, tls = spec.server.redis, spec.server.tls
+    stored = c.ResponsesStore(**spec.server.responses_store.model_dump())
     return c.Server(
         **fields,
         redis=c.RedisState(**redis.model_dump()) if redis else None,
+        responses_store=stored,
         tls=c.Tls(tls.cert_file, tls.key_file) if tls else None,
     )
 
@@ -109,6 +112,8 @@ def _provider(name: str, spec: ProviderSpec) -> c.Provider:
         network=c.Network(**spec.network.model_dump()),
         headers=tuple(sorted(spec.headers.items())),
         options=None if options == kind.options() else options,
+        auth=spec.auth,
+        count_client_spend=spec.count_client_spend,
     )
 
 
@@ -134,7 +139,7 @@ def _routes(spec: GatewaySpec, resolver: Resolver) -> dict[str, c.Route]:
             fallbacks,
             model.tools,
             model.affinity,
-            model.context_window,
+            _context_window(model),
             tuple(resolver.resolve(ref) or ref for ref in model.context_fallbacks),
             tuple(resolver.resolve(ref) or ref for ref in model.content_policy_fallbacks),
         )
@@ -147,6 +152,14 @@ def _routes(spec: GatewaySpec, resolver: Resolver) -> dict[str, c.Route]:
         provider, upstream = split_target(ref) or ("", "")
         routes.setdefault(ref, c.Route(ref, (c.Target(provider, upstream),)))
     return routes
+
+
+def _context_window(model: ModelSpec) -> int | None:
+    """The model's own ``context_window``, else (for a route with context_fallbacks, which need it to move a
+    prompt before any upstream call) the smallest window of its targets from the built-in table."""
+    if model.context_window is not None or not model.context_fallbacks:
+        return model.context_window
+    return smallest_window(t.model for t in _targets(model))
 
 
 def _pricing(spec: GatewaySpec) -> dict[str, c.Price]:
@@ -208,4 +221,5 @@ def _cache(spec: GatewaySpec, resolver: Resolver) -> c.Cache:
         semantic_threshold=cache.semantic_threshold,
         embedding_route=embedding,
         max_entries=cache.max_entries,
+        passthrough=cache.passthrough,
     )

@@ -75,6 +75,15 @@ class ProviderSpec(SpecModel):
     network: NetworkSpec = Field(default_factory=NetworkSpec)
     headers: dict[str, str] = Field(default_factory=dict, description="Static, non-secret extra headers.")
     options: object = Field(default_factory=dict)
+    auth: Literal["configured", "passthrough", "passthrough_or_configured"] = Field(
+        default="configured",
+        description="Who authenticates upstream: the provider's keys (configured), the client's own credential"
+        " (passthrough: a Claude subscription or a personal key, never a configured one), or the client's when it"
+        " sent one, else the keys (passthrough_or_configured).",
+    )
+    count_client_spend: bool = Field(
+        default=False, description="Spend billed to the client's own account counts towards virtual-key budgets."
+    )
 
 
 def _family_specs() -> dict[str, type[ProviderSpec]]:
@@ -192,6 +201,11 @@ class ClaudeCodeSpec(SpecModel):
     opus: str | None = None
     haiku: str | None = None
     key_env: EnvName | None = Field(default=None, description="Env var holding the virtual key Claude Code sends.")
+    credentials: Literal["gateway", "subscription", "own_key"] = Field(
+        default="gateway",
+        description="What Claude Code authenticates upstream with: the gateway's keys, the person's own /login"
+        " (subscription) or own ANTHROPIC_API_KEY (own_key); env.sh then sends the virtual key in x-bifrostc-key.",
+    )
     sign_in: SignInSpec | None = None
     managed_settings: ManagedSettingsSpec | None = None
     routing: ClaudeRoutingSpec | None = None
@@ -272,6 +286,10 @@ class CacheSpec(SpecModel):
     semantic_threshold: Annotated[float, Field(gt=0, le=1)] = 0.95
     embedding_model: str | None = None
     max_entries: Annotated[int, Field(gt=0)] = 10_000
+    passthrough: Literal["per_credential", "off"] = Field(
+        default="per_credential",
+        description="Requests carrying the client's own credential: entries keyed on its salted hash, or no caching.",
+    )
 
 
 class ClaudeCodeTelemetrySpec(SpecModel):
@@ -354,6 +372,24 @@ class TlsSpec(SpecModel):
     key_file: str = Field(description="PEM private key of the leaf certificate.")
 
 
+class ResponsesStoreSpec(SpecModel):
+    """Stored Responses: a `store: true` answer on /v1/responses is kept for the key that asked, so
+    `previous_response_id`, `item_reference` input items, GET and DELETE /v1/responses/{id} find it. Kept in
+    the embedded SQLite file next to the log database, or in Redis with `state: redis` (shared by replicas)."""
+
+    enabled: bool = Field(
+        default=True,
+        description="false: nothing is stored, and previous_response_id and item_reference are refused (400).",
+    )
+    ttl_seconds: Annotated[int, Field(ge=1)] = Field(
+        default=2_592_000, description="How long a stored response is kept (default 30 days, as OpenAI keeps them)."
+    )
+    max_bytes: Annotated[int, Field(ge=1024)] = Field(
+        default=268_435_456,
+        description="Bytes all stored responses may take together; past it the oldest are dropped first.",
+    )
+
+
 class ServerSpec(SpecModel):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8080
@@ -364,6 +400,7 @@ class ServerSpec(SpecModel):
         default=None, description="Shorthand for redis: {mode: single, url_env: ...}."
     )
     redis: RedisSpec | None = None
+    responses_store: ResponsesStoreSpec = ResponsesStoreSpec()
     state_failure: Literal["closed", "open"] = Field(
         default="closed",
         description="With state redis, while Redis is unreachable: closed refuses requests with a 503 and"

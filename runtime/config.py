@@ -120,6 +120,10 @@ class Provider:
     network: Network = field(default_factory=Network)
     headers: tuple[tuple[str, str], ...] = ()  # static, non-secret extra headers
     options: ProviderOptions | None = None  # None: the family's defaults
+    # Who authenticates upstream: configured (the provider's keys) | passthrough (the client's own credential,
+    # never a configured one) | passthrough_or_configured (the client's when it sent one, else the keys).
+    auth: str = "configured"
+    count_client_spend: bool = False  # spend billed to the client's own account counts towards budgets
 
     def options_as(self, cls: builtins.type[OptionsT]) -> OptionsT:  # `type` here is the field
         """This provider's options as the class its adapter reads; a config naming another family's is refused."""
@@ -167,6 +171,7 @@ class Rule:
     scope: str = "global"
     owner: str = ""
     priority: int = 0
+    reads: tuple[str, ...] = ()  # the costly variables ``test`` reads (input_tokens, budget_used, tokens_used, request)
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +250,8 @@ class Cache:
     semantic_threshold: float = 0.95
     embedding_route: str | None = None  # route name used for /v1/embeddings when mode is semantic
     max_entries: int = 10_000
+    # Requests carrying a client's own credential: per_credential (entries keyed on its salted hash) | off
+    passthrough: str = "per_credential"
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +302,15 @@ class Tls:
 
 
 @dataclass(frozen=True, slots=True)
+class ResponsesStore:
+    """Stored Responses (``server.responses_store``): what a `store: true` response leaves for its key."""
+
+    enabled: bool = True  # false: stateless, previous_response_id and item_reference are refused
+    ttl_seconds: int = 2_592_000  # 30 days, OpenAI's retention of stored responses
+    max_bytes: int = 268_435_456  # all stored responses together; the oldest go first past it
+
+
+@dataclass(frozen=True, slots=True)
 class Server:
     host: str = "127.0.0.1"
     port: int = 8080
@@ -303,6 +319,7 @@ class Server:
     state: str = "embedded"  # embedded (in-process + SQLite) | redis
     redis_url_env: str | None = None  # shorthand for redis: {mode: single, url_env: ...}
     redis: RedisState | None = None
+    responses_store: ResponsesStore = ResponsesStore()
     # state redis, Redis unreachable: closed refuses with a 503 + retry-after; open admits on local counters
     state_failure: str = "closed"
     # output tokens a budget holds for a request without max_tokens on a model with no documented maximum

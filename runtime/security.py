@@ -34,6 +34,7 @@ from bifrostc.runtime.governance.keys import hash_key, presented_credentials
 from bifrostc.runtime.handlers.errors import dialect_for_path, error_response
 from bifrostc.runtime.loadout import configured_secrets
 from bifrostc.runtime.observability.redaction import SECRETS, register_secrets
+from bifrostc.runtime.transport.credentials import GATEWAY_KEY_HEADERS, gateway_key
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 WILDCARD_BINDS = frozenset({"", "0.0.0.0", "::", "*"})
@@ -62,6 +63,7 @@ _READ = frozenset(
         b"x-goog-api-key",
         b"authorization",
         b"x-admin-key",
+        *(name.encode() for name in GATEWAY_KEY_HEADERS),  # the gateway key beside the client's own credential
     }
 )
 Headers = dict[str, str]
@@ -149,6 +151,9 @@ class Policy:
 
     def credentials(self, headers: Headers) -> list[str]:
         offered = presented_credentials(headers)
+        explicit = gateway_key(headers)  # x-bifrostc-key: beside the client's own upstream credential
+        if explicit is not None:
+            offered = [explicit, *offered]
         admin = headers.get("x-admin-key")
         return [*offered, admin] if admin else offered
 

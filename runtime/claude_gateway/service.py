@@ -51,7 +51,10 @@ class SignedInHooks(WrappedHooks):
 
     async def authenticate(self, headers: Mapping[str, str], ctx: RequestContext) -> Any:
         key = SIGNED_IN.get()
-        return key if key is not None else await self.inner.authenticate(headers, ctx)
+        if key is not None:
+            ctx.credential = None  # the bearer is the gateway's own sign-in token
+            return key
+        return await self.inner.authenticate(headers, ctx)
 
 
 def origin(request: Request) -> str:

@@ -8,17 +8,15 @@ worker thread (a thread lock serialises the connection) so a busy file never blo
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import pathlib
 import secrets
 import sqlite3
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from bifrostc.runtime.claude_gateway.otlp_points import Point, summary
+from bifrostc.runtime.sqlite_db import SqliteDb, sibling_path
 
 T = TypeVar("T")
 
@@ -97,10 +95,7 @@ def normal_user_code(text: str) -> str:
 
 
 def signin_db_path(log_db: str) -> str:
-    if log_db == ":memory:" or not log_db:
-        return ":memory:"
-    path = pathlib.Path(log_db)
-    return str(path.with_name(f"{path.stem}.claude-code.db"))
+    return sibling_path(log_db, "claude-code")
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,29 +149,12 @@ class Refreshed:
 
 class SignInStore:
     def __init__(self, path: str = ":memory:") -> None:
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
-        self._lock = threading.Lock()
+        self._sqlite = SqliteDb(path, schema=_SCHEMA, synchronous_normal=False)
+        self._db = self._sqlite.conn
         self._telemetry_rows = 0
-        with self._lock:
-            if path != ":memory:":
-                self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(_SCHEMA)
 
     async def _run(self, body: Callable[[], T], *, write: bool = True) -> T:
-        def locked() -> T:
-            with self._lock:
-                if not write:
-                    return body()
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    result = body()
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-                return result
-
-        return await asyncio.to_thread(locked)
+        return await self._sqlite.run(body, write=write)
 
     # --- device codes ---------------------------------------------------------------------------------
     async def new_device(self, surface: str | None, now: float, *, expires_in: int, interval: int) -> DeviceGrant:
@@ -402,5 +380,4 @@ class SignInStore:
         return summary({(metric, label): float(value) for metric, label, value in rows})
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._sqlite.close()
