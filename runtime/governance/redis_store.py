@@ -178,10 +178,7 @@ class RedisCounterStore:
         if isinstance(self._redis, RedisCluster):
             result, acked = await self._cluster_wait(name, keys, args)
         else:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                await script(keys=keys, args=args, client=pipe)
-                pipe.wait(acks, self.handle.ack_timeout_ms)
-                result, acked = await pipe.execute()
+            result, acked = await self._pipeline_wait(name, keys, args, acks)
         if int(acked) < acks:
             message = f"{acked} of {acks} replicas acknowledged within {self.handle.ack_timeout_ms} ms"
             if await self._replicas_connected(keys[0]) == 0:
@@ -194,6 +191,27 @@ class RedisCounterStore:
             if strict:
                 raise NotReplicated(message)
         return result
+
+    async def _pipeline_wait(self, name: str, keys: list[str], args: list[str], acks: int) -> tuple[Any, Any]:
+        """EVALSHA then WAIT on one connection. redis-py loads the script before the pipeline, but retries the
+        pipeline itself on a fresh connection: after a promotion that is a master without the script (NOSCRIPT,
+        sent again once). A WAIT blocked on a master that is demoted is unblocked with an error: an outage."""
+        assert not isinstance(self._redis, RedisCluster)
+        for attempt in range(2):
+            try:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    await self._scripts[name](keys=keys, args=args, client=pipe)
+                    pipe.wait(acks, self.handle.ack_timeout_ms)
+                    result, acked = await pipe.execute()
+                    return result, acked
+            except redis_exceptions.NoScriptError:
+                if attempt:
+                    raise
+            except redis_exceptions.ResponseError as exc:
+                if str(exc).startswith("UNBLOCKED"):
+                    raise redis_exceptions.ConnectionError(f"redis master demoted mid-WAIT: {exc}") from exc
+                raise
+        raise AssertionError("unreachable")
 
     async def _replicas_connected(self, key: str) -> int:
         """How many replicas the master owning ``key`` has (-1: it could not say)."""
