@@ -33,7 +33,8 @@ from redis.backoff import NoBackoff
 from bifrostc.runtime.config import RedisState, Server
 
 # What an outage raises: connection refused or reset, timeouts, a Redis still loading its data, a demoted
-# master refusing writes, a cluster slot whose master is gone.
+# master refusing writes, a cluster slot whose master is gone (SlotNotCoveredError: the client's slot map, read
+# mid-failover, has no node for it; it is no RedisError).
 OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
     redis_exceptions.ConnectionError,
     redis_exceptions.TimeoutError,
@@ -41,6 +42,7 @@ OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
     redis_exceptions.ClusterDownError,
     redis_exceptions.TryAgainError,
     redis_exceptions.MasterDownError,
+    redis_exceptions.SlotNotCoveredError,
 )
 
 Client = redis_async.Redis | RedisCluster

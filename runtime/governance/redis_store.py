@@ -134,6 +134,13 @@ _HOLDS = ":holds"
 log = logging.getLogger("bifrostc.governance")
 NO_REPLICA_BACKOFF_S = 10.0
 _TAG = re.compile(r"\{([^}]+)\}")
+# Whatever a question to Redis may raise when it cannot be answered now (SlotNotCoveredError is no RedisError).
+_UNANSWERED: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    redis_exceptions.RedisError,
+    *redis_client.OUTAGE_ERRORS,
+)
 
 
 class NotReplicated(redis_exceptions.ConnectionError):
@@ -221,7 +228,7 @@ class RedisCounterStore:
                 info = await self._redis.info("replication", target_nodes=node)
             else:
                 info = await self._redis.info("replication")
-        except (OSError, TimeoutError, redis_exceptions.RedisError):  # mid-failover: it cannot say
+        except _UNANSWERED:  # mid-failover: it cannot say
             return -1
         return int(info.get("connected_slaves", 0)) if isinstance(info, dict) else -1
 
@@ -261,7 +268,7 @@ class RedisCounterStore:
         assert isinstance(self._redis, RedisCluster)
         try:
             await self._redis.nodes_manager.initialize()
-        except (OSError, redis_exceptions.RedisError) as exc:
+        except (OSError, redis_exceptions.RedisError, redis_exceptions.RedisClusterException) as exc:
             log.warning("redis cluster: slot map refresh failed, retried on the next call: %s", exc)
 
     async def check_and_count(
@@ -333,7 +340,7 @@ class RedisCounterStore:
     async def healthy(self) -> bool:
         try:
             return bool(await self._redis.ping())
-        except (redis_exceptions.RedisError, OSError):
+        except _UNANSWERED:
             return False
 
     async def aclose(self) -> None:
