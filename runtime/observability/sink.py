@@ -89,6 +89,7 @@ class LogSink:
         self._accepted = 0  # records ever accepted by submit
         self._settled = 0  # records written, spooled or given up on
         self._flush_waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._pass_started: float | None = None  # when the writer's current pass began (monotonic)
         self._wake = asyncio.Event()
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -171,7 +172,10 @@ class LogSink:
     async def committed(self, timeout: float) -> bool:
         """:meth:`flush`, bounded: False when ``timeout`` s passed first (the records are still written later).
         A request's answer awaits this, so a SIGKILL after its last byte cannot lose its row; concurrent
-        requests share the write (each pass of the writer takes everything buffered), no fsync involved."""
+        requests share the write (each pass of the writer takes everything buffered), no fsync involved.
+        While one pass has been writing for ``timeout`` s already (a frozen database), it returns at once."""
+        if self._pass_started is not None and time.monotonic() - self._pass_started >= timeout:
+            return False  # the store hangs on a write already: answers stop waiting until it moves again
         waiter = self._waiter()
         if waiter is None:
             return True
@@ -231,6 +235,7 @@ class LogSink:
                     logger.exception("request log: lost %d spooled records, the spool is unreadable", self.spool.count)
                     await asyncio.to_thread(self.spool.reset)
             taken, self._buffer = self._buffer, deque()
+            self._pass_started = time.monotonic()
             try:
                 while taken:
                     chunk = [taken.popleft() for _ in range(min(self.batch_size, len(taken)))]
@@ -247,6 +252,7 @@ class LogSink:
                     finally:
                         self._settle(len(chunk))
             finally:
+                self._pass_started = None
                 self._buffer.extendleft(reversed(taken))  # non-empty only if the task dies: its successor writes
 
     async def _take(self, chunk: list[RequestRecord]) -> None:
