@@ -24,9 +24,11 @@ class BuildResult:
         return self.validated.ok and not self.drift
 
 
-def compile_spec(spec_path: pathlib.Path, *, environ: dict[str, str] | None = None) -> BuildResult:
-    """Validate and render in memory; nothing is written."""
-    validated = validate_file(spec_path, environ)
+def compile_spec(
+    spec_path: pathlib.Path, *, environ: dict[str, str] | None = None, check_env: bool = True
+) -> BuildResult:
+    """Validate and render in memory; nothing is written (``check_env=False``: no unset-variable warnings)."""
+    validated = validate_file(spec_path, environ, check_env=check_env)
     result = BuildResult(validated)
     if validated.spec is not None:
         result.gateway = build_gateway(validated.spec)

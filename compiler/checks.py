@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 
 from bifrostc.compiler import checks_access, checks_routes, spec_claude_gateway
+from bifrostc.compiler.checks_credentials import check_credentials
 from bifrostc.compiler.checks_rules import check_rules
 from bifrostc.compiler.diagnostics import Diagnostic, Path, did_you_mean, error, warning
 from bifrostc.compiler.references import TIERS, Resolver, split_target
@@ -20,14 +21,16 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # provider names prefix 'pr
 Check = Callable[[GatewaySpec, Resolver], list[Diagnostic]]
 
 
-def run_all(spec: GatewaySpec, environ: dict[str, str] | None = None) -> list[Diagnostic]:
+def run_all(spec: GatewaySpec, environ: dict[str, str] | None = None, *, check_env: bool = True) -> list[Diagnostic]:
     resolver = Resolver.of(spec)
     found: list[Diagnostic] = []
     for check in (check_providers, check_targets, check_names, check_fallbacks, check_tiers, check_pricing):
         found.extend(check(spec, resolver))
-    found.extend(checks_access.run_all(spec, resolver, environ))
+    found.extend(checks_access.run_all(spec, resolver, environ, check_env=check_env))
     found.extend(check_rules(spec, resolver))
+    found.extend(check_credentials(spec, resolver))
     found.extend(spec_claude_gateway.check(spec.claude_code.managed_settings, set(spec.teams)))
+    found.extend(spec_claude_gateway.check_oidc(spec.claude_code.sign_in, set(spec.teams)))
     if not any(d.is_error for d in found):  # the compiled routes exist: what the gateway will do with them
         found.extend(checks_routes.run_all(spec))
     return found
@@ -73,7 +76,7 @@ def _family_rules(path: Path, provider: ProviderSpec, kind: registry.ProviderTyp
     for option, what in kind.required_options:
         if getattr(provider.options, option, None) is None:
             found.append(error(path, f"{kind.name} needs options.{option} ({what})", on_key=True))
-    if kind.needs_key and not provider.keys and not provider.api_key_env:
+    if kind.needs_key and provider.auth != "passthrough" and not provider.keys and not provider.api_key_env:
         found.append(warning(path, "no API key configured", "add `api_key_env: NAME` naming the env var"))
     extra = kind.missing_extra()
     if extra:
@@ -136,10 +139,6 @@ def check_fallbacks(spec: GatewaySpec, resolver: Resolver) -> list[Diagnostic]:
             for index, ref in enumerate(getattr(model, field)):
                 if resolver.resolve(ref) is None:
                     found.append(unknown_ref(("models", name, field, index), ref, resolver))
-        if model.context_fallbacks and model.context_window is None:
-            hint = "set context_window (input tokens) too, or rely on the upstream's overflow error alone"
-            found.append(warning(("models", name, "context_fallbacks"), "context_fallbacks without context_window"
-                                 " are tried only after an upstream overflow error", hint))  # fmt: skip
     for cycle in _cycles(edges):
         chain = " -> ".join([*cycle, cycle[0]])
         hint = "a fallback chain must end; remove one of these fallbacks"

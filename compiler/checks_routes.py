@@ -1,27 +1,32 @@
 """Rules over the compiled routes (``plan.build_gateway``), read through the runtime's own routing core and price
 table, so a warning here is exactly what the gateway will do: routes Claude Code's model discovery would hide,
-and routed models the budgets cannot count (no price).
+routed models the budgets cannot count (no price), and context windows (the route's, else the built-in table's)
+that a route's context_fallbacks or a long-context rule cannot use.
 
 They run only on a spec whose references resolve (``checks.run_all`` runs them when no other rule failed).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
+from bifrostc.compiler.checks_rules import scoped_rules
 from bifrostc.compiler.diagnostics import Diagnostic, Path, warning
 from bifrostc.compiler.plan import build_gateway
 from bifrostc.compiler.references import TIERS
+from bifrostc.compiler.rules_cel import compile_condition
 from bifrostc.compiler.spec import GatewaySpec
 from bifrostc.runtime import config as c
 from bifrostc.runtime.governance.pricing import FREE_PROVIDER_TYPES, find_price
+from bifrostc.runtime.providers.model_caps import smallest_window
 from bifrostc.runtime.router import CLAUDE_CODE_KEEPS, Router
 
 
 def run_all(spec: GatewaySpec) -> list[Diagnostic]:
     gateway = build_gateway(spec)
     router = Router(gateway)
-    return check_discovery(spec, gateway, router) + check_prices(spec, gateway)
+    return check_discovery(spec, gateway, router) + check_prices(spec, gateway) + check_windows(spec, gateway)
 
 
 def check_discovery(spec: GatewaySpec, gateway: c.Gateway, router: Router) -> list[Diagnostic]:
@@ -80,4 +85,33 @@ def check_prices(spec: GatewaySpec, gateway: c.Gateway) -> list[Diagnostic]:
         message = f"no price for {provider}/{model}: budgets will not count this route; add pricing:"
         hint = f"`pricing: {{{provider}/{model}: {{input: <USD/1M>, output: <USD/1M>}}}}` or `pricing:` on the model"
         found.append(warning(path, message, hint))
+    return found
+
+
+_OVER = re.compile(r"\(v\.input_tokens >=? (\d+)\)")  # a compiled `input_tokens > N` (rules_cel's output)
+
+
+def route_window(route: c.Route) -> int | None:
+    """The input tokens a route takes: its ``context_window``, else the smallest of its targets' in the table."""
+    return route.context_window or smallest_window(t.model for t in route.targets)
+
+
+def check_windows(spec: GatewaySpec, gateway: c.Gateway) -> list[Diagnostic]:
+    found = []
+    for name, model in spec.models.items():
+        if model.context_fallbacks and gateway.routes[name].context_window is None:
+            message = "context_fallbacks are tried only after an upstream overflow error: no context_window is set"
+            message += " and the built-in table does not know every target"
+            hint = "set context_window (input tokens) to move a prompt that does not fit before any upstream call"
+            found.append(warning(("models", name, "context_fallbacks"), message, hint))
+    paths = {(scope, owner, rule.name): path for path, scope, owner, rule in scoped_rules(spec)}
+    for rule in gateway.rules:
+        over = [int(n) for n in _OVER.findall(compile_condition(rule.when).python)]
+        route = c.Route(rule.name, rule.targets) if rule.targets else gateway.routes.get(rule.route)
+        window = route_window(route) if route is not None and over else None
+        if window is not None and window < max(over):
+            where = f"route '{rule.route}' takes" if rule.route else "its targets take"
+            message = f"rule '{rule.name}' selects prompts over {max(over)} tokens but {where} only {window}"
+            hint = "send it to a route with a larger context_window, or lower the threshold"
+            found.append(warning(paths[(rule.scope, rule.owner, rule.name)], message, hint))
     return found

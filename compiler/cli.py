@@ -61,9 +61,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="print tracebacks (also BIFROSTC_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    cmd = sub.add_parser("validate", help="check a spec and report every problem")
-    cmd.add_argument("file", type=pathlib.Path)
-    cmd.add_argument("--out", type=pathlib.Path, help="also fail when this out/ dir is stale")
+    cmd = sub.add_parser("validate", help="check specs and report every problem (exit 1 when any fails)")
+    cmd.add_argument("files", nargs="+", type=pathlib.Path, metavar="file")
+    cmd.add_argument("--out", type=pathlib.Path, help="also fail when this out/ dir is stale (one file only)")
+    cmd.add_argument(
+        "--format",
+        choices=["text", "json", "sarif", "github"],
+        default="text",
+        help="text (compiler-style, stderr), or one json / SARIF 2.1.0 / GitHub annotations document on stdout",
+    )
+    cmd.add_argument("--strict", action="store_true", help="warnings fail too")
+    cmd.add_argument("--no-env", action="store_true", help="skip the environment checks (variables unset here)")
     cmd.set_defaults(handler=_validate)
 
     cmd = sub.add_parser("build", help="compile a spec into out/")
@@ -81,6 +89,9 @@ def _parser() -> argparse.ArgumentParser:
     cmd.add_argument("--request", type=pathlib.Path, help="a JSON request body: evaluate the routing rules for it")
     cmd.add_argument("--dialect", default="anthropic", help="the --request body's API: anthropic, openai, responses")
     cmd.add_argument("--header", action="append", default=[], help="'name: value' sent with --request (repeatable)")
+    cmd.add_argument(
+        "--level", action="append", default=[], help="'budget_used=85': a live-capacity variable's value (default 0)"
+    )
     cmd.add_argument("--out", type=pathlib.Path, help="out/ dir: also show the route's last `bifrostc probe` there")
     cmd.set_defaults(handler=_explain)
 
@@ -166,19 +177,40 @@ def _compiled(
 
 
 def _validate(args: argparse.Namespace) -> int:
-    result = _compiled(args.file)
-    if not result.ok:
-        return INVALID
-    if args.out is not None:
-        from bifrostc.compiler.emit import drift
+    from bifrostc.compiler import api
+    from bifrostc.compiler.validate_report import FORMATS, FileResult
 
-        stale = drift(result.files, args.out)
-        if stale:
-            sys.stdout.write(stale)
-            print(f"{args.out} is out of date; run bifrostc build {args.file} -o {args.out}", file=sys.stderr)
-            return INVALID
-    print(f"{args.file}: ok")
-    return OK
+    if args.out is not None and len(args.files) > 1:
+        raise UsageError("--out checks one spec's out/ dir; give one file with it")
+    for path in args.files:  # a missing file is a usage error before any report
+        _existing(path)
+    results, passed = [], True
+    for path in args.files:
+        result = api.compile_spec(path, check_env=not args.no_env)
+        diags = result.validated.diagnostics
+        results.append(FileResult(str(path), diags))
+        passed = passed and results[-1].passed(args.strict)
+        if args.format == "text":
+            sys.stderr.write(api.report(diags, str(path), result.validated.loaded.text, writing=False))
+            if results[-1].passed(args.strict):
+                print(f"{path}: ok")
+            elif result.ok:
+                print(f"{path}: {results[-1].warnings} warning(s) fail under --strict", file=sys.stderr)
+        if args.out is not None and result.ok and not _fresh(result, path, args.out):
+            passed = False
+    if args.format != "text":
+        sys.stdout.write(FORMATS[args.format](results, args.strict))
+    return OK if passed else INVALID
+
+
+def _fresh(result: api.BuildResult, path: pathlib.Path, out: pathlib.Path) -> bool:
+    from bifrostc.compiler.emit import drift
+
+    stale = drift(result.files, out)
+    if stale:
+        sys.stdout.write(stale)
+        print(f"{out} is out of date; run bifrostc build {path} -o {out}", file=sys.stderr)
+    return not stale
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -239,7 +271,25 @@ def _explain_answer(gateway: c.Gateway, args: argparse.Namespace) -> Explanation
         if not colon:
             raise ExplainError(f"--header {header!r}: write it as 'name: value'")
         headers[name.strip().lower()] = value.strip()
-    return explain_request(gateway, body, args.dialect, headers, args.key)
+    return explain_request(gateway, body, args.dialect, headers, args.key, _levels(args.level))
+
+
+def _levels(given: list[str]) -> dict[str, float]:
+    from bifrostc.compiler.explain import ExplainError
+    from bifrostc.runtime.rules import CAPACITY
+
+    levels = {}
+    for item in given:
+        name, equals, value = item.partition("=")
+        name = name.strip()
+        try:
+            if not equals or name not in CAPACITY:
+                raise ValueError
+            levels[name] = float(value)
+        except ValueError:
+            names = ", ".join(sorted(CAPACITY))
+            raise ExplainError(f"--level {item!r}: write NAME=PERCENT, NAME one of {names}") from None
+    return levels
 
 
 def _diff(args: argparse.Namespace) -> int:

@@ -19,6 +19,7 @@ from bifrostc.compiler import __version__
 from bifrostc.compiler.routing_context import routing_context
 from bifrostc.compiler.spec import GatewaySpec
 from bifrostc.runtime import config as c
+from bifrostc.runtime.claude_gateway.managed import managed_documents
 
 # bifrostc/compiler and bifrostc/templates are siblings both in the repository and when installed.
 TEMPLATES = pathlib.Path(__file__).resolve().parent.parent / "templates"
@@ -65,6 +66,8 @@ def render_all(spec: GatewaySpec, gateway: c.Gateway, source: Source) -> dict[st
         },
         "mcp.json": _json(_mcp_config(spec, gateway)),
     }
+    if gateway.claude_code.managed_settings is not None:  # what /claude-code/managed/settings serves, per team
+        files["managed-settings.json"] = _json(managed_documents(gateway.claude_code.managed_settings, gateway.teams))
     manifest = {
         "bifrostc_version": __version__,
         "format_version": c.FORMAT_VERSION,
@@ -84,7 +87,8 @@ def _base_url(gateway: c.Gateway) -> str:
     host = gateway.server.host
     host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # a wildcard bind is reached via loopback
     host = f"[{host}]" if ":" in host else host
-    return f"http://{host}:{gateway.server.port}"
+    scheme = "https" if gateway.server.tls else "http"
+    return f"{scheme}://{host}:{gateway.server.port}"
 
 
 def _env_context(spec: GatewaySpec, gateway: c.Gateway) -> dict[str, object]:
@@ -99,9 +103,28 @@ def _env_context(spec: GatewaySpec, gateway: c.Gateway) -> dict[str, object]:
         "vertex_base_url": f"{base}/vertex/v1",
         # Claude Code sends ANTHROPIC_CUSTOM_HEADERS in its Bedrock and Vertex modes too: the key rides x-api-key.
         "key_header": f'"x-api-key: ${{{key_env}}}"' if key_env else shlex.quote("x-api-key: bifrostc-local"),
-        "tiers": gateway.tiers,
-        "small_fast_model": gateway.tiers.get("haiku"),
+        "tiers": (tiers := _client_tiers(spec, gateway)),
+        "small_fast_model": tiers.get("haiku"),
+        # claude_code.credentials subscription | own_key: the person's own credential goes upstream (auth:
+        # passthrough providers); the virtual key travels apart, in x-bifrostc-key.
+        "credentials": spec.claude_code.credentials,
+        "gateway_key_header": f'"x-bifrostc-key: ${{{key_env}}}"' if key_env else None,
     }
+
+
+# What Claude Code is told to send for its haiku (background) requests when `claude_code.routing.background` is
+# set and the haiku route's own name does not say haiku: an id the router maps to the haiku tier by name
+# (Router.tier_of), so the rule `tier == "haiku"` sees them; sent as the route's name, they would look like main turns.
+BACKGROUND_MODEL = "claude-haiku-4-5"
+
+
+def _client_tiers(spec: GatewaySpec, gateway: c.Gateway) -> dict[str, str]:
+    tiers = dict(gateway.tiers)
+    haiku = tiers.get("haiku")
+    routing = spec.claude_code.routing
+    if routing is not None and routing.background and haiku is not None and "haiku" not in haiku.lower():
+        tiers["haiku"] = BACKGROUND_MODEL
+    return tiers
 
 
 def _mcp_config(spec: GatewaySpec, gateway: c.Gateway) -> dict[str, object]:

@@ -22,13 +22,19 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def explain_request(
-    gateway: c.Gateway, body: dict[str, Any], dialect: str, headers: Mapping[str, str], key_name: str | None
+    gateway: c.Gateway,
+    body: dict[str, Any],
+    dialect: str,
+    headers: Mapping[str, str],
+    key_name: str | None,
+    levels: Mapping[str, float] | None = None,
 ) -> Explanation:
+    """``levels``: the live-capacity variables (budget_used, ...) the gateway would read from its counters."""
     chosen = next((d for d in DIALECTS if d.name == dialect), None)
     if chosen is None:
         names = ", ".join(d.name for d in DIALECTS)
         return Explanation(f"unknown dialect '{dialect}' (one of: {names})\n", served=False)
-    call = Inbound(body, {}, chosen.endpoints[0])
+    call = Inbound(body, {}, chosen.endpoints[0], headers=headers)
     try:
         model = chosen.requested_model(call)
         chat = chosen.parse(call)
@@ -45,6 +51,7 @@ def explain_request(
         key=key,
         session=chosen.session(call),
         providers=gateway.providers,
+        levels=levels,
     )
     rules = rules_for(gateway, key)
     lines = []

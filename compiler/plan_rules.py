@@ -42,17 +42,19 @@ def build_rules(spec: GatewaySpec, resolver: Resolver) -> tuple[c.Rule, ...]:
     for _, (_path, scope, owner, rule) in ordered:
         label = rule.name if scope == "global" else f"{scope}_{owner}_{rule.name}"
         function = constant_name("RULE_", label, taken).lower()
+        compiled = compile_condition(rule.when)
         rules.append(
             c.Rule(
                 name=rule.name,
                 when=rule.when,
-                test=_function(function, compile_condition(rule.when).python),
+                test=_function(function, compiled.python),
                 route=(resolver.resolve(rule.route) or rule.route) if rule.route else "",
                 targets=tuple(c.Target(t.provider, t.model, t.weight) for t in rule.targets),
                 fallbacks=tuple(resolver.resolve(f) or f for f in rule.fallbacks),
                 scope=scope,
                 owner=owner,
                 priority=rule.priority,
+                reads=tuple(sorted(compiled.reads)),
             )
         )
     return tuple(rules)

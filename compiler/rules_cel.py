@@ -8,12 +8,13 @@ arithmetic, ``in``, list literals, ``headers["x"]``/``params["x"]``, ``size()`` 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from bifrostc.runtime.rules import VARIABLES, VarType
+from bifrostc.runtime.rules import COSTLY, VARIABLES, VarType
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class CelError(Exception):
 class Compiled:
     python: str  # one expression over ``v`` (a RuleVars)
     type: VarType
+    reads: frozenset[str] = frozenset()  # the costly variables it names (runtime.rules.COSTLY; whole condition)
 
 
 _NUMERIC = frozenset({"int", "double"})
@@ -37,11 +39,6 @@ _COMPARE = {"relation_lt": "<", "relation_le": "<=", "relation_gt": ">", "relati
 _EQUALITY = {"relation_eq": "==", "relation_ne": "!="}
 _ARITH = {"addition_add": "+", "addition_sub": "-", "multiplication_mul": "*", "multiplication_mod": "%"}
 _STRING_METHODS = {"startsWith": "startswith", "endsWith": "endswith"}
-_UNAVAILABLE = {
-    "budget_used": "budget variables are not wired into rules yet",
-    "tokens_used": "budget variables are not wired into rules yet",
-    "request": "rate-limit variables are not wired into rules yet",
-}
 
 
 def compile_condition(source: str) -> Compiled:
@@ -54,10 +51,11 @@ def compile_condition(source: str) -> Compiled:
         tree = CELParser().parse(source)
     except CELParseError as exc:
         raise _syntax_error(source, exc) from None
-    compiled = _Transpiler().expr(tree)
+    transpiler = _Transpiler()
+    compiled = transpiler.expr(tree)
     if compiled.type not in ("bool", "dyn"):
         raise CelError(f"the condition is {_a(compiled.type)}, not a bool", hint="compare it, e.g. messages > 10")
-    return compiled
+    return dataclasses.replace(compiled, reads=frozenset(transpiler.names & COSTLY))
 
 
 def _syntax_error(source: str, exc: Exception) -> CelError:
@@ -94,6 +92,9 @@ def _fail(node: Any, message: str, hint: str | None = None) -> CelError:
 
 
 class _Transpiler:
+    def __init__(self) -> None:
+        self.names: set[str] = set()  # the variables the condition names
+
     def expr(self, node: Any) -> Compiled:
         kind = node.data
         kids = [k for k in node.children if k is not None]
@@ -256,14 +257,13 @@ class _Transpiler:
 
     def _ident(self, node: Any, kids: list[Any]) -> Compiled:
         name = str(kids[0])
-        if name in _UNAVAILABLE:
-            raise _fail(kids[0], f"'{name}' is not available yet: {_UNAVAILABLE[name]}")
         kind = VARIABLES.get(name)
         if kind is None:
             from bifrostc.compiler.diagnostics import did_you_mean
 
             hint = "variables: " + ", ".join(sorted(VARIABLES))
             raise _fail(kids[0], f"unknown variable '{name}'.{did_you_mean(name, VARIABLES)}", hint)
+        self.names.add(name)
         return Compiled(f"v.{name}", kind)
 
     def _paren_expr(self, node: Any, kids: list[Any]) -> Compiled:

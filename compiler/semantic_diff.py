@@ -6,7 +6,10 @@ is compared without a change here. Three views keep the output to one line per c
   alias, and each Claude Code tier, to the same Route; tiers are listed under ``tiers``);
 - tuples of dataclasses are matched by identity: ``name``, else their text fields (a KeyRef by ``env``, a Target by
   ``provider/model``), and a changed order is one line of its own (target order decides session placement);
-- tuples of string pairs (options, headers, env) are compared as mappings.
+- tuples of string pairs (options, headers, env) are compared as mappings;
+- routing rules are keyed by where they apply and their name (``key alice: gold``), in evaluation order, so a rule
+  is added, removed, reordered (evaluation order decides which matches) or changed field by field; the compiled
+  condition function is left out (its CEL source, ``when``, is compared).
 """
 
 from __future__ import annotations
@@ -53,7 +56,29 @@ def _view(gateway: c.Gateway) -> _Record:
         fields = {"aliases": tuple(sorted(aliases)), **plain.fields}
         routes[entry] = _Record("Route", fields, {"aliases": (), **plain.defaults})
     record.fields["routes"] = routes
+    rules = _Keyed()
+    for rule in gateway.rules:
+        plain = _record(rule)
+        del plain.fields["test"]
+        rules["global: " + rule.name if rule.scope == "global" else f"{rule.scope} {rule.owner}: {rule.name}"] = plain
+    record.fields["rules"] = rules
+    if gateway.claude_code.managed_settings is not None:
+        record.fields["claude_code"] = _claude_code_view(gateway)
     return record
+
+
+def _claude_code_view(gateway: c.Gateway) -> _Record:
+    """The managed settings as each caller gets them (``[default]``, ``[team:<name>]``), so a change to the base
+    or to one team's overrides reads as what changes for whom."""
+    from bifrostc.runtime.claude_gateway.managed import settings_for
+
+    managed = gateway.claude_code.managed_settings
+    assert managed is not None
+    plain = _record(gateway.claude_code)
+    policies: dict[str, object] = {"default": settings_for(managed, None)}
+    policies.update({f"team:{team}": settings_for(managed, team) for team in sorted(gateway.teams)})
+    fields = {**plain.fields, "managed_settings": policies}
+    return _Record("ClaudeGateway", fields, plain.defaults)
 
 
 def _record(value: object) -> _Record:

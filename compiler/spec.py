@@ -75,6 +75,15 @@ class ProviderSpec(SpecModel):
     network: NetworkSpec = Field(default_factory=NetworkSpec)
     headers: dict[str, str] = Field(default_factory=dict, description="Static, non-secret extra headers.")
     options: object = Field(default_factory=dict)
+    auth: Literal["configured", "passthrough", "passthrough_or_configured"] = Field(
+        default="configured",
+        description="Who authenticates upstream: the provider's keys (configured), the client's own credential"
+        " (passthrough: a Claude subscription or a personal key, never a configured one), or the client's when it"
+        " sent one, else the keys (passthrough_or_configured).",
+    )
+    count_client_spend: bool = Field(
+        default=False, description="Spend billed to the client's own account counts towards virtual-key budgets."
+    )
 
 
 def _family_specs() -> dict[str, type[ProviderSpec]]:
@@ -157,6 +166,26 @@ class ModelSpec(SpecModel):
     )
 
 
+class OidcSpec(SpecModel):
+    """Sign in on the verification page through the organization's OpenID Connect provider (authorization code
+    flow with PKCE); the IdP's groups pick the person's team."""
+
+    issuer: str = Field(description="The IdP's issuer URL; its /.well-known/openid-configuration is read.")
+    client_id_env: EnvName
+    client_secret_env: EnvName | None = Field(default=None, description="Unset: a public client (PKCE only).")
+    groups_claim: str = Field(default="groups", description="The id_token claim listing the person's groups.")
+    teams: dict[str, str] = Field(
+        default_factory=dict,
+        description="IdP group -> spec team, first match wins; empty: a group named like a team maps to it.",
+    )
+    scopes: list[str] = Field(default_factory=lambda: ["openid", "email", "profile", "offline_access"])
+    recheck_seconds: Annotated[int, Field(ge=0)] = Field(
+        default=300,
+        description="How often a signed-in person's groups are read again from the IdP (refresh grant); losing"
+        " the group, or the IdP refusing, ends the session at that request.",
+    )
+
+
 class SignInSpec(SpecModel):
     """Claude Code's /login against this gateway: device sign-in under /claude-code."""
 
@@ -164,6 +193,7 @@ class SignInSpec(SpecModel):
     refresh_ttl_seconds: Annotated[int, Field(gt=0)] = 30 * 86400
     secret_env: EnvName | None = Field(default=None, description="Token signing secret; unset: one per process.")
     login_notice: Annotated[str, Field(max_length=500)] | None = None
+    oidc: OidcSpec | None = None
 
 
 class ClaudeCodeSpec(SpecModel):
@@ -171,6 +201,11 @@ class ClaudeCodeSpec(SpecModel):
     opus: str | None = None
     haiku: str | None = None
     key_env: EnvName | None = Field(default=None, description="Env var holding the virtual key Claude Code sends.")
+    credentials: Literal["gateway", "subscription", "own_key"] = Field(
+        default="gateway",
+        description="What Claude Code authenticates upstream with: the gateway's keys, the person's own /login"
+        " (subscription) or own ANTHROPIC_API_KEY (own_key); env.sh then sends the virtual key in x-bifrostc-key.",
+    )
     sign_in: SignInSpec | None = None
     managed_settings: ManagedSettingsSpec | None = None
     routing: ClaudeRoutingSpec | None = None
@@ -251,6 +286,25 @@ class CacheSpec(SpecModel):
     semantic_threshold: Annotated[float, Field(gt=0, le=1)] = 0.95
     embedding_model: str | None = None
     max_entries: Annotated[int, Field(gt=0)] = 10_000
+    passthrough: Literal["per_credential", "off"] = Field(
+        default="per_credential",
+        description="Requests carrying the client's own credential: entries keyed on its salted hash, or no caching.",
+    )
+
+
+class ClaudeCodeTelemetrySpec(SpecModel):
+    """Where Claude Code's OTLP exports to /claude-code/v1/{metrics,logs,traces} are also sent, byte for byte."""
+
+    forward_to: list[str] = Field(
+        default_factory=list,
+        description="OTLP/HTTP collector base URLs; each export is posted to <url>/v1/<signal> unchanged.",
+    )
+    headers_env: dict[str, EnvName] = Field(
+        default_factory=dict, description="Header name -> env var holding its value, sent to every collector."
+    )
+    max_in_flight: Annotated[int, Field(ge=1, le=4096)] = Field(
+        default=64, description="Relayed exports under way per collector; beyond it an export is not relayed."
+    )
 
 
 class ObservabilitySpec(SpecModel):
@@ -281,6 +335,7 @@ class ObservabilitySpec(SpecModel):
         default=None,
         description="Env var holding a bearer token for /metrics (Prometheus scrapers) when require_key is on.",
     )
+    claude_code_telemetry: ClaudeCodeTelemetrySpec = Field(default_factory=ClaudeCodeTelemetrySpec)
 
 
 class RedisSpec(SpecModel):
@@ -310,6 +365,31 @@ class RedisSpec(SpecModel):
     ack_timeout_ms: Annotated[int, Field(ge=1)] = 500
 
 
+class TlsSpec(SpecModel):
+    """A native TLS listener (Claude Code's /login needs https off loopback); paths are read at `serve`."""
+
+    cert_file: str = Field(description="PEM certificate chain, leaf first (Claude Code pins the leaf).")
+    key_file: str = Field(description="PEM private key of the leaf certificate.")
+
+
+class ResponsesStoreSpec(SpecModel):
+    """Stored Responses: a `store: true` answer on /v1/responses is kept for the key that asked, so
+    `previous_response_id`, `item_reference` input items, GET and DELETE /v1/responses/{id} find it. Kept in
+    the embedded SQLite file next to the log database, or in Redis with `state: redis` (shared by replicas)."""
+
+    enabled: bool = Field(
+        default=True,
+        description="false: nothing is stored, and previous_response_id and item_reference are refused (400).",
+    )
+    ttl_seconds: Annotated[int, Field(ge=1)] = Field(
+        default=2_592_000, description="How long a stored response is kept (default 30 days, as OpenAI keeps them)."
+    )
+    max_bytes: Annotated[int, Field(ge=1024)] = Field(
+        default=268_435_456,
+        description="Bytes all stored responses may take together; past it the oldest are dropped first.",
+    )
+
+
 class ServerSpec(SpecModel):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8080
@@ -320,6 +400,7 @@ class ServerSpec(SpecModel):
         default=None, description="Shorthand for redis: {mode: single, url_env: ...}."
     )
     redis: RedisSpec | None = None
+    responses_store: ResponsesStoreSpec = ResponsesStoreSpec()
     state_failure: Literal["closed", "open"] = Field(
         default="closed",
         description="With state redis, while Redis is unreachable: closed refuses requests with a 503 and"
@@ -361,6 +442,11 @@ class ServerSpec(SpecModel):
         description="Gateway worker processes `bifrostc serve` runs on one port; auto: one per core this process"
         " may use (1 when the embedded state is in memory and cannot be shared). `serve --workers` and the"
         " BIFROSTC_WORKERS env var override it.",
+    )
+    tls: TlsSpec | None = Field(
+        default=None,
+        description="Serve https with this certificate (every worker); unset: plain http, e.g. behind a"
+        " TLS-terminating balancer.",
     )
     mcp_default: Literal["allow", "deny"] = Field(
         default="allow",

@@ -29,8 +29,9 @@ class Validated:
         return self.spec is not None
 
 
-def validate_text(text: str, environ: dict[str, str] | None = None) -> Validated:
-    """Every problem in a spec, sorted by position; the spec object only when there are no errors."""
+def validate_text(text: str, environ: dict[str, str] | None = None, *, check_env: bool = True) -> Validated:
+    """Every problem in a spec, sorted by position; the spec object only when there are no errors (``check_env``:
+    also warn about variables unset in ``environ``, default os.environ)."""
     loaded = load_text(text)
     diags = list(loaded.diagnostics)
     spec = None
@@ -50,7 +51,7 @@ def validate_text(text: str, environ: dict[str, str] | None = None) -> Validated
             checked = spec or _repaired(data, bad_paths)
             if checked is not None:
                 # A rule failing on an object that already has a shape error inside is an echo of it: skip.
-                found = checks.run_all(checked, environ)
+                found = checks.run_all(checked, environ, check_env=check_env)
                 diags += [d for d in found if not any(bad[: len(d.path)] == d.path for bad in bad_paths)]
     diags = dedupe(loaded.locate(diags))
     if any(d.is_error for d in diags):
@@ -58,12 +59,12 @@ def validate_text(text: str, environ: dict[str, str] | None = None) -> Validated
     return Validated(loaded, spec, diags)
 
 
-def validate_file(path: pathlib.Path, environ: dict[str, str] | None = None) -> Validated:
+def validate_file(path: pathlib.Path, environ: dict[str, str] | None = None, *, check_env: bool = True) -> Validated:
     text, undecodable = decode_spec(path.read_bytes())
     if text is None:
         assert undecodable is not None
         return Validated(LoadedSpec(text="", data=None), None, [undecodable])
-    return validate_text(text, environ)
+    return validate_text(text, environ, check_env=check_env)
 
 
 def _repaired(data: dict[str, Any], bad_paths: list[Path]) -> GatewaySpec | None:

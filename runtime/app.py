@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -26,15 +27,19 @@ from bifrostc.runtime import config
 from bifrostc.runtime.context import Hooks
 from bifrostc.runtime.dialects import DIALECTS, ClientDialect, Endpoint
 from bifrostc.runtime.dispatch import BreakerBoard, Dispatcher
-from bifrostc.runtime.handlers import catalog, extras, gemini, models
+from bifrostc.runtime.handlers import catalog, extras, gemini, models, stored
 from bifrostc.runtime.handlers.chat import handle_chat
 from bifrostc.runtime.handlers.errors import http_exception_handler
 from bifrostc.runtime.http import build_client
 from bifrostc.runtime.loadout import resolve_keys
 from bifrostc.runtime.providers import adapter_class
 from bifrostc.runtime.providers.notes import log_route_notes
+from bifrostc.runtime.responses_store import ResponseStore
+from bifrostc.runtime.responses_store.sqlite import SqliteResponseStore
 from bifrostc.runtime.router import Router
 from bifrostc.runtime.security import SecurityMiddleware
+from bifrostc.runtime.sqlite_db import MEMORY
+from bifrostc.runtime.transport import credentials
 
 log = logging.getLogger("bifrostc.app")
 
@@ -47,6 +52,8 @@ class GatewayRuntime:
     dispatcher: Dispatcher
     hooks: Hooks
     clock: Callable[[], float]
+    # Salt of the client-credential labels (`transport.credentials`); None: no provider passes one through.
+    credential_salt: str | None = None
 
     @property
     def gateway(self) -> config.Gateway:
@@ -70,7 +77,10 @@ def build_runtime(
     dispatcher = Dispatcher(
         router, adapters, resolve_keys(gateway, environ), breakers or BreakerBoard(), rand=rng.random, **extra
     )
-    return GatewayRuntime(router, dispatcher, hooks, time.monotonic)
+    salt = None
+    if credentials.any_passthrough(gateway):
+        salt = (os.environ if environ is None else environ).get(credentials.SALT_ENV) or credentials.DEFAULT_SALT
+    return GatewayRuntime(router, dispatcher, hooks, time.monotonic, salt)
 
 
 def swap_gateway(app: Starlette, gateway: config.Gateway) -> None:
@@ -117,6 +127,7 @@ def gateway_routes(registry: Sequence[ClientDialect] = DIALECTS) -> list[BaseRou
             Route(f"{prefix}/models/{{model_id:path}}", models.get_model, methods=["GET"]),
         ]
     routes += [Route(f"{prefix}/embeddings", extras.embeddings, methods=["POST"]) for prefix in ("/v1", "/openai/v1")]
+    routes += [Route(path, stored.stored_response, methods=["GET", "DELETE"]) for path in stored.PATHS]
     return routes
 
 
@@ -133,6 +144,7 @@ def create_app(
     sleep: Any = None,
     breakers: BreakerBoard | None = None,
     dialects: Sequence[ClientDialect] = DIALECTS,
+    responses_store: ResponseStore | None = None,
 ) -> Starlette:
     """Build the gateway app.
 
@@ -140,7 +152,8 @@ def create_app(
     holding gateway tables (virtual keys, budgets, routes) follow the new config. `extra_routes` (e.g.
     Mount("/mcp", ...), dashboard, /metrics) are tried before the gateway's own; `lifespan_hooks` are async
     context-manager factories entered at start-up (log sinks, MCP sessions...); `dialects` the client dialects
-    served (the registry in runtime/dialects)."""
+    served (the registry in runtime/dialects); `responses_store` keeps `store: true` Responses answers (default:
+    in memory, unless `server.responses_store.enabled` is false; `gateway_app` opens the configured one)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -163,6 +176,10 @@ def create_app(
     app.state.http_client = build_client(transport)
     app.state.runtime_options = {"environ": environ, "rng": rng, "sleep": sleep}
     app.state.hooks_factory = hooks_factory
+    if responses_store is None and gateway.server.responses_store.enabled:
+        bounds = gateway.server.responses_store
+        responses_store = SqliteResponseStore(MEMORY, ttl_seconds=bounds.ttl_seconds, max_bytes=bounds.max_bytes)
+    app.state.responses_store = responses_store
     first_hooks = hooks_factory(gateway) if hooks_factory is not None else (hooks or Hooks())
     app.state.runtime = build_runtime(
         gateway, app.state.http_client, first_hooks, breakers=breakers, **app.state.runtime_options

@@ -24,7 +24,7 @@ from bifrostc.runtime import config
 from bifrostc.runtime.cache import ResponseCache
 from bifrostc.runtime.cache.hooks import CacheHooks
 from bifrostc.runtime.claude_gateway import routes as claude_gateway
-from bifrostc.runtime.claude_gateway.service import SignedInHooks
+from bifrostc.runtime.claude_gateway.service import SignedInHooks, SignInService
 from bifrostc.runtime.context import Hooks, RequestContext
 from bifrostc.runtime.dispatch import Attempt
 from bifrostc.runtime.governance import Governor
@@ -36,7 +36,9 @@ from bifrostc.runtime.observability.dashboard import dashboard_routes
 from bifrostc.runtime.observability.log_hooks import TelemetryHooks
 from bifrostc.runtime.observability.telemetry import Telemetry
 from bifrostc.runtime.probe.results import PROBE_FILE
+from bifrostc.runtime.responses_store import ResponseStore, open_store
 from bifrostc.runtime.router import Router
+from bifrostc.runtime.transport import credentials
 from bifrostc.runtime.types import Usage
 from bifrostc.runtime.workers import WorkersHealth, expected_workers
 
@@ -54,16 +56,23 @@ class GovernanceHooks(Hooks):
         self.router = Router(governor.gateway)  # the grant rule reads route names and fallback chains
 
     async def authenticate(self, headers: Mapping[str, str], ctx: RequestContext) -> Any:
+        # A virtual key presented in Authorization / x-api-key is ours, never the client's credential to forward.
+        ctx.credential = credentials.without(ctx.credential, self.governor.keyring.knows)
         return self.governor.authenticate(headers)
 
     async def authorize(self, ctx: RequestContext, route: config.Route) -> None:
         key: KeyContext | None = ctx.key
         ctx.provider_filter = key_policy.authorize(key, self.router, ctx.requested_model or route.name, route)
 
+    async def capacity(self, ctx: RequestContext, names: frozenset[str]) -> Mapping[str, float]:
+        return await self.governor.capacity(ctx.key, names)
+
     async def before_call(self, ctx: RequestContext, route: config.Route) -> None:
         await self.authorize(ctx, route)
         if ctx.key is not None:
             max_cost = self.governor.max_cost(ctx.key, route, ctx.chat, ctx.headers.get("content-length"))
+            if credentials.billed_to_client_only(self.governor.gateway, self.router.chain(route), ctx.credential):
+                max_cost = 0.0  # the client's own account pays and the spec does not count it: nothing to hold
             ctx.extras["reservation"] = await self.governor.admit(ctx.key, max_cost)
             ctx.answer_headers.update(await self.governor.usage_headers(ctx.key))
 
@@ -75,6 +84,9 @@ class GovernanceHooks(Hooks):
         cost, tokens = 0.0, 0
         if usage is not None and ctx.provider and ctx.upstream_model and not ctx.cache_hit:
             cost = self.governor.cost_usd(ctx.provider, ctx.upstream_model, usage)
+            provider = self.governor.gateway.providers.get(ctx.provider)
+            if ctx.billed_to == "client" and not (provider and provider.count_client_spend):
+                cost = 0.0  # billed to the client's own account: tokens count, the spend is not the gateway's
             tokens = usage.input_tokens + usage.output_tokens + usage.cache_read_tokens + usage.cache_write_tokens
         await self.governor.settle(reservation, cost, tokens)
 
@@ -87,7 +99,9 @@ class Parts:
     cache: ResponseCache
     telemetry: Telemetry
     mcp: McpGateway | None
+    responses: ResponseStore | None = None  # stored Responses (runtime/responses_store); None: off
     app: Starlette | None = None
+    claude_code: SignInService | None = None  # /claude-code sign-in, when the spec has claude_code.sign_in
     health_sources: list[HealthSource] = field(default_factory=list)  # what /health and /health/ready check
 
 
@@ -138,6 +152,10 @@ def build_parts(gateway: config.Gateway, environ: Mapping[str, str]) -> Parts:
 
         redis_state = redis_settings(gateway.server)
     parts.cache = ResponseCache.from_config(gateway.cache, redis_state=redis_state, environ=environ, embed=embed)
+    try:
+        parts.responses = open_store(gateway, environ, sqlite_path=sqlite_path)
+    except ValueError as exc:
+        raise RuntimeError(str(exc)) from exc
     if telemetry.metrics is not None:
         telemetry.metrics.describe_cache(gateway.cache.mode, gateway.cache.backend)
     if gateway.mcp_servers:
@@ -166,14 +184,15 @@ def _hooks_factory(parts: Parts, environ: Mapping[str, str]) -> Callable[[config
         if parts.governor.gateway is not gateway:  # hot reload: new key tables, same counter store
             parts.governor = Governor(gateway, parts.governor.store, keyring=KeyRing(gateway, environ))
         hooks: Hooks = SignedInHooks(GovernanceHooks(parts.governor))  # /claude-code bearers map to their key
-        hooks = CacheHooks(hooks, parts.cache)
+        hooks = CacheHooks(hooks, parts.cache, passthrough=gateway.cache.passthrough)
         return TelemetryHooks(hooks, parts.telemetry, gateway)
 
     return factory
 
 
 def _routes(parts: Parts, gateway: config.Gateway, environ: Mapping[str, str]) -> list[BaseRoute]:
-    routes: list[BaseRoute] = claude_gateway.routes_for(gateway, lambda: parts.governor.keyring, environ)
+    parts.claude_code = claude_gateway.service_for(gateway, lambda: parts.governor.keyring, environ)
+    routes = claude_gateway.claude_code_routes(parts.claude_code) if parts.claude_code is not None else []
     if parts.mcp is not None:
         endpoint = parts.mcp.asgi_app()
         # Both spellings: Claude Code's mcp.json says /mcp, and a Mount alone answers it with a 307 to /mcp/.
@@ -187,6 +206,7 @@ def _routes(parts: Parts, gateway: config.Gateway, environ: Mapping[str, str]) -
             admin_key=_admin_key(gateway, environ),
             probe_file=lambda: _probe_file(parts),
             tool_calls=parts.telemetry.metrics.usage.tool_call_counts if parts.telemetry.metrics is not None else None,
+            session_telemetry=parts.claude_code.telemetry_store.session_telemetry if parts.claude_code else None,
         )
     return routes
 
@@ -222,8 +242,12 @@ def _lifespan(parts: Parts) -> Callable[[Starlette], contextlib.AbstractAsyncCon
                 yield
         finally:
             await parts.telemetry.aclose()
+            if parts.claude_code is not None:
+                await parts.claude_code.aclose()
             await parts.cache.close()
             await parts.governor.aclose()
+            if parts.responses is not None:
+                await parts.responses.close()
 
     return lifespan
 
@@ -246,6 +270,7 @@ def gateway_app_options(gateway: config.Gateway, *, environ: Mapping[str, str] |
         "lifespan_hooks": [_lifespan(parts)],
         "on_app": lambda app: _attach(parts, app),
         "parts": parts,
+        "responses_store": parts.responses,
     }
 
 

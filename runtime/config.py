@@ -120,6 +120,10 @@ class Provider:
     network: Network = field(default_factory=Network)
     headers: tuple[tuple[str, str], ...] = ()  # static, non-secret extra headers
     options: ProviderOptions | None = None  # None: the family's defaults
+    # Who authenticates upstream: configured (the provider's keys) | passthrough (the client's own credential,
+    # never a configured one) | passthrough_or_configured (the client's when it sent one, else the keys).
+    auth: str = "configured"
+    count_client_spend: bool = False  # spend billed to the client's own account counts towards budgets
 
     def options_as(self, cls: builtins.type[OptionsT]) -> OptionsT:  # `type` here is the field
         """This provider's options as the class its adapter reads; a config naming another family's is refused."""
@@ -167,6 +171,7 @@ class Rule:
     scope: str = "global"
     owner: str = ""
     priority: int = 0
+    reads: tuple[str, ...] = ()  # the costly variables ``test`` reads (input_tokens, budget_used, tokens_used, request)
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +250,15 @@ class Cache:
     semantic_threshold: float = 0.95
     embedding_route: str | None = None  # route name used for /v1/embeddings when mode is semantic
     max_entries: int = 10_000
+    # Requests carrying a client's own credential: per_credential (entries keyed on its salted hash) | off
+    passthrough: str = "per_credential"
+
+
+@dataclass(frozen=True, slots=True)
+class ClaudeCodeTelemetry:
+    forward_to: tuple[str, ...] = ()  # OTLP/HTTP collector base URLs (runtime.claude_gateway.relay)
+    headers_env: dict[str, str] = field(default_factory=dict)  # header -> env var holding its value
+    max_in_flight: int = 64  # per collector
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +275,7 @@ class Observability:
     service_name: str = "bifrostc"
     spool_dir: str | None = None  # where unwritable log records wait for the store; None: beside sqlite_path
     metrics_token_env: str | None = None  # env var holding the bearer token /metrics takes when require_key is on
+    claude_code_telemetry: ClaudeCodeTelemetry = field(default_factory=ClaudeCodeTelemetry)
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,6 +296,21 @@ class RedisState:
 
 
 @dataclass(frozen=True, slots=True)
+class Tls:
+    cert_file: str
+    key_file: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResponsesStore:
+    """Stored Responses (``server.responses_store``): what a `store: true` response leaves for its key."""
+
+    enabled: bool = True  # false: stateless, previous_response_id and item_reference are refused
+    ttl_seconds: int = 2_592_000  # 30 days, OpenAI's retention of stored responses
+    max_bytes: int = 268_435_456  # all stored responses together; the oldest go first past it
+
+
+@dataclass(frozen=True, slots=True)
 class Server:
     host: str = "127.0.0.1"
     port: int = 8080
@@ -289,6 +319,7 @@ class Server:
     state: str = "embedded"  # embedded (in-process + SQLite) | redis
     redis_url_env: str | None = None  # shorthand for redis: {mode: single, url_env: ...}
     redis: RedisState | None = None
+    responses_store: ResponsesStore = ResponsesStore()
     # state redis, Redis unreachable: closed refuses with a 503 + retry-after; open admits on local counters
     state_failure: str = "closed"
     # output tokens a budget holds for a request without max_tokens on a model with no documented maximum
@@ -302,10 +333,22 @@ class Server:
     stream_ping_seconds: float = 15.0  # a client stream gets its dialect's keep-alive after this long without bytes
     workers: int | str = "auto"  # worker processes of `bifrostc serve` (runtime/supervisor.py); auto: one per core
     mcp_default: str = "allow"  # allow: a key without allowed_mcp_tools sees every tool | deny: sees none
+    tls: Tls | None = None  # a native https listener (uvicorn's ssl options, in every worker)
 
 
 # --- Claude Code's gateway protocol under /claude-code (bifrostc.runtime.claude_gateway) ---
 JsonValue = str | int | float | bool | None | tuple["JsonValue", ...] | dict[str, "JsonValue"]
+
+
+@dataclass(frozen=True, slots=True)
+class Oidc:
+    issuer: str
+    client_id_env: str
+    client_secret_env: str | None = None
+    groups_claim: str = "groups"
+    teams: dict[str, str] = field(default_factory=dict)  # IdP group -> team; empty: same-named teams
+    scopes: tuple[str, ...] = ("openid", "email", "profile", "offline_access")
+    recheck_seconds: int = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,6 +359,7 @@ class SignIn:
     refresh_ttl_seconds: int = 30 * 86400
     secret_env: str | None = None  # env var holding the signing secret; unset: one generated per process
     login_notice: str | None = None  # shown next to the user code on Claude Code's sign-in screen
+    oidc: Oidc | None = None  # the verification page also signs people in through this IdP
 
 
 @dataclass(frozen=True, slots=True)

@@ -92,6 +92,8 @@ class RequestContext:
     answer_headers: dict[str, str] = field(default_factory=dict)
     rule: str | None = None  # the routing rule that picked the route (x-bifrostc-rule), if one matched
     routed: str | None = None  # the route picked for the request (by a rule or by name), before any fallback
+    credential: Any = None  # the client's own credential (transport.credentials.Credential), when it sent one
+    billed_to: str | None = None  # "client": the serving attempt used the client's own credential
 
     def __post_init__(self) -> None:
         if not self.request_id:
@@ -135,6 +137,11 @@ class Hooks:
     async def authorize(self, ctx: RequestContext, route: config.Route) -> None:
         """May this key use this route at all (model/provider grants)? Admits nothing, charges nothing."""
 
+    async def capacity(self, ctx: RequestContext, names: frozenset[str]) -> Mapping[str, float]:
+        """The live levels (0-100) of the named routing-rule variables (budget_used, tokens_used, request)
+        for ctx.key, read before routing; only asked when one of the key's rules names one. No limits: {}."""
+        return {}
+
     async def before_call(self, ctx: RequestContext, route: config.Route) -> None:
         """Checked after routing, before any upstream call: model grants, budgets, rate limits."""
 
@@ -163,6 +170,9 @@ class WrappedHooks(Hooks):
 
     async def authorize(self, ctx: RequestContext, route: config.Route) -> None:
         await self.inner.authorize(ctx, route)
+
+    async def capacity(self, ctx: RequestContext, names: frozenset[str]) -> Mapping[str, float]:
+        return await self.inner.capacity(ctx, names)
 
     async def before_call(self, ctx: RequestContext, route: config.Route) -> None:
         await self.inner.before_call(ctx, route)

@@ -28,6 +28,7 @@ from bifrostc.runtime.dialects.relay import estimate_tokens
 from bifrostc.runtime.errors import GatewayError, InvalidRequest, PermissionDenied, UpstreamError
 from bifrostc.runtime.observability.redaction import SECRETS, redact_text
 from bifrostc.runtime.router import Router
+from bifrostc.runtime.transport import credentials
 from bifrostc.runtime.transport.wording import is_content_policy, is_overflow
 from bifrostc.runtime.types import StreamError
 
@@ -54,6 +55,7 @@ class Attempt:
     api_key: str | None
     number: int  # 1-based over the whole request
     key_env: str = ""  # which of the provider's keys (its env var name; "" for a keyless provider)
+    credential: dict[str, str] | None = None  # the client's own credential headers (auth: passthrough)
     started: float = field(default_factory=time.monotonic)  # the first-byte deadline counts from here
 
     @property
@@ -220,11 +222,11 @@ class Dispatcher:
         for position, current in enumerate(self.chain(route)):
             try:
                 result = await self._run_route(ctx, current, call)
-            except (MissingProviderKey, PermissionDenied) as exc:
+            except (MissingProviderKey, PermissionDenied, credentials.NoClientCredential) as exc:
                 last = exc
                 continue
             except UpstreamError as exc:
-                if not (exc.retryable or exc.status in FALLBACK_STATUSES):
+                if exc.client_credential or not (exc.retryable or exc.status in FALLBACK_STATUSES):
                     raise
                 last = exc
                 continue
@@ -245,7 +247,8 @@ class Dispatcher:
             tries += 1
             try:
                 async with asyncio.timeout(attempt.network.total_timeout):
-                    result = await call(attempt)
+                    with credentials.sending(attempt.provider.name, attempt.credential):
+                        result = await call(attempt)
             except TimeoutError:
                 last = UpstreamError(
                     f"{attempt.provider.name} timed out after {attempt.network.total_timeout}s",
@@ -260,6 +263,10 @@ class Dispatcher:
             else:
                 breaker.on_success()
                 return result
+            if attempt.credential and last.status in credentials.THE_CLIENTS_OWN:
+                breaker.release()  # the caller's own credential or its own limit: no verdict for anyone else
+                last.client_credential = True
+                raise last
             if not last.retryable:
                 breaker.on_success()  # a 4xx says the provider is healthy
                 raise last
@@ -336,7 +343,10 @@ class Dispatcher:
         if provider is None or adapter is None:
             raise UpstreamError(f"route '{route.name}' names unknown provider '{target.provider}'", status=502)
         api_key, key_env = None, ""
-        if provider.keys:
+        forwarded = credentials.for_provider(provider, ctx.credential)
+        if forwarded is None and provider.auth == "passthrough":
+            raise credentials.NoClientCredential(provider.name, ctx.credential)
+        if forwarded is None and provider.keys:
             key = self.router.choose_key(provider, target.model, self._key_ready(provider.name, target.model))
             if key is None:
                 key = self.router.choose_key(provider, target.model, lambda k: k.env in self.secrets)
@@ -346,7 +356,8 @@ class Dispatcher:
             api_key, key_env = self.secrets[key.env], key.env
         ctx.attempts += 1
         ctx.route, ctx.provider, ctx.upstream_model = route.name, provider.name, target.model
-        return Attempt(route, target, provider, adapter, api_key, ctx.attempts, key_env)
+        ctx.billed_to = "client" if forwarded else None
+        return Attempt(route, target, provider, adapter, api_key, ctx.attempts, key_env, credential=forwarded)
 
     def _backoff(self, network: config.Network, retry: int, retry_after: float | None) -> float | None:
         """Exponential backoff with jitter; a retry-after above backoff_max means: go to the fallback now."""

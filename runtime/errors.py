@@ -27,6 +27,7 @@ class GatewayError(Exception):
     anthropic_type: str = "api_error"
     openai_type: str = "server_error"
     openai_code: str | None = None
+    openai_param: str | None = None  # the OpenAI error's `param` (the request field at fault), where one is named
     should_retry: bool | None = None
     envelope: dict[str, Any] | None = None  # an upstream's Anthropic error body, relayed as it came
 
@@ -73,7 +74,24 @@ class NotFound(GatewayError):
     status = 404
     anthropic_type = "not_found_error"
     openai_type = "invalid_request_error"
-    openai_code = "model_not_found"
+    openai_code: str | None = "model_not_found"
+
+
+class StoredNotFound(NotFound):
+    """A stored response or item that is not there for this key (unknown, expired, deleted, another key's)."""
+
+    openai_code = None
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.openai_param = param
+
+
+class PreviousResponseNotFound(InvalidRequest):
+    """OpenAI answers an unknown `previous_response_id` with a 400 (not a 404)."""
+
+    openai_code = "previous_response_not_found"
+    openai_param = "previous_response_id"
 
 
 class RequestTooLarge(GatewayError):
@@ -160,6 +178,7 @@ class UpstreamError(GatewayError):
         self.body = body
         self.detail = detail or message
         self.envelope = envelope
+        self.client_credential = False  # the client's own (forwarded) credential was refused: theirs to fix
         if should_retry is None and status in (401, 501):
             should_retry = False
         self.should_retry = should_retry

@@ -114,6 +114,10 @@ class Router:
         self._keys: dict[tuple[str, str], WeightedTable[config.KeyRef]] = {}
         self._names = _public_names(gateway)
         self.discovery = discovery_aliases(gateway)  # ids Claude Code's /model picker keeps -> route name
+        # runtime.rules: a key's (key, team, customer) -> its routing rules in order and the costly variables read
+        self.rule_cache: dict[
+            tuple[str | None, str | None, str | None], tuple[tuple[config.Rule, ...], frozenset[str], frozenset[str]]
+        ] = {}
 
     # --- resolution ---------------------------------------------------------------------------
     def resolve(self, model: str) -> config.Route:

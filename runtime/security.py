@@ -34,6 +34,7 @@ from bifrostc.runtime.governance.keys import hash_key, presented_credentials
 from bifrostc.runtime.handlers.errors import dialect_for_path, error_response
 from bifrostc.runtime.loadout import configured_secrets
 from bifrostc.runtime.observability.redaction import SECRETS, register_secrets
+from bifrostc.runtime.transport.credentials import GATEWAY_KEY_HEADERS, gateway_key
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 WILDCARD_BINDS = frozenset({"", "0.0.0.0", "::", "*"})
@@ -45,7 +46,12 @@ MODEL_LISTS = frozenset({"/anthropic/v1/models", "/v1/models", "/openai/v1/model
 MODEL_PAGES = tuple(f"{path}/" for path in sorted(MODEL_LISTS))  # GET .../models/{id}
 OPEN_PROBES = frozenset({"/health/live"})
 # OAuth (RFC 6749/8628/7009) and the sign-in page take form bodies by definition; the Origin rule still holds.
-FORM_ENDPOINTS = ("/claude-code/oauth/", "/claude-code/device", "/login")  # /login: the dashboard sign-in form
+FORM_ENDPOINTS = (
+    "/claude-code/oauth/",
+    "/claude-code/device",
+    "/claude-code/oidc/",
+    "/login",
+)  # /login: the dashboard sign-in form
 # The only headers read here, picked out of the scope in one pass (ASGI servers lower-case header names).
 _READ = frozenset(
     {
@@ -57,6 +63,7 @@ _READ = frozenset(
         b"x-goog-api-key",
         b"authorization",
         b"x-admin-key",
+        *(name.encode() for name in GATEWAY_KEY_HEADERS),  # the gateway key beside the client's own credential
     }
 )
 Headers = dict[str, str]
@@ -144,6 +151,9 @@ class Policy:
 
     def credentials(self, headers: Headers) -> list[str]:
         offered = presented_credentials(headers)
+        explicit = gateway_key(headers)  # x-bifrostc-key: beside the client's own upstream credential
+        if explicit is not None:
+            offered = [explicit, *offered]
         admin = headers.get("x-admin-key")
         return [*offered, admin] if admin else offered
 

@@ -1,5 +1,7 @@
 """OpenAI Responses at /v1/responses and /openai/v1/responses (Codex). Client side only: no adapter speaks it,
-so it is always served through the canonical types, never relayed."""
+so it is always served through the canonical types, never relayed. Stateful: `handle_chat` resolves
+`previous_response_id` and `item_reference` from `runtime/responses_store` before `parse`, and keeps a
+`store: true` answer there."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ class OpenAIResponses(BodyDialect):
     endpoints: tuple[Endpoint, ...] = (Endpoint("/v1/responses"), Endpoint("/openai/v1/responses"))
     error_prefixes: tuple[str, ...] = ()  # /v1 errors render in OpenAI's shape, which this dialect shares
     keepalive: bytes = b": ping\n\n"  # an SSE comment: the Responses stream has no ping event
+    stateful: bool = True  # stored responses: see runtime/responses_store
 
     def parse(self, call: Inbound) -> ChatRequest:
         return responses.parse_request(call.body)

@@ -325,6 +325,35 @@ class Governor:
             if scope.budget is not None
         ]
 
+    async def capacity(self, ctx: KeyContext | None, names: frozenset[str]) -> dict[str, float]:
+        """The routing rules' live levels, 0-100: ``budget_used`` (spend of the current budget window),
+        ``tokens_used`` and ``request`` (the sliding-minute estimates the rate limits check), each the fullest
+        scope of the key's chain that has that limit, read from the same counters admission uses (one store
+        read). A name whose limit no scope has is 0; holds of requests in flight are not counted."""
+        if ctx is None or not names:
+            return {}
+        now, tag = self._clock(), self._tag(ctx.scopes)
+        wanted: list[tuple[str, Check]] = []
+        for scope in ctx.scopes:
+            if "budget_used" in names and scope.budget is not None:
+                counter, window, _ = _spend_counter(scope, now, tag)
+                wanted.append(("budget_used", Check(counter, "spend", scope.budget.max_usd, window.ttl(now))))
+            limit = scope.rate_limit
+            rates: tuple[tuple[str, CheckKind, float | None], ...] = (
+                ("request", "requests", limit.requests_per_minute if limit else None),
+                ("tokens_used", "tokens", limit.tokens_per_minute if limit else None),
+            )
+            for name, kind, value in rates:
+                if name in names and value:
+                    wanted.append((name, _rate_check(tag + scope.id, kind, value, now)[0]))
+        keys = [k for _, check in wanted for k in (check.key, check.previous_key or check.key)]
+        values = await self.store.read(keys) if keys else []
+        levels = dict.fromkeys(names, 0.0)
+        for i, (name, check) in enumerate(wanted):
+            value = checked_value(check, values[2 * i], values[2 * i + 1])
+            levels[name] = max(levels[name], 100.0 * value / check.limit)
+        return levels
+
     async def usage_headers(self, ctx: KeyContext | None) -> dict[str, str]:
         """The `anthropic-ratelimit-unified-*` headers of an admitted request's answer; none without a budget."""
         standing = usage.fullest(await self.standings(ctx))

@@ -8,6 +8,11 @@ do not know, passes as anonymous (``authenticate`` returns ``None``): coding age
 or their own upstream key. The exception is a credential that *looks like ours* (starts with
 ``VIRTUAL_KEY_PREFIX``) but is unknown: that is a revoked or mistyped gateway key, and letting it through
 would silently turn metered traffic into unmetered traffic, so it is rejected.
+
+Beside the client's own credential. A caller whose ``Authorization`` / ``x-api-key`` hold its own upstream
+credential (a Claude subscription, a personal key: ``auth: passthrough`` providers) sends the gateway key in
+``x-bifrostc-key`` (or LiteLLM's ``x-litellm-api-key``, ``Bearer `` optional). When that header is present it is
+the only place a gateway key is looked for, and an unknown value in it is refused whatever ``require_key`` says.
 """
 
 from __future__ import annotations
@@ -25,10 +30,11 @@ from bifrostc.runtime.errors import AuthenticationFailed, ModelNotAllowed, Permi
 from bifrostc.runtime.governance.pricing import FREE_PROVIDER_TYPES, find_price
 from bifrostc.runtime.mcp.naming import pattern_covers_server  # no SDK import: naming.py is plain Python
 from bifrostc.runtime.router import Router
+from bifrostc.runtime.transport.credentials import GATEWAY_KEY_PREFIX, gateway_key
 
 log = logging.getLogger(__name__)
 
-VIRTUAL_KEY_PREFIX = "sk-bfc-"
+VIRTUAL_KEY_PREFIX = GATEWAY_KEY_PREFIX  # "sk-bfc-": declared beside the rule that never forwards one
 
 ScopeKind = Literal["key", "team", "customer"]
 
@@ -127,6 +133,7 @@ class KeyRing:
 
     def __init__(self, gateway: Gateway, environ: Mapping[str, str] | None = None) -> None:
         env = os.environ if environ is None else environ
+        self.gateway = gateway  # the spec the ring was built from (teams for /claude-code OIDC identities)
         self.require_key = gateway.server.require_key
         self._by_digest: dict[str, KeyContext] = {}
         for key in gateway.virtual_keys:
@@ -146,12 +153,22 @@ class KeyRing:
             return None
         return hash_key(value)
 
+    def knows(self, value: str) -> bool:
+        """Whether ``value`` is one of the gateway's virtual keys (so never a credential to forward)."""
+        return bool(self._by_digest) and hash_key(value) in self._by_digest
+
     @property
     def contexts(self) -> list[KeyContext]:
         return list(self._by_digest.values())
 
     def authenticate(self, headers: Mapping[str, str]) -> KeyContext | None:
         """The caller's key context, or ``None`` for anonymous traffic (see module docstring)."""
+        explicit = gateway_key(headers)
+        if explicit is not None:  # the gateway key travels apart: Authorization / x-api-key are the client's
+            context = self._by_digest.get(hash_key(explicit))
+            if context is None:
+                raise AuthenticationFailed("unknown or revoked gateway key in x-bifrostc-key")
+            return context
         credentials = presented_credentials(headers)
         if self._by_digest:  # no keys configured: no sha256 per request
             for credential in credentials:

@@ -11,12 +11,11 @@ leases are rows of the same table (amount 1) on the ``concurrent`` check's key.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
-import threading
 import time
 from collections.abc import Callable, Sequence
 
 from bifrostc.runtime.governance.store import Check, Hold, Increment, Lease, Rejection, check_passes, checked_value
+from bifrostc.runtime.sqlite_db import SqliteDb
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS governance_counters (
@@ -50,13 +49,10 @@ _PURGE_EVERY = 1000  # writes between purges of expired counters
 
 class SqliteCounterStore:
     def __init__(self, path: str = ":memory:") -> None:
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
-        self._lock = threading.Lock()
+        self._sqlite = SqliteDb(path)
+        self._db, self._lock = self._sqlite.conn, self._sqlite.lock
         self._writes = 0
         with self._lock:
-            if path != ":memory:":
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(_SCHEMA)
             self._db.execute(_HOLDS_SCHEMA)
             self._db.execute(_PURGE, (time.time(),))
@@ -70,20 +66,16 @@ class SqliteCounterStore:
         self._db.execute(_UPSERT, (key, amount, None if ttl is None else now + ttl))
 
     def _transaction(self, body: Callable[[float], Rejection | None]) -> Rejection | None:
-        with self._lock:
+        def counted() -> Rejection | None:
             now = time.time()
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                result = body(now)
-                self._writes += 1
-                if self._writes % _PURGE_EVERY == 0:
-                    self._db.execute(_PURGE, (now,))
-                    self._db.execute(_PURGE_HOLDS, (now,))
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+            result = body(now)
+            self._writes += 1
+            if self._writes % _PURGE_EVERY == 0:
+                self._db.execute(_PURGE, (now,))
+                self._db.execute(_PURGE_HOLDS, (now,))
             return result
+
+        return self._sqlite.locked(counted)
 
     def _held(self, key: str, now: float) -> float:
         return float(self._db.execute(_HELD, (key, now)).fetchone()[0])
@@ -172,5 +164,4 @@ class SqliteCounterStore:
         return True
 
     async def aclose(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._sqlite.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -18,17 +18,21 @@ from starlette.responses import Response
 
 from bifrostc.runtime.context import LogRecord, RequestContext
 from bifrostc.runtime.dialects import ClientDialect, Endpoint, Inbound
+from bifrostc.runtime.dialects.base import EventEncoder
 from bifrostc.runtime.dialects.relay import Tally
 from bifrostc.runtime.dispatch import Attempt, PrimedStream, first_byte, prime
 from bifrostc.runtime.errors import GatewayError, InvalidRequest, RequestTooLarge, UpstreamError
 from bifrostc.runtime.handlers.errors import error_response
 from bifrostc.runtime.handlers.streaming import RelayResponse, StreamRelay
 from bifrostc.runtime.http import UpstreamReply
-from bifrostc.runtime.rules import pick_route
+from bifrostc.runtime.responses_store.turn import Turn, owner_of
+from bifrostc.runtime.responses_store.turn import begin as begin_turn
+from bifrostc.runtime.rules import capacity_needed, pick_route
 from bifrostc.runtime.translate import replay
 from bifrostc.runtime.translate.common import ANTHROPIC_BETAS, check_nesting
+from bifrostc.runtime.transport import credentials
 from bifrostc.runtime.transport.passthrough import raw_event_stream, raw_stream, upstream_bytes
-from bifrostc.runtime.types import ChatRequest, ChatResponse, Usage
+from bifrostc.runtime.types import ChatRequest, ChatResponse, MessageStart, StreamEvent, Usage
 
 if TYPE_CHECKING:
     from bifrostc.runtime.app import GatewayRuntime
@@ -77,6 +81,7 @@ class Exchange:
     call: Inbound
     chat: ChatRequest
     request: Request
+    turn: Turn | None = None  # a stored-Responses turn: its answer is kept under turn.id (runtime/responses_store)
 
 
 async def handle_chat(request: Request, dialect: ClientDialect, endpoint: Endpoint) -> Response:
@@ -86,18 +91,26 @@ async def handle_chat(request: Request, dialect: ClientDialect, endpoint: Endpoi
     try:
         # The key is checked on the headers alone, before a byte of the body is read (a 401, not a 400 for bad
         # JSON; and unauthenticated uploads cost no memory).
+        ctx.credential = credentials.of_request(rt.credential_salt, request.headers, dialect.name)  # auth: passthrough
         ctx.key = await rt.hooks.authenticate(request.headers, ctx)
         call = Inbound(await read_json(request), request.path_params, endpoint, request.query_params, request.headers)
+        turn = None
+        if getattr(dialect, "stateful", False):  # stored state resolved into the body before it is parsed
+            store = getattr(request.app.state, "responses_store", None)
+            body, turn = await begin_turn(store, owner_of(ctx.key, ctx.credential), call.body)
+            call = replace(call, body=body)
         ctx.requested_model = dialect.requested_model(call)
         chat = ctx.chat = dialect.parse(call)
         if betas := ",".join(request.headers.getlist("anthropic-beta")):  # Bedrock and Vertex take them in the body
             chat.extra[ANTHROPIC_BETAS] = betas
         ctx.stream = chat.stream
         ctx.session = dialect.session(call)
-        route, rule = pick_route(rt.router, ctx, chat, call.body)
+        needed = capacity_needed(rt.router, ctx.key)  # budget_used & co. read the shared counters, if any rule asks
+        levels = await rt.hooks.capacity(ctx, needed) if needed else None
+        route, rule = pick_route(rt.router, ctx, chat, call.body, levels)
         ctx.routed, ctx.rule = route.name, rule.name if rule is not None else None
         await rt.hooks.before_call(ctx, route)
-        exchange = Exchange(rt, ctx, dialect, call, chat, request)
+        exchange = Exchange(rt, ctx, dialect, call, chat, request, turn)
         cached = await rt.hooks.cache_lookup(ctx, chat)
         if cached is not None:
             ctx.cache_hit = True
@@ -137,7 +150,7 @@ async def _send(ex: Exchange, route: Route) -> Response:
     else:
         result.model = ctx.requested_model
         response = result
-        content = orjson.dumps(ex.dialect.build_response(result, ex.call))
+        content = await _built(ex, result)
     usage = None
     if response is not None:  # an upstream that counted nothing is billed an estimate, flagged as such
         usage, ctx.usage_estimated = Tally.of_response(response).billed(ex.call.body)
@@ -175,17 +188,52 @@ async def _stream(ex: Exchange, route: Route) -> Response:
     async def done(usage: Usage | None, response: ChatResponse | None) -> None:
         await finish(ex.rt, ctx, ex.chat, response, usage)
 
+    encoder = ex.dialect.encoder(ex.call)
+    on_frame = None
+    if ex.turn is not None:
+        encoder = TurnEncoder(encoder, ex.turn)
+        on_frame = encoder.keep
     relay = StreamRelay(
         ctx,
         upstream,
-        ex.dialect.encoder(ex.call),
+        encoder,
         ex.dialect.relay_reader,
         ex.call.body,
         done,
         keepalive=ex.dialect.keepalive,
         ping_seconds=ping_seconds,
+        on_frame=on_frame,
     )
     return RelayResponse(relay, {**headers, **stream_headers(ex.dialect)})
+
+
+async def _built(ex: Exchange, response: ChatResponse) -> bytes:
+    """The dialect's response body; a stored-Responses turn answers under its own id and keeps what it sent."""
+    if ex.turn is not None:
+        response = replace(response, id=ex.turn.id)
+    built = ex.dialect.build_response(response, ex.call)
+    if ex.turn is not None:
+        await ex.turn.remember(built)
+    return orjson.dumps(built)
+
+
+class TurnEncoder:
+    """A stored Responses turn's stream: it starts under the turn's response id, and `keep` stores the response
+    the terminal event carried (the dialect encoder's `response`) before that frame is sent."""
+
+    def __init__(self, inner: EventEncoder, turn: Turn) -> None:
+        self.inner, self.turn, self.kept = inner, turn, False
+
+    def encode(self, event: StreamEvent) -> bytes:
+        if isinstance(event, MessageStart):
+            event = replace(event, id=self.turn.id)
+        return self.inner.encode(event)
+
+    async def keep(self) -> None:
+        response = getattr(self.inner, "response", None)
+        if not self.kept and isinstance(response, dict):
+            self.kept = True
+            await self.turn.remember(response)
 
 
 def stream_headers(dialect: ClientDialect) -> dict[str, str]:
@@ -200,10 +248,14 @@ async def _respond_cached(ex: Exchange, cached: ChatResponse) -> Response:
     ctx.finish_reason = cached.stop_reason
     await finish(ex.rt, ctx, ex.chat, None, cached.usage)
     if not ctx.stream:
-        content = orjson.dumps(ex.dialect.build_response(cached, ex.call))
+        content = await _built(ex, cached)
         return Response(content, media_type="application/json", headers=ctx.response_headers())
     encoder = ex.dialect.encoder(ex.call)  # the replay has the shape this client asked for (usage chunk or not)
+    if ex.turn is not None:
+        encoder = TurnEncoder(encoder, ex.turn)
     frames = b"".join(encoder.encode(ev) for ev in replay.response_to_events(cached))
+    if isinstance(encoder, TurnEncoder):
+        await encoder.keep()
     return Response(
         frames,
         media_type="text/event-stream",

@@ -49,12 +49,16 @@ class StreamRelay:
         *,
         keepalive: bytes,
         ping_seconds: float,
+        on_frame: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """`upstream` is the primed stream, or the dispatch still waiting for one (its retries and fallbacks then
         run behind the keep-alives); `relay_reader` makes the reader of relayed bytes (passthrough); `prompt` is
         the client's body, for an estimate of the prompt's tokens when the upstream never counted them;
-        `keepalive` is sent after each `ping_seconds` without an upstream item (the dialect's ping or comment)."""
+        `keepalive` is sent after each `ping_seconds` without an upstream item (the dialect's ping or comment);
+        `on_frame` is awaited after each encoded frame, before it is sent (a stored Responses turn keeps its
+        response there, so the client's next turn, sent once it read the terminal frame, finds it)."""
         self.ctx, self.encoder, self.done, self.prompt = ctx, encoder, done, prompt
+        self.on_frame = on_frame
         self.keepalive = keepalive
         self._relay_reader = relay_reader
         self.reader: RelayReader | None = None
@@ -122,7 +126,10 @@ class StreamRelay:
                 tally.add(item)
                 self._timed(before)
                 self.events.append(item)
-                yield self.encoder.encode(item)
+                frame = self.encoder.encode(item)
+                if self.on_frame is not None:
+                    await self.on_frame()
+                yield frame
                 self.finished = tally.terminal
             self.finished = True
         except GatewayError as exc:

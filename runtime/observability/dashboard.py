@@ -1,10 +1,12 @@
-"""The dashboard: two static pages plus a small JSON API over a :class:`LogStore`.
+"""The dashboard: three static pages plus a small JSON API over a :class:`LogStore`.
 
 Routes (mounted wherever the app likes): ``GET /`` serves ``dashboard_page/overview.html`` (charts over a time
 range from ``GET /api/overview?since=&until=&buckets=``, spend against every budget) and ``GET /logs`` serves
 ``dashboard_page/index.html`` (plain JS, no build step, no CDN), which polls ``GET /api/logs`` (``?session=ID``:
-one session's rows); ``GET /api/sessions/{id}`` returns one session's rows as a tree of its agents
-(``sessions.session_tree``); ``GET /api/logs/{id}`` returns one record with its bodies; ``GET /api/spend``
+one session's rows); ``GET /sessions`` serves ``dashboard_page/sessions.html``, coding-agent sessions from
+``GET /api/sessions?since=`` (``sessions.session_list``) and ``GET /api/sessions/{id}``, one session's rows as
+a tree of its agents with totals (``sessions.session_tree``; a ``telemetry`` field, when present, is shown too);
+``GET /api/logs/{id}`` returns one record with its bodies; ``GET /api/spend``
 returns per-key spend from the log plus, when given, the governance report (``Governor.spend_report``: rows
 with ``kind``, ``name``, ``limit_usd``, ``spent_usd``, ``period``);
 ``GET /api/probe`` returns the last ``bifrostc probe --out`` document (out/probe.json, read on each call so a
@@ -31,13 +33,14 @@ from starlette.routing import BaseRoute, Route
 
 from bifrostc.runtime.observability.dashboard_auth import COOKIE_NAME, Guard, login_page, login_route
 from bifrostc.runtime.observability.overview import overview
-from bifrostc.runtime.observability.sessions import session_tree
+from bifrostc.runtime.observability.sessions import session_list, session_tree
 from bifrostc.runtime.observability.store import MAX_LIMIT, LogFilter, LogStore
 from bifrostc.runtime.probe.results import load_probe
 
 NONE = "'none'"
 SpendReport = Callable[[], Awaitable[Any]]
 ToolCalls = Callable[[], list[dict[str, Any]]]  # this replica's MCP tool calls (GatewayMetrics.usage)
+SessionTelemetry = Callable[[str], Awaitable[dict[str, Any] | None]]  # what Claude Code reported (OTLP)
 ProbeFile = Callable[[], Path | None]  # where the served out/ keeps probe.json (None: not served from out/)
 NO_PROBE: dict[str, Any] = {"probed_at": None, "routes": []}
 _PAGES = Path(__file__).parent / "dashboard_page"
@@ -87,18 +90,36 @@ def _filters(request: Request) -> LogFilter:
     )
 
 
-def _session_endpoint(sink_store: LogStore, headers: dict[str, str]) -> Handler:
-    """One session's rows as a tree of its agents (a session with no rows is a 404)."""
+def _session_endpoint(
+    sink_store: LogStore, headers: dict[str, str], session_telemetry: SessionTelemetry | None
+) -> Handler:
+    """One session's rows as a tree of its agents, with ``telemetry``: Claude Code's own figures for it (its OTLP
+    exports to /claude-code), null when none. A session with neither is a 404."""
 
     async def session(request: Request) -> Response:
         session_id = request.path_params["session_id"]
         rows = await sink_store.query(LogFilter(session=session_id, limit=MAX_LIMIT))
-        if not rows:
+        reported = await session_telemetry(session_id) if session_telemetry is not None else None
+        if not rows and reported is None:
             return JSONResponse({"error": "not found"}, status_code=404, headers=headers)
         tree = session_tree(session_id, rows, truncated=len(rows) == MAX_LIMIT)
-        return JSONResponse(tree, headers=headers)
+        return JSONResponse({**tree, "telemetry": reported}, headers=headers)
 
     return session
+
+
+def _sessions_endpoint(sink_store: LogStore, headers: dict[str, str]) -> Handler:
+    """Recent sessions (from the newest MAX_LIMIT rows since ``?since=``), the latest active first."""
+
+    async def sessions(request: Request) -> Response:
+        since = request.query_params.get("since")
+        try:
+            rows = await sink_store.query(LogFilter(since=float(since) if since else None, limit=MAX_LIMIT))
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400, headers=headers)
+        return JSONResponse({"data": session_list(rows), "truncated": len(rows) == MAX_LIMIT}, headers=headers)
+
+    return sessions
 
 
 def dashboard_routes(
@@ -108,9 +129,12 @@ def dashboard_routes(
     admin_key: str | None = None,
     probe_file: ProbeFile | None = None,
     tool_calls: ToolCalls | None = None,
+    session_telemetry: SessionTelemetry | None = None,
 ) -> list[BaseRoute]:
     guard = Guard(admin_key)
-    pages = {name: (_PAGES / name).read_text(encoding="utf-8") for name in ("index.html", "overview.html")}
+    pages = {
+        name: (_PAGES / name).read_text(encoding="utf-8") for name in ("index.html", "overview.html", "sessions.html")
+    }
     page_headers = {name: security_headers(html) for name, html in pages.items()}
     headers = page_headers["index.html"]
 
@@ -145,7 +169,8 @@ def dashboard_routes(
             return JSONResponse({"error": "not found"}, status_code=404, headers=headers)
         return JSONResponse(row, headers=headers)
 
-    session = _session_endpoint(sink_store, headers)
+    session = _session_endpoint(sink_store, headers, session_telemetry)
+    sessions = _sessions_endpoint(sink_store, headers)
 
     async def spend(request: Request) -> Response:
         since = request.query_params.get("since")
@@ -172,10 +197,12 @@ def dashboard_routes(
     return [
         Route("/", serve("overview.html"), methods=["GET"], name="dashboard"),
         Route("/logs", serve("index.html"), methods=["GET"], name="dashboard_logs"),
+        Route("/sessions", serve("sessions.html"), methods=["GET"], name="dashboard_sessions"),
         login_route(guard, headers),
         Route("/api/overview", guarded(overview_api), methods=["GET"], name="api_overview"),
         Route("/api/logs", guarded(list_logs), methods=["GET"], name="api_logs"),
         Route("/api/logs/{record_id}", guarded(log_detail), methods=["GET"], name="api_log_detail"),
+        Route("/api/sessions", guarded(sessions), methods=["GET"], name="api_sessions"),
         Route("/api/sessions/{session_id}", guarded(session), methods=["GET"], name="api_session"),
         Route("/api/spend", guarded(spend), methods=["GET"], name="api_spend"),
         Route("/api/probe", guarded(probe), methods=["GET"], name="api_probe"),

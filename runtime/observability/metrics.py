@@ -189,6 +189,9 @@ class GatewayMetrics:
         self.cost = Counter("bifrostc_cost_usd", "Estimated spend in USD", registry=r)
         self.cache_hits = Counter("bifrostc_cache_hits", "Responses served from the cache", registry=r)
         self.fallbacks = Counter("bifrostc_fallbacks", "Requests answered by a fallback route", registry=r)
+        self.rules = Counter(
+            "bifrostc_rule_requests", "Requests a routing rule routed", ["rule", "route", "status_class"], registry=r
+        )
         self.upstream_errors = Counter("bifrostc_upstream_errors", "Failed upstream attempts", ["provider"], registry=r)
         self.pool_wait = Histogram(
             "bifrostc_upstream_pool_wait_seconds",
@@ -240,6 +243,8 @@ class GatewayMetrics:
             self.cache_hits.inc()
         if record.fallback_used:
             self.fallbacks.inc()
+        if record.rule:
+            self.rules.labels(record.rule, route, f"{record.status // 100}xx").inc()
         if record.upstream_errors:
             self.upstream_errors.labels(provider).inc(record.upstream_errors)
         self.usage.observe(record)

@@ -49,7 +49,9 @@ class RequestRecord:
     ts: float = field(default_factory=time.time)  # unix seconds when the request arrived
     dialect: str = "anthropic"  # anthropic | openai | responses
     endpoint: str = ""  # e.g. /anthropic/v1/messages
-    virtual_key: str | None = None  # virtual key *name*, never its value
+    # Virtual key *name*, never its value; without one, a client's own credential as its salted-hash label
+    # ("client:<12 hex>", transport.credentials), so usage is per person without issuing keys.
+    virtual_key: str | None = None
     team: str | None = None
     customer: str | None = None
     # Who sent it (Claude Code's headers; the session also from the body, as affinity reads it): a session's rows,
@@ -60,6 +62,7 @@ class RequestRecord:
     request_class: str | None = None  # main | subagent | compaction | auxiliary (CLAUDE_CODE_GATEWAY_HINT_HEADERS=1)
     requested_model: str | None = None
     route: str | None = None
+    rule: str | None = None  # the routing rule that picked the route (x-bifrostc-rule), None when none matched
     provider: str | None = None
     upstream_model: str | None = None
     stream: bool = False
@@ -72,6 +75,7 @@ class RequestRecord:
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
     cost_usd: float = 0.0
+    billed_to: str | None = None  # "client": served on the client's own credential, billed to its own account
     usage_estimated: bool = False  # tokens counted from what a stream relayed: its closing usage never came
     latency_ms: float | None = None
     time_to_first_token_ms: float | None = None

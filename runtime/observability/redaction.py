@@ -44,7 +44,11 @@ _SECRET_KEYS = frozenset(
 
 # Values that look like credentials wherever they appear in free text.
 _SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\bBearer\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE), "Bearer " + REDACTED),
+    # "Bearer token" in an upstream's own words (Anthropic's 401 "Invalid bearer token") names no secret.
+    (
+        re.compile(r"\bBearer\s+(?!(?:token|tokens|auth|authentication)(?![\w~+/=-]|\.\w))[A-Za-z0-9._~+/=-]+", re.I),
+        "Bearer " + REDACTED,
+    ),
     (re.compile(r"\bsk-[A-Za-z0-9_-]{6,}"), "sk-" + REDACTED),
     (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), REDACTED),
     (re.compile(r"\bAIza[0-9A-Za-z_-]{30,}"), REDACTED),

@@ -1,10 +1,10 @@
-"""SQLite request-log store: stdlib sqlite3 in a worker thread, WAL so readers never block the writer."""
+"""SQLite request-log store: stdlib sqlite3 in a worker thread (`runtime/sqlite_db.py`), WAL so readers never
+block the writer."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,6 +22,7 @@ from bifrostc.runtime.observability.store import (
     row_to_dict,
     spend_row_to_dict,
 )
+from bifrostc.runtime.sqlite_db import SqliteDb
 
 T = TypeVar("T")
 
@@ -35,37 +36,27 @@ class SqliteLogStore:
     def __init__(self, path: str | Path, *, table: str = DEFAULT_TABLE) -> None:
         self.path = str(path)
         self._sql = LogSql("sqlite", f'"{checked_identifier(table)}"')
-        self._conn: sqlite3.Connection | None = None
-        self._lock = threading.Lock()
+        self._db: SqliteDb | None = None
 
     async def open(self) -> None:
-        if self._conn is None:
+        if self._db is None:
             await asyncio.to_thread(self._open_sync)
 
     def _open_sync(self) -> None:
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA busy_timeout=5000")
-        for statement in self._sql.create_statements():
-            conn.execute(statement)
-        existing = [row[1] for row in conn.execute(f"PRAGMA table_info({self._sql.table})")]
-        for statement in self._sql.missing_columns(existing) + self._sql.index_statements():
-            conn.execute(statement)
-        self._conn = conn
+        db = SqliteDb(self.path, busy_timeout_s=5.0)  # locked past 5 s: StoreUnavailable, the sink spools
+        with db.lock:
+            for statement in self._sql.create_statements():
+                db.conn.execute(statement)
+            existing = [row[1] for row in db.conn.execute(f"PRAGMA table_info({self._sql.table})")]
+            for statement in self._sql.missing_columns(existing) + self._sql.index_statements():
+                db.conn.execute(statement)
+        self._db = db
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        if self._conn is None:
+        if self._db is None:
             raise RuntimeError("SqliteLogStore used before open()")
-        conn = self._conn
-
-        def locked() -> T:
-            with self._lock:
-                return work(conn)
-
-        return await asyncio.to_thread(locked)
+        conn = self._db.conn
+        return await self._db.run(lambda: work(conn), write=False)  # `work` runs its own transaction
 
     async def write_batch(self, records: Sequence[RequestRecord]) -> None:
         if not records:
@@ -112,7 +103,6 @@ class SqliteLogStore:
         return True
 
     async def close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            with self._lock:
-                conn.close()
+        db, self._db = self._db, None
+        if db is not None:
+            db.close()

@@ -16,6 +16,7 @@ import orjson
 from bifrostc.runtime import config
 from bifrostc.runtime.errors import anthropic_error_type
 from bifrostc.runtime.http import UpstreamReply, post_upstream, timeout_for
+from bifrostc.runtime.transport import credentials
 from bifrostc.runtime.transport.errors import error_from_response, error_from_transport
 from bifrostc.runtime.transport.passthrough import check_json, error_in_body
 from bifrostc.runtime.transport.readers import Frame, sse_json
@@ -44,12 +45,19 @@ class HttpAdapter:
         raise NotImplementedError
 
     def _headers(self, api_key: str | None, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        forwarded = credentials.current(self.provider.name)
+        if forwarded is not None:  # the client's own credential (auth: passthrough), never cached, never mixed
+            return {**self._keyed(None), **(extra or {}), **forwarded}
+        base = self._keyed(api_key)
+        return {**base, **extra} if extra else base
+
+    def _keyed(self, api_key: str | None) -> dict[str, str]:
         base = self._base_headers.get(api_key)
         if base is None:
             defaults = dict(self.client.headers)  # accept, accept-encoding, user-agent, as build_request adds
             base = {**defaults, "content-type": "application/json", **self.static_headers, **self.auth_headers(api_key)}
             self._base_headers[api_key] = base
-        return {**base, **extra} if extra else base
+        return base
 
     def _url(self, url: str, params: Mapping[str, str] | None = None) -> httpx.URL:
         key = (url, tuple(params.items()) if params else ())

@@ -1,8 +1,7 @@
 """The built-in offline provider: deterministic answers, no network, no keys.
 
-It echoes the last user text. A last user text of the form ``call tool NAME`` (optionally followed by
-``with {json}``) yields a tool call to NAME; a request whose last message carries tool results gets a
-final text that quotes them. That is enough to drive an agent loop, which makes the quickstart useful.
+What it says is ``mock_assistant.reply`` (a greeting, what it is, a tool call and an answer from its result);
+this module wraps it as an adapter: a response, or the canonical stream of one.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ import httpx
 import orjson
 
 from bifrostc.runtime import config
+from bifrostc.runtime.providers.mock_assistant import reply
 from bifrostc.runtime.types import (
     BlockDelta,
     BlockStart,
@@ -28,11 +28,8 @@ from bifrostc.runtime.types import (
     StreamEvent,
     TextPart,
     ToolCallPart,
-    ToolResultPart,
     Usage,
 )
-
-TOOL_PHRASE = re.compile(r"call (?:the )?tool\s+([A-Za-z0-9_.:-]+)(?:\s+with\s+(\{.*\}))?", re.IGNORECASE | re.DOTALL)
 
 
 class MockAdapter:
@@ -47,13 +44,6 @@ class MockAdapter:
             yield event
 
 
-def _last_user_parts(request: ChatRequest) -> list[Part]:
-    for message in reversed(request.messages):
-        if message.role == "user":
-            return message.content
-    return []
-
-
 def _text_of(parts: list[Part]) -> str:
     return "".join(p.text for p in parts if isinstance(p, TextPart))
 
@@ -63,23 +53,16 @@ def _estimate_tokens(text: str) -> int:
 
 
 def answer(request: ChatRequest, model: str) -> ChatResponse:
-    parts = _last_user_parts(request)
-    digest = hashlib.sha256(orjson.dumps([model, _text_of(parts)])).hexdigest()[:24]
+    last = next((m.content for m in reversed(request.messages) if m.role == "user"), [])
+    digest = hashlib.sha256(orjson.dumps([model, _text_of(last)])).hexdigest()[:24]
     prompt_tokens = _estimate_tokens(" ".join(_text_of(m.content) for m in request.messages))
-    results = [p for p in parts if isinstance(p, ToolResultPart)]
-    text = _text_of(parts).strip()
-    match = TOOL_PHRASE.search(text) if not results else None
-    if match and (not request.tools or any(t.name == match.group(1) for t in request.tools)):
-        call = ToolCallPart(id=f"toolu_mock_{digest}", name=match.group(1), arguments=match.group(2) or "{}")
+    said = reply(request)
+    if said.call is not None:
+        call = ToolCallPart(id=f"toolu_mock_{digest}", name=said.call[0], arguments=said.call[1])
         usage = Usage(input_tokens=prompt_tokens, output_tokens=_estimate_tokens(call.arguments))
         return ChatResponse(id=f"msg_mock_{digest}", model=model, content=[call], stop_reason="tool_use", usage=usage)
-    if results:
-        quoted = " | ".join(_text_of(list(r.content)) for r in results)
-        reply = f"Tool result received: {quoted}"
-    else:
-        reply = text or "Hello from the bifrostc mock provider."
-    usage = Usage(input_tokens=prompt_tokens, output_tokens=_estimate_tokens(reply))
-    return ChatResponse(id=f"msg_mock_{digest}", model=model, content=[TextPart(reply)], usage=usage)
+    usage = Usage(input_tokens=prompt_tokens, output_tokens=_estimate_tokens(said.text))
+    return ChatResponse(id=f"msg_mock_{digest}", model=model, content=[TextPart(said.text)], usage=usage)
 
 
 def events_for(response: ChatResponse) -> list[StreamEvent]:

@@ -9,6 +9,7 @@ rejects a completion budget above its own limit. Provider options override the h
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from bifrostc.runtime import config
 from bifrostc.runtime.providers import registry
@@ -32,6 +33,34 @@ _MAX_OUTPUT = {
     "gpt-5": 128_000,
     "deepseek-chat": 8_192,
     "deepseek-reasoner": 64_000,
+}
+
+
+# Input tokens a model accepts, by a name fragment (the longest fragment found in the model id wins, so Bedrock's
+# `anthropic.claude-sonnet-4-5-...-v1:0` and Vertex's `claude-sonnet-4-5@2025...` match too), from the providers'
+# model pages. A route with context_fallbacks and no context_window of its own takes the smallest of its targets'.
+_CONTEXT_WINDOW = {
+    "claude": 200_000,  # Claude 3, 3.5, 3.7, 4, 4.1, 4.5 (1M for Sonnet 4/4.5 only behind a beta header)
+    "gpt-3.5-turbo": 16_385,
+    "gpt-4-turbo": 128_000,
+    "gpt-4o": 128_000,
+    "chatgpt-4o": 128_000,
+    "gpt-4.1": 1_047_576,
+    "gpt-5": 272_000,  # 400k context of which 128k output: 272k input
+    "o1": 200_000,
+    "o3": 200_000,
+    "o4-mini": 200_000,
+    "gpt-oss": 131_072,
+    "gemini-1.5-pro": 2_097_152,
+    "gemini-2.0-flash": 1_048_576,
+    "gemini-2.5": 1_048_576,
+    "deepseek-chat": 128_000,
+    "deepseek-reasoner": 128_000,
+    "mistral-large": 131_072,
+    "codestral": 256_000,
+    "command-a": 256_000,
+    "qwen3-coder": 262_144,
+    "grok-4": 256_000,
 }
 
 
@@ -70,6 +99,20 @@ def max_output_tokens(provider: config.Provider, model: str) -> int | None:
     bare = _bare(model)
     matches = [prefix for prefix in _MAX_OUTPUT if bare.startswith(prefix)]
     return _MAX_OUTPUT[max(matches, key=len)] if matches else None
+
+
+def context_window(model: str) -> int | None:
+    """The input tokens ``model`` accepts (the built-in table), None when the model is not in it."""
+    name = model.lower()
+    found = [fragment for fragment in _CONTEXT_WINDOW if fragment in name]
+    return _CONTEXT_WINDOW[max(found, key=len)] if found else None
+
+
+def smallest_window(models: Iterable[str]) -> int | None:
+    """The smallest known window of ``models``; None when any of them is not in the table."""
+    windows = [context_window(model) for model in models]
+    known = [w for w in windows if w is not None]
+    return min(known) if known and len(known) == len(windows) else None
 
 
 def fit_to_model(body: dict[str, object], provider: config.Provider, model: str, max_tokens_field: str) -> None:

@@ -50,6 +50,14 @@ class ProviderType:
     extra_modules: tuple[str, ...] = ()  # what that extra installs, to tell whether it is there
     caps: Capabilities = field(default_factory=Capabilities)
     rules: r.Rules = r.NATIVE  # what its API accepts and refuses (providers/rules.py, from its API reference)
+    # The client headers that carry a caller's own credential to this family (`auth: passthrough`), forwarded
+    # unchanged; empty: the type cannot pass a client's credential through (signed or cloud-SDK auth).
+    credentials: tuple[str, ...] = ()
+
+    @property
+    def credential_family(self) -> str | None:
+        """Whose credentials the type takes: its wire family (a token is only ever forwarded within one)."""
+        return self.caps.passthrough_dialect if self.credentials else None
 
     def default_base_url(self, options: config.ProviderOptions | None = None) -> str:
         if callable(self.base_url):
@@ -81,6 +89,10 @@ def _vertex_url(options: config.ProviderOptions) -> str:
     )
 
 
+ANTHROPIC_CREDENTIALS = ("authorization", "x-api-key")  # a /login OAuth token (Bearer) or an API key
+OPENAI_CREDENTIALS = ("authorization",)  # Bearer
+GEMINI_CREDENTIALS = ("x-goog-api-key",)
+
 _OPENAI_CAPS = Capabilities(
     passthrough_dialect="openai", reasoning=True, stream_usage=True, max_tokens_field="max_completion_tokens"
 )
@@ -108,6 +120,7 @@ def _compat(
         needs_base_url=needs_base_url,
         caps=caps,
         rules=rules,
+        credentials=OPENAI_CREDENTIALS,
     )
 
 
@@ -119,6 +132,7 @@ _TYPES = (
         base_url="https://api.anthropic.com",
         caps=Capabilities("anthropic", reasoning=True, counts_tokens=True),
         rules=r.ANTHROPIC,
+        credentials=ANTHROPIC_CREDENTIALS,
     ),
     ProviderType(
         "openai",
@@ -127,6 +141,7 @@ _TYPES = (
         "https://api.openai.com/v1",
         caps=_OPENAI_CAPS,
         rules=r.OPENAI,
+        credentials=OPENAI_CREDENTIALS,
     ),
     ProviderType(
         "azure",
@@ -164,6 +179,7 @@ _TYPES = (
         _ADAPTERS + "gemini:GeminiAdapter",
         base_url="https://generativelanguage.googleapis.com/v1beta",
         caps=Capabilities("gemini", streams_tool_arguments=False, reasoning=True, counts_tokens=True),
+        credentials=GEMINI_CREDENTIALS,
     ),
     ProviderType(
         "cohere",

@@ -1,8 +1,9 @@
 """OpenAI Responses API dialect (client side only): requests, responses, streams and errors. Pure, no I/O.
 
 No upstream adapter speaks this dialect, so there is no ``build_request``/``parse_response``/``StreamParser``:
-Responses clients are always served through the canonical types (never by passthrough). Stateless: requests
-that refer to stored state (``previous_response_id``, ``conversation``, ``item_reference``) are refused.
+Responses clients are always served through the canonical types (never by passthrough). Stored state
+(``previous_response_id``, ``item_reference`` items) is resolved before ``parse_request`` by
+``runtime/responses_store``; an ``item_reference`` still in the input, and ``conversation``, are refused.
 """
 
 from __future__ import annotations
@@ -19,4 +20,6 @@ __all__ = ["StreamEncoder", "build_response", "error_body", "parse_request", "us
 
 def error_body(exc: GatewayError) -> dict[str, Any]:
     """Errors use OpenAI's shape, as on every /v1 endpoint."""
-    return {"error": {"message": exc.message, "type": exc.openai_type, "param": None, "code": exc.openai_code}}
+    return {
+        "error": {"message": exc.message, "type": exc.openai_type, "param": exc.openai_param, "code": exc.openai_code}
+    }

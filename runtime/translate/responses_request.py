@@ -8,8 +8,9 @@ taking one ``input`` string (see responses_tools); their ``custom_tool_call``/``
 become ordinary tool calls and results. The tools of ``namespace`` tools are offered flat, as
 ``<namespace>__<name>`` (see responses_tools), and calls carrying a ``namespace`` map onto those names. Hosted tools
 (web_search, file_search, computer, local_shell, mcp...) have no canonical form: they are dropped, and so are input
-items of those tools' types. Requests that need server-side state (``previous_response_id``, ``conversation``,
-``item_reference`` items) are refused.
+items of those tools' types. Stored state is resolved before this parser runs (``runtime/responses_store``:
+``previous_response_id`` chains and ``item_reference`` items become plain input), so ``previous_response_id`` is
+only echoed here; ``conversation`` and an unresolved ``item_reference`` are refused.
 """
 
 from __future__ import annotations
@@ -56,8 +57,8 @@ SIGNATURE_MARK = "bfc.sig."
 REDACTED_MARK = "bfc.redacted."
 
 STATELESS = (
-    "this gateway is stateless: {field} is not supported; send the whole conversation in `input` "
-    "(with store: false), as Codex does"
+    "{field} is not supported by this gateway; send the whole conversation in `input` (or use "
+    "previous_response_id with store: true)"
 )
 _CONSUMED = frozenset(
     {
@@ -73,6 +74,7 @@ _CONSUMED = frozenset(
         "reasoning",
         "stream",
         "user",
+        "previous_response_id",  # resolved by runtime/responses_store before parsing; never sent upstream
     }
 )
 # Item types of tools that have no canonical form: dropped together with those tools.
@@ -103,9 +105,8 @@ _DROPPED_ITEMS = frozenset(
 
 def parse_request(body: dict[str, Any]) -> ChatRequest:
     body = expect_dict(body, "request body")
-    for field in ("previous_response_id", "conversation"):
-        if body.get(field) is not None:
-            raise InvalidRequest(STATELESS.format(field=f"`{field}`"))
+    if body.get("conversation") is not None:
+        raise InvalidRequest(STATELESS.format(field="`conversation`"))
     if "input" not in body:
         raise InvalidRequest("input: field required (a string or a list of input items)")
     system: list[TextPart] = []

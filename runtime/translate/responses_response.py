@@ -149,6 +149,9 @@ def request_echo(request: dict[str, Any] | None) -> dict[str, Any]:
         + [custom_tool_echo(t) for t in _list(request.get("tools")) if _is_tool(t, "custom")]
         + [_namespace_echo(t) for t in _list(request.get("tools")) if _is_tool(t, "namespace")],
     }
+    previous = request.get("previous_response_id")
+    echo["previous_response_id"] = previous if isinstance(previous, str) else None
+    echo["store"] = request.get("store") is not False
     reasoning = request.get("reasoning")
     effort = reasoning.get("effort") if isinstance(reasoning, dict) else None
     echo["reasoning"] = {"effort": effort if effort in _EFFORTS else None, "summary": None}

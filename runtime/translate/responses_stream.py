@@ -76,6 +76,7 @@ class StreamEncoder:
         self._next_output = 0
         self._stop: StopReason | None = None
         self._usage: Usage | None = None
+        self.response: dict[str, Any] | None = None  # the terminal event's response, once completed/incomplete
 
     def encode(self, event: StreamEvent) -> bytes:
         if self._finished:
@@ -116,6 +117,7 @@ class StreamEncoder:
         self._finished = True
         status, incomplete = status_for(self._stop)
         response = self._response(status, usage=self._usage or Usage(), incomplete_details=incomplete)
+        self.response = response
         return self._emit(f"response.{status}", response=response)
 
     def _fail(self, event: StreamError) -> bytes:

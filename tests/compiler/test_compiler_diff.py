@@ -125,3 +125,50 @@ def test_no_field_of_the_plan_can_be_forgotten() -> None:
         count += 1
         assert diff_gateways(gateway, variant), variant  # type: ignore[arg-type]
     assert count > 100
+
+
+RULES = """version: 1
+providers:
+  mock: {type: mock}
+models:
+  echo: {target: mock/echo}
+  big: {target: mock/big}
+virtual_keys:
+  - name: alice
+    key_env: ALICE_KEY
+    rules:
+      - {name: gold, when: 'headers["x-tier"] == "gold"', route: big}
+rules:
+  - {name: a, when: stream, route: big}
+  - {name: b, when: messages > 3, route: echo}
+  - {name: c, when: max_tokens > 8000, route: big}
+"""
+
+
+def test_rules_added_removed_reordered_and_changed_are_listed(spec: pathlib.Path, capsys: Capsys) -> None:
+    spec.write_text(RULES)
+    new = RULES.replace('"gold"', '"platinum"').replace("  - {name: c, when: max_tokens > 8000, route: big}\n", "")
+    new = new.replace(
+        "  - {name: a, when: stream, route: big}\n  - {name: b, when: messages > 3, route: echo}\n",
+        "  - {name: b, when: messages > 3, route: echo}\n  - {name: a, when: stream, route: echo}\n",
+    )
+    spec.with_name("new.yaml").write_text(new + "  - {name: d, when: thinking, route: big}\n")
+    assert main(["diff", "old.yaml", "new.yaml"]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        "~ rules order: [key alice: gold, global: a, global: b] -> [key alice: gold, global: b, global: a]",
+        "~ rules[global: a].route: big -> echo",
+        "- rules[global: c]: Rule(name=c, when=max_tokens > 8000, route=big)",
+        "+ rules[global: d]: Rule(name=d, when=thinking, route=big)",
+        '~ rules[key alice: gold].when: headers["x-tier"] == "gold" -> headers["x-tier"] == "platinum"',
+    ]
+    spec.with_name("same.yaml").write_text("# rebuilt: new condition functions, same rules\n" + RULES)
+    assert main(["diff", "old.yaml", "same.yaml"]) == 0
+
+
+def test_no_field_of_a_rule_can_be_forgotten() -> None:
+    gateway = compile_spec(GOLDEN / "rules" / "gateway.yaml", environ={}).gateway
+    assert gateway is not None and gateway.rules
+    variants = [v for v in _variants(gateway) if v.rules != gateway.rules]  # type: ignore[attr-defined]
+    assert len(variants) > 20
+    for variant in variants:
+        assert diff_gateways(gateway, variant), variant  # type: ignore[arg-type]

@@ -41,6 +41,22 @@ def test_env_sh_uses_a_placeholder_key_without_a_key_env(tmp_path: pathlib.Path)
     assert "export ANTHROPIC_API_KEY=bifrostc-local\n" in env
 
 
+def test_env_sh_for_a_claude_subscription_sends_the_key_apart_and_keeps_login(tmp_path: pathlib.Path) -> None:
+    env = build(tmp_path, SPEC.replace("key_env: MY_GATEWAY_KEY", "key_env: MY_GATEWAY_KEY, credentials: subscription"))
+    text = env["env.sh"]
+    assert "ANTHROPIC_API_KEY=" not in text and "unset ANTHROPIC_API_KEY ANTHROPIC_AUTH_TOKEN\n" in text
+    assert 'export ANTHROPIC_CUSTOM_HEADERS="x-bifrostc-key: ${MY_GATEWAY_KEY}"\n' in text
+    assert "# claude_code.credentials: subscription." in text and "/login keeps working" in text
+
+
+def test_env_sh_for_an_own_key_leaves_the_persons_key_alone(tmp_path: pathlib.Path) -> None:
+    env = build(tmp_path, SPEC.replace("key_env: MY_GATEWAY_KEY", "key_env: MY_GATEWAY_KEY, credentials: own_key"))
+    text = env["env.sh"]
+    assert "ANTHROPIC_API_KEY=" not in text and "unset ANTHROPIC_API_KEY" not in text
+    assert "unset ANTHROPIC_AUTH_TOKEN\n" in text and "# claude_code.credentials: own_key." in text
+    assert 'export ANTHROPIC_CUSTOM_HEADERS="x-bifrostc-key: ${MY_GATEWAY_KEY}"\n' in text
+
+
 def test_bedrock_and_vertex_variants_point_claude_code_at_the_gateway(tmp_path: pathlib.Path) -> None:
     files = build(tmp_path)
     bedrock, vertex = files["env.bedrock.sh"], files["env.vertex.sh"]

@@ -8,26 +8,21 @@ across the kill, so their settlements meet the outage.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import shutil
-import signal
-import subprocess
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import orjson
 import pytest
-import redis
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from tests.integration.replicas import build, free_port, replicas
+from tests.integration.replicas import build, own_redis, replicas
 from tests.runtime.rt_fakes import anthropic_message, anthropic_text_stream
 
 pytestmark = [
@@ -72,47 +67,6 @@ def slow_anthropic() -> Starlette:
         return StreamingResponse(slowly(), media_type="text/event-stream")
 
     return Starlette(routes=[Route("/v1/messages", messages, methods=["POST"])])
-
-
-class OwnRedis:
-    """redis-server on a free port in a temp dir; `kill()` is SIGKILL, `start()` brings it back on that port."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.workdir = workdir
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--dir"]
-        args += [str(self.workdir), "--appendonly", "yes", "--appendfsync", "always"]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with contextlib.suppress(redis.RedisError):
-                if redis.Redis.from_url(self.url, socket_connect_timeout=0.2).ping():
-                    return
-            time.sleep(0.05)  # a separate process: nothing to await
-        raise TimeoutError("redis-server did not start")
-
-    def kill(self) -> None:
-        if self.proc is not None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=10)
-            self.proc = None
-
-
-@contextlib.contextmanager
-def own_redis(workdir: Path) -> Iterator[OwnRedis]:
-    server = OwnRedis(workdir)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
 
 
 @dataclass

@@ -143,7 +143,9 @@ async def test_dashboard_filters_updates_live_and_shows_spend(dashboard: LiveDas
             await expect(rows).to_have_count(2)
             await expect(page.locator("#rows tr[data-id='seed-2']")).to_have_count(0)
 
-            dashboard.submit(RequestRecord(id="live-1", requested_model="sonnet", virtual_key="carol", cost_usd=2.0))
+            dashboard.submit(
+                RequestRecord(id="live-1", requested_model="sonnet", virtual_key="carol", cost_usd=2.0, rule="thrifty")
+            )
             dashboard.submit(RequestRecord(id="live-2", requested_model="gpt-4o", virtual_key="carol"))
             await expect(page.locator("#rows tr[data-id='live-1']")).to_have_count(1)
             await expect(rows).to_have_count(3)
@@ -164,6 +166,8 @@ async def test_dashboard_filters_updates_live_and_shows_spend(dashboard: LiveDas
 
             await page.locator("#rows tr[data-id='live-1']").click()
             await expect(page.get_by_test_id("detail")).to_contain_text('"virtual_key": "carol"')
+            await expect(page.get_by_test_id("detail")).to_contain_text('"rule": "thrifty"')
+            await expect(page.locator("#rows tr[data-id='live-1'] td.rule")).to_have_text("thrifty")
         finally:
             await browser.close()
 

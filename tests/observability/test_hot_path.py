@@ -106,3 +106,10 @@ def test_metrics_children_are_reused_and_still_count_per_label_set():
     assert re.search(r'bifrostc_requests_total\{[^}]*status="200"[^}]*\} 2\.0', text)
     assert re.search(r'bifrostc_requests_total\{[^}]*status="529"[^}]*\} 1\.0', text)
     assert 'bifrostc_request_duration_seconds_count{dialect="openai",provider="p",route="r"} 3.0' in text
+
+
+def test_an_upstreams_words_about_a_bearer_token_are_not_one():
+    # Anthropic's 401 for a refused OAuth token reaches Claude Code unchanged (it then offers /login again).
+    assert redact_text("Invalid bearer token") == "Invalid bearer token"
+    assert redact_text("Invalid bearer token.") == "Invalid bearer token."
+    assert "token.abc" not in redact_text("Bearer token.abc") and "tokenXYZ" not in redact_text("Bearer tokenXYZ")

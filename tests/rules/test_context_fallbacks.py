@@ -69,6 +69,7 @@ async def served(tmp_path: Path, upstreams: FakeUpstreams):
         "strict-size": {"target": "llm/small-window", "context_window": 200},
         "overflowing": {"target": "llm/tiny-window", "context_fallbacks": ["big"]},
         "overflowing-alone": {"target": "llm/tiny-window"},
+        "known": {"target": "llm/gpt-3.5-turbo", "context_fallbacks": ["big"]},  # the table's 16,385 tokens
         "policed": {"target": "llm/strict-policy", "content_policy_fallbacks": ["safe"]},
     }
     async with wired_server(compile_gateway(tmp_path, spec, ENV), ENV, transport=upstreams.transport()) as wired:
@@ -89,6 +90,17 @@ async def test_a_prompt_over_the_context_window_goes_to_the_context_fallback_bef
     assert raw.headers["x-bifrostc-fallback"] == "big"
     sent = [json.loads(r.content)["model"] for r in upstreams.sent_to("llm.test")]
     assert sent == ["small-window", "big-window"]  # the long prompt never went to the small model
+
+
+async def test_a_route_without_its_own_context_window_takes_the_known_models_window(
+    served: Wired, upstreams: FakeUpstreams
+) -> None:
+    raw = await served.anthropic("unused").messages.with_raw_response.create(
+        model="known", max_tokens=16, messages=user("word " * 20_000)
+    )
+    assert (await raw.parse()).content[0].text == "from big-window"
+    assert raw.headers["x-bifrostc-fallback"] == "big"
+    assert [json.loads(r.content)["model"] for r in upstreams.sent_to("llm.test")] == ["big-window"]
 
 
 async def test_without_a_context_fallback_the_client_gets_the_wording_claude_code_compacts_on(

@@ -187,3 +187,32 @@ async def test_the_cache_keys_on_the_route_a_rule_picked(tmp_path: Path, monkeyp
     assert gold.headers["x-bifrostc-model"] == "gold" and "x-bifrostc-cache" not in gold.headers
     assert "x-bifrostc-cache" not in plain.headers and plain.headers["x-bifrostc-model"] == "echo"
     assert again.headers["x-bifrostc-cache"] == "hit"  # the gold route's own entry
+
+
+async def test_the_matched_rule_is_in_the_request_log_its_detail_and_the_metrics(served: Wired) -> None:
+    client = served.anthropic(CAROL)
+    await client.messages.create(model="claude-haiku-4-5", max_tokens=64, messages=_user("title"))
+    await client.messages.create(model="sonnet", max_tokens=64, messages=_user("plain"))
+    newest, oldest = await served.logs(2)
+    assert (oldest["rule"], oldest["upstream_model"]) == ("claude_code.background", "fast")
+    assert (newest["rule"], newest["upstream_model"]) == (None, "echo")
+    detail = await served.http.get(f"{served.url}/api/logs/{oldest['id']}")
+    assert detail.status_code == 200 and detail.json()["rule"] == "claude_code.background"
+    metrics = (await served.http.get(f"{served.url}/metrics", headers={"x-api-key": CAROL})).text
+    assert 'bifrostc_rule_requests_total{route="fast",rule="claude_code.background",status_class="2xx"} 1.0' in metrics
+    assert metrics.count("bifrostc_rule_requests_total{") == 1  # the unmatched request counts under no rule
+
+
+# count_tokens takes no max_tokens: a rule on it (`weighted`) sees 0 there, as explain does for such a body.
+COUNT_CASES = [case for case in ANTHROPIC_CASES if case[3] != "weighted"]
+
+
+@pytest.mark.parametrize(("key", "headers", "fields", "rule", "upstream"), COUNT_CASES)
+async def test_count_tokens_takes_the_route_the_messages_endpoint_takes(
+    served: Wired, key: str, headers: dict[str, str], fields: dict[str, Any], rule: str | None, upstream: str
+) -> None:
+    counted = await served.anthropic(key).messages.with_raw_response.count_tokens(
+        **{k: v for k, v in fields.items() if k != "max_tokens"}, extra_headers=headers
+    )
+    assert counted.headers.get("x-bifrostc-rule") == rule
+    assert (await counted.parse()).input_tokens > 0

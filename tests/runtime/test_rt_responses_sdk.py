@@ -200,14 +200,41 @@ async def test_upstream_errors_raise_the_matching_sdk_exception(status, error):
     assert set(body["error"]) == {"message", "type", "param", "code"}
 
 
-async def test_previous_response_id_is_refused_as_a_bad_request():
+async def test_an_unknown_previous_response_id_is_openais_400():
     up = Upstream()
     _, client = build(up)
     with pytest.raises(openai.BadRequestError) as info:
         await client.responses.create(model="gpt", input="hi", previous_response_id="resp_123")
-    assert "stateless" in info.value.message and "previous_response_id" in info.value.message
-    assert info.value.body["type"] == "invalid_request_error"
+    assert info.value.body == {
+        "message": "Previous response with id 'resp_123' not found.",
+        "type": "invalid_request_error",
+        "param": "previous_response_id",
+        "code": "previous_response_not_found",
+    }
     assert up.requests == []
+
+
+async def test_previous_response_id_reaches_a_chat_completions_upstream_as_the_whole_history():
+    """The upstream answers every turn with the same completion id: each stored turn still gets its own id."""
+    up = Upstream()
+    up.add("oai.test", json_reply(openai_completion("first answer")), sse_reply(openai_text_stream("second answer")))
+    up.add("oai.test", json_reply(openai_completion("third answer")))
+    _, client = build(up)
+    first = await client.responses.create(model="gpt", input="one")
+    async with client.responses.stream(model="gpt", input="two", previous_response_id=first.id) as stream:
+        second = await stream.get_final_response()
+    third = await client.responses.create(model="gpt", input="three", previous_response_id=second.id)
+    assert len({first.id, second.id, third.id}) == 3
+    assert (await client.responses.retrieve(second.id)).output_text == second.output_text
+    sent = up.bodies("oai.test")[2]["messages"]
+    assert [(m["role"], m["content"]) for m in sent] == [
+        ("user", "one"),
+        ("assistant", "first answer"),
+        ("user", "two"),
+        ("assistant", second.output_text),
+        ("user", "three"),
+    ]
+    assert third.output_text == "third answer"
 
 
 async def test_mid_stream_upstream_failure_surfaces_as_error_and_failed_response():
@@ -245,3 +272,7 @@ async def test_cached_answers_replay_in_the_responses_dialect():
         final = await stream.get_final_response()
     assert final.output_text == "from cache" and final.output[1].call_id == "call_1"
     assert up.requests == []
+    # A cache hit is a stored turn like any other: its own id, retrievable, and the cached object untouched.
+    assert response.id != final.id and cached.id == "msg_cached"
+    assert (await client.responses.retrieve(response.id)).output_text == "from cache"
+    assert (await client.responses.retrieve(final.id)).output[1].call_id == "call_1"

@@ -1,6 +1,7 @@
 """Real Redis topologies for the scale-out tests, each in a temporary directory on free 127.0.0.1 ports.
 
-``redis_cluster``: six ``redis-server`` processes in cluster mode joined by ``redis-cli --cluster create``
+``redis_single``: one standalone server. ``redis_cluster``: six ``redis-server`` processes in cluster mode joined
+by ``redis-cli --cluster create``
 (three masters, one replica each). ``redis_sentinel``: a master, a replica and three sentinels watching it.
 Both are torn down (SIGKILL) on exit; nothing here touches the shared Redis on 6379.
 """
@@ -114,6 +115,18 @@ class Cluster(Nodes):
 
     def healthy(self) -> bool:
         return all(b"cluster_state:ok" in _client(port).execute_command("CLUSTER", "INFO") for port in self.procs)
+
+
+@contextlib.contextmanager
+def redis_single(tmp: Path) -> Iterator[str]:
+    """One standalone ``redis-server`` of the test's own on a free port; yields its URL."""
+    nodes = Nodes([free_port()])
+    try:
+        _start(nodes, nodes.ports[0], tmp / "redis")
+        _until("redis", lambda: _client(nodes.ports[0]).ping())
+        yield f"redis://127.0.0.1:{nodes.ports[0]}/0"
+    finally:
+        nodes.close()
 
 
 @contextlib.contextmanager

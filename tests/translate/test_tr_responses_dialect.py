@@ -176,9 +176,8 @@ def test_hosted_tools_and_their_items_are_dropped():
 @pytest.mark.parametrize(
     "fields, needle",
     [
-        ({"previous_response_id": "resp_1"}, "stateless"),
-        ({"conversation": "conv_1"}, "stateless"),
-        ({"input": [{"type": "item_reference", "id": "msg_1"}]}, "stateless"),
+        ({"conversation": "conv_1"}, "`conversation` is not supported"),
+        ({"input": [{"type": "item_reference", "id": "msg_1"}]}, "`item_reference` is not supported"),
         ({"input": [{"type": "telepathy"}]}, "'telepathy' is not supported"),
         ({"input": [{"role": "robot", "content": "x"}]}, "input[0].role"),
         ({"input": None}, "input: expected an array"),

@@ -2,9 +2,9 @@
 # Point Claude Code and OpenAI clients at the gateway: `source out/env.sh`. Holds no secret values.
 export ANTHROPIC_BASE_URL=http://127.0.0.1:8080/anthropic
 export ANTHROPIC_API_KEY=bifrostc-local
-export ANTHROPIC_DEFAULT_HAIKU_MODEL=echo
+export ANTHROPIC_DEFAULT_HAIKU_MODEL=claude-haiku-4-5
 export ANTHROPIC_DEFAULT_SONNET_MODEL=echo
-export ANTHROPIC_SMALL_FAST_MODEL=echo
+export ANTHROPIC_SMALL_FAST_MODEL=claude-haiku-4-5
 # Claude Code names each request's agent and request class (main, subagent, compaction, auxiliary) for the log.
 export CLAUDE_CODE_GATEWAY_HINT_HEADERS=1
 export OPENAI_BASE_URL=http://127.0.0.1:8080/v1

@@ -91,6 +91,7 @@ RULES = (
         route="big",
         scope="key",
         owner="alice",
+        reads=("headers",),
     ),
     Rule(
         name="core-stream",
@@ -100,7 +101,13 @@ RULES = (
         scope="team",
         owner="core",
     ),
-    Rule(name="claude_code.long_context", when="input_tokens > 60000", test=rule_claude_code_long_context, route="big"),
+    Rule(
+        name="claude_code.long_context",
+        when="input_tokens > 60000",
+        test=rule_claude_code_long_context,
+        route="big",
+        reads=("input_tokens",),
+    ),
     Rule(name="claude_code.web_search", when='"web_search" in tools', test=rule_claude_code_web_search, route="big"),
     Rule(name="claude_code.thinking", when="thinking", test=rule_claude_code_thinking, route="big"),
     Rule(name="claude_code.background", when='tier == "haiku"', test=rule_claude_code_background, route="fast"),
