@@ -23,13 +23,18 @@ from pathlib import Path
 from typing import Any
 
 from processes import build_out, start_upstream, stop
-from scenarios import SCENARIOS, Call
+from scenarios import SCENARIOS, Call, claude_code_call
 
+_BY_NAME = {s.name: s.gateway for s in SCENARIOS}
 CASES = {
-    "oo": SCENARIOS[0].gateway,
-    "ao": SCENARIOS[2].gateway,
-    "oos": SCENARIOS[1].gateway,
-    "aa-long": next(s.gateway for s in SCENARIOS if s.name == "anthropic->anthropic long history"),
+    "oo": _BY_NAME["openai->openai"],
+    "ao": _BY_NAME["anthropic->openai"],
+    "oos": _BY_NAME["openai->openai stream"],
+    "aos": _BY_NAME["anthropic->openai stream"],
+    "aa-long": _BY_NAME["anthropic->anthropic long history"],
+    "aa-long-s": _BY_NAME["anthropic->anthropic long history stream"],
+    "cc-first": claude_code_call("first-turn-1"),  # a Claude Code first turn, streamed (87 KB: tools, system)
+    "cc-long": claude_code_call("no-betas-1"),  # a later Claude Code turn (127 KB)
 }
 
 
@@ -51,6 +56,7 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
 
 async def one_request(app: Any, call: Call) -> int:
     headers = [(b"host", b"127.0.0.1"), (b"content-type", b"application/json")]
+    headers.append((b"content-length", str(len(call.body)).encode()))  # as every HTTP client sends it
     headers += [(k.encode(), v.encode()) for k, v in call.headers.items()]
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
@@ -76,7 +82,9 @@ async def one_request(app: Any, call: Call) -> int:
     return status
 
 
-async def measure(app: Any, call: Call, requests: int, concurrency: int, profile: bool) -> float:
+async def measure(
+    app: Any, call: Call, requests: int, concurrency: int, profile: bool, html: str | None = None
+) -> float:
     async def worker(count: int) -> None:
         for _ in range(count):
             status = await one_request(app, call)
@@ -84,27 +92,44 @@ async def measure(app: Any, call: Call, requests: int, concurrency: int, profile
                 raise RuntimeError(f"gateway answered {status}")
 
     await asyncio.gather(*(worker(20) for _ in range(concurrency)))  # warm-up: pool, caches, lazy imports
-    profiler = cProfile.Profile() if profile else None
+    profiler = cProfile.Profile() if profile and not html else None
+    sampler = None
+    if profile and html:
+        from pyinstrument import Profiler  # pip install pyinstrument (a dev tool, not a dependency)
+
+        sampler = Profiler(interval=0.0002, async_mode="disabled")
     cpu = time.process_time()
     if profiler:
         profiler.enable()
+    if sampler:
+        sampler.start()
     await asyncio.gather(*(worker(requests // concurrency) for _ in range(concurrency)))
     if profiler:
         profiler.disable()
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+        pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(45)
+    if sampler:
+        sampler.stop()
+        tree = sampler.output_html() if html.endswith(".html") else sampler.output_text(color=False, unicode=True)
+        Path(html).write_text(tree)
+        print(f"pyinstrument profile written to {html}")
     return (time.process_time() - cpu) / (requests // concurrency * concurrency) * 1e6
 
 
 async def main(args: argparse.Namespace) -> None:
     os.environ.setdefault("BENCH_UPSTREAM_KEY", "sk-bench")
-    upstream, port = await start_upstream()
+    pacing = ["--stream-events", str(args.upstream_events)] if args.upstream_events else []
+    if args.upstream_gap_ms:
+        pacing += ["--event-gap-ms", str(args.upstream_gap_ms)]
+    upstream, port = await start_upstream(*pacing)
     try:
         with tempfile.TemporaryDirectory(prefix="bifrostc-inproc-") as tmp:
             out = build_out(Path(tmp), f"http://127.0.0.1:{port}")
             for wiring in args.wiring:
                 app = build_app(out, wiring)
                 async with lifespan(app):
-                    cost = await measure(app, CASES[args.case], args.requests, args.concurrency, args.profile == wiring)
+                    cost = await measure(
+                        app, CASES[args.case], args.requests, args.concurrency, args.profile == wiring, args.html
+                    )
                 print(f"{wiring:5s} {args.case}: {cost:6.0f} µs CPU per request (concurrency {args.concurrency})")
     finally:
         stop(upstream)
@@ -118,6 +143,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--case", choices=sorted(CASES), default="oo")
     parser.add_argument("--wiring", action="append", choices=["bare", "full"], help="default: both")
     parser.add_argument("--profile", choices=["bare", "full"], help="cProfile this wiring's measured run")
+    parser.add_argument(
+        "--html", help="with --profile: a pyinstrument call tree to this path instead (.html: its viewer; else text)"
+    )
+    parser.add_argument("--upstream-events", type=int, default=0, help="OpenAI stream deltas (0: the canned 12)")
+    parser.add_argument("--upstream-gap-ms", type=float, default=0.0, help="pause after each upstream event")
     args = parser.parse_args(argv)
     args.wiring = args.wiring or ["bare", "full"]
     return args

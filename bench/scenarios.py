@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import orjson
 
@@ -81,6 +82,17 @@ def _anthropic_long(stream: bool, model: str, headers: dict[str, str]) -> Call:
 
 
 _CLAUDE_HEADERS = {"x-api-key": "bench-client", "anthropic-version": "2023-06-01"}
+FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "claude_code"
+
+
+def claude_code_call(fixture: str, model: str = "bench-claude", path: str = "/anthropic/v1/messages") -> Call:
+    """A request Claude Code really sent (tests/fixtures/claude_code/<fixture>.json: its body and headers),
+    with the model renamed to the gateway's and the bench's virtual key."""
+    captured = orjson.loads((FIXTURES / f"{fixture}.json").read_bytes())
+    body = {**captured["body"], "model": model}
+    headers = {k: v for k, v in captured["headers"].items() if isinstance(v, str)}
+    headers = {**headers, **(_CLAUDE_HEADERS if path.startswith("/anthropic") else {})}
+    return Call(path, orjson.dumps(body), "message_stop" if body.get("stream") else "end_turn", headers)
 
 
 SCENARIOS: tuple[Scenario, ...] = (
@@ -100,5 +112,17 @@ SCENARIOS: tuple[Scenario, ...] = (
         "anthropic->anthropic long history stream",
         _anthropic_long(True, "bench-claude", _CLAUDE_HEADERS),
         _anthropic_long(True, "claude-bench", {}),
+    ),
+    # What Claude Code really sends (tests/fixtures/claude_code): a first turn (87 KB: system prompt, 40 tools) and
+    # a later one with the beta tools (127 KB), streamed, relayed to an Anthropic upstream.
+    Scenario(
+        "claude code first turn stream",
+        claude_code_call("first-turn-1"),
+        claude_code_call("first-turn-1", model="claude-bench", path="/v1/messages"),
+    ),
+    Scenario(
+        "claude code 127 KB turn stream",
+        claude_code_call("no-betas-1"),
+        claude_code_call("no-betas-1", model="claude-bench", path="/v1/messages"),
     ),
 )

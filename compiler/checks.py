@@ -31,6 +31,7 @@ def run_all(spec: GatewaySpec, environ: dict[str, str] | None = None, *, check_e
     found.extend(check_rules(spec, resolver))
     found.extend(check_credentials(spec, resolver))
     found.extend(spec_claude_gateway.check(spec.claude_code.managed_settings, set(spec.teams)))
+    found.extend(spec_claude_gateway.check_oidc(spec.claude_code.sign_in, set(spec.teams)))
     if not any(d.is_error for d in found):  # the compiled routes exist: what the gateway will do with them
         found.extend(checks_routes.run_all(spec))
     return found

@@ -172,6 +172,20 @@ def _redis_env_refs(spec: GatewaySpec) -> Iterator[tuple[Path, str]]:
                 yield ("server", "redis", field), value
 
 
+def _claude_code_env_refs(spec: GatewaySpec) -> Iterator[tuple[Path, str]]:
+    if spec.claude_code.key_env:
+        yield ("claude_code", "key_env"), spec.claude_code.key_env
+    sign_in = spec.claude_code.sign_in
+    if sign_in and sign_in.secret_env:
+        yield ("claude_code", "sign_in", "secret_env"), sign_in.secret_env
+    if sign_in and sign_in.oidc is not None:
+        yield ("claude_code", "sign_in", "oidc", "client_id_env"), sign_in.oidc.client_id_env
+        if sign_in.oidc.client_secret_env:
+            yield ("claude_code", "sign_in", "oidc", "client_secret_env"), sign_in.oidc.client_secret_env
+    for header, env in spec.observability.claude_code_telemetry.headers_env.items():
+        yield ("observability", "claude_code_telemetry", "headers_env", header), env
+
+
 def _env_refs(spec: GatewaySpec) -> Iterator[tuple[Path, str]]:
     for name, provider in spec.providers.items():
         if provider.api_key_env:
@@ -182,10 +196,7 @@ def _env_refs(spec: GatewaySpec) -> Iterator[tuple[Path, str]]:
         if value := getattr(spec.server, field):
             yield ("server", field), value
     yield from _redis_env_refs(spec)
-    if spec.claude_code.key_env:
-        yield ("claude_code", "key_env"), spec.claude_code.key_env
-    if spec.claude_code.sign_in and spec.claude_code.sign_in.secret_env:
-        yield ("claude_code", "sign_in", "secret_env"), spec.claude_code.sign_in.secret_env
+    yield from _claude_code_env_refs(spec)
     if spec.observability.postgres_dsn_env:
         yield ("observability", "postgres_dsn_env"), spec.observability.postgres_dsn_env
     for index, virtual_key in enumerate(spec.virtual_keys):

@@ -19,6 +19,7 @@ from bifrostc.compiler import __version__
 from bifrostc.compiler.routing_context import routing_context
 from bifrostc.compiler.spec import GatewaySpec
 from bifrostc.runtime import config as c
+from bifrostc.runtime.claude_gateway.managed import managed_documents
 
 # bifrostc/compiler and bifrostc/templates are siblings both in the repository and when installed.
 TEMPLATES = pathlib.Path(__file__).resolve().parent.parent / "templates"
@@ -65,6 +66,8 @@ def render_all(spec: GatewaySpec, gateway: c.Gateway, source: Source) -> dict[st
         },
         "mcp.json": _json(_mcp_config(spec, gateway)),
     }
+    if gateway.claude_code.managed_settings is not None:  # what /claude-code/managed/settings serves, per team
+        files["managed-settings.json"] = _json(managed_documents(gateway.claude_code.managed_settings, gateway.teams))
     manifest = {
         "bifrostc_version": __version__,
         "format_version": c.FORMAT_VERSION,
@@ -84,7 +87,8 @@ def _base_url(gateway: c.Gateway) -> str:
     host = gateway.server.host
     host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # a wildcard bind is reached via loopback
     host = f"[{host}]" if ":" in host else host
-    return f"http://{host}:{gateway.server.port}"
+    scheme = "https" if gateway.server.tls else "http"
+    return f"{scheme}://{host}:{gateway.server.port}"
 
 
 def _env_context(spec: GatewaySpec, gateway: c.Gateway) -> dict[str, object]:

@@ -19,7 +19,7 @@ from bifrostc.compiler.spec import (
     RateLimitSpec,
     VirtualKeySpec,
 )
-from bifrostc.compiler.spec_claude_gateway import runtime_settings
+from bifrostc.compiler.spec_claude_gateway import managed_defaults, runtime_settings
 from bifrostc.runtime import config as c
 from bifrostc.runtime.providers import registry
 from bifrostc.runtime.providers.model_caps import smallest_window
@@ -32,7 +32,7 @@ def build_gateway(spec: GatewaySpec) -> c.Gateway:
     tiers = {tier: resolver.resolve(ref) or ref for tier in TIERS if (ref := getattr(spec.claude_code, tier))}
     for tier, route in tiers.items():
         routes.setdefault(tier, routes[route])  # lets clients ask for "sonnet" directly
-    return c.Gateway(
+    gateway = c.Gateway(
         providers={
             name: _provider(name, spec.providers[name], _target_apis(spec, name)) for name in sorted(spec.providers)
         },
@@ -56,23 +56,47 @@ def build_gateway(spec: GatewaySpec) -> c.Gateway:
         virtual_keys=tuple(_virtual_key(key) for key in sorted(spec.virtual_keys, key=lambda k: k.name)),
         mcp_servers=tuple(_mcp_server(name, spec) for name in sorted(spec.mcp_servers)),
         cache=_cache(spec, resolver),
-        observability=c.Observability(**spec.observability.model_dump()),
+        observability=_observability(spec),
         server=_server(spec),
-        claude_code=c.ClaudeGateway(_sign_in(spec), runtime_settings(spec.claude_code.managed_settings)),
+        claude_code=c.ClaudeGateway(_sign_in(spec)),
         rules=build_rules(spec, resolver),
+    )
+    # the managed settings' defaults price the routes just built (modelPricing)
+    managed = runtime_settings(spec.claude_code.managed_settings, managed_defaults(gateway))
+    return dataclasses.replace(gateway, claude_code=dataclasses.replace(gateway.claude_code, managed_settings=managed))
+
+
+def _observability(spec: GatewaySpec) -> c.Observability:
+    relay = spec.observability.claude_code_telemetry
+    return c.Observability(
+        **spec.observability.model_dump(exclude={"claude_code_telemetry"}),
+        claude_code_telemetry=c.ClaudeCodeTelemetry(
+            tuple(relay.forward_to), dict(sorted(relay.headers_env.items())), relay.max_in_flight
+        ),
     )
 
 
 def _server(spec: GatewaySpec) -> c.Server:
-    fields = spec.server.model_dump(exclude={"redis", "responses_store"})
-    redis = spec.server.redis
+    fields = spec.server.model_dump(exclude={"redis", "responses_store", "tls"})
+    redis, tls = spec.server.redis, spec.server.tls
     stored = c.ResponsesStore(**spec.server.responses_store.model_dump())
-    return c.Server(**fields, redis=c.RedisState(**redis.model_dump()) if redis else None, responses_store=stored)
+    return c.Server(
+        **fields,
+        redis=c.RedisState(**redis.model_dump()) if redis else None,
+        responses_store=stored,
+        tls=c.Tls(tls.cert_file, tls.key_file) if tls else None,
+    )
 
 
 def _sign_in(spec: GatewaySpec) -> c.SignIn | None:
     sign_in = spec.claude_code.sign_in
-    return c.SignIn(**sign_in.model_dump()) if sign_in else None
+    if sign_in is None:
+        return None
+    oidc = sign_in.oidc
+    runtime_oidc = (
+        c.Oidc(**{**oidc.model_dump(exclude={"scopes"}), "scopes": tuple(oidc.scopes)}) if oidc is not None else None
+    )
+    return c.SignIn(**sign_in.model_dump(exclude={"oidc"}), oidc=runtime_oidc)
 
 
 def _target_apis(spec: GatewaySpec, provider: str) -> dict[str, Literal["chat", "responses"]]:

@@ -62,7 +62,23 @@ def _view(gateway: c.Gateway) -> _Record:
         del plain.fields["test"]
         rules["global: " + rule.name if rule.scope == "global" else f"{rule.scope} {rule.owner}: {rule.name}"] = plain
     record.fields["rules"] = rules
+    if gateway.claude_code.managed_settings is not None:
+        record.fields["claude_code"] = _claude_code_view(gateway)
     return record
+
+
+def _claude_code_view(gateway: c.Gateway) -> _Record:
+    """The managed settings as each caller gets them (``[default]``, ``[team:<name>]``), so a change to the base
+    or to one team's overrides reads as what changes for whom."""
+    from bifrostc.runtime.claude_gateway.managed import settings_for
+
+    managed = gateway.claude_code.managed_settings
+    assert managed is not None
+    plain = _record(gateway.claude_code)
+    policies: dict[str, object] = {"default": settings_for(managed, None)}
+    policies.update({f"team:{team}": settings_for(managed, team) for team in sorted(gateway.teams)})
+    fields = {**plain.fields, "managed_settings": policies}
+    return _Record("ClaudeGateway", fields, plain.defaults)
 
 
 def _record(value: object) -> _Record:

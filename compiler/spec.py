@@ -171,6 +171,26 @@ class ModelSpec(SpecModel):
     )
 
 
+class OidcSpec(SpecModel):
+    """Sign in on the verification page through the organization's OpenID Connect provider (authorization code
+    flow with PKCE); the IdP's groups pick the person's team."""
+
+    issuer: str = Field(description="The IdP's issuer URL; its /.well-known/openid-configuration is read.")
+    client_id_env: EnvName
+    client_secret_env: EnvName | None = Field(default=None, description="Unset: a public client (PKCE only).")
+    groups_claim: str = Field(default="groups", description="The id_token claim listing the person's groups.")
+    teams: dict[str, str] = Field(
+        default_factory=dict,
+        description="IdP group -> spec team, first match wins; empty: a group named like a team maps to it.",
+    )
+    scopes: list[str] = Field(default_factory=lambda: ["openid", "email", "profile", "offline_access"])
+    recheck_seconds: Annotated[int, Field(ge=0)] = Field(
+        default=300,
+        description="How often a signed-in person's groups are read again from the IdP (refresh grant); losing"
+        " the group, or the IdP refusing, ends the session at that request.",
+    )
+
+
 class SignInSpec(SpecModel):
     """Claude Code's /login against this gateway: device sign-in under /claude-code."""
 
@@ -178,6 +198,7 @@ class SignInSpec(SpecModel):
     refresh_ttl_seconds: Annotated[int, Field(gt=0)] = 30 * 86400
     secret_env: EnvName | None = Field(default=None, description="Token signing secret; unset: one per process.")
     login_notice: Annotated[str, Field(max_length=500)] | None = None
+    oidc: OidcSpec | None = None
 
 
 class ClaudeCodeSpec(SpecModel):
@@ -276,6 +297,21 @@ class CacheSpec(SpecModel):
     )
 
 
+class ClaudeCodeTelemetrySpec(SpecModel):
+    """Where Claude Code's OTLP exports to /claude-code/v1/{metrics,logs,traces} are also sent, byte for byte."""
+
+    forward_to: list[str] = Field(
+        default_factory=list,
+        description="OTLP/HTTP collector base URLs; each export is posted to <url>/v1/<signal> unchanged.",
+    )
+    headers_env: dict[str, EnvName] = Field(
+        default_factory=dict, description="Header name -> env var holding its value, sent to every collector."
+    )
+    max_in_flight: Annotated[int, Field(ge=1, le=4096)] = Field(
+        default=64, description="Relayed exports under way per collector; beyond it an export is not relayed."
+    )
+
+
 class ObservabilitySpec(SpecModel):
     log_store: Literal["sqlite", "postgres", "none"] = "sqlite"
     sqlite_path: str = "bifrostc.db"
@@ -304,6 +340,7 @@ class ObservabilitySpec(SpecModel):
         default=None,
         description="Env var holding a bearer token for /metrics (Prometheus scrapers) when require_key is on.",
     )
+    claude_code_telemetry: ClaudeCodeTelemetrySpec = Field(default_factory=ClaudeCodeTelemetrySpec)
 
 
 class RedisSpec(SpecModel):
@@ -331,6 +368,13 @@ class RedisSpec(SpecModel):
         " failover loses no spend; default 1 for sentinel and cluster, 0 for single.",
     )
     ack_timeout_ms: Annotated[int, Field(ge=1)] = 500
+
+
+class TlsSpec(SpecModel):
+    """A native TLS listener (Claude Code's /login needs https off loopback); paths are read at `serve`."""
+
+    cert_file: str = Field(description="PEM certificate chain, leaf first (Claude Code pins the leaf).")
+    key_file: str = Field(description="PEM private key of the leaf certificate.")
 
 
 class ResponsesStoreSpec(SpecModel):
@@ -403,6 +447,11 @@ class ServerSpec(SpecModel):
         description="Gateway worker processes `bifrostc serve` runs on one port; auto: one per core this process"
         " may use (1 when the embedded state is in memory and cannot be shared). `serve --workers` and the"
         " BIFROSTC_WORKERS env var override it.",
+    )
+    tls: TlsSpec | None = Field(
+        default=None,
+        description="Serve https with this certificate (every worker); unset: plain http, e.g. behind a"
+        " TLS-terminating balancer.",
     )
     mcp_default: Literal["allow", "deny"] = Field(
         default="allow",

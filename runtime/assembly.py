@@ -24,7 +24,7 @@ from bifrostc.runtime import config
 from bifrostc.runtime.cache import ResponseCache
 from bifrostc.runtime.cache.hooks import CacheHooks
 from bifrostc.runtime.claude_gateway import routes as claude_gateway
-from bifrostc.runtime.claude_gateway.service import SignedInHooks
+from bifrostc.runtime.claude_gateway.service import SignedInHooks, SignInService
 from bifrostc.runtime.context import Hooks, RequestContext
 from bifrostc.runtime.dispatch import Attempt
 from bifrostc.runtime.governance import Governor
@@ -101,6 +101,7 @@ class Parts:
     mcp: McpGateway | None
     responses: ResponseStore | None = None  # stored Responses (runtime/responses_store); None: off
     app: Starlette | None = None
+    claude_code: SignInService | None = None  # /claude-code sign-in, when the spec has claude_code.sign_in
     health_sources: list[HealthSource] = field(default_factory=list)  # what /health and /health/ready check
 
 
@@ -190,7 +191,8 @@ def _hooks_factory(parts: Parts, environ: Mapping[str, str]) -> Callable[[config
 
 
 def _routes(parts: Parts, gateway: config.Gateway, environ: Mapping[str, str]) -> list[BaseRoute]:
-    routes: list[BaseRoute] = claude_gateway.routes_for(gateway, lambda: parts.governor.keyring, environ)
+    parts.claude_code = claude_gateway.service_for(gateway, lambda: parts.governor.keyring, environ)
+    routes = claude_gateway.claude_code_routes(parts.claude_code) if parts.claude_code is not None else []
     if parts.mcp is not None:
         endpoint = parts.mcp.asgi_app()
         # Both spellings: Claude Code's mcp.json says /mcp, and a Mount alone answers it with a 307 to /mcp/.
@@ -204,6 +206,7 @@ def _routes(parts: Parts, gateway: config.Gateway, environ: Mapping[str, str]) -
             admin_key=_admin_key(gateway, environ),
             probe_file=lambda: _probe_file(parts),
             tool_calls=parts.telemetry.metrics.usage.tool_call_counts if parts.telemetry.metrics is not None else None,
+            session_telemetry=parts.claude_code.telemetry_store.session_telemetry if parts.claude_code else None,
         )
     return routes
 
@@ -239,6 +242,8 @@ def _lifespan(parts: Parts) -> Callable[[Starlette], contextlib.AbstractAsyncCon
                 yield
         finally:
             await parts.telemetry.aclose()
+            if parts.claude_code is not None:
+                await parts.claude_code.aclose()
             await parts.cache.close()
             await parts.governor.aclose()
             if parts.responses is not None:

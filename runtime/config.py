@@ -259,6 +259,13 @@ class Cache:
 
 
 @dataclass(frozen=True, slots=True)
+class ClaudeCodeTelemetry:
+    forward_to: tuple[str, ...] = ()  # OTLP/HTTP collector base URLs (runtime.claude_gateway.relay)
+    headers_env: dict[str, str] = field(default_factory=dict)  # header -> env var holding its value
+    max_in_flight: int = 64  # per collector
+
+
+@dataclass(frozen=True, slots=True)
 class Observability:
     log_store: str = "sqlite"  # sqlite | postgres | none
     sqlite_path: str = "bifrostc.db"
@@ -272,6 +279,7 @@ class Observability:
     service_name: str = "bifrostc"
     spool_dir: str | None = None  # where unwritable log records wait for the store; None: beside sqlite_path
     metrics_token_env: str | None = None  # env var holding the bearer token /metrics takes when require_key is on
+    claude_code_telemetry: ClaudeCodeTelemetry = field(default_factory=ClaudeCodeTelemetry)
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,6 +297,12 @@ class RedisState:
     tls_ca_file: str | None = None
     replica_acks: int | None = None  # replicas that must acknowledge each write; None: 1 (sentinel, cluster), 0
     ack_timeout_ms: int = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Tls:
+    cert_file: str
+    key_file: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,10 +337,22 @@ class Server:
     stream_ping_seconds: float = 15.0  # a client stream gets its dialect's keep-alive after this long without bytes
     workers: int | str = "auto"  # worker processes of `bifrostc serve` (runtime/supervisor.py); auto: one per core
     mcp_default: str = "allow"  # allow: a key without allowed_mcp_tools sees every tool | deny: sees none
+    tls: Tls | None = None  # a native https listener (uvicorn's ssl options, in every worker)
 
 
 # --- Claude Code's gateway protocol under /claude-code (bifrostc.runtime.claude_gateway) ---
 JsonValue = str | int | float | bool | None | tuple["JsonValue", ...] | dict[str, "JsonValue"]
+
+
+@dataclass(frozen=True, slots=True)
+class Oidc:
+    issuer: str
+    client_id_env: str
+    client_secret_env: str | None = None
+    groups_claim: str = "groups"
+    teams: dict[str, str] = field(default_factory=dict)  # IdP group -> team; empty: same-named teams
+    scopes: tuple[str, ...] = ("openid", "email", "profile", "offline_access")
+    recheck_seconds: int = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,6 +363,7 @@ class SignIn:
     refresh_ttl_seconds: int = 30 * 86400
     secret_env: str | None = None  # env var holding the signing secret; unset: one generated per process
     login_notice: str | None = None  # shown next to the user code on Claude Code's sign-in screen
+    oidc: Oidc | None = None  # the verification page also signs people in through this IdP
 
 
 @dataclass(frozen=True, slots=True)

@@ -118,7 +118,8 @@ class RequestContext:
 
 @dataclass(slots=True)
 class LogRecord:
-    """Handed to Hooks.on_log once a request is finished (streams: after the last byte)."""
+    """Handed to Hooks.on_log once a request is finished, before its answer is complete (a non-streamed body is
+    sent after it; a stream's frames before it, its end of body after it)."""
 
     context: RequestContext
     duration_s: float

@@ -11,6 +11,10 @@ Stock uvicorn on httptools accepts a 1 MB header, 100,000 headers, and a connect
 forever (it arms no timer before a first request, and none while a request's headers arrive), so 200 slowloris
 connections hold 200 sockets. Here a request's line and headers are capped in bytes and count (431) and must
 arrive within `server.header_timeout_seconds` of the connection opening or the request starting (408).
+A refusal is a lingering close (as nginx and Go's net/http do): the answer, then our FIN, then what the
+client still sends is read and dropped (at most `MAX_DRAIN_BYTES`, at most one more header timeout) until it
+closes. Closing a socket with unread input makes the kernel send a reset, and a client still writing its
+oversized headers then saw "connection reset" instead of the 431.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ SHUTDOWN_CUT_SECONDS = 5.0
 
 MAX_HEADER_BYTES = 64 * 1024  # request line + headers; Node's default is 16 KB, nginx's 4 x 8 KB
 MAX_HEADERS = 128  # Node's and Go's defaults are near 100; no client of this gateway sends more than ~30
+MAX_DRAIN_BYTES = 4 * 1024 * 1024  # read and dropped after a refusal before the close (then a reset is fine)
 
 
 class HeaderLimitExceeded(Exception):
@@ -56,6 +61,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._header_count = 0
         self._refusal: bytes | None = None
         self._header_timer: asyncio.TimerHandle | None = None
+        self._drain: int | None = None  # bytes still to drop after a refusal (None: not refused)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -64,6 +70,14 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_header_timer()
         super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._drain is None:
+            super().data_received(data)
+            return
+        self._drain -= len(data)  # refused: the rest of the request is dropped unparsed
+        if self._drain < 0:
+            self.transport.close()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -87,8 +101,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self._refusal is None:
             super().send_400_response(msg)
             return
-        self.transport.write(self._refusal)
-        self.transport.close()
+        self._refuse(self._refusal)
 
     def _count(self, size: int, headers: int) -> None:
         self._header_bytes += size
@@ -112,8 +125,18 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             return
         if self.cycle is not None and not self.cycle.response_complete:
             return  # a request is being served (its headers completed): not ours to cut
-        self.transport.write(_response(b"408 Request Timeout", "request headers not received in time"))
-        self.transport.close()
+        self._refuse(_response(b"408 Request Timeout", "request headers not received in time"))
+
+    def _refuse(self, response: bytes) -> None:
+        """Answer, send our FIN, and drain the client's input until it closes (bounded in bytes and time)."""
+        self.transport.write(response)
+        if not self.transport.can_write_eof():
+            self.transport.close()
+            return
+        self.transport.write_eof()  # after the answer is flushed; the client's EOF then closes the transport
+        self._drain = MAX_DRAIN_BYTES
+        self._disarm_header_timer()
+        self._header_timer = self.loop.call_later(self.header_timeout, self.transport.close)
 
 
 def protocol_class(header_timeout: float) -> type[GuardedHttpToolsProtocol]:

@@ -7,6 +7,12 @@ Redis must fail a request fast (``server.state_failure`` decides what then), not
 timeout; one immediate retry on a fresh connection, since after a restart every pooled connection is stale.
 A Sentinel client asks the sentinels for the master on every new connection, so after a promotion the next
 connection goes to the new master; a Cluster client follows MOVED redirections and refreshes its slot map.
+
+Under uvloop (what `bifrostc serve` runs), a write on a connection whose peer just closed it raises
+``RuntimeError: unable to perform operation on <TCPTransport closed=True>`` where asyncio's own loop raises
+nothing (and the next read fails with a ConnectionError). redis-py does not expect it, so a master killed or a
+Sentinel's ``CLIENT KILL`` during a failover surfaced as a 500. Every connection class here turns it into the
+ConnectionError redis-py retries on and the stores treat as an outage (``_ClosedWriteIsConnectionError``).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import redis.asyncio as redis_async
+import redis.asyncio.connection as redis_connection
 import redis.exceptions as redis_exceptions
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
@@ -26,7 +33,8 @@ from redis.backoff import NoBackoff
 from bifrostc.runtime.config import RedisState, Server
 
 # What an outage raises: connection refused or reset, timeouts, a Redis still loading its data, a demoted
-# master refusing writes, a cluster slot whose master is gone.
+# master refusing writes, a cluster slot whose master is gone (SlotNotCoveredError: the client's slot map, read
+# mid-failover, has no node for it; it is no RedisError).
 OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
     redis_exceptions.ConnectionError,
     redis_exceptions.TimeoutError,
@@ -34,9 +42,44 @@ OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
     redis_exceptions.ClusterDownError,
     redis_exceptions.TryAgainError,
     redis_exceptions.MasterDownError,
+    redis_exceptions.SlotNotCoveredError,
 )
 
 Client = redis_async.Redis | RedisCluster
+
+
+class _ClosedWriteIsConnectionError(redis_connection.AbstractConnection):
+    """Mixed in before a redis-py connection class: a write on a closed transport is a ConnectionError."""
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        try:
+            await super().send_packed_command(command, check_health)
+        except RuntimeError as exc:  # redis-py has already disconnected it (its BaseException branch)
+            raise redis_exceptions.ConnectionError(f"Redis connection closed while writing: {exc}") from exc
+
+
+_GUARDED: dict[type[Any], type[Any]] = {}
+
+
+def _guarded(base: type[Any]) -> type[Any]:
+    if issubclass(base, _ClosedWriteIsConnectionError):
+        return base
+    if base not in _GUARDED:
+        _GUARDED[base] = type(f"Guarded{base.__name__}", (_ClosedWriteIsConnectionError, base), {})
+    return _GUARDED[base]
+
+
+def _guard(client: Client) -> Client:
+    """Give every connection ``client`` opens the closed-write translation (see the module docstring)."""
+    if isinstance(client, RedisCluster):
+        kwargs = client.nodes_manager.connection_kwargs
+        kwargs["connection_class"] = _guarded(kwargs.get("connection_class", redis_connection.Connection))
+        for node in client.nodes_manager.startup_nodes.values():
+            node.connection_class = _guarded(node.connection_class)
+    else:
+        pool = client.connection_pool
+        pool.connection_class = _guarded(pool.connection_class)
+    return client
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +166,7 @@ def connect(state: RedisState, environ: Mapping[str, str], *, decode: bool) -> R
         client = redis_async.Redis.from_url(
             url, retry_on_error=[redis_exceptions.ConnectionError, redis_exceptions.TimeoutError], **options
         )
-    return RedisHandle(client, state.mode, acks, state.ack_timeout_ms)
+    return RedisHandle(_guard(client), state.mode, acks, state.ack_timeout_ms)
 
 
 def from_url(url: str, *, decode: bool) -> RedisHandle:

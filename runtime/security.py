@@ -46,7 +46,12 @@ MODEL_LISTS = frozenset({"/anthropic/v1/models", "/v1/models", "/openai/v1/model
 MODEL_PAGES = tuple(f"{path}/" for path in sorted(MODEL_LISTS))  # GET .../models/{id}
 OPEN_PROBES = frozenset({"/health/live"})
 # OAuth (RFC 6749/8628/7009) and the sign-in page take form bodies by definition; the Origin rule still holds.
-FORM_ENDPOINTS = ("/claude-code/oauth/", "/claude-code/device", "/login")  # /login: the dashboard sign-in form
+FORM_ENDPOINTS = (
+    "/claude-code/oauth/",
+    "/claude-code/device",
+    "/claude-code/oidc/",
+    "/login",
+)  # /login: the dashboard sign-in form
 # The only headers read here, picked out of the scope in one pass (ASGI servers lower-case header names).
 _READ = frozenset(
     {

@@ -266,6 +266,9 @@ def _run_worker(
         timeout_keep_alive=75,
         # The backstop: what is still running this long after the grace period is cancelled outright.
         timeout_graceful_shutdown=math.ceil(server_config.shutdown_grace_seconds + SHUTDOWN_CUT_SECONDS),
+        # Each worker wraps the supervisor's shared socket itself: the spec's TLS reaches every one of them.
+        ssl_certfile=server_config.tls.cert_file if server_config.tls else None,
+        ssl_keyfile=server_config.tls.key_file if server_config.tls else None,
     )
     # On the handlers uvicorn.Config just installed too; start-up names env vars, never their values.
     register_secrets(configured_secrets(app.state.runtime.gateway))

@@ -99,6 +99,9 @@ class ChatRequest:
     reasoning_effort: str | None = None  # low | medium | high (OpenAI reasoning_effort, Anthropic output_config.effort)
     user: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # dialect-specific fields passed through untouched
+    # Messages before `messages` that a relayed request kept as the client's JSON (handlers/relay_parse.py):
+    # `messages` is then only what the turn adds (the messages after the last assistant turn).
+    history_omitted: int = 0
 
 
 @dataclass(slots=True)

@@ -15,7 +15,7 @@ from bifrostc.runtime import redis_client
 
 
 class RedisStore:
-    errors: tuple[type[BaseException], ...] = (redis.exceptions.RedisError,)
+    errors: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, *redis_client.OUTAGE_ERRORS)
 
     def __init__(self, client: redis_client.Client, *, prefix: str = "bifrostc:cache:", max_bucket: int = 1000) -> None:
         self._client = client

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bifrostc.runtime.claude_gateway import managed
+from bifrostc.runtime.claude_gateway import managed, otlp_points
 from bifrostc.runtime.claude_gateway.otlp import session_id
 from bifrostc.runtime.claude_gateway.service import SIGNED_IN, Endpoint, SignInService
 from bifrostc.runtime.claude_gateway.store import TelemetryRow
@@ -63,13 +63,11 @@ async def managed_settings(request: Request) -> Response:
         return Response(status_code=404)
     key: KeyContext | None = SIGNED_IN.get()
     team = key.team if key else None
-    settings = managed.settings_for(policy, team)
-    checksum = managed.checksum(settings)
-    headers = {"etag": f'"{checksum}"', "cache-control": "private, no-cache"}
-    if managed.matches(request.headers.get("if-none-match"), f'"{checksum}"'):
+    document = managed.served(policy, team)
+    headers = {"etag": f'"{document["checksum"]}"', "cache-control": "private, no-cache"}
+    if managed.matches(request.headers.get("if-none-match"), headers["etag"]):
         return Response(status_code=304, headers=headers)
-    body = {"uuid": managed.policy_uuid(team if team in policy.teams else None), "checksum": checksum}
-    return Response(orjson.dumps({**body, "settings": settings}), media_type="application/json", headers=headers)
+    return Response(orjson.dumps(document), media_type="application/json", headers=headers)
 
 
 async def usage(request: Request) -> Response:
@@ -107,9 +105,12 @@ def telemetry(service: SignInService, signal: str) -> Endpoint:
         declared = request.headers.get("content-length", "")
         if isinstance(key, KeyContext) and declared.isdigit() and int(declared) <= TELEMETRY_MAX:
             payload = await request.body()
-            found = session_id(payload, content_type)
+            document = otlp_points.decode(signal, payload, content_type)
+            counted = list(otlp_points.points(signal, document)) if document is not None else []
+            found = counted[0].session_id if counted else session_id(payload, content_type)
             row = TelemetryRow(signal, content_type, key.key_name, found, len(payload), payload[:TELEMETRY_CAP])
-            await service.store.add_telemetry(row, service.clock(), service.telemetry_keep_seconds)
+            await service.telemetry_store.add_telemetry(row, service.clock(), service.telemetry_keep_seconds, counted)
+            service.relay.send(signal, payload, content_type)
         if content_type and "json" in content_type:
             return Response(b"{}", media_type="application/json")
         return Response(b"", media_type="application/x-protobuf")  # an empty Export*ServiceResponse

@@ -11,14 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from bifrostc.runtime.config import JsonValue, ManagedSettings
 
 UNION_LISTS = frozenset({"deny", "deniedMcpServers"})
-# What the gateway turns on unless the spec sets it: model discovery at /v1/models, and the hint headers that
-# tell which settings a session runs under (protocol: Managed settings).
-DEFAULT_ENV = {"CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY": "1", "CLAUDE_CODE_GATEWAY_HINT_HEADERS": "1"}
 _NAMESPACE = uuid.UUID("6f1d3c8e-2b7a-4c55-9a43-0e4f6b1d2c9a")
 
 
@@ -41,10 +38,9 @@ def _is_list(value: object) -> bool:
 
 
 def settings_for(managed: ManagedSettings, team: str | None) -> dict[str, JsonValue]:
-    settings = merge(managed.settings, managed.teams.get(team, {}) if team else {})
-    env = settings.get("env")
-    settings["env"] = {**DEFAULT_ENV, **(env if isinstance(env, Mapping) else {})}
-    return settings
+    """The team's document: its overrides over the base (which the compiler gave the gateway's defaults:
+    ``compiler.spec_claude_gateway.managed_defaults``)."""
+    return merge(managed.settings, managed.teams.get(team, {}) if team else {})
 
 
 def checksum(settings: Mapping[str, JsonValue]) -> str:
@@ -63,3 +59,15 @@ def matches(if_none_match: str | None, etag: str) -> bool:
         return False
     tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
     return etag in tags
+
+
+def served(managed: ManagedSettings, team: str | None) -> dict[str, JsonValue]:
+    """The ``{uuid, checksum, settings}`` document the endpoint answers a member of ``team`` with."""
+    settings = settings_for(managed, team)
+    own = team if team in managed.teams else None  # a team without overrides gets the base policy
+    return {"uuid": policy_uuid(own), "checksum": checksum(settings), "settings": settings}
+
+
+def managed_documents(managed: ManagedSettings, teams: Iterable[str]) -> dict[str, JsonValue]:
+    """Every policy as served (out/managed-settings.json): ``default`` for callers without a team, then each team."""
+    return {"default": served(managed, None), "teams": {team: served(managed, team) for team in sorted(teams)}}

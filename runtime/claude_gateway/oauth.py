@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from bifrostc.runtime.claude_gateway.service import (
     DEVICE_CODE_TTL_S,
+    OIDC_PREFIX,
     POLL_INTERVAL_S,
     PREFIX,
     Endpoint,
@@ -135,17 +136,21 @@ async def _device_token(service: SignInService, device_code: str) -> Response:
         }
         return oauth_error(poll.outcome, descriptions[poll.outcome])
     assert poll.key_name is not None
-    if service.key(poll.key_name) is None:
+    if await service.identity(poll.key_name) is None:
         return oauth_error("access_denied", "the approving virtual key no longer exists")
     grant = await service.store.new_grant(poll.key_name, service.clock(), service.config.refresh_ttl_seconds)
-    return _tokens(service, grant.key_name, grant.grant_id, grant.refresh_token)
+    answer = _tokens(service, grant.key_name, grant.grant_id, grant.refresh_token)
+    email = poll.key_name.removeprefix(OIDC_PREFIX) if poll.key_name.startswith(OIDC_PREFIX) else ""
+    if "@" in email:  # the protocol's extension: Claude Code shows the account and asks to confirm it
+        answer = _json({**orjson.loads(answer.body), "email": email})
+    return answer
 
 
 async def _refresh_token(service: SignInService, refresh_token: str) -> Response:
     now = service.clock()
     ttl = service.config.refresh_ttl_seconds
     grant = await service.store.refresh(refresh_token, now, ttl) if refresh_token else None
-    if grant is None or service.key(grant.key_name) is None:
+    if grant is None or await service.identity(grant.key_name) is None:
         if grant is not None:  # the key was removed from the spec: the grant goes with it
             await service.revoke(grant.grant_id)
         return oauth_error("invalid_grant", "the sign-in is no longer valid; run /login again", 401)

@@ -11,10 +11,11 @@ from __future__ import annotations
 import hashlib
 import secrets
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
+from bifrostc.runtime.claude_gateway.otlp_points import Point, summary
 from bifrostc.runtime.sqlite_db import SqliteDb, sibling_path
 
 T = TypeVar("T")
@@ -47,6 +48,32 @@ CREATE TABLE IF NOT EXISTS claude_code_telemetry (
     session_id TEXT,
     size INTEGER NOT NULL,  -- bytes received; payload holds at most the endpoint's cap of them
     payload BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS signin_people (  -- OIDC identities: name is what tokens carry (oidc:<email or sub>)
+    name TEXT PRIMARY KEY,
+    subject TEXT NOT NULL,
+    email TEXT,
+    team TEXT NOT NULL,
+    idp_refresh_token TEXT,  -- to read the person's groups again (recheck_seconds)
+    checked_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS signin_oidc_states (  -- one browser's trip to the IdP, single use
+    state_hash TEXT PRIMARY KEY,
+    user_code TEXT NOT NULL,
+    verifier TEXT NOT NULL,
+    nonce TEXT NOT NULL,
+    redirect_uri TEXT NOT NULL,
+    expires_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS claude_code_points (  -- what the session view sums (otlp_points.Point)
+    session_id TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    label TEXT NOT NULL,
+    series TEXT NOT NULL,
+    key_name TEXT,
+    value REAL NOT NULL,
+    received_at REAL NOT NULL,
+    PRIMARY KEY (session_id, metric, label, series)
 );
 """
 # RFC 8628 §6.1: 20 consonants, no vowels (no words), no look-alike digits; 8 of them carry ~34.5 bits.
@@ -93,6 +120,24 @@ class TelemetryRow:
     session_id: str | None
     size: int  # bytes received
     payload: bytes  # at most the endpoint's cap of them
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    name: str  # oidc:<email or sub>: the identity its tokens, spend and log rows carry
+    subject: str
+    email: str | None
+    team: str
+    idp_refresh_token: str | None
+    checked_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class OidcState:
+    user_code: str
+    verifier: str
+    nonce: str
+    redirect_uri: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,11 +281,79 @@ class SignInStore:
 
         return await self._run(select, write=False)
 
+    # --- OIDC people and their trips to the IdP --------------------------------------------------------
+    async def put_person(self, person: Person) -> None:
+        def upsert() -> None:
+            self._db.execute(
+                "INSERT OR REPLACE INTO signin_people VALUES (?, ?, ?, ?, ?, ?)",
+                (person.name, person.subject, person.email, person.team, person.idp_refresh_token, person.checked_at),
+            )
+
+        await self._run(upsert)
+
+    async def person(self, name: str) -> Person | None:
+        def select() -> Person | None:
+            row = self._db.execute("SELECT * FROM signin_people WHERE name = ?", (name,)).fetchone()
+            return Person(*row) if row else None
+
+        return await self._run(select, write=False)
+
+    async def forget_person(self, name: str) -> None:
+        """The person lost their grant: their refresh tokens go too (access tokens fail on the missing row)."""
+
+        def delete() -> None:
+            self._db.execute("DELETE FROM signin_people WHERE name = ?", (name,))
+            self._db.execute("DELETE FROM signin_refresh WHERE key_name = ?", (name,))
+
+        await self._run(delete)
+
+    async def put_oidc_state(self, state: str, trip: OidcState, expires_at: float) -> None:
+        def insert() -> None:
+            self._db.execute("DELETE FROM signin_oidc_states WHERE expires_at <= ?", (expires_at - 3600,))
+            self._db.execute(
+                "INSERT INTO signin_oidc_states VALUES (?, ?, ?, ?, ?, ?)",
+                (digest(state), trip.user_code, trip.verifier, trip.nonce, trip.redirect_uri, expires_at),
+            )
+
+        await self._run(insert)
+
+    async def take_oidc_state(self, state: str, now: float) -> OidcState | None:
+        """The trip ``state`` names, once: it is deleted as it is read."""
+
+        def take() -> OidcState | None:
+            row = self._db.execute(
+                "SELECT user_code, verifier, nonce, redirect_uri, expires_at FROM signin_oidc_states"
+                " WHERE state_hash = ?",
+                (digest(state),),
+            ).fetchone()
+            self._db.execute("DELETE FROM signin_oidc_states WHERE state_hash = ?", (digest(state),))
+            return OidcState(*row[:4]) if row and row[4] > now else None
+
+        return await self._run(take)
+
+    async def is_pending(self, user_code: str, now: float) -> bool:
+        def select() -> bool:
+            row = self._db.execute(
+                "SELECT 1 FROM signin_devices WHERE user_code = ? AND status = 'pending' AND expires_at > ?",
+                (normal_user_code(user_code), now),
+            ).fetchone()
+            return row is not None
+
+        return await self._run(select, write=False)
+
     # --- telemetry ------------------------------------------------------------------------------------
-    async def add_telemetry(self, row: TelemetryRow, now: float, keep_seconds: float | None) -> None:
-        """Store one payload; every _PRUNE_EVERY rows, those older than ``keep_seconds`` go (None keeps all)."""
+    async def add_telemetry(
+        self, row: TelemetryRow, now: float, keep_seconds: float | None, points: Sequence[Point] = ()
+    ) -> None:
+        """Store one payload and its counted points (a point of a series seen before replaces it); every
+        _PRUNE_EVERY rows, those older than ``keep_seconds`` go (None keeps all)."""
 
         def insert() -> None:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO claude_code_points"
+                " (session_id, metric, label, series, key_name, value, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(p.session_id, p.metric, p.label, p.series, row.key_name, p.value, now) for p in points],
+            )
             self._db.execute(
                 "INSERT INTO claude_code_telemetry"
                 " (received_at, signal, content_type, key_name, session_id, size, payload)"
@@ -250,8 +363,21 @@ class SignInStore:
             self._telemetry_rows += 1
             if keep_seconds is not None and self._telemetry_rows % _PRUNE_EVERY == 1:
                 self._db.execute("DELETE FROM claude_code_telemetry WHERE received_at < ?", (now - keep_seconds,))
+                self._db.execute("DELETE FROM claude_code_points WHERE received_at < ?", (now - keep_seconds,))
 
         await self._run(insert)
+
+    async def session_telemetry(self, session_id: str) -> dict[str, Any] | None:
+        """What Claude Code reported about one session (``otlp_points.summary``), None when nothing."""
+
+        def select() -> list[tuple[str, str, float]]:
+            return self._db.execute(
+                "SELECT metric, label, SUM(value) FROM claude_code_points WHERE session_id = ? GROUP BY metric, label",
+                (session_id,),
+            ).fetchall()
+
+        rows = await self._run(select, write=False)
+        return summary({(metric, label): float(value) for metric, label, value in rows})
 
     def close(self) -> None:
         self._sqlite.close()

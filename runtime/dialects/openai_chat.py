@@ -28,6 +28,7 @@ class OpenAIChat(BodyDialect):
     endpoints: tuple[Endpoint, ...] = (Endpoint("/v1/chat/completions"), Endpoint("/openai/v1/chat/completions"))
     error_prefixes: tuple[str, ...] = ("/v1", "/openai")
     keepalive: bytes = b": ping\n\n"  # an SSE comment: every OpenAI client's parser skips it
+    history_key: str = "messages"  # the conversation, which a relayed request keeps as JSON (relay_parse.py)
 
     def parse(self, call: Inbound) -> ChatRequest:
         return openai.parse_request(call.body)

@@ -133,6 +133,7 @@ class KeyRing:
 
     def __init__(self, gateway: Gateway, environ: Mapping[str, str] | None = None) -> None:
         env = os.environ if environ is None else environ
+        self.gateway = gateway  # the spec the ring was built from (teams for /claude-code OIDC identities)
         self.require_key = gateway.server.require_key
         self._by_digest: dict[str, KeyContext] = {}
         for key in gateway.virtual_keys:

@@ -134,6 +134,13 @@ _HOLDS = ":holds"
 log = logging.getLogger("bifrostc.governance")
 NO_REPLICA_BACKOFF_S = 10.0
 _TAG = re.compile(r"\{([^}]+)\}")
+# Whatever a question to Redis may raise when it cannot be answered now (SlotNotCoveredError is no RedisError).
+_UNANSWERED: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    redis_exceptions.RedisError,
+    *redis_client.OUTAGE_ERRORS,
+)
 
 
 class NotReplicated(redis_exceptions.ConnectionError):
@@ -178,10 +185,7 @@ class RedisCounterStore:
         if isinstance(self._redis, RedisCluster):
             result, acked = await self._cluster_wait(name, keys, args)
         else:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                await script(keys=keys, args=args, client=pipe)
-                pipe.wait(acks, self.handle.ack_timeout_ms)
-                result, acked = await pipe.execute()
+            result, acked = await self._pipeline_wait(name, keys, args, acks)
         if int(acked) < acks:
             message = f"{acked} of {acks} replicas acknowledged within {self.handle.ack_timeout_ms} ms"
             if await self._replicas_connected(keys[0]) == 0:
@@ -195,6 +199,27 @@ class RedisCounterStore:
                 raise NotReplicated(message)
         return result
 
+    async def _pipeline_wait(self, name: str, keys: list[str], args: list[str], acks: int) -> tuple[Any, Any]:
+        """EVALSHA then WAIT on one connection. redis-py loads the script before the pipeline, but retries the
+        pipeline itself on a fresh connection: after a promotion that is a master without the script (NOSCRIPT,
+        sent again once). A WAIT blocked on a master that is demoted is unblocked with an error: an outage."""
+        assert not isinstance(self._redis, RedisCluster)
+        for attempt in range(2):
+            try:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    await self._scripts[name](keys=keys, args=args, client=pipe)
+                    pipe.wait(acks, self.handle.ack_timeout_ms)
+                    result, acked = await pipe.execute()
+                    return result, acked
+            except redis_exceptions.NoScriptError:
+                if attempt:
+                    raise
+            except redis_exceptions.ResponseError as exc:
+                if str(exc).startswith("UNBLOCKED"):
+                    raise redis_exceptions.ConnectionError(f"redis master demoted mid-WAIT: {exc}") from exc
+                raise
+        raise AssertionError("unreachable")
+
     async def _replicas_connected(self, key: str) -> int:
         """How many replicas the master owning ``key`` has (-1: it could not say)."""
         try:
@@ -203,7 +228,7 @@ class RedisCounterStore:
                 info = await self._redis.info("replication", target_nodes=node)
             else:
                 info = await self._redis.info("replication")
-        except (OSError, TimeoutError, redis_exceptions.RedisError):  # mid-failover: it cannot say
+        except _UNANSWERED:  # mid-failover: it cannot say
             return -1
         return int(info.get("connected_slaves", 0)) if isinstance(info, dict) else -1
 
@@ -243,7 +268,7 @@ class RedisCounterStore:
         assert isinstance(self._redis, RedisCluster)
         try:
             await self._redis.nodes_manager.initialize()
-        except (OSError, redis_exceptions.RedisError) as exc:
+        except (OSError, redis_exceptions.RedisError, redis_exceptions.RedisClusterException) as exc:
             log.warning("redis cluster: slot map refresh failed, retried on the next call: %s", exc)
 
     async def check_and_count(
@@ -315,7 +340,7 @@ class RedisCounterStore:
     async def healthy(self) -> bool:
         try:
             return bool(await self._redis.ping())
-        except (redis_exceptions.RedisError, OSError):
+        except _UNANSWERED:
             return False
 
     async def aclose(self) -> None:

@@ -23,6 +23,7 @@ from bifrostc.runtime.dialects.relay import Tally
 from bifrostc.runtime.dispatch import Attempt, PrimedStream, first_byte, prime
 from bifrostc.runtime.errors import GatewayError, InvalidRequest, RequestTooLarge, UpstreamError
 from bifrostc.runtime.handlers.errors import error_response
+from bifrostc.runtime.handlers.relay_parse import parse_for
 from bifrostc.runtime.handlers.streaming import RelayResponse, StreamRelay
 from bifrostc.runtime.http import UpstreamReply
 from bifrostc.runtime.responses_store.turn import Turn, owner_of
@@ -97,10 +98,10 @@ async def handle_chat(request: Request, dialect: ClientDialect, endpoint: Endpoi
         turn = None
         if getattr(dialect, "stateful", False):  # stored state resolved into the body before it is parsed
             store = getattr(request.app.state, "responses_store", None)
-            body, turn = await begin_turn(store, owner_of(ctx.key), call.body)
+            body, turn = await begin_turn(store, owner_of(ctx.key, ctx.credential), call.body)
             call = replace(call, body=body)
         ctx.requested_model = dialect.requested_model(call)
-        chat = ctx.chat = dialect.parse(call)
+        chat = ctx.chat = parse_for(rt, dialect, call, ctx.requested_model)  # relayed: only the new turn
         if betas := ",".join(request.headers.getlist("anthropic-beta")):  # Bedrock and Vertex take them in the body
             chat.extra[ANTHROPIC_BETAS] = betas
         ctx.stream = chat.stream

@@ -2,10 +2,11 @@
 `interval` seconds pass without one, so a silent upstream (a reasoning model thinking, a slow provider) never
 leaves the client's idle watchdog, or a proxy in between, without bytes.
 
-The upstream is read by a task of its own, one item ahead, so the wait for the next item can be interrupted
-without cancelling the upstream's iterator. One timer per stream, re-armed only when it fires (as
-`dispatch.PrimedStream` does for its read deadline): a stream whose items come faster than `interval` pays no
-per-item timer.
+The upstream is read by a task of its own, up to `AHEAD` items ahead, so the wait for the next item can be
+interrupted without cancelling the upstream's iterator; the items of one upstream read reach the consumer in one
+wake-up (`ready`/`take` let it send them together), not one task switch each. One timer per stream, re-armed
+only when it fires (as `dispatch.PrimedStream` does for its read deadline): a stream whose items come faster
+than `interval` pays no per-item timer.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import AsyncIterator
 from typing import Final, Generic, TypeVar
 
 T = TypeVar("T")
+AHEAD: Final = 64  # items read before the client took them: bounds a stream's buffer, keeps the client's pace
 
 
 class Ping:
@@ -68,6 +70,17 @@ class KeepAlive(Generic[T]):
             raise error
         return item  # type: ignore[return-value]  # an item, since error is None
 
+    def ready(self) -> bool:
+        """Whether an item (not an error) was read and waits: `take` returns it without waiting."""
+        return bool(self._ready) and self._ready[0][1] is None
+
+    def take(self) -> T:
+        """The next waiting item (only after `ready()` said there is one)."""
+        item, _ = self._ready.popleft()
+        if self._taken is not None and not self._taken.done():
+            self._taken.set_result(None)
+        return item  # type: ignore[return-value]  # an item, since ready() saw no error
+
     def _on_timer(self) -> None:
         self._timer = None
         since = self._waiting_since
@@ -90,7 +103,7 @@ class KeepAlive(Generic[T]):
             async for item in self._source:
                 self._ready.append((item, None))
                 self._wake()
-                if self._ready:  # one item ahead at most: the client's pace is the upstream's
+                if len(self._ready) >= AHEAD:  # the client's pace is the upstream's
                     self._taken = loop.create_future()
                     await self._taken
         except asyncio.CancelledError:

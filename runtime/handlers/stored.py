@@ -15,6 +15,7 @@ from bifrostc.runtime.errors import GatewayError
 from bifrostc.runtime.handlers.errors import error_response
 from bifrostc.runtime.responses_store import ResponseStore
 from bifrostc.runtime.responses_store.turn import not_found, owner_of
+from bifrostc.runtime.transport import credentials
 
 PATHS = ("/v1/responses/{response_id}", "/openai/v1/responses/{response_id}")
 
@@ -24,7 +25,8 @@ async def stored_response(request: Request) -> Response:
     ctx = RequestContext(dialect="responses", endpoint="responses", headers=request.headers)
     resp_id = request.path_params["response_id"]
     try:
-        owner = owner_of(await rt.hooks.authenticate(request.headers, ctx))
+        ctx.credential = credentials.of_request(rt.credential_salt, request.headers, "responses")
+        owner = owner_of(await rt.hooks.authenticate(request.headers, ctx), ctx.credential)
         store: ResponseStore | None = getattr(request.app.state, "responses_store", None)
         if store is None:
             raise not_found(resp_id)

@@ -55,7 +55,7 @@ class StreamRelay:
         run behind the keep-alives); `relay_reader` makes the reader of relayed bytes (passthrough); `prompt` is
         the client's body, for an estimate of the prompt's tokens when the upstream never counted them;
         `keepalive` is sent after each `ping_seconds` without an upstream item (the dialect's ping or comment);
-        `on_frame` is awaited after each encoded frame, before it is sent (a stored Responses turn keeps its
+        `on_frame` is awaited once the frames of a send are encoded, before they go (a stored Responses turn keeps its
         response there, so the client's next turn, sent once it read the terminal frame, finds it)."""
         self.ctx, self.encoder, self.done, self.prompt = ctx, encoder, done, prompt
         self.on_frame = on_frame
@@ -102,35 +102,29 @@ class StreamRelay:
 
     async def body(self) -> AsyncIterator[bytes]:
         """The client's body; an error after bytes went out closes it with the dialect's error event."""
-        ctx = self.ctx
+        ctx, paced = self.ctx, self.paced
         try:
-            async for item in self.paced:
-                tally = self.tally  # bound once the upstream answered (a late one: after the first keep-alives)
+            async for item in paced:
                 if isinstance(item, Ping):
                     if not self.finished:  # nothing after the terminal frame
                         yield self.keepalive  # between two frames: the relay only ever sends whole ones
                     continue
-                before = tally.output_events
-                if isinstance(item, bytes):
-                    assert self.reader is not None, "relayed bytes come only from a passthrough stream"
-                    self.reader.feed(item)
-                    self._timed(before)
-                    yield item
-                    self.finished = tally.terminal  # resumed: the frame was sent
-                    continue
-                if isinstance(item, MessageStart):
-                    item.model = ctx.requested_model
-                elif isinstance(item, StreamError):
-                    self.failed = True
-                    ctx.status, ctx.error = item.status, item.message
-                tally.add(item)
-                self._timed(before)
-                self.events.append(item)
-                frame = self.encoder.encode(item)
-                if self.on_frame is not None:
+                out, late = self._render(item), None
+                if paced.ready():  # the rest of the same upstream read: one send for all of it
+                    parts = [out]
+                    while paced.ready():
+                        try:
+                            parts.append(self._render(paced.take()))
+                        except GatewayError as exc:  # after the frames before it went out, as one by one
+                            late = exc
+                            break
+                    out = b"".join(parts)
+                if self.on_frame is not None:  # after the frames were encoded, before they are sent
                     await self.on_frame()
-                yield frame
-                self.finished = tally.terminal
+                yield out
+                self.finished = self.tally.terminal  # resumed: the frames were sent
+                if late is not None:
+                    raise late
             self.finished = True
         except GatewayError as exc:
             self.failed = self.finished = True
@@ -139,6 +133,25 @@ class StreamRelay:
             yield self.encoder.encode(StreamError(type=exc.anthropic_type, message=exc.message, status=exc.status))
         finally:
             await self.settle()
+
+    def _render(self, item: Any) -> bytes:
+        """One upstream item as the client's bytes, counted (relayed bytes as they came, events encoded)."""
+        tally = self.tally  # bound once the upstream answered (a late one: after the first keep-alives)
+        before = tally.output_events
+        if isinstance(item, bytes):
+            assert self.reader is not None, "relayed bytes come only from a passthrough stream"
+            self.reader.feed(item)
+            self._timed(before)
+            return item
+        if isinstance(item, MessageStart):
+            item.model = self.ctx.requested_model
+        elif isinstance(item, StreamError):
+            self.failed = True
+            self.ctx.status, self.ctx.error = item.status, item.message
+        tally.add(item)
+        self._timed(before)
+        self.events.append(item)
+        return self.encoder.encode(item)
 
     async def settle(self) -> None:
         """Idempotent; survives the cancellation of whoever awaits it."""

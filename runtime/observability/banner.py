@@ -20,11 +20,11 @@ def version() -> str:
         return "unknown"
 
 
-def listening_urls(host: str, port: int) -> list[str]:
+def listening_urls(host: str, port: int, scheme: str = "http") -> list[str]:
     """Where clients reach the gateway; an any-address bind lists the loopback URL first."""
     if host in _ANY_HOST:
-        return [f"http://{_ANY_HOST[host]}:{port}", f"http://{host or '0.0.0.0'}:{port} (every interface)"]
-    return [f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"]
+        return [f"{scheme}://{_ANY_HOST[host]}:{port}", f"{scheme}://{host or '0.0.0.0'}:{port} (every interface)"]
+    return [f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"]
 
 
 def route_lines(gateway: config.Gateway) -> list[str]:
@@ -41,7 +41,7 @@ def route_lines(gateway: config.Gateway) -> list[str]:
 
 def banner_fields(loaded: LoadedRouting, host: str, port: int) -> dict[str, Any]:
     gateway = loaded.gateway
-    urls = listening_urls(host, port)
+    urls = listening_urls(host, port, "https" if gateway.server.tls else "http")
     base = urls[0]
     dashboard = None if gateway.observability.log_store == "none" else base + "/"
     return {

@@ -40,6 +40,7 @@ from bifrostc.runtime.probe.results import load_probe
 NONE = "'none'"
 SpendReport = Callable[[], Awaitable[Any]]
 ToolCalls = Callable[[], list[dict[str, Any]]]  # this replica's MCP tool calls (GatewayMetrics.usage)
+SessionTelemetry = Callable[[str], Awaitable[dict[str, Any] | None]]  # what Claude Code reported (OTLP)
 ProbeFile = Callable[[], Path | None]  # where the served out/ keeps probe.json (None: not served from out/)
 NO_PROBE: dict[str, Any] = {"probed_at": None, "routes": []}
 _PAGES = Path(__file__).parent / "dashboard_page"
@@ -89,16 +90,20 @@ def _filters(request: Request) -> LogFilter:
     )
 
 
-def _session_endpoint(sink_store: LogStore, headers: dict[str, str]) -> Handler:
-    """One session's rows as a tree of its agents (a session with no rows is a 404)."""
+def _session_endpoint(
+    sink_store: LogStore, headers: dict[str, str], session_telemetry: SessionTelemetry | None
+) -> Handler:
+    """One session's rows as a tree of its agents, with ``telemetry``: Claude Code's own figures for it (its OTLP
+    exports to /claude-code), null when none. A session with neither is a 404."""
 
     async def session(request: Request) -> Response:
         session_id = request.path_params["session_id"]
         rows = await sink_store.query(LogFilter(session=session_id, limit=MAX_LIMIT))
-        if not rows:
+        reported = await session_telemetry(session_id) if session_telemetry is not None else None
+        if not rows and reported is None:
             return JSONResponse({"error": "not found"}, status_code=404, headers=headers)
         tree = session_tree(session_id, rows, truncated=len(rows) == MAX_LIMIT)
-        return JSONResponse(tree, headers=headers)
+        return JSONResponse({**tree, "telemetry": reported}, headers=headers)
 
     return session
 
@@ -124,6 +129,7 @@ def dashboard_routes(
     admin_key: str | None = None,
     probe_file: ProbeFile | None = None,
     tool_calls: ToolCalls | None = None,
+    session_telemetry: SessionTelemetry | None = None,
 ) -> list[BaseRoute]:
     guard = Guard(admin_key)
     pages = {
@@ -163,7 +169,7 @@ def dashboard_routes(
             return JSONResponse({"error": "not found"}, status_code=404, headers=headers)
         return JSONResponse(row, headers=headers)
 
-    session = _session_endpoint(sink_store, headers)
+    session = _session_endpoint(sink_store, headers, session_telemetry)
     sessions = _sessions_endpoint(sink_store, headers)
 
     async def spend(request: Request) -> Response:

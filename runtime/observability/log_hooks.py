@@ -2,7 +2,9 @@
 
 ``TelemetryHooks(inner, telemetry, gateway)`` wraps the other hooks (governance, cache) the same way
 ``CacheHooks`` does: every hook is delegated, and ``on_log`` also records the request in metrics, traces and
-the request log. Cost is priced here from the pricing table (cache hits cost nothing upstream).
+the request log. Cost is priced here from the pricing table (cache hits cost nothing upstream). ``on_log`` runs
+before the answer is complete (a non-streamed body is sent after it, a stream's final chunk too) and returns
+once the row is written or spooled, so an answer a client received always has its row.
 """
 
 from __future__ import annotations
@@ -133,3 +135,4 @@ class TelemetryHooks(WrappedHooks):
                 price_cache=self._prices,
             )
         )
+        await self.telemetry.committed()  # before the answer's last byte (streams: before the final chunk)

@@ -149,8 +149,9 @@ def apply_request(
     if not bodies:
         return
     start = 0 if full_history else new_turn_start(request.messages)
-    if start:
-        head = [{"omitted": f"{start} earlier messages and the system prompt, logged with earlier turns"}]
+    omitted = start + request.history_omitted  # a relayed request parsed only the new turn (relay_parse.py)
+    if omitted:
+        head = [{"omitted": f"{omitted} earlier messages and the system prompt, logged with earlier turns"}]
     else:
         head = [{"role": "system", "content": plain(request.system)}] if request.system else []
     record.request_messages = head + plain(request.messages[start:])

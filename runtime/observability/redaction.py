@@ -82,6 +82,11 @@ class KnownSecrets:
             self._encoded = tuple(v.encode() for v in merged)
             self._shortest = len(merged[-1])
 
+    @property
+    def values(self) -> tuple[str, ...]:
+        """The values now (a new tuple whenever one is added: `is` tells whether they changed)."""
+        return self._values
+
     def __contains__(self, value: str) -> bool:
         return value in self._values
 
@@ -113,6 +118,33 @@ def register_secrets(values: Iterable[str | None]) -> None:
 
 
 def redact_text(text: str) -> str:
+    if len(text) < _LONG_TEXT:
+        return _redact_text(text)
+    known = _LONG_SEEN.get(text)
+    if known is not None and known[0] is SECRETS.values:
+        return known[1]
+    clean = _redact_text(text)
+    global _long_seen_chars
+    if len(_LONG_SEEN) >= _LONG_SEEN_MAX or _long_seen_chars > _LONG_SEEN_CHARS:
+        _LONG_SEEN.clear()
+        _long_seen_chars = 0
+    _LONG_SEEN[text] = (SECRETS.values, clean)
+    _long_seen_chars += len(text)
+    return clean
+
+
+# Long texts come back: a Claude Code system prompt (~28 KB) opens every session and every subagent's first turn,
+# and the walk over it costs ~0.2 ms per string (the substring tests, `lower()` on non-ASCII text). Their
+# redactions are kept, for the secrets known when they were made (a new secret makes them stale), bounded in
+# entries and characters; a hit costs the string's hash and one comparison.
+_LONG_TEXT = 2048
+_LONG_SEEN: dict[str, tuple[tuple[str, ...], str]] = {}
+_LONG_SEEN_MAX = 64
+_LONG_SEEN_CHARS = 4_000_000
+_long_seen_chars = 0
+
+
+def _redact_text(text: str) -> str:
     text = SECRETS.sub(text)
     if not _maybe_secret(text):
         return text

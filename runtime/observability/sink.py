@@ -8,7 +8,8 @@ Batching. One store write costs about the same whatever its size (SQLite: a thre
 are buffered or ``linger_s`` has passed since the first unwritten one, then writes everything buffered, in
 chunks of at most ``batch_size``. Bodies are redacted there, off the hot path. ``flush`` cuts the linger short
 and returns once every record submitted before it was written, spooled or given up on; ``aclose`` flushes,
-then closes the store.
+then closes the store. Every answer waits for its row that way (``committed``, bounded), so the linger only
+batches records nobody waits for; concurrent answers still share one write.
 
 Nothing stops the log. A batch the store refuses is split until the record it refuses is alone; that record
 is dropped (logged, counted under ``drops["bad_record"]``) and the rest are written. A store that cannot be
@@ -88,6 +89,7 @@ class LogSink:
         self._accepted = 0  # records ever accepted by submit
         self._settled = 0  # records written, spooled or given up on
         self._flush_waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._pass_started: float | None = None  # when the writer's current pass began (monotonic)
         self._wake = asyncio.Event()
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -163,12 +165,30 @@ class LogSink:
 
     async def flush(self) -> None:
         """Wait until every record submitted so far has been written, spooled (or given up on)."""
+        waiter = self._waiter()
+        if waiter is not None:
+            await waiter
+
+    async def committed(self, timeout: float) -> bool:
+        """:meth:`flush`, bounded: False when ``timeout`` s passed first (the records are still written later).
+        A request's answer awaits this, so a SIGKILL after its last byte cannot lose its row; concurrent
+        requests share the write (each pass of the writer takes everything buffered), no fsync involved.
+        While one pass has been writing for ``timeout`` s already (a frozen database), it returns at once."""
+        if self._pass_started is not None and time.monotonic() - self._pass_started >= timeout:
+            return False  # the store hangs on a write already: answers stop waiting until it moves again
+        waiter = self._waiter()
+        if waiter is None:
+            return True
+        done, _ = await asyncio.wait({waiter}, timeout=timeout)
+        return bool(done)
+
+    def _waiter(self) -> asyncio.Future[None] | None:
         if self._settled >= self._accepted or self._task is None or self._task.done():
-            return  # nothing left, or no writer (never started, or stopped) that could write it
+            return None  # nothing left, or no writer (never started, or stopped) that could write it
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._flush_waiters.append((self._accepted, waiter))
         self._wake.set()
-        await waiter
+        return waiter
 
     async def aclose(self) -> None:
         self._closing = True
@@ -215,6 +235,7 @@ class LogSink:
                     logger.exception("request log: lost %d spooled records, the spool is unreadable", self.spool.count)
                     await asyncio.to_thread(self.spool.reset)
             taken, self._buffer = self._buffer, deque()
+            self._pass_started = time.monotonic()
             try:
                 while taken:
                     chunk = [taken.popleft() for _ in range(min(self.batch_size, len(taken)))]
@@ -231,6 +252,7 @@ class LogSink:
                     finally:
                         self._settle(len(chunk))
             finally:
+                self._pass_started = None
                 self._buffer.extendleft(reversed(taken))  # non-empty only if the task dies: its successor writes
 
     async def _take(self, chunk: list[RequestRecord]) -> None:

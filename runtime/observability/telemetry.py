@@ -29,6 +29,7 @@ from bifrostc.runtime.observability.store_sqlite import SqliteLogStore
 from bifrostc.runtime.observability.tracing import GatewayTracer
 from bifrostc.runtime.workers import runs_once_per_server
 
+LOG_COMMIT_WAIT_S = 1.0  # how long an answer waits for its log row at most (then the row is written after it)
 METRICS_SYNC_S = 1.0  # multiprocess mode: how often this worker's log-sink counters reach the shared files
 
 LINGER_ENV = "BIFROSTC_LOG_LINGER_MS"
@@ -116,6 +117,14 @@ class Telemetry:
             self.sink.submit(record)
             if self.metrics is not None:
                 self.metrics.note_pending()
+
+    async def committed(self) -> None:
+        """Wait until the request log holds every record so far (in the store or the spool), at most
+        ``LOG_COMMIT_WAIT_S``: the answer's last byte goes out after this, so a process killed once a client
+        has its answer has written that answer's row. A store stuck on a write for that long already (a frozen
+        database) delays answers no further: they go out at once, their rows written (or spooled) later."""
+        if self.sink is not None:
+            await self.sink.committed(LOG_COMMIT_WAIT_S)
 
     def routes(
         self,

@@ -226,14 +226,20 @@ def _ids_fit(rule: IdRule, message: object) -> bool:
     if not isinstance(content, list):
         return True
     for block in content:
-        key = _ID_KEYS.get(block.get("type", "")) if isinstance(block, dict) else None
+        key = _id_key(block)
         if key is not None and isinstance(block.get(key), str) and not rule.accepts(block[key]):
             return False
     return True
 
 
+def _id_key(block: object) -> str | None:
+    """The id field of a tool_use or tool_result block (a relayed history's blocks may be any JSON value)."""
+    kind = block.get("type") if isinstance(block, dict) else None
+    return _ID_KEYS.get(kind) if isinstance(kind, str) else None
+
+
 def _fit_block_id(rule: IdRule, block: object) -> object:
-    key = _ID_KEYS.get(block.get("type", "")) if isinstance(block, dict) else None
+    key = _id_key(block)
     if key is None or not isinstance(block, dict) or not isinstance(block.get(key), str):
         return block
     return {**block, key: fit_tool_id(rule, block[key])}

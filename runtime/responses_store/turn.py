@@ -22,10 +22,14 @@ STATELESS = "server.responses_store is off: {field} is not supported; send the w
 _KEPT = frozenset({"completed", "incomplete"})  # a failed response is not continued from
 
 
-def owner_of(key: Any) -> str:
-    """Who a stored response belongs to: the virtual key's name ("" on a gateway without keys)."""
+def owner_of(key: Any, credential: Any = None) -> str:
+    """Who a stored response belongs to: the virtual key's name; without one, the salted label of the client's
+    own credential (auth: passthrough), so two people without keys never read each other's; else ""."""
     name = getattr(key, "key_name", None)
-    return name if isinstance(name, str) else ""
+    if isinstance(name, str):
+        return name
+    label = getattr(credential, "label", None)
+    return label if isinstance(label, str) else ""
 
 
 def not_found(resp_id: str) -> StoredNotFound:

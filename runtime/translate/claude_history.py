@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bifrostc.runtime.translate.signatures import FOREIGN_MARK, native
+from bifrostc.runtime.translate.signatures import FOREIGN_MARK
 
-_THINKING_BLOCKS = frozenset({"thinking", "redacted_thinking"})
+_THINKING_TYPES = ("thinking", "redacted_thinking")  # a tuple: an unhashable "type" compares unequal, not raises
 
 
 def thinking_on(body: dict[str, Any]) -> bool:
@@ -34,27 +34,30 @@ def opens_without_thinking(messages: list[Any]) -> bool:
             return False
         uses_tools = any(isinstance(block, dict) and block.get("type") == "tool_use" for block in content)
         first = content[0]
-        return uses_tools and not (isinstance(first, dict) and first.get("type") in _THINKING_BLOCKS)
+        return uses_tools and not (isinstance(first, dict) and first.get("type") in _THINKING_TYPES)
     return False
 
 
+def _unsigned(signature: Any) -> bool:
+    """Not a signature Claude issued: none, or a foreign one (`native("claude", ...)` inlined). Any other value is
+    left for Claude to refuse: a relayed history's earlier turns are not validated (handlers/relay_parse.py)."""
+    return not signature or (isinstance(signature, str) and signature.startswith(FOREIGN_MARK))
+
+
 def _foreign_thinking(block: Any) -> bool:
-    return (
-        isinstance(block, dict) and block.get("type") == "thinking" and native("claude", block.get("signature")) is None
-    )
+    return isinstance(block, dict) and block.get("type") == "thinking" and _unsigned(block.get("signature"))
 
 
 def _has_foreign_thinking(messages: list[Any]) -> bool:
     # Runs on every passthrough request, so a plain loop over assistant turns (~0.1 µs a block) rather than
-    # _foreign_thinking per block; the shapes were validated when the request was parsed.
+    # _foreign_thinking per block. Every shape is checked: a relayed history is not validated before it.
     for message in messages:
         if isinstance(message, dict) and message.get("role") == "assistant":
             content = message.get("content")
             if isinstance(content, list):
                 for block in content:
                     if isinstance(block, dict) and block.get("type") == "thinking":
-                        signature = block.get("signature")
-                        if not signature or signature.startswith(FOREIGN_MARK):  # native("claude", ...) inlined
+                        if _unsigned(block.get("signature")):
                             return True
     return False
 

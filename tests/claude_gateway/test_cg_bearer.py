@@ -9,9 +9,10 @@ import json
 import anthropic
 import pytest
 
+from bifrostc.compiler.spec_claude_gateway import DEFAULT_ENV
 from bifrostc.runtime.app import swap_gateway
 from tests.claude_gateway.signin import ALICE, BOB, bearer, sign_in, signin_spec
-from tests.integration.wired import compile_gateway, user
+from tests.integration.wired import DOLLAR_PER_TOKEN, compile_gateway, user
 
 
 def claude_client(url: str, access_token: str) -> anthropic.AsyncAnthropic:
@@ -139,10 +140,10 @@ async def test_managed_settings_merge_the_team_over_the_base_with_checksum_etag_
     settings = team.json()["settings"]
     assert settings["permissions"] == {"allow": ["Bash(make)"], "deny": ["Read(.env)", "Bash(rm *)"]}
     assert settings["env"] == {
+        **DEFAULT_ENV,
         "COMPANY": "acme",
         "TEAM": "p",
         "CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY": "0",  # the spec's own value wins over the default
-        "CLAUDE_CODE_GATEWAY_HINT_HEADERS": "1",
     }
     assert settings["model"] == "echo"
     assert team.json()["checksum"] == _checksum(settings) and etag == f'"{_checksum(settings)}"'
@@ -165,8 +166,12 @@ async def test_managed_settings_404_without_a_policy_and_defaults_with_an_empty_
             f"{wired.url}/claude-code/managed/settings", headers=bearer(tokens["access_token"])
         )
     assert none.status_code == 404
+    echo = {"input": DOLLAR_PER_TOKEN["input"], "output": DOLLAR_PER_TOKEN["output"]}  # USD per million tokens
     assert empty.json()["settings"] == {
-        "env": {"CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY": "1", "CLAUDE_CODE_GATEWAY_HINT_HEADERS": "1"}
+        "env": DEFAULT_ENV,  # model discovery, hint headers and Claude Code's OTLP export
+        "modelPricing": {  # Claude Code prices its own cost figures like the gateway (the spec's echo price)
+            "overrides": {"echo": {**echo, "cacheRead": echo["input"], "cacheWrite": echo["input"]}}
+        },
     }
 
 

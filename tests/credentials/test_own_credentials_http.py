@@ -370,3 +370,25 @@ async def test_the_litellm_header_form_is_accepted_for_the_gateway_key(live_serv
         [row] = await wired.logs(1)
     assert "for alice" in reply.content[0].text and row["virtual_key"] == "team"  # type: ignore[union-attr]
     assert "x-litellm-api-key" not in seen.headers[0] and seen.headers[0]["authorization"] == f"Bearer {ALICE}"
+
+
+async def test_stored_responses_of_people_without_a_virtual_key_stay_their_own(
+    live_server: Any, tmp_path: Path
+) -> None:
+    """Without a virtual key the stored Responses belong to the salted label of the person's own credential:
+    another person (another key of their own) cannot read or continue it, the owner gets the response."""
+    async with team_gateway(live_server, tmp_path, require_key=False) as (wired, _, _):
+
+        def own(key: str) -> openai.AsyncOpenAI:
+            client = openai.AsyncOpenAI(base_url=f"{wired.url}/v1", api_key=key, max_retries=0, timeout=WAIT_S)
+            _CLIENTS.append(client)
+            return client
+
+        alice, bob = own(ALICE_OPENAI), own(TEAM_OPENAI)
+        stored = await alice.responses.create(model="theirs", input="remember this")
+        with pytest.raises(openai.NotFoundError):
+            await bob.responses.retrieve(stored.id)
+        with pytest.raises(openai.BadRequestError, match="not found"):  # OpenAI's previous_response_not_found
+            await bob.responses.create(model="theirs", input="and?", previous_response_id=stored.id)
+        again = await alice.responses.retrieve(stored.id)
+    assert again.id == stored.id and again.output_text == "quick answer"

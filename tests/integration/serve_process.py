@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -40,8 +41,8 @@ class Served:
         return time.monotonic() - started
 
 
-async def _wait_live(served: Served, deadline_s: float = 30.0) -> None:
-    async with httpx.AsyncClient(timeout=1.0) as client:
+async def _wait_live(served: Served, deadline_s: float = 30.0, verify: ssl.SSLContext | bool = True) -> None:
+    async with httpx.AsyncClient(timeout=1.0, verify=verify) as client:
         deadline = time.monotonic() + deadline_s
         while time.monotonic() < deadline:
             if served.proc.poll() is not None:
@@ -55,11 +56,17 @@ async def _wait_live(served: Served, deadline_s: float = 30.0) -> None:
 
 @contextlib.asynccontextmanager
 async def serve_spec(
-    tmp_path: Path, spec: str, env: Mapping[str, str], args: Sequence[str] = (), ready_s: float = 30.0
+    tmp_path: Path,
+    spec: str,
+    env: Mapping[str, str],
+    args: Sequence[str] = (),
+    ready_s: float = 30.0,
+    ca_file: str | None = None,
 ) -> AsyncIterator[Served]:
     """Build `spec` (``{port}`` is filled in) and serve it (`args` added to the command line, e.g. ``--workers
     4``); yields once /health answers 200 (with several workers: once all are up). The loop stays free while
-    waiting, so fake upstreams served by this test's loop keep answering."""
+    waiting, so fake upstreams served by this test's loop keep answering. With ``ca_file`` the server is
+    reached over https, verified against that certificate."""
     port = free_port()
     spec_path = tmp_path / "gateway.yaml"
     spec_path.write_text(spec.replace("{port}", str(port)))
@@ -74,9 +81,9 @@ async def serve_spec(
             stdout=stderr,
             stderr=stderr,
         )
-    served = Served(f"http://127.0.0.1:{port}", port, proc, stderr_path)
+    served = Served(f"{'https' if ca_file else 'http'}://127.0.0.1:{port}", port, proc, stderr_path)
     try:
-        await _wait_live(served, ready_s)
+        await _wait_live(served, ready_s, ssl.create_default_context(cafile=ca_file) if ca_file else True)
         yield served
     finally:
         if proc.poll() is None:

@@ -41,13 +41,19 @@ class Replicas:
             command, env={**os.environ, **self.env}, cwd=cwd, stdout=subprocess.DEVNULL, stderr=log
         )
 
+    def log(self, port: int) -> str:
+        return (self.root / f"replica-{port}" / "serve.log").read_text(errors="replace")
+
+    def logs(self, tail: int = 6000) -> str:
+        """Every replica's stderr (its tail), for a failure message: a 500 names its traceback there."""
+        return "\n".join(f"--- replica {port} ---\n{self.log(port)[-tail:]}" for port in self.ports)
+
     def wait_ready(self, port: int, probe: str = "/health/ready") -> None:
         proc = self.procs[port]
         deadline = time.monotonic() + DEADLINE_S
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                log = (self.root / f"replica-{port}" / "serve.log").read_text(errors="replace")
-                raise RuntimeError(f"bifrostc serve on {port} exited with {proc.returncode}:\n{log[-3000:]}")
+                raise RuntimeError(f"bifrostc serve on {port} exited with {proc.returncode}:\n{self.log(port)[-3000:]}")
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"http://127.0.0.1:{port}{probe}", timeout=1.0).status_code == 200:
                     return

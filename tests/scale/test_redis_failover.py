@@ -70,7 +70,15 @@ def _names() -> dict[str, str]:
     return {"KEY_NAME": name, "TEAM_KEY": f"sk-bfc-{uuid.uuid4().hex}", "CHAIN_KEY": f"sk-bfc-{uuid.uuid4().hex}"}
 
 
-async def _load(urls: list[str], key: str, kill: Callable[[], None]) -> tuple[int, list[int]]:
+def _load(group: Replicas, key: str, kill: Callable[[], None]) -> tuple[int, list[int]]:
+    """Run the load; an unexpected answer fails with the replicas' stderr (the traceback of a 500)."""
+    try:
+        return asyncio.run(_clients(group.urls, key, kill))
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{group.logs()}") from None
+
+
+async def _clients(urls: list[str], key: str, kill: Callable[[], None]) -> tuple[int, list[int]]:
     """CLIENTS clients until TARGET answers; ``kill`` runs once KILL_AFTER were answered. 503s (state
     unavailable during the failover) are retried after their retry-after."""
     answered = 0
@@ -97,7 +105,7 @@ async def _load(urls: list[str], key: str, kill: Callable[[], None]) -> tuple[in
                 assert response.json()["error"]["type"] == "api_error", response.text
                 await asyncio.sleep(0.2)
             else:
-                raise AssertionError(response.text)
+                raise AssertionError(f"{response.status_code} from {url}: {response.text}")
 
     async with httpx.AsyncClient(timeout=30) as http:
         await asyncio.gather(*(client(i, http) for i in range(CLIENTS)))
@@ -145,7 +153,7 @@ def test_cluster_master_killed_mid_load_loses_no_spend(tmp_path: Path, cluster: 
     with _serve(tmp_path, "{mode: cluster, url_env: GW_REDIS_NODES}", env) as group:
         victim = cluster.master_of(f"{{key:{name}}}")  # the node holding this key's counters
 
-        answered, statuses = asyncio.run(_load(group.urls, env["TEAM_KEY"], lambda: cluster.kill(victim)))
+        answered, statuses = _load(group, env["TEAM_KEY"], lambda: cluster.kill(victim))
         spent = _settled_spend(group.urls, name, answered * COST)
         assert cluster.master_of(f"{{key:{name}}}") != victim  # a replica was promoted
     _check_no_spend_lost(answered, statuses, spent)
@@ -155,7 +163,7 @@ def test_sentinel_master_killed_mid_load_loses_no_spend(tmp_path: Path, sentinel
     env = {**_names(), "GW_SENTINELS": sentinel.addresses}
     redis = f"{{mode: sentinel, sentinels_env: GW_SENTINELS, service_name: {sentinel.service}}}"
     with _serve(tmp_path, redis, env) as group:
-        answered, statuses = asyncio.run(_load(group.urls, env["TEAM_KEY"], lambda: sentinel.kill(sentinel.master)))
+        answered, statuses = _load(group, env["TEAM_KEY"], lambda: sentinel.kill(sentinel.master))
         spent = _settled_spend(group.urls, env["KEY_NAME"], answered * COST)
         assert sentinel.current_master() == sentinel.replica  # the sentinels promoted the replica
     _check_no_spend_lost(answered, statuses, spent)

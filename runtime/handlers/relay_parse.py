@@ -1,0 +1,92 @@
+"""The canonical parse of a request every reachable target relays: only what this turn adds (issue 15).
+
+A same-dialect passthrough sends the client's own JSON upstream (the provider request rules fit that JSON, not
+canonical objects), so the history it carries is never translated. Parsing the whole conversation into canonical
+objects anyway cost a Claude Code session more than everything else the gateway did (~1 ms of CPU per 200
+messages). When nothing on the request's way needs the earlier messages, the canonical request holds only the
+messages after the last assistant turn, with `ChatRequest.history_omitted` saying how many came before: the
+request log's entry is the same as with the whole history (it logs what the turn adds), and a malformed earlier
+message is the upstream's 400 to give, as it is for every other field the gateway relays without reading.
+
+Nothing needs the earlier messages when: the gateway has no routing rules (they count messages), the cache is
+off (its key is the whole conversation), the log keeps what a turn adds (not `log_full_history`), the body has a
+content-length (budget admission sizes its hold from it), the route has no context window to check, and every
+target the route may reach (its fallbacks, context and content-policy fallbacks) is served by passthrough.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from bifrostc.runtime.dialects import ClientDialect, Inbound
+from bifrostc.runtime.errors import GatewayError
+from bifrostc.runtime.types import ChatRequest
+
+if TYPE_CHECKING:
+    from bifrostc.runtime.app import GatewayRuntime
+    from bifrostc.runtime.config import Route
+
+
+def parse_for(rt: GatewayRuntime, dialect: ClientDialect, call: Inbound, requested: str) -> ChatRequest:
+    """`dialect.parse(call)`, or the same with only the new turn's messages when every target relays it."""
+    key: str | None = getattr(dialect, "history_key", None)  # where the dialect's body keeps its conversation
+    messages = call.body.get(key) if key else None
+    if key is None or not isinstance(messages, list) or len(messages) < 2 or not _relayed(rt, dialect, call, requested):
+        return dialect.parse(call)
+    start = _new_turn_start(messages)
+    if start == 0 or start == len(messages):  # nothing to leave out, or a prefill: the whole parse
+        return dialect.parse(call)
+    tail = Inbound({**call.body, key: messages[start:]}, call.params, call.endpoint, call.query, call.headers)
+    try:
+        chat = dialect.parse(tail)
+    except GatewayError:  # e.g. a tool result the tail alone cannot place: the whole parse says what is wrong
+        return dialect.parse(call)
+    chat.history_omitted = start
+    return chat
+
+
+def _new_turn_start(messages: list[Any]) -> int:
+    """observability.records.new_turn_start over raw JSON messages (0 when one is not an object)."""
+    for index in range(len(messages) - 1, -1, -1):
+        message = messages[index]
+        if not isinstance(message, dict):
+            return 0
+        if message.get("role") == "assistant":
+            return index + 1
+    return 0
+
+
+def _relayed(rt: GatewayRuntime, dialect: ClientDialect, call: Inbound, requested: str) -> bool:
+    gateway = rt.router.gateway
+    if gateway.rules or gateway.cache.mode != "off" or gateway.observability.log_full_history:
+        return False
+    if "content-length" not in call.headers:
+        return False
+    try:
+        route = rt.router.resolve(requested)
+    except GatewayError:  # handle_chat answers it, after the whole parse (a bad body is a 400 before a 404)
+        return False
+    if route.context_window is not None:
+        return False
+    return all(_route_relays(rt, dialect, call, r) for r in _reachable(rt, route))
+
+
+def _reachable(rt: GatewayRuntime, route: Route) -> list[Route]:
+    """The route's chain and the chains of its context and content-policy fallbacks (Dispatcher.run)."""
+    router = rt.router
+    routes = list(router.chain(route))
+    for name in (*route.context_fallbacks, *route.content_policy_fallbacks):
+        try:
+            routes.extend(router.chain(router.resolve(name)))
+        except GatewayError:
+            continue
+    return routes
+
+
+def _route_relays(rt: GatewayRuntime, dialect: ClientDialect, call: Inbound, route: Route) -> bool:
+    adapters = rt.dispatcher.adapters
+    for target in route.targets:
+        adapter = adapters.get(target.provider)
+        if adapter is None or not dialect.passthrough(adapter, call, target.model):
+            return False
+    return True

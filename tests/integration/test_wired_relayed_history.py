@@ -1,0 +1,162 @@
+"""A relayed conversation is not parsed into canonical objects (runtime/handlers/relay_parse.py): the upstream still
+gets the client's whole history, the request log still says what the turn added, exactly as it does for the same
+conversation served through the translators, and whatever needs the whole history still gets it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import anthropic
+import httpx
+import orjson
+import pytest
+
+from bifrostc.runtime.types import ChatRequest
+from tests.integration.wired import (
+    FakeUpstreams,
+    Wired,
+    base_spec,
+    compile_gateway,
+    openai_completion,
+    sha256,
+    wired_server,
+)
+
+KEY = "sk-bfc-relayed-0123456789"
+ENV = {"CLAUDE_KEY": "sk-ant-upstream-0123456789", "OPENAI_KEY": "sk-openai-upstream-0123456789"}
+
+HISTORY: list[dict[str, Any]] = [
+    {"role": "user", "content": "Fix the failing test."},
+    {
+        "role": "assistant",
+        "content": [
+            {"type": "text", "text": "Reading it."},
+            {"type": "tool_use", "id": "toolu_01", "name": "Read", "input": {"file_path": "t.py"}},
+        ],
+    },
+    {
+        "role": "user",
+        "content": [
+            {"type": "tool_result", "tool_use_id": "toolu_01", "content": "assert 1 == 2"},
+            {"type": "text", "text": "That is the file."},
+        ],
+    },
+]
+BODY = {"max_tokens": 64, "system": "You are terse.", "messages": HISTORY}
+
+
+def _claude_message(model: str) -> dict[str, Any]:
+    return {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [{"type": "text", "text": "Fixed."}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": 30, "output_tokens": 2},
+    }
+
+
+def _valid_block(block: Any) -> bool:
+    if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+        return False
+    return block["type"] != "thinking" or isinstance(block.get("signature"), str)
+
+
+async def claude(request: httpx.Request) -> httpx.Response:
+    """The Messages API's 400 for a malformed conversation (every block an object with a string type; a thinking
+    block's signature a string), else a short answer."""
+    body = orjson.loads(request.content)
+    messages = body.get("messages")
+    valid = isinstance(messages, list) and bool(messages)
+    for message in messages if valid else []:
+        content = message.get("content") if isinstance(message, dict) else None
+        valid = valid and (isinstance(content, str) or (isinstance(content, list) and all(map(_valid_block, content))))
+    if not valid:
+        error = {"type": "invalid_request_error", "message": "messages: malformed content block"}
+        return httpx.Response(400, json={"type": "error", "error": error})
+    return httpx.Response(200, json=_claude_message(body["model"]))
+
+
+async def openai_upstream(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, json=openai_completion("Fixed.", orjson.loads(request.content)["model"]))
+
+
+@pytest.fixture
+async def served(tmp_path: Path) -> AsyncIterator[tuple[Wired, FakeUpstreams]]:
+    spec = base_spec(tmp_path / "gw.db")
+    spec["providers"]["claude"] = {"type": "anthropic", "base_url": "http://claude.test", "api_key_env": "CLAUDE_KEY"}
+    spec["providers"]["oai"] = {"type": "openai", "base_url": "http://oai.test/v1", "api_key_env": "OPENAI_KEY"}
+    spec["models"]["sonnet"] = {"target": "claude/claude-sonnet-4-5"}  # relayed: the client's dialect
+    spec["models"]["gpt"] = {"target": "oai/gpt-5"}  # translated
+    spec["models"]["sonnet-then-gpt"] = {"target": "claude/claude-sonnet-4-5", "fallbacks": ["gpt"]}
+    spec["virtual_keys"] = [{"name": "dev", "key_sha256": sha256(KEY)}]
+    upstreams = FakeUpstreams(**{"claude.test": claude, "oai.test": openai_upstream})
+    async with wired_server(compile_gateway(tmp_path, spec, ENV), ENV, transport=upstreams.transport()) as wired:
+        yield wired, upstreams
+
+
+async def test_relayed_history_reaches_upstream_whole_and_logs_like_the_translated_path(
+    served: tuple[Wired, FakeUpstreams],
+) -> None:
+    wired, upstreams = served
+    client = wired.anthropic(KEY)
+    relayed = await client.messages.create(model="sonnet", **BODY)
+    translated = await client.messages.create(model="gpt", **BODY)
+    assert relayed.content[0].text == translated.content[0].text == "Fixed."
+    (sent,) = upstreams.sent_to("claude.test")
+    assert orjson.loads(sent.content)["messages"] == HISTORY  # the whole conversation, as the client sent it
+    by_route = {r.route: r for r in await wired.waiter.wait_for(2)}
+    relayed_log, translated_log = by_route["sonnet"], by_route["gpt"]
+    assert relayed_log.request_messages == translated_log.request_messages
+    assert relayed_log.request_messages[0] == {
+        "omitted": "2 earlier messages and the system prompt, logged with earlier turns"
+    }
+    assert len(relayed_log.request_messages) == 2  # the omission, then the one message this turn added
+    assert (relayed_log.tools_count, relayed_log.max_tokens) == (translated_log.tools_count, 64)
+
+
+async def test_a_route_that_may_fall_back_to_a_translator_parses_the_whole_history(
+    served: tuple[Wired, FakeUpstreams], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fallback would translate the canonical request: it must hold every message."""
+    wired, _ = served
+    parsed: list[ChatRequest] = []
+    from bifrostc.runtime.dialects.anthropic_messages import AnthropicMessages
+
+    original = AnthropicMessages.parse
+
+    def spy(self: AnthropicMessages, call: Any) -> ChatRequest:
+        chat = original(self, call)
+        parsed.append(chat)
+        return chat
+
+    monkeypatch.setattr(AnthropicMessages, "parse", spy)
+    client = wired.anthropic(KEY)
+    await client.messages.create(model="sonnet-then-gpt", **BODY)
+    await client.messages.create(model="sonnet", **BODY)
+    assert [(len(c.messages), c.history_omitted) for c in parsed] == [(3, 0), (1, 2)]
+
+
+async def test_a_malformed_earlier_turn_is_relayed_for_the_upstream_to_refuse(
+    served: tuple[Wired, FakeUpstreams],
+) -> None:
+    """Earlier turns are not validated by the gateway when it relays them; the provider request rules that read
+    them (Claude's history fitting, the tool-id check) take any JSON there, and the client gets Claude's 400."""
+    wired, upstreams = served
+    broken = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": [{"type": "thinking", "thinking": "x", "signature": 5}, {"type": ["x"]}]},
+        {"role": "user", "content": "again"},
+    ]
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        await wired.anthropic(KEY).messages.create(
+            model="sonnet", max_tokens=64, messages=broken, thinking={"type": "enabled", "budget_tokens": 1024}
+        )
+    assert caught.value.status_code == 400
+    assert "malformed content block" in str(caught.value)
+    (sent,) = upstreams.sent_to("claude.test")
+    assert orjson.loads(sent.content)["messages"] == broken
