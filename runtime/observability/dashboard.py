@@ -44,6 +44,7 @@ SessionTelemetry = Callable[[str], Awaitable[dict[str, Any] | None]]  # what Cla
 ProbeFile = Callable[[], Path | None]  # where the served out/ keeps probe.json (None: not served from out/)
 NO_PROBE: dict[str, Any] = {"probed_at": None, "routes": []}
 _PAGES = Path(__file__).parent / "dashboard_page"
+COMMON_MARK = "/* @common.js */"
 DAY_S = 86_400.0
 Handler = Callable[[Request], Awaitable[Response]]
 __all__ = ["COOKIE_NAME", "dashboard_routes", "security_headers"]
@@ -122,6 +123,12 @@ def _sessions_endpoint(sink_store: LogStore, headers: dict[str, str]) -> Handler
     return sessions
 
 
+def _page(name: str) -> str:
+    """A page with the helpers every page shares (``common.js``) inlined where it says so."""
+    common = (_PAGES / "common.js").read_text(encoding="utf-8")
+    return (_PAGES / name).read_text(encoding="utf-8").replace(COMMON_MARK, common, 1)
+
+
 def dashboard_routes(
     sink_store: LogStore,
     *,
@@ -132,9 +139,7 @@ def dashboard_routes(
     session_telemetry: SessionTelemetry | None = None,
 ) -> list[BaseRoute]:
     guard = Guard(admin_key)
-    pages = {
-        name: (_PAGES / name).read_text(encoding="utf-8") for name in ("index.html", "overview.html", "sessions.html")
-    }
+    pages = {name: _page(name) for name in ("index.html", "overview.html", "sessions.html")}
     page_headers = {name: security_headers(html) for name, html in pages.items()}
     headers = page_headers["index.html"]
 
