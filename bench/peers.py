@@ -284,8 +284,10 @@ def render(report: PeerReport, args: argparse.Namespace) -> str:
         for name, r in [*rows.items(), ("direct to upstream", direct)]:
             cells = [name, _fmt(r.rps), _fmt(r.p50_us), _fmt(r.added_p50_us), _fmt(r.p99_us)]
             cells += [_fmt(r.cpu_us_per_req_1), _fmt(r.cpu_us_per_req)]
-            mine = name == "bifrostc" or name.startswith("direct") or ours is None
-            cells += ["", ""] if mine else [_ratio(ours.cpu_us_per_req, r.cpu_us_per_req), _ratio(ours.rps, r.rps)]
+            if ours is None or name == "bifrostc" or name.startswith("direct"):
+                cells += ["", ""]
+            else:
+                cells += [_ratio(ours.cpu_us_per_req, r.cpu_us_per_req), _ratio(ours.rps, r.rps)]
             if r.errors:
                 cells[0] += f" ({r.errors} errors)"
             out.append("| " + " | ".join(cells) + " |")
