@@ -109,20 +109,20 @@ async def start_gateway(how: str, out: Path, *, timeout: float, workers: int = 1
     while time.perf_counter() < deadline:
         if proc.poll() is not None:
             raise BenchError(f"gateway ({how}) exited with {proc.returncode}:\n{log.read_text()[-2000:]}")
-        if await _health_ok(port):
+        if await health_ok(port):
             return Gateway(proc, port, time.perf_counter() - started, log)
         await asyncio.sleep(0.005)  # polling is the measurement here: the gateway has no readiness signal
     stop(proc)
     raise BenchError(f"gateway ({how}) gave no /health 200 within {timeout}s:\n{log.read_text()[-2000:]}")
 
 
-async def _health_ok(port: int) -> bool:
+async def health_ok(port: int, path: str = "/health") -> bool:
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
     except OSError:
         return False
     try:
-        writer.write(b"GET /health HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n")
+        writer.write(f"GET {path} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n".encode())
         status_line = await asyncio.wait_for(reader.readline(), timeout=5)
         return status_line.split(b" ")[1:2] == [b"200"]
     except (OSError, TimeoutError):

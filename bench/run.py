@@ -158,11 +158,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--serve", choices=["auto", "cli", "app"], default="auto", help=serve_help)
     parser.add_argument("--only", action="append", help="run only cases whose name contains this (repeatable)")
     parser.add_argument("--json", type=Path, help="also write the raw report here")
+    peers = "bifrostc beside LiteLLM proxy, claude-code-router and the nginx floor (bench/peers.py)"
+    parser.add_argument("--peers", action="store_true", help=peers)
+    parser.add_argument("--peer", action="append", help="with --peers: only this gateway (repeatable)")
+    parser.add_argument("--no-pin", dest="pin", action="store_false", help="with --peers: no CPU pinning")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.peers:
+        import peers  # bench/peers.py: it reuses this module's measure()
+
+        return peers.main(args)
     t0 = time.perf_counter()
     report = asyncio.run(bench(args))
     print(render(report, args))
