@@ -14,7 +14,8 @@ from bifrostc.compiler.checks_credentials import check_credentials
 from bifrostc.compiler.checks_rules import check_rules
 from bifrostc.compiler.diagnostics import Diagnostic, Path, did_you_mean, error, warning
 from bifrostc.compiler.references import TIERS, Resolver, split_target
-from bifrostc.compiler.spec import GatewaySpec, ProviderSpec
+from bifrostc.compiler.spec import GatewaySpec, ProviderSpec, TargetSpec
+from bifrostc.runtime.config import OpenAIOptions
 from bifrostc.runtime.providers import registry
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # provider names prefix 'provider/model' strings
@@ -104,7 +105,27 @@ def check_targets(spec: GatewaySpec, resolver: Resolver) -> list[Diagnostic]:
                 bad = target.provider
                 msg = f"unknown provider '{bad}'.{_prov(bad, resolver)}"
                 found.append(error((*path, "targets", index, "provider"), msg))
+            elif target.api is not None:
+                found.extend(_target_api((*path, "targets", index, "api"), target, spec))
     return found
+
+
+def _target_api(path: Path, target: TargetSpec, spec: GatewaySpec) -> list[Diagnostic]:
+    """A target's `api:` needs an OpenAI-family provider and must agree with every other statement about it."""
+    options = spec.providers[target.provider].options
+    if not isinstance(options, OpenAIOptions):
+        return [error(path, f"api: applies to OpenAI-family providers; '{target.provider}' is not one")]
+    said = {options.api.get(target.model)} | {
+        t.api
+        for m in spec.models.values()
+        for t in m.targets
+        if (t.provider, t.model) == (target.provider, target.model)
+    }
+    said.discard(None)
+    if len(said) > 1:
+        message = f"{target.provider}/{target.model} is given both APIs ({', '.join(sorted(map(str, said)))})"
+        return [error(path, message, f"say it once, in providers.{target.provider}.options.api")]
+    return []
 
 
 def check_names(spec: GatewaySpec, resolver: Resolver) -> list[Diagnostic]:

@@ -19,14 +19,16 @@ from bifrostc.compiler.rules_cel import compile_condition
 from bifrostc.compiler.spec import GatewaySpec
 from bifrostc.runtime import config as c
 from bifrostc.runtime.governance.pricing import FREE_PROVIDER_TYPES, find_price
-from bifrostc.runtime.providers.model_caps import smallest_window
+from bifrostc.runtime.providers import registry
+from bifrostc.runtime.providers.model_caps import RESPONSES_ONLY, smallest_window
 from bifrostc.runtime.router import CLAUDE_CODE_KEEPS, Router
 
 
 def run_all(spec: GatewaySpec) -> list[Diagnostic]:
     gateway = build_gateway(spec)
     router = Router(gateway)
-    return check_discovery(spec, gateway, router) + check_prices(spec, gateway) + check_windows(spec, gateway)
+    found = check_discovery(spec, gateway, router) + check_prices(spec, gateway)
+    return found + check_windows(spec, gateway) + check_upstream_api(gateway)
 
 
 def check_discovery(spec: GatewaySpec, gateway: c.Gateway, router: Router) -> list[Diagnostic]:
@@ -114,4 +116,28 @@ def check_windows(spec: GatewaySpec, gateway: c.Gateway) -> list[Diagnostic]:
             message = f"rule '{rule.name}' selects prompts over {max(over)} tokens but {where} only {window}"
             hint = "send it to a route with a larger context_window, or lower the threshold"
             found.append(warning(paths[(rule.scope, rule.owner, rule.name)], message, hint))
+    return found
+
+
+def check_upstream_api(gateway: c.Gateway) -> list[Diagnostic]:
+    """`options.api` entries: one naming a model no route or rule sends to that provider does nothing; `chat` for
+    a model OpenAI serves only on the Responses API is answered 404 by OpenAI."""
+    sent = {(t.provider, t.model) for r in gateway.routes.values() for t in r.targets}
+    sent |= {(t.provider, t.model) for rule in gateway.rules for t in rule.targets}
+    found = []
+    for name, provider in gateway.providers.items():
+        if not isinstance(provider.options, c.OpenAIOptions):
+            continue  # Bedrock's `api` is another option (converse | invoke)
+        for model, api in provider.options.api.items():
+            path: Path = ("providers", name, "options", "api", model)
+            if (name, model) not in sent:
+                message = f"options.api names '{model}', which no route or rule sends to provider '{name}'"
+                found.append(warning(path, message, "use the upstream model id a target of this provider names"))
+            elif (
+                api == "chat"
+                and registry.provider_type(provider.type).caps.responses
+                and RESPONSES_ONLY.search(model.rsplit("/", 1)[-1])
+            ):
+                message = f"OpenAI serves '{model}' only on the Responses API: chat/completions answers 404"
+                found.append(warning(path, message, "remove the entry: this model goes to /responses by default"))
     return found

@@ -6,6 +6,7 @@ Templates never see raw YAML; everything they print comes from here.
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal
 
 from bifrostc.compiler.plan_rules import build_rules
 from bifrostc.compiler.references import TIERS, Resolver, split_target
@@ -32,7 +33,9 @@ def build_gateway(spec: GatewaySpec) -> c.Gateway:
     for tier, route in tiers.items():
         routes.setdefault(tier, routes[route])  # lets clients ask for "sonnet" directly
     gateway = c.Gateway(
-        providers={name: _provider(name, spec.providers[name]) for name in sorted(spec.providers)},
+        providers={
+            name: _provider(name, spec.providers[name], _target_apis(spec, name)) for name in sorted(spec.providers)
+        },
         routes=dict(sorted(routes.items())),
         tiers=tiers,
         pricing=_pricing(spec),
@@ -96,10 +99,19 @@ def _sign_in(spec: GatewaySpec) -> c.SignIn | None:
     return c.SignIn(**sign_in.model_dump(exclude={"oidc"}), oidc=runtime_oidc)
 
 
-def _provider(name: str, spec: ProviderSpec) -> c.Provider:
+def _target_apis(spec: GatewaySpec, provider: str) -> dict[str, Literal["chat", "responses"]]:
+    """The `api:` route targets of this provider give (checks refuse conflicting ones)."""
+    return {t.model: t.api for m in spec.models.values() for t in m.targets if t.provider == provider and t.api}
+
+
+def _provider(
+    name: str, spec: ProviderSpec, target_apis: dict[str, Literal["chat", "responses"]] | None = None
+) -> c.Provider:
     kind = registry.provider_type(spec.type)
     # The spec validated straight into the family's runtime options class; defaults are left out of routing.py.
     options = spec.options if isinstance(spec.options, kind.options) else kind.options()
+    if isinstance(options, c.OpenAIOptions) and (target_apis or options.api):  # one table, in a stable order
+        options = dataclasses.replace(options, api=dict(sorted({**options.api, **(target_apis or {})}.items())))
     if isinstance(options, c.AzureOptions):  # same deployments, same bytes, whatever order the spec lists them in
         options = dataclasses.replace(options, deployments=dict(sorted(options.deployments.items())))
     keys = [c.KeyRef(spec.api_key_env)] if spec.api_key_env else []

@@ -129,6 +129,11 @@ class TargetSpec(SpecModel):
     provider: str
     model: str
     weight: Weight = 1.0
+    api: Literal["chat", "responses"] | None = Field(
+        default=None,
+        description="The API the model is called on (OpenAI family): chat or responses; the same as the provider's "
+        "`options.api` entry for this model. Default: responses for the families OpenAI serves only there.",
+    )
 
 
 class PriceSpec(SpecModel):

@@ -25,7 +25,7 @@ from starlette.routing import BaseRoute, Route
 
 from bifrostc.runtime import config
 from bifrostc.runtime.context import Hooks
-from bifrostc.runtime.dialects import DIALECTS, ClientDialect, Endpoint
+from bifrostc.runtime.dialects import DIALECTS, ClientDialect, Endpoint, tokenizer
 from bifrostc.runtime.dispatch import BreakerBoard, Dispatcher
 from bifrostc.runtime.handlers import catalog, extras, gemini, models, stored
 from bifrostc.runtime.handlers.chat import handle_chat
@@ -160,6 +160,7 @@ def create_app(
         async with contextlib.AsyncExitStack() as stack:
             for hook in lifespan_hooks:
                 await stack.enter_async_context(hook(app))
+            tokenizer.encoder()  # the prompt estimate's BPE table (~0.2 s to read), before the first request
             try:
                 yield
             finally:

@@ -47,6 +47,10 @@ class OpenAIOptions:
     system_turns: Literal["fold", "keep"] | None = None
     """Mid-conversation system messages: fold them into the leading system prompt, or keep them in place.
     Default: the provider type's rule (fold everywhere but OpenAI and Azure, which accept them)."""
+    api: dict[str, Literal["chat", "responses"]] = field(default_factory=dict)
+    """Model id -> the API that serves it: chat (Chat Completions) or responses (the Responses API). Default:
+    responses for the model families OpenAI serves only there (gpt-5-codex, gpt-5-pro, o1-pro, o3-pro, ...) on
+    openai and azure, chat for every other model."""
 
 
 @dataclass(frozen=True, slots=True)

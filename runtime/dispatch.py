@@ -24,7 +24,7 @@ from typing import Any, Generic, TypeVar
 
 from bifrostc.runtime import config
 from bifrostc.runtime.context import RequestContext
-from bifrostc.runtime.dialects.relay import estimate_tokens
+from bifrostc.runtime.dialects.relay import request_estimate
 from bifrostc.runtime.errors import GatewayError, InvalidRequest, PermissionDenied, UpstreamError
 from bifrostc.runtime.observability.redaction import SECRETS, redact_text
 from bifrostc.runtime.router import Router
@@ -187,7 +187,7 @@ class Dispatcher:
         """The route's chain; a prompt that does not fit, or a content-policy refusal, moves to the route's
         context_fallbacks / content_policy_fallbacks (each with its own chain) when it has them."""
         if route.context_window is not None and ctx.chat is not None:
-            size = estimate_tokens([ctx.chat.system, ctx.chat.messages, ctx.chat.tools])
+            size = request_estimate(ctx.chat)
             if size > route.context_window:
                 if not route.context_fallbacks:
                     raise InvalidRequest(f"prompt is too long: {size} tokens > {route.context_window} maximum")

@@ -34,7 +34,7 @@ class AnthropicMessages(BodyDialect):
     def error_body(self, exc: GatewayError) -> dict[str, Any]:
         return anthropic.error_body(exc)
 
-    def passthrough(self, adapter: object, call: Inbound) -> bool:
+    def passthrough(self, adapter: object, call: Inbound, model: str) -> bool:
         return speaks(adapter, self.name)
 
     def relabel(self, raw: bytes, model: str) -> tuple[bytes, ChatResponse | None]:

@@ -74,8 +74,9 @@ class ClientDialect(Protocol):
 
     def error_body(self, exc: GatewayError) -> dict[str, Any]: ...
 
-    def passthrough(self, adapter: object, call: Inbound) -> bool:
-        """Whether `adapter` may be sent the client's own body and its reply relayed unchanged."""
+    def passthrough(self, adapter: object, call: Inbound, model: str) -> bool:
+        """Whether `adapter` may be sent the client's own body and its reply relayed unchanged; `model` is the
+        upstream model (an OpenAI adapter serves some models on another API: `upstream_api`)."""
         ...
 
     def relabel(self, raw: bytes, model: str) -> tuple[bytes, ChatResponse | None]:
@@ -100,6 +101,12 @@ class BodyDialect:
 def speaks(adapter: object, dialect: str) -> bool:
     """An adapter serves passthrough when it speaks the client's dialect and has a `passthrough` method."""
     return getattr(adapter, "dialect", None) == dialect and hasattr(adapter, "passthrough")
+
+
+def upstream_api(adapter: object, model: str) -> str:
+    """The API `adapter` calls `model` on: "responses" or "chat" (adapters without the choice: "chat")."""
+    api = getattr(adapter, "api", None)
+    return str(api(model)) if callable(api) else "chat"
 
 
 def model_in_body(body: Mapping[str, Any]) -> str:

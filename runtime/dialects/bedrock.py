@@ -44,7 +44,7 @@ class _Bedrock:
     def error_body(self, exc: GatewayError) -> dict[str, Any]:
         return bedrock_inbound.error_body(exc)
 
-    def passthrough(self, adapter: object, call: Inbound) -> bool:
+    def passthrough(self, adapter: object, call: Inbound, model: str) -> bool:
         return False
 
     def relabel(self, raw: bytes, model: str) -> tuple[bytes, ChatResponse | None]:
@@ -67,7 +67,7 @@ class BedrockConverse(_Bedrock):
     )
     relay_framing: str = "eventstream"  # relayed streams are AWS event streams, not SSE (handlers/chat.py)
 
-    def passthrough(self, adapter: object, call: Inbound) -> bool:
+    def passthrough(self, adapter: object, call: Inbound, model: str) -> bool:
         return speaks(adapter, self.name)  # Bedrock -> Bedrock: the body as sent, re-signed by the adapter
 
     def relabel(self, raw: bytes, model: str) -> tuple[bytes, ChatResponse | None]:

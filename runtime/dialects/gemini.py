@@ -71,7 +71,7 @@ class GeminiAPI:
     def error_body(self, exc: GatewayError) -> dict[str, Any]:
         return gemini_reply.error_body(exc)
 
-    def passthrough(self, adapter: object, call: Inbound) -> bool:
+    def passthrough(self, adapter: object, call: Inbound, model: str) -> bool:
         # A relayed stream is SSE: a client asking for the JSON-array framing is served through the translators.
         return speaks(adapter, self.name) and (not call.endpoint.stream or wants_sse(call))
 

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from bifrostc.runtime.dialects.base import BodyDialect, Endpoint, EventEncoder, Inbound, relabel_model, speaks
+from bifrostc.runtime.dialects.base import (
+    BodyDialect,
+    Endpoint,
+    EventEncoder,
+    Inbound,
+    relabel_model,
+    speaks,
+    upstream_api,
+)
 from bifrostc.runtime.dialects.relay import RelayReader, SSERelayReader, Tally, merge_usage
 from bifrostc.runtime.errors import GatewayError
 from bifrostc.runtime.translate import openai
@@ -35,9 +43,9 @@ class OpenAIChat(BodyDialect):
     def error_body(self, exc: GatewayError) -> dict[str, Any]:
         return openai.error_body(exc)
 
-    def passthrough(self, adapter: object, call: Inbound) -> bool:
-        if not speaks(adapter, self.name):
-            return False
+    def passthrough(self, adapter: object, call: Inbound, model: str) -> bool:
+        if not speaks(adapter, self.name) or upstream_api(adapter, model) != "chat":
+            return False  # a model served by the Responses API gets a translated body
         if bool(call.body.get("stream")) and getattr(adapter, "stream_usage", False):
             # Without include_usage an OpenAI stream carries no usage to bill; the canonical path asks for it.
             return openai.wants_usage(call.body)

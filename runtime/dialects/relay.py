@@ -14,9 +14,11 @@ from typing import Any, Protocol
 
 import orjson
 
+from bifrostc.runtime.dialects import tokenizer
 from bifrostc.runtime.translate.sse import ServerSentEvent, SSEDecoder
 from bifrostc.runtime.types import (
     BlockDelta,
+    ChatRequest,
     ChatResponse,
     MessageDelta,
     MessageStart,
@@ -38,10 +40,22 @@ def estimate_tokens(value: object) -> int:
 
 
 def prompt_estimate(body: Mapping[str, Any]) -> int:
-    """The estimated input tokens of a request body (system, messages or a Responses input, tools): what
-    count_tokens answers without an upstream, and what routing rules read as ``input_tokens``."""
-    keys = ("system", "messages", "input", "tools")
-    return estimate_tokens({k: body.get(k) for k in keys if body.get(k) is not None})
+    """The estimated input tokens of a request body (system or instructions, messages or a Responses input,
+    tools): what count_tokens answers without an upstream, and what routing rules read as ``input_tokens``.
+    Counted by `tokenizer.count` (cl100k_base when installed; `tokenizer.source()` says which)."""
+    pieces: list[Any] = []
+    for key in ("system", "instructions", "messages", "input", "tools"):
+        value = body.get(key)
+        if key in ("messages", "input") and isinstance(value, list):
+            pieces.extend(value)  # one piece a turn: a conversation's next request adds only its new turns
+        elif value is not None:
+            pieces.append(value)  # the system prompt and the tool list, each one piece (they rarely change)
+    return tokenizer.count(pieces)
+
+
+def request_estimate(chat: ChatRequest) -> int:
+    """`prompt_estimate` of a canonical request (the context_window check, before any upstream call)."""
+    return tokenizer.count([chat.system, *chat.messages, chat.tools])
 
 
 def merge_usage(total: Usage, part: Usage) -> None:

@@ -43,7 +43,7 @@ class VertexAnthropic(AnthropicMessages):
             call.body, model=self.requested_model(call), stream=bool(call.endpoint.stream)
         )
 
-    def passthrough(self, adapter: object, call: Inbound) -> bool:
+    def passthrough(self, adapter: object, call: Inbound, model: str) -> bool:
         return False  # translated: the Anthropic API refuses Vertex's anthropic_version field
 
     def relabel(self, raw: bytes, model: str) -> tuple[bytes, ChatResponse | None]:

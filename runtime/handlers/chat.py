@@ -138,7 +138,7 @@ async def _relay(ex: Exchange, attempt: Attempt) -> UpstreamReply:
 
 async def _send(ex: Exchange, route: Route) -> Response:
     async def attempt_once(attempt: Attempt) -> ChatResponse | bytes:
-        if ex.dialect.passthrough(attempt.adapter, ex.call):
+        if ex.dialect.passthrough(attempt.adapter, ex.call, attempt.model):
             return await upstream_bytes(await _relay(ex, attempt), attempt.provider.name)
         response: ChatResponse = await attempt.adapter.send(ex.chat, model=attempt.model, api_key=attempt.api_key)
         return response
@@ -162,7 +162,7 @@ async def _send(ex: Exchange, route: Route) -> Response:
 
 async def _stream(ex: Exchange, route: Route) -> Response:
     async def attempt_once(attempt: Attempt) -> PrimedStream[Any]:
-        if ex.dialect.passthrough(attempt.adapter, ex.call):
+        if ex.dialect.passthrough(attempt.adapter, ex.call, attempt.model):
             async with first_byte(attempt):  # the header wait; `prime` bounds the first event
                 reply = await _relay(ex, attempt)
             relay = raw_event_stream if getattr(ex.dialect, "relay_framing", "sse") == "eventstream" else raw_stream

@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from bifrostc.runtime import config
 from bifrostc.runtime.context import RequestContext
-from bifrostc.runtime.dialects import DIALECTS
+from bifrostc.runtime.dialects import DIALECTS, tokenizer
 from bifrostc.runtime.dialects.base import Inbound, model_in_body
 from bifrostc.runtime.dialects.relay import prompt_estimate
 from bifrostc.runtime.dispatch import Attempt
@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 
 
 ANTHROPIC = next(d for d in DIALECTS if d.name == "anthropic")  # count_tokens is the Messages API's
-COUNT_SOURCE = "x-bifrostc-token-count-source"  # the provider type whose counting API answered, or "estimate"
+# The provider type whose counting API answered, or the estimate's tokenizer (estimate-cl100k, estimate-bytes).
+COUNT_SOURCE = "x-bifrostc-token-count-source"
 
 
 def _counted(body: dict[str, Any], source: str, rule: config.Rule | None) -> Response:
@@ -87,7 +88,7 @@ async def count_tokens(request: Request) -> Response:
                 return _counted(result, provider.type, rule)
             except UpstreamError as exc:  # an estimate beats an error for a token count
                 log.info("request %s: %s could not count tokens: %s", ctx.request_id, provider.name, exc.message)
-        return _counted({"input_tokens": prompt_estimate(body)}, "estimate", rule)
+        return _counted({"input_tokens": prompt_estimate(body)}, tokenizer.source(), rule)
     except GatewayError as exc:
         return error_response("anthropic", exc)
 

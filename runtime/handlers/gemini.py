@@ -15,11 +15,13 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bifrostc.runtime.context import RequestContext
+from bifrostc.runtime.dialects import tokenizer
 from bifrostc.runtime.dialects.gemini import CALL_PREFIXES, PREFIXES
-from bifrostc.runtime.dialects.relay import estimate_tokens
+from bifrostc.runtime.dialects.relay import request_estimate
 from bifrostc.runtime.errors import GatewayError, UpstreamError
 from bifrostc.runtime.handlers.chat import read_json
 from bifrostc.runtime.handlers.errors import error_response
+from bifrostc.runtime.handlers.extras import COUNT_SOURCE
 from bifrostc.runtime.handlers.models import usable
 from bifrostc.runtime.translate import gemini_inbound, gemini_reply
 
@@ -112,13 +114,13 @@ async def count_tokens(request: Request) -> Response:
                 result = await adapter.count_tokens_native(
                     forwarded, model=target.model, api_key=rt.dispatcher.secrets.get(key.env) if key else None
                 )
-                return Response(orjson.dumps(result), media_type="application/json")
+                headers = {COUNT_SOURCE: provider.type}
+                return Response(orjson.dumps(result), media_type="application/json", headers=headers)
             except UpstreamError:
                 pass  # an estimate beats an error for a token count
-        estimate = estimate_tokens(
-            {"c": inner.get("contents"), "s": [p.text for p in chat.system], "t": inner.get("tools")}
-        )
-        return Response(orjson.dumps(gemini_reply.count_tokens_body(estimate)), media_type="application/json")
+        estimate = request_estimate(chat)  # the one prompt estimate (dialects/relay), as count_tokens answers
+        content = orjson.dumps(gemini_reply.count_tokens_body(estimate))
+        return Response(content, media_type="application/json", headers={COUNT_SOURCE: tokenizer.source()})
     except GatewayError as exc:
         return error_response("gemini", exc)
 

@@ -87,6 +87,6 @@ def _route_relays(rt: GatewayRuntime, dialect: ClientDialect, call: Inbound, rou
     adapters = rt.dispatcher.adapters
     for target in route.targets:
         adapter = adapters.get(target.provider)
-        if adapter is None or not dialect.passthrough(adapter, call):
+        if adapter is None or not dialect.passthrough(adapter, call, target.model):
             return False
     return True

@@ -24,5 +24,12 @@ class AzureOpenAIAdapter(OpenAIAdapter):
     def url(self, path: str, model: str) -> str:
         return f"{self.base_url}/openai/deployments/{self.deployment(model)}/{path}"
 
+    def responses_url(self, model: str) -> str:
+        """Azure's Responses endpoint is per resource; the deployment goes in the body's `model`."""
+        return f"{self.base_url}/openai/responses"
+
+    def responses_model(self, model: str) -> str:
+        return self.deployment(model)
+
     def params(self) -> dict[str, str] | None:
         return {"api-version": self.azure_options.api_version}

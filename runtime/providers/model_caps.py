@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from bifrostc.runtime import config
 from bifrostc.runtime.providers import registry
@@ -160,3 +161,39 @@ def fit_declared(body: dict[str, object], provider: config.Provider) -> dict[str
         if limit is not None and isinstance(requested, int) and requested > limit:
             fitted[name] = limit
     return fitted
+
+
+# Model families OpenAI serves only on /v1/responses (404 "only supported in v1/responses" on chat/completions):
+# the SDK's `ResponsesOnlyModel` list (openai.types.shared.responses_model) and the codex models' pages.
+RESPONSES_ONLY = re.compile(
+    r"^(o\d+(-mini)?-(pro|deep-research)|computer-use-preview|codex-mini|gpt-5(\.\d+)?-(pro|codex))", re.I
+)
+
+
+RESPONSES_MIN_OUTPUT = 16  # the API refuses a smaller max_output_tokens ("Expected a value >= 16")
+
+
+def upstream_api(provider: config.Provider, model: str) -> str:
+    """The API a model is called on: "responses" or "chat" (options `api`, else the Responses-only families on
+    the types that serve the Responses API)."""
+    declared = provider.options_as(config.OpenAIOptions).api.get(model)
+    if declared is not None:
+        return declared
+    caps = registry.provider_type(provider.type).caps
+    return "responses" if caps.responses and RESPONSES_ONLY.search(_bare(model)) else "chat"
+
+
+def fit_responses(body: dict[str, Any], provider: config.Provider, model: str) -> dict[str, Any]:
+    """A Responses body fitted like a Chat Completions one: reasoning only where the model takes it, no sampling
+    parameters a reasoning model refuses, the output budget clamped (and raised to the API's floor of 16)."""
+    if "reasoning" in body and not accepts_reasoning_effort(provider, model):
+        del body["reasoning"]
+    for name in refused_for_model(provider, model) & body.keys():
+        del body[name]
+    limit = max_output_tokens(provider, model)
+    requested = body.get("max_output_tokens")
+    if limit is not None and isinstance(requested, int) and requested > limit:
+        body["max_output_tokens"] = limit
+    elif isinstance(requested, int) and 0 < requested < RESPONSES_MIN_OUTPUT:  # a probe's max_tokens: 1
+        body["max_output_tokens"] = RESPONSES_MIN_OUTPUT
+    return body

@@ -7,7 +7,7 @@ import logging
 
 from bifrostc.runtime import config
 from bifrostc.runtime.providers import registry, rules
-from bifrostc.runtime.providers.model_caps import accepts_reasoning_effort, refused_for_model
+from bifrostc.runtime.providers.model_caps import accepts_reasoning_effort, refused_for_model, upstream_api
 
 log = logging.getLogger("bifrostc.providers")
 
@@ -55,7 +55,12 @@ def _openai_family(provider: config.Provider, model: str, table: rules.Rules) ->
         notes.append(f"reasoning_effort (thinking) not sent to {model}")
     if (options.system_turns or table.system_turns) == "fold":
         notes.append("mid-conversation system messages folded into the system prompt (options.system_turns: keep)")
-    if table.reasoning_back != "none":
+    if upstream_api(provider, model) == "responses":
+        notes.append(
+            f"{model} is called on the Responses API (stateless): only its own encrypted reasoning goes back, "
+            "thinking from other families is not sent"
+        )
+    elif table.reasoning_back != "none":
         notes.append(f"reasoning sent back on assistant turns as {table.reasoning_back}")
     if isinstance(options, config.AzureOptions):
         needed = rules.api_version_too_old(options.api_version, options.deployments.get(model, model))

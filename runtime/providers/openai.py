@@ -11,7 +11,14 @@ from bifrostc.runtime import config
 from bifrostc.runtime.http import UpstreamReply
 from bifrostc.runtime.providers import registry, rules
 from bifrostc.runtime.providers.http_base import HttpAdapter
-from bifrostc.runtime.providers.model_caps import MAX_TOKENS_FIELDS, fit_declared, fit_model_class, fit_to_model
+from bifrostc.runtime.providers.model_caps import (
+    MAX_TOKENS_FIELDS,
+    fit_declared,
+    fit_model_class,
+    fit_responses,
+    fit_to_model,
+    upstream_api,
+)
 from bifrostc.runtime.types import ChatRequest, ChatResponse, StreamEvent
 
 
@@ -40,6 +47,45 @@ class OpenAIAdapter(HttpAdapter):
     def params(self) -> dict[str, str] | None:
         return None
 
+    def api(self, model: str) -> str:
+        """The API ``model`` is called on: responses (options `api`, the Responses-only families) or chat."""
+        return upstream_api(self.provider, model)
+
+    def responses_url(self, model: str) -> str:
+        return self.url("responses", model)
+
+    def responses_model(self, model: str) -> str:
+        """The `model` of a Responses body (Azure: the deployment)."""
+        return model
+
+    def responses_body(self, request: ChatRequest, model: str, *, stream: bool) -> dict[str, Any]:
+        from bifrostc.runtime.translate import responses_upstream
+
+        ids = rules.tool_id_rule(self.rules, model)
+        fitted = rules.fit_request(self.rules, request, tool_ids=ids, system_turns=self.system_turns)
+        body = responses_upstream.build_request(fitted, model=self.responses_model(model))
+        body["stream"] = stream
+        return fit_responses(body, self.provider, model)
+
+    async def send_responses(self, request: ChatRequest, model: str, api_key: str | None) -> ChatResponse:
+        from bifrostc.runtime.translate import responses_upstream
+
+        body = self.responses_body(request, model, stream=False)
+        raw = await self.post_json(self.responses_url(model), body, api_key, params=self.params())
+        return responses_upstream.parse_response(raw, tool_names=responses_upstream.tool_name_map(request))
+
+    async def stream_responses(
+        self, request: ChatRequest, model: str, api_key: str | None
+    ) -> AsyncIterator[StreamEvent]:
+        from bifrostc.runtime.translate import responses_upstream
+        from bifrostc.runtime.translate.responses_upstream_stream import StreamParser
+
+        body = self.responses_body(request, model, stream=True)
+        response = await self.open(self.responses_url(model), body, api_key, params=self.params())
+        parser = StreamParser(tool_names=responses_upstream.tool_name_map(request))
+        async for event in self.relay_sse(response, lambda frame: parser.feed(frame[1]), parser.finish):
+            yield event
+
     def shape(self, body: dict[str, Any], *, stream: bool) -> dict[str, Any]:
         """Apply this provider's quirks to a Chat Completions body."""
         for name in MAX_TOKENS_FIELDS:
@@ -66,6 +112,8 @@ class OpenAIAdapter(HttpAdapter):
     async def send(self, request: ChatRequest, *, model: str, api_key: str | None) -> ChatResponse:
         from bifrostc.runtime.translate import openai as dialect
 
+        if self.api(model) == "responses":
+            return await self.send_responses(request, model, api_key)
         body = self.build(request, model, stream=False)
         url = self.url("chat/completions", model)
         raw = await self.post_json(url, body, api_key, params=self.params())
@@ -75,6 +123,10 @@ class OpenAIAdapter(HttpAdapter):
     async def stream(self, request: ChatRequest, *, model: str, api_key: str | None) -> AsyncIterator[StreamEvent]:
         from bifrostc.runtime.translate import openai as dialect
 
+        if self.api(model) == "responses":
+            async for event in self.stream_responses(request, model, api_key):
+                yield event
+            return
         body = self.build(request, model, stream=True)
         response = await self.open(self.url("chat/completions", model), body, api_key, params=self.params())
         parser = dialect.StreamParser(tool_names=dialect.tool_name_map(request))
@@ -90,7 +142,11 @@ class OpenAIAdapter(HttpAdapter):
         client_headers: Mapping[str, str],
         stream: bool = False,  # the body says it
     ) -> UpstreamReply:
-        """Forward an OpenAI client's body with only `model` rewritten; the caller relays the raw bytes."""
+        """Forward an OpenAI client's body with only `model` rewritten; the caller relays the raw bytes. A model
+        served by the Responses API is sent a Responses client's body (the dialects see to it)."""
+        if self.api(model) == "responses":
+            fitted = fit_responses({**body, "model": self.responses_model(model)}, self.provider, model)
+            return await self.open(self.responses_url(model), fitted, api_key, params=self.params())
         url = self.url("chat/completions", model)
         body = {**fit_model_class(fit_declared(body, self.provider), self.provider, model), "model": model}
         if self.rules.fields is not None or self.rules.refused:

@@ -34,6 +34,7 @@ class Capabilities:
     counts_tokens: bool = False  # answers /anthropic/v1/messages/count_tokens upstream
     stream_usage: bool = False  # accepts stream_options.include_usage (OpenAI family)
     max_tokens_field: str = "max_tokens"  # the completion-budget field of the OpenAI family's body
+    responses: bool = False  # OpenAI's own API: Responses-only model families go to /responses by default
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +95,11 @@ OPENAI_CREDENTIALS = ("authorization",)  # Bearer
 GEMINI_CREDENTIALS = ("x-goog-api-key",)
 
 _OPENAI_CAPS = Capabilities(
-    passthrough_dialect="openai", reasoning=True, stream_usage=True, max_tokens_field="max_completion_tokens"
+    passthrough_dialect="openai",
+    reasoning=True,
+    stream_usage=True,
+    max_tokens_field="max_completion_tokens",
+    responses=True,
 )
 
 

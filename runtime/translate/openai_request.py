@@ -164,7 +164,7 @@ def build_request(req: ChatRequest, *, model: str, reasoning_back: str = "none")
     if req.stop:
         body["stop"] = list(req.stop)
     _put_tools(req, body)
-    effort = _reasoning_effort(req)
+    effort = reasoning_effort(req)
     if effort is not None:
         body["reasoning_effort"] = effort
     if req.user:
@@ -207,7 +207,7 @@ def tool_name_map(req: ChatRequest) -> dict[str, str]:
     return {openai_tool_name(t.name): t.name for t in req.tools if openai_tool_name(t.name) != t.name}
 
 
-def _reasoning_effort(req: ChatRequest) -> str | None:
+def reasoning_effort(req: ChatRequest) -> str | None:
     if req.reasoning_effort is not None:
         return _EFFORT_ALIASES.get(req.reasoning_effort, req.reasoning_effort)
     if req.thinking is None or req.thinking.type == "disabled":

@@ -1,7 +1,7 @@
-"""OpenAI Responses API dialect (client side only): requests, responses, streams and errors. Pure, no I/O.
+"""OpenAI Responses API dialect, client side: requests, responses, streams and errors. Pure, no I/O.
 
-No upstream adapter speaks this dialect, so there is no ``build_request``/``parse_response``/``StreamParser``:
-Responses clients are always served through the canonical types (never by passthrough). Stored state
+The upstream side (canonical -> a Responses request, an upstream's response and events -> canonical) is
+``responses_upstream`` / ``responses_upstream_stream``, built on the same item readers and writers. Stored state
 (``previous_response_id``, ``item_reference`` items) is resolved before ``parse_request`` by
 ``runtime/responses_store``; an ``item_reference`` still in the input, and ``conversation``, are refused.
 """

@@ -15,6 +15,7 @@ only echoed here; ``conversation`` and an unresolved ``item_reference`` are refu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -137,9 +138,17 @@ def parse_request(body: dict[str, Any]) -> ChatRequest:
     return req
 
 
-def parse_input(raw: Any, system: list[TextPart], by_client: dict[tuple[str, str], str] | None = None) -> list[Message]:
+def parse_input(
+    raw: Any,
+    system: list[TextPart],
+    by_client: dict[tuple[str, str], str] | None = None,
+    *,
+    sign: Callable[[str], str] | None = None,
+) -> list[Message]:
     """Input items in order; leading system/developer messages are appended to ``system``. ``by_client`` maps a
-    namespaced tool's (namespace, name) to its canonical name (see responses_tools.client_tools)."""
+    namespaced tool's (namespace, name) to its canonical name (see responses_tools.client_tools). ``sign``: read
+    items an upstream produced (its ``output``), whose ``encrypted_content`` is the provider's own and becomes the
+    thinking signature ``sign(encrypted)``; without it only the gateway's own markers are read."""
     by_client = by_client or {}
     if isinstance(raw, str):
         return [Message("user", [TextPart(raw)])]
@@ -172,7 +181,7 @@ def parse_input(raw: Any, system: list[TextPart], by_client: dict[tuple[str, str
             call_id = expect_str(item.get("call_id"), f"{where}.call_id")
             append_tool_result(messages, ToolResultPart(call_id, _output_parts(item.get("output"), f"{where}.output")))
         elif kind == "reasoning":
-            reasoning = _reasoning_part(item, where)
+            reasoning = _reasoning_part(item, where, sign)
             if reasoning is not None:
                 _assistant_turn(messages).append(reasoning)
         elif kind == "item_reference":
@@ -251,7 +260,7 @@ def _output_parts(output: Any, where: str) -> list[TextPart | ImagePart]:
     return [p for p in parse_content(output, where) if isinstance(p, TextPart | ImagePart)]
 
 
-def _reasoning_part(item: dict[str, Any], where: str) -> ThinkingPart | None:
+def _reasoning_part(item: dict[str, Any], where: str, sign: Callable[[str], str] | None) -> ThinkingPart | None:
     texts = [
         expect_str(s.get("text"), f"{where}.summary[{j}].text")
         for j, s in enumerate(expect_list(item.get("summary") or [], f"{where}.summary"))
@@ -265,6 +274,9 @@ def _reasoning_part(item: dict[str, Any], where: str) -> ThinkingPart | None:
         ]
     text = "\n\n".join(texts)
     encrypted = item.get("encrypted_content")
+    if sign is not None:  # an upstream's own item
+        own = sign(encrypted) if isinstance(encrypted, str) and encrypted else None
+        return ThinkingPart(text, own) if text or own else None
     if isinstance(encrypted, str) and encrypted.startswith(REDACTED_MARK):
         return ThinkingPart("", redacted_data=encrypted.removeprefix(REDACTED_MARK))
     signature = encrypted.removeprefix(SIGNATURE_MARK) if isinstance(encrypted, str) else ""

@@ -57,6 +57,25 @@ def usage_to_responses(usage: Usage) -> dict[str, Any]:
     }
 
 
+def usage_from_responses(raw: Any) -> Usage:
+    """The inverse of ``usage_to_responses``: an upstream's ``usage`` (cached tokens counted inside input_tokens)."""
+    raw = raw if isinstance(raw, dict) else {}
+    details = raw.get("input_tokens_details") if isinstance(raw.get("input_tokens_details"), dict) else {}
+    out_details = raw.get("output_tokens_details") if isinstance(raw.get("output_tokens_details"), dict) else {}
+    cached, written = _count(details.get("cached_tokens")), _count(details.get("cache_write_tokens"))
+    return Usage(
+        input_tokens=max(_count(raw.get("input_tokens")) - cached - written, 0),
+        output_tokens=_count(raw.get("output_tokens")),
+        cache_read_tokens=cached,
+        cache_write_tokens=written,
+        reasoning_tokens=_count(out_details.get("reasoning_tokens")),
+    )
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
 def status_for(stop_reason: StopReason | str | None) -> tuple[str, dict[str, str] | None]:
     """("completed", None), or ("incomplete", {"reason": ...}) for max_tokens and refusals."""
     reason = _INCOMPLETE.get(stop_reason or "")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-Family = Literal["claude", "gemini", "openrouter"]
+Family = Literal["claude", "gemini", "openrouter", "openai"]  # openai: Responses encrypted reasoning
 
 FOREIGN_MARK = "bfc:"  # every non-Claude signature starts with it
 _MARK = FOREIGN_MARK

@@ -41,6 +41,8 @@ class BillingHooks(Hooks):
 def _options(family: Family) -> Any:
     """The family's options: typed per family once the provider registry is merged (issue 9 finding 4), the
     string pairs of d6706f8 before that."""
+    if family.api:
+        return config.OpenAIOptions(api={MODEL: family.api})  # type: ignore[dict-item]
     typed = getattr(config, "VertexOptions", None)
     if typed is None:
         return family.options
@@ -50,7 +52,7 @@ def _options(family: Family) -> Any:
 def _provider(name: str, family: Family, base: str) -> config.Provider:
     return config.Provider(
         name=name,
-        type=family.name,
+        type=family.type or family.name,
         base_url=base + family.base_path,
         keys=(config.KeyRef(env="UP_KEY"),),
         network=NETWORK,

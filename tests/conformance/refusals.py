@@ -12,6 +12,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from . import responses_fake
+
 Refusal = tuple[int, dict[str, Any]] | None
 Check = Callable[[str, Mapping[str, str], Mapping[str, str], dict[str, Any]], Refusal]
 
@@ -43,8 +45,16 @@ _O_SERIES = re.compile(r"^(o\d|gpt-5(?!-chat)|codex-mini)")
 _SAMPLING = ("temperature", "top_p", "presence_penalty", "frequency_penalty", "logprobs", "top_logprobs", "logit_bias")
 
 
+_RESPONSES_ONLY = re.compile(r"^(o\d+(-mini)?-(pro|deep-research)|codex-mini|gpt-5(\.\d+)?-(pro|codex))")
+
+
 def _openai(path: str, query: Mapping[str, str], headers: Mapping[str, str], body: dict[str, Any]) -> Refusal:
     model = str(body.get("model", "")).rsplit("/", 1)[-1]
+    if path.endswith("/responses"):  # the Responses API's own rules (responses_fake.py)
+        return responses_fake.refusal(body)
+    if _RESPONSES_ONLY.match(model):
+        message = "This model is only supported in v1/responses and not in v1/chat/completions."
+        return 404, _openai_error(message, "model")
     for where, tool_id in _tool_ids(body):
         if len(tool_id) > 40:
             message = (
@@ -78,6 +88,8 @@ _AZURE_MINIMUM = (
 
 
 def _azure(path: str, query: Mapping[str, str], headers: Mapping[str, str], body: dict[str, Any]) -> Refusal:
+    if path.endswith("/openai/responses"):  # one endpoint per resource: the deployment is the body's model
+        return _openai(path, query, headers, body)
     deployment = path.split("/deployments/", 1)[-1].split("/", 1)[0]
     version = query.get("api-version", "")
     for pattern, minimum in _AZURE_MINIMUM:
@@ -364,6 +376,7 @@ def _none(path: str, query: Mapping[str, str], headers: Mapping[str, str], body:
 
 CHECKS: dict[str, Check] = {
     "openai": _openai,
+    "openai-responses": _openai,
     "azure": _azure,
     "mistral": _mistral,
     "cerebras": _cerebras,

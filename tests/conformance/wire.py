@@ -16,6 +16,8 @@ from typing import Any
 
 from providers_native.eventstream import event_frame
 
+from . import responses_fake
+
 
 @dataclass(frozen=True)
 class Tokens:
@@ -90,6 +92,23 @@ def openai_stream(t: Tokens | None, usage: Callable[[Tokens], dict[str, Any]] = 
 def openai_error(status: int, message: str) -> dict[str, Any]:
     kind = {400: "invalid_request_error", 429: "rate_limit_error"}.get(status, "server_error")
     return {"error": {"message": message, "type": kind, "param": None, "code": None}}
+
+
+# --- OpenAI Responses (openai and azure with `api: responses`) ---------------------------------------------
+def _responses_usage(t: Tokens) -> responses_fake.Usage:
+    return responses_fake.Usage(input=t.prompt, cached=t.cached, output=t.output, reasoning=t.reasoning)
+
+
+def responses_message(t: Tokens | None) -> dict[str, Any]:
+    return responses_fake.response([responses_fake.message("msg_1", "hi")], _responses_usage(t) if t else None)
+
+
+def responses_stream(t: Tokens | None) -> list[bytes]:
+    """The head (response.created, in_progress, the first output_item.added) in one write, as the API flushes
+    it: `reset_after` then breaks the stream after its first output, as for the other families (the gateway
+    starts the canonical message at the first output, so a failure before it is retried)."""
+    frames = responses_fake.stream([responses_fake.message("msg_1", "hi")], _responses_usage(t) if t else None)
+    return [b"".join(frames[:3]), *frames[3:]]
 
 
 # --- Anthropic Messages -------------------------------------------------------------------------------------
@@ -236,7 +255,7 @@ def cohere_error(status: int, message: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Family:
-    name: str  # the provider type
+    name: str  # the provider type, unless `type` says
     message: Callable[[Tokens | None], dict[str, Any]]
     stream: Callable[[Tokens | None], list[bytes]]
     error: Callable[[int, str], dict[str, Any]]
@@ -248,6 +267,8 @@ class Family:
     overflow: str = "This model's maximum context length is 8192 tokens. However, you requested 9000 tokens."
     reports_cache: bool = True
     reports_reasoning: bool = True
+    type: str = ""  # the provider type when `name` is not one (a family that is another API of a type)
+    api: str = ""  # the provider's `api` option for the routed model (responses)
 
     def is_stream(self, path: str, body: dict[str, Any]) -> bool:
         return "stream" in path.rsplit("/", 1)[-1].lower() or body.get("stream") is True
@@ -266,6 +287,15 @@ FAMILIES = {
             base_path="/v1",
         ),
         Family("azure", openai_message, openai_stream, openai_error),
+        Family(
+            "openai-responses",
+            responses_message,
+            responses_stream,
+            openai_error,
+            base_path="/v1",
+            type="openai",
+            api="responses",
+        ),
         Family(
             "anthropic",
             anthropic_message,
@@ -324,7 +354,10 @@ def bedrock_invoke_stream(t: Tokens | None) -> list[bytes]:
 
 
 def for_path(family: Family, path: str) -> Family:
-    """Claude on Vertex (rawPredict) and on Bedrock InvokeModel answer in Anthropic's format."""
+    """Claude on Vertex (rawPredict) and on Bedrock InvokeModel answer in Anthropic's format; OpenAI's and Azure's
+    /responses in the Responses API's."""
+    if path.endswith("/responses"):
+        return FAMILIES["openai-responses"]
     if family.name == "vertex" and "/publishers/anthropic/" in path:
         return FAMILIES["anthropic"]
     if family.name == "bedrock" and path.rsplit("/", 1)[-1].startswith("invoke"):

@@ -37,9 +37,11 @@ from tests.e2e.test_claude_code_env_sh import sourced
 from tests.integration.replicas import build, free_port, replicas
 
 pytestmark = pytest.mark.claude_cli
-# The long-context threshold: Claude Code's own first turn (system prompt, 25 tools) is about 32,000 tokens by the
-# estimate the rules read; the long prompt adds about 24,000 (96 kB, under the 128 kB a single argv entry may hold).
+# The long-context threshold: Claude Code's own first turn (system prompt, 25 tools) is about 28,000 tokens by the
+# estimate the rules read (cl100k_base; 32,000 by bytes / 4); the long prompt, "7 " repeated (96 kB, under the
+# 128 kB a single argv entry may hold), adds about 48,000 (24,000 by bytes / 4): over the threshold by either.
 LONG_OVER = 40_000
+LONG_PROMPT = "Reply OK. " + "7 " * 48_000
 SPEC = """\
 version: 1
 server: {{port: {port}, require_key: true, admin_key_env: ADMIN_KEY}}
@@ -170,7 +172,7 @@ async def test_each_claude_code_slot_reaches_its_route(live_server: Any, tmp_pat
             await _claude(env, tmp_path / "fetch", f"call tool WebFetch with {fetch}", "WebFetch")
             search = json.dumps({"query": "bifrostc routing rules"})
             await _claude(env, tmp_path / "search", f"call tool WebSearch with {search}", "WebSearch")
-            await _claude(env, tmp_path / "long", "Reply OK. " + "context " * 12_000, "Bash")
+            await _claude(env, tmp_path / "long", LONG_PROMPT, "Bash")
             async with httpx.AsyncClient(timeout=30) as http:
                 answer = await http.get(f"{url}/api/logs?limit=500", headers={"x-admin-key": SECRETS["ADMIN_KEY"]})
     assert answer.status_code == 200, answer.text

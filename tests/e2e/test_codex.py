@@ -222,12 +222,21 @@ class Run:
     agent_messages: list[str]
 
 
-async def run_codex(live_server: Any, tmp_path: pathlib.Path, shape: str, model: str) -> Run:
-    """`codex exec PROMPT` with `model`, through the gateway to the `shape` fake upstream; it must exit 0."""
+async def run_codex(
+    live_server: Any,
+    tmp_path: pathlib.Path,
+    shape: str,
+    model: str,
+    *,
+    upstream: tuple[str, Callable[[list[dict[str, Any]], str], Any], str] | None = None,
+    upstream_model: str = "fake-upstream-model",
+) -> Run:
+    """`codex exec PROMPT` with `model`, through the gateway to the `shape` fake upstream (or `upstream`: provider
+    type, app factory, base path) as `upstream_model`; it must exit 0."""
     binary = codex_binary()
     if binary is None:
         pytest.skip("Codex CLI not installed")
-    provider_type, fake_upstream, path = UPSTREAMS[shape]
+    provider_type, fake_upstream, path = upstream or UPSTREAMS[shape]
     seen: list[dict[str, Any]] = []
     sent: list[dict[str, Any]] = []
     work, home, codex_home = tmp_path / "work", tmp_path / "home", tmp_path / "codex-home"
@@ -236,7 +245,7 @@ async def run_codex(live_server: Any, tmp_path: pathlib.Path, shape: str, model:
     async with live_server(fake_upstream(seen, model)) as upstream_url:
         gw = gateway(
             [provider("fake", provider_type, base_url=f"{upstream_url}{path}", key_env="FAKE_UPSTREAM_KEY")],
-            {model: [("fake", "fake-upstream-model")]},
+            {model: [("fake", upstream_model)]},
         )
         app = recording(create_app(gw, environ={"FAKE_UPSTREAM_KEY": "sk-fake"}), sent)
         async with live_server(app) as gateway_url:

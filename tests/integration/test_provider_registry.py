@@ -127,6 +127,7 @@ DOCUMENTED = {
             "stream_usage": False,
             "reasoning_effort": "true",  # the quoted form older specs use still reads as a boolean
             "max_output_tokens": 8192,
+            "api": {"llama": "chat"},
         },
     },
 }

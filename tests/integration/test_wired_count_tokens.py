@@ -129,4 +129,20 @@ async def test_the_providers_counting_api_answers_and_the_header_names_it(served
 
 async def test_without_a_counting_api_the_gateway_estimates_and_says_so(served: Wired) -> None:
     tokens, source = await _count(served, "gpt")
-    assert source == "estimate" and tokens > 0
+    assert source == "estimate-cl100k" and tokens > 0  # tiktoken with its shipped cl100k_base file
+
+
+async def test_the_gemini_api_counts_with_the_same_estimate_and_says_so(served: Wired) -> None:
+    """google-genai's count_tokens on a route without a Gemini counting API: the one prompt estimate."""
+    from google import genai
+
+    client = genai.Client(api_key=KEY, http_options={"base_url": f"{served.url}/genai", "api_version": "v1beta"})
+    counted = await client.aio.models.count_tokens(model="gpt", contents="How many tokens is this prompt?")
+    assert counted.total_tokens and 7 < counted.total_tokens < 25  # 7 tokens of text, in its message's JSON
+    async with httpx.AsyncClient() as http:
+        raw = await http.post(
+            f"{served.url}/genai/v1beta/models/gpt:countTokens",
+            json={"contents": [{"role": "user", "parts": [{"text": "hi"}]}]},
+            headers={"x-goog-api-key": KEY},
+        )
+    assert raw.headers["x-bifrostc-token-count-source"] == "estimate-cl100k"

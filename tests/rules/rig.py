@@ -35,6 +35,8 @@ TARGETS = {
     "openai-o-series": Target("openai", "o4-mini"),
     "openai-chat": Target("openai", "gpt-4o"),
     "azure-gpt-5": Target("azure", "gpt-5", config.AzureOptions()),
+    "openai-responses": Target("openai", "gpt-5-codex"),  # a Responses-only model: /v1/responses
+    "azure-responses": Target("azure", "o3-pro", config.AzureOptions()),
     "deepseek-thinking": Target("deepseek", "deepseek-v4-pro"),
     "mistral": Target("mistral", "mistral-large-latest"),
     "cerebras": Target("cerebras", "gpt-oss-120b"),
