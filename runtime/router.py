@@ -115,10 +115,12 @@ class Router:
         self._names = _public_names(gateway)
         self.discovery = discovery_aliases(gateway)  # ids Claude Code's /model picker keeps -> route name
         # runtime.rules: a key's (key, team, customer) -> its routing rules in order and the costly variables read
-        # and the builder of the variables they read, and the rules' first_match as one function
+        # and the chain as one function (runtime.rules.chain)
         self.rule_cache: dict[
             tuple[str | None, str | None, str | None],
-            tuple[tuple[config.Rule, ...], frozenset[str], frozenset[str], Callable[..., Any], Callable[[Any], Any]],
+            tuple[
+                tuple[config.Rule, ...], frozenset[str], frozenset[str], Callable[..., Any], Callable[[Any, Any], Any]
+            ],
         ] = {}
 
     # --- resolution ---------------------------------------------------------------------------

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
+from starlette.datastructures import Headers
+
 from bifrostc.runtime import config
 from bifrostc.runtime.context import RequestContext
 from bifrostc.runtime.dialects.relay import prompt_estimate
@@ -94,7 +96,7 @@ _SOURCES: dict[str, str] = {
     "model": "model",
     "provider": "_provider(model, providers)",
     "request_type": "endpoint",
-    "headers": "{k.lower(): x for k, x in headers.items()}",
+    "headers": "_lower_headers(headers)",
     "params": "body",
     "virtual_key_name": 'getattr(key, "key_name", "") or ""',
     "team_name": 'getattr(key, "team", "") or ""',
@@ -115,6 +117,8 @@ _SOURCES: dict[str, str] = {
 }
 assert _SOURCES.keys() == VARIABLES.keys()
 Builder = Callable[..., RuleVars]
+Matcher = Callable[[RuleVars, Mapping[str, Any]], "config.Rule | None"]
+Chain = Callable[..., "config.Rule | None"]
 
 
 @functools.lru_cache(maxsize=512)  # model strings repeat (a handful per deployment); bounded for hostile ones
@@ -132,31 +136,72 @@ def names_read(rule: config.Rule) -> frozenset[str]:
     return frozenset(VARIABLES.keys() & set(code.co_names)) | frozenset(rule.reads)
 
 
-@functools.lru_cache(maxsize=256)
-def builder(names: frozenset[str]) -> Builder:
-    """A function with ``rule_vars``' arguments that computes only ``names`` (the rest read their defaults), made
-    once per set of names: straight-line code, no per-variable test per request."""
-    lines = [f"    v.{name} = {_SOURCES[name]}" for name in VARIABLES if name in names]
-    source = (
-        "def build(model, chat, body, dialect, endpoint, headers, key, session, providers, levels=None):\n"
-        "    v = _new(RuleVars)\n"
-        + ("    levels = levels or _NONE\n" if names & CAPACITY else "")
-        + "\n".join(lines)
-        + "\n    return v\n"
-    )
+_ARGS = "model, chat, body, dialect, endpoint, headers, key, session, providers, levels=None"
+
+
+def _build_lines(names: frozenset[str]) -> list[str]:
+    """Straight-line code that builds ``v`` with only ``names`` computed (the rest read the class defaults)."""
+    lines = ["    v = _new(RuleVars)"] + (["    levels = levels or _NONE"] if names & CAPACITY else [])
+    return lines + [f"    v.{name} = {_SOURCES[name]}" for name in VARIABLES if name in names]
+
+
+def _match_lines(rules: tuple[config.Rule, ...]) -> list[str]:
+    """``first_match`` unrolled: each rule's test in turn (``_t0``...), ``input_tokens`` (the prompt estimate,
+    O(body)) computed from ``body`` just before the first rule that reads it, so a request an earlier rule
+    routes never pays for it."""
+    lines, estimated = [], False
+    for i, rule in enumerate(rules):
+        if not estimated and "input_tokens" in names_read(rule):
+            lines.append("    v.input_tokens = prompt_estimate(body)")
+            estimated = True
+        lines += [
+            "    try:",
+            f"        if _t{i}(v):",
+            f"            return _r{i}",
+            "    except _SKIPPED:",
+            "        pass",
+        ]
+    return [*lines, "    return None"]
+
+
+def _make(source: list[str], name: str, rules: tuple[config.Rule, ...] = ()) -> Any:
     namespace: dict[str, Any] = {
         "_new": object.__new__,
         "RuleVars": RuleVars,
         "_NONE": MappingProxyType({}),
+        "_SKIPPED": _SKIPPED,
         "_provider": _provider,
+        "_lower_headers": _lower_headers,
         "tier_word": tier_word,
         "prompt_estimate": prompt_estimate,
         "_thinking_on": _thinking_on,
         "_thinking_budget": _thinking_budget,
         "_tool_names": _tool_names,
     }
-    exec(compile(source, f"<rule variables {sorted(names)}>", "exec"), namespace)
-    made: Builder = namespace["build"]
+    for i, rule in enumerate(rules):
+        namespace[f"_t{i}"], namespace[f"_r{i}"] = rule.test, rule
+    exec(compile("\n".join(source) + "\n", f"<rules: {name}>", "exec"), namespace)
+    return namespace[name]
+
+
+@functools.lru_cache(maxsize=256)
+def builder(names: frozenset[str]) -> Builder:
+    """A function of ``rule_vars``' arguments that computes only ``names``, made once per set of names."""
+    made: Builder = _make([f"def build({_ARGS}):", *_build_lines(names), "    return v"], "build")
+    return made
+
+
+def matcher(rules: tuple[config.Rule, ...]) -> Matcher:
+    """``first_match`` over these rules as one function ``(v, body)`` (see ``_match_lines``)."""
+    made: Matcher = _make(["def match(v, body):", *_match_lines(rules)], "match", rules)
+    return made
+
+
+def chain(rules: tuple[config.Rule, ...]) -> Chain:
+    """A key's whole rule chain as one function of ``rule_vars``' arguments: build only the variables its rules
+    read (``input_tokens`` when first needed), then test the rules in order; the first that holds, or None."""
+    read = frozenset().union(*(names_read(rule) for rule in rules)) - {"input_tokens"}
+    made: Chain = _make([f"def chain({_ARGS}):", *_build_lines(read), *_match_lines(rules)], "chain", rules)
     return made
 
 
@@ -179,6 +224,14 @@ def rule_vars(
     build = builder(frozenset(VARIABLES.keys() - COSTLY | wanted))
     return build(model=model, chat=chat, body=body, dialect=dialect, endpoint=endpoint, headers=headers, key=key,
                  session=session, providers=providers, levels=levels)  # fmt: skip
+
+
+def _lower_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The headers with lower-cased names (the last of a repeated one wins); Starlette's read from its raw list,
+    the same pairs its ``items()`` decodes, without building that list first."""
+    if isinstance(headers, Headers):
+        return {k.decode("latin-1").lower(): x.decode("latin-1") for k, x in headers.raw}
+    return {k.lower(): x for k, x in headers.items()}
 
 
 def _provider(model: str, providers: Mapping[str, object]) -> str:
@@ -215,7 +268,6 @@ def rules_for(gateway: config.Gateway, key: Any) -> tuple[config.Rule, ...]:
 
 
 _SKIPPED = (TypeError, KeyError, IndexError, ValueError, ZeroDivisionError)
-Matcher = Callable[[RuleVars], "config.Rule | None"]
 
 
 def first_match(rules: tuple[config.Rule, ...], facts: RuleVars) -> config.Rule | None:
@@ -226,27 +278,6 @@ def first_match(rules: tuple[config.Rule, ...], facts: RuleVars) -> config.Rule 
         except _SKIPPED:
             continue  # a condition over a value this request lacks (e.g. params["x"] > 1 with no x): no match
     return None
-
-
-def matcher(rules: tuple[config.Rule, ...]) -> Matcher:
-    """``first_match`` over these rules as one straight-line function (no loop, no attribute loads per rule),
-    made once per key's chain."""
-    lines = ["def match(v):"]
-    for i in range(len(rules)):
-        lines += [
-            "    try:",
-            f"        if _t{i}(v):",
-            f"            return _r{i}",
-            "    except _SKIPPED:",
-            "        pass",
-        ]
-    lines.append("    return None")
-    namespace: dict[str, Any] = {"_SKIPPED": _SKIPPED}
-    for i, rule in enumerate(rules):
-        namespace[f"_t{i}"], namespace[f"_r{i}"] = rule.test, rule
-    exec(compile("\n".join(lines) + "\n", "<rule chain>", "exec"), namespace)
-    made: Matcher = namespace["match"]
-    return made
 
 
 def rule_route(rule: config.Rule) -> config.Route | None:
@@ -261,19 +292,15 @@ def reads(rules: tuple[config.Rule, ...]) -> frozenset[str]:
     return frozenset(name for rule in rules for name in rule.reads)
 
 
-def key_rules(
-    router: Router, key: Any
-) -> tuple[tuple[config.Rule, ...], frozenset[str], frozenset[str], Builder, Matcher]:
-    """``rules_for``, the costly variables they read, the capacity ones among them, the builder of exactly the
-    variables they read and their ``matcher``, kept per (key, team, customer) on the router (rebuilt on every
-    reload)."""
+def key_rules(router: Router, key: Any) -> tuple[tuple[config.Rule, ...], frozenset[str], frozenset[str], Chain]:
+    """``rules_for``, the costly variables they read, the capacity ones among them and their ``chain``, kept per
+    (key, team, customer) on the router (rebuilt on every reload)."""
     names = (getattr(key, "key_name", None), getattr(key, "team", None), getattr(key, "customer", None))
     found = router.rule_cache.get(names)
     if found is None:
         rules = rules_for(router.gateway, key)
         wanted = reads(rules)
-        read = frozenset().union(*(names_read(rule) for rule in rules))
-        found = router.rule_cache[names] = (rules, wanted, wanted & CAPACITY, builder(read), matcher(rules))
+        found = router.rule_cache[names] = (rules, wanted, wanted & CAPACITY, chain(rules))
     return found
 
 
@@ -294,11 +321,10 @@ def pick_route(
     gateway = router.gateway
     if not gateway.rules:
         return router.resolve(ctx.requested_model), None
-    _, _, _, build, match = key_rules(router, ctx.key)
+    decide = key_rules(router, ctx.key)[3]
     # positional: a call with ten keywords costs a few hundred ns more
-    facts = build(ctx.requested_model, chat, body, ctx.dialect, ctx.endpoint, ctx.headers, ctx.key, ctx.session,
+    rule = decide(ctx.requested_model, chat, body, ctx.dialect, ctx.endpoint, ctx.headers, ctx.key, ctx.session,
                   gateway.providers, levels)  # fmt: skip
-    rule = match(facts)
     if rule is None:
         return router.resolve(ctx.requested_model), None
     return rule_route(rule) or router.resolve(rule.route), rule
