@@ -118,9 +118,7 @@ class Router:
         # and the chain as one function (runtime.rules.chain)
         self.rule_cache: dict[
             tuple[str | None, str | None, str | None],
-            tuple[
-                tuple[config.Rule, ...], frozenset[str], frozenset[str], Callable[..., Any], Callable[[Any, Any], Any]
-            ],
+            tuple[tuple[config.Rule, ...], frozenset[str], frozenset[str], Callable[..., Any]],
         ] = {}
 
     # --- resolution ---------------------------------------------------------------------------

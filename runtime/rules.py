@@ -139,10 +139,16 @@ def names_read(rule: config.Rule) -> frozenset[str]:
 _ARGS = "model, chat, body, dialect, endpoint, headers, key, session, providers, levels=None"
 
 
-def _build_lines(names: frozenset[str]) -> list[str]:
-    """Straight-line code that builds ``v`` with only ``names`` computed (the rest read the class defaults)."""
+def _build_lines(names: frozenset[str], known: Mapping[str, str] | None = None) -> list[str]:
+    """Straight-line code that builds ``v`` with only ``names`` computed (the rest read the class defaults);
+    ``known``: variables whose value is fixed for this code (a chain's key, team and customer names)."""
+    known = known or {}
     lines = ["    v = _new(RuleVars)"] + (["    levels = levels or _NONE"] if names & CAPACITY else [])
-    return lines + [f"    v.{name} = {_SOURCES[name]}" for name in VARIABLES if name in names]
+    return lines + [
+        f"    v.{name} = {repr(known[name]) if name in known else _SOURCES[name]}"
+        for name in VARIABLES
+        if name in names
+    ]
 
 
 def _match_lines(rules: tuple[config.Rule, ...]) -> list[str]:
@@ -197,11 +203,14 @@ def matcher(rules: tuple[config.Rule, ...]) -> Matcher:
     return made
 
 
-def chain(rules: tuple[config.Rule, ...]) -> Chain:
+def chain(rules: tuple[config.Rule, ...], owners: tuple[str | None, str | None, str | None]) -> Chain:
     """A key's whole rule chain as one function of ``rule_vars``' arguments: build only the variables its rules
-    read (``input_tokens`` when first needed), then test the rules in order; the first that holds, or None."""
+    read (``input_tokens`` when first needed), then test the rules in order; the first that holds, or None.
+    ``owners``: the (key, team, customer) names the chain is made for, written in as constants."""
     read = frozenset().union(*(names_read(rule) for rule in rules)) - {"input_tokens"}
-    made: Chain = _make([f"def chain({_ARGS}):", *_build_lines(read), *_match_lines(rules)], "chain", rules)
+    known = dict(zip(("virtual_key_name", "team_name", "customer_name"), (n or "" for n in owners), strict=True))
+    source = [f"def chain({_ARGS}):", *_build_lines(read, known), *_match_lines(rules)]
+    made: Chain = _make(source, "chain", rules)
     return made
 
 
@@ -300,7 +309,7 @@ def key_rules(router: Router, key: Any) -> tuple[tuple[config.Rule, ...], frozen
     if found is None:
         rules = rules_for(router.gateway, key)
         wanted = reads(rules)
-        found = router.rule_cache[names] = (rules, wanted, wanted & CAPACITY, chain(rules))
+        found = router.rule_cache[names] = (rules, wanted, wanted & CAPACITY, chain(rules, names))
     return found
 
 
