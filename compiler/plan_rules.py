@@ -13,20 +13,16 @@ from typing import Any
 from bifrostc.compiler.checks_rules import scoped_rules
 from bifrostc.compiler.references import Resolver
 from bifrostc.compiler.routing_context import constant_name
-from bifrostc.compiler.rules_cel import compile_condition
+from bifrostc.compiler.rules_cel import compile_condition, function_source
 from bifrostc.compiler.spec import GatewaySpec
 from bifrostc.runtime import config as c
 
 SCOPE_ORDER = ("key", "team", "customer", "global")
 
 
-def function_source(function: str, python: str) -> str:
-    return f"def {function}(v: RuleVars) -> bool:\n    return {python}\n"
-
-
-def _function(function: str, python: str) -> Callable[[Any], bool]:
+def _function(function: str, python: str, patterns: tuple[str, ...]) -> Callable[[Any], bool]:
     namespace: dict[str, Any] = {"_re": re, "RuleVars": object}
-    exec(compile(function_source(function, python), f"<rule {function}>", "exec"), namespace)
+    exec(compile(function_source(function, python, patterns), f"<rule {function}>", "exec"), namespace)
     made: Callable[[Any], bool] = namespace[function]
     return made
 
@@ -47,7 +43,7 @@ def build_rules(spec: GatewaySpec, resolver: Resolver) -> tuple[c.Rule, ...]:
             c.Rule(
                 name=rule.name,
                 when=rule.when,
-                test=_function(function, compiled.python),
+                test=_function(function, compiled.python, compiled.patterns),
                 route=(resolver.resolve(rule.route) or rule.route) if rule.route else "",
                 targets=tuple(c.Target(t.provider, t.model, t.weight) for t in rule.targets),
                 fallbacks=tuple(resolver.resolve(f) or f for f in rule.fallbacks),

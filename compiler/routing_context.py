@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from bifrostc.compiler.pyliteral import LiteralWriter
-from bifrostc.compiler.rules_cel import compile_condition
+from bifrostc.compiler.rules_cel import Compiled, compile_condition, function_source
 from bifrostc.runtime import config as c
 from bifrostc.runtime.providers import registry
 
@@ -73,7 +73,7 @@ def routing_context(gateway: c.Gateway) -> dict[str, object]:
         "routes": routes,
         "tables": tables,
         "rule_functions": [_rule_function(rule) for rule in gateway.rules],
-        "uses_re": any("_re." in compile_condition(rule.when).python for rule in gateway.rules),
+        "uses_re": any(_uses_re(compile_condition(rule.when)) for rule in gateway.rules),
         "gateway_args": args,
     }
 
@@ -108,8 +108,13 @@ def _rule_function(rule: c.Rule) -> dict[str, str]:
     where = "global" if rule.scope == "global" else f"{rule.scope} {rule.owner}"
     goes = rule.route or ", ".join(f"{t.provider}/{t.model}" for t in rule.targets)
     when = " ".join(rule.when.split())
-    return {"function": rule.test.__name__, "comment": f"rule {rule.name} ({where}) -> {goes}: {when}",
-            "python": compile_condition(rule.when).python}  # fmt: skip
+    compiled = compile_condition(rule.when)
+    source = function_source(rule.test.__name__, compiled.python, compiled.patterns)
+    return {"comment": f"rule {rule.name} ({where}) -> {goes}: {when}", "source": source.rstrip("\n")}
+
+
+def _uses_re(compiled: Compiled) -> bool:
+    return "_re." in compiled.python or bool(compiled.patterns)
 
 
 def _table_or_value(writer: LiteralWriter, value: object) -> str | None:

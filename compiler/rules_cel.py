@@ -32,6 +32,7 @@ class Compiled:
     python: str  # one expression over ``v`` (a RuleVars)
     type: VarType
     reads: frozenset[str] = frozenset()  # the costly variables it names (runtime.rules.COSTLY; whole condition)
+    patterns: tuple[str, ...] = ()  # matches() literals, compiled once as the function's _p0, _p1... (see plan_rules)
 
 
 _NUMERIC = frozenset({"int", "double"})
@@ -55,7 +56,16 @@ def compile_condition(source: str) -> Compiled:
     compiled = transpiler.expr(tree)
     if compiled.type not in ("bool", "dyn"):
         raise CelError(f"the condition is {_a(compiled.type)}, not a bool", hint="compare it, e.g. messages > 10")
-    return dataclasses.replace(compiled, reads=frozenset(transpiler.names & COSTLY))
+    return dataclasses.replace(
+        compiled, reads=frozenset(transpiler.names & COSTLY), patterns=tuple(transpiler.patterns)
+    )
+
+
+def function_source(function: str, python: str, patterns: tuple[str, ...] = ()) -> str:
+    """The function out/routing.py holds for a condition; each matches() literal is compiled once, at import, as a
+    default argument (``_p0``...), so a request does not look the pattern up in re's cache."""
+    params = "".join(f", _p{i}: _re.Pattern[str] = _re.compile({p})" for i, p in enumerate(patterns))
+    return f"def {function}(v: RuleVars{params}) -> bool:\n    return {python}\n"
 
 
 def _syntax_error(source: str, exc: Exception) -> CelError:
@@ -94,6 +104,7 @@ def _fail(node: Any, message: str, hint: str | None = None) -> CelError:
 class _Transpiler:
     def __init__(self) -> None:
         self.names: set[str] = set()  # the variables the condition names
+        self.patterns: list[str] = []  # the Python literal of each matches() pattern written as a string literal
 
     def expr(self, node: Any) -> Compiled:
         kind = node.data
@@ -230,6 +241,15 @@ class _Transpiler:
             arg = args[0].python
             if name == "contains":
                 return Compiled(f"({arg} in {target.python})", "bool")
+            if name == "matches" and arg.startswith('"'):  # a literal: checked here, compiled once
+                try:
+                    re.compile(json.loads(arg))
+                except re.error as exc:
+                    raise _fail(
+                        kids[2], f"matches(): bad regular expression: {exc}", "see Python's re syntax"
+                    ) from None
+                self.patterns.append(arg)
+                return Compiled(f"(_p{len(self.patterns) - 1}.search({target.python}) is not None)", "bool")
             if name == "matches":
                 return Compiled(f"(_re.search({arg}, {target.python}) is not None)", "bool")
             return Compiled(f"{target.python}.{_STRING_METHODS[name]}({arg})", "bool")

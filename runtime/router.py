@@ -17,7 +17,7 @@ import random
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from bifrostc.runtime import config
 from bifrostc.runtime.errors import NotFound
@@ -115,8 +115,10 @@ class Router:
         self._names = _public_names(gateway)
         self.discovery = discovery_aliases(gateway)  # ids Claude Code's /model picker keeps -> route name
         # runtime.rules: a key's (key, team, customer) -> its routing rules in order and the costly variables read
+        # and the chain as one function (runtime.rules.chain)
         self.rule_cache: dict[
-            tuple[str | None, str | None, str | None], tuple[tuple[config.Rule, ...], frozenset[str], frozenset[str]]
+            tuple[str | None, str | None, str | None],
+            tuple[tuple[config.Rule, ...], frozenset[str], frozenset[str], Callable[..., Any]],
         ] = {}
 
     # --- resolution ---------------------------------------------------------------------------

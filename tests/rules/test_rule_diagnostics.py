@@ -47,6 +47,8 @@ BROKEN = [
      "20:38: error: rules[14].route: unknown route 'ech'. Did you mean 'echo'?"),
     ("""  - name: r\n    when: tier == 3""",
      "22:19: error: rules[15].when: rule 'r': cannot compare a string with an int"),
+    ("""  - {name: s, when: 'model.matches("(")', route: echo}""",  # checked at build: compiled once, at import
+     "23:36: error: rules[16].when: rule 's': matches(): bad regular expression: missing ), unterminated subpattern"),
 ]  # fmt: skip
 
 

@@ -37,8 +37,8 @@ ROUTE_FAST = Route(name="fast", targets=(Target(provider="mock", model="fast"),)
 
 
 # rule alice-gold (key alice) -> big: headers["x-tier"] == "gold" || model.matches("^claude-opus")
-def rule_key_alice_alice_gold(v: RuleVars) -> bool:
-    return (v.headers.get("x-tier", "") == "gold") or (_re.search("^claude-opus", v.model) is not None)
+def rule_key_alice_alice_gold(v: RuleVars, _p0: _re.Pattern[str] = _re.compile("^claude-opus")) -> bool:
+    return (v.headers.get("x-tier", "") == "gold") or (_p0.search(v.model) is not None)
 
 
 # rule core-stream (team core) -> fast: stream && dialect == "openai"
