@@ -101,6 +101,14 @@ class RequestContext:
         if self.headers:  # a client request (internal ones, e.g. cache embeddings, keep their caller's id)
             current_request_id.set(self.request_id)
 
+    @property
+    def caller(self) -> str | None:
+        """Who the request is attributed to: the virtual key's name, else the salted label of the client's own
+        credential (``client:<12 hex>``); None when neither (a gateway without keys). Log rows and stored
+        Responses both answer to it."""
+        name = getattr(self.key, "key_name", None)
+        return name if isinstance(name, str) and name else getattr(self.credential, "label", None)
+
     def response_headers(self) -> dict[str, str]:
         headers = {**self.answer_headers, "x-bifrostc-attempts": str(self.attempts), "x-request-id": self.request_id}
         if self.provider:

@@ -98,7 +98,7 @@ async def handle_chat(request: Request, dialect: ClientDialect, endpoint: Endpoi
         turn = None
         if getattr(dialect, "stateful", False):  # stored state resolved into the body before it is parsed
             store = getattr(request.app.state, "responses_store", None)
-            body, turn = await begin_turn(store, owner_of(ctx.key, ctx.credential), call.body)
+            body, turn = await begin_turn(store, owner_of(ctx), call.body)
             call = replace(call, body=body)
         ctx.requested_model = dialect.requested_model(call)
         chat = ctx.chat = parse_for(rt, dialect, call, ctx.requested_model)  # relayed: only the new turn

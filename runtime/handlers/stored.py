@@ -26,7 +26,8 @@ async def stored_response(request: Request) -> Response:
     resp_id = request.path_params["response_id"]
     try:
         ctx.credential = credentials.of_request(rt.credential_salt, request.headers, "responses")
-        owner = owner_of(await rt.hooks.authenticate(request.headers, ctx), ctx.credential)
+        ctx.key = await rt.hooks.authenticate(request.headers, ctx)
+        owner = owner_of(ctx)
         store: ResponseStore | None = getattr(request.app.state, "responses_store", None)
         if store is None:
             raise not_found(resp_id)

@@ -46,7 +46,7 @@ def record_from_log(
         ts=time.time() - log.duration_s,
         dialect=ctx.dialect,
         endpoint=ctx.endpoint,
-        virtual_key=getattr(key, "key_name", None) or getattr(ctx.credential, "label", None),
+        virtual_key=ctx.caller,
         team=getattr(key, "team", None),
         customer=getattr(key, "customer", None),
         session_id=ctx.session,

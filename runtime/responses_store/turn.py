@@ -12,24 +12,23 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bifrostc.runtime.errors import InvalidRequest, PreviousResponseNotFound, StoredNotFound
 from bifrostc.runtime.responses_store import ResponseStore, Stored
+
+if TYPE_CHECKING:
+    from bifrostc.runtime.context import RequestContext
 
 log = logging.getLogger("bifrostc.responses_store")
 STATELESS = "server.responses_store is off: {field} is not supported; send the whole conversation in `input`"
 _KEPT = frozenset({"completed", "incomplete"})  # a failed response is not continued from
 
 
-def owner_of(key: Any, credential: Any = None) -> str:
-    """Who a stored response belongs to: the virtual key's name; without one, the salted label of the client's
-    own credential (auth: passthrough), so two people without keys never read each other's; else ""."""
-    name = getattr(key, "key_name", None)
-    if isinstance(name, str):
-        return name
-    label = getattr(credential, "label", None)
-    return label if isinstance(label, str) else ""
+def owner_of(ctx: RequestContext) -> str:
+    """Who a stored response belongs to: the request's caller (the virtual key's name, else the salted label of
+    the client's own credential, so two people without keys never read each other's); "" when neither."""
+    return ctx.caller or ""
 
 
 def not_found(resp_id: str) -> StoredNotFound:
