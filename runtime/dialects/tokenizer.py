@@ -12,6 +12,7 @@ piece, so a conversation's unchanged system prompt, tools and history are tokeni
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import hashlib
@@ -71,6 +72,20 @@ def encoder() -> _Encoder | None:
     pairs = (line.split() for line in content.splitlines() if line)
     ranks = {base64.b64decode(token): int(rank) for token, rank in pairs}
     return tiktoken.Encoding("cl100k_base", pat_str=CL100K_PATTERN, mergeable_ranks=ranks, special_tokens={})
+
+
+def loaded() -> bool:
+    """Whether the table was read (or found missing) already: a count then costs no start-up."""
+    return encoder.cache_info().currsize > 0
+
+
+async def ready() -> None:
+    """Read the table in a worker thread when it is not read yet (~0.2 s, ~40 MB), so the first count does not
+    stall the event loop. Gateways that estimate every request load it before serving (`app.lifespan`); others
+    (count_tokens without a counting API is the usual first use) load it here, once. Two first uses at once may
+    both read it; the second result is dropped."""
+    if not loaded():
+        await asyncio.to_thread(encoder)
 
 
 def source() -> str:

@@ -88,6 +88,7 @@ async def count_tokens(request: Request) -> Response:
                 return _counted(result, provider.type, rule)
             except UpstreamError as exc:  # an estimate beats an error for a token count
                 log.info("request %s: %s could not count tokens: %s", ctx.request_id, provider.name, exc.message)
+        await tokenizer.ready()
         return _counted({"input_tokens": prompt_estimate(body)}, tokenizer.source(), rule)
     except GatewayError as exc:
         return error_response("anthropic", exc)

@@ -118,6 +118,7 @@ async def count_tokens(request: Request) -> Response:
                 return Response(orjson.dumps(result), media_type="application/json", headers=headers)
             except UpstreamError:
                 pass  # an estimate beats an error for a token count
+        await tokenizer.ready()
         estimate = request_estimate(chat)  # the one prompt estimate (dialects/relay), as count_tokens answers
         content = orjson.dumps(gemini_reply.count_tokens_body(estimate))
         return Response(content, media_type="application/json", headers={COUNT_SOURCE: tokenizer.source()})

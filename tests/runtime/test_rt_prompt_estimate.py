@@ -77,3 +77,34 @@ def test_a_claude_code_body_is_estimated_near_its_tokens_and_cached_per_piece() 
     assert len(tokenizer._counted) == 2 + len(body["messages"])  # system, tools, each turn: each counted once
     later = {**body, "messages": [*body["messages"], {"role": "user", "content": "and the tests?"}]}
     assert relay.prompt_estimate(later) > estimate and len(tokenizer._counted) == 3 + len(body["messages"])
+
+
+async def test_the_table_is_read_before_serving_only_by_gateways_that_estimate_every_request() -> None:
+    """Issue 15 (idle RSS, start-up): the BPE table costs ~40 MB and ~0.2 s, so a gateway that only estimates
+    for count_tokens reads it at the first such request, in a worker thread; one with a context window reads it
+    before serving, so no request waits for it."""
+    import dataclasses
+
+    import anthropic
+    from rt_fakes import Upstream, app_for, gateway, provider, sdk_http_client
+
+    plain = gateway([provider("mock", "mock")], {"quick": [("mock", "mock-1")]}, tiers={"sonnet": "quick"})
+    tokenizer.encoder.cache_clear()
+    app = app_for(plain, Upstream())
+    async with app.router.lifespan_context(app):
+        assert not tokenizer.loaded()
+        claude = anthropic.AsyncAnthropic(
+            base_url="http://localhost/anthropic", api_key="x", http_client=sdk_http_client(app)
+        )
+        counted = await claude.messages.with_raw_response.count_tokens(
+            model="sonnet", messages=[{"role": "user", "content": "hello world"}]
+        )
+        assert counted.headers["x-bifrostc-token-count-source"] == "estimate-cl100k" and tokenizer.loaded()
+
+    windowed = dataclasses.replace(
+        plain, routes={"quick": dataclasses.replace(plain.routes["quick"], context_window=100_000)}
+    )
+    tokenizer.encoder.cache_clear()
+    app = app_for(windowed, Upstream())
+    async with app.router.lifespan_context(app):
+        assert tokenizer.loaded()
