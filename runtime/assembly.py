@@ -31,7 +31,7 @@ from bifrostc.runtime.governance import Governor
 from bifrostc.runtime.governance import keys as key_policy
 from bifrostc.runtime.governance.keys import KeyContext, KeyRing
 from bifrostc.runtime.health import HealthSource
-from bifrostc.runtime.http import AiohttpTransport
+from bifrostc.runtime.http import UpstreamTransport
 from bifrostc.runtime.observability.dashboard import dashboard_routes
 from bifrostc.runtime.observability.log_hooks import TelemetryHooks
 from bifrostc.runtime.observability.telemetry import Telemetry
@@ -256,7 +256,7 @@ def _attach(parts: Parts, app: Starlette) -> None:
     parts.app = app
     metrics = parts.telemetry.metrics
     transport = app.state.http_client._transport  # stable private attribute (see runtime/http.py)
-    if metrics is not None and isinstance(transport, AiohttpTransport):
+    if metrics is not None and isinstance(transport, UpstreamTransport):
         transport.pool_wait_observers.append(metrics.observe_pool_wait)
 
 

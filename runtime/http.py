@@ -1,31 +1,26 @@
 """HTTP plumbing shared by the adapters: the pooled client, timeouts, SSE reading and error mapping.
 
 Adapters see an `httpx.AsyncClient` (tests inject an `httpx.MockTransport`), but in production its transport is
-`AiohttpTransport`: httpcore 1.0's pool spends most of the gateway's CPU under concurrency (encode/httpcore#1035)
-while aiohttp's pool stays flat. Measured in-process at 32 concurrent POSTs to bench/fake_upstream.py:
-httpx+httpcore 1,330 µs CPU/request, httpx2 600, httpx on aiohttp 244, aiohttp alone 72. The hot path
-(`post_upstream`) therefore talks to aiohttp natively and returns an `UpstreamResponse`, which offers the part of
-httpx.Response the adapters use; other adapters keep the full httpx client API on the same pool.
+`UpstreamTransport` over the gateway's own HTTP/1.1 client (`transport/h1.py`): httpcore 1.0's pool spends most
+of the gateway's CPU under concurrency (encode/httpcore#1035) and aiohttp's request machinery ~3x what h1 does
+(bench/RESULTS.md). The hot path (`post_upstream`) talks to it natively and returns an `UpstreamResponse`, which
+offers the part of httpx.Response the adapters use; other adapters keep the full httpx client API on the same pools.
 """
 
 from __future__ import annotations
 
 import codecs
-import time
+import ssl
 import urllib.request
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from contextlib import contextmanager
-from types import SimpleNamespace
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import overload
 
-import aiohttp
 import httpx
-import yarl
-from aiohttp.client_reqrep import ConnectionKey
-from aiohttp.connector import Connection
-from aiohttp.tracing import Trace
+from httpx._decoders import SUPPORTED_DECODERS, ContentDecoder  # the encodings httpx's accept-encoding names
 
 from bifrostc.runtime import config
 from bifrostc.runtime.context import current_request_id
+from bifrostc.runtime.transport import h1
 
 # Connections per provider pool come from `network.max_connections` (a stream holds one until it ends, so a fixed
 # cap would throttle long streams: 512 / 1.18 s streams = 433 streams/s); this default is for the other pool.
@@ -34,74 +29,84 @@ KEEPALIVE_SECONDS = 60.0
 POOL_LIMITS = httpx.Limits(
     max_connections=DEFAULT_MAX_CONNECTIONS, max_keepalive_connections=None, keepalive_expiry=KEEPALIVE_SECONDS
 )
-PoolWaitObserver = Callable[[str, float], None]  # (provider, seconds a request waited for a free connection)
+PoolWaitObserver = h1.PoolWaitObserver  # (provider, seconds a request waited for a free connection)
 DEFAULT_POOL = ""  # the pool of requests that name no provider (the httpx client API, probes)
-MAX_HEADER_BYTES = 65536  # aiohttp's default (8190) is below h11's; providers' headers stay well under this
-
-# Most specific first: aiohttp's timeout classes are also connection errors.
-_AIOHTTP_ERRORS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
-    (aiohttp.ConnectionTimeoutError, httpx.ConnectTimeout),
-    (aiohttp.SocketTimeoutError, httpx.ReadTimeout),
-    (TimeoutError, httpx.TimeoutException),
-    (aiohttp.ClientConnectorError, httpx.ConnectError),
-    (aiohttp.ServerDisconnectedError, httpx.RemoteProtocolError),
-    (aiohttp.ClientResponseError, httpx.RemoteProtocolError),
-    (aiohttp.ClientPayloadError, httpx.ReadError),
-    (aiohttp.InvalidURL, httpx.UnsupportedProtocol),
-    (aiohttp.NonHttpUrlClientError, httpx.UnsupportedProtocol),
-    (aiohttp.ClientError, httpx.NetworkError),
-)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-@contextmanager
-def _mapped_errors(request: httpx.Request | None) -> Iterator[None]:
-    """aiohttp failures as the httpx TransportError subclasses every adapter already handles."""
-    try:
-        yield
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        for source, target in _AIOHTTP_ERRORS:
-            if isinstance(exc, source):
-                raise target(str(exc) or type(exc).__name__, request=request) from exc
-        raise
+class ResponseHeaders(dict[str, str]):
+    """An upstream answer's headers by lower-cased name (repeated ones joined with ", ", as httpx.Headers.get
+    answers); looked up case-insensitively, like httpx.Headers."""
+
+    __slots__ = ()
+
+    def __init__(self, raw: h1.RawHeaders) -> None:
+        super().__init__()
+        for name, value in raw:
+            key = name.decode("latin-1").lower()
+            text = value.decode("latin-1")
+            super().__setitem__(key, f"{dict.__getitem__(self, key)}, {text}" if key in self else text)
+
+    def __getitem__(self, name: str) -> str:
+        return dict.__getitem__(self, name.lower())
+
+    def __contains__(self, name: object) -> bool:
+        return dict.__contains__(self, name.lower() if isinstance(name, str) else name)
+
+    @overload  # type: ignore[override]
+    def get(self, name: str) -> str | None: ...
+    @overload
+    def get(self, name: str, default: str) -> str: ...
+    @overload
+    def get(self, name: str, default: None) -> str | None: ...
+    def get(self, name: str, default: str | None = None) -> str | None:
+        return dict.get(self, name.lower(), default)
 
 
-class _AiohttpBody(httpx.AsyncByteStream):
-    """An aiohttp response body as an httpx stream; closing it returns the connection to the pool (or drops it
-    when the body was not read to the end)."""
-
-    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
-        self._response = response
-        self._request = request
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        with _mapped_errors(self._request):
-            async for chunk in self._response.content.iter_any():
-                yield chunk
-
-    async def aclose(self) -> None:
-        self._response.release()
+def _decoder(headers: ResponseHeaders) -> ContentDecoder | None:
+    """What undoes the answer's content-encoding (the ones httpx's accept-encoding header offered)."""
+    encoding = headers.get("content-encoding")
+    if not encoding or encoding == "identity":
+        return None
+    found = SUPPORTED_DECODERS.get(encoding.strip().lower())
+    return found() if found is not None else None  # an encoding nobody asked for: relayed as it came (as httpx)
 
 
 class UpstreamResponse:
-    """An upstream response straight over aiohttp: the part of httpx.Response the adapters use (status_code,
-    headers, aread, aiter_bytes, aiter_lines, aclose) without building httpx models, which cost ~90 µs a request.
-    Bodies arrive decoded (aiohttp undoes content-encoding); failures raise httpx TransportErrors."""
+    """An upstream answer straight off its connection: the part of httpx.Response the adapters use
+    (status_code, headers, aread, aiter_bytes, aiter_lines, aclose) without building httpx models, which cost
+    ~90 µs a request. Bodies arrive decoded; failures raise httpx TransportErrors. The connection goes back to
+    its pool once the body was read to its end, and is dropped when the answer is closed before that."""
 
-    __slots__ = ("_response", "headers", "status_code")
+    __slots__ = ("_conn", "_decoder", "_pool", "headers", "status_code")
 
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
-        self._response = response
-        self.status_code = response.status
-        self.headers = response.headers  # case-insensitive, like httpx.Headers
+    def __init__(self, conn: h1.Connection, pool: h1.Pool) -> None:
+        self._conn: h1.Connection | None = conn
+        self._pool = pool
+        self.status_code = conn.status
+        self.headers = ResponseHeaders(conn.headers)
+        self._decoder = _decoder(self.headers)
 
     async def aread(self) -> bytes:
-        with _mapped_errors(None):
-            return await self._response.read()
+        return b"".join([chunk async for chunk in self.aiter_bytes()])
 
     async def aiter_bytes(self) -> AsyncIterator[bytes]:
-        with _mapped_errors(None):
-            async for chunk in self._response.content.iter_any():
-                yield chunk
+        conn = self._conn
+        if conn is None:
+            return
+        decoder = self._decoder
+        try:
+            while data := await conn.read_some():
+                if decoder is not None:
+                    data = _decoded(decoder.decode, data)
+                if data:
+                    yield data
+            if decoder is not None and (tail := _decoded(lambda _: decoder.flush(), b"")):
+                yield tail
+        except BaseException:
+            self._end()
+            raise
+        self._end()
 
     async def aiter_lines(self) -> AsyncIterator[str]:
         """Lines without their \n or \r\n ending (SSE framing; bare \r endings are not used by providers)."""
@@ -117,104 +122,96 @@ class UpstreamResponse:
             yield pending.removesuffix("\r")
 
     async def aclose(self) -> None:
-        self._response.release()  # back to the pool when read to the end, otherwise the connection is dropped
+        self._end()
+
+    def _end(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            self._pool.release(conn, conn.finish())
 
 
-class _PoolConnector(aiohttp.TCPConnector):
-    """aiohttp's pool, never handing out a pooled connection that still carries the previous response's state.
-
-    aiohttp (3.14) can re-arm a connection's sock_read timer after the connection went back to the pool: when a
-    slow reader resumes a paused parser whose pending bytes end the body, that EOF releases the connection inside
-    `ResponseHandler.resume_reading`, which then restarts the timer. It fires on the idle connection and stores a
-    SocketTimeoutError, and the connector reuses any connected protocol, so the next request on it failed at once
-    (a 504 ReadTimeout in ~1 ms that never reached the upstream: issue 10 item 13). A timer on an idle connection
-    is stale, so it is cancelled; a connection holding an error is closed instead of reused."""
-
-    async def _get(self, key: ConnectionKey, traces: list[Trace]) -> Connection | None:
-        while (connection := await super()._get(key, traces)) is not None:
-            protocol = connection.protocol
-            if protocol is None or protocol.should_close:  # should_close covers a stored exception
-                connection.close()
-                continue
-            protocol._drop_timeout()  # the new request arms its own when its body is sent
-            return connection
-        return None
+def _decoded(decode: object, data: bytes) -> bytes:
+    try:
+        return decode(data)  # type: ignore[operator, no-any-return]
+    except httpx.DecodingError as exc:
+        raise httpx.RemoteProtocolError(f"the upstream's body does not decode: {exc}") from exc
 
 
-class AiohttpTransport(httpx.AsyncBaseTransport):
-    """aiohttp's connection pool, as an httpx transport (for adapters using the httpx client API) and through
-    `post` (the hot path, see `post_upstream`). Cookies are never stored (they would be replayed for every
-    tenant); HTTP(S)_PROXY/NO_PROXY from the environment are honoured, read once (aiohttp's trust_env re-reads
-    the environment and ~/.netrc on every request)."""
+class _RawBody(httpx.AsyncByteStream):
+    """An answer's body for httpx (which undoes the content-encoding itself); closing it returns the connection
+    to its pool when the body was read to the end, else drops it."""
+
+    def __init__(self, conn: h1.Connection, pool: h1.Pool) -> None:
+        self._conn: h1.Connection | None = conn
+        self._pool = pool
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        conn = self._conn
+        while conn is not None and (data := await conn.read_some()):
+            yield data
+
+    async def aclose(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            self._pool.release(conn, conn.finish())
+
+
+class UpstreamTransport(httpx.AsyncBaseTransport):
+    """The gateway's upstream pools (`transport/h1.py`), as an httpx transport (for adapters using the httpx
+    client API) and through `post` (the hot path, see `post_upstream`). Cookies are never stored (they would be
+    replayed for every tenant); HTTP(S)_PROXY/NO_PROXY from the environment are honoured, read once."""
 
     def __init__(self, limits: httpx.Limits = POOL_LIMITS, proxies: dict[str, str] | None = None) -> None:
         self._limits = limits
-        self._sessions: dict[str, aiohttp.ClientSession] = {}  # one pool per provider, sized by its network
+        self._pools: dict[str, h1.Pool] = {}  # one pool per provider, sized by its network
         self.pool_wait_observers: list[PoolWaitObserver] = []  # e.g. the bifrostc_upstream_pool_wait_seconds metric
         self._proxies = urllib.request.getproxies_environment() if proxies is None else proxies
-        self._proxy_by_origin: dict[tuple[str, str, int | None], str | None] = {}
-        self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
+        # Per (scheme, netloc): the origin, the host header and, through an http:// proxy, the absolute-form prefix
+        self._origins: dict[tuple[str, bytes], tuple[h1.Origin, str, bytes]] = {}
+        self._timeouts: dict[tuple[float | None, ...], h1.Timeouts] = {}
+        self._ssl: ssl.SSLContext | None = None
 
     def proxy_for(self, url: httpx.URL) -> str | None:
         """The proxy URL for this request's origin from the environment's proxy settings, or None."""
         if not self._proxies:
             return None
-        origin = (url.scheme, url.host, url.port)
-        if origin not in self._proxy_by_origin:
-            proxy = self._proxies.get(url.scheme) or self._proxies.get("all")
-            bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]  # public, not in typeshed
-            if proxy and bypass(url.host, self._proxies):
-                proxy = None
-            self._proxy_by_origin[origin] = proxy
-        return self._proxy_by_origin[origin]
+        proxy = self._proxies.get(url.scheme) or self._proxies.get("all")
+        bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]  # public, not in typeshed
+        if proxy and bypass(url.host, self._proxies):
+            proxy = None
+        return proxy
 
-    def _session_now(self, pool: str = DEFAULT_POOL, limit: int | None = None) -> aiohttp.ClientSession:
-        # Created on first use: aiohttp binds the session to the running event loop.
-        session = self._sessions.get(pool)
-        if session is None or session.closed:
-            connector = _PoolConnector(
-                limit=limit if limit is not None else (self._limits.max_connections or 0),
-                limit_per_host=0,
-                keepalive_timeout=self._limits.keepalive_expiry or 0,
-                ssl=httpx.create_ssl_context(),  # same CA bundle (certifi, SSL_CERT_FILE/DIR) as httpx used
-            )
-            session = aiohttp.ClientSession(
-                connector=connector,
-                cookie_jar=aiohttp.DummyCookieJar(),
-                trust_env=False,
-                skip_auto_headers=("User-Agent", "Content-Type"),  # send what the request says, as httpx does
-                max_line_size=MAX_HEADER_BYTES,
-                max_field_size=MAX_HEADER_BYTES,
-                trace_configs=[self._pool_trace(pool)],
-            )
-            self._sessions[pool] = session
-        return session
+    def _ssl_context(self) -> ssl.SSLContext:
+        if self._ssl is None:  # at the first https connection: SSL_CERT_FILE/DIR as the process has them then
+            self._ssl = httpx.create_ssl_context()  # same CA bundle (certifi, SSL_CERT_FILE/DIR) as httpx uses
+        return self._ssl
 
-    def _pool_trace(self, pool: str) -> aiohttp.TraceConfig:
-        """aiohttp signals when a request queues for a connection (the pool is at its limit) and when it gets one."""
-        trace = aiohttp.TraceConfig()
-        observers = self.pool_wait_observers
+    def _pool(self, name: str, limit: int | None) -> h1.Pool:
+        pool = self._pools.get(name)
+        if pool is None or pool.closed:
+            size = limit if limit is not None else (self._limits.max_connections or 0)
+            keepalive = self._limits.keepalive_expiry or 0.0
+            pool = h1.Pool(name, size, keepalive, self._ssl_context, self.pool_wait_observers)
+            self._pools[name] = pool
+        return pool
 
-        async def queued(_: aiohttp.ClientSession, context: SimpleNamespace, __: object) -> None:
-            context.pool_wait_start = time.perf_counter()
+    def _origin(self, url: httpx.URL) -> tuple[h1.Origin, str, bytes]:
+        key = (url.scheme, url.netloc)
+        found = self._origins.get(key)
+        if found is None:
+            if url.scheme not in _DEFAULT_PORTS:
+                raise httpx.UnsupportedProtocol(f"the upstream URL's scheme must be http or https: {url}")
+            proxy = self.proxy_for(url)
+            origin = h1.Origin(url.scheme, url.host, url.port or _DEFAULT_PORTS[url.scheme], proxy)
+            prefix = b"%s://%s" % (url.scheme.encode(), url.netloc) if proxy and url.scheme == "http" else b""
+            found = self._origins[key] = (origin, url.netloc.decode("ascii"), prefix)
+        return found
 
-        async def dequeued(_: aiohttp.ClientSession, context: SimpleNamespace, __: object) -> None:
-            start = getattr(context, "pool_wait_start", None)
-            if start is not None:
-                waited = time.perf_counter() - start
-                for observe in observers:
-                    observe(pool, waited)
-
-        trace.on_connection_queued_start.append(queued)
-        trace.on_connection_queued_end.append(dequeued)
-        return trace
-
-    def _timeout(self, timeout: Mapping[str, float | None]) -> aiohttp.ClientTimeout:
-        key = (timeout.get("pool"), timeout.get("connect"), timeout.get("read"))
+    def _timeout(self, timeout: Mapping[str, float | None]) -> h1.Timeouts:
+        key = (timeout.get("connect"), timeout.get("read"), timeout.get("pool"))
         found = self._timeouts.get(key)
         if found is None:
-            found = aiohttp.ClientTimeout(total=None, connect=key[0], sock_connect=key[1], sock_read=key[2])
-            self._timeouts[key] = found
+            found = self._timeouts[key] = h1.Timeouts(*key)
         return found
 
     async def post(
@@ -226,44 +223,52 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         pool: tuple[str, int] | None = None,
     ) -> UpstreamResponse:
         """`pool`: (provider name, its max_connections); None: the default pool."""
-        session = self._session_now(*pool) if pool is not None else self._session_now()
-        with _mapped_errors(None):
-            response = await session.request(
-                "POST",
-                yarl.URL(str(url), encoded=True),  # as httpx encoded it: a SigV4 signature covers the exact path
-                headers=headers,
-                data=content,
-                allow_redirects=False,
-                timeout=self._timeout(timeout),
-                proxy=self.proxy_for(url),
-            )
-        return UpstreamResponse(response)
+        origin, host, prefix = self._origin(url)
+        items: Iterator[tuple[str, str]] | list[tuple[str, str]] = iter(headers.items())
+        if prefix and (auth := h1.proxy_authorization(origin.proxy or "")):
+            items = [*headers.items(), ("proxy-authorization", auth)]
+        head = h1.request_head("POST", prefix + url.raw_path, items, host, len(content))
+        timeouts = self._timeout(timeout)
+        upstream = self._pool(*pool) if pool is not None else self._pool(DEFAULT_POOL, None)
+        conn = await upstream.acquire(origin, timeouts)
+        try:
+            conn.send([head, content] if len(content) > 65536 else head + content, timeouts.read)
+            await conn.wait_head()
+        except BaseException:
+            conn.finish()
+            upstream.release(conn, False)
+            raise
+        return UpstreamResponse(conn, upstream)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         content = request.content if isinstance(request.stream, httpx.ByteStream) else await request.aread()
-        with _mapped_errors(request):
-            response = await self._session_now().request(
-                request.method,
-                yarl.URL(str(request.url), encoded=True),
-                headers=request.headers.multi_items(),
-                data=content or None,
-                allow_redirects=False,
-                timeout=self._timeout(request.extensions.get("timeout") or {}),
-                proxy=self.proxy_for(request.url),
-                auto_decompress=False,  # httpx decodes
-            )
+        origin, _, prefix = self._origin(request.url)
+        raw = list(request.headers.raw)
+        if prefix and (auth := h1.proxy_authorization(origin.proxy or "")):
+            raw.append((b"proxy-authorization", auth.encode("ascii")))
+        head = h1.raw_head(request.method, prefix + request.url.raw_path, raw)
+        timeouts = self._timeout(request.extensions.get("timeout") or {})
+        upstream = self._pool(DEFAULT_POOL, None)
+        conn = await upstream.acquire(origin, timeouts)
+        try:
+            conn.send(head + content, timeouts.read, head_only=request.method == "HEAD")
+            await conn.wait_head()
+        except BaseException:
+            conn.finish()
+            upstream.release(conn, False)
+            raise
         return httpx.Response(
-            response.status,
-            headers=response.raw_headers,
-            stream=_AiohttpBody(response, request),
+            conn.status,
+            headers=conn.headers,
+            stream=_RawBody(conn, upstream),
             request=request,
-            extensions={"http_version": b"HTTP/1.1", "reason_phrase": (response.reason or "").encode()},
+            extensions={"http_version": b"HTTP/1.1", "reason_phrase": conn.reason},
         )
 
     async def aclose(self) -> None:
-        sessions, self._sessions = list(self._sessions.values()), {}
-        for session in sessions:
-            await session.close()
+        pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.close()
 
 
 class _NoCookies(httpx.Cookies):
@@ -277,7 +282,7 @@ class _NoCookies(httpx.Cookies):
 def build_client(transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
     """The one shared client; per-request timeouts come from each provider's Network."""
     client = httpx.AsyncClient(
-        transport=transport or AiohttpTransport(),
+        transport=transport or UpstreamTransport(),
         limits=POOL_LIMITS,
         timeout=httpx.Timeout(600.0, connect=10.0),
         http1=True,
@@ -298,7 +303,7 @@ async def post_upstream(
     timeout: dict[str, float | None],
     pool: tuple[str, int] | None = None,
 ) -> UpstreamReply:
-    """POST with the body unread. On AiohttpTransport, natively; on any other transport (tests inject an
+    """POST with the body unread. On UpstreamTransport, natively; on any other transport (tests inject an
     httpx.MockTransport) as an httpx.Request sent straight to it. Either way AsyncClient.send is skipped: the
     gateway uses none of what it adds (auth flows, redirects, cookies, event hooks) and it costs ~110 µs.
     `pool`: (provider name, network.max_connections), the provider's own connection pool."""
@@ -306,7 +311,7 @@ async def post_upstream(
     if request_id is not None and "x-request-id" not in headers:  # the client's request id travels upstream
         headers = {**headers, "x-request-id": request_id}
     transport: httpx.AsyncBaseTransport = client._transport  # stable private attribute, as _cookies above
-    if isinstance(transport, AiohttpTransport):
+    if isinstance(transport, UpstreamTransport):
         return await transport.post(url, content, headers, timeout, pool)
     request = httpx.Request("POST", url, content=content, headers=headers, extensions={"timeout": timeout})
     response = await transport.handle_async_request(request)

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bifrostc.runtime.http import AiohttpTransport
+from bifrostc.runtime.http import UpstreamTransport
 from tests.integration.wired import compile_gateway, openai_completion, wired_server
 
 WAIT_S = 10.0
@@ -70,7 +70,7 @@ async def test_a_provider_gets_at_most_max_connections_and_waits_are_measured(li
     async with live_server(upstream(gate, arrived, seen)) as up:
         gateway = compile_gateway(tmp_path, spec(up, tmp_path / "log.db", 1), env)
         async with wired_server(gateway, env) as wired:
-            assert isinstance(wired.app.state.http_client._transport, AiohttpTransport)  # the production pool
+            assert isinstance(wired.app.state.http_client._transport, UpstreamTransport)  # the production pool
             body = {"model": "gpt", "messages": [{"role": "user", "content": "hi"}]}
             calls = [
                 asyncio.create_task(wired.http.post(f"{wired.url}/v1/chat/completions", json=body)) for _ in range(3)

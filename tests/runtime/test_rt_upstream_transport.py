@@ -1,5 +1,6 @@
-"""The production upstream transport (AiohttpTransport) against a real HTTP/1.1 server on 127.0.0.1, on both of
-its routes: `post_upstream` (native aiohttp, the adapters' hot path) and the httpx client API (other adapters)."""
+"""The production upstream transport (UpstreamTransport over transport/h1.py) against a real HTTP/1.1 server on
+127.0.0.1, on both of its routes: `post_upstream` (native, the adapters' hot path) and the httpx client API (other
+adapters), on both event loops: asyncio's and uvloop's (what `bifrostc serve` runs)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,17 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 import pytest
 
-from bifrostc.runtime.http import AiohttpTransport, UpstreamReply, UpstreamResponse, build_client, post_upstream
+from bifrostc.runtime.http import UpstreamReply, UpstreamResponse, UpstreamTransport, build_client, post_upstream
+
+
+@pytest.fixture(scope="module", params=["asyncio", "uvloop"])
+def event_loop_policy(request: pytest.FixtureRequest) -> asyncio.AbstractEventLoopPolicy:
+    if request.param == "uvloop":
+        import uvloop
+
+        return uvloop.EventLoopPolicy()
+    return asyncio.DefaultEventLoopPolicy()
+
 
 Reply = Callable[[bytes], bytes | None]  # request head+body -> raw response bytes (None: close without answering)
 
@@ -200,11 +211,11 @@ async def test_stalled_upstream_is_an_httpx_read_timeout(serve, route: str) -> N
 
 
 def test_env_proxies_apply_per_origin_and_honour_no_proxy() -> None:
-    transport = AiohttpTransport(proxies={"https": "http://proxy:3128", "no": "internal.example,127.0.0.1"})
+    transport = UpstreamTransport(proxies={"https": "http://proxy:3128", "no": "internal.example,127.0.0.1"})
     assert transport.proxy_for(httpx.URL("https://api.openai.com/v1/x")) == "http://proxy:3128"
     assert transport.proxy_for(httpx.URL("https://internal.example/v1")) is None
     assert transport.proxy_for(httpx.URL("http://api.openai.com/v1")) is None  # no http proxy configured
-    assert AiohttpTransport(proxies={}).proxy_for(httpx.URL("https://api.openai.com")) is None
+    assert UpstreamTransport(proxies={}).proxy_for(httpx.URL("https://api.openai.com")) is None
 
 
 class socket_bound:
@@ -391,3 +402,112 @@ async def test_a_slowly_read_large_body_leaves_its_pooled_connection_healthy(ser
     finally:
         await client.aclose()
     assert not failures
+
+
+class Proxy:
+    """A forward proxy on 127.0.0.1: absolute-form requests are answered by the proxy itself; CONNECT opens a
+    tunnel to the named host:port and pipes bytes both ways. Every request head it read is kept."""
+
+    def __init__(self) -> None:
+        self.heads: list[bytes] = []
+        self.server: asyncio.Server | None = None
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            self.heads.append(head)
+            if head.startswith(b"CONNECT "):
+                host, port = head.split(b" ")[1].decode().rsplit(":", 1)
+                up_reader, up_writer = await asyncio.open_connection(host, int(port))
+                writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+                return
+            length = int(next(v for k, v in _fields(head) if k == b"content-length"))
+            await reader.readexactly(length)
+            writer.write(
+                b'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 14\r\n\r\n{"proxied":1}\n'
+            )
+            await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    @staticmethod
+    async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        try:
+            while data := await source.read(65536):
+                sink.write(data)
+                await sink.drain()
+        except ConnectionError:
+            pass
+        finally:
+            sink.close()
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"http://bob:s%40cret@127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+
+def _fields(head: bytes) -> list[tuple[bytes, bytes]]:
+    lines = head.split(b"\r\n")[1:]
+    return [(k.strip().lower(), v.strip()) for k, _, v in (line.partition(b":") for line in lines if line)]
+
+
+async def test_plain_http_goes_to_the_proxy_in_absolute_form_with_its_credentials(route: str) -> None:
+    proxy = Proxy()
+    proxy.server = await asyncio.start_server(proxy._serve, "127.0.0.1", 0)
+    client = build_client(UpstreamTransport(proxies={"http": proxy.url}))
+    try:
+        response = await post(client, "http://upstream.example:8080/v1/chat/completions?x=1", route)
+        assert await response.aread() == b'{"proxied":1}\n'
+        await response.aclose()
+    finally:
+        await client.aclose()
+        proxy.server.close()
+    head = proxy.heads[0]
+    assert head.startswith(b"POST http://upstream.example:8080/v1/chat/completions?x=1 HTTP/1.1\r\n")
+    assert (b"proxy-authorization", b"Basic Ym9iOnNAY3JldA==") in _fields(head)  # bob:s@cret
+    assert (b"host", b"upstream.example:8080") in _fields(head)
+
+
+async def test_https_goes_through_a_connect_tunnel_and_tls_is_verified_end_to_end(
+    tmp_path, monkeypatch, route: str
+) -> None:
+    cert_path, key_path = self_signed_cert(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_path, key_path)
+    upstream = LocalServer(json_reply(b'{"ok":true}'))
+    upstream.server = await asyncio.start_server(upstream._serve, "127.0.0.1", 0, ssl=context)
+    port = upstream.server.sockets[0].getsockname()[1]
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert_path))
+    proxy = Proxy()
+    proxy.server = await asyncio.start_server(proxy._serve, "127.0.0.1", 0)
+    client = build_client(UpstreamTransport(proxies={"https": proxy.url}))
+    try:
+        for _ in range(2):
+            response = await post(client, f"https://127.0.0.1:{port}/v1/messages", route)
+            assert await response.aread() == b'{"ok":true}'
+            await response.aclose()
+    finally:
+        await client.aclose()
+        proxy.server.close()
+        upstream.hold.set()
+        upstream.server.close()
+    assert [h.split(b"\r\n")[0] for h in proxy.heads] == [b"CONNECT 127.0.0.1:%d HTTP/1.1" % port]  # one, reused
+    assert (b"proxy-authorization", b"Basic Ym9iOnNAY3JldA==") in _fields(proxy.heads[0])
+    assert upstream.requests[0].startswith(b"POST /v1/messages HTTP/1.1\r\n") and len(upstream.requests) == 2
+
+
+async def test_a_header_value_with_a_line_break_is_refused_before_anything_is_sent(serve) -> None:
+    server = await serve(json_reply(b"{}"))
+    client = build_client()
+    try:
+        with pytest.raises(httpx.LocalProtocolError):
+            await post_upstream(
+                client, httpx.URL(server.url), b"{}", {"x-note": "a\r\nx-injected: 1"}, httpx.Timeout(5.0).as_dict()
+            )
+    finally:
+        await client.aclose()
+    assert server.requests == []
