@@ -27,6 +27,7 @@ from bifrostc.runtime import config, rules
 from bifrostc.runtime.context import Hooks
 from bifrostc.runtime.dialects import DIALECTS, ClientDialect, Endpoint, tokenizer
 from bifrostc.runtime.dispatch import BreakerBoard, Dispatcher
+from bifrostc.runtime.exact_routes import serve_exact_paths
 from bifrostc.runtime.handlers import catalog, extras, gemini, models, stored
 from bifrostc.runtime.handlers.chat import handle_chat
 from bifrostc.runtime.handlers.errors import http_exception_handler
@@ -184,6 +185,7 @@ def create_app(
         # Host, cross-site and key gates (runtime/security.py), once a Gemini ?key= is a header like the others.
         middleware=[Middleware(gemini.GoogleKeyParam), Middleware(SecurityMiddleware)],
     )
+    serve_exact_paths(app.router)  # the chat endpoints without ~17 regex matches each
     # The client is created here, not in lifespan, so in-process ASGI tests (no lifespan events) work too.
     app.state.http_client = build_client(transport)
     app.state.runtime_options = {"environ": environ, "rng": rng, "sleep": sleep}
