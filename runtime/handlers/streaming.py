@@ -190,17 +190,37 @@ class StreamRelay:
 
 
 class RelayResponse(StreamingResponse):
-    """A StreamingResponse that settles its relay even when the body was never iterated (an early disconnect)."""
+    """A StreamingResponse that settles its relay even when the body was never iterated (an early disconnect),
+    and watches for the client going away with one plain task: Starlette's own (for servers below ASGI 2.4,
+    uvicorn included) runs the body in an anyio task group beside a listener, ~7% of a short stream's CPU."""
 
     def __init__(self, relay: StreamRelay, headers: Mapping[str, str]) -> None:
         super().__init__(relay.body(), media_type="text/event-stream", headers=headers)
         self.relay = relay
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        gone = asyncio.Event()
+        watcher = asyncio.create_task(_watch_disconnect(receive, task, gone))
         try:
-            await super().__call__(scope, receive, send)
+            await self.stream_response(send)
+        except asyncio.CancelledError:
+            if not gone.is_set() or task.uncancel() > 0:  # not (only) the watcher's doing: pass it on
+                raise
+        except OSError:  # an ASGI 2.4 server says so by failing the send
+            pass
         finally:
+            watcher.cancel()
             await self.relay.settle()
+
+
+async def _watch_disconnect(receive: Receive, stream: asyncio.Task[Any], gone: asyncio.Event) -> None:
+    """Cancel the stream's task when the client disconnects (the body was read already: nothing else arrives)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    gone.set()
+    stream.cancel()
 
 
 async def _abandon(pending: asyncio.Future[PrimedStream[Any]] | None) -> PrimedStream[Any] | None:
