@@ -54,7 +54,9 @@ def anthropic_json(model: str) -> bytes:
     )
 
 
-def anthropic_stream(model: str) -> bytes:
+def anthropic_stream(model: str, deltas: int | None = None) -> bytes:
+    """The canned answer as an Anthropic stream; ``deltas``: that many text deltas (cycling the words)."""
+    words = WORDS if deltas is None else [WORDS[i % len(WORDS)] for i in range(deltas)]
     start = {
         "type": "message",
         "id": "msg_bench",
@@ -68,11 +70,11 @@ def anthropic_stream(model: str) -> bytes:
     events = [_sse({"type": "message_start", "message": start}, "message_start")]
     block = {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
     events.append(_sse(block, "content_block_start"))
-    for w in WORDS:
+    for w in words:
         delta = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w}}
         events.append(_sse(delta, "content_block_delta"))
     events.append(_sse({"type": "content_block_stop", "index": 0}, "content_block_stop"))
-    tail = {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": len(WORDS)}}
+    tail = {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": len(words)}}
     events.append(_sse(tail, "message_delta"))
     events.append(_sse({"type": "message_stop"}, "message_stop"))
     return b"".join(events)

@@ -35,8 +35,10 @@ def _route(method: str, path: str, body: bytes) -> tuple[int, bytes, bytes]:
         data = canned.openai_stream(model, int(PACING["events"]))
     elif path.startswith("/v1/chat"):
         data = canned.openai_stream(model) if streaming else canned.openai_json(model)
+    elif streaming:
+        data = canned.anthropic_stream(model, int(PACING["events"]) or None)
     else:
-        data = canned.anthropic_stream(model) if streaming else canned.anthropic_json(model)
+        data = canned.anthropic_json(model)
     return 200, (b"text/event-stream" if streaming else b"application/json"), data
 
 
@@ -85,7 +87,9 @@ async def main(port: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--stream-events", type=int, default=0, help="OpenAI stream deltas (0: the canned 12)")
+    parser.add_argument(
+        "--stream-events", type=int, default=0, help="stream deltas, OpenAI and Anthropic (0: the canned 12)"
+    )
     parser.add_argument("--event-gap-ms", type=float, default=0.0, help="pause after each stream event")
     args = parser.parse_args()
     PACING.update(events=args.stream_events, gap_s=args.event_gap_ms / 1000)

@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 from processes import build_out, start_upstream, stop
 from scenarios import SCENARIOS, Call, claude_code_call
 
@@ -33,6 +34,14 @@ CASES = {
     "aos": _BY_NAME["anthropic->openai stream"],
     "aa-long": _BY_NAME["anthropic->anthropic long history"],
     "aa-long-s": _BY_NAME["anthropic->anthropic long history stream"],
+    "aas": Call(  # Anthropic in, Anthropic out: a short prompt relayed (passthrough's per-stream and per-event cost)
+        "/anthropic/v1/messages",
+        orjson.dumps(
+            {"model": "bench-claude", "max_tokens": 64, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+        ),
+        "message_stop",
+        {"x-api-key": "bench-client", "anthropic-version": "2023-06-01"},
+    ),
     "cc-first": claude_code_call("first-turn-1"),  # a Claude Code first turn, streamed (87 KB: tools, system)
     "cc-long": claude_code_call("no-betas-1"),  # a later Claude Code turn (127 KB)
 }
@@ -146,7 +155,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--html", help="with --profile: a pyinstrument call tree to this path instead (.html: its viewer; else text)"
     )
-    parser.add_argument("--upstream-events", type=int, default=0, help="OpenAI stream deltas (0: the canned 12)")
+    parser.add_argument(
+        "--upstream-events", type=int, default=0, help="upstream stream deltas, OpenAI and Anthropic (0: the canned 12)"
+    )
     parser.add_argument("--upstream-gap-ms", type=float, default=0.0, help="pause after each upstream event")
     args = parser.parse_args(argv)
     args.wiring = args.wiring or ["bare", "full"]
