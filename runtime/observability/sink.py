@@ -88,7 +88,7 @@ class LogSink:
         self._buffer: deque[RequestRecord] = deque()
         self._accepted = 0  # records ever accepted by submit
         self._settled = 0  # records written, spooled or given up on
-        self._flush_waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._flush_waiters: list[tuple[int, asyncio.Future[bool]]] = []
         self._pass_started: float | None = None  # when the writer's current pass began (monotonic)
         self._wake = asyncio.Event()
         self._timer: asyncio.TimerHandle | None = None
@@ -179,13 +179,17 @@ class LogSink:
         waiter = self._waiter()
         if waiter is None:
             return True
-        done, _ = await asyncio.wait({waiter}, timeout=timeout)
-        return bool(done)
+        timer = asyncio.get_running_loop().call_later(timeout, _give_up, waiter)  # cheaper than asyncio.wait
+        try:
+            return await waiter
+        finally:
+            timer.cancel()
 
-    def _waiter(self) -> asyncio.Future[None] | None:
+    def _waiter(self) -> asyncio.Future[bool] | None:
+        """A future set to True once every record accepted so far is settled."""
         if self._settled >= self._accepted or self._task is None or self._task.done():
             return None  # nothing left, or no writer (never started, or stopped) that could write it
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._flush_waiters.append((self._accepted, waiter))
         self._wake.set()
         return waiter
@@ -351,7 +355,7 @@ class LogSink:
         """The writer stopped: nobody will write what is left, so no flush may wait for it."""
         for _, waiter in self._flush_waiters:
             if not waiter.done():
-                waiter.set_result(None)
+                waiter.set_result(True)
         self._flush_waiters = []
 
     def _settle(self, count: int) -> None:
@@ -362,7 +366,13 @@ class LogSink:
         for target, waiter in self._flush_waiters:
             if self._settled >= target:
                 if not waiter.done():
-                    waiter.set_result(None)
+                    waiter.set_result(True)
             else:
                 still_waiting.append((target, waiter))
         self._flush_waiters = still_waiting
+
+
+def _give_up(waiter: asyncio.Future[bool]) -> None:
+    """``committed``'s timeout: stop waiting (the records are still written later)."""
+    if not waiter.done():
+        waiter.set_result(False)
