@@ -147,7 +147,7 @@ def connect(state: RedisState, environ: Mapping[str, str], *, decode: bool) -> R
         if secret := _env(environ, state.sentinel_password_env, "sentinel password"):
             sentinel_options["password"] = secret
         options.pop("retry")
-        watcher = Sentinel(sentinels, sentinel_kwargs=sentinel_options, **options)  # type: ignore[no-untyped-call]
+        watcher = Sentinel(sentinels, sentinel_kwargs=sentinel_options, **options)  # type: ignore[no-untyped-call, unused-ignore]  # typed from redis 8
         client = watcher.master_for(state.service_name, retry=Retry(NoBackoff(), 1))
     elif state.mode == "cluster":
         raw = _env(environ, state.url_env, "cluster node URLs", required=True) or ""

@@ -40,7 +40,7 @@ class AnthropicMessages(BodyDialect):
     def relabel(self, raw: bytes, model: str) -> tuple[bytes, ChatResponse | None]:
         return relabel_model(raw, model, anthropic.parse_response)
 
-    def relay_reader(self) -> RelayReader:
+    def relay_reader(self, call: Inbound) -> RelayReader:
         return SSERelayReader(_read_relayed)
 
 

@@ -83,8 +83,9 @@ class ClientDialect(Protocol):
         """A relayed (non-stream) body with the requested model name put back; parsed on the side for usage."""
         ...
 
-    def relay_reader(self) -> RelayReader:
-        """Reads usage, output and the terminal frame out of relayed stream bytes, with this dialect's parsers."""
+    def relay_reader(self, call: Inbound) -> RelayReader:
+        """Reads usage, output and the terminal frame out of relayed stream bytes, with this dialect's parsers
+        (and leaves out what the gateway asked the upstream for and `call` did not: `SSERelayReader`'s drop)."""
         ...
 
 

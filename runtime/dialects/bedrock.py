@@ -50,7 +50,7 @@ class _Bedrock:
     def relabel(self, raw: bytes, model: str) -> tuple[bytes, ChatResponse | None]:
         return raw, None
 
-    def relay_reader(self) -> RelayReader:
+    def relay_reader(self, call: Inbound) -> RelayReader:
         return NoRelay()
 
 
@@ -76,7 +76,7 @@ class BedrockConverse(_Bedrock):
         except (orjson.JSONDecodeError, GatewayError, KeyError, TypeError, ValueError, AttributeError):
             return raw, None
 
-    def relay_reader(self) -> RelayReader:
+    def relay_reader(self, call: Inbound) -> RelayReader:
         return EventStreamRelayReader()
 
     def parse(self, call: Inbound) -> ChatRequest:
@@ -118,7 +118,7 @@ class EventStreamRelayReader:
         self._buffer = EventStreamBuffer()
         self.tally = Tally()
 
-    def feed(self, chunk: bytes) -> None:
+    def feed(self, chunk: bytes) -> bytes:
         self._buffer.add_data(chunk)
         for message in self._buffer:
             try:
@@ -126,6 +126,7 @@ class EventStreamRelayReader:
             except orjson.JSONDecodeError:
                 continue
             read_frame(str(message.headers.get(":event-type", "")), payload, self.tally)
+        return chunk
 
 
 def read_frame(event_type: str, payload: Any, tally: Tally) -> None:

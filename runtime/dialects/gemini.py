@@ -84,7 +84,7 @@ class GeminiAPI:
         data["modelVersion"] = parsed.model = model
         return orjson.dumps(data), parsed
 
-    def relay_reader(self) -> RelayReader:
+    def relay_reader(self, call: Inbound) -> RelayReader:
         return SSERelayReader(_read_relayed)
 
 

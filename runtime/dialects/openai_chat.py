@@ -44,18 +44,21 @@ class OpenAIChat(BodyDialect):
         return openai.error_body(exc)
 
     def passthrough(self, adapter: object, call: Inbound, model: str) -> bool:
-        if not speaks(adapter, self.name) or upstream_api(adapter, model) != "chat":
-            return False  # a model served by the Responses API gets a translated body
-        if bool(call.body.get("stream")) and getattr(adapter, "stream_usage", False):
-            # Without include_usage an OpenAI stream carries no usage to bill; the canonical path asks for it.
-            return openai.wants_usage(call.body)
-        return True
+        # A model served by the Responses API gets a translated body. A stream whose client did not ask for usage
+        # is relayed too: the adapter asks for it (`providers/openai.passthrough`), `relay_reader` drops it.
+        return speaks(adapter, self.name) and upstream_api(adapter, model) == "chat"
 
     def relabel(self, raw: bytes, model: str) -> tuple[bytes, ChatResponse | None]:
         return relabel_model(raw, model, openai.parse_response)
 
-    def relay_reader(self) -> RelayReader:
-        return SSERelayReader(_read_relayed)
+    def relay_reader(self, call: Inbound) -> RelayReader:
+        return SSERelayReader(_read_relayed, drop=None if openai.wants_usage(call.body) else _usage_only)
+
+
+def _usage_only(data: Any) -> bool:
+    """The closing usage chunk include_usage adds (`choices` empty): what a client that did not ask never gets.
+    A chunk that carries usage beside its choices (some compatible servers) is sent, usage and all."""
+    return isinstance(data, dict) and data.get("choices") == [] and isinstance(data.get("usage"), dict)
 
 
 def _read_relayed(event: ServerSentEvent, data: Any, tally: Tally) -> None:

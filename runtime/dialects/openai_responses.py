@@ -51,7 +51,7 @@ class OpenAIResponses(BodyDialect):
     def relabel(self, raw: bytes, model: str) -> tuple[bytes, ChatResponse | None]:
         return relabel_model(raw, model, responses_upstream.parse_response)
 
-    def relay_reader(self) -> RelayReader:
+    def relay_reader(self, call: Inbound) -> RelayReader:
         return SSERelayReader(_read_relayed)
 
 

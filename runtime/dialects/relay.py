@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import orjson
 
 from bifrostc.runtime.dialects import tokenizer
-from bifrostc.runtime.translate.sse import ServerSentEvent, SSEDecoder
+from bifrostc.runtime.translate.sse import ServerSentEvent, SSEDecoder, next_frame_end
 from bifrostc.runtime.types import (
     BlockDelta,
     ChatRequest,
@@ -120,30 +120,57 @@ class Tally:
 class RelayReader(Protocol):
     tally: Tally
 
-    def feed(self, chunk: bytes) -> None:
-        """Relayed bytes, as sent to the client (they are never changed)."""
+    def feed(self, chunk: bytes) -> bytes:
+        """Relayed bytes (whole frames, as the upstream sent them) in; the bytes to send the client out: the
+        same, or the same minus frames the gateway asked for on its own account (`SSERelayReader`'s `drop`)."""
         ...
 
 
 # How one dialect reads a relayed event: data is the parsed JSON of event.data (None when it is not JSON).
 ReadEvent = Callable[[ServerSentEvent, Any, Tally], None]
+# Whether a relayed event is one the client did not ask for (it is read, then left out of what is sent).
+DropEvent = Callable[[Any], bool]
 
 
 class SSERelayReader:
-    """Decodes relayed SSE bytes and hands each event to the dialect's `read` (usage, output, terminal)."""
+    """Decodes relayed SSE bytes and hands each event to the dialect's `read` (usage, output, terminal).
 
-    def __init__(self, read: ReadEvent) -> None:
+    With `drop`, a frame whose event it matches is read and not sent: an OpenAI client that did not ask for the
+    usage chunk gets none, although the gateway asked the upstream for it to bill the stream (openai_chat.py).
+    """
+
+    def __init__(self, read: ReadEvent, drop: DropEvent | None = None) -> None:
         self._read = read
+        self._drop = drop
         self._decoder = SSEDecoder()
         self.tally = Tally()
 
-    def feed(self, chunk: bytes) -> None:
+    def feed(self, chunk: bytes) -> bytes:
+        drop, dropped = self._drop, None
         for event in self._decoder.feed(chunk):
-            try:
-                data = orjson.loads(event.data)
-            except orjson.JSONDecodeError:
-                data = None
+            data = _json(event.data)
             self._read(event, data, self.tally)
+            if drop is not None and drop(data):
+                dropped = [*(dropped or ()), event.data.encode()]
+        return chunk if dropped is None else _without(chunk, dropped)
+
+
+def _without(chunk: bytes, payloads: list[bytes]) -> bytes:
+    """`chunk` (whole frames: the relay cuts reads at frame ends) minus the frames that carry these payloads."""
+    kept, start = [], 0
+    while start < len(chunk):
+        end = next_frame_end(chunk, start)
+        frame, start = chunk[start:end], end
+        if not any(payload in frame for payload in payloads):
+            kept.append(frame)
+    return b"".join(kept)
+
+
+def _json(data: str) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
 
 
 class NoRelay:
@@ -152,5 +179,5 @@ class NoRelay:
     def __init__(self) -> None:
         self.tally = Tally()
 
-    def feed(self, chunk: bytes) -> None:
+    def feed(self, chunk: bytes) -> bytes:
         raise AssertionError("this dialect is never served by passthrough")

@@ -49,5 +49,5 @@ class VertexAnthropic(AnthropicMessages):
     def relabel(self, raw: bytes, model: str) -> tuple[bytes, ChatResponse | None]:
         return raw, None
 
-    def relay_reader(self) -> RelayReader:
+    def relay_reader(self, call: Inbound) -> RelayReader:
         return NoRelay()

@@ -198,7 +198,7 @@ async def _stream(ex: Exchange, route: Route) -> Response:
         ctx,
         upstream,
         encoder,
-        ex.dialect.relay_reader,
+        lambda: ex.dialect.relay_reader(ex.call),
         ex.call.body,
         done,
         keepalive=ex.dialect.keepalive,

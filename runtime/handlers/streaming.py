@@ -121,7 +121,8 @@ class StreamRelay:
                     out = b"".join(parts)
                 if self.on_frame is not None:  # after the frames were encoded, before they are sent
                     await self.on_frame()
-                yield out
+                if out:  # empty when the relay reader left a whole read out (a usage chunk nobody asked for)
+                    yield out
                 self.finished = self.tally.terminal  # resumed: the frames were sent
                 if late is not None:
                     raise late
@@ -140,9 +141,9 @@ class StreamRelay:
         before = tally.output_events
         if isinstance(item, bytes):
             assert self.reader is not None, "relayed bytes come only from a passthrough stream"
-            self.reader.feed(item)
+            sent = self.reader.feed(item)
             self._timed(before)
-            return item
+            return sent
         if isinstance(item, MessageStart):
             item.model = self.ctx.requested_model
         elif isinstance(item, StreamError):

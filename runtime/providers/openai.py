@@ -144,11 +144,16 @@ class OpenAIAdapter(HttpAdapter):
     ) -> UpstreamReply:
         """Forward an OpenAI client's body with only `model` rewritten; the caller relays the raw bytes. A model
         served by the Responses API is sent a Responses client's body (the dialects see to it)."""
+        from bifrostc.runtime.translate.openai import wants_usage
+
         if self.api(model) == "responses":
             fitted = fit_responses({**body, "model": self.responses_model(model)}, self.provider, model)
             return await self.open(self.responses_url(model), fitted, api_key, params=self.params())
         url = self.url("chat/completions", model)
         body = {**fit_model_class(fit_declared(body, self.provider), self.provider, model), "model": model}
+        if body.get("stream") is True and self.stream_usage and not wants_usage(body):
+            # Billed from the upstream's own count: the client's relay reader leaves the usage chunk out.
+            body["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
         if self.rules.fields is not None or self.rules.refused:
             rules.fit_fields(self.rules, body)  # a copy: fit_declared returns the client's dict when it fits
         if self.system_turns == "fold":

@@ -22,6 +22,16 @@ def encode_frame(payload: dict[str, Any] | bytes, *, event: str | None = None) -
     return head + b"data: " + data + b"\n\n"
 
 
+def next_frame_end(buffer: bytes, start: int = 0) -> int:
+    """Offset just past the first complete SSE frame at or after `start` (the buffer's end when there is none)."""
+    lf = buffer.find(b"\n\n", start)
+    limit = len(buffer) if lf < 0 else lf + 2  # a CRLF end counts only before it: each search stays in one frame
+    crlf = buffer.find(b"\r\n\r\n", start, limit)
+    if crlf >= 0:
+        return crlf + 4
+    return limit
+
+
 @dataclass(slots=True)
 class ServerSentEvent:
     event: str

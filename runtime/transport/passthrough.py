@@ -15,7 +15,7 @@ import orjson
 
 from bifrostc.runtime.http import UpstreamReply
 from bifrostc.runtime.translate.bedrock_stream import EXCEPTION_STATUS
-from bifrostc.runtime.translate.sse import ServerSentEvent, SSEDecoder
+from bifrostc.runtime.translate.sse import ServerSentEvent, SSEDecoder, next_frame_end
 from bifrostc.runtime.transport.errors import anthropic_envelope, error_from_transport, malformed, upstream_error
 
 # Anthropic error types (inverse of errors.anthropic_error_type) and OpenAI ones, for errors sent inside a 200.
@@ -124,7 +124,7 @@ def _check_first_event(frames: bytes, provider: str) -> bool:
     decoder, start = SSEDecoder(), 0
     events: list[ServerSentEvent] = []
     while not events and start < len(frames):  # frame by frame: the rest of the read is the relay reader's
-        end = _next_frame_end(frames, start)
+        end = next_frame_end(frames, start)
         events, start = decoder.feed(frames[start:end]), end
     if not events:
         return False
@@ -136,12 +136,6 @@ def _check_first_event(frames: bytes, provider: str) -> bool:
     if data is None:
         raise malformed(provider, f"a malformed first stream event ({first.data[:40]!r})")
     return True
-
-
-def _next_frame_end(buffer: bytes, start: int) -> int:
-    """Offset just past the first complete SSE frame at or after `start` (the buffer's end when there is none)."""
-    ends = [at + len(blank) for blank in (b"\n\n", b"\r\n\r\n") if (at := buffer.find(blank, start)) >= 0]
-    return min(ends) if ends else len(buffer)
 
 
 def frame_end(buffer: bytes) -> int:

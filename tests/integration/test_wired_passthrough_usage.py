@@ -121,3 +121,23 @@ async def test_passthrough_stream_keeps_reasoning_tokens() -> None:
     assert response.status_code == 200 and b"prompt_cache_hit_tokens" in response.content  # relayed as is
     (usage,) = hooks.usage
     assert usage == Usage(input_tokens=200, output_tokens=50, cache_read_tokens=800, reasoning_tokens=30)
+
+
+async def test_stream_without_include_usage_is_relayed_and_billed_from_the_upstream_count(served: Wired) -> None:
+    """The client did not ask for usage: the gateway asks the upstream for it, bills DeepSeek's own count and
+    relays DeepSeek's bytes unchanged but for the usage chunk, which the client never sees."""
+    response = await served.http.post(
+        f"{served.url}/v1/chat/completions",
+        json={**CHAT, "stream": True},
+        headers={"authorization": f"Bearer {KEY}"},
+    )
+    usage_frame = sse([(None, openai_chunk({}, usage=DEEPSEEK_USAGE))])
+    assert response.content == _stream().replace(usage_frame, b"")  # relayed, not re-encoded
+    client = served.openai(KEY)  # and a strict parser takes it
+    stream = await client.chat.completions.create(model="reasoner", messages=CHAT["messages"], stream=True)
+    chunks = [chunk async for chunk in stream]
+    assert chunks and all(chunk.choices and chunk.usage is None for chunk in chunks)
+    assert "".join(chunk.choices[0].delta.content or "" for chunk in chunks) == "hi"
+    for row in await served.logs(2):
+        assert (row["input_tokens"], row["cache_read_tokens"], row["output_tokens"]) == (200, 800, 50)
+        assert not row["usage_estimated"]

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from bifrostc.runtime.translate.sse import DONE, ServerSentEvent, SSEDecoder, aiter_sse, encode_frame
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bifrostc.runtime.translate.sse import DONE, ServerSentEvent, SSEDecoder, aiter_sse, encode_frame, next_frame_end
 
 
 def test_frames_carry_event_name_and_compact_json():
@@ -40,3 +43,20 @@ async def test_aiter_sse_reads_an_async_byte_stream():
         yield b"\nevent: ping\ndata: {}\n\n"
 
     assert [e.event async for e in aiter_sse(body())] == ["message_start", "ping"]
+
+
+@given(
+    st.lists(
+        st.tuples(st.text(alphabet="ab:{}\r", min_size=1, max_size=12), st.sampled_from([b"\n\n", b"\r\n\r\n"])),
+        max_size=8,
+    )
+)
+def test_next_frame_end_walks_mixed_line_endings_frame_by_frame(frames: list[tuple[str, bytes]]) -> None:
+    """LF and CRLF frames mixed in one read come back one by one (passthrough cuts and drops by frame)."""
+    pieces = [b"data: " + text.replace("\r", "").encode() + end for text, end in frames]
+    buffer, start, seen = b"".join(pieces), 0, []
+    while start < len(buffer):
+        end = next_frame_end(buffer, start)
+        seen.append(buffer[start:end])
+        start = end
+    assert seen == pieces
