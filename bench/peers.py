@@ -1,7 +1,8 @@
 """bifrostc beside its peers on the same fake upstream, load generator and pinning: LiteLLM proxy, claude-code-router
 and nginx as a plain reverse proxy (the floor).
 
-Run: python bench/run.py --peers [--duration 2 --latency-requests 200 --warmup 50] [--no-pin]
+Run: python bench/run.py --peers [--duration 2 --latency-requests 200 --warmup 50] [--no-pin] [--only NAME]
+     [--slow-connections 1000 --slow-duration 10] (the many-slow-streams case: bench/peers_slow.py)
 Installs what is missing into bench/.peers/ (git-ignored; never into the project's environment): LiteLLM in its own
 venv (PyPI `litellm[proxy]`), claude-code-router with npm (`@musistudio/claude-code-router`), nginx with apt-get.
 At run time everything talks to 127.0.0.1 only. See bench/README.md ("Peers") for what each figure means.
@@ -17,15 +18,29 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 import procstat
 from processes import BENCH_DIR, BenchError, Gateway, build_out, free_port, health_ok, start_gateway, stop
 from processes import start_upstream as _start_upstream
 from run import Row, measure
-from scenarios import PROMPT, PUBLIC_MODEL, Call, _anthropic_client, _openai_client, _upstream_openai
+from scenarios import (
+    _CLAUDE_HEADERS,
+    PROMPT,
+    PUBLIC_MODEL,
+    Call,
+    _anthropic_client,
+    _anthropic_long,
+    _openai_client,
+    _upstream_openai,
+    claude_code_call,
+)
+
+if TYPE_CHECKING:
+    from peers_slow import SlowReport
 
 PEERS_DIR = BENCH_DIR / ".peers"
 CONFIGS = BENCH_DIR / "peers"
@@ -71,7 +86,29 @@ def cases() -> tuple[Case, ...]:
             _anthropic("/v1/messages", "bench-claude", {"x-api-key": LITELLM_KEY}),
             None,  # claude-code-router's providers are OpenAI-style here; it has no plain Anthropic relay
         ),
+        # What Claude Code really sends: its 87 KB first turn (system prompt, 40 tools), translated to OpenAI...
+        Case(
+            "claude code first turn (87 KB) -> openai stream",
+            _upstream_openai(True),
+            claude_code_call("first-turn-1", model=PUBLIC_MODEL),
+            None,  # LiteLLM 1.108 sends this body to /v1/responses (its tools), which the fake does not serve
+            _as_peer(claude_code_call("first-turn-1", model=PUBLIC_MODEL), {"x-api-key": "bench-client"}),
+        ),
+        # ...and a long session's history (158 KB: 100 tool loops with signed thinking) relayed to Anthropic.
+        Case(
+            "claude code 158 KB history passthrough stream",
+            _anthropic_long(True, "claude-bench", {}),
+            _anthropic_long(True, "bench-claude", _CLAUDE_HEADERS),
+            _as_peer(_anthropic_long(True, "bench-claude", _CLAUDE_HEADERS), {"x-api-key": LITELLM_KEY}),
+            None,
+        ),
     )
+
+
+def _as_peer(call: Call, auth: dict[str, str]) -> Call:
+    """A bifrostc call sent to a peer: its Anthropic endpoint is /v1/messages, its key its own."""
+    headers = {k: v for k, v in call.headers.items() if k not in ("x-api-key", "authorization")}
+    return replace(call, path=call.path.removeprefix("/anthropic"), headers={**headers, **auth})
 
 
 # --- installs (idempotent) ---------------------------------------------------------------------------------------
@@ -202,6 +239,7 @@ class PeerReport:
     startup_ms: dict[str, float] = field(default_factory=dict)
     loadavg: dict[str, tuple[float, float, float]] = field(default_factory=dict)  # gateway -> at its start
     pinning: str = "none"
+    slow: SlowReport | None = None  # the many-slow-streams case (peers_slow.py)
 
 
 def _call_for(gateway: str, case: Case) -> Call | None:
@@ -220,17 +258,25 @@ async def bench_peers(args: argparse.Namespace) -> PeerReport:
         report.pinning = f"gateway on CPU {cpus[-1]}; fake upstream and load generator on CPU {cpus[:-1]}"
     upstream, up = await _start_upstream("--stream-events", str(STREAM_EVENTS))
     url = f"http://127.0.0.1:{up}"
+    only = [g for g in GATEWAYS if not args.peer or g in args.peer]
     try:
-        for case in cases():
+        for case in selected(args):
             report.direct[case.name] = await measure(up, case.direct, args, None, "direct to upstream")
             report.rows[case.name] = {}
-        only = [g for g in GATEWAYS if not args.peer or g in args.peer]
         for gateway in only:
             await _bench_one(gateway, report, args, url, gateway_cpus)
     finally:
         stop(upstream)
         await upstream.wait()
+    if args.slow_connections:
+        from peers_slow import bench_slow  # it builds on this module's peers and pinning
+
+        report.slow = await bench_slow(args, only, gateway_cpus)
     return report
+
+
+def selected(args: argparse.Namespace) -> list[Case]:
+    return [case for case in cases() if not args.only or any(part in case.name for part in args.only)]
 
 
 async def _bench_one(
@@ -247,12 +293,14 @@ async def _bench_one(
             if cpus:
                 pin_tree(served.proc.pid, cpus)
             report.startup_ms[gateway] = served.startup_s * 1e3
-            for case in cases():
+            for case in selected(args):
                 call = _call_for(gateway, case)
                 if call is None:
                     continue
                 row = await measure(served.port, call, args, served.proc.pid, gateway)
-                row.added_p50_us = row.p50_us - report.direct[case.name].p50_us
+                direct = report.direct[case.name].p50_us
+                if row.p50_us is not None and direct is not None:  # None: no request of the run succeeded
+                    row.added_p50_us = row.p50_us - direct
                 report.rows[case.name][gateway] = row
         except BenchError as exc:
             report.problems[gateway] = str(exc)[-600:]
@@ -299,6 +347,10 @@ def render(report: PeerReport, args: argparse.Namespace) -> str:
                    f"startup {_fmt(started, ',.0f')} ms")  # fmt: skip
     for gateway, problem in report.problems.items():
         out.append(f"\n{gateway} NOT MEASURED: {problem}")
+    if report.slow is not None:
+        from peers_slow import render_slow
+
+        out.append(render_slow(report.slow))
     return "\n".join(out)
 
 

@@ -162,6 +162,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--peers", action="store_true", help=peers)
     parser.add_argument("--peer", action="append", help="with --peers: only this gateway (repeatable)")
     parser.add_argument("--no-pin", dest="pin", action="store_false", help="with --peers: no CPU pinning")
+    slow = "with --peers: slow streams open at once (bench/peers_slow.py; 0: skip the case)"
+    parser.add_argument("--slow-connections", type=int, default=1000, help=slow)
+    parser.add_argument("--slow-duration", type=float, default=10.0, help="with --peers: seconds of slow streams")
     return parser.parse_args(argv)
 
 
