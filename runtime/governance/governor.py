@@ -126,6 +126,7 @@ class Governor:
         self.gateway = gateway
         self.store = store
         self.keyring = keyring or KeyRing(gateway)
+        self.prices = pricing.PriceBook(gateway.pricing)
         self._clock = clock
         self._router: Router | None = None  # resolves fallback names for reserve.max_cost; built on first use
         server = gateway.server
@@ -188,7 +189,7 @@ class Governor:
 
     def cost_usd(self, provider: str, model: str, usage: Usage) -> float:
         """The response's cost with the spec's ``pricing:`` overrides applied."""
-        return pricing.cost_usd(provider, model, usage, self.gateway.pricing)
+        return self.prices.cost(provider, model, usage)
 
     def max_cost(
         self, ctx: KeyContext | None, route: Route, request: ChatRequest | None, content_length: str | None

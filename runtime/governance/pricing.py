@@ -169,3 +169,30 @@ def cost_usd(provider: str, model: str, usage: Usage, overrides: Mapping[str, Pr
     """Cost of one response in USD; 0.0 for a model with no known price (see :func:`find_price`)."""
     price = find_price(provider, model, overrides)
     return 0.0 if price is None else price_cost(price, usage)
+
+
+class PriceBook:
+    """:func:`find_price` memoised per (provider, model) for one ``pricing:`` table: the governor prices the bill
+    and the log hooks the row with it, once per pair rather than with ~12 dict probes per request. Bounded:
+    passthrough models are client-chosen names."""
+
+    MAX_ENTRIES = 1024
+
+    def __init__(self, overrides: Mapping[str, Price] | None = None) -> None:
+        self.overrides = overrides
+        self._found: dict[tuple[str, str], Price | None] = {}
+
+    def price(self, provider: str, model: str) -> Price | None:
+        key = (provider, model)
+        try:
+            return self._found[key]
+        except KeyError:
+            price = find_price(provider, model, self.overrides)
+            if len(self._found) < self.MAX_ENTRIES:
+                self._found[key] = price
+            return price
+
+    def cost(self, provider: str, model: str, usage: Usage) -> float:
+        """As :func:`cost_usd`."""
+        price = self.price(provider, model)
+        return 0.0 if price is None else price_cost(price, usage)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bifrostc.chat")
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+NO_QUERY: Mapping[str, str] = MappingProxyType({})
 
 
 async def read_json(request: Request) -> dict[str, Any]:
@@ -94,7 +97,8 @@ async def handle_chat(request: Request, dialect: ClientDialect, endpoint: Endpoi
         # JSON; and unauthenticated uploads cost no memory).
         ctx.credential = credentials.of_request(rt.credential_salt, request.headers, dialect.name)  # auth: passthrough
         ctx.key = await rt.hooks.authenticate(request.headers, ctx)
-        call = Inbound(await read_json(request), request.path_params, endpoint, request.query_params, request.headers)
+        query = request.query_params if request.scope.get("query_string") else NO_QUERY  # parsed only when there
+        call = Inbound(await read_json(request), request.path_params, endpoint, query, request.headers)
         turn = None
         if getattr(dialect, "stateful", False):  # stored state resolved into the body before it is parsed
             store = getattr(request.app.state, "responses_store", None)

@@ -16,7 +16,7 @@ from bifrostc.runtime import config
 from bifrostc.runtime.context import Hooks, LogRecord, WrappedHooks
 from bifrostc.runtime.dialects.base import MAX_SESSION_CHARS
 from bifrostc.runtime.errors import anthropic_error_type
-from bifrostc.runtime.governance.pricing import find_price, price_cost
+from bifrostc.runtime.governance.pricing import PriceBook
 from bifrostc.runtime.observability.records import RequestRecord, apply_request, apply_response
 from bifrostc.runtime.observability.telemetry import Telemetry
 from bifrostc.runtime.types import Usage
@@ -24,20 +24,17 @@ from bifrostc.runtime.types import Usage
 AGENT_HEADER = "x-claude-code-agent-id"
 PARENT_AGENT_HEADER = "x-claude-code-parent-agent-id"
 REQUEST_CLASS_HEADER = "x-claude-code-request-class"
-PriceCache = dict[tuple[str, str], config.Price | None]
-_PRICE_CACHE_MAX = 1024  # (provider, model) pairs; bounded because passthrough models are client-chosen
 
 
 def record_from_log(
     log: LogRecord,
     *,
-    pricing: Mapping[str, config.Price] | None = None,
+    prices: PriceBook | None = None,
     log_bodies: bool = True,
     full_history: bool = False,
-    price_cache: PriceCache | None = None,
 ) -> RequestRecord:
-    """The request-log row for one finished request. ``price_cache`` memoises the price lookup (spec
-    overrides, then the built-in table) per (provider, model); it must belong to one ``pricing`` table."""
+    """The request-log row for one finished request, priced with ``prices`` (the spec's ``pricing:`` overrides,
+    then the built-in table; without it, the built-in table alone)."""
     ctx = log.context
     key = ctx.key
     failed = ctx.status >= 400
@@ -80,8 +77,7 @@ def record_from_log(
     if ctx.usage is not None:
         _apply_usage(record, ctx.usage)
         if ctx.provider and ctx.upstream_model and not ctx.cache_hit:
-            price = _price(ctx.provider, ctx.upstream_model, pricing, price_cache)
-            record.cost_usd = 0.0 if price is None else price_cost(price, ctx.usage)
+            record.cost_usd = (prices or PriceBook()).cost(ctx.provider, ctx.upstream_model, ctx.usage)
     return record
 
 
@@ -92,20 +88,6 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 
 def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else seconds * 1000
-
-
-def _price(
-    provider: str, model: str, pricing: Mapping[str, config.Price] | None, cache: PriceCache | None
-) -> config.Price | None:
-    if cache is None:
-        return find_price(provider, model, pricing)
-    key = (provider, model)
-    if key in cache:
-        return cache[key]
-    price = find_price(provider, model, pricing)
-    if len(cache) < _PRICE_CACHE_MAX:
-        cache[key] = price
-    return price
 
 
 def _apply_usage(record: RequestRecord, usage: Usage) -> None:
@@ -119,20 +101,18 @@ class TelemetryHooks(WrappedHooks):
     def __init__(self, inner: Hooks, telemetry: Telemetry, gateway: config.Gateway) -> None:
         super().__init__(inner)
         self.telemetry = telemetry
-        self._pricing = gateway.pricing
+        self._prices = PriceBook(gateway.pricing)  # hooks are rebuilt on hot reload: it follows the spec
         self._log_bodies = gateway.observability.log_bodies
         self._full_history = gateway.observability.log_full_history
-        self._prices: PriceCache = {}  # hooks are rebuilt on hot reload, so this follows the pricing table
 
     async def on_log(self, record: LogRecord) -> None:
         await self.inner.on_log(record)
         self.telemetry.record(
             record_from_log(
                 record,
-                pricing=self._pricing,
+                prices=self._prices,
                 log_bodies=self._log_bodies,
                 full_history=self._full_history,
-                price_cache=self._prices,
             )
         )
         await self.telemetry.committed()  # before the answer's last byte (streams: before the final chunk)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from bifrostc.runtime import config
 from bifrostc.runtime.context import LogRecord, RequestContext
-from bifrostc.runtime.governance.pricing import cost_usd
+from bifrostc.runtime.governance.pricing import PriceBook, cost_usd
 from bifrostc.runtime.observability import records, redaction
 from bifrostc.runtime.observability.log_hooks import record_from_log
 from bifrostc.runtime.observability.metrics import GatewayMetrics
@@ -88,14 +88,15 @@ def test_record_from_log_bodies_match_asdict_and_are_skipped_when_off():
     assert quiet.tools_count == 0 and quiet.requested_model == "r"
 
 
-def test_the_price_cache_gives_the_uncached_cost_and_follows_spec_overrides():
+def test_the_price_book_gives_the_uncached_cost_and_follows_spec_overrides():
     overrides = {"openai/gpt-4o": config.Price(input=1.0, output=2.0)}
-    cache: dict = {}
+    prices = PriceBook(overrides)
     log = _log()
-    first = record_from_log(log, pricing=overrides, price_cache=cache)
-    again = record_from_log(log, pricing=overrides, price_cache=cache)
+    first = record_from_log(log, prices=prices)
+    again = record_from_log(log, prices=prices)
     assert first.cost_usd == again.cost_usd == pytest.approx(cost_usd("openai", "gpt-4o", log.context.usage, overrides))
-    assert list(cache) == [("openai", "gpt-4o")]
+    assert first.cost_usd != record_from_log(log).cost_usd  # the built-in table's price differs
+    assert prices.price("openai", "gpt-4o") is overrides["openai/gpt-4o"]
 
 
 def test_metrics_children_are_reused_and_still_count_per_label_set():

@@ -5,6 +5,7 @@ import pytest
 from bifrostc.runtime import config
 from bifrostc.runtime.context import Hooks, LogRecord, RequestContext
 from bifrostc.runtime.governance.keys import KeyContext
+from bifrostc.runtime.governance.pricing import PriceBook
 from bifrostc.runtime.observability.log_hooks import TelemetryHooks, record_from_log
 from bifrostc.runtime.observability.metrics import GatewayMetrics
 from bifrostc.runtime.observability.telemetry import Telemetry
@@ -30,7 +31,8 @@ def _log(**ctx_fields) -> LogRecord:
 
 
 def test_record_from_log_carries_key_team_customer_route_usage_latency_and_priced_cost():
-    record = record_from_log(_log(), pricing={"anthropic/claude-sonnet-4-5": config.Price(input=2.0, output=10.0)})
+    prices = PriceBook({"anthropic/claude-sonnet-4-5": config.Price(input=2.0, output=10.0)})
+    record = record_from_log(_log(), prices=prices)
     assert (record.virtual_key, record.team, record.customer) == ("alice", "core", "acme")
     assert (record.route, record.provider, record.upstream_model) == ("sonnet", "anthropic", "claude-sonnet-4-5")
     assert record.input_tokens == 1_000_000
