@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+import orjson
+
 from bifrostc.runtime.translate.common import anthropic_tool_id, stop_from_anthropic
 from bifrostc.runtime.translate.sequencer import BlockSequencer
 from bifrostc.runtime.translate.sse import encode_frame
@@ -145,6 +147,10 @@ class StreamEncoder:
 
     def encode(self, event: StreamEvent) -> bytes:
         """Frames for one canonical event; interleaved blocks come out one after the other (see sequencer)."""
+        if type(event) is BlockDelta and event.index == self._sequencer.live:
+            middle = _DELTA_MIDDLES.get(event.kind)
+            if middle is not None:  # most of a stream: the live block's deltas, without the general path's dicts
+                return _DELTA_HEAD + str(event.index).encode() + middle + orjson.dumps(event.text) + _DELTA_TAIL
         return b"".join(self._encode_one(ev) for ev in self._sequencer.push(event))
 
     def _encode_one(self, event: StreamEvent) -> bytes:
@@ -178,6 +184,20 @@ class StreamEncoder:
             "usage": usage_to_anthropic(event.usage),
         }
         return _frame("message_start", {"message": message})
+
+
+# `_frame("content_block_delta", {"index": i, "delta": _delta(event)})`, byte for byte, in three pieces.
+_DELTA_HEAD = b'event: content_block_delta\ndata: {"type":"content_block_delta","index":'
+_DELTA_MIDDLES = {
+    kind: b',"delta":{"type":"' + delta.encode() + b'","' + field.encode() + b'":'
+    for kind, delta, field in (
+        ("text", "text_delta", "text"),
+        ("thinking", "thinking_delta", "thinking"),
+        ("signature", "signature_delta", "signature"),
+        ("arguments", "input_json_delta", "partial_json"),
+    )
+}
+_DELTA_TAIL = b"}}\n\n"
 
 
 def _frame(kind: str, payload: dict[str, Any]) -> bytes:

@@ -38,6 +38,9 @@ class _ToolBlock:
     id: str
 
 
+_PLAIN_DELTA = frozenset(("content", "role"))  # a delta with these keys only: text, nothing else to read
+
+
 class StreamParser:
     """OpenAI chunks -> canonical events.
 
@@ -90,6 +93,10 @@ class StreamParser:
 
     def _choice(self, choice: dict[str, Any]) -> list[StreamEvent]:
         delta = choice.get("delta") or {}
+        content = delta.get("content")
+        if self._open_kind == "text" and type(content) is str and content and not choice.get("finish_reason"):
+            if delta.keys() <= _PLAIN_DELTA:  # most chunks: more text for the open block (the path below, shorter)
+                return [BlockDelta(self._open_index, "text", content)]
         events: list[StreamEvent] = []
         reasoning = delta.get("reasoning_content") or delta.get("reasoning")
         if isinstance(reasoning, str) and reasoning:

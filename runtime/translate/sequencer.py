@@ -18,6 +18,11 @@ class BlockSequencer:
         self._live: int | None = None
         self._held: dict[int, list[BlockEvent]] = {}
 
+    @property
+    def live(self) -> int | None:
+        """The block that streams now: its deltas pass `push` unchanged."""
+        return self._live
+
     def push(self, event: StreamEvent) -> list[StreamEvent]:
         if isinstance(event, BlockStart | BlockDelta | BlockStop):
             return self._block_event(event)

@@ -66,7 +66,9 @@ class SSEDecoder:
         events: list[ServerSentEvent] = []
         # One decode and one split per chunk (complete lines only, so a split UTF-8 sequence waits in the buffer).
         for line in data[:end].decode("utf-8", errors="replace").split("\n"):
-            if line:
+            if line.startswith("data:"):  # most lines: `_field`'s data branch, inline
+                self._data.append(line[6:] if line[5:6] == " " else line[5:])
+            elif line:
                 self._field(line)
             elif self._data or self._event:
                 events.append(ServerSentEvent(self._event or "message", "\n".join(self._data)))

@@ -11,7 +11,16 @@ from hypothesis import strategies as st
 from bifrostc.runtime.translate import anthropic, openai, replay
 from bifrostc.runtime.translate.claude_history import opens_without_thinking
 from bifrostc.runtime.translate.sse import SSEDecoder, encode_frame
-from bifrostc.runtime.types import BlockStart, BlockStop, ToolCallPart
+from bifrostc.runtime.types import (
+    BlockDelta,
+    BlockStart,
+    BlockStop,
+    MessageDelta,
+    MessageStart,
+    MessageStop,
+    ToolCallPart,
+    Usage,
+)
 
 from .strategies import (
     anthropic_requests,
@@ -116,3 +125,47 @@ def test_sse_decoder_is_indifferent_to_how_bytes_are_cut(frames, data):
     assert [(e.event, orjson.loads(e.data)) for e in got] == [
         (event or "message", payload) for event, payload in frames
     ]
+
+
+_KINDS = st.sampled_from(["text", "thinking", "signature", "arguments"])
+_BLOCK_EVENTS = st.one_of(
+    st.builds(BlockStart, st.integers(0, 3), st.sampled_from(["text", "thinking", "tool_use"])),
+    st.builds(BlockDelta, st.integers(0, 3), _KINDS, st.text()),
+    st.builds(BlockStop, st.integers(0, 3)),
+)
+
+
+class _GeneralEncoder(anthropic.StreamEncoder):
+    """Every event through the sequencer and `_encode_one`: what the live block's delta shortcut must equal."""
+
+    def encode(self, event):  # type: ignore[no-untyped-def]
+        return b"".join(self._encode_one(ev) for ev in self._sequencer.push(event))
+
+
+@SETTINGS
+@given(st.lists(_BLOCK_EVENTS, max_size=30))
+def test_the_anthropic_encoders_delta_shortcut_sends_the_same_bytes(events):
+    stream = [MessageStart("msg_1", "m"), *events, MessageDelta("end_turn", Usage(1, 2)), MessageStop()]
+    fast, general = anthropic.StreamEncoder(), _GeneralEncoder()
+    assert [fast.encode(ev) for ev in stream] == [general.encode(ev) for ev in stream]
+
+
+_DELTAS = st.one_of(
+    st.builds(lambda text: {"content": text}, st.text()),
+    st.builds(lambda text: {"role": "assistant", "content": text}, st.text()),
+    st.builds(lambda text: {"reasoning_content": text}, st.text()),
+    st.builds(lambda text: {"content": None, "refusal": text}, st.text()),
+)
+
+
+@SETTINGS
+@given(st.lists(st.tuples(_DELTAS, st.sampled_from([None, None, None, "stop", "length"])), min_size=1, max_size=20))
+def test_the_openai_parsers_text_shortcut_gives_the_same_events(deltas):
+    def chunk_of(delta: dict, finish: str | None) -> dict:
+        return {"id": "c", "model": "m", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+    chunks = [chunk_of(d, f) for d, f in deltas]
+    general = [chunk_of({**d, "x": None}, f) for d, f in deltas]  # a null key more: never the shortcut
+    fast_parser, general_parser = openai.StreamParser(), openai.StreamParser()
+    fast = [ev for c in chunks for ev in fast_parser.feed(c)] + fast_parser.finish()
+    assert fast == [ev for c in general for ev in general_parser.feed(c)] + general_parser.finish()

@@ -60,3 +60,26 @@ def test_next_frame_end_walks_mixed_line_endings_frame_by_frame(frames: list[tup
         seen.append(buffer[start:end])
         start = end
     assert seen == pieces
+
+
+_VALUES = st.text(alphabet=" a:é{", max_size=6)
+
+
+@given(st.lists(st.lists(st.tuples(st.sampled_from(["data:", "data: ", "data"]), _VALUES), min_size=1, max_size=3)))
+def test_data_lines_with_or_without_the_space_and_bare_data_fields_decode_per_the_spec(
+    events: list[list[tuple[str, str]]],
+) -> None:
+    """WHATWG: one space after the colon is dropped, a bare `data` line is an empty value, lines join with LF."""
+    raw = b"".join(
+        "".join(f"{field}{value}\n" if field != "data" else "data\n" for field, value in lines).encode() + b"\n"
+        for lines in events
+    )
+    got = SSEDecoder().feed(raw)
+
+    def value_of(field: str, value: str) -> str:
+        if field == "data":
+            return ""
+        return value[1:] if field == "data:" and value.startswith(" ") else value
+
+    expected = ["\n".join(value_of(field, value) for field, value in lines) for lines in events]
+    assert [e.data for e in got] == expected
