@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -279,19 +281,32 @@ def selected(args: argparse.Namespace) -> list[Case]:
     return [case for case in cases() if not args.only or any(part in case.name for part in args.only)]
 
 
-async def _bench_one(
-    gateway: str, report: PeerReport, args: argparse.Namespace, url: str, cpus: set[int] | None
-) -> None:
+@contextlib.asynccontextmanager
+async def serving(gateway: str, url: str, timeout: float, cpus: set[int] | None) -> AsyncIterator[Gateway]:
+    """One gateway started against `url` (pinned to `cpus`), stopped on the way out; BenchError if it cannot start."""
     with tempfile.TemporaryDirectory(prefix=f"bifrostc-peers-{gateway}-") as tmp:
-        report.loadavg[gateway] = os.getloadavg()
         try:
-            served = await start_peer(gateway, Path(tmp), url, args.startup_timeout)
-        except (BenchError, OSError, subprocess.SubprocessError) as exc:
-            report.problems[gateway] = str(exc)[-600:]
-            return
+            served = await start_peer(gateway, Path(tmp), url, timeout)
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise BenchError(str(exc)) from exc
         try:
             if cpus:
                 pin_tree(served.proc.pid, cpus)
+            yield served
+        finally:
+            stop(served.proc)
+            try:
+                served.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                served.proc.kill()
+
+
+async def _bench_one(
+    gateway: str, report: PeerReport, args: argparse.Namespace, url: str, cpus: set[int] | None
+) -> None:
+    report.loadavg[gateway] = os.getloadavg()
+    try:
+        async with serving(gateway, url, args.startup_timeout, cpus) as served:
             report.startup_ms[gateway] = served.startup_s * 1e3
             for case in selected(args):
                 call = _call_for(gateway, case)
@@ -302,14 +317,8 @@ async def _bench_one(
                 if row.p50_us is not None and direct is not None:  # None: no request of the run succeeded
                     row.added_p50_us = row.p50_us - direct
                 report.rows[case.name][gateway] = row
-        except BenchError as exc:
-            report.problems[gateway] = str(exc)[-600:]
-        finally:
-            stop(served.proc)
-            try:
-                served.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                served.proc.kill()
+    except BenchError as exc:
+        report.problems[gateway] = str(exc)[-600:]
 
 
 def _fmt(value: float | None, spec: str = ",.0f") -> str:

@@ -13,13 +13,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import procstat
-from peers import LITELLM_KEY, Case, _anthropic, _call_for, _fmt, pin_tree, start_peer
+from peers import LITELLM_KEY, Case, _anthropic, _call_for, _fmt, serving
 from processes import BenchError, run_load, stop
 from processes import start_upstream as _start_upstream
 from scenarios import PUBLIC_MODEL, _anthropic_client, _upstream_openai
@@ -110,25 +107,13 @@ async def bench_slow(args: argparse.Namespace, gateways: list[str], cpus: set[in
     try:
         report.direct = await _load(up, case, "direct", args, None)
         for gateway in gateways:
-            with tempfile.TemporaryDirectory(prefix=f"bifrostc-slow-{gateway}-") as tmp:
-                try:
-                    served = await start_peer(gateway, Path(tmp), f"http://127.0.0.1:{up}", args.startup_timeout)
-                except (BenchError, OSError, subprocess.SubprocessError) as exc:
-                    report.problems[gateway] = str(exc)[-600:]
-                    continue
-                try:
-                    if cpus:
-                        pin_tree(served.proc.pid, cpus)
-                    if _call_for(gateway, case) is not None:
-                        report.rows[gateway] = await _load(served.port, case, gateway, args, served.proc.pid)
-                except BenchError as exc:
-                    report.problems[gateway] = str(exc)[-600:]
-                finally:
-                    stop(served.proc)
-                    try:
-                        served.proc.wait(timeout=15)
-                    except subprocess.TimeoutExpired:
-                        served.proc.kill()
+            if _call_for(gateway, case) is None:
+                continue
+            try:
+                async with serving(gateway, f"http://127.0.0.1:{up}", args.startup_timeout, cpus) as served:
+                    report.rows[gateway] = await _load(served.port, case, gateway, args, served.proc.pid)
+            except BenchError as exc:
+                report.problems[gateway] = str(exc)[-600:]
     finally:
         stop(upstream)
         await upstream.wait()
