@@ -146,13 +146,13 @@ class SSERelayReader:
         self.tally = Tally()
 
     def feed(self, chunk: bytes) -> bytes:
-        drop, dropped = self._drop, None
+        drop, dropped = self._drop, []
         for event in self._decoder.feed(chunk):
             data = _json(event.data)
             self._read(event, data, self.tally)
             if drop is not None and drop(data):
-                dropped = [*(dropped or ()), event.data.encode()]
-        return chunk if dropped is None else _without(chunk, dropped)
+                dropped.append(event.data.encode())
+        return _without(chunk, dropped) if dropped else chunk  # one pass over a read; a second only to drop
 
 
 def _without(chunk: bytes, payloads: list[bytes]) -> bytes:

@@ -94,7 +94,7 @@ class OpenAIAdapter(HttpAdapter):
         fit_to_model(body, self.provider, str(body.get("model", "")), self.max_tokens_field)
         body["stream"] = stream
         if stream and self.stream_usage:
-            body["stream_options"] = {**body.get("stream_options", {}), "include_usage": True}
+            _ask_for_usage(body)
         else:  # the option (or the type) says the server refuses it: never sent
             body.pop("stream_options", None)
         rules.fit_fields(self.rules, body)
@@ -144,16 +144,13 @@ class OpenAIAdapter(HttpAdapter):
     ) -> UpstreamReply:
         """Forward an OpenAI client's body with only `model` rewritten; the caller relays the raw bytes. A model
         served by the Responses API is sent a Responses client's body (the dialects see to it)."""
-        from bifrostc.runtime.translate.openai import wants_usage
-
         if self.api(model) == "responses":
             fitted = fit_responses({**body, "model": self.responses_model(model)}, self.provider, model)
             return await self.open(self.responses_url(model), fitted, api_key, params=self.params())
         url = self.url("chat/completions", model)
         body = {**fit_model_class(fit_declared(body, self.provider), self.provider, model), "model": model}
-        if body.get("stream") is True and self.stream_usage and not wants_usage(body):
-            # Billed from the upstream's own count: the client's relay reader leaves the usage chunk out.
-            body["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
+        if body.get("stream") is True and self.stream_usage:
+            _ask_for_usage(body)  # billed from the upstream's own count; the relay reader drops what was not asked
         if self.rules.fields is not None or self.rules.refused:
             rules.fit_fields(self.rules, body)  # a copy: fit_declared returns the client's dict when it fits
         if self.system_turns == "fold":
@@ -163,3 +160,8 @@ class OpenAIAdapter(HttpAdapter):
     async def embeddings(self, body: dict[str, Any], *, model: str, api_key: str | None) -> dict[str, Any]:
         url = self.url("embeddings", model)
         return await self.post_json(url, {**body, "model": model}, api_key, params=self.params())
+
+
+def _ask_for_usage(body: dict[str, Any]) -> None:
+    """Ask for the final usage chunk (`stream_options.include_usage`), keeping the other stream options."""
+    body["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
