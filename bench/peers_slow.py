@@ -19,7 +19,7 @@ import procstat
 from peers import LITELLM_KEY, Case, _anthropic, _call_for, _fmt, serving
 from processes import BenchError, run_load, stop
 from processes import start_upstream as _start_upstream
-from scenarios import PUBLIC_MODEL, _anthropic_client, _upstream_openai
+from scenarios import PUBLIC_MODEL, Call, _anthropic_client, _upstream_openai
 
 SLOW_EVENTS, SLOW_GAP_MS = 56, 20.0
 RSS_SAMPLE_S = 0.25
@@ -69,18 +69,15 @@ async def _sample_rss(pid: int, peak: list[int], stop_at: asyncio.Event) -> None
             pass
 
 
-async def _load(port: int, case: Case, gateway: str, args: argparse.Namespace, pid: int | None) -> SlowRow:
-    call = _call_for(gateway, case)
-    assert call is not None
-    await run_load(port, call, connections=min(50, args.slow_connections), duration=2, max_requests=200)  # warm-up
+async def slow_load(port: int, call: Call, *, connections: int, duration: float, pid: int | None) -> SlowRow:
+    """A warm-up, then `connections` clients streaming back to back for `duration` s (CPU and RSS of `pid`)."""
+    await run_load(port, call, connections=min(50, connections), duration=2, max_requests=200)  # warm-up
     load_before, idle = _loadavg(), procstat.rss_bytes(pid) if pid else 0
     cpu_before = procstat.cpu_seconds(pid) if pid else 0.0
     peak, done = [idle], asyncio.Event()
     sampler = asyncio.create_task(_sample_rss(pid, peak, done)) if pid else None
     try:
-        result = await run_load(
-            port, call, connections=args.slow_connections, duration=args.slow_duration, max_requests=10**9
-        )
+        result = await run_load(port, call, connections=connections, duration=duration, max_requests=10**9)
     finally:
         done.set()
         if sampler is not None:
@@ -97,6 +94,12 @@ async def _load(port: int, case: Case, gateway: str, args: argparse.Namespace, p
         row.cores = (procstat.cpu_seconds(pid) - cpu_before) / result["elapsed_s"]
         row.rss_idle_mb, row.rss_peak_mb = idle / 2**20, peak[0] / 2**20
     return row
+
+
+async def _load(port: int, case: Case, gateway: str, args: argparse.Namespace, pid: int | None) -> SlowRow:
+    call = _call_for(gateway, case)
+    assert call is not None
+    return await slow_load(port, call, connections=args.slow_connections, duration=args.slow_duration, pid=pid)
 
 
 async def bench_slow(args: argparse.Namespace, gateways: list[str], cpus: set[int] | None) -> SlowReport:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import sys
 import tempfile
@@ -22,8 +23,8 @@ import time
 from pathlib import Path
 
 import orjson
-import procstat
-from processes import BenchError, build_out, run_load, start_gateway, start_upstream, stop
+from peers_slow import slow_load
+from processes import BenchError, build_out, start_gateway, start_upstream, stop
 from scenarios import PUBLIC_MODEL, UPSTREAM_MODEL, Call
 
 PROMPT = [{"role": "user", "content": "Say hello."}]
@@ -35,19 +36,10 @@ def _call(model: str) -> Call:
     return Call("/v1/chat/completions", orjson.dumps(body), "[DONE]", {})
 
 
-def _loadavg() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
 async def _case(name: str, port: int, pid: int | None, args: argparse.Namespace) -> dict[str, object]:
     call = _call(UPSTREAM_MODEL if pid is None else PUBLIC_MODEL)
-    await run_load(port, call, connections=min(50, args.connections), duration=2, max_requests=200)  # warm-up
-    load_before = _loadavg()
-    cpu_before = procstat.cpu_seconds(pid) if pid else 0.0
-    result = await run_load(port, call, connections=args.connections, duration=args.duration, max_requests=10**9)
-    cpu = (procstat.cpu_seconds(pid) - cpu_before) / result["elapsed_s"] if pid else None
-    row: dict[str, object] = {"case": name, **result, "gateway_cores": cpu}
-    row["loadavg"] = f"{load_before} -> {_loadavg()}"
+    measured = await slow_load(port, call, connections=args.connections, duration=args.duration, pid=pid)
+    row: dict[str, object] = {"case": name, **dataclasses.asdict(measured)}
     print(orjson.dumps(row).decode(), file=sys.stderr, flush=True)
     return row
 
@@ -84,13 +76,13 @@ def table(rows: list[dict[str, object]], direct_p50: float) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        p50 = float(r["first_byte_p50_us"]) / 1000  # type: ignore[arg-type]
-        p99 = float(r["first_byte_p99_us"]) / 1000  # type: ignore[arg-type]
-        added = "n/a" if r["gateway_cores"] is None else f"{p50 - direct_p50:+.0f}"
-        cores = "n/a" if r["gateway_cores"] is None else f"{float(r['gateway_cores']):.2f}"  # type: ignore[arg-type]
+        p50 = float(r["first_byte_p50_ms"])  # type: ignore[arg-type]
+        p99 = float(r["first_byte_p99_ms"])  # type: ignore[arg-type]
+        added = "n/a" if r["cores"] is None else f"{p50 - direct_p50:+.0f}"
+        cores = "n/a" if r["cores"] is None else f"{float(r['cores']):.2f}"  # type: ignore[arg-type]
         lines.append(
-            f"| {r['case']} | {float(r['rps']):,.0f} | {p50:,.0f} | {p99:,.0f} | {added} | {r['idle_connections']} |"  # type: ignore[arg-type]
-            f" {r['errors']} | {cores} |"
+            f"| {r['case']} | {float(r['streams_per_s']):,.0f} | {p50:,.0f} | {p99:,.0f} | {added} |"  # type: ignore[arg-type]
+            f" {r['idle_connections']} | {r['errors']} | {cores} |"
         )
     return "\n".join(lines)
 
@@ -112,7 +104,7 @@ if __name__ == "__main__":
     except BenchError as exc:
         raise SystemExit(f"bench: {exc}") from exc
     print(f"cores available: {len(os.sched_getaffinity(0))}; run took {time.monotonic() - started:.0f}s")
-    print(table(measured, float(measured[0]["first_byte_p50_us"]) / 1000))  # type: ignore[arg-type]
+    print(table(measured, float(measured[0]["first_byte_p50_ms"])))  # type: ignore[arg-type]
     for row in measured:
         print(f"- {row['case']}: load average {row['loadavg']}")
     if parsed.json:
