@@ -115,7 +115,10 @@ async def measure(
     await asyncio.gather(*(worker(requests // concurrency) for _ in range(concurrency)))
     if profiler:
         profiler.disable()
-        pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(45)
+        stats = pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "cumulative"))
+        stats.print_stats(int(os.environ.get("BENCH_TOP", "45")))
+        if os.environ.get("BENCH_CALLERS"):  # who calls these (a regex over "file:line(function)")
+            stats.print_callers(os.environ["BENCH_CALLERS"])
     if sampler:
         sampler.stop()
         tree = sampler.output_html() if html.endswith(".html") else sampler.output_text(color=False, unicode=True)

@@ -212,6 +212,10 @@ async def start_peer(name: str, work: Path, upstream: str, timeout: float) -> Ga
         cmd = [str(install_nginx()), "-c", str(config), "-p", str(prefix), "-e", str(prefix / "error.log")]
         return await start_process(name, cmd, port, health="/health", env=_clean_env(), timeout=timeout,
                                    log=work / "nginx.log")  # fmt: skip
+    if name == "python-floor":
+        cmd = [sys.executable, str(CONFIGS / "python_floor.py"), str(port), upstream]
+        return await start_process(name, cmd, port, health="/health", env=_clean_env(), timeout=timeout,
+                                   log=work / "python-floor.log")  # fmt: skip
     raise BenchError(f"unknown peer {name}")
 
 
@@ -230,7 +234,7 @@ def pin_tree(pid: int, cpus: set[int]) -> None:
 
 # --- the run -----------------------------------------------------------------------------------------------------
 
-GATEWAYS = ("bifrostc", "litellm", "claude-code-router", "nginx")
+GATEWAYS = ("bifrostc", "litellm", "claude-code-router", "nginx", "python-floor")
 
 
 @dataclass

@@ -11,7 +11,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
 
 from bifrostc.runtime import config, rules
 from bifrostc.runtime.context import Hooks
@@ -31,6 +32,7 @@ from bifrostc.runtime.exact_routes import serve_exact_paths
 from bifrostc.runtime.handlers import catalog, extras, gemini, models, stored
 from bifrostc.runtime.handlers.chat import handle_chat
 from bifrostc.runtime.handlers.errors import http_exception_handler
+from bifrostc.runtime.handlers.request import GatewayRequest
 from bifrostc.runtime.http import build_client
 from bifrostc.runtime.loadout import resolve_keys
 from bifrostc.runtime.providers import adapter_class
@@ -106,18 +108,29 @@ def swap_gateway(app: Starlette, gateway: config.Gateway) -> None:
     log.info("gateway reloaded: %d routes, %d providers", len(gateway.routes), len(gateway.providers))
 
 
-def _chat_endpoint(dialect: ClientDialect, endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
-    async def serve(request: Request) -> Response:
-        return await handle_chat(request, dialect, endpoint)
+class ChatEndpoint:
+    """One dialect endpoint as a plain ASGI app. Starlette would wrap a function endpoint in a second exception
+    layer (the app's ExceptionMiddleware already maps the same handlers) around a Request whose header lookups
+    each scan the list; this one builds a `GatewayRequest` (headers indexed once) and nothing more."""
 
-    serve.__name__ = f"{dialect.name}_chat"
-    return serve
+    def __init__(self, dialect: ClientDialect, endpoint: Endpoint) -> None:
+        self.dialect = dialect
+        self.endpoint = endpoint
+        self.__name__ = f"{dialect.name}_chat"  # the route's name, as the function's was
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self.respond(GatewayRequest(scope, receive, send))
+        await response(scope, receive, send)
+
+    async def respond(self, request: Request) -> Response:
+        """The endpoint as a request handler (what the Claude Code sign-in routes wrap)."""
+        return await handle_chat(request, self.dialect, self.endpoint)
 
 
 def chat_routes(registry: Sequence[ClientDialect] = DIALECTS) -> list[BaseRoute]:
     """Every registered dialect's chat endpoints."""
     return [
-        Route(ep.path, _chat_endpoint(dialect, ep), methods=list(ep.methods))
+        Route(ep.path, ChatEndpoint(dialect, ep), methods=list(ep.methods))
         for dialect in registry
         for ep in dialect.endpoints
     ]

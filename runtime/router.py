@@ -56,6 +56,9 @@ class WeightedTable(Generic[T]):
         return cls(tuple(i for i, _ in positive), tuple(itertools.accumulate(w for _, w in positive)))
 
     def choose(self, rand: Callable[[], float], allowed: Callable[[T], bool] | None = None) -> T | None:
+        if len(self.items) == 1:  # most routes: nothing to weigh
+            only = self.items[0]
+            return only if allowed is None or allowed(only) else None
         if allowed is None:
             if not self.items:
                 return None

@@ -1,7 +1,9 @@
 """One SQLite connection for the embedded stores (governance counters, sign-in state, stored responses, the log).
 
-The connection is shared across worker threads and serialised by a lock (sqlite3 is not re-entrant); calls run in
-a worker thread so a busy file never blocks the event loop. A file database runs in WAL mode, so readers never
+The connection is shared across threads and serialised by a lock (sqlite3 is not re-entrant); `run` hands its
+calls to the database's own long-lived thread, so a busy file never blocks the event loop. (`asyncio.to_thread`
+did the same at ~2x the CPU per call: an executor work item, two chained futures and a context copy each time;
+the request log pays one hop per batch, bench/RESULTS.md.) A file database runs in WAL mode, so readers never
 block the writer, and every write is a ``BEGIN IMMEDIATE`` transaction: it takes the write lock before reading,
 so a check-then-write is atomic against other tasks of this process and against another process (a worker, a
 replica on the same disk) sharing the file. The request log (``observability/store_sqlite.py``) opens one
@@ -11,14 +13,18 @@ lazily, with a shorter busy timeout (a locked file makes it spool), and batches 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import pathlib
+import queue
 import sqlite3
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 MEMORY = ":memory:"
+Job = tuple[Callable[[], Any], asyncio.AbstractEventLoop, "asyncio.Future[Any]"]
 
 
 def sibling_path(db_path: str | None, name: str) -> str:
@@ -41,6 +47,9 @@ class SqliteDb:
         self.path = path
         self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_s)
         self.lock = threading.Lock()
+        self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._worker: threading.Thread | None = None
+        self._worker_lock = threading.Lock()  # two loops (threads) starting the worker at once
         with self.lock:
             if path != MEMORY:
                 self.conn.execute("PRAGMA journal_mode=WAL")
@@ -65,9 +74,50 @@ class SqliteDb:
             return self.transaction(body) if write else body()
 
     async def run(self, body: Callable[[], T], *, write: bool = True) -> T:
-        """``body`` in a worker thread, under the lock; a write runs in one transaction."""
-        return await asyncio.to_thread(self.locked, body, write=write)
+        """``body`` in the database's thread, under the lock; a write runs in one transaction. As with
+        ``asyncio.to_thread``, a cancelled caller stops waiting, not the body, and the body sees the caller's
+        context variables."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        context = contextvars.copy_context()
+        self._jobs.put((lambda: context.run(self.locked, body, write=write), loop, future))
+        if self._worker is None:
+            self._start_worker()
+        return await future
+
+    def _start_worker(self) -> None:
+        with self._worker_lock:
+            if self._worker is None:
+                name = f"bifrostc-sqlite-{pathlib.Path(self.path).name}"
+                self._worker = threading.Thread(target=self._work, name=name, daemon=True)
+                self._worker.start()
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            body, loop, future = job
+            try:
+                outcome: tuple[bool, Any] = (True, body())
+            except BaseException as exc:  # the caller's to raise, as to_thread would
+                outcome = (False, exc)
+            with contextlib.suppress(RuntimeError):  # the caller's loop closed meanwhile: nobody waits
+                loop.call_soon_threadsafe(_settle, future, outcome)
 
     def close(self) -> None:
+        """After the jobs already handed over (their callers get their answers), the thread stops."""
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            self._jobs.put(None)
+            if worker is not threading.current_thread():
+                worker.join()
         with self.lock:
             self.conn.close()
+
+
+def _settle(future: asyncio.Future[Any], outcome: tuple[bool, Any]) -> None:
+    if future.done():  # the caller was cancelled
+        return
+    ok, value = outcome
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)

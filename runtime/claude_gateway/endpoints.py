@@ -48,11 +48,12 @@ def signed_in(service: SignInService, handler: Endpoint) -> Endpoint:
 
 def anthropic_endpoint(path: str) -> Endpoint:
     """The handler the gateway serves ``path`` (an /anthropic/v1/... path) with."""
-    from bifrostc.runtime.app import gateway_routes  # the app module builds on the handlers; import it late
+    from bifrostc.runtime.app import ChatEndpoint, gateway_routes  # the app builds on the handlers: import late
 
     for route in gateway_routes():
         if isinstance(route, Route) and route.path == path:
-            endpoint: Endpoint = route.endpoint
+            found = route.endpoint
+            endpoint: Endpoint = found.respond if isinstance(found, ChatEndpoint) else found
             return endpoint
     raise LookupError(f"the gateway serves no {path}")
 

@@ -7,6 +7,7 @@ only in column types and placeholder style, so the statements are built here onc
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -115,6 +116,11 @@ class LogSql:
         self.flavour = flavour
         self.table = table  # already validated / quoted by the caller
         self.mark = "?" if flavour == "sqlite" else "%s"
+        # One C-level fetch of every field per row; only the few json (and, in SQLite, bool) columns are touched.
+        self._fields = operator.attrgetter(*RECORD_FIELDS)
+        self._json_at = tuple(i for i, name in enumerate(RECORD_FIELDS) if _KINDS.get(name) == "json")
+        bools = (i for i, name in enumerate(RECORD_FIELDS) if _KINDS.get(name) == "bool")
+        self._bool_at = tuple(bools) if flavour == "sqlite" else ()
 
     def create_statements(self) -> list[str]:
         types = _SQL_TYPES[self.flavour]
@@ -145,15 +151,12 @@ class LogSql:
         return f"INSERT INTO {self.table} ({', '.join(RECORD_FIELDS)}) VALUES ({marks})"
 
     def insert_params(self, record: RequestRecord) -> tuple[Any, ...]:
-        values: list[Any] = []
-        for name in RECORD_FIELDS:
-            value = getattr(record, name)
-            kind = _KINDS.get(name)
-            if kind == "json":
-                value = None if value is None else orjson.dumps(value, default=str).decode()
-            elif kind == "bool" and self.flavour == "sqlite":
-                value = int(bool(value))
-            values.append(value)
+        values = list(self._fields(record))
+        for i in self._json_at:
+            if values[i] is not None:
+                values[i] = orjson.dumps(values[i], default=str).decode()
+        for i in self._bool_at:
+            values[i] = int(bool(values[i]))
         return tuple(values)
 
     def select(self, filters: LogFilter) -> tuple[str, list[Any]]:
