@@ -43,7 +43,7 @@ async def test_a_cancelled_caller_stops_waiting_and_the_next_call_still_answers(
         db.close()
 
 
-async def test_close_waits_for_the_work_already_handed_over() -> None:
+async def test_close_stops_the_database_thread() -> None:
     before = set(threading.enumerate())
     db = SqliteDb(schema="CREATE TABLE t (x INTEGER)")
     pending = [
