@@ -21,6 +21,8 @@ from bifrostc.runtime.providers.model_caps import (
 )
 from bifrostc.runtime.types import ChatRequest, ChatResponse, StreamEvent
 
+API_MEMO_MAX = 1024  # models whose API `api` remembers
+
 
 class OpenAIAdapter(HttpAdapter):
     """OpenAI and every OpenAI-compatible type; the registry gives each type's host and quirks."""
@@ -37,6 +39,7 @@ class OpenAIAdapter(HttpAdapter):
         self.stream_usage = kind.caps.stream_usage if options.stream_usage is None else options.stream_usage
         self.rules = kind.rules
         self.system_turns = options.system_turns or kind.rules.system_turns
+        self._apis: dict[str, str] = {}
 
     def auth_headers(self, api_key: str | None) -> dict[str, str]:
         return {"authorization": f"Bearer {api_key}"} if api_key else {}
@@ -48,8 +51,14 @@ class OpenAIAdapter(HttpAdapter):
         return None
 
     def api(self, model: str) -> str:
-        """The API ``model`` is called on: responses (options `api`, the Responses-only families) or chat."""
-        return upstream_api(self.provider, model)
+        """The API ``model`` is called on: responses (options `api`, the Responses-only families) or chat.
+        Asked twice per request; remembered per model (bounded: a wildcard route's models are the client's)."""
+        found = self._apis.get(model)
+        if found is None:
+            found = upstream_api(self.provider, model)
+            if len(self._apis) < API_MEMO_MAX:
+                self._apis[model] = found
+        return found
 
     def responses_url(self, model: str) -> str:
         return self.url("responses", model)
