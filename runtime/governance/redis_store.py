@@ -251,7 +251,11 @@ class RedisCounterStore:
             except outage:
                 await self._refresh_slots()  # the node is gone: learn the new slot owners
                 raise
-            result = commands[0].result
+            result, acked = commands[0].result, commands[1].result
+            failed = next((r for r in (result, acked) if isinstance(r, outage)), None)
+            if failed is not None:  # redis-py 8 hands a connection lost mid-pipeline back as a result
+                await self._refresh_slots()
+                raise failed
             if isinstance(result, redis_exceptions.NoScriptError):
                 await node.execute_command("SCRIPT", "LOAD", script.script)
                 continue
@@ -260,7 +264,9 @@ class RedisCounterStore:
                 raise redis_exceptions.TryAgainError(str(result))
             if isinstance(result, BaseException):
                 raise result
-            return result, commands[1].result
+            if isinstance(acked, BaseException):
+                raise acked
+            return result, acked
         raise redis_exceptions.NoScriptError("script could not be loaded")
 
     async def _refresh_slots(self) -> None:
