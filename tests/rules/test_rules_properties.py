@@ -61,6 +61,32 @@ def test_a_call_and_its_result_map_to_the_same_id() -> None:
     assert calls == results and all(re.fullmatch(r"[a-zA-Z0-9]{9}", i) for i in calls)
 
 
+_JSON_LEAF = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=12))
+_BLOCK = st.one_of(
+    st.fixed_dictionaries({"type": st.sampled_from(["tool_use", "tool_result", "text", 7]), "id": IDS | _JSON_LEAF}),
+    st.fixed_dictionaries({"type": st.just("tool_result"), "tool_use_id": IDS | _JSON_LEAF}),
+    _JSON_LEAF,
+)
+_HISTORY = st.lists(
+    st.one_of(
+        st.fixed_dictionaries({"role": st.just("user"), "content": st.lists(_BLOCK, max_size=4) | _JSON_LEAF}),
+        _JSON_LEAF,
+    ),
+    max_size=6,
+)
+
+
+@given(RULES, _HISTORY)
+def test_an_anthropic_body_is_relayed_as_is_exactly_when_every_id_fits(
+    rule: rules.IdRule, messages: list[object]
+) -> None:
+    """Any relayed history (its blocks may be any JSON value): untouched when every id fits, else every id fitted."""
+    body: dict[str, object] = {"messages": messages}
+    fitted = rules.fit_anthropic_ids(rule, body)
+    assert (fitted is body) == all(rules._ids_fit(rule, m) for m in messages)
+    assert all(rules._ids_fit(rule, m) for m in fitted["messages"])  # type: ignore[union-attr]
+
+
 async def test_fitted_bodies(snapshot: SnapshotAssertion) -> None:
     """What Mistral, DeepSeek, Bedrock InvokeModel and Claude on Vertex are sent for the same Claude history."""
     sent = {}
