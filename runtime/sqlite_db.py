@@ -39,16 +39,9 @@ class SqliteDb:
     """``conn`` for statements inside ``transaction``/``run`` bodies; ``schema`` is run once (executescript)."""
 
     def __init__(
-        self,
-        path: str = MEMORY,
-        *,
-        schema: str = "",
-        synchronous_normal: bool = True,
-        busy_timeout_s: float = 30.0,
-        page_size: int | None = None,
+        self, path: str = MEMORY, *, schema: str = "", synchronous_normal: bool = True, busy_timeout_s: float = 30.0
     ) -> None:
-        """`busy_timeout_s`: how long a statement waits for another connection's lock before it fails;
-        `page_size`: the page size of a database this creates (an existing file keeps its own)."""
+        """`busy_timeout_s`: how long a statement waits for another connection's lock before it fails."""
         if path != MEMORY:
             pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.path = path
@@ -58,8 +51,6 @@ class SqliteDb:
         self._worker: threading.Thread | None = None
         self._worker_lock = threading.Lock()  # two loops (threads) starting the worker at once
         with self.lock:
-            if page_size is not None:  # takes effect only before the first table, and before WAL is on
-                self.conn.execute(f"PRAGMA page_size={int(page_size)}")
             if path != MEMORY:
                 self.conn.execute("PRAGMA journal_mode=WAL")
                 if synchronous_normal:

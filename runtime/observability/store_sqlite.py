@@ -25,10 +25,6 @@ from bifrostc.runtime.observability.store import (
 from bifrostc.runtime.sqlite_db import SqliteDb
 
 T = TypeVar("T")
-# Rows carry bodies (a Claude Code first turn logs ~40 KB of system prompt): with 16 KB pages instead of SQLite's
-# 4 KB, such a row's overflow chain is a quarter as long and its insert ~25% cheaper; small rows cost the same
-# (bench/hook_costs.py). A database created before keeps its page size.
-LOG_PAGE_SIZE = 16384
 
 
 class SqliteLogStore:
@@ -47,7 +43,7 @@ class SqliteLogStore:
             await asyncio.to_thread(self._open_sync)
 
     def _open_sync(self) -> None:
-        db = SqliteDb(self.path, busy_timeout_s=5.0, page_size=LOG_PAGE_SIZE)  # locked past 5 s: the sink spools
+        db = SqliteDb(self.path, busy_timeout_s=5.0)  # locked past 5 s: StoreUnavailable, the sink spools
         with db.lock:
             for statement in self._sql.create_statements():
                 db.conn.execute(statement)

@@ -14,7 +14,7 @@ import pytest
 from bifrostc.runtime.observability.records import RECORD_FIELDS, RequestRecord
 from bifrostc.runtime.observability.store import DEFAULT_TABLE, LogFilter, LogStore
 from bifrostc.runtime.observability.store_postgres import PostgresLogStore
-from bifrostc.runtime.observability.store_sqlite import LOG_PAGE_SIZE, SqliteLogStore
+from bifrostc.runtime.observability.store_sqlite import SqliteLogStore
 from tests.observability.conftest import POSTGRES_DSN
 
 # newer than tables already in the wild
@@ -46,24 +46,6 @@ async def test_sqlite_table_from_before_gains_the_added_columns(tmp_path: Path) 
     reopened = SqliteLogStore(path)  # a second open finds the column there and adds nothing
     await reopened.open()
     await reopened.close()
-    assert _page_size(path) == 4096  # an existing file keeps its page size (changing it would take a VACUUM)
-
-
-async def test_a_new_sqlite_log_has_pages_sized_for_bodies(tmp_path: Path) -> None:
-    store = SqliteLogStore(tmp_path / "new.db")
-    await store.open()
-    try:
-        body = [{"role": "system", "content": "x" * 40_000}]  # a Claude Code first turn's system prompt
-        await store.write_batch([RequestRecord(id="big", request_messages=body)])
-        assert (await store.get("big") or {})["request_messages"] == body
-    finally:
-        await store.close()
-    assert _page_size(tmp_path / "new.db") == LOG_PAGE_SIZE == 16384
-
-
-def _page_size(path: Path) -> int:
-    with sqlite3.connect(path) as conn:
-        return int(conn.execute("PRAGMA page_size").fetchone()[0])
 
 
 @pytest.mark.services
