@@ -128,6 +128,8 @@ async def measure(
 
 
 async def main(args: argparse.Namespace) -> None:
+    from bifrostc.runtime.server import tune_gc
+
     os.environ.setdefault("BENCH_UPSTREAM_KEY", "sk-bench")
     pacing = ["--stream-events", str(args.upstream_events)] if args.upstream_events else []
     if args.upstream_gap_ms:
@@ -138,6 +140,7 @@ async def main(args: argparse.Namespace) -> None:
             out = build_out(Path(tmp), f"http://127.0.0.1:{port}")
             for wiring in args.wiring:
                 app = build_app(out, wiring)
+                tune_gc()  # as `bifrostc serve` does in each worker once its app is built
                 async with lifespan(app):
                     cost = await measure(
                         app, CASES[args.case], args.requests, args.concurrency, args.profile == wiring, args.html
