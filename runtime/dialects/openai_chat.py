@@ -61,27 +61,40 @@ def _usage_only(data: Any) -> bool:
     return isinstance(data, dict) and data.get("choices") == [] and isinstance(data.get("usage"), dict)
 
 
+_OUTPUT_KEYS = frozenset(("content", "reasoning_content", "reasoning", "refusal"))  # delta fields that are output
+
+
 def _read_relayed(event: ServerSentEvent, data: Any, tally: Tally) -> None:
-    """Chunks carry output in choices[0].delta; usage comes once, in the closing chunk; `[DONE]` ends it."""
+    """Chunks carry output in choices[0].delta; usage comes once, in the closing chunk; `[DONE]` ends it.
+    One pass over each delta's fields (runs for every relayed chunk); a chunk of another shape is only skipped."""
     if not isinstance(data, dict):
         tally.terminal = tally.terminal or event.data == "[DONE]"
         return
     choices = data.get("choices")
-    if choices and isinstance(choices[0], dict) and isinstance(choices[0].get("delta"), dict):
-        delta = choices[0]["delta"]
-        before = tally.output_chars
-        for key in ("content", "reasoning_content", "reasoning", "refusal"):
-            if isinstance(delta.get(key), str):
-                tally.output_chars += len(delta[key])
-        for call in delta.get("tool_calls") or ():
-            arguments = (call.get("function") or {}).get("arguments") if isinstance(call, dict) else None
-            if isinstance(arguments, str):
-                tally.output_chars += len(arguments)
-        tally.output_events += tally.output_chars > before
-    finish = choices[0].get("finish_reason") if choices and isinstance(choices[0], dict) else None
-    if isinstance(finish, str):
-        tally.stop_reason = stop_from_openai(finish)
-    usage = chunk_usage(data)
+    first = choices[0] if isinstance(choices, list) and choices else None
+    if isinstance(first, dict):
+        delta = first.get("delta")
+        if isinstance(delta, dict):
+            chars = 0
+            for key, value in delta.items():
+                if key in _OUTPUT_KEYS:
+                    if isinstance(value, str):
+                        chars += len(value)
+                elif key == "tool_calls" and isinstance(value, list):
+                    for call in value:
+                        function = call.get("function") if isinstance(call, dict) else None
+                        arguments = function.get("arguments") if isinstance(function, dict) else None
+                        if isinstance(arguments, str):
+                            chars += len(arguments)
+            if chars:
+                tally.output_chars += chars
+                tally.output_events += 1
+        finish = first.get("finish_reason")
+        if isinstance(finish, str):
+            tally.stop_reason = stop_from_openai(finish)
+    usage = data.get("usage")
+    if not isinstance(usage, dict):
+        usage = chunk_usage(data)  # Groq's x_groq.usage
     if usage is not None:
         merge_usage(tally.usage, openai.usage_from_openai(usage))
         tally.final_usage = True

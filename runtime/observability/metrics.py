@@ -155,6 +155,17 @@ class _LogSinkBridge:
         self.store_up.set(1 if sink.available else 0)
 
 
+def _child(children: dict[tuple[str, str], Any], metric: Histogram, route: str, provider: str) -> Any:
+    """``metric.labels(route, provider)``, kept (``labels`` builds and locks on every call)."""
+    key = (route, provider)
+    child = children.get(key)
+    if child is None:
+        child = metric.labels(route, provider)
+        if len(children) < _CHILD_CACHE_MAX:
+            children[key] = child
+    return child
+
+
 class GatewayMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
@@ -202,6 +213,8 @@ class GatewayMetrics:
         )
         # labels() builds and locks on every call (~1.5 µs each); the children for a label set never change.
         self._request_children: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}
+        self._ttft_children: dict[tuple[str, str], Any] = {}  # made on a stream's first observation: a child
+        self._inter_token_children: dict[tuple[str, str], Any] = {}  # shows in /metrics once it exists
         self._token_children = {d: self.tokens.labels(d) for d in ("input", "output", "cache_read", "cache_write")}
         self.usage = UsageMetrics(r)  # per provider/model/key/team series and MCP tool calls (metrics_usage.py)
 
@@ -225,9 +238,10 @@ class GatewayMetrics:
         if record.latency_ms is not None:
             duration.observe(record.latency_ms / 1000)
         if record.time_to_first_token_ms is not None:
-            self.ttft.labels(route, provider).observe(record.time_to_first_token_ms / 1000)
+            _child(self._ttft_children, self.ttft, route, provider).observe(record.time_to_first_token_ms / 1000)
         if record.inter_token_latency_ms is not None:
-            self.inter_token.labels(route, provider).observe(record.inter_token_latency_ms / 1000)
+            inter_token = _child(self._inter_token_children, self.inter_token, route, provider)
+            inter_token.observe(record.inter_token_latency_ms / 1000)
         tokens = self._token_children
         if record.input_tokens:
             tokens["input"].inc(record.input_tokens)
