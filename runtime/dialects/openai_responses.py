@@ -88,6 +88,8 @@ def _read_relayed(event: ServerSentEvent, data: Any, tally: Tally) -> None:
     if not isinstance(data, dict):
         return
     kind = data.get("type")
+    if not isinstance(kind, str):  # an upstream's odd chunk is relayed as sent, only not read
+        return
     if kind in _OUTPUT_DELTAS and isinstance(data.get("delta"), str) and data["delta"]:
         tally.output_chars += len(data["delta"])
         tally.output_events += 1
@@ -95,7 +97,9 @@ def _read_relayed(event: ServerSentEvent, data: Any, tally: Tally) -> None:
         tally.terminal = True
         response = data.get("response")
         if kind in ("response.completed", "response.incomplete") and isinstance(response, dict):
-            calls = any(isinstance(i, dict) and "call" in str(i.get("type")) for i in response.get("output") or [])
+            output = response.get("output")
+            items = output if isinstance(output, list) else []
+            calls = any(isinstance(i, dict) and "call" in str(i.get("type")) for i in items)
             tally.stop_reason = responses_upstream.stop_reason(response, calls=calls)
             if isinstance(response.get("usage"), dict):
                 merge_usage(tally.usage, usage_from_responses(response["usage"]))

@@ -32,16 +32,18 @@ _DELTA_KINDS = {
 _BLOCK_TYPES = frozenset({"text", "thinking", "redacted_thinking", "tool_use"})
 
 
-def usage_from_anthropic(raw: dict[str, Any] | None, base: Usage | None = None) -> Usage:
-    """Anthropic usage (absent fields keep ``base``'s values, as message_delta only updates some)."""
+def usage_from_anthropic(raw: object, base: Usage | None = None) -> Usage:
+    """Anthropic usage (absent fields keep ``base``'s values, as message_delta only updates some); a usage that
+    is not an object (a compatible host's odd reply) reads as absent."""
     usage = Usage() if base is None else replace(base)
+    source = raw if isinstance(raw, dict) else {}
     for field, key in (
         ("input_tokens", "input_tokens"),
         ("output_tokens", "output_tokens"),
         ("cache_read_tokens", "cache_read_input_tokens"),
         ("cache_write_tokens", "cache_creation_input_tokens"),
     ):
-        value = (raw or {}).get(key)
+        value = source.get(key)
         if isinstance(value, int):
             setattr(usage, field, value)
     return usage

@@ -16,10 +16,14 @@ def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}  # a compatible server's odd value reads as absent
+
+
 def usage_from_openai(raw: dict[str, Any] | None) -> Usage:
-    raw = raw or {}
-    prompt_details = raw.get("prompt_tokens_details") or {}
-    completion_details = raw.get("completion_tokens_details") or {}
+    raw = _object(raw)
+    prompt_details = _object(raw.get("prompt_tokens_details"))
+    completion_details = _object(raw.get("completion_tokens_details"))
     cache_read = _int(prompt_details.get("cached_tokens")) or _int(raw.get("prompt_cache_hit_tokens"))
     cache_write = _int(prompt_details.get("cache_write_tokens")) or _int(prompt_details.get("cache_creation_tokens"))
     prompt = _int(raw.get("prompt_tokens"))

@@ -1,18 +1,23 @@
-"""What the OpenAI relay reader reads off a passthrough stream (the bill's fallback count, the stop reason, usage),
-on any chunk an OpenAI-compatible server may send: odd shapes are relayed as they came and only skipped."""
+"""What the relay readers read off a passthrough stream (the bill's fallback count, the stop reason, usage), on any
+chunk an upstream may send: odd shapes from a compatible server are relayed as they came, only not read (they
+raised in the reader before: KeyError on OpenAI `choices` as an object, TypeError on a Responses `type` that is a
+list, AttributeError on a usage that is not an object, Anthropic and OpenAI alike)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import orjson
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from rt_fakes import Upstream, app_for, asgi_client, gateway, openai_chunk, provider, sse, sse_reply
 
 from bifrostc.runtime.dialects import Inbound
+from bifrostc.runtime.dialects.anthropic_messages import AnthropicMessages
 from bifrostc.runtime.dialects.base import Endpoint
+from bifrostc.runtime.dialects.gemini import GeminiAPI
 from bifrostc.runtime.dialects.openai_chat import OpenAIChat
+from bifrostc.runtime.dialects.openai_responses import OpenAIResponses
 
 HI = [{"role": "user", "content": "hi"}]
 USAGE = {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}
@@ -83,3 +88,38 @@ def test_the_reader_counts_every_delta_and_reads_the_close(
     )
     assert tally.final_usage is usage and tally.usage.output_tokens == (3 if usage else 0)
     assert tally.terminal
+
+
+_DIALECTS: dict[str, Any] = {
+    "anthropic": AnthropicMessages(), "openai": OpenAIChat(), "responses": OpenAIResponses(), "gemini": GeminiAPI()
+}  # fmt: skip
+_KEYS = [
+    "type", "choices", "delta", "content", "tool_calls", "function", "arguments", "finish_reason", "usage",
+    "x_groq", "message", "text", "thinking", "partial_json", "stop_reason", "input_tokens", "output_tokens",
+    "prompt_tokens", "completion_tokens", "response", "candidates", "parts", "usageMetadata", "finishReason",
+    "index", "prompt_tokens_details", "cached_tokens", "output", "item",
+]  # fmt: skip
+_EVENTS = [None, "message_start", "content_block_delta", "message_delta", "message_stop", "response.completed",
+           "response.output_text.delta", "error"]  # fmt: skip
+_TYPES = ["content_block_start", "text_delta", "thinking_delta", "input_json_delta", "response.incomplete",
+          "response.failed", "function_call", "message", "STOP", "MAX_TOKENS", "end_turn", "tool_use"]  # fmt: skip
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=6)
+    | st.sampled_from([e for e in _EVENTS if e] + _TYPES),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(_KEYS), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=600)
+@given(st.sampled_from(sorted(_DIALECTS)), st.lists(st.tuples(st.sampled_from(_EVENTS), _JSON), max_size=5))
+def test_no_chunk_of_any_shape_stops_a_relay(dialect: str, chunks: list[tuple[str | None, Any]]) -> None:
+    """Any JSON where a chunk belongs (the fields each reader looks at, holding any type): relayed, never raised."""
+    asked = {"stream_options": {"include_usage": True}}  # an OpenAI client that did not gets the usage chunk dropped
+    reader = _DIALECTS[dialect].relay_reader(Inbound(asked, {}, Endpoint("/v1")))
+    stream = sse(chunks)
+    assert reader.feed(stream) == stream
