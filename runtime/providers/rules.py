@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -207,12 +208,13 @@ def fit_anthropic_ids(rule: IdRule, body: dict[str, object]) -> dict[str, object
     """An Anthropic-shaped body whose tool_use ids and tool_use_ids fit ``rule``; ``body`` itself when all do
     (a passthrough history that visited another provider family before reaching Claude)."""
     messages = body.get("messages")
-    if not isinstance(messages, list) or _all_ids_fit(rule, messages):
+    fits = _compiled(rule.pattern).fullmatch
+    if not isinstance(messages, list) or all(_ids_fit(fits, m) for m in messages):
         return body
     fitted = []
     for message in messages:
         content = message.get("content") if isinstance(message, dict) else None
-        if isinstance(content, list) and not _ids_fit(rule, message):
+        if isinstance(content, list) and not _ids_fit(fits, message):
             message = {**message, "content": [_fit_block_id(rule, block) for block in content]}
         fitted.append(message)
     return {**body, "messages": fitted}
@@ -221,34 +223,20 @@ def fit_anthropic_ids(rule: IdRule, body: dict[str, object]) -> dict[str, object
 _ID_KEYS = {"tool_use": "id", "tool_result": "tool_use_id"}
 
 
-def _all_ids_fit(rule: IdRule, messages: list[object]) -> bool:
-    """``all(_ids_fit(rule, m) for m in messages)`` as one loop: it runs over every block of every relayed
-    history (a 158 KB one holds ~300), where a call per block cost more than the relay's own work."""
-    fits = _compiled(rule.pattern).fullmatch
-    keys = _ID_KEYS
-    for message in messages:
-        content = message.get("content") if isinstance(message, dict) else None
-        if not isinstance(content, list):
-            continue
-        for block in content:
-            if isinstance(block, dict):
-                kind = block.get("type")
-                key = keys.get(kind) if isinstance(kind, str) else None
-                if key is not None:
-                    value = block.get(key)
-                    if isinstance(value, str) and fits(value) is None:
-                        return False
-    return True
-
-
-def _ids_fit(rule: IdRule, message: object) -> bool:
+def _ids_fit(fits: Callable[[str], object], message: object) -> bool:
+    """Whether every tool id in one message passes ``fits`` (a compiled pattern's fullmatch). It runs over every
+    block of every relayed history (a 158 KB one holds ~300), so the block test is inline, not a call per block."""
     content = message.get("content") if isinstance(message, dict) else None
     if not isinstance(content, list):
         return True
     for block in content:
-        key = _id_key(block)
-        if key is not None and isinstance(block.get(key), str) and not rule.accepts(block[key]):
-            return False
+        if isinstance(block, dict):
+            kind = block.get("type")
+            key = _ID_KEYS.get(kind) if isinstance(kind, str) else None
+            if key is not None:
+                value = block.get(key)
+                if isinstance(value, str) and fits(value) is None:
+                    return False
     return True
 
 
