@@ -92,9 +92,7 @@ def _read_relayed(event: ServerSentEvent, data: Any, tally: Tally) -> None:
         finish = first.get("finish_reason")
         if isinstance(finish, str):
             tally.stop_reason = stop_from_openai(finish)
-    usage = data.get("usage")
-    if not isinstance(usage, dict):
-        usage = chunk_usage(data)  # Groq's x_groq.usage
+    usage = chunk_usage(data)
     if usage is not None:
         merge_usage(tally.usage, openai.usage_from_openai(usage))
         tally.final_usage = True

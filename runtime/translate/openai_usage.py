@@ -17,10 +17,11 @@ def _int(value: Any) -> int:
 
 
 def _object(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}  # a compatible server's odd value reads as absent
+    return value if isinstance(value, dict) else {}
 
 
-def usage_from_openai(raw: dict[str, Any] | None) -> Usage:
+def usage_from_openai(raw: object) -> Usage:
+    """OpenAI usage; a usage or details value that is not an object (a compatible server's odd reply) is absent."""
     raw = _object(raw)
     prompt_details = _object(raw.get("prompt_tokens_details"))
     completion_details = _object(raw.get("completion_tokens_details"))
