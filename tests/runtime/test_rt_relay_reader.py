@@ -10,7 +10,17 @@ from typing import Any
 import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rt_fakes import Upstream, app_for, asgi_client, gateway, openai_chunk, provider, sse, sse_reply
+from rt_fakes import (
+    Upstream,
+    anthropic_text_stream,
+    app_for,
+    asgi_client,
+    gateway,
+    openai_chunk,
+    provider,
+    sse,
+    sse_reply,
+)
 
 from bifrostc.runtime.dialects import Inbound
 from bifrostc.runtime.dialects.anthropic_messages import AnthropicMessages
@@ -45,6 +55,35 @@ async def test_odd_chunks_from_a_compatible_server_are_relayed_whole_and_the_str
     for chunk in ODD_CHUNKS:
         assert orjson.dumps(chunk) in sent  # relayed as the upstream sent it
     assert sent.endswith(b"data: [DONE]\n\n")
+
+
+async def test_an_odd_usage_from_an_anthropic_compatible_host_is_relayed_and_the_stream_ends() -> None:
+    odd = {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": 1}
+    odd_frame = b"event: message_delta\ndata: " + orjson.dumps(odd) + b"\n\n"
+    upstream_body = anthropic_text_stream("hi").replace(b"event: message_stop", odd_frame + b"event: message_stop")
+    gw = gateway([provider("claude", "anthropic", key_env="UP_KEY")], {"m": [("claude", "claude-up")]})
+    app = app_for(gw, Upstream().add("claude.test", sse_reply(upstream_body)))
+    async with asgi_client(app) as client:
+        response = await client.post(
+            "/anthropic/v1/messages", json={"model": "m", "max_tokens": 16, "stream": True, "messages": HI}
+        )
+    assert response.status_code == 200
+    assert orjson.dumps(odd) in response.content  # relayed as the host sent it
+    assert response.content.rstrip().endswith(b'{"type":"message_stop"}')
+
+
+async def test_an_odd_event_type_on_a_relayed_responses_stream_is_relayed_and_the_stream_ends() -> None:
+    odd = {"type": ["response.output_text.delta"], "delta": "x"}
+    completed = {"type": "response.completed", "response": {"id": "r", "status": "completed", "output": 3}}
+    upstream_body = sse([(None, odd), ("response.completed", completed)])
+    gw = gateway([provider("up", "openai", key_env="UP_KEY")], {"m": [("up", "gpt-5-pro")]})
+    app = app_for(gw, Upstream().add("up.test", sse_reply(upstream_body)))
+    async with asgi_client(app) as client:
+        response = await client.post(
+            "/v1/responses", json={"model": "m", "input": "hi", "stream": True, "store": False}
+        )
+    assert response.status_code == 200
+    assert orjson.dumps(odd) in response.content and orjson.dumps(completed) in response.content
 
 
 _FUNCTION = st.fixed_dictionaries(
