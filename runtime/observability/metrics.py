@@ -24,15 +24,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bifrostc.runtime.observability.metrics_usage import ToolCall, UsageMetrics
+from bifrostc.runtime.observability.metrics_usage import LabelMemo, ToolCall, UsageMetrics
 from bifrostc.runtime.observability.records import RequestRecord
 
 # Seconds; LLM calls run from a fraction of a second to minutes.
 _DURATION_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600)
 _TTFT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60)
 _ITL_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
-# Label sets whose children are memoised; requested model names are client-chosen, so the memo is bounded.
-_CHILD_CACHE_MAX = 4096
 _POOL_WAIT_BUCKETS = (0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 PENDING_METRIC = "bifrostc_log_records_pending"  # the supervisor reads a killed worker's last value
@@ -155,17 +153,6 @@ class _LogSinkBridge:
         self.store_up.set(1 if sink.available else 0)
 
 
-def _child(children: dict[tuple[str, str], Any], metric: Histogram, route: str, provider: str) -> Any:
-    """``metric.labels(route, provider)``, kept (``labels`` builds and locks on every call)."""
-    key = (route, provider)
-    child = children.get(key)
-    if child is None:
-        child = metric.labels(route, provider)
-        if len(children) < _CHILD_CACHE_MAX:
-            children[key] = child
-    return child
-
-
 class GatewayMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
@@ -211,37 +198,28 @@ class GatewayMetrics:
             buckets=_POOL_WAIT_BUCKETS,
             registry=r,
         )
-        # labels() builds and locks on every call (~1.5 µs each); the children for a label set never change.
-        self._request_children: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}
-        self._ttft_children: dict[tuple[str, str], Any] = {}  # made on a stream's first observation: a child
-        self._inter_token_children: dict[tuple[str, str], Any] = {}  # shows in /metrics once it exists
+        # Labelled children kept per label set (LabelMemo); a stream latency child is made on its first
+        # observation, since a child shows in /metrics once it exists.
+        self._requests = LabelMemo(self.requests)
+        self._duration = LabelMemo(self.duration)
+        self._ttft = LabelMemo(self.ttft)
+        self._inter_token = LabelMemo(self.inter_token)
+        self._rules = LabelMemo(self.rules)
+        self._upstream_errors = LabelMemo(self.upstream_errors)
+        self._pool_wait = LabelMemo(self.pool_wait)
         self._token_children = {d: self.tokens.labels(d) for d in ("input", "output", "cache_read", "cache_write")}
         self.usage = UsageMetrics(r)  # per provider/model/key/team series and MCP tool calls (metrics_usage.py)
-
-    def _children(self, dialect: str, route: str, provider: str, status: int) -> tuple[Any, Any]:
-        key = (dialect, route, provider, status)
-        children = self._request_children.get(key)
-        if children is None:
-            children = (
-                self.requests.labels(dialect, route, provider, str(status)),
-                self.duration.labels(dialect, route, provider),
-            )
-            if len(self._request_children) < _CHILD_CACHE_MAX:
-                self._request_children[key] = children
-        return children
 
     def observe(self, record: RequestRecord) -> None:
         route = record.route or record.requested_model or ""
         provider = record.provider or ""
-        requests, duration = self._children(record.dialect, route, provider, record.status)
-        requests.inc()
+        self._requests(record.dialect, route, provider, str(record.status)).inc()
         if record.latency_ms is not None:
-            duration.observe(record.latency_ms / 1000)
+            self._duration(record.dialect, route, provider).observe(record.latency_ms / 1000)
         if record.time_to_first_token_ms is not None:
-            _child(self._ttft_children, self.ttft, route, provider).observe(record.time_to_first_token_ms / 1000)
+            self._ttft(route, provider).observe(record.time_to_first_token_ms / 1000)
         if record.inter_token_latency_ms is not None:
-            inter_token = _child(self._inter_token_children, self.inter_token, route, provider)
-            inter_token.observe(record.inter_token_latency_ms / 1000)
+            self._inter_token(route, provider).observe(record.inter_token_latency_ms / 1000)
         tokens = self._token_children
         if record.input_tokens:
             tokens["input"].inc(record.input_tokens)
@@ -258,9 +236,9 @@ class GatewayMetrics:
         if record.fallback_used:
             self.fallbacks.inc()
         if record.rule:
-            self.rules.labels(record.rule, route, f"{record.status // 100}xx").inc()
+            self._rules(record.rule, route, f"{record.status // 100}xx").inc()
         if record.upstream_errors:
-            self.upstream_errors.labels(provider).inc(record.upstream_errors)
+            self._upstream_errors(provider).inc(record.upstream_errors)
         self.usage.observe(record)
 
     def observe_tool_call(self, call: ToolCall) -> None:
@@ -281,7 +259,7 @@ class GatewayMetrics:
 
     def observe_pool_wait(self, provider: str, seconds: float) -> None:
         """A request waited ``seconds`` for an upstream connection (runtime/http.py pool_wait_observers)."""
-        self.pool_wait.labels(provider).observe(seconds)
+        self._pool_wait(provider).observe(seconds)
 
     def watch_log_sink(self, sink: LogSinkStats) -> None:
         """Export the request-log writer's health: drops by reason, spool backlog, restarts."""

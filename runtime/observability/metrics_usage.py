@@ -39,8 +39,9 @@ def status_class(status: int) -> str:
     return f"{status // 100}xx" if 100 <= status < 600 else "other"
 
 
-class _Memo:
-    """``metric.labels(*values)`` once per label tuple."""
+class LabelMemo:
+    """``metric.labels(*values)`` once per label tuple (``labels()`` builds and locks on every call, ~1.5 µs;
+    the child for a label set never changes). The one label cache: ``GatewayMetrics`` uses it too."""
 
     def __init__(self, metric: Any) -> None:
         self.metric = metric
@@ -59,7 +60,7 @@ class UsageMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         r = registry
         self._tool_counts: dict[tuple[str, str, str, str], int] = {}  # what the dashboard lists
-        self.requests = _Memo(
+        self.requests = LabelMemo(
             Counter(
                 "bifrostc_llm_requests",
                 "Model requests by route, provider, upstream model, key, team, status class and cache outcome",
@@ -67,7 +68,7 @@ class UsageMetrics:
                 registry=r,
             )
         )
-        self.upstream_latency = _Memo(
+        self.upstream_latency = LabelMemo(
             Histogram(
                 "bifrostc_upstream_latency_seconds",
                 "Arrival to last byte of requests an upstream answered (cache hits excluded)",
@@ -76,7 +77,7 @@ class UsageMetrics:
                 registry=r,
             )
         )
-        self.attempts = _Memo(
+        self.attempts = LabelMemo(
             Histogram(
                 "bifrostc_upstream_attempts",
                 "Upstream attempts per request (retries and fallbacks included)",
@@ -85,7 +86,7 @@ class UsageMetrics:
                 registry=r,
             )
         )
-        self.tokens = _Memo(
+        self.tokens = LabelMemo(
             Counter(
                 "bifrostc_llm_tokens",
                 "Tokens by provider, upstream model, key and direction (input, output, cache_read, cache_write)",
@@ -93,7 +94,7 @@ class UsageMetrics:
                 registry=r,
             )
         )
-        self.cost = _Memo(
+        self.cost = LabelMemo(
             Counter(
                 "bifrostc_llm_cost_usd",
                 "Spend in USD by provider, upstream model, key and team",
@@ -101,10 +102,10 @@ class UsageMetrics:
                 registry=r,
             )
         )
-        self.tool_calls = _Memo(
+        self.tool_calls = LabelMemo(
             Counter("bifrostc_mcp_tool_calls", "MCP tool calls", ["server", "tool", "key", "status"], registry=r)
         )
-        self.tool_latency = _Memo(
+        self.tool_latency = LabelMemo(
             Histogram(
                 "bifrostc_mcp_tool_call_duration_seconds",
                 "MCP tool call latency",
