@@ -26,6 +26,11 @@ import orjson
 from processes import build_out, start_upstream, stop
 from scenarios import SCENARIOS, Call, claude_code_call
 
+try:
+    from bifrostc.runtime import disconnect as _disconnect
+except ImportError:
+    _disconnect = None  # type: ignore[assignment]
+
 _BY_NAME = {s.name: s.gateway for s in SCENARIOS}
 CASES = {
     "oo": _BY_NAME["openai->openai"],
@@ -72,6 +77,8 @@ async def one_request(app: Any, call: Call) -> int:
         "path": call.path, "raw_path": call.path.encode(), "query_string": b"", "root_path": "",
         "headers": headers, "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 2), "state": {},
     }  # fmt: skip
+    if _disconnect is not None:  # what serve's protocol gives each request (absent from trees before it)
+        scope["extensions"] = {_disconnect.SCOPE_KEY: {"signal": _disconnect.DisconnectSignal()}}
     sent = False
     status = 0
 

@@ -27,6 +27,8 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from bifrostc.runtime.disconnect import SCOPE_KEY, DisconnectSignal
+
 log = logging.getLogger("bifrostc.server")
 SHUTDOWN_CUT_SECONDS = 5.0
 
@@ -62,6 +64,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._refusal: bytes | None = None
         self._header_timer: asyncio.TimerHandle | None = None
         self._drain: int | None = None  # bytes still to drop after a refusal (None: not refused)
+        self._signals: list[DisconnectSignal] = []  # requests of this connection a stream still watches
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -70,6 +73,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_header_timer()
         super().connection_lost(exc)
+        signals, self._signals = self._signals, []
+        for signal in signals:
+            signal.fire()
 
     def data_received(self, data: bytes) -> None:
         if self._drain is None:
@@ -81,6 +87,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        signal = DisconnectSignal()  # a stream learns of the client leaving from it (runtime/disconnect.py)
+        self.scope.setdefault("extensions", {})[SCOPE_KEY] = {"signal": signal}
+        self._signals = [s for s in self._signals if s.watched]  # a keep-alive connection's past requests
+        self._signals.append(signal)
         self._header_bytes = self._header_count = 0
         if self._header_timer is None:
             self._arm_header_timer()

@@ -20,9 +20,12 @@ os.environ.setdefault("BIFROSTC_WORKERS", "1")
 
 
 @contextlib.asynccontextmanager
-async def running_server(app: Any) -> AsyncIterator[str]:
-    """Serve `app` on 127.0.0.1:<random port> inside the current loop; yields its base URL."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", log_level="warning", loop="asyncio")
+async def running_server(app: Any, http: Any = "auto") -> AsyncIterator[str]:
+    """Serve `app` on 127.0.0.1:<random port> inside the current loop; yields its base URL. `http`: uvicorn's
+    protocol (a class, e.g. `bifrostc serve`'s `http_server.protocol_class(...)`, or a name)."""
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, lifespan="on", log_level="warning", loop="asyncio", http=http
+    )
     server = uvicorn.Server(config)
     # Signals belong to pytest, not to this embedded server.
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]

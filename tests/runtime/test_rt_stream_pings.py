@@ -29,6 +29,7 @@ from rt_fakes import (
 from bifrostc.runtime.app import create_app
 from bifrostc.runtime.context import Hooks, LogRecord
 from bifrostc.runtime.dispatch import OPEN_STREAMS
+from bifrostc.runtime.http_server import protocol_class
 from bifrostc.runtime.translate.sse import SSEDecoder
 
 WAIT_S = 10.0  # a guard against a hang only
@@ -143,12 +144,21 @@ def _silent_forever(closed: asyncio.Event) -> AsyncIterator[bytes]:
     return frames()
 
 
-async def test_a_client_leaving_during_a_silence_closes_the_upstream_and_logs_a_499(live_server: Any) -> None:
+# A client's leaving reaches the stream from uvicorn's receive() (a watcher task), or from `bifrostc serve`'s own
+# protocol, which calls back when the connection is lost (runtime/disconnect.py): both servers, the same outcome.
+SERVERS = {"uvicorn": "auto", "serve": protocol_class(10.0)}
+
+
+@pytest.mark.parametrize("server", SERVERS)
+async def test_a_client_leaving_during_a_silence_closes_the_upstream_and_logs_a_499(
+    live_server: Any, server: str
+) -> None:
     closed, hooks = asyncio.Event(), Logged()
     upstream = Upstream(default={"up.test": lambda _r: sse_reply(_silent_forever(closed))})
     app = create_app(_gateway("openai"), transport=upstream.transport(), environ={"UP_KEY": "sk-test"}, hooks=hooks)
     path, body = REQUESTS["anthropic"]
-    async with live_server(app) as url, httpx.AsyncClient(base_url=url, timeout=WAIT_S) as http:
+    served = live_server(app, SERVERS[server])
+    async with served as url, httpx.AsyncClient(base_url=url, timeout=WAIT_S) as http:
         async with http.stream("POST", path, json=body | {"messages": [{"role": "user", "content": "hi"}]}) as response:
             async for chunk in response.aiter_raw():
                 if ANTHROPIC_PING in chunk:
@@ -237,12 +247,16 @@ async def test_an_upstream_failing_after_the_first_keepalive_ends_the_stream_wit
     assert record.context.status == 500 and record.context.usage is None  # nothing served, nothing billed
 
 
-async def test_a_client_leaving_before_the_upstream_answered_cancels_the_dispatch(live_server: Any) -> None:
+@pytest.mark.parametrize("server", SERVERS)
+async def test_a_client_leaving_before_the_upstream_answered_cancels_the_dispatch(
+    live_server: Any, server: str
+) -> None:
     resume, closed, hooks = asyncio.Event(), asyncio.Event(), Logged()
     upstream = Upstream(default={"up.test": _answers_late(UPSTREAM_BODIES["openai"], resume, closed)})
     app = create_app(_gateway("openai"), transport=upstream.transport(), environ={"UP_KEY": "sk-test"}, hooks=hooks)
     path, body = REQUESTS["anthropic"]
-    async with live_server(app) as url, httpx.AsyncClient(base_url=url, timeout=WAIT_S) as http:
+    served = live_server(app, SERVERS[server])
+    async with served as url, httpx.AsyncClient(base_url=url, timeout=WAIT_S) as http:
         async with http.stream("POST", path, json=body | {"messages": [{"role": "user", "content": "hi"}]}) as response:
             async for chunk in response.aiter_raw():
                 if ANTHROPIC_PING in chunk:
