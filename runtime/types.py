@@ -102,6 +102,8 @@ class ChatRequest:
     # Messages before `messages` that a relayed request kept as the client's JSON (handlers/relay_parse.py):
     # `messages` is then only what the turn adds (the messages after the last assistant turn).
     history_omitted: int = 0
+    # Tools a relayed request kept as the client's JSON, unparsed: `tools` is then empty (the log counts them).
+    tools_omitted: int = 0
 
 
 @dataclass(slots=True)

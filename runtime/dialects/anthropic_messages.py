@@ -25,6 +25,10 @@ class AnthropicMessages(BodyDialect):
     def parse(self, call: Inbound) -> ChatRequest:
         return anthropic.parse_request(call.body)
 
+    def tool_count(self, tools: object) -> int | None:
+        """The canonical tools `parse` would make of the body's ``tools`` (a relayed request leaves them unparsed)."""
+        return anthropic.tool_count(tools)
+
     def build_response(self, response: ChatResponse, call: Inbound) -> dict[str, Any]:
         return anthropic.build_response(response)
 

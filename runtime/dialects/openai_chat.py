@@ -33,6 +33,10 @@ class OpenAIChat(BodyDialect):
     def parse(self, call: Inbound) -> ChatRequest:
         return openai.parse_request(call.body)
 
+    def tool_count(self, tools: object) -> int | None:
+        """The canonical tools `parse` would make of the body's ``tools`` (a relayed request leaves them unparsed)."""
+        return openai.tool_count(tools)
+
     def build_response(self, response: ChatResponse, call: Inbound) -> dict[str, Any]:
         return openai.build_response(response)
 

@@ -12,11 +12,15 @@ Nothing needs the earlier messages when: the gateway has no routing rules (they 
 off (its key is the whole conversation), the log keeps what a turn adds (not `log_full_history`), the body has a
 content-length (budget admission sizes its hold from it), the route has no context window to check, and every
 target the route may reach (its fallbacks, context and content-policy fallbacks) is served by passthrough.
+
+The tool list is left out of the parse the same way (a Claude Code request offers a dozen or more, resent every
+turn): only its count is used, for the log (`ChatRequest.tools_omitted`), and a malformed tool is the upstream's
+400 as well, unless the list is not a list of objects (then the whole parse says so).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from bifrostc.runtime.dialects import ClientDialect, Inbound
 from bifrostc.runtime.errors import GatewayError
@@ -27,21 +31,42 @@ if TYPE_CHECKING:
     from bifrostc.runtime.config import Route
 
 
+class TurnRelaying(Protocol):
+    """What a dialect whose relayed requests are parsed in part offers (Anthropic Messages, OpenAI Chat)."""
+
+    history_key: str  # where its body keeps the conversation
+
+    def parse(self, call: Inbound) -> ChatRequest: ...
+
+    def tool_count(self, tools: object) -> int | None:
+        """The canonical tools `parse` would make of the body's ``tools``; None: only the parse can tell."""
+        ...
+
+
 def parse_for(rt: GatewayRuntime, dialect: ClientDialect, call: Inbound, requested: str) -> ChatRequest:
-    """`dialect.parse(call)`, or the same with only the new turn's messages when every target relays it."""
-    key: str | None = getattr(dialect, "history_key", None)  # where the dialect's body keeps its conversation
-    messages = call.body.get(key) if key else None
-    if key is None or not isinstance(messages, list) or len(messages) < 2 or not _relayed(rt, dialect, call, requested):
+    """`dialect.parse(call)`, or the same with only the new turn's messages and no tools when every target
+    relays it."""
+    if getattr(dialect, "history_key", None) is None:
         return dialect.parse(call)
+    relaying = cast(TurnRelaying, dialect)
+    body, key = call.body, relaying.history_key
+    messages, tools = body.get(key), body.get("tools")
+    if not isinstance(messages, list) or (len(messages) < 2 and not tools):
+        return dialect.parse(call)  # nothing worth leaving out
     start = _new_turn_start(messages)
-    if start == 0 or start == len(messages):  # nothing to leave out, or a prefill: the whole parse
+    if start == len(messages):  # a prefill: the whole conversation is this turn's
+        start = 0
+    tools_omitted = relaying.tool_count(tools)
+    if (start == 0 and not tools_omitted) or not _relayed(rt, dialect, call, requested):
         return dialect.parse(call)
-    tail = Inbound({**call.body, key: messages[start:]}, call.params, call.endpoint, call.query, call.headers)
+    tail = {**body, key: messages[start:]} if start else {**body}
+    if tools_omitted is not None:
+        tail.pop("tools", None)
     try:
-        chat = dialect.parse(tail)
+        chat = dialect.parse(Inbound(tail, call.params, call.endpoint, call.query, call.headers))
     except GatewayError:  # e.g. a tool result the tail alone cannot place: the whole parse says what is wrong
         return dialect.parse(call)
-    chat.history_omitted = start
+    chat.history_omitted, chat.tools_omitted = start, tools_omitted or 0
     return chat
 
 

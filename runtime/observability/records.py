@@ -145,7 +145,7 @@ def apply_request(
     record.stream = request.stream
     record.temperature = request.temperature
     record.max_tokens = request.max_tokens
-    record.tools_count = len(request.tools)
+    record.tools_count = len(request.tools) + request.tools_omitted  # a relayed request left its tools unparsed
     if not bodies:
         return
     start = 0 if full_history else new_turn_start(request.messages)

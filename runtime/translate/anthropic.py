@@ -6,7 +6,7 @@ from typing import Any
 
 from bifrostc.runtime.errors import GatewayError, InvalidRequest, UpstreamError
 from bifrostc.runtime.translate.anthropic_content import build_block, parse_block
-from bifrostc.runtime.translate.anthropic_request import build_request, parse_request
+from bifrostc.runtime.translate.anthropic_request import build_request, parse_request, tool_count
 from bifrostc.runtime.translate.anthropic_stream import (
     StreamEncoder,
     StreamParser,
@@ -24,6 +24,7 @@ __all__ = [
     "error_body",
     "parse_request",
     "parse_response",
+    "tool_count",
 ]
 
 

@@ -48,6 +48,7 @@ _CONSUMED = frozenset(
 _PASSTHROUGH = frozenset({"context_management", "container", "mcp_servers", "output_config", "service_tier"})
 _TOOL_FIELDS = frozenset({"type", "name", "description", "input_schema", "cache_control"})
 _ROLES = ("user", "assistant", "system")  # a tuple: `in` compares, so an unhashable role is only refused
+_CUSTOM_TOOL_TYPES = (None, "custom")  # a tool of another type is a server tool (web_search_..., bash_...)
 
 
 def parse_request(body: dict[str, Any]) -> ChatRequest:
@@ -98,12 +99,22 @@ def _parse_message(message: Any, where: str) -> Message:
     return Message(role=role, content=parse_content(message.get("content", ""), f"{where}.content"))
 
 
+def tool_count(tools: Any) -> int | None:
+    """How many canonical tools `parse_request` makes of a body's ``tools`` (its server tools are not), without
+    parsing them; None when they are not a list of objects (the parse says what is wrong)."""
+    if not tools:
+        return 0
+    if not isinstance(tools, list) or not all(isinstance(tool, dict) for tool in tools):
+        return None
+    return sum(1 for tool in tools if tool.get("type") in _CUSTOM_TOOL_TYPES)
+
+
 def _parse_tools(tools: Any, req: ChatRequest) -> None:
     server_tools: list[dict[str, Any]] = []
     options: dict[str, dict[str, Any]] = {}
     for i, tool in enumerate(expect_list(tools, "tools")):
         tool = expect_dict(tool, f"tools[{i}]")
-        if tool.get("type") not in (None, "custom"):
+        if tool.get("type") not in _CUSTOM_TOOL_TYPES:
             server_tools.append(tool)  # web_search_20250305, bash_..., tool_search_...: Anthropic-only
             continue
         name = expect_str(tool.get("name"), f"tools[{i}].name")

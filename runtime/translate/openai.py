@@ -10,7 +10,7 @@ from bifrostc.runtime.errors import GatewayError, InvalidRequest, UpstreamError
 from bifrostc.runtime.translate import reasoning_details
 from bifrostc.runtime.translate.common import new_tool_id, stop_from_openai, stop_to_openai
 from bifrostc.runtime.translate.openai_messages import parse_parts
-from bifrostc.runtime.translate.openai_request import build_request, parse_request, tool_name_map
+from bifrostc.runtime.translate.openai_request import build_request, parse_request, tool_count, tool_name_map
 from bifrostc.runtime.translate.openai_stream import StreamEncoder, StreamParser
 from bifrostc.runtime.translate.openai_usage import chunk_usage, usage_from_openai, usage_to_openai
 from bifrostc.runtime.types import ChatResponse, Part, TextPart, ThinkingPart, ToolCallPart
@@ -23,6 +23,7 @@ __all__ = [
     "error_body",
     "parse_request",
     "parse_response",
+    "tool_count",
     "tool_name_map",
     "usage_from_openai",
     "usage_to_openai",

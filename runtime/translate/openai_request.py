@@ -107,6 +107,16 @@ def _check_stream_options(options: Any) -> None:
         optional_bool(expect_dict(options, "stream_options").get("include_usage"), "stream_options.include_usage")
 
 
+def tool_count(tools: Any) -> int | None:
+    """How many canonical tools `parse_request` makes of a body's ``tools`` (its custom ones are not), without
+    parsing them; None when they are not a list of objects (the parse says what is wrong)."""
+    if not tools:
+        return 0
+    if not isinstance(tools, list) or not all(isinstance(tool, dict) for tool in tools):
+        return None
+    return sum(1 for tool in tools if tool.get("type", "function") == "function")
+
+
 def _parse_tools(tools: Any, req: ChatRequest) -> None:
     strict: dict[str, bool] = {}
     for i, tool in enumerate(expect_list(tools, "tools")):

@@ -44,7 +44,11 @@ HISTORY: list[dict[str, Any]] = [
         ],
     },
 ]
-BODY = {"max_tokens": 64, "system": "You are terse.", "messages": HISTORY}
+TOOLS: list[dict[str, Any]] = [
+    {"name": "Read", "description": "Reads a file.", "input_schema": {"type": "object", "properties": {}}},
+    {"name": "Bash", "input_schema": {"type": "object", "properties": {"command": {"type": "string"}}}},
+]
+BODY = {"max_tokens": 64, "system": "You are terse.", "messages": HISTORY, "tools": TOOLS}
 
 
 def _claude_message(model: str) -> dict[str, Any]:
@@ -66,10 +70,21 @@ def _valid_block(block: Any) -> bool:
     return block["type"] != "thinking" or isinstance(block.get("signature"), str)
 
 
+def _valid_tool(tool: Any) -> bool:
+    """A custom tool has a string name and an object input_schema; a server tool (a dated type) its own fields."""
+    if not isinstance(tool, dict) or tool.get("type") not in (None, "custom"):
+        return isinstance(tool, dict)
+    return isinstance(tool.get("name"), str) and isinstance(tool.get("input_schema"), dict)
+
+
 async def claude(request: httpx.Request) -> httpx.Response:
     """The Messages API's 400 for a malformed conversation (every block an object with a string type; a thinking
-    block's signature a string), else a short answer."""
+    block's signature a string) or tool list, else a short answer."""
     body = orjson.loads(request.content)
+    bad_tool = next((i for i, tool in enumerate(body.get("tools") or []) if not _valid_tool(tool)), None)
+    if bad_tool is not None:
+        error = {"type": "invalid_request_error", "message": f"tools.{bad_tool}.custom.name: Field required"}
+        return httpx.Response(400, json={"type": "error", "error": error})
     messages = body.get("messages")
     valid = isinstance(messages, list) and bool(messages)
     for message in messages if valid else []:
@@ -109,6 +124,7 @@ async def test_relayed_history_reaches_upstream_whole_and_logs_like_the_translat
     assert relayed.content[0].text == translated.content[0].text == "Fixed."
     (sent,) = upstreams.sent_to("claude.test")
     assert orjson.loads(sent.content)["messages"] == HISTORY  # the whole conversation, as the client sent it
+    assert orjson.loads(sent.content)["tools"] == TOOLS
     by_route = {r.route: r for r in await wired.waiter.wait_for(2)}
     relayed_log, translated_log = by_route["sonnet"], by_route["gpt"]
     assert relayed_log.request_messages == translated_log.request_messages
@@ -116,7 +132,7 @@ async def test_relayed_history_reaches_upstream_whole_and_logs_like_the_translat
         "omitted": "2 earlier messages and the system prompt, logged with earlier turns"
     }
     assert len(relayed_log.request_messages) == 2  # the omission, then the one message this turn added
-    assert (relayed_log.tools_count, relayed_log.max_tokens) == (translated_log.tools_count, 64)
+    assert (relayed_log.tools_count, relayed_log.max_tokens) == (translated_log.tools_count, 64) == (2, 64)
 
 
 async def test_a_route_that_may_fall_back_to_a_translator_parses_the_whole_history(
@@ -138,7 +154,49 @@ async def test_a_route_that_may_fall_back_to_a_translator_parses_the_whole_histo
     client = wired.anthropic(KEY)
     await client.messages.create(model="sonnet-then-gpt", **BODY)
     await client.messages.create(model="sonnet", **BODY)
-    assert [(len(c.messages), c.history_omitted) for c in parsed] == [(3, 0), (1, 2)]
+    assert [(len(c.messages), c.history_omitted, len(c.tools), c.tools_omitted) for c in parsed] == [
+        (3, 0, 2, 0),
+        (1, 2, 0, 2),
+    ]
+
+
+async def test_a_first_turn_relays_its_tools_unparsed_and_logs_their_count(
+    served: tuple[Wired, FakeUpstreams], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Claude Code first turn (one message, a dozen tools): the tools reach the upstream as sent and the log
+    counts the custom ones (a server tool is not a canonical tool, on either path)."""
+    wired, upstreams = served
+    web_search = {"type": "web_search_20250305", "name": "web_search", "max_uses": 3}
+    client = wired.anthropic(KEY)
+    await client.messages.create(
+        model="sonnet", max_tokens=64, messages=[{"role": "user", "content": "hi"}], tools=[*TOOLS, web_search]
+    )
+    (sent,) = upstreams.sent_to("claude.test")
+    assert orjson.loads(sent.content)["tools"] == [*TOOLS, web_search]
+    (row,) = await wired.waiter.wait_for(1)
+    assert row.tools_count == 2
+
+
+async def test_a_malformed_relayed_tool_is_the_upstreams_400_and_a_tool_list_that_is_not_one_the_gateways(
+    served: tuple[Wired, FakeUpstreams],
+) -> None:
+    wired, upstreams = served
+    client = wired.anthropic(KEY)
+    nameless = {"input_schema": {"type": "object"}}
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        await client.messages.create(model="sonnet", **{**BODY, "tools": [TOOLS[0], nameless]})
+    assert "tools.1.custom.name: Field required" in str(caught.value)
+    assert orjson.loads(upstreams.sent_to("claude.test")[0].content)["tools"] == [TOOLS[0], nameless]
+    for broken in ([TOOLS[0], "Bash"], {"name": "Read"}):
+        reply = await wired.http.post(
+            f"{wired.url}/anthropic/v1/messages",
+            headers={"x-api-key": KEY, "anthropic-version": "2023-06-01"},
+            json={**BODY, "model": "sonnet", "tools": broken},
+        )
+        assert reply.status_code == 400, reply.text
+        assert reply.json()["error"]["type"] == "invalid_request_error"
+        assert "tools" in reply.json()["error"]["message"]
+    assert len(upstreams.sent_to("claude.test")) == 1  # the gateway refused those two itself
 
 
 async def test_a_malformed_earlier_turn_is_relayed_for_the_upstream_to_refuse(
@@ -160,3 +218,35 @@ async def test_a_malformed_earlier_turn_is_relayed_for_the_upstream_to_refuse(
     assert "malformed content block" in str(caught.value)
     (sent,) = upstreams.sent_to("claude.test")
     assert orjson.loads(sent.content)["messages"] == broken
+
+
+async def test_an_openai_chat_request_relays_its_tools_unparsed_and_logs_the_function_count(
+    served: tuple[Wired, FakeUpstreams],
+) -> None:
+    wired, upstreams = served
+    functions = [
+        {"type": "function", "function": {"name": "read", "parameters": {"type": "object", "properties": {}}}},
+        {"type": "function", "function": {"name": "bash", "description": "Runs a command."}},
+    ]
+    grammar = {"type": "custom", "custom": {"name": "patch", "format": {"type": "text"}}}
+    messages = [
+        {"role": "system", "content": "You are terse."},
+        {"role": "user", "content": "Fix it."},
+        {"role": "assistant", "content": "Which file?"},
+        {"role": "user", "content": "t.py"},
+    ]
+    reply = await wired.http.post(
+        f"{wired.url}/v1/chat/completions",
+        headers={"authorization": f"Bearer {KEY}"},
+        json={"model": "gpt", "messages": messages, "tools": [*functions, grammar]},
+    )
+    assert reply.status_code == 200, reply.text
+    (sent,) = upstreams.sent_to("oai.test")
+    assert orjson.loads(sent.content)["tools"] == [*functions, grammar]
+    assert orjson.loads(sent.content)["messages"] == messages
+    (row,) = await wired.waiter.wait_for(1)
+    assert row.tools_count == 2
+    assert row.request_messages == [
+        {"omitted": "3 earlier messages and the system prompt, logged with earlier turns"},
+        {"role": "user", "content": [{"text": "t.py", "cache_control": None}]},
+    ]

@@ -8,6 +8,7 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bifrostc.runtime.errors import InvalidRequest
 from bifrostc.runtime.translate import anthropic, openai, replay
 from bifrostc.runtime.translate.claude_history import opens_without_thinking
 from bifrostc.runtime.translate.sse import SSEDecoder, encode_frame
@@ -27,6 +28,8 @@ from .strategies import (
     anthropic_responses,
     arguments,
     ident,
+    json_object,
+    json_scalar,
     openai_requests,
     openai_responses,
     split,
@@ -169,3 +172,41 @@ def test_the_openai_parsers_text_shortcut_gives_the_same_events(deltas):
     fast_parser, general_parser = openai.StreamParser(), openai.StreamParser()
     fast = [ev for c in chunks for ev in fast_parser.feed(c)] + fast_parser.finish()
     assert fast == [ev for c in general for ev in general_parser.feed(c)] + general_parser.finish()
+
+
+_schema = st.just({"type": "object", "properties": {}})
+_anthropic_tool = st.one_of(
+    st.fixed_dictionaries({"name": ident, "input_schema": _schema}, optional={"type": st.just("custom")}),
+    st.fixed_dictionaries({"type": st.sampled_from(["web_search_20250305", "bash_20250124"]), "name": ident}),
+    json_object,
+    json_scalar,
+)
+_openai_tool = st.one_of(
+    st.fixed_dictionaries(
+        {"function": st.fixed_dictionaries({"name": ident, "parameters": _schema})},
+        optional={"type": st.just("function")},
+    ),
+    st.fixed_dictionaries({"type": st.just("custom"), "custom": st.fixed_dictionaries({"name": ident})}),
+    json_object,
+    json_scalar,
+)
+_TOOL_DIALECTS = {
+    "anthropic": (anthropic, _anthropic_tool),
+    "openai": (openai, _openai_tool),
+}
+
+
+@SETTINGS
+@given(st.sampled_from(sorted(_TOOL_DIALECTS)), st.data())
+def test_a_relayed_tool_count_is_what_the_parse_makes_or_none_when_the_parse_refuses(name, data):
+    """`tool_count` stands in for the tool parse of a relayed request (handlers/relay_parse.py): equal to the
+    parsed tools' number wherever the parse takes the list; None only where it refuses it."""
+    module, tool = _TOOL_DIALECTS[name]
+    tools = data.draw(st.lists(tool, max_size=4) | json_scalar | json_object)
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "tools": tools}
+    count = module.tool_count(tools)
+    try:
+        parsed: int | None = len(module.parse_request(body).tools)
+    except InvalidRequest:
+        parsed = None
+    assert count == parsed or (count is not None and parsed is None)
