@@ -17,6 +17,7 @@ from bifrostc.runtime.context import Hooks, LogRecord, WrappedHooks
 from bifrostc.runtime.dialects.base import MAX_SESSION_CHARS
 from bifrostc.runtime.errors import anthropic_error_type
 from bifrostc.runtime.governance.pricing import PriceBook
+from bifrostc.runtime.observability.logged_prompts import LoggedPrompts
 from bifrostc.runtime.observability.records import RequestRecord, apply_request, apply_response
 from bifrostc.runtime.observability.telemetry import Telemetry
 from bifrostc.runtime.types import Usage
@@ -32,6 +33,7 @@ def record_from_log(
     prices: PriceBook | None = None,
     log_bodies: bool = True,
     full_history: bool = False,
+    prompts: LoggedPrompts | None = None,
 ) -> RequestRecord:
     """The request-log row for one finished request, priced with ``prices`` (the spec's ``pricing:`` overrides,
     then the built-in table; without it, the built-in table alone)."""
@@ -71,7 +73,7 @@ def record_from_log(
         inter_token_latency_ms=_ms(ctx.inter_token_latency_s),
     )
     if log.request is not None:
-        apply_request(record, log.request, bodies=log_bodies, full_history=full_history)
+        apply_request(record, log.request, bodies=log_bodies, full_history=full_history, prompts=prompts)
     if log.response is not None:
         apply_response(record, log.response, bodies=log_bodies)
     if ctx.usage is not None:
@@ -104,6 +106,7 @@ class TelemetryHooks(WrappedHooks):
         self._prices = PriceBook(gateway.pricing)  # hooks are rebuilt on hot reload: it follows the spec
         self._log_bodies = gateway.observability.log_bodies
         self._full_history = gateway.observability.log_full_history
+        self._prompts = None if self._full_history else LoggedPrompts()  # log_full_history: every row whole
 
     async def on_log(self, record: LogRecord) -> None:
         await self.inner.on_log(record)
@@ -113,6 +116,7 @@ class TelemetryHooks(WrappedHooks):
                 prices=self._prices,
                 log_bodies=self._log_bodies,
                 full_history=self._full_history,
+                prompts=self._prompts,
             )
         )
         await self.telemetry.committed()  # before the answer's last byte (streams: before the final chunk)

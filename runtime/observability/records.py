@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bifrostc.runtime.context import new_request_id
+from bifrostc.runtime.observability.logged_prompts import LoggedPrompts
 from bifrostc.runtime.observability.redaction import REDACTED, redact, redact_text
 from bifrostc.runtime.types import ChatRequest, ChatResponse, Message
 
@@ -132,14 +133,20 @@ def new_turn_start(messages: list[Message]) -> int:
 
 
 def apply_request(
-    record: RequestRecord, request: ChatRequest, *, bodies: bool = True, full_history: bool = False
+    record: RequestRecord,
+    request: ChatRequest,
+    *,
+    bodies: bool = True,
+    full_history: bool = False,
+    prompts: LoggedPrompts | None = None,
 ) -> None:
     """Copy what the log wants from a canonical request (bodies as plain JSON, unless ``bodies`` is off).
 
     Agents resend the whole conversation every turn, so by default only what this request adds is logged (the
     messages after the last assistant turn; the system prompt and everything before once, with the first turn):
     each earlier message is already in the log, as an earlier turn's input or response. Logging every history
-    in full grows the log with the square of a session's length (``full_history`` does it anyway).
+    in full grows the log with the square of a session's length (``full_history`` does it anyway). A long system
+    prompt that a recent row of the same caller holds is logged as that row's id (``prompts``: logged_prompts.py).
     """
     record.requested_model = request.model
     record.stream = request.stream
@@ -152,8 +159,12 @@ def apply_request(
     omitted = start + request.history_omitted  # a relayed request parsed only the new turn (relay_parse.py)
     if omitted:
         head = [{"omitted": f"{omitted} earlier messages and the system prompt, logged with earlier turns"}]
+    elif not request.system:
+        head = []
+    elif prompts is not None and (row := prompts.logged_in(record.virtual_key, request.system, record.id)):
+        head = [{"role": "system", "logged_with": row}]  # the same prompt, in full in that row
     else:
-        head = [{"role": "system", "content": plain(request.system)}] if request.system else []
+        head = [{"role": "system", "content": plain(request.system)}]
     record.request_messages = head + plain(request.messages[start:])
 
 
