@@ -12,6 +12,7 @@ from bifrostc.runtime.translate.common import (
     ANTHROPIC_TOOL_OPTIONS,
     SOURCE,
     budget_from_effort,
+    count_tools,
     expect_dict,
     expect_list,
     expect_str,
@@ -48,7 +49,6 @@ _CONSUMED = frozenset(
 _PASSTHROUGH = frozenset({"context_management", "container", "mcp_servers", "output_config", "service_tier"})
 _TOOL_FIELDS = frozenset({"type", "name", "description", "input_schema", "cache_control"})
 _ROLES = ("user", "assistant", "system")  # a tuple: `in` compares, so an unhashable role is only refused
-_CUSTOM_TOOL_TYPES = (None, "custom")  # a tool of another type is a server tool (web_search_..., bash_...)
 
 
 def parse_request(body: dict[str, Any]) -> ChatRequest:
@@ -100,13 +100,13 @@ def _parse_message(message: Any, where: str) -> Message:
 
 
 def tool_count(tools: Any) -> int | None:
-    """How many canonical tools `parse_request` makes of a body's ``tools`` (its server tools are not), without
-    parsing them; None when they are not a list of objects (the parse says what is wrong)."""
-    if not tools:
-        return 0
-    if not isinstance(tools, list) or not all(isinstance(tool, dict) for tool in tools):
-        return None
-    return sum(1 for tool in tools if tool.get("type") in _CUSTOM_TOOL_TYPES)
+    """`common.count_tools` of this dialect: its custom tools (a server tool has no canonical form)."""
+    return count_tools(tools, _is_custom)
+
+
+def _is_custom(tool: dict[str, Any]) -> bool:
+    """A tool of another type is a server tool (web_search_..., bash_..., tool_search_...): Anthropic-only."""
+    return tool.get("type") in (None, "custom")
 
 
 def _parse_tools(tools: Any, req: ChatRequest) -> None:
@@ -114,8 +114,8 @@ def _parse_tools(tools: Any, req: ChatRequest) -> None:
     options: dict[str, dict[str, Any]] = {}
     for i, tool in enumerate(expect_list(tools, "tools")):
         tool = expect_dict(tool, f"tools[{i}]")
-        if tool.get("type") not in _CUSTOM_TOOL_TYPES:
-            server_tools.append(tool)  # web_search_20250305, bash_..., tool_search_...: Anthropic-only
+        if not _is_custom(tool):
+            server_tools.append(tool)
             continue
         name = expect_str(tool.get("name"), f"tools[{i}].name")
         schema = expect_dict(

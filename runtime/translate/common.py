@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -124,6 +125,17 @@ def check_nesting(body: Any) -> None:
         orjson.dumps(body)
     except orjson.JSONEncodeError:
         raise InvalidRequest(f"request body: JSON nested deeper than {MAX_NESTING} levels") from None
+
+
+def count_tools(tools: Any, canonical: Callable[[dict[str, Any]], bool]) -> int | None:
+    """How many canonical tools a dialect's parse makes of a body's ``tools`` (``canonical``: the entries it
+    parses into `Tool`s), without parsing them; None when they are not a list of objects (the parse says what is
+    wrong). A relayed request logs this count instead of parsing its tools (handlers/relay_parse.py)."""
+    if not tools:
+        return 0
+    if not isinstance(tools, list) or not all(isinstance(tool, dict) for tool in tools):
+        return None
+    return sum(1 for tool in tools if canonical(tool))
 
 
 _JSON_KINDS = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "an integer"}

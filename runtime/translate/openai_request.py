@@ -9,6 +9,7 @@ from bifrostc.runtime.errors import InvalidRequest
 from bifrostc.runtime.translate.common import (
     OPENAI_TOOL_STRICT,
     SOURCE,
+    count_tools,
     effort_from_budget,
     expect_dict,
     expect_list,
@@ -108,20 +109,19 @@ def _check_stream_options(options: Any) -> None:
 
 
 def tool_count(tools: Any) -> int | None:
-    """How many canonical tools `parse_request` makes of a body's ``tools`` (its custom ones are not), without
-    parsing them; None when they are not a list of objects (the parse says what is wrong)."""
-    if not tools:
-        return 0
-    if not isinstance(tools, list) or not all(isinstance(tool, dict) for tool in tools):
-        return None
-    return sum(1 for tool in tools if tool.get("type", "function") == "function")
+    """`common.count_tools` of this dialect: its function tools (a custom grammar tool has no canonical form)."""
+    return count_tools(tools, _is_function)
+
+
+def _is_function(tool: dict[str, Any]) -> bool:
+    return bool(tool.get("type", "function") == "function")
 
 
 def _parse_tools(tools: Any, req: ChatRequest) -> None:
     strict: dict[str, bool] = {}
     for i, tool in enumerate(expect_list(tools, "tools")):
         tool = expect_dict(tool, f"tools[{i}]")
-        if tool.get("type", "function") != "function":
+        if not _is_function(tool):
             continue  # custom (grammar) tools have no canonical form
         function = expect_dict(tool.get("function"), f"tools[{i}].function")
         name = expect_str(function.get("name"), f"tools[{i}].function.name")
