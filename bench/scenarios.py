@@ -89,7 +89,8 @@ def claude_code_call(fixture: str, model: str = "bench-claude", path: str = "/an
     """A request Claude Code really sent (tests/fixtures/claude_code/<fixture>.json: its body and headers),
     with the model renamed to the gateway's and the bench's virtual key."""
     captured = orjson.loads((FIXTURES / f"{fixture}.json").read_bytes())
-    body = {**captured["body"], "model": model}
+    # `model` first, as Claude Code sends it (the fixtures' keys are sorted; its own order puts the model first)
+    body = {"model": model, **{k: v for k, v in captured["body"].items() if k != "model"}}
     headers = {k: v for k, v in captured["headers"].items() if isinstance(v, str)}
     headers = {**headers, **(_CLAUDE_HEADERS if path.startswith("/anthropic") else {})}
     return Call(path, orjson.dumps(body), "message_stop" if body.get("stream") else "end_turn", headers)

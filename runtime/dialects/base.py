@@ -39,6 +39,9 @@ class Inbound:
     endpoint: Endpoint
     query: Mapping[str, str] = field(default_factory=dict)  # e.g. Gemini's ?alt=sse picks the stream framing
     headers: Mapping[str, str] = field(default_factory=dict)  # the client's request headers (case-insensitive)
+    # The bytes `body` was parsed from, while it is unchanged: a relayed body is sent from them
+    # (transport/request_bytes.py); empty once the body was rewritten (stored Responses state) or not kept.
+    raw: bytes = b""
 
 
 class EventEncoder(Protocol):

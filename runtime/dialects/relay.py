@@ -36,7 +36,24 @@ _USAGE_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_wr
 
 def estimate_tokens(value: object) -> int:
     """A rough token count of a JSON-able value (its serialised length / CHARS_PER_TOKEN), at least 1."""
-    return max(1, len(orjson.dumps(value, default=str)) // CHARS_PER_TOKEN)
+    try:
+        size = len(orjson.dumps(value, default=str))
+    except orjson.JSONEncodeError:  # a relayed body nested deeper than orjson writes (relay_parse.py)
+        size = _text_size(value)
+    return max(1, size // CHARS_PER_TOKEN)
+
+
+def _text_size(value: object) -> int:
+    """The characters of a JSON-like value's strings, plus one per item: walked without recursion."""
+    size, stack = 0, [value]
+    while stack:
+        item = stack.pop()
+        size += len(item) if isinstance(item, str) else 1
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return size
 
 
 def prompt_estimate(body: Mapping[str, Any]) -> int:

@@ -48,6 +48,14 @@ NO_QUERY: Mapping[str, str] = MappingProxyType({})
 
 async def read_json(request: Request) -> dict[str, Any]:
     """The JSON object body. Call it only once the caller is authenticated: reading is what costs memory."""
+    body, _ = await read_object(request)
+    check_nesting(body)
+    return body
+
+
+async def read_object(request: Request) -> tuple[dict[str, Any], bytes]:
+    """The JSON object body and its bytes, its nesting not checked yet (`relay_parse.parse_for` checks what the
+    gateway will serialize again)."""
     raw = await _read_capped(request, int(request.app.state.runtime.router.gateway.server.max_request_mb * 2**20))
     try:
         body = orjson.loads(raw)
@@ -55,8 +63,7 @@ async def read_json(request: Request) -> dict[str, Any]:
         raise InvalidRequest(f"request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise InvalidRequest("request body must be a JSON object")
-    check_nesting(body)
-    return body
+    return body, raw
 
 
 async def _read_capped(request: Request, limit: int) -> bytes:
@@ -98,14 +105,16 @@ async def handle_chat(request: Request, dialect: ClientDialect, endpoint: Endpoi
         ctx.credential = credentials.of_request(rt.credential_salt, request.headers, dialect.name)  # auth: passthrough
         ctx.key = await rt.hooks.authenticate(request.headers, ctx)
         query = request.query_params if request.scope.get("query_string") else NO_QUERY  # parsed only when there
-        call = Inbound(await read_json(request), request.path_params, endpoint, query, request.headers)
+        body, raw = await read_object(request)
+        call = Inbound(body, request.path_params, endpoint, query, request.headers, raw)
         turn = None
         if getattr(dialect, "stateful", False):  # stored state resolved into the body before it is parsed
+            check_nesting(call.body)  # the store keeps the turn's input as JSON
             store = getattr(request.app.state, "responses_store", None)
             body, turn = await begin_turn(store, owner_of(ctx), call.body)
-            call = replace(call, body=body)
+            call = replace(call, body=body, raw=b"")
         ctx.requested_model = dialect.requested_model(call)
-        chat = ctx.chat = parse_for(rt, dialect, call, ctx.requested_model)  # relayed: only the new turn
+        chat = ctx.chat = parse_for(rt, dialect, call, ctx.requested_model)  # relayed: only the new turn, checked
         if betas := ",".join(request.headers.getlist("anthropic-beta")):  # Bedrock and Vertex take them in the body
             chat.extra[ANTHROPIC_BETAS] = betas
         ctx.stream = chat.stream
@@ -136,6 +145,7 @@ async def _relay(ex: Exchange, attempt: Attempt) -> UpstreamReply:
         api_key=attempt.api_key,
         client_headers=ex.request.headers,
         stream=ex.ctx.stream,  # for dialects whose URL says it (Gemini); the others' bodies say it too
+        raw=ex.call.raw,
     )
     return reply
 

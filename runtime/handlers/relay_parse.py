@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from bifrostc.runtime.dialects import ClientDialect, Inbound
 from bifrostc.runtime.errors import GatewayError
+from bifrostc.runtime.translate.common import check_nesting
 from bifrostc.runtime.types import ChatRequest
 
 if TYPE_CHECKING:
@@ -47,27 +48,40 @@ def parse_for(rt: GatewayRuntime, dialect: ClientDialect, call: Inbound, request
     """`dialect.parse(call)`, or the same with only the new turn's messages and no tools when every target
     relays it."""
     if getattr(dialect, "history_key", None) is None:
-        return dialect.parse(call)
+        return _whole(dialect, call)
     relaying = cast(TurnRelaying, dialect)
     body, key = call.body, relaying.history_key
     messages, tools = body.get(key), body.get("tools")
     if not isinstance(messages, list) or (len(messages) < 2 and not tools):
-        return dialect.parse(call)  # nothing worth leaving out
+        return _whole(dialect, call)  # nothing worth leaving out
     start = _new_turn_start(messages)
     if start == len(messages):  # a prefill: the whole conversation is this turn's
         start = 0
     tools_omitted = relaying.tool_count(tools)
     if (start == 0 and not tools_omitted) or not _relayed(rt, dialect, call, requested):
-        return dialect.parse(call)
+        return _whole(dialect, call)
     tail = {**body, key: messages[start:]} if start else {**body}
     if tools_omitted is not None:
         tail.pop("tools", None)
+    # What is serialized again: the turn's messages (by the parse, tool inputs; by the log) and the system prompt's
+    # parts, whose only structure is their cache_control (serializing its texts would cost a Claude Code prompt's
+    # UTF-8 encoding, ~28 KB, for a prompt the log mostly names by row: logged_prompts.py); one level of margin
+    # for the row's own list. The rest goes upstream as the client's bytes, or through a serialization that
+    # refuses it (http_base.open).
+    check_nesting([[tail[key]]])
     try:
         chat = dialect.parse(Inbound(tail, call.params, call.endpoint, call.query, call.headers))
     except GatewayError:  # e.g. a tool result the tail alone cannot place: the whole parse says what is wrong
-        return dialect.parse(call)
+        return _whole(dialect, call)
+    check_nesting([[[part.cache_control for part in chat.system]]])
     chat.history_omitted, chat.tools_omitted = start, tools_omitted or 0
     return chat
+
+
+def _whole(dialect: ClientDialect, call: Inbound) -> ChatRequest:
+    """The whole parse, of a body every part of which may be serialized again (translated, cached, logged)."""
+    check_nesting(call.body)
+    return dialect.parse(call)
 
 
 def _new_turn_start(messages: list[Any]) -> int:

@@ -11,6 +11,7 @@ from bifrostc.runtime.http import UpstreamReply
 from bifrostc.runtime.providers import registry, rules
 from bifrostc.runtime.providers.http_base import HttpAdapter
 from bifrostc.runtime.translate.claude_history import fit_for_claude
+from bifrostc.runtime.transport.request_bytes import with_model
 from bifrostc.runtime.types import ChatRequest, ChatResponse, StreamEvent
 
 ANTHROPIC_VERSION = "2023-06-01"
@@ -85,10 +86,14 @@ class AnthropicAdapter(HttpAdapter):
         api_key: str | None,
         client_headers: Mapping[str, str],
         stream: bool = False,  # the body says it
+        raw: bytes = b"",  # the client's bytes of `body`, sent as they are when only the model changes
     ) -> UpstreamReply:
         """Forward the client's body with only `model` rewritten; the caller relays the raw bytes."""
         forwarded = self.forwarded(client_headers)
-        return await self.open(self.messages_url, {**self.fit(body), "model": model}, api_key, extra_headers=forwarded)
+        fitted = self.fit(body)
+        as_sent = with_model(raw, body.get("model"), model) if raw and fitted is body else None
+        content = as_sent if as_sent is not None else {**fitted, "model": model}
+        return await self.open(self.messages_url, content, api_key, extra_headers=forwarded)
 
     async def count_tokens(
         self, body: dict[str, Any], *, model: str, api_key: str | None, client_headers: Mapping[str, str]

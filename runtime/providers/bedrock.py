@@ -114,6 +114,7 @@ class BedrockAdapter(HttpAdapter):
         api_key: str | None,
         client_headers: Mapping[str, str],
         stream: bool = False,
+        raw: bytes = b"",  # the client's bytes of `body` (sent from only by the Anthropic adapter)
     ) -> UpstreamReply:
         """A Converse client's own body to Converse (signed with this provider's credentials)."""
         model_id = bedrock_translate.resolve_model_id(model, self.region)

@@ -118,6 +118,7 @@ class GeminiAdapter(HttpAdapter):
         api_key: str | None,
         client_headers: Mapping[str, str],
         stream: bool = False,
+        raw: bytes = b"",  # the client's bytes of `body` (sent from only by the Anthropic adapter)
     ) -> UpstreamReply:
         """A Gemini client's body, unchanged (the model is in the URL); the caller relays the raw bytes."""
         method = "streamGenerateContent" if stream else "generateContent"

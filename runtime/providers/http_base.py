@@ -16,6 +16,7 @@ import orjson
 from bifrostc.runtime import config
 from bifrostc.runtime.errors import anthropic_error_type
 from bifrostc.runtime.http import UpstreamReply, post_upstream, timeout_for
+from bifrostc.runtime.translate.common import too_deep
 from bifrostc.runtime.transport import credentials
 from bifrostc.runtime.transport.errors import error_from_response, error_from_transport
 from bifrostc.runtime.transport.passthrough import check_json, error_in_body
@@ -92,7 +93,10 @@ class HttpAdapter:
         params: Mapping[str, str] | None = None,
     ) -> UpstreamReply:
         """Send and return the response with its body unread; error statuses raise UpstreamError."""
-        content = body if isinstance(body, bytes) else orjson.dumps(body)
+        try:
+            content = body if isinstance(body, bytes) else orjson.dumps(body)
+        except orjson.JSONEncodeError:  # a relayed body whose nesting the gateway did not check (relay_parse.py)
+            raise too_deep() from None
         return await self.post(self._url(url, params), content, self._headers(api_key, extra_headers))
 
     async def read_json(self, response: UpstreamReply) -> dict[str, Any]:

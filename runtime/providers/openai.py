@@ -150,6 +150,7 @@ class OpenAIAdapter(HttpAdapter):
         api_key: str | None,
         client_headers: Mapping[str, str],
         stream: bool = False,  # the body says it
+        raw: bytes = b"",  # the client's bytes of `body` (serialized again here: its rewrites are many)
     ) -> UpstreamReply:
         """Forward an OpenAI client's body with only `model` rewritten; the caller relays the raw bytes. A model
         served by the Responses API is sent a Responses client's body (the dialects see to it)."""

@@ -124,7 +124,12 @@ def check_nesting(body: Any) -> None:
     try:
         orjson.dumps(body)
     except orjson.JSONEncodeError:
-        raise InvalidRequest(f"request body: JSON nested deeper than {MAX_NESTING} levels") from None
+        raise too_deep() from None
+
+
+def too_deep() -> InvalidRequest:
+    """The 400 for a body orjson cannot serialize again (also raised where a relayed body is serialized)."""
+    return InvalidRequest(f"request body: JSON nested deeper than {MAX_NESTING} levels")
 
 
 def count_tools(tools: Any, canonical: Callable[[dict[str, Any]], bool]) -> int | None:

@@ -4,6 +4,7 @@ conversation served through the translators, and whatever needs the whole histor
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -250,3 +251,79 @@ async def test_an_openai_chat_request_relays_its_tools_unparsed_and_logs_the_fun
         {"omitted": "3 earlier messages and the system prompt, logged with earlier turns"},
         {"role": "user", "content": [{"text": "t.py", "cache_control": None}]},
     ]
+
+
+def _claude_code_bytes(messages: list[dict[str, Any]], **fields: Any) -> bytes:
+    """A body as Claude Code writes it (`model` first, UTF-8 as is, an Agent tool with a `model` property), with
+    the spaces Python's json puts in: bytes the gateway's own serializer would not write."""
+    agent = {
+        "name": "Agent",
+        "description": "Launches a subagent — pick its model.",
+        "input_schema": {"type": "object", "properties": {"model": {"type": "string", "enum": ["sonnet", "haiku"]}}},
+    }
+    body = {"model": "sonnet", "messages": messages, "system": "You are terse — très.", "tools": [agent], **fields}
+    return json.dumps({**body, "max_tokens": 64}, ensure_ascii=False).encode()
+
+
+async def _post_raw(wired: Wired, content: bytes) -> httpx.Response:
+    headers = {"x-api-key": KEY, "anthropic-version": "2023-06-01", "content-type": "application/json"}
+    return await wired.http.post(f"{wired.url}/anthropic/v1/messages", headers=headers, content=content)
+
+
+async def test_a_relayed_claude_code_body_goes_upstream_as_its_own_bytes_with_only_the_model_changed(
+    served: tuple[Wired, FakeUpstreams],
+) -> None:
+    wired, upstreams = served
+    sent = _claude_code_bytes(HISTORY)
+    reply = await _post_raw(wired, sent)
+    assert reply.status_code == 200, reply.text
+    (received,) = upstreams.sent_to("claude.test")
+    assert received.content == sent.replace(b'{"model": "sonnet"', b'{"model": "claude-sonnet-4-5"', 1)
+
+
+async def test_a_body_whose_model_key_is_not_certain_is_serialized_again_with_the_same_meaning(
+    served: tuple[Wired, FakeUpstreams],
+) -> None:
+    """A second string-valued "model" (here an earlier Agent call's input; a duplicate key would look the same)
+    or "model" not first: the body is re-serialized, and upstream reads the routed model everywhere it should."""
+    wired, upstreams = served
+    call = {"type": "tool_use", "id": "toolu_02", "name": "Agent", "input": {"model": "haiku"}}
+    history = [HISTORY[0], {"role": "assistant", "content": [call]}, HISTORY[2]]
+    history[2] = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_02", "content": "ok"}]}
+    later_key = orjson.dumps({"max_tokens": 64, "messages": HISTORY, "model": "sonnet"})
+    for content in (_claude_code_bytes(history), later_key):
+        reply = await _post_raw(wired, content)
+        assert reply.status_code == 200, reply.text
+    for received, content in zip(
+        upstreams.sent_to("claude.test"), (_claude_code_bytes(history), later_key), strict=True
+    ):
+        assert received.content != content
+        assert orjson.loads(received.content) == {**orjson.loads(content), "model": "claude-sonnet-4-5"}
+
+
+DEEP = b"[" * 300 + b'"x"' + b"]" * 300  # orjson reads 1,024 levels and writes 254
+
+
+async def test_nesting_is_checked_where_the_gateway_serializes_and_left_to_the_upstream_elsewhere(
+    served: tuple[Wired, FakeUpstreams],
+) -> None:
+    """A relayed earlier turn 300 levels deep goes upstream as sent (the gateway never serializes it again); the
+    same depth in the new turn, which the log keeps, or in a body that must be serialized again, is a 400."""
+    wired, upstreams = served
+    deep_call = {"type": "tool_use", "id": "toolu_01", "name": "Read", "input": {"path": "DEEP"}}
+    deep_history = [HISTORY[0], {"role": "assistant", "content": [deep_call]}, HISTORY[2]]
+    sent = _claude_code_bytes(deep_history).replace(b'"DEEP"', DEEP)
+    reply = await _post_raw(wired, sent)
+    assert reply.status_code == 200, reply.text
+    (received,) = upstreams.sent_to("claude.test")
+    assert received.content == sent.replace(b'{"model": "sonnet"', b'{"model": "claude-sonnet-4-5"', 1)
+    deep_turn = [*HISTORY[:2], {"role": "user", "content": [HISTORY[2]["content"][0], deep_call]}]
+    for content in (
+        _claude_code_bytes(deep_turn),  # the new turn: the log would fail to write it
+        _claude_code_bytes(HISTORY, system=[{"type": "text", "text": "x", "cache_control": {"ttl": "DEEP"}}]),
+        orjson.dumps({"max_tokens": 64, "messages": deep_history, "model": "sonnet"}),  # not model-first
+    ):
+        reply = await _post_raw(wired, content.replace(b'"DEEP"', DEEP))
+        assert reply.status_code == 400, reply.text
+        assert "nested deeper than 254 levels" in reply.json()["error"]["message"]
+    assert len(upstreams.sent_to("claude.test")) == 1

@@ -108,3 +108,12 @@ async def test_the_table_is_read_before_serving_only_by_gateways_that_estimate_e
     app = app_for(windowed, Upstream())
     async with app.router.lifespan_context(app):
         assert tokenizer.loaded()
+
+
+def test_a_relayed_body_too_deep_to_serialize_is_still_estimated() -> None:
+    """The bill's estimate of a relayed prompt the gateway never serialized (relay_parse checks only the new turn):
+    its texts and items counted without orjson, whose writer stops at 254 levels."""
+    deep: object = "x" * 4000
+    for _ in range(400):
+        deep = [deep]
+    assert relay.estimate_tokens({"messages": [deep]}) == (4000 + 402) // relay.CHARS_PER_TOKEN
