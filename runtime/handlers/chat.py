@@ -109,7 +109,6 @@ async def handle_chat(request: Request, dialect: ClientDialect, endpoint: Endpoi
         call = Inbound(body, request.path_params, endpoint, query, request.headers, raw)
         turn = None
         if getattr(dialect, "stateful", False):  # stored state resolved into the body before it is parsed
-            check_nesting(call.body)  # the store keeps the turn's input as JSON
             store = getattr(request.app.state, "responses_store", None)
             body, turn = await begin_turn(store, owner_of(ctx), call.body)
             call = replace(call, body=body, raw=b"")
