@@ -97,6 +97,12 @@ async def claude(request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, json=_claude_message(body["model"]))
 
 
+async def uncounted(request: httpx.Request) -> httpx.Response:
+    message = _claude_message(orjson.loads(request.content)["model"])
+    del message["usage"]
+    return httpx.Response(200, json=message)
+
+
 async def openai_upstream(request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, json=openai_completion("Fixed.", orjson.loads(request.content)["model"]))
 
@@ -109,8 +115,15 @@ async def served(tmp_path: Path) -> AsyncIterator[tuple[Wired, FakeUpstreams]]:
     spec["models"]["sonnet"] = {"target": "claude/claude-sonnet-4-5"}  # relayed: the client's dialect
     spec["models"]["gpt"] = {"target": "oai/gpt-5"}  # translated
     spec["models"]["sonnet-then-gpt"] = {"target": "claude/claude-sonnet-4-5", "fallbacks": ["gpt"]}
+    # An Anthropic-compatible host that counts nothing: the bill estimates the prompt from the client's body.
+    spec["providers"]["uncounted"] = {
+        "type": "anthropic",
+        "base_url": "http://uncounted.test",
+        "api_key_env": "CLAUDE_KEY",
+    }
+    spec["models"]["sonnet-uncounted"] = {"target": "uncounted/claude-sonnet-4-5"}
     spec["virtual_keys"] = [{"name": "dev", "key_sha256": sha256(KEY)}]
-    upstreams = FakeUpstreams(**{"claude.test": claude, "oai.test": openai_upstream})
+    upstreams = FakeUpstreams(**{"claude.test": claude, "oai.test": openai_upstream, "uncounted.test": uncounted})
     async with wired_server(compile_gateway(tmp_path, spec, ENV), ENV, transport=upstreams.transport()) as wired:
         yield wired, upstreams
 
@@ -327,3 +340,18 @@ async def test_nesting_is_checked_where_the_gateway_serializes_and_left_to_the_u
         assert reply.status_code == 400, reply.text
         assert "nested deeper than 254 levels" in reply.json()["error"]["message"]
     assert len(upstreams.sent_to("claude.test")) == 1
+
+
+async def test_a_relayed_body_too_deep_to_serialize_is_billed_from_an_estimate_when_the_upstream_counts_nothing(
+    served: tuple[Wired, FakeUpstreams],
+) -> None:
+    wired, upstreams = served
+    deep_call = {"type": "tool_use", "id": "toolu_01", "name": "Read", "input": {"path": "DEEP"}}
+    deep_history = [HISTORY[0], {"role": "assistant", "content": [deep_call]}, HISTORY[2]]
+    sent = _claude_code_bytes(deep_history).replace(b'"model": "sonnet"', b'"model": "sonnet-uncounted"', 1)
+    reply = await _post_raw(wired, sent.replace(b'"DEEP"', DEEP))
+    assert reply.status_code == 200, reply.text
+    assert len(upstreams.sent_to("uncounted.test")) == 1
+    (row,) = await wired.waiter.wait_for(1)
+    assert (row.status, row.usage_estimated) == (200, True)
+    assert row.input_tokens > 0
