@@ -46,7 +46,8 @@ class TurnRelaying(Protocol):
 
 def parse_for(rt: GatewayRuntime, dialect: ClientDialect, call: Inbound, requested: str) -> ChatRequest:
     """`dialect.parse(call)`, or the same with only the new turn's messages and no tools when every target
-    relays it."""
+    relays it; either way after the nesting check of what the gateway will serialize again (the whole body, or a
+    relayed request's new turn and system parts), a 400 when that is deeper than orjson writes."""
     if getattr(dialect, "history_key", None) is None:
         return _whole(dialect, call)
     relaying = cast(TurnRelaying, dialect)
