@@ -78,3 +78,25 @@ def anthropic_stream(model: str, deltas: int | None = None) -> bytes:
     events.append(_sse(tail, "message_delta"))
     events.append(_sse({"type": "message_stop"}, "message_stop"))
     return b"".join(events)
+
+
+def responses_stream(model: str) -> bytes:
+    """The canned answer as an OpenAI Responses stream (what a Responses-only model, e.g. gpt-5-codex, sends)."""
+    base = {"id": "resp_bench", "object": "response", "created_at": 1_700_000_000, "model": model}
+    text = "".join(WORDS)
+    part = {"type": "output_text", "text": "", "annotations": []}
+    item = {"id": "msg_bench", "type": "message", "status": "in_progress", "role": "assistant", "content": []}
+    done = {**item, "status": "completed", "content": [{**part, "text": text}]}
+    at = {"item_id": "msg_bench", "output_index": 0, "content_index": 0}
+    usage = {"input_tokens": 12, "output_tokens": len(WORDS), "total_tokens": 12 + len(WORDS)}
+    events = [
+        {"type": "response.created", "response": {**base, "status": "in_progress", "output": []}},
+        {"type": "response.output_item.added", "output_index": 0, "item": item},
+        {"type": "response.content_part.added", **at, "part": part},
+        *({"type": "response.output_text.delta", **at, "delta": w} for w in WORDS),
+        {"type": "response.output_text.done", **at, "text": text},
+        {"type": "response.content_part.done", **at, "part": {**part, "text": text}},
+        {"type": "response.output_item.done", "output_index": 0, "item": done},
+        {"type": "response.completed", "response": {**base, "status": "completed", "output": [done], "usage": usage}},
+    ]
+    return b"".join(_sse(e, e["type"]) for e in events)

@@ -1,7 +1,8 @@
 """A near-zero-cost fake LLM upstream: raw asyncio HTTP/1.1 with keep-alive, canned bodies, 127.0.0.1 only.
 
 Serves POST /v1/chat/completions (OpenAI) and POST /v1/messages (Anthropic), JSON or SSE depending on the
-request's "stream" flag, plus GET /health. Prints "ready <port>" on stdout once listening.
+request's "stream" flag, POST /v1/responses (streamed: the bench's Codex case), plus GET /health. Prints
+"ready <port>" on stdout once listening.
 With ``--stream-events N --event-gap-ms G`` a stream is N OpenAI deltas sent G ms apart (a slow agent stream,
 bench/slow_streams.py); otherwise the canned 12-delta stream is sent at once.
 Run: python bench/fake_upstream.py --port 0 [--stream-events 60 --event-gap-ms 20]
@@ -23,7 +24,7 @@ def _route(method: str, path: str, body: bytes) -> tuple[int, bytes, bytes]:
     """(status, content type, body) for one request."""
     if method == "GET" and path == "/health":
         return 200, b"application/json", b'{"status":"ok"}'
-    if method != "POST" or path.split("?")[0] not in ("/v1/chat/completions", "/v1/messages"):
+    if method != "POST" or path.split("?")[0] not in ("/v1/chat/completions", "/v1/messages", "/v1/responses"):
         return 404, b"application/json", b'{"error":{"message":"not found"}}'
     try:
         payload = orjson.loads(body)
@@ -31,6 +32,8 @@ def _route(method: str, path: str, body: bytes) -> tuple[int, bytes, bytes]:
         return 400, b"application/json", b'{"error":{"message":"bad json"}}'
     model = str(payload.get("model", "bench"))
     streaming = bool(payload.get("stream"))
+    if path.startswith("/v1/responses"):
+        return 200, b"text/event-stream", canned.responses_stream(model)
     if path.startswith("/v1/chat") and streaming and PACING["events"]:
         data = canned.openai_stream(model, int(PACING["events"]))
     elif path.startswith("/v1/chat"):

@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 from processes import build_out, start_upstream, stop
-from scenarios import SCENARIOS, Call, claude_code_call
+from scenarios import SCENARIOS, Call, claude_code_call, codex_call
 
 try:
     from bifrostc.runtime import disconnect as _disconnect
@@ -49,6 +49,7 @@ CASES = {
     ),
     "cc-first": claude_code_call("first-turn-1"),  # a Claude Code first turn, streamed (87 KB: tools, system)
     "cc-long": claude_code_call("no-betas-1"),  # a later Claude Code turn (127 KB)
+    "codex-first": codex_call(),  # a Codex first turn (39 KB), streamed on the Responses API
 }
 
 

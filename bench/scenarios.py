@@ -96,6 +96,14 @@ def claude_code_call(fixture: str, model: str = "bench-claude", path: str = "/an
     return Call(path, orjson.dumps(body), "message_stop" if body.get("stream") else "end_turn", headers)
 
 
+def codex_call(model: str = "bench-codex", path: str = "/v1/responses") -> Call:
+    """The first turn the real Codex CLI sent (tests/fixtures/codex/first-turn-1.json, from its capture.py: 39 KB,
+    its instructions as a developer message, 9 tools, `store: false`), the model renamed (still first)."""
+    raw = (FIXTURES.parent / "codex" / "first-turn-1.json").read_bytes()
+    body = {"model": model, **{k: v for k, v in orjson.loads(raw).items() if k != "model"}}
+    return Call(path, orjson.dumps(body), "response.completed", {"authorization": "Bearer bench-client"})
+
+
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("openai->openai", _openai_client(False), _upstream_openai(False)),
     Scenario("openai->openai stream", _openai_client(True), _upstream_openai(True)),
@@ -126,4 +134,6 @@ SCENARIOS: tuple[Scenario, ...] = (
         claude_code_call("no-betas-1"),
         claude_code_call("no-betas-1", model="claude-bench", path="/v1/messages"),
     ),
+    # What Codex really sends on a first turn, relayed to a Responses-only model.
+    Scenario("codex first turn stream", codex_call(), codex_call(model="gpt-5-codex")),
 )
