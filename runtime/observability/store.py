@@ -119,6 +119,13 @@ class LogSql:
         # One C-level fetch of every field per row; only the few json (and, in SQLite, bool) columns are touched.
         self._fields = operator.attrgetter(*RECORD_FIELDS)
         self._json_at = tuple(i for i, name in enumerate(RECORD_FIELDS) if _KINDS.get(name) == "json")
+        # SQLite takes a json column as orjson's UTF-8 bytes, cast to TEXT in the statement: a str would be
+        # decoded here and encoded back by sqlite3's binding, two passes over a Claude Code turn's non-ASCII
+        # text (~150k instructions, bench/RESULTS.md). psycopg would send bytes as bytea, so PostgreSQL gets str.
+        self._json_bytes = flavour == "sqlite"
+        cast = f"CAST({self.mark} AS TEXT)" if self._json_bytes else self.mark
+        marks = ", ".join(cast if i in self._json_at else self.mark for i in range(len(RECORD_FIELDS)))
+        self._insert = f"INSERT INTO {self.table} ({', '.join(RECORD_FIELDS)}) VALUES ({marks})"  # once, not per batch
         bools = (i for i, name in enumerate(RECORD_FIELDS) if _KINDS.get(name) == "bool")
         self._bool_at = tuple(bools) if flavour == "sqlite" else ()
 
@@ -147,14 +154,14 @@ class LogSql:
         return [self.add_column(name) for name in RECORD_FIELDS if name.lower() not in have]
 
     def insert(self) -> str:
-        marks = ", ".join([self.mark] * len(RECORD_FIELDS))
-        return f"INSERT INTO {self.table} ({', '.join(RECORD_FIELDS)}) VALUES ({marks})"
+        return self._insert
 
     def insert_params(self, record: RequestRecord) -> tuple[Any, ...]:
         values = list(self._fields(record))
         for i in self._json_at:
             if values[i] is not None:
-                values[i] = orjson.dumps(values[i], default=str).decode()
+                data = orjson.dumps(values[i], default=str)
+                values[i] = data if self._json_bytes else data.decode()
         for i in self._bool_at:
             values[i] = int(bool(values[i]))
         return tuple(values)
