@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 
 import orjson
 
+from bifrostc.runtime.observability.text_keys import text_key
 from bifrostc.runtime.types import TextPart
 
 MIN_CHARS = 2048  # a shorter prompt is logged as it is: naming a row would save little
@@ -23,7 +24,7 @@ TTL_SECONDS = 3600.0
 MAX_ENTRIES = 64
 MAX_CHARS = 4_000_000  # the prompts the memo keeps alive, all together
 
-_Key = tuple[str | None, tuple[tuple[str, bytes | None], ...]]
+_Key = tuple[str | None, tuple[tuple[tuple[int, str, str], bytes | None], ...]]
 
 
 class LoggedPrompts:
@@ -32,7 +33,7 @@ class LoggedPrompts:
     def __init__(self, ttl: float = TTL_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
         self._ttl = ttl
         self._clock = clock
-        self._rows: dict[_Key, tuple[str, float]] = {}
+        self._rows: dict[_Key, tuple[str, float, tuple[str, ...]]] = {}
         self._chars = 0
 
     def logged_in(self, caller: str | None, system: Sequence[TextPart], request_id: str) -> str | None:
@@ -41,17 +42,20 @@ class LoggedPrompts:
         chars = sum(len(part.text) for part in system)
         if chars < MIN_CHARS:
             return None
-        key = (caller, tuple((part.text, _mark(part.cache_control)) for part in system))
+        key = (caller, tuple((text_key(part.text), _mark(part.cache_control)) for part in system))
+        texts = tuple(part.text for part in system)
         now = self._clock()
         found = self._rows.get(key)
-        if found is not None and now - found[1] < self._ttl:
+        if found is not None and found[2] != texts:
+            found = None  # another prompt with the same ends and length: this one is logged (and kept) instead
+        elif found is not None and now - found[1] < self._ttl:
             return found[0]
         if found is None:
             if len(self._rows) >= MAX_ENTRIES or self._chars + chars > MAX_CHARS:
                 self._rows.clear()  # many distinct long prompts at once: start over, never grow past the bound
                 self._chars = 0
             self._chars += chars
-        self._rows[key] = (request_id, now)
+        self._rows[key] = (request_id, now, texts)
         return None
 
 

@@ -16,6 +16,8 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
+from bifrostc.runtime.observability.text_keys import text_key
+
 REDACTED = "[REDACTED]"
 # Shorter values are not treated as secrets: replacing every "test" or "1234" in a log would ruin it.
 MIN_SECRET_LENGTH = 8
@@ -120,15 +122,16 @@ def register_secrets(values: Iterable[str | None]) -> None:
 def redact_text(text: str) -> str:
     if len(text) < _LONG_TEXT:
         return _redact_text(text)
-    known = _LONG_SEEN.get(text)
-    if known is not None and known[0] is SECRETS.values:
-        return known[1]
+    key = text_key(text)
+    known = _LONG_SEEN.get(key)
+    if known is not None and known[0] is SECRETS.values and known[1] == text:
+        return known[2]
     clean = _redact_text(text)
     global _long_seen_chars
     if len(_LONG_SEEN) >= _LONG_SEEN_MAX or _long_seen_chars > _LONG_SEEN_CHARS:
         _LONG_SEEN.clear()
         _long_seen_chars = 0
-    _LONG_SEEN[text] = (SECRETS.values, clean)
+    _LONG_SEEN[key] = (SECRETS.values, text, clean)
     _long_seen_chars += len(text)
     return clean
 
@@ -136,9 +139,9 @@ def redact_text(text: str) -> str:
 # Long texts come back: a Claude Code system prompt (~28 KB) opens every session and every subagent's first turn,
 # and the walk over it costs ~0.2 ms per string (the substring tests, `lower()` on non-ASCII text). Their
 # redactions are kept, for the secrets known when they were made (a new secret makes them stale), bounded in
-# entries and characters; a hit costs the string's hash and one comparison.
+# entries and characters; a hit costs one comparison (keyed by `text_key`, not by hashing the whole text).
 _LONG_TEXT = 2048
-_LONG_SEEN: dict[str, tuple[tuple[str, ...], str]] = {}
+_LONG_SEEN: dict[tuple[int, str, str], tuple[tuple[str, ...], str, str]] = {}
 _LONG_SEEN_MAX = 64
 _LONG_SEEN_CHARS = 4_000_000
 _long_seen_chars = 0

@@ -114,3 +114,13 @@ def test_an_upstreams_words_about_a_bearer_token_are_not_one():
     assert redact_text("Invalid bearer token") == "Invalid bearer token"
     assert redact_text("Invalid bearer token.") == "Invalid bearer token."
     assert "token.abc" not in redact_text("Bearer token.abc") and "tokenXYZ" not in redact_text("Bearer tokenXYZ")
+
+
+def test_long_texts_that_share_their_ends_are_redacted_each_on_its_own():
+    # The memo of long texts is keyed by length and ends (observability/text_keys.py); a hit compares the whole.
+    pad, clean, secret = "p" * 3000, " nothing to hide.. ", " sk-ant-0123456789 "
+    assert len(clean) == len(secret)
+    assert redact_text(pad + clean + pad) == pad + clean + pad
+    leaked = redact_text(pad + secret + pad)
+    assert leaked == pad + " sk-[REDACTED] " + pad
+    assert redact_text(pad + clean + pad) == pad + clean + pad

@@ -45,3 +45,12 @@ def test_many_distinct_prompts_never_grow_the_memo_past_its_bound() -> None:
         memo.logged_in("alice", [TextPart(f"{i:06d}" + "z" * 3000)], f"req_{i}")
         assert len(memo._rows) <= logged_prompts.MAX_ENTRIES
         assert memo._chars <= logged_prompts.MAX_CHARS
+
+
+def test_prompts_that_differ_only_inside_are_told_apart() -> None:
+    # The memo is keyed by each text's length and ends (observability/text_keys.py); a hit compares the whole.
+    memo = LoggedPrompts()
+    one, other = "a" * 1500 + "1" + "a" * 1500, "a" * 1500 + "2" + "a" * 1500
+    assert memo.logged_in("alice", [TextPart(one)], "req_1") is None
+    assert memo.logged_in("alice", [TextPart(other)], "req_2") is None
+    assert memo.logged_in("alice", [TextPart(other)], "req_3") == "req_2"
