@@ -20,10 +20,11 @@ import re
 
 import orjson
 
-_KEY = b'"model"'
-_ESCAPED_LETTER = b"\\u006"
+# Regex searches, not `in` / `find`: on a Claude Code body their literal-prefix scan is ~25% faster (87 KB:
+# 30 against 39 µs and 32 against 42 µs for the loop over each "model", bench/RESULTS.md).
+_ESCAPED_LETTER = re.compile(rb"\\u006")
 _FIRST_KEY = re.compile(rb'[ \t\r\n]*\{[ \t\r\n]*"model"[ \t\r\n]*:[ \t\r\n]*')
-_STRING_VALUE = re.compile(rb'[ \t\r\n]*:[ \t\r\n]*"')
+_STRING_VALUED_KEY = re.compile(rb'"model"[ \t\r\n]*:[ \t\r\n]*"')
 
 
 def with_model(raw: bytes, current: object, model: str) -> bytes | None:
@@ -35,11 +36,8 @@ def with_model(raw: bytes, current: object, model: str) -> bytes | None:
     start = first.end()
     written = orjson.dumps(current)
     end = start + len(written)
-    if raw[start:end] != written or _ESCAPED_LETTER in raw:
+    if raw[start:end] != written or _ESCAPED_LETTER.search(raw):
         return None
-    later = raw.find(_KEY, end)
-    while later != -1:
-        if _STRING_VALUE.match(raw, later + len(_KEY)):
-            return None  # perhaps a second top-level "model": the parser kept the last one
-        later = raw.find(_KEY, later + len(_KEY))
+    if _STRING_VALUED_KEY.search(raw, end):
+        return None  # perhaps a second top-level "model": the parser kept the last one
     return b"".join((raw[:start], orjson.dumps(model), raw[end:]))
