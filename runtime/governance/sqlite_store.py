@@ -2,17 +2,19 @@
 
 Every admission runs in a ``BEGIN IMMEDIATE`` transaction, which takes SQLite's write lock before reading:
 checks and counts are atomic against other tasks of this process (a thread lock serialises the connection)
-and even against another process sharing the file. Calls run in a worker thread so a busy file never blocks
-the event loop. Counter lifetimes are wall-clock durations, like Redis TTLs. Holds (see store.py) live in a
+and even against another process sharing the file. Calls run in the database's own thread (`SqliteDb.run`: about
+half the CPU of `asyncio.to_thread` per call, and a request makes one or two) so a busy file never blocks the
+event loop. Counter lifetimes are wall-clock durations, like Redis TTLs. Holds (see store.py) live in a
 second table, one row per (counter, request), and stop counting once ``expires_at`` has passed; concurrency
 leases are rows of the same table (amount 1) on the ``concurrent`` check's key.
 """
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import time
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from bifrostc.runtime.governance.store import Check, Hold, Increment, Lease, Rejection, check_passes, checked_value
 from bifrostc.runtime.sqlite_db import SqliteDb
@@ -45,6 +47,7 @@ _PURGE_HOLDS = "DELETE FROM governance_holds WHERE expires_at <= ?"
 _SELECT = "SELECT value FROM governance_counters WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)"
 _PURGE = "DELETE FROM governance_counters WHERE expires_at IS NOT NULL AND expires_at <= ?"
 _PURGE_EVERY = 1000  # writes between purges of expired counters
+T = TypeVar("T")
 
 
 class SqliteCounterStore:
@@ -65,8 +68,10 @@ class SqliteCounterStore:
     def _upsert(self, key: str, amount: float, ttl: int | None, now: float) -> None:
         self._db.execute(_UPSERT, (key, amount, None if ttl is None else now + ttl))
 
-    def _transaction(self, body: Callable[[float], Rejection | None]) -> Rejection | None:
-        def counted() -> Rejection | None:
+    async def _transaction(self, body: Callable[[float], T]) -> T:
+        """``body(now)`` in one BEGIN IMMEDIATE transaction on the database's thread, counted for the purge."""
+
+        def counted() -> T:
             now = time.time()
             result = body(now)
             self._writes += 1
@@ -75,12 +80,14 @@ class SqliteCounterStore:
                 self._db.execute(_PURGE_HOLDS, (now,))
             return result
 
-        return self._sqlite.locked(counted)
+        return await self._sqlite.run(counted)
 
     def _held(self, key: str, now: float) -> float:
         return float(self._db.execute(_HELD, (key, now)).fetchone()[0])
 
-    def _check_and_count(self, checks: Sequence[Check], hold: Hold | None, lease: Lease | None) -> Rejection | None:
+    def _counting(
+        self, checks: Sequence[Check], hold: Hold | None, lease: Lease | None
+    ) -> Callable[[float], Rejection | None]:
         def body(now: float) -> Rejection | None:
             for index, check in enumerate(checks):
                 if check.kind == "concurrent":
@@ -107,9 +114,9 @@ class SqliteCounterStore:
                     self._db.execute(_HOLD, (check.key, lease.id, 1.0, now + lease.ttl))
             return None
 
-        return self._transaction(body)
+        return body
 
-    def _leases(self, leases: Sequence[tuple[Lease, Sequence[str]]], *, renew: bool) -> None:
+    def _leasing(self, leases: Sequence[tuple[Lease, Sequence[str]]], *, renew: bool) -> Callable[[float], None]:
         def body(now: float) -> None:
             for lease, keys in leases:
                 for key in keys:
@@ -118,9 +125,11 @@ class SqliteCounterStore:
                     else:
                         self._db.execute(_RELEASE, (key, lease.id))
 
-        self._transaction(body)
+        return body
 
-    def _settle(self, hold: Hold | None, keys: Sequence[str], increments: Sequence[Increment]) -> None:
+    def _settling(
+        self, hold: Hold | None, keys: Sequence[str], increments: Sequence[Increment]
+    ) -> Callable[[float], None]:
         def body(now: float) -> None:
             if hold is not None:
                 for key in keys:
@@ -128,37 +137,36 @@ class SqliteCounterStore:
             for increment in increments:
                 self._upsert(increment.key, increment.amount, increment.ttl, now)
 
-        self._transaction(body)
+        return body
 
     def _read(self, keys: Sequence[str]) -> list[float]:
-        with self._lock:
-            now = time.time()
-            return [self._value(key, now) for key in keys]
+        now = time.time()
+        return [self._value(key, now) for key in keys]
 
     async def check_and_count(
         self, checks: Sequence[Check], hold: Hold | None = None, lease: Lease | None = None
     ) -> Rejection | None:
         if not checks:
             return None
-        return await asyncio.to_thread(self._check_and_count, checks, hold, lease)
+        return await self._transaction(self._counting(checks, hold, lease))
 
     async def release(self, lease: Lease, keys: Sequence[str]) -> None:
         if keys:
-            await asyncio.to_thread(self._leases, [(lease, keys)], renew=False)
+            await self._transaction(self._leasing([(lease, keys)], renew=False))
 
     async def renew(self, leases: Sequence[tuple[Lease, Sequence[str]]]) -> None:
         if leases:
-            await asyncio.to_thread(self._leases, leases, renew=True)
+            await self._transaction(self._leasing(leases, renew=True))
 
     async def settle(self, hold: Hold | None, keys: Sequence[str], increments: Sequence[Increment]) -> None:
         if increments or (hold is not None and keys):
-            await asyncio.to_thread(self._settle, hold, keys, increments)
+            await self._transaction(self._settling(hold, keys, increments))
 
     async def add(self, increments: Sequence[Increment]) -> None:
         await self.settle(None, (), increments)
 
     async def read(self, keys: Sequence[str]) -> list[float]:
-        return await asyncio.to_thread(self._read, keys)
+        return await self._sqlite.run(functools.partial(self._read, keys), write=False)
 
     async def healthy(self) -> bool:
         return True
