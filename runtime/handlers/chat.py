@@ -202,11 +202,11 @@ async def _stream(ex: Exchange, route: Route) -> Response:
     async def done(usage: Usage | None, response: ChatResponse | None) -> None:
         await finish(ex.rt, ctx, ex.chat, response, usage)
 
-    encoder = ex.dialect.encoder(ex.call)
+    encoder: EventEncoder = LazyEncoder(lambda: ex.dialect.encoder(ex.call))
     on_frame = None
-    if ex.turn is not None:
-        encoder = TurnEncoder(encoder, ex.turn)
-        on_frame = encoder.keep
+    if ex.turn is not None:  # a stored turn is never relayed: its encoder keeps the response it sends
+        encoder = turn_encoder = TurnEncoder(ex.dialect.encoder(ex.call), ex.turn)
+        on_frame = turn_encoder.keep
     relay = StreamRelay(
         ctx,
         upstream,

@@ -29,6 +29,21 @@ Done = Callable[[Usage | None, ChatResponse | None], Awaitable[None]]
 _settling: set[asyncio.Task[None]] = set()  # settle tasks in flight: the loop keeps only weak references
 
 
+class LazyEncoder:
+    """The dialect's encoder, built at its first event: a relayed stream needs one only to end in an error event,
+    and building one is not free (the Responses encoder indexes the request's tools and echoes its settings:
+    ~6% of a Codex turn, bench/RESULTS.md)."""
+
+    def __init__(self, build: Callable[[], EventEncoder]) -> None:
+        self._build = build
+        self._inner: EventEncoder | None = None
+
+    def encode(self, event: StreamEvent) -> bytes:
+        if self._inner is None:
+            self._inner = self._build()
+        return self._inner.encode(event)
+
+
 class StreamRelay:
     """One client stream: relays a primed upstream stream, then settles it (closes the upstream, bills, caches,
     logs) exactly once.
