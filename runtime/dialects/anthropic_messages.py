@@ -21,6 +21,7 @@ class AnthropicMessages(BodyDialect):
     error_prefixes: tuple[str, ...] = ("/anthropic",)
     keepalive: bytes = b'event: ping\ndata: {"type": "ping"}\n\n'  # the Messages API's own ping event
     history_key: str = "messages"  # the conversation, which a relayed request keeps as JSON (relay_parse.py)
+    history_relayed: bool = True
 
     def parse(self, call: Inbound) -> ChatRequest:
         return anthropic.parse_request(call.body)

@@ -29,6 +29,7 @@ class OpenAIChat(BodyDialect):
     error_prefixes: tuple[str, ...] = ("/v1", "/openai")
     keepalive: bytes = b": ping\n\n"  # an SSE comment: every OpenAI client's parser skips it
     history_key: str = "messages"  # the conversation, which a relayed request keeps as JSON (relay_parse.py)
+    history_relayed: bool = True
 
     def parse(self, call: Inbound) -> ChatRequest:
         return openai.parse_request(call.body)

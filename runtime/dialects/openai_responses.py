@@ -32,9 +32,17 @@ class OpenAIResponses(BodyDialect):
     error_prefixes: tuple[str, ...] = ()  # /v1 errors render in OpenAI's shape, which this dialect shares
     keepalive: bytes = b": ping\n\n"  # an SSE comment: the Responses stream has no ping event
     stateful: bool = True  # stored responses: see runtime/responses_store
+    # A relayed request leaves its tools unparsed (relay_parse.py), not its earlier input items: where a Responses
+    # turn starts (reasoning, calls and their outputs between messages) is not the chat dialects' rule.
+    history_key: str = "input"
+    history_relayed: bool = False
 
     def parse(self, call: Inbound) -> ChatRequest:
         return responses.parse_request(call.body)
+
+    def tool_count(self, tools: object) -> int | None:
+        """The canonical tools `parse` would make of the body's ``tools`` (a relayed request leaves them unparsed)."""
+        return responses.tool_count(tools)
 
     def build_response(self, response: ChatResponse, call: Inbound) -> dict[str, Any]:
         return responses.build_response(response, request=call.body)  # a response repeats the request's settings

@@ -26,7 +26,7 @@ from bifrostc.runtime.dispatch import Attempt, PrimedStream, first_byte, prime
 from bifrostc.runtime.errors import GatewayError, InvalidRequest, RequestTooLarge, UpstreamError
 from bifrostc.runtime.handlers.errors import error_response
 from bifrostc.runtime.handlers.relay_parse import parse_for
-from bifrostc.runtime.handlers.streaming import RelayResponse, StreamRelay
+from bifrostc.runtime.handlers.streaming import LazyEncoder, RelayResponse, StreamRelay
 from bifrostc.runtime.http import UpstreamReply
 from bifrostc.runtime.responses_store.turn import Turn, owner_of
 from bifrostc.runtime.responses_store.turn import begin as begin_turn
@@ -111,7 +111,8 @@ async def handle_chat(request: Request, dialect: ClientDialect, endpoint: Endpoi
         if getattr(dialect, "stateful", False):  # stored state resolved into the body before it is parsed
             store = getattr(request.app.state, "responses_store", None)
             body, turn = await begin_turn(store, owner_of(ctx), call.body)
-            call = replace(call, body=body, raw=b"")
+            if body is not call.body:  # stored state resolved into it: the client's bytes no longer say it
+                call = replace(call, body=body, raw=b"")
         ctx.requested_model = dialect.requested_model(call)
         chat = ctx.chat = parse_for(rt, dialect, call, ctx.requested_model)  # relayed: only the new turn, checked
         if betas := ",".join(request.headers.getlist("anthropic-beta")):  # Bedrock and Vertex take them in the body

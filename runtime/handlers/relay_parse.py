@@ -15,7 +15,8 @@ target the route may reach (its fallbacks, context and content-policy fallbacks)
 
 The tool list is left out of the parse the same way (a Claude Code request offers a dozen or more, resent every
 turn): only its count is used, for the log (`ChatRequest.tools_omitted`), and a malformed tool is the upstream's
-400 as well, unless the list is not a list of objects (then the whole parse says so).
+400 as well, unless the list is not a list of objects (then the whole parse says so). A Responses request (Codex)
+leaves only its tools unparsed: its input items are parsed whole (`history_relayed` is False).
 """
 
 from __future__ import annotations
@@ -33,9 +34,11 @@ if TYPE_CHECKING:
 
 
 class TurnRelaying(Protocol):
-    """What a dialect whose relayed requests are parsed in part offers (Anthropic Messages, OpenAI Chat)."""
+    """What a dialect whose relayed requests are parsed in part offers (Anthropic Messages, OpenAI Chat: the new
+    turn, no tools; OpenAI Responses: no tools, its input items whole)."""
 
     history_key: str  # where its body keeps the conversation
+    history_relayed: bool  # whether the messages before the new turn are left unparsed too
 
     def parse(self, call: Inbound) -> ChatRequest: ...
 
@@ -55,7 +58,7 @@ def parse_for(rt: GatewayRuntime, dialect: ClientDialect, call: Inbound, request
     messages, tools = body.get(key), body.get("tools")
     if not isinstance(messages, list) or (len(messages) < 2 and not tools):
         return _whole(dialect, call)  # nothing worth leaving out
-    start = _new_turn_start(messages)
+    start = _new_turn_start(messages) if relaying.history_relayed else 0
     if start == len(messages):  # a prefill: the whole conversation is this turn's
         start = 0
     tools_omitted = relaying.tool_count(tools)

@@ -185,15 +185,21 @@ def upstream_api(provider: config.Provider, model: str) -> str:
 
 def fit_responses(body: dict[str, Any], provider: config.Provider, model: str) -> dict[str, Any]:
     """A Responses body fitted like a Chat Completions one: reasoning only where the model takes it, no sampling
-    parameters a reasoning model refuses, the output budget clamped (and raised to the API's floor of 16)."""
+    parameters a reasoning model refuses, the output budget clamped (and raised to the API's floor of 16).
+    ``body`` itself when it fits (a relayed body is then sent as the client's bytes), else a fitted copy."""
+    dropped = refused_for_model(provider, model) & body.keys()
     if "reasoning" in body and not accepts_reasoning_effort(provider, model):
-        del body["reasoning"]
-    for name in refused_for_model(provider, model) & body.keys():
-        del body[name]
+        dropped = dropped | {"reasoning"}
     limit = max_output_tokens(provider, model)
     requested = body.get("max_output_tokens")
+    output: int | None = None  # the budget to send instead of the requested one
     if limit is not None and isinstance(requested, int) and requested > limit:
-        body["max_output_tokens"] = limit
+        output = limit
     elif isinstance(requested, int) and 0 < requested < RESPONSES_MIN_OUTPUT:  # a probe's max_tokens: 1
-        body["max_output_tokens"] = RESPONSES_MIN_OUTPUT
-    return body
+        output = RESPONSES_MIN_OUTPUT
+    if not dropped and output is None:
+        return body
+    fitted = {name: value for name, value in body.items() if name not in dropped}
+    if output is not None:
+        fitted["max_output_tokens"] = output
+    return fitted

@@ -19,6 +19,7 @@ from bifrostc.runtime.providers.model_caps import (
     fit_to_model,
     upstream_api,
 )
+from bifrostc.runtime.transport.request_bytes import with_model
 from bifrostc.runtime.types import ChatRequest, ChatResponse, StreamEvent
 
 API_MEMO_MAX = 1024  # models whose API `api` remembers
@@ -150,13 +151,18 @@ class OpenAIAdapter(HttpAdapter):
         api_key: str | None,
         client_headers: Mapping[str, str],
         stream: bool = False,  # the body says it
-        raw: bytes = b"",  # the client's bytes of `body` (serialized again here: its rewrites are many)
+        raw: bytes = b"",  # the client's bytes of `body`: a Responses body that fits is sent as them
     ) -> UpstreamReply:
         """Forward an OpenAI client's body with only `model` rewritten; the caller relays the raw bytes. A model
-        served by the Responses API is sent a Responses client's body (the dialects see to it)."""
+        served by the Responses API is sent a Responses client's body (the dialects see to it): as the client's
+        bytes with only the model replaced when nothing else changes (`with_model`; Codex sends the model first),
+        else serialized again. A Chat Completions body is always serialized again: its rewrites are many."""
         if self.api(model) == "responses":
-            fitted = fit_responses({**body, "model": self.responses_model(model)}, self.provider, model)
-            return await self.open(self.responses_url(model), fitted, api_key, params=self.params())
+            upstream_model = self.responses_model(model)
+            fitted = fit_responses(body, self.provider, model)
+            as_sent = with_model(raw, body.get("model"), upstream_model) if raw and fitted is body else None
+            content = as_sent if as_sent is not None else {**fitted, "model": upstream_model}
+            return await self.open(self.responses_url(model), content, api_key, params=self.params())
         url = self.url("chat/completions", model)
         body = {**fit_model_class(fit_declared(body, self.provider), self.provider, model), "model": model}
         if body.get("stream") is True and self.stream_usage:

@@ -98,6 +98,42 @@ def _namespace_tools(
         yield ClientTool(flat, inner["type"], name, namespace, description, inner, inner_where)
 
 
+def tool_count(tools: Any) -> int | None:
+    """How many canonical tools `client_tools` makes of a body's ``tools`` (namespaces flattened), without building
+    them: a relayed request logs this count (handlers/relay_parse.py). None when only the parse can tell: not a
+    list of objects, or a namespace whose tools are not, or one whose flat name is taken (the table shortens it,
+    or refuses a duplicate), since a parse without the tools names a namespace's calls `namespaced_name`."""
+    if not tools:
+        return 0
+    if not isinstance(tools, list) or not all(isinstance(tool, dict) for tool in tools):
+        return None
+    taken = {tool.get("name") for tool in tools if tool.get("type") in _CALLABLE}
+    count = 0
+    for tool in tools:
+        kind = tool.get("type")
+        if kind in _CALLABLE:
+            count += 1
+            continue
+        if kind != "namespace":
+            continue  # a hosted tool: no canonical form
+        namespace, inner = tool.get("name"), tool.get("tools") or []
+        if not isinstance(namespace, str) or not isinstance(inner, list):
+            return None
+        for item in inner:
+            if not isinstance(item, dict):
+                return None
+            if item.get("type") not in _CALLABLE:
+                continue
+            if not isinstance(item.get("name"), str):
+                return None
+            flat = namespaced_name(namespace, item["name"])
+            if flat in taken:
+                return None
+            taken.add(flat)
+            count += 1
+    return count
+
+
 def namespaced_name(namespace: str, name: str) -> str:
     """The flat name of a namespace's tool, when nothing else in the request holds it."""
     return openai_tool_name(f"{namespace}{NAMESPACE_SEPARATOR}{name}")

@@ -9,8 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bifrostc.runtime.errors import InvalidRequest
-from bifrostc.runtime.translate import anthropic, openai, replay
+from bifrostc.runtime.translate import anthropic, openai, replay, responses
 from bifrostc.runtime.translate.claude_history import opens_without_thinking
+from bifrostc.runtime.translate.responses_tools import namespaced_name
 from bifrostc.runtime.translate.sse import SSEDecoder, encode_frame
 from bifrostc.runtime.types import (
     BlockDelta,
@@ -210,3 +211,44 @@ def test_a_relayed_tool_count_is_what_the_parse_makes_or_none_when_the_parse_ref
     except InvalidRequest:
         parsed = None
     assert count == parsed or (count is not None and parsed is None)
+
+
+_callable = st.fixed_dictionaries({"type": st.sampled_from(["function", "custom"]), "name": ident})
+_responses_tool = st.one_of(
+    _callable,
+    st.fixed_dictionaries(
+        {"type": st.just("namespace"), "name": ident, "tools": st.lists(_callable | json_object, max_size=3)}
+    ),
+    st.fixed_dictionaries({"type": st.sampled_from(["web_search", "file_search"])}),
+    st.builds(lambda ns, name: {"type": "function", "name": f"{ns}__{name}"}, ident, ident),  # a taken flat name
+    json_object,
+    json_scalar,
+)
+
+
+def _flat_name_taken(tools: object) -> bool:
+    """Whether a namespaced tool's flat name is a top-level tool's or another namespaced one's."""
+    listed = [t for t in tools if isinstance(t, dict)] if isinstance(tools, list) else []
+    names = [t.get("name") for t in listed if t.get("type") in ("function", "custom")]
+    for tool in listed:
+        if tool.get("type") == "namespace" and isinstance(tool.get("tools"), list):
+            for inner in tool["tools"]:
+                if isinstance(inner, dict) and inner.get("type") in ("function", "custom"):
+                    names.append(namespaced_name(str(tool.get("name")), str(inner.get("name"))))
+    return len(names) != len(set(names))
+
+
+@SETTINGS
+@given(st.lists(_responses_tool, max_size=4) | json_scalar | json_object)
+def test_a_relayed_responses_tool_count_is_what_the_parse_makes(tools):
+    """The same for the Responses dialect, whose namespaces are flattened: None also where a flat name is taken
+    (the table shortens it, so a parse without the tools could not name that namespace's calls)."""
+    count = responses.tool_count(tools)
+    try:
+        parsed: int | None = len(responses.parse_request({"model": "m", "input": "hi", "tools": tools}).tools)
+    except InvalidRequest:
+        parsed = None
+    if count is None:
+        assert parsed is None or _flat_name_taken(tools)
+    else:
+        assert count == parsed or parsed is None
