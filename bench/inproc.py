@@ -37,6 +37,7 @@ CASES = {
     "ao": _BY_NAME["anthropic->openai"],
     "oos": _BY_NAME["openai->openai stream"],
     "aos": _BY_NAME["anthropic->openai stream"],
+    "ros": _BY_NAME["responses->openai stream"],
     "aa-long": _BY_NAME["anthropic->anthropic long history"],
     "aa-long-s": _BY_NAME["anthropic->anthropic long history stream"],
     "aas": Call(  # Anthropic in, Anthropic out: a short prompt relayed (passthrough's per-stream and per-event cost)
