@@ -14,7 +14,6 @@ import httpx
 import orjson
 import pytest
 
-from bifrostc.runtime.types import ChatRequest
 from tests.integration.wired import (
     FakeUpstreams,
     Wired,
@@ -22,6 +21,7 @@ from tests.integration.wired import (
     compile_gateway,
     openai_completion,
     sha256,
+    spy_on_parses,
     wired_server,
 )
 
@@ -154,17 +154,9 @@ async def test_a_route_that_may_fall_back_to_a_translator_parses_the_whole_histo
 ) -> None:
     """The fallback would translate the canonical request: it must hold every message."""
     wired, _ = served
-    parsed: list[ChatRequest] = []
     from bifrostc.runtime.dialects.anthropic_messages import AnthropicMessages
 
-    original = AnthropicMessages.parse
-
-    def spy(self: AnthropicMessages, call: Any) -> ChatRequest:
-        chat = original(self, call)
-        parsed.append(chat)
-        return chat
-
-    monkeypatch.setattr(AnthropicMessages, "parse", spy)
+    parsed = spy_on_parses(monkeypatch, AnthropicMessages)
     client = wired.anthropic(KEY)
     await client.messages.create(model="sonnet-then-gpt", **BODY)
     await client.messages.create(model="sonnet", **BODY)

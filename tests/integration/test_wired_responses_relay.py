@@ -22,6 +22,7 @@ from tests.integration.wired import (
     compile_gateway,
     openai_completion,
     sha256,
+    spy_on_parses,
     wired_server,
 )
 
@@ -106,23 +107,15 @@ async def test_a_body_the_gateway_fits_is_serialized_again_with_the_same_meaning
     assert orjson.loads(received.content) == {**orjson.loads(sent), "model": "gpt-5-codex", "max_output_tokens": 16}
 
 
-def _with_model(raw: bytes, model: str, **fields: Any) -> bytes:
-    return orjson.dumps({**orjson.loads(raw), "model": model, "stream": False, **fields})
+def _for_route(raw: bytes, model: str) -> bytes:
+    """The captured body for the gateway's ``model`` route, unstreamed."""
+    return orjson.dumps({**orjson.loads(raw), "model": model, "stream": False})
 
 
 @pytest.fixture
 def parsed(monkeypatch: pytest.MonkeyPatch) -> list[ChatRequest]:
-    """Each Responses request the gateway parsed (relay_parse sets `tools_omitted` on it after the parse)."""
-    seen: list[ChatRequest] = []
-    original = OpenAIResponses.parse
-
-    def spy(self: OpenAIResponses, call: Any) -> ChatRequest:
-        chat = original(self, call)
-        seen.append(chat)
-        return chat
-
-    monkeypatch.setattr(OpenAIResponses, "parse", spy)
-    return seen
+    """Each Responses request the gateway parsed."""
+    return spy_on_parses(monkeypatch, OpenAIResponses)
 
 
 def _tools(parsed: list[ChatRequest]) -> list[tuple[int, int]]:
@@ -139,7 +132,7 @@ async def test_a_relayed_codex_turn_leaves_its_tools_unparsed_and_logs_like_the_
     wired, upstreams = served
     captured = CODEX.read_bytes()
     for model in ("codex", "chat"):
-        reply = await _post(wired, _with_model(captured, model))
+        reply = await _post(wired, _for_route(captured, model))
         assert reply.status_code == 200, reply.text
     relayed, translated = upstreams.sent_to("oai.test")
     assert relayed.url.path == "/v1/responses" and translated.url.path == "/v1/chat/completions"

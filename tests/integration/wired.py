@@ -19,6 +19,7 @@ from typing import Any
 import anthropic
 import httpx
 import openai
+import pytest
 import yaml
 from starlette.applications import Starlette
 
@@ -27,6 +28,7 @@ from bifrostc.runtime import config
 from bifrostc.runtime.assembly import Parts, gateway_app
 from bifrostc.runtime.observability.records import RequestRecord
 from bifrostc.runtime.observability.telemetry import Telemetry
+from bifrostc.runtime.types import ChatRequest
 from tests.conftest import running_server
 
 WAIT_S = 10.0  # guard against a hang only; every awaited event normally fires in milliseconds
@@ -214,3 +216,18 @@ def openai_sse(text: str, model: str, *, completion_tokens: int) -> bytes:
     ]
     frames = [f"data: {json.dumps(chunk)}\n\n" for chunk in chunks]
     return ("".join(frames) + "data: [DONE]\n\n").encode()
+
+
+def spy_on_parses(monkeypatch: pytest.MonkeyPatch, dialect: type[Any]) -> list[ChatRequest]:
+    """Every ChatRequest `dialect.parse` returns from now on (relay_parse sets `history_omitted`/`tools_omitted`
+    on it after the parse, so read those once the request is done)."""
+    parsed: list[ChatRequest] = []
+    original = dialect.parse
+
+    def spy(self: Any, call: Any) -> ChatRequest:
+        chat: ChatRequest = original(self, call)
+        parsed.append(chat)
+        return chat
+
+    monkeypatch.setattr(dialect, "parse", spy)
+    return parsed
