@@ -8,6 +8,14 @@ block the writer, and every write is a ``BEGIN IMMEDIATE`` transaction: it takes
 so a check-then-write is atomic against other tasks of this process and against another process (a worker, a
 replica on the same disk) sharing the file. The request log (``observability/store_sqlite.py``) opens one
 lazily, with a shorter busy timeout (a locked file makes it spool), and batches its writes in its own transactions.
+
+A store of short indexed statements (governance counters, stored responses) opens with ``loop_first``: `run` tries
+the body on the caller's loop first, when the lock is free, and never waits there: SQLite's busy timeout is 0 on
+that connection, so a file locked by another process sends the body to the thread, which retries until
+``busy_timeout_s``. A put of a stored response costs ~60 µs of CPU on the loop and ~300 µs on the thread under
+load (the GIL handed back and forth around every statement: bench/RESULTS.md). Such a file does not checkpoint
+inside a commit (an fsync on the loop): every `CHECKPOINT_EVERY` commits the thread runs one on a connection of
+its own.
 """
 
 from __future__ import annotations
@@ -19,12 +27,22 @@ import pathlib
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 T = TypeVar("T")
 MEMORY = ":memory:"
-Job = tuple[Callable[[], Any], asyncio.AbstractEventLoop, "asyncio.Future[Any]"]
+CHECKPOINT_EVERY: Final = 128  # commits between a loop-first file's checkpoints (~1,000 WAL pages: SQLite's default)
+_BUSY_CODES: Final = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+# (work, the caller's loop and future; None for the database's own housekeeping, which nobody awaits)
+Job = tuple[Callable[[], Any], asyncio.AbstractEventLoop | None, "asyncio.Future[Any] | None"]
+
+
+def is_busy(exc: sqlite3.OperationalError) -> bool:
+    """Whether SQLite failed because another connection holds the lock it needs (extended codes included)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in _BUSY_CODES
 
 
 def sibling_path(db_path: str | None, name: str) -> str:
@@ -39,12 +57,25 @@ class SqliteDb:
     """``conn`` for statements inside ``transaction``/``run`` bodies; ``schema`` is run once (executescript)."""
 
     def __init__(
-        self, path: str = MEMORY, *, schema: str = "", synchronous_normal: bool = True, busy_timeout_s: float = 30.0
+        self,
+        path: str = MEMORY,
+        *,
+        schema: str = "",
+        synchronous_normal: bool = True,
+        busy_timeout_s: float = 30.0,
+        loop_first: bool = False,
     ) -> None:
-        """`busy_timeout_s`: how long a statement waits for another connection's lock before it fails."""
+        """`busy_timeout_s`: how long a statement waits for another connection's lock before it fails;
+        `loop_first`: `run` tries short bodies on the caller's loop first (the module's docstring)."""
         if path != MEMORY:
             pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.busy_timeout_s = busy_timeout_s
+        self.loop_first = loop_first
+        self._patient = loop_first and path != MEMORY  # a file other processes may lock: the thread retries
+        self._commits = 0
+        self._checkpointer: sqlite3.Connection | None = None  # the thread's, for a loop-first file's checkpoints
+        self._handed: asyncio.Future[Any] | None = None  # the last call handed to the thread
         self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_s)
         self.lock = threading.Lock()
         self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
@@ -57,6 +88,9 @@ class SqliteDb:
                     self.conn.execute("PRAGMA synchronous=NORMAL")
             if schema:
                 self.conn.executescript(schema)
+            if self._patient:
+                self.conn.execute("PRAGMA wal_autocheckpoint=0")
+                self.conn.execute("PRAGMA busy_timeout=0")
 
     def transaction(self, body: Callable[[], T]) -> T:
         """``body`` in one BEGIN IMMEDIATE transaction (rolled back when it raises). Call with ``lock`` held."""
@@ -70,17 +104,65 @@ class SqliteDb:
         return result
 
     def locked(self, body: Callable[[], T], *, write: bool = True) -> T:
+        """``body`` under the lock (a write in one transaction), waiting for another connection's lock up to
+        `busy_timeout_s` (a loop-first file retries, since its SQLite busy timeout is 0)."""
         with self.lock:
-            return self.transaction(body) if write else body()
+            if not self._patient:
+                return self._once(body, write)
+            deadline, pause = time.monotonic() + self.busy_timeout_s, 0.001
+            while True:
+                try:
+                    return self._once(body, write)
+                except sqlite3.OperationalError as exc:
+                    if not is_busy(exc) or time.monotonic() >= deadline:
+                        raise
+                time.sleep(pause)  # as SQLite's own busy handler does, under the lock it would hold too
+                pause = min(pause * 2, 0.05)
+
+    def _once(self, body: Callable[[], T], write: bool) -> T:
+        if not write:
+            return body()
+        result = self.transaction(body)
+        if self._patient:
+            self._commits += 1
+            if self._commits % CHECKPOINT_EVERY == 0:
+                self._jobs.put((self._checkpoint, None, None))
+                if self._worker is None:
+                    self._start_worker()
+        return result
+
+    def _checkpoint(self) -> None:
+        """On the thread's own connection, not under ``lock``: RESTART waits for the write in progress, holds
+        writers off while it copies the WAL into the file (a loop-first write meanwhile finds the file busy and
+        queues behind it) and lets the next writer start the WAL from its beginning. (A passive checkpoint beside
+        a steady stream of commits never catches up, and the WAL grows without bound.)"""
+        if self._checkpointer is None:
+            self._checkpointer = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._checkpointer.execute("PRAGMA wal_checkpoint(RESTART)")
 
     async def run(self, body: Callable[[], T], *, write: bool = True) -> T:
         """``body`` in the database's thread, under the lock; a write runs in one transaction. As with
         ``asyncio.to_thread``, a cancelled caller stops waiting, not the body, and the body sees the caller's
-        context variables."""
+        context variables. A loop-first database runs it here when the lock is free and no other connection
+        holds the file's (then it goes to the thread); once the thread has work of its callers, the next ones
+        wait for it to finish that work before trying here again, so the thread serves a busy file only."""
         loop = asyncio.get_running_loop()
+        if self.loop_first:
+            handed = self._handed
+            if handed is not None and not handed.done() and handed.get_loop() is loop:
+                await asyncio.wait({handed})
+            if self.lock.acquire(blocking=False):
+                try:
+                    return self._once(body, write)
+                except sqlite3.OperationalError as exc:
+                    if not (self._patient and is_busy(exc)):
+                        raise
+                finally:
+                    self.lock.release()
         future: asyncio.Future[T] = loop.create_future()
         context = contextvars.copy_context()
         self._jobs.put((lambda: context.run(self.locked, body, write=write), loop, future))
+        self._handed = future
         if self._worker is None:
             self._start_worker()
         return await future
@@ -99,6 +181,8 @@ class SqliteDb:
                 outcome: tuple[bool, Any] = (True, body())
             except BaseException as exc:  # the caller's to raise, as to_thread would
                 outcome = (False, exc)
+            if loop is None or future is None:  # housekeeping: a failed checkpoint is retried by the next one
+                continue
             with contextlib.suppress(RuntimeError):  # the caller's loop closed meanwhile: nobody waits
                 loop.call_soon_threadsafe(_settle, future, outcome)
 
@@ -111,6 +195,8 @@ class SqliteDb:
                 worker.join()
         with self.lock:
             self.conn.close()
+        if self._checkpointer is not None:
+            self._checkpointer.close()
 
 
 def _settle(future: asyncio.Future[Any], outcome: tuple[bool, Any]) -> None:

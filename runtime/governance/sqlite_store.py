@@ -2,11 +2,11 @@
 
 Every admission runs in a ``BEGIN IMMEDIATE`` transaction, which takes SQLite's write lock before reading:
 checks and counts are atomic against other tasks of this process (a thread lock serialises the connection)
-and even against another process sharing the file. Calls run in the database's own thread (`SqliteDb.run`: about
-half the CPU of `asyncio.to_thread` per call, and a request makes one or two) so a busy file never blocks the
-event loop. Counter lifetimes are wall-clock durations, like Redis TTLs. Holds (see store.py) live in a
-second table, one row per (counter, request), and stop counting once ``expires_at`` has passed; concurrency
-leases are rows of the same table (amount 1) on the ``concurrent`` check's key.
+and even against another process sharing the file. Calls run on the caller's loop when nothing else holds the
+file, else in the database's own thread (`SqliteDb(loop_first=True)`: a request makes one or two), so a busy
+file never blocks the event loop. Counter lifetimes are wall-clock durations, like Redis TTLs. Holds (see
+store.py) live in a second table, one row per (counter, request), and stop counting once ``expires_at`` has
+passed; concurrency leases are rows of the same table (amount 1) on the ``concurrent`` check's key.
 """
 
 from __future__ import annotations
@@ -52,14 +52,11 @@ T = TypeVar("T")
 
 class SqliteCounterStore:
     def __init__(self, path: str = ":memory:") -> None:
-        self._sqlite = SqliteDb(path)
-        self._db, self._lock = self._sqlite.conn, self._sqlite.lock
+        self._sqlite = SqliteDb(path, schema=_SCHEMA + ";" + _HOLDS_SCHEMA, loop_first=True)  # short statements
+        self._db = self._sqlite.conn
         self._writes = 0
-        with self._lock:
-            self._db.execute(_SCHEMA)
-            self._db.execute(_HOLDS_SCHEMA)
-            self._db.execute(_PURGE, (time.time(),))
-            self._db.execute(_PURGE_HOLDS, (time.time(),))
+        now = time.time()
+        self._sqlite.locked(lambda: (self._db.execute(_PURGE, (now,)), self._db.execute(_PURGE_HOLDS, (now,))))
 
     def _value(self, key: str, now: float) -> float:
         row = self._db.execute(_SELECT, (key, now)).fetchone()

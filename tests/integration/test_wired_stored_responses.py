@@ -208,3 +208,30 @@ async def test_off_refuses_stored_state(gateway_for: Any) -> None:
         )
         assert response.status_code == 404
         assert isinstance(response, httpx.Response)
+
+
+async def test_a_turn_stored_while_another_process_holds_the_file_waits_without_blocking_the_loop(
+    gateway_for: Any, tmp_path: Path
+) -> None:
+    """The store writes on the event loop when the file is free; a file another process holds (its write lock)
+    sends the write to the database's thread, which waits: the loop keeps serving, the turn is kept afterwards."""
+    import asyncio
+    import sqlite3
+
+    upstream = WeatherUpstream()
+    async with wired_server(gateway_for(), ENV, transport=upstream.transport()) as gw:
+        client = gw.openai(ENV["ALICE_KEY"])
+        await client.responses.create(model="gpt-4o", input="Open the store")  # the file exists
+        other = sqlite3.connect(tmp_path / "gw.responses.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            turn = asyncio.ensure_future(client.responses.create(model="gpt-4o", input="Kept after the wait"))
+            for _ in range(3):  # the gateway answers meanwhile, and the turn waits for the file
+                assert (await gw.http.get(f"{gw.url}/health")).status_code == 200
+                await asyncio.sleep(0.05)
+            assert not turn.done()
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        kept = await turn
+        assert (await client.responses.retrieve(kept.id)).output_text == kept.output_text
