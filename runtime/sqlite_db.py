@@ -9,13 +9,13 @@ so a check-then-write is atomic against other tasks of this process and against 
 replica on the same disk) sharing the file. The request log (``observability/store_sqlite.py``) opens one
 lazily, with a shorter busy timeout (a locked file makes it spool), and batches its writes in its own transactions.
 
-A store of short indexed statements (governance counters, stored responses) opens with ``loop_first``: `run` tries
-the body on the caller's loop first, when the lock is free, and never waits there: SQLite's busy timeout is 0 on
-that connection, so a file locked by another process sends the body to the thread, which retries until
-``busy_timeout_s``. A put of a stored response costs ~60 µs of CPU on the loop and ~300 µs on the thread under
-load (the GIL handed back and forth around every statement: bench/RESULTS.md). Such a file does not checkpoint
-inside a commit (an fsync on the loop): every `CHECKPOINT_EVERY` commits the thread runs one on a connection of
-its own.
+A store of short indexed statements (governance counters, stored responses; the log's small batches) opens with
+``loop_first``: `run` tries the body on the caller's loop first, when the lock is free, and never waits there:
+SQLite's busy timeout is 0 on that connection, so a file locked by another process sends the body to the thread,
+which retries until ``busy_timeout_s``. A put of a stored response costs ~60 µs of CPU on the loop and ~300 µs on
+the thread under load (the GIL handed back and forth around every statement: bench/RESULTS.md). Such a file does
+not checkpoint inside a commit (an fsync on the loop): the thread checkpoints after each call it ran, and every
+`CHECKPOINT_EVERY` calls on the loop (which wait for it meanwhile).
 """
 
 from __future__ import annotations
@@ -33,10 +33,9 @@ from typing import Any, Final, TypeVar
 
 T = TypeVar("T")
 MEMORY = ":memory:"
-CHECKPOINT_EVERY: Final = 128  # commits between a loop-first file's checkpoints (~1,000 WAL pages: SQLite's default)
+CHECKPOINT_EVERY: Final = 128  # loop calls between a loop-first file's checkpoints (~1,000 WAL pages, as SQLite's)
 _BUSY_CODES: Final = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
-# (work, the caller's loop and future; None for the database's own housekeeping, which nobody awaits)
-Job = tuple[Callable[[], Any], asyncio.AbstractEventLoop | None, "asyncio.Future[Any] | None"]
+Job = tuple[Callable[[], Any], asyncio.AbstractEventLoop, "asyncio.Future[Any]"]  # work, whose loop and future
 
 
 def is_busy(exc: sqlite3.OperationalError) -> bool:
@@ -73,9 +72,8 @@ class SqliteDb:
         self.busy_timeout_s = busy_timeout_s
         self.loop_first = loop_first
         self._patient = loop_first and path != MEMORY  # a file other processes may lock: the thread retries
-        self._commits = 0
-        self._checkpointer: sqlite3.Connection | None = None  # the thread's, for a loop-first file's checkpoints
-        self._handed: asyncio.Future[Any] | None = None  # the last call handed to the thread
+        self._loop_calls = 0
+        self._handed: asyncio.Future[Any] | None = None  # the last call (or checkpoint) handed to the thread
         self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_s)
         self.lock = threading.Lock()
         self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
@@ -105,67 +103,70 @@ class SqliteDb:
 
     def locked(self, body: Callable[[], T], *, write: bool = True) -> T:
         """``body`` under the lock (a write in one transaction), waiting for another connection's lock up to
-        `busy_timeout_s` (a loop-first file retries, since its SQLite busy timeout is 0)."""
+        `busy_timeout_s`: a loop-first file retries, since its SQLite busy timeout is 0, and checkpoints after
+        (what SQLite's own checkpoint after a large commit would do, here off the loop)."""
         with self.lock:
             if not self._patient:
                 return self._once(body, write)
             deadline, pause = time.monotonic() + self.busy_timeout_s, 0.001
             while True:
                 try:
-                    return self._once(body, write)
+                    result = self._once(body, write)
+                    break
                 except sqlite3.OperationalError as exc:
                     if not is_busy(exc) or time.monotonic() >= deadline:
                         raise
                 time.sleep(pause)  # as SQLite's own busy handler does, under the lock it would hold too
                 pause = min(pause * 2, 0.05)
+            self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            return result
 
     def _once(self, body: Callable[[], T], write: bool) -> T:
-        if not write:
-            return body()
-        result = self.transaction(body)
-        if self._patient:
-            self._commits += 1
-            if self._commits % CHECKPOINT_EVERY == 0:
-                self._jobs.put((self._checkpoint, None, None))
-                if self._worker is None:
-                    self._start_worker()
-        return result
+        return self.transaction(body) if write else body()
 
     def _checkpoint(self) -> None:
-        """On the thread's own connection, not under ``lock``: RESTART waits for the write in progress, holds
-        writers off while it copies the WAL into the file (a loop-first write meanwhile finds the file busy and
-        queues behind it) and lets the next writer start the WAL from its beginning. (A passive checkpoint beside
-        a steady stream of commits never catches up, and the WAL grows without bound.)"""
-        if self._checkpointer is None:
-            self._checkpointer = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._checkpointer.execute("PRAGMA wal_checkpoint(RESTART)")
+        """Under the lock, so no commit of this process lands meanwhile and the next one starts the WAL from its
+        beginning (a checkpoint beside a steady stream of commits never catches up: the WAL would grow)."""
+        with self.lock:
+            self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
-    async def run(self, body: Callable[[], T], *, write: bool = True) -> T:
+    async def run(self, body: Callable[[], T], *, write: bool = True, on_loop: bool = True) -> T:
         """``body`` in the database's thread, under the lock; a write runs in one transaction. As with
         ``asyncio.to_thread``, a cancelled caller stops waiting, not the body, and the body sees the caller's
         context variables. A loop-first database runs it here when the lock is free and no other connection
-        holds the file's (then it goes to the thread); once the thread has work of its callers, the next ones
-        wait for it to finish that work before trying here again, so the thread serves a busy file only."""
+        holds the file's (then it goes to the thread); once the thread has work of its callers (or a
+        checkpoint), the next ones wait for it to finish that work before trying here again, so the thread
+        serves a busy file only. `on_loop=False` keeps a call of a loop-first database on the thread (a long
+        query, a large write)."""
         loop = asyncio.get_running_loop()
-        if self.loop_first:
+        if self.loop_first and on_loop:
             handed = self._handed
             if handed is not None and not handed.done() and handed.get_loop() is loop:
                 await asyncio.wait({handed})
             if self.lock.acquire(blocking=False):
                 try:
-                    return self._once(body, write)
+                    result = self._once(body, write)
                 except sqlite3.OperationalError as exc:
                     if not (self._patient and is_busy(exc)):
                         raise
+                else:
+                    self._loop_calls += 1
+                    if self._patient and self._loop_calls % CHECKPOINT_EVERY == 0:
+                        self._hand(self._checkpoint, loop).add_done_callback(_quietly)
+                    return result
                 finally:
                     self.lock.release()
-        future: asyncio.Future[T] = loop.create_future()
         context = contextvars.copy_context()
-        self._jobs.put((lambda: context.run(self.locked, body, write=write), loop, future))
+        return await self._hand(lambda: context.run(self.locked, body, write=write), loop)
+
+    def _hand(self, work: Callable[[], T], loop: asyncio.AbstractEventLoop) -> asyncio.Future[T]:
+        """`work` queued for the database's thread; its answer comes back to `loop`."""
+        future: asyncio.Future[T] = loop.create_future()
+        self._jobs.put((work, loop, future))
         self._handed = future
         if self._worker is None:
             self._start_worker()
-        return await future
+        return future
 
     def _start_worker(self) -> None:
         with self._worker_lock:
@@ -181,8 +182,6 @@ class SqliteDb:
                 outcome: tuple[bool, Any] = (True, body())
             except BaseException as exc:  # the caller's to raise, as to_thread would
                 outcome = (False, exc)
-            if loop is None or future is None:  # housekeeping: a failed checkpoint is retried by the next one
-                continue
             with contextlib.suppress(RuntimeError):  # the caller's loop closed meanwhile: nobody waits
                 loop.call_soon_threadsafe(_settle, future, outcome)
 
@@ -195,8 +194,6 @@ class SqliteDb:
                 worker.join()
         with self.lock:
             self.conn.close()
-        if self._checkpointer is not None:
-            self._checkpointer.close()
 
 
 def _settle(future: asyncio.Future[Any], outcome: tuple[bool, Any]) -> None:
@@ -207,3 +204,9 @@ def _settle(future: asyncio.Future[Any], outcome: tuple[bool, Any]) -> None:
         future.set_result(value)
     else:
         future.set_exception(value)
+
+
+def _quietly(future: asyncio.Future[Any]) -> None:
+    """A checkpoint's failure is nobody's to raise (the next one runs anyway); retrieved so it is not reported."""
+    if not future.cancelled():
+        future.exception()

@@ -1,5 +1,8 @@
-"""SQLite request-log store: stdlib sqlite3 in a worker thread (`runtime/sqlite_db.py`), WAL so readers never
-block the writer."""
+"""SQLite request-log store: stdlib sqlite3 (`runtime/sqlite_db.py`), WAL so readers never block the writer.
+
+Queries, prunes and large batches run on the database's thread; a batch under `LOOP_BATCH_BYTES` is written on
+the event loop when nothing else holds the file (loop-first: the thread hop cost a one-row batch ~100 µs of CPU
+more than the write itself, bench/RESULTS.md), and on the thread when another process does."""
 
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from bifrostc.runtime.observability.store import (
 from bifrostc.runtime.sqlite_db import SqliteDb
 
 T = TypeVar("T")
+LOOP_BATCH_BYTES = 64 * 1024  # a batch this large or larger (Claude Code bodies logged whole) waits on the thread
 
 
 class SqliteLogStore:
@@ -43,7 +47,7 @@ class SqliteLogStore:
             await asyncio.to_thread(self._open_sync)
 
     def _open_sync(self) -> None:
-        db = SqliteDb(self.path, busy_timeout_s=5.0)  # locked past 5 s: StoreUnavailable, the sink spools
+        db = SqliteDb(self.path, busy_timeout_s=5.0, loop_first=True)  # locked past 5 s: StoreUnavailable, spooled
         with db.lock:
             for statement in self._sql.create_statements():
                 db.conn.execute(statement)
@@ -52,17 +56,18 @@ class SqliteLogStore:
                 db.conn.execute(statement)
         self._db = db
 
-    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    async def _run(self, work: Callable[[sqlite3.Connection], T], *, on_loop: bool = False) -> T:
         if self._db is None:
             raise RuntimeError("SqliteLogStore used before open()")
         conn = self._db.conn
-        return await self._db.run(lambda: work(conn), write=False)  # `work` runs its own transaction
+        return await self._db.run(lambda: work(conn), write=False, on_loop=on_loop)  # `work` runs its own transaction
 
     async def write_batch(self, records: Sequence[RequestRecord]) -> None:
         if not records:
             return
         rows = [self._sql.insert_params(r) for r in records]
         insert = self._sql.insert()
+        size = sum(len(value) for row in rows for value in row if isinstance(value, bytes | str))
 
         def write(conn: sqlite3.Connection) -> None:
             with conn:  # one transaction per batch
@@ -70,7 +75,7 @@ class SqliteLogStore:
                 conn.executemany(insert, rows)
 
         try:
-            await self._run(write)
+            await self._run(write, on_loop=size < LOOP_BATCH_BYTES)
         except sqlite3.OperationalError as exc:  # locked past busy_timeout, disk I/O, read-only: not the records
             raise StoreUnavailable(f"sqlite log store {self.path}: {exc}") from exc
 

@@ -119,3 +119,15 @@ async def test_a_loop_first_file_checkpoints_on_the_thread(tmp_path: Path) -> No
         assert await db.run(lambda: db.conn.execute("SELECT count(*) FROM t").fetchone(), write=False) == (commits,)
     finally:
         db.close()
+
+
+async def test_a_loop_first_file_checkpoints_after_the_threads_large_writes(tmp_path: Path) -> None:
+    """A large write kept on the thread (`on_loop=False`: the log's big batches) is checkpointed there."""
+    path = tmp_path / "s.db"
+    db = SqliteDb(str(path), schema="CREATE TABLE t (x BLOB)", loop_first=True)
+    try:
+        for _ in range(20):  # 1 MB a batch: 20 MB of WAL unchecked
+            await db.run(lambda: db.conn.execute("INSERT INTO t VALUES (randomblob(1048576))"), on_loop=False)
+        assert path.with_name("s.db-wal").stat().st_size < 4 * 1024 * 1024
+    finally:
+        db.close()
