@@ -48,12 +48,15 @@ class SqliteLogStore:
 
     def _open_sync(self) -> None:
         db = SqliteDb(self.path, busy_timeout_s=5.0, loop_first=True)  # locked past 5 s: StoreUnavailable, spooled
-        with db.lock:
+
+        def create() -> None:
             for statement in self._sql.create_statements():
                 db.conn.execute(statement)
             existing = [row[1] for row in db.conn.execute(f"PRAGMA table_info({self._sql.table})")]
             for statement in self._sql.missing_columns(existing) + self._sql.index_statements():
                 db.conn.execute(statement)
+
+        db.locked(create, write=False)  # retried while another worker, starting too, holds the file
         self._db = db
 
     async def _run(self, work: Callable[[sqlite3.Connection], T], *, on_loop: bool = False) -> T:
