@@ -12,6 +12,7 @@ from bifrostc.runtime.types import (
     BlockStart,
     BlockStop,
     ChatResponse,
+    DeltaKind,
     MessageDelta,
     MessageStart,
     MessageStop,
@@ -57,11 +58,15 @@ def _part_events(part: Part, index: int) -> list[StreamEvent]:
 
 
 class StreamAccumulator:
-    """Builds a ChatResponse from canonical events as they pass by; raises UpstreamError on a StreamError."""
+    """Builds a ChatResponse from canonical events as they pass by; raises UpstreamError on a StreamError.
+
+    A block's deltas are kept as pieces and joined once in `result` (a string grown by `+=` on an attribute is
+    copied whole at every delta: a 100 KB tool call in 10,000 deltas copied ~0.5 GB)."""
 
     def __init__(self) -> None:
         self.response = ChatResponse(id="", model="", content=[], stop_reason=None)
         self._parts: dict[int, Part] = {}
+        self._pieces: dict[tuple[int, DeltaKind], list[str]] = {}
 
     def add(self, event: StreamEvent) -> None:
         if isinstance(event, MessageStart):
@@ -70,7 +75,8 @@ class StreamAccumulator:
         elif isinstance(event, BlockStart):
             self._parts[event.index] = _empty_part(event)
         elif isinstance(event, BlockDelta):
-            _apply_delta(self._parts.get(event.index), event)
+            if _takes(self._parts.get(event.index), event.kind):
+                self._pieces.setdefault((event.index, event.kind), []).append(event.text)
         elif isinstance(event, MessageDelta):
             self.response.stop_reason, self.response.stop_sequence = event.stop_reason, event.stop_sequence
             self.response.usage = replace(event.usage)
@@ -78,6 +84,9 @@ class StreamAccumulator:
             raise UpstreamError(event.message, status=event.status)
 
     def result(self) -> ChatResponse:
+        for (index, kind), pieces in self._pieces.items():
+            _append(self._parts[index], kind, "".join(pieces))
+        self._pieces.clear()
         self.response.content = [self._parts[i] for i in sorted(self._parts)]
         return self.response
 
@@ -92,15 +101,24 @@ def _empty_part(event: BlockStart) -> Part:
     return ToolCallPart(event.id or "", event.name or "", "")
 
 
-def _apply_delta(part: Part | None, event: BlockDelta) -> None:
-    if isinstance(part, TextPart) and event.kind == "text":
-        part.text += event.text
-    elif isinstance(part, ThinkingPart) and event.kind == "thinking":
-        part.thinking += event.text
-    elif isinstance(part, ThinkingPart) and event.kind == "signature":
-        part.signature = (part.signature or "") + event.text
-    elif isinstance(part, ToolCallPart) and event.kind == "arguments":
-        part.arguments += event.text
+def _takes(part: Part | None, kind: DeltaKind) -> bool:
+    """Whether a delta of `kind` belongs to `part` (any other is dropped, as a mismatched block's)."""
+    if isinstance(part, TextPart):
+        return kind == "text"
+    if isinstance(part, ThinkingPart):
+        return kind in ("thinking", "signature")
+    return isinstance(part, ToolCallPart) and kind == "arguments"
+
+
+def _append(part: Part, kind: DeltaKind, text: str) -> None:
+    if isinstance(part, TextPart):
+        part.text += text
+    elif isinstance(part, ThinkingPart) and kind == "thinking":
+        part.thinking += text
+    elif isinstance(part, ThinkingPart):
+        part.signature = (part.signature or "") + text
+    elif isinstance(part, ToolCallPart):
+        part.arguments += text
 
 
 def events_to_response(events: Iterable[StreamEvent]) -> ChatResponse:

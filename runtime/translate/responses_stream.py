@@ -12,7 +12,7 @@ to a tool of a ``namespace`` carries the inner name and the ``namespace``, from 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bifrostc.runtime.translate.responses_response import (
@@ -49,8 +49,10 @@ class _Item:
     output_index: int
     id: str
     type: str  # text | thinking | redacted_thinking | tool_use | custom (a custom tool's call)
-    text: str = ""  # text, thinking summary or arguments so far
+    text: str = ""  # text, thinking summary or arguments: joined from `pieces` when the block stops
     signature: str = ""
+    pieces: list[str] = field(default_factory=list)  # deltas so far (`+=` on an attribute copies the whole each time)
+    signature_pieces: list[str] = field(default_factory=list)
     call_id: str = ""
     name: str = ""
     namespace: str | None = None
@@ -172,18 +174,18 @@ class StreamEncoder:
             return b""
         item_type = item.type
         if event.kind == "text" and item_type == "text":
-            item.text += event.text
+            item.pieces.append(event.text)
             return self._emit(
                 "response.output_text.delta", **self._where(item), content_index=0, delta=event.text, logprobs=[]
             )
         if event.kind == "arguments" and item_type == "tool_use":
-            item.text += event.text
+            item.pieces.append(event.text)
             return self._emit("response.function_call_arguments.delta", **self._where(item), delta=event.text)
         if event.kind == "arguments" and item_type == "custom":
-            item.text += event.text  # JSON arguments: the text inside is only known once they are whole
+            item.pieces.append(event.text)  # JSON arguments: the text inside is only known once they are whole
             return b""
         if event.kind == "thinking" and item_type == "thinking":
-            item.text += event.text
+            item.pieces.append(event.text)
             head = b""
             if not item.summary_open:
                 item.summary_open = True
@@ -194,7 +196,7 @@ class StreamEncoder:
                 "response.reasoning_summary_text.delta", **self._where(item), summary_index=0, delta=event.text
             )
         if event.kind == "signature" and item_type == "thinking":
-            item.signature += event.text
+            item.signature_pieces.append(event.text)
         return b""
 
     def _block_stop(self, event: BlockStop) -> bytes:
@@ -202,6 +204,7 @@ class StreamEncoder:
         if item is None:
             return b""
         del self._blocks[event.index]
+        item.text, item.signature = "".join(item.pieces), "".join(item.signature_pieces)
         where = self._where(item)
         if item.type == "text":
             part = output_text(item.text)

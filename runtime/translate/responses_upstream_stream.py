@@ -12,7 +12,7 @@ none came), ``custom_tool_call`` -> tool_use whose input text is sent whole at t
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bifrostc.runtime.errors import anthropic_error_type
@@ -48,7 +48,7 @@ class _Block:
     index: int  # canonical block index
     kind: str  # the item type
     sent: bool = False  # a delta went out (text, thinking or arguments)
-    custom_input: str = ""
+    custom_input: list[str] = field(default_factory=list)  # a custom tool's input deltas, joined at its end
     parts: int = 0  # reasoning summary parts seen
 
 
@@ -123,7 +123,7 @@ class StreamParser:
         if block is None or not isinstance(delta, str) or not delta:
             return []
         if kind == "custom":
-            block.custom_input += delta  # sent whole at the end: canonical arguments are JSON
+            block.custom_input.append(delta)  # sent whole at the end: canonical arguments are JSON
             return []
         block.sent = True
         return [BlockDelta(block.index, kind, delta)]  # type: ignore[arg-type]
@@ -146,7 +146,7 @@ class StreamParser:
             events.append(BlockDelta(block.index, "arguments", item["arguments"]))
         elif block.kind == "custom_tool_call":
             given = item.get("input")
-            text = given if isinstance(given, str) else block.custom_input
+            text = given if isinstance(given, str) else "".join(block.custom_input)
             events.append(BlockDelta(block.index, "arguments", custom_call_arguments(text)))
         elif block.kind == "message" and not block.sent:
             text = "".join(c.get("text", "") for c in item.get("content") or [] if isinstance(c, dict))
