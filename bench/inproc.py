@@ -51,6 +51,7 @@ CASES = {
     "cc-first": claude_code_call("first-turn-1"),  # a Claude Code first turn, streamed (87 KB: tools, system)
     "cc-long": claude_code_call("no-betas-1"),  # a later Claude Code turn (127 KB)
     "codex-first": codex_call(),  # a Codex first turn (39 KB), streamed on the Responses API
+    "codex-later": codex_call(loops=60),  # a later turn of that session (60 tool loops, ~170 KB)
 }
 
 

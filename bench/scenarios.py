@@ -96,11 +96,20 @@ def claude_code_call(fixture: str, model: str = "bench-claude", path: str = "/an
     return Call(path, orjson.dumps(body), "message_stop" if body.get("stream") else "end_turn", headers)
 
 
-def codex_call(model: str = "bench-codex", path: str = "/v1/responses") -> Call:
+def codex_call(model: str = "bench-codex", path: str = "/v1/responses", *, loops: int = 0) -> Call:
     """The first turn the real Codex CLI sent (tests/fixtures/codex/first-turn-1.json, from its capture.py: 39 KB,
-    its instructions as a developer message, 9 tools, `store: false`), the model renamed (still first)."""
+    its instructions as a developer message, 9 tools, `store: false`), the model renamed (still first); with
+    `loops`, a later turn of the same session: that many tool loops after it (a reasoning summary, a shell call,
+    a 1.8 KB output), the last output the new turn (60 loops: ~170 KB)."""
     raw = (FIXTURES.parent / "codex" / "first-turn-1.json").read_bytes()
     body = {"model": model, **{k: v for k, v in orjson.loads(raw).items() if k != "model"}}
+    for n in range(loops):
+        arguments = orjson.dumps({"command": ["bash", "-lc", f"sed -n 1,80p src/m{n}.py"]}).decode()
+        body["input"] += [
+            {"type": "reasoning", "id": f"rs_{n}", "summary": [{"type": "summary_text", "text": "Reading on."}]},
+            {"type": "function_call", "call_id": f"call_{n}", "name": "shell", "arguments": arguments},
+            {"type": "function_call_output", "call_id": f"call_{n}", "output": "x = 1\n" * 300},
+        ]
     return Call(path, orjson.dumps(body), "response.completed", {"authorization": "Bearer bench-client"})
 
 

@@ -9,7 +9,7 @@ from bifrostc.runtime.dialects.relay import RelayReader, SSERelayReader, Tally, 
 from bifrostc.runtime.errors import GatewayError
 from bifrostc.runtime.translate import anthropic
 from bifrostc.runtime.translate.anthropic_stream import usage_from_anthropic
-from bifrostc.runtime.translate.common import stop_from_anthropic
+from bifrostc.runtime.translate.common import split_at_new_turn, stop_from_anthropic
 from bifrostc.runtime.translate.sse import ServerSentEvent
 from bifrostc.runtime.types import ChatRequest, ChatResponse
 
@@ -21,7 +21,10 @@ class AnthropicMessages(BodyDialect):
     error_prefixes: tuple[str, ...] = ("/anthropic",)
     keepalive: bytes = b'event: ping\ndata: {"type": "ping"}\n\n'  # the Messages API's own ping event
     history_key: str = "messages"  # the conversation, which a relayed request keeps as JSON (relay_parse.py)
-    history_relayed: bool = True
+
+    def split_history(self, messages: list[Any]) -> tuple[int, list[Any]] | None:
+        """Where a relayed conversation's new turn starts (relay_parse.py): after its last assistant message."""
+        return split_at_new_turn(messages)
 
     def parse(self, call: Inbound) -> ChatRequest:
         return anthropic.parse_request(call.body)

@@ -16,7 +16,7 @@ from bifrostc.runtime.dialects.base import (
 from bifrostc.runtime.dialects.relay import RelayReader, SSERelayReader, Tally, merge_usage
 from bifrostc.runtime.errors import GatewayError
 from bifrostc.runtime.translate import openai
-from bifrostc.runtime.translate.common import stop_from_openai
+from bifrostc.runtime.translate.common import split_at_new_turn, stop_from_openai
 from bifrostc.runtime.translate.openai_usage import chunk_usage
 from bifrostc.runtime.translate.sse import ServerSentEvent
 from bifrostc.runtime.types import ChatRequest, ChatResponse
@@ -29,7 +29,10 @@ class OpenAIChat(BodyDialect):
     error_prefixes: tuple[str, ...] = ("/v1", "/openai")
     keepalive: bytes = b": ping\n\n"  # an SSE comment: every OpenAI client's parser skips it
     history_key: str = "messages"  # the conversation, which a relayed request keeps as JSON (relay_parse.py)
-    history_relayed: bool = True
+
+    def split_history(self, messages: list[Any]) -> tuple[int, list[Any]] | None:
+        """Where a relayed conversation's new turn starts (relay_parse.py): after its last assistant message."""
+        return split_at_new_turn(messages)
 
     def parse(self, call: Inbound) -> ChatRequest:
         return openai.parse_request(call.body)

@@ -32,13 +32,15 @@ class OpenAIResponses(BodyDialect):
     error_prefixes: tuple[str, ...] = ()  # /v1 errors render in OpenAI's shape, which this dialect shares
     keepalive: bytes = b": ping\n\n"  # an SSE comment: the Responses stream has no ping event
     stateful: bool = True  # stored responses: see runtime/responses_store
-    # A relayed request leaves its tools unparsed (relay_parse.py), not its earlier input items: where a Responses
-    # turn starts (reasoning, calls and their outputs between messages) is not the chat dialects' rule.
-    history_key: str = "input"
-    history_relayed: bool = False
+    history_key: str = "input"  # the conversation, which a relayed request keeps as JSON (relay_parse.py)
 
     def parse(self, call: Inbound) -> ChatRequest:
         return responses.parse_request(call.body)
+
+    def split_history(self, messages: list[Any]) -> tuple[int, list[Any]] | None:
+        """Where a relayed input's new turn starts: after the last item the parse places in an assistant turn
+        (reasoning, calls and messages merge into one), with the leading system/developer messages kept."""
+        return responses.split_input(messages)
 
     def tool_count(self, tools: object) -> int | None:
         """The canonical tools `parse` would make of the body's ``tools`` (a relayed request leaves them unparsed)."""

@@ -16,7 +16,8 @@ target the route may reach (its fallbacks, context and content-policy fallbacks)
 The tool list is left out of the parse the same way (a Claude Code request offers a dozen or more, resent every
 turn): only its count is used, for the log (`ChatRequest.tools_omitted`), and a malformed tool is the upstream's
 400 as well, unless the list is not a list of objects (then the whole parse says so). A Responses request (Codex)
-leaves only its tools unparsed: its input items are parsed whole (`history_relayed` is False).
+is cut by its own rule (`responses_request.split_input`): its new turn starts after the last item the parse
+places in an assistant turn, and its leading system/developer messages (the system prompt) are parsed with it.
 """
 
 from __future__ import annotations
@@ -34,13 +35,16 @@ if TYPE_CHECKING:
 
 
 class TurnRelaying(Protocol):
-    """What a dialect whose relayed requests are parsed in part offers (Anthropic Messages, OpenAI Chat: the new
-    turn, no tools; OpenAI Responses: no tools, its input items whole)."""
+    """What a dialect whose relayed requests are parsed in part offers (Anthropic Messages, OpenAI Chat, OpenAI
+    Responses: the new turn, no tools)."""
 
     history_key: str  # where its body keeps the conversation
-    history_relayed: bool  # whether the messages before the new turn are left unparsed too
 
     def parse(self, call: Inbound) -> ChatRequest: ...
+
+    def split_history(self, messages: list[Any]) -> tuple[int, list[Any]] | None:
+        """(canonical messages before the new turn, what to parse instead of ``messages``); None: the whole."""
+        ...
 
     def tool_count(self, tools: object) -> int | None:
         """The canonical tools `parse` would make of the body's ``tools``; None: only the parse can tell."""
@@ -58,13 +62,12 @@ def parse_for(rt: GatewayRuntime, dialect: ClientDialect, call: Inbound, request
     messages, tools = body.get(key), body.get("tools")
     if not isinstance(messages, list) or (len(messages) < 2 and not tools):
         return _whole(dialect, call)  # nothing worth leaving out
-    start = _new_turn_start(messages) if relaying.history_relayed else 0
-    if start == len(messages):  # a prefill: the whole conversation is this turn's
-        start = 0
+    split = relaying.split_history(messages)
+    start, turn = split if split is not None else (0, messages)
     tools_omitted = relaying.tool_count(tools)
     if (start == 0 and not tools_omitted) or not _relayed(rt, dialect, call, requested):
         return _whole(dialect, call)
-    tail = {**body, key: messages[start:]} if start else {**body}
+    tail = {**body, key: turn} if start else {**body}
     if tools_omitted is not None:
         tail.pop("tools", None)
     # What is serialized again: the turn's messages (by the parse, tool inputs; by the log) and the system prompt's
@@ -86,17 +89,6 @@ def _whole(dialect: ClientDialect, call: Inbound) -> ChatRequest:
     """The whole parse, of a body every part of which may be serialized again (translated, cached, logged)."""
     check_nesting(call.body)
     return dialect.parse(call)
-
-
-def _new_turn_start(messages: list[Any]) -> int:
-    """observability.records.new_turn_start over raw JSON messages (0 when one is not an object)."""
-    for index in range(len(messages) - 1, -1, -1):
-        message = messages[index]
-        if not isinstance(message, dict):
-            return 0
-        if message.get("role") == "assistant":
-            return index + 1
-    return 0
 
 
 def _relayed(rt: GatewayRuntime, dialect: ClientDialect, call: Inbound, requested: str) -> bool:

@@ -146,6 +146,19 @@ def count_tools(tools: Any, canonical: Callable[[dict[str, Any]], bool]) -> int 
 _JSON_KINDS = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "an integer"}
 
 
+def split_at_new_turn(messages: list[Any]) -> tuple[int, list[Any]] | None:
+    """A relayed chat conversation (Anthropic Messages, OpenAI Chat: one JSON message per canonical one) cut after
+    its last assistant message: how many came before and the new turn's; None when nothing comes before (or a
+    message is not an object, or the turn ends in the assistant's: a prefill, the whole is this turn's)."""
+    for index in range(len(messages) - 1, -1, -1):
+        message = messages[index]
+        if not isinstance(message, dict):
+            return None
+        if message.get("role") == "assistant":
+            return (index + 1, messages[index + 1 :]) if index + 1 < len(messages) else None
+    return None
+
+
 def _kind(value: Any) -> str:
     """The JSON type of a parsed value, as an error message names it."""
     return "null" if value is None else _JSON_KINDS.get(type(value), "a number")

@@ -11,12 +11,20 @@ from __future__ import annotations
 from typing import Any
 
 from bifrostc.runtime.errors import GatewayError
-from bifrostc.runtime.translate.responses_request import parse_request
+from bifrostc.runtime.translate.responses_request import parse_request, split_input
 from bifrostc.runtime.translate.responses_response import build_response, usage_to_responses
 from bifrostc.runtime.translate.responses_stream import StreamEncoder
 from bifrostc.runtime.translate.responses_tools import tool_count
 
-__all__ = ["StreamEncoder", "build_response", "error_body", "parse_request", "tool_count", "usage_to_responses"]
+__all__ = [
+    "StreamEncoder",
+    "build_response",
+    "error_body",
+    "parse_request",
+    "split_input",
+    "tool_count",
+    "usage_to_responses",
+]
 
 
 def error_body(exc: GatewayError) -> dict[str, Any]:

@@ -194,6 +194,65 @@ def parse_input(
     return messages
 
 
+def split_input(raw: list[Any]) -> tuple[int, list[Any]] | None:
+    """A relayed request's input cut where its new turn starts (after the last item `parse_input` places in an
+    assistant turn): the count of canonical messages before it, and what to parse instead of the whole, the
+    leading system/developer messages (the system prompt) then the new turn's items. Items are placed as
+    `parse_input` places them, without building the earlier ones; None when only the whole parse can tell (an
+    item it would refuse, nothing before the new turn, a turn that ends in the assistant's, a system message
+    inside the new turn)."""
+    count, last, start, omitted = 0, "", 0, 0
+    leading: list[Any] = []
+    for i, item in enumerate(raw):
+        place = _place(item, f"input[{i}]")
+        if place is None:
+            return None
+        if place == "system" and count == 0:
+            leading.append(item)
+        elif place == "assistant":
+            count += last != "assistant"
+            start, omitted = i + 1, count
+        elif place == "output":  # append_tool_result: consecutive results share one user turn
+            count += last != "results"
+            place = "results"
+        elif place:
+            count += 1
+        last = place or last
+    turn = raw[start:]
+    if start == 0 or not turn or any(_place(item, "") == "system" for item in turn):
+        return None
+    return omitted, [*leading, *turn]
+
+
+def _place(item: Any, where: str) -> str | None:
+    """Which canonical message `parse_input` puts an item in: "system", "user", "results" (a user message of
+    tool results only, which a tool output joins), "output" (a tool output), "assistant"; "" for none (a dropped
+    item, reasoning without text); None for an item it refuses or reads in a way only it can tell."""
+    if not isinstance(item, dict):
+        return None
+    kind, role = item.get("type", "message"), item.get("role")
+    if kind == "message":
+        if role in ("system", "developer", "assistant"):
+            return "assistant" if role == "assistant" else "system"
+        if role != "user":
+            return None
+        try:
+            parts = parse_content(item.get("content"), f"{where}.content")
+        except InvalidRequest:
+            return None
+        return "results" if all(isinstance(p, ToolResultPart) for p in parts) else "user"
+    if kind in ("function_call", "custom_tool_call"):
+        return "assistant"
+    if kind in ("function_call_output", "custom_tool_call_output"):
+        return "output"
+    if kind == "reasoning":
+        try:
+            return "" if _reasoning_part(item, where, None) is None else "assistant"
+        except InvalidRequest:
+            return None
+    return "" if isinstance(kind, str) and kind in _DROPPED_ITEMS else None
+
+
 def _message_item(item: dict[str, Any], where: str, system: list[TextPart], messages: list[Message]) -> None:
     role = item.get("role")
     parts = parse_content(item.get("content"), f"{where}.content")

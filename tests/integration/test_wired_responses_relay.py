@@ -164,3 +164,40 @@ async def test_a_namespace_whose_flat_name_is_taken_is_parsed_whole(
     (row,) = await wired.waiter.wait_for(1)
     assert row.tools_count == 2
     assert _tools(parsed) == [(2, 0)]
+
+
+def _later_turn(loops: int) -> bytes:
+    """Codex's first turn and `loops` tool loops after it (reasoning, a shell call, its output), as its later
+    turns carry them: the new turn is the last output."""
+    body = orjson.loads(CODEX.read_bytes())
+    for n in range(loops):
+        body["input"] += [
+            {"type": "reasoning", "id": f"rs_{n}", "summary": [{"type": "summary_text", "text": f"Step {n}."}]},
+            {"type": "function_call", "call_id": f"call_{n}", "name": "shell", "arguments": '{"command": ["ls"]}'},
+            {"type": "function_call_output", "call_id": f"call_{n}", "output": f"file_{n}.py"},
+        ]
+    return orjson.dumps(body)
+
+
+async def test_a_later_codex_turn_parses_only_its_new_items_and_logs_like_the_translated_path(
+    served: tuple[Wired, FakeUpstreams], parsed: list[ChatRequest]
+) -> None:
+    """Its earlier items are relayed unparsed (the parse sees the developer messages and the last output); the
+    row is the one the whole parse gives (the same new turn, the same count of earlier messages)."""
+    wired, upstreams = served
+    captured = _later_turn(5)
+    for model in ("codex", "chat"):
+        reply = await _post(wired, _for_route(captured, model))
+        assert reply.status_code == 200, reply.text
+    relayed, _ = upstreams.sent_to("oai.test")
+    assert orjson.loads(relayed.content)["input"] == orjson.loads(captured)["input"]
+    by_route = {r.route: r for r in await wired.waiter.wait_for(2)}
+    relayed_row, translated_row = by_route["codex"], by_route["chat"]
+    assert relayed_row.request_messages[1:] == translated_row.request_messages[1:]
+    assert relayed_row.request_messages[0] == {
+        "omitted": "11 earlier messages and the system prompt, logged with earlier turns"
+    }  # the user's two messages, five assistant turns and the outputs of the first four
+    relayed_parse, whole_parse = parsed
+    assert [m.role for m in relayed_parse.messages] == ["user"]
+    assert relayed_parse.history_omitted == 11 and whole_parse.history_omitted == 0
+    assert relayed_parse.system == whole_parse.system and len(whole_parse.messages) == 12
