@@ -118,7 +118,7 @@ class SqliteDb:
                         raise
                 time.sleep(pause)  # as SQLite's own busy handler does, under the lock it would hold too
                 pause = min(pause * 2, 0.05)
-            self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            self._checkpoint_held()
             return result
 
     def _once(self, body: Callable[[], T], write: bool) -> T:
@@ -128,7 +128,10 @@ class SqliteDb:
         """Under the lock, so no commit of this process lands meanwhile and the next one starts the WAL from its
         beginning (a checkpoint beside a steady stream of commits never catches up: the WAL would grow)."""
         with self.lock:
-            self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            self._checkpoint_held()
+
+    def _checkpoint_held(self) -> None:
+        self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")  # never waits: it copies what no reader still needs
 
     async def run(self, body: Callable[[], T], *, write: bool = True, on_loop: bool = True) -> T:
         """``body`` in the database's thread, under the lock; a write runs in one transaction. As with

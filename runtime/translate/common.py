@@ -148,8 +148,9 @@ _JSON_KINDS = {dict: "an object", list: "an array", str: "a string", bool: "a bo
 
 def split_at_new_turn(messages: list[Any]) -> tuple[int, list[Any]] | None:
     """A relayed chat conversation (Anthropic Messages, OpenAI Chat: one JSON message per canonical one) cut after
-    its last assistant message: how many came before and the new turn's; None when nothing comes before (or a
-    message is not an object, or the turn ends in the assistant's: a prefill, the whole is this turn's)."""
+    its last assistant message, `observability.records.new_turn_start`'s rule over the raw JSON: how many came
+    before and the new turn's; None when nothing comes before (or a message is not an object, or the turn ends in
+    the assistant's: a prefill, the whole is this turn's)."""
     for index in range(len(messages) - 1, -1, -1):
         message = messages[index]
         if not isinstance(message, dict):

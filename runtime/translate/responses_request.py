@@ -201,7 +201,7 @@ def split_input(raw: list[Any]) -> tuple[int, list[Any]] | None:
     `parse_input` places them, without building the earlier ones; None when only the whole parse can tell (an
     item it would refuse, nothing before the new turn, a turn that ends in the assistant's, a system message
     inside the new turn)."""
-    count, last, start, omitted = 0, "", 0, 0
+    count, last, start, omitted, system_at = 0, "", 0, 0, -1
     leading: list[Any] = []
     for i, item in enumerate(raw):
         place = _place(item, f"input[{i}]")
@@ -217,11 +217,12 @@ def split_input(raw: list[Any]) -> tuple[int, list[Any]] | None:
             place = "results"
         elif place:
             count += 1
+            if place == "system":
+                system_at = i
         last = place or last
-    turn = raw[start:]
-    if start == 0 or not turn or any(_place(item, "") == "system" for item in turn):
+    if start == 0 or start == len(raw) or system_at >= start:
         return None
-    return omitted, [*leading, *turn]
+    return omitted, [*leading, *raw[start:]]
 
 
 def _place(item: Any, where: str) -> str | None:
@@ -232,8 +233,10 @@ def _place(item: Any, where: str) -> str | None:
         return None
     kind, role = item.get("type", "message"), item.get("role")
     if kind == "message":
-        if role in ("system", "developer", "assistant"):
-            return "assistant" if role == "assistant" else "system"
+        if role == "assistant":
+            return "assistant"
+        if role in ("system", "developer"):
+            return "system"
         if role != "user":
             return None
         try:

@@ -49,9 +49,9 @@ class _Item:
     output_index: int
     id: str
     type: str  # text | thinking | redacted_thinking | tool_use | custom (a custom tool's call)
-    text: str = ""  # text, thinking summary or arguments: joined from `pieces` when the block stops
-    signature: str = ""
-    pieces: list[str] = field(default_factory=list)  # deltas so far (`+=` on an attribute copies the whole each time)
+    # Text, thinking summary or arguments, and a thinking signature, as their deltas came: joined when the block
+    # stops (`+=` on an attribute copies the whole string at every delta).
+    pieces: list[str] = field(default_factory=list)
     signature_pieces: list[str] = field(default_factory=list)
     call_id: str = ""
     name: str = ""
@@ -204,32 +204,29 @@ class StreamEncoder:
         if item is None:
             return b""
         del self._blocks[event.index]
-        item.text, item.signature = "".join(item.pieces), "".join(item.signature_pieces)
-        where = self._where(item)
+        text, where = "".join(item.pieces), self._where(item)
         if item.type == "text":
-            part = output_text(item.text)
-            frames = self._emit("response.output_text.done", **where, content_index=0, text=item.text, logprobs=[])
-            frames += self._emit("response.content_part.done", **where, content_index=0, part=part)
-            return frames + self._item_done(item, message_item(item.id, item.text))
+            frames = self._emit("response.output_text.done", **where, content_index=0, text=text, logprobs=[])
+            frames += self._emit("response.content_part.done", **where, content_index=0, part=output_text(text))
+            return frames + self._item_done(item, message_item(item.id, text))
         if item.type == "custom":
-            text = custom_input(item.text)
+            text = custom_input(text)
             frames = self._emit("response.custom_tool_call_input.delta", **where, delta=text) if text else b""
             frames += self._emit("response.custom_tool_call_input.done", **where, input=text)
             return frames + self._item_done(item, self._call_item(item, text))
         if item.type == "tool_use":
             frames = b""
-            if not item.text:  # a call without arguments: say so in JSON, as the non-streamed form does
-                item.text = "{}"
+            if not text:  # a call without arguments: say so in JSON, as the non-streamed form does
+                text = "{}"
                 frames = self._emit("response.function_call_arguments.delta", **where, delta="{}")
-            frames += self._emit("response.function_call_arguments.done", **where, arguments=item.text)
-            return frames + self._item_done(item, self._call_item(item, item.text))
+            frames += self._emit("response.function_call_arguments.done", **where, arguments=text)
+            return frames + self._item_done(item, self._call_item(item, text))
         frames = b""
         if item.summary_open:
-            frames += self._emit("response.reasoning_summary_text.done", **where, summary_index=0, text=item.text)
-            frames += self._emit(
-                "response.reasoning_summary_part.done", **where, summary_index=0, part=_summary(item.text)
-            )
-        done = reasoning_item(item.id, item.text, signature=item.signature or None, redacted=item.redacted)
+            frames += self._emit("response.reasoning_summary_text.done", **where, summary_index=0, text=text)
+            frames += self._emit("response.reasoning_summary_part.done", **where, summary_index=0, part=_summary(text))
+        signature = "".join(item.signature_pieces) or None
+        done = reasoning_item(item.id, text, signature=signature, redacted=item.redacted)
         return frames + self._item_done(item, done)
 
     def _item_done(self, item: _Item, final: dict[str, Any]) -> bytes:
