@@ -45,8 +45,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--wiring", choices=["bare", "full"], default="full")
     parser.add_argument("--upstream-events", type=int, default=0, help="passed to inproc.py")
+    parser.add_argument(
+        "--upstream-gap-ms", type=float, default=0.0, help="passed to inproc.py (callgrind runs ~40x slower)"
+    )
     args = parser.parse_args()
     extra = ["--upstream-events", str(args.upstream_events)] if args.upstream_events else []
+    extra += ["--upstream-gap-ms", str(args.upstream_gap_ms)] if args.upstream_gap_ms else []
     for case in args.case or ["oo"]:
         low = instructions(case, args.requests, args.concurrency, args.wiring, extra)
         high = instructions(case, 3 * args.requests, args.concurrency, args.wiring, extra)

@@ -10,7 +10,6 @@ from bifrostc.runtime.errors import GatewayError
 from bifrostc.runtime.translate import anthropic
 from bifrostc.runtime.translate.anthropic_stream import usage_from_anthropic
 from bifrostc.runtime.translate.common import split_at_new_turn, stop_from_anthropic
-from bifrostc.runtime.translate.sse import ServerSentEvent
 from bifrostc.runtime.types import ChatRequest, ChatResponse
 
 
@@ -52,11 +51,11 @@ class AnthropicMessages(BodyDialect):
         return SSERelayReader(_read_relayed)
 
 
-def _read_relayed(event: ServerSentEvent, data: Any, tally: Tally) -> None:
+def _read_relayed(event: str, data: Any, tally: Tally) -> None:
     """message_start carries the prompt's usage, message_delta the closing usage, content_block_delta output."""
     if not isinstance(data, dict):
         return
-    kind = data.get("type", event.event)
+    kind = data.get("type", event)
     if kind == "content_block_delta":
         delta = data.get("delta")
         if isinstance(delta, dict):

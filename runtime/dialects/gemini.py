@@ -15,7 +15,6 @@ from bifrostc.runtime.dialects.base import Endpoint, EventEncoder, Inbound, spea
 from bifrostc.runtime.dialects.relay import RelayReader, SSERelayReader, Tally, merge_usage
 from bifrostc.runtime.errors import GatewayError, InvalidRequest
 from bifrostc.runtime.translate import gemini, gemini_inbound, gemini_reply
-from bifrostc.runtime.translate.sse import ServerSentEvent
 from bifrostc.runtime.types import ChatRequest, ChatResponse
 
 PREFIXES = ("/genai/v1beta", "/genai/v1", "/v1beta")  # every Gemini endpoint; the model lists too
@@ -88,7 +87,7 @@ class GeminiAPI:
         return SSERelayReader(_read_relayed)
 
 
-def _read_relayed(event: ServerSentEvent, data: Any, tally: Tally) -> None:
+def _read_relayed(event: str, data: Any, tally: Tally) -> None:
     """Every chunk is a GenerateContentResponse: usage is cumulative, the one with finishReason is the last."""
     if not isinstance(data, dict):
         return

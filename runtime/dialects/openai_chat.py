@@ -18,7 +18,6 @@ from bifrostc.runtime.errors import GatewayError
 from bifrostc.runtime.translate import openai
 from bifrostc.runtime.translate.common import split_at_new_turn, stop_from_openai
 from bifrostc.runtime.translate.openai_usage import chunk_usage
-from bifrostc.runtime.translate.sse import ServerSentEvent
 from bifrostc.runtime.types import ChatRequest, ChatResponse
 
 
@@ -72,11 +71,11 @@ def _usage_only(data: Any) -> bool:
 _OUTPUT_KEYS = frozenset(("content", "reasoning_content", "reasoning", "refusal"))  # delta fields that are output
 
 
-def _read_relayed(event: ServerSentEvent, data: Any, tally: Tally) -> None:
+def _read_relayed(event: str, data: Any, tally: Tally) -> None:
     """Chunks carry output in choices[0].delta; usage comes once, in the closing chunk; `[DONE]` ends it.
     One pass over each delta's fields (runs for every relayed chunk); a chunk of another shape is only skipped."""
     if not isinstance(data, dict):
-        tally.terminal = tally.terminal or event.data == "[DONE]"
+        tally.terminal = tally.terminal or data == "[DONE]"
         return
     choices = data.get("choices")
     first = choices[0] if isinstance(choices, list) and choices else None

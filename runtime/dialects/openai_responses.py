@@ -18,7 +18,6 @@ from bifrostc.runtime.errors import GatewayError
 from bifrostc.runtime.translate import responses, responses_upstream
 from bifrostc.runtime.translate.responses_request import REDACTED_MARK, SIGNATURE_MARK
 from bifrostc.runtime.translate.responses_response import usage_from_responses
-from bifrostc.runtime.translate.sse import ServerSentEvent
 from bifrostc.runtime.types import ChatRequest, ChatResponse
 
 _STATEFUL = ("previous_response_id", "conversation")
@@ -93,7 +92,7 @@ _OUTPUT_DELTAS = frozenset(
 _TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
 
 
-def _read_relayed(event: ServerSentEvent, data: Any, tally: Tally) -> None:
+def _read_relayed(event: str, data: Any, tally: Tally) -> None:
     """Output in `*.delta` events; usage and the stop once, in the terminal `response.*` event."""
     if not isinstance(data, dict):
         return

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import orjson
 
 from bifrostc.runtime.dialects import tokenizer
-from bifrostc.runtime.translate.sse import ServerSentEvent, SSEDecoder, next_frame_end
+from bifrostc.runtime.translate.sse import SSEDecoder, next_frame_end
 from bifrostc.runtime.types import (
     BlockDelta,
     ChatRequest,
@@ -143,17 +143,23 @@ class RelayReader(Protocol):
         ...
 
 
-# How one dialect reads a relayed event: data is the parsed JSON of event.data (None when it is not JSON).
-ReadEvent = Callable[[ServerSentEvent, Any, Tally], None]
+# How one dialect reads a relayed event: its name ("message" when the frame names none) and its data, parsed as
+# JSON, or the data's text when it is not JSON (OpenAI's `[DONE]`).
+ReadEvent = Callable[[str, Any, Tally], None]
 # Whether a relayed event is one the client did not ask for (it is read, then left out of what is sent).
 DropEvent = Callable[[Any], bool]
 
 
 class SSERelayReader:
-    """Decodes relayed SSE bytes and hands each event to the dialect's `read` (usage, output, terminal).
+    """Reads relayed SSE bytes and hands each event to the dialect's `read` (usage, output, terminal).
 
     With `drop`, a frame whose event it matches is read and not sent: an OpenAI client that did not ask for the
     usage chunk gets none, although the gateway asked the upstream for it to bill the stream (openai_chat.py).
+
+    Every relayed event is read, so this is a stream's per-event cost: the frames every SSE upstream sends
+    (`data: …` and `event: …` + `data: …`, LF line ends) are read off the bytes, their JSON parsed without a
+    decode to text; any other frame, and any read with a CR in it, goes through `SSEDecoder` (the SSE rules'
+    one home), to the same events.
     """
 
     def __init__(self, read: ReadEvent, drop: DropEvent | None = None) -> None:
@@ -163,23 +169,62 @@ class SSERelayReader:
         self.tally = Tally()
 
     def feed(self, chunk: bytes) -> bytes:
-        drop, dropped = self._drop, []
-        for event in self._decoder.feed(chunk):
-            data = _json(event.data)
-            self._read(event, data, self.tally)
+        read, tally = self._read, self.tally
+        left_out: list[tuple[int, int]] = []  # the frames `drop` matched, by offset
+        start, size = 0, len(chunk)
+        if chunk.find(b"\r") >= 0 or not self._decoder.idle:  # find, not `in` (translate/sse.py says why)
+            while start < size:  # CRLF frames, or a frame begun in the last read: all through the decoder
+                after = next_frame_end(chunk, start)
+                if self._decoded(chunk[start:after]):
+                    left_out.append((start, after))
+                start = after
+            return _cut(chunk, left_out) if left_out else chunk
+        drop = self._drop
+        while start < size:
+            end = chunk.find(b"\n\n", start)
+            if end < 0:
+                self._decoded(chunk[start:])  # an unfinished frame (a stream's last read): held by the decoder
+                break
+            after = end + 2
+            line_end = chunk.find(b"\n", start, end)
+            if line_end < 0 and chunk.startswith(b"data: ", start):
+                data = _json_bytes(chunk[start + 6 : end])
+                read("message", data, tally)
+            elif (
+                line_end >= 0
+                and chunk.startswith(b"event: ", start)
+                and chunk.startswith(b"data: ", line_end + 1)
+                and chunk.find(b"\n", line_end + 1, end) < 0
+            ):
+                data = _json_bytes(chunk[line_end + 7 : end])
+                read(chunk[start + 7 : line_end].decode("utf-8", errors="replace"), data, tally)
+            else:  # a comment, a multi-line data, another field: the decoder's rules (its state is empty here)
+                if self._decoded(chunk[start:after]):
+                    left_out.append((start, after))
+                start = after
+                continue
             if drop is not None and drop(data):
-                dropped.append(event.data.encode())
-        return _without(chunk, dropped) if dropped else chunk  # one pass over a read; a second only to drop
+                left_out.append((start, after))
+            start = after
+        return _cut(chunk, left_out) if left_out else chunk
+
+    def _decoded(self, piece: bytes) -> bool:
+        """Read the events `piece` completes through the decoder; whether `drop` matched one of them."""
+        matched = False
+        for event in self._decoder.feed(piece):
+            data = _json(event.data)
+            self._read(event.event, data, self.tally)
+            matched = matched or (self._drop is not None and self._drop(data))
+        return matched
 
 
-def _without(chunk: bytes, payloads: list[bytes]) -> bytes:
-    """`chunk` (whole frames: the relay cuts reads at frame ends) minus the frames that carry these payloads."""
-    kept, start = [], 0
-    while start < len(chunk):
-        end = next_frame_end(chunk, start)
-        frame, start = chunk[start:end], end
-        if not any(payload in frame for payload in payloads):
-            kept.append(frame)
+def _cut(chunk: bytes, ranges: list[tuple[int, int]]) -> bytes:
+    """`chunk` minus these (ordered, disjoint) ranges."""
+    kept, at = [], 0
+    for start, end in ranges:
+        kept.append(chunk[at:start])
+        at = end
+    kept.append(chunk[at:])
     return b"".join(kept)
 
 
@@ -187,7 +232,16 @@ def _json(data: str) -> Any:
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
-        return None
+        return data
+
+
+def _json_bytes(data: bytes) -> Any:
+    """`_json` of the data's text, without decoding it first (bytes that are not UTF-8 are decoded as the decoder
+    does, replaced)."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return _json(data.decode("utf-8", errors="replace"))
 
 
 class NoRelay:

@@ -105,7 +105,7 @@ class KnownSecrets:
         if len(data) < self._shortest or not self._encoded:
             return data
         for value in self._encoded:
-            if value in data:
+            if data.find(value) >= 0:  # not `in`, which on 3.11 tries `value` as an int first (translate/sse.py)
                 data = data.replace(value, _REDACTED_BYTES)
         return data
 

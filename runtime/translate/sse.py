@@ -49,9 +49,15 @@ class SSEDecoder:
         self._event = ""
         self._data: list[str] = []
 
+    @property
+    def idle(self) -> bool:
+        """Nothing held: the next byte fed starts a line of a new frame."""
+        return not (self._buffer or self._data or self._event)
+
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
         data = self._buffer + chunk if self._buffer else chunk
-        if b"\r" in data:
+        # find, not `in`: on 3.11 `in` first tries the operand as an int, raising and clearing a TypeError
+        if data.find(b"\r") >= 0:
             hold = b""
             if data.endswith(b"\r"):
                 data, hold = data[:-1], b"\r"  # a CR at the end may be the first half of CRLF

@@ -28,6 +28,8 @@ from bifrostc.runtime.dialects.base import Endpoint
 from bifrostc.runtime.dialects.gemini import GeminiAPI
 from bifrostc.runtime.dialects.openai_chat import OpenAIChat
 from bifrostc.runtime.dialects.openai_responses import OpenAIResponses
+from bifrostc.runtime.dialects.relay import SSERelayReader
+from bifrostc.runtime.translate.sse import SSEDecoder
 
 HI = [{"role": "user", "content": "hi"}]
 USAGE = {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}
@@ -162,3 +164,74 @@ def test_no_chunk_of_any_shape_stops_a_relay(dialect: str, chunks: list[tuple[st
     reader = _DIALECTS[dialect].relay_reader(Inbound(asked, {}, Endpoint("/v1")))
     stream = sse(chunks)
     assert reader.feed(stream) == stream
+
+
+# --- the reader reads the events the SSE decoder reads, whatever the framing -------------------------------
+_NAME = st.sampled_from(["message_start", "content_block_delta", "ping", "response.completed", "x"])
+_DATA = st.one_of(
+    _JSON.map(lambda value: orjson.dumps(value).decode()),
+    st.sampled_from(["[DONE]", "", "not json", '{"choices":[],"usage":{"prompt_tokens":1}}']),
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"), max_size=6),
+)
+_LINE = st.one_of(
+    st.builds(lambda d: f"data: {d}", _DATA),
+    st.builds(lambda d: f"data:{d}", _DATA),  # no space after the colon
+    st.builds(lambda n: f"event: {n}", _NAME),
+    st.builds(lambda n: f"event:{n}", _NAME),
+    st.sampled_from([": ping", ":", "id: 7", "retry: 10"]),
+)
+_FRAME = st.one_of(
+    st.builds(lambda d: f"data: {d}", _DATA),  # the shapes upstreams send ...
+    st.builds(lambda n, d: f"event: {n}\ndata: {d}", _NAME, _DATA),
+    st.lists(_LINE, min_size=1, max_size=4).map("\n".join),  # ... and any other
+    st.just(""),  # a blank line more
+)
+
+
+def _recording() -> tuple[list[tuple[str, Any]], Any]:
+    seen: list[tuple[str, Any]] = []
+    return seen, lambda event, data, tally: seen.append((event, data))
+
+
+def _decoded(stream: bytes) -> list[tuple[str, Any]]:
+    """What the SSE rules make of the stream: each event's name and its data, parsed when it is JSON."""
+    events = []
+    for event in SSEDecoder().feed(stream):
+        try:
+            data = orjson.loads(event.data)
+        except orjson.JSONDecodeError:
+            data = event.data
+        events.append((event.event, data))
+    return events
+
+
+@settings(max_examples=400)
+@given(
+    st.lists(st.tuples(_FRAME, st.sampled_from(["\n\n", "\r\n\r\n"])), max_size=8),
+    st.lists(st.integers(0, 7), max_size=3),
+    st.lists(st.integers(1, 400), max_size=3),
+    st.lists(st.integers(0, 30), max_size=3),
+    st.booleans(),
+)
+def test_the_relay_reader_reads_what_the_sse_decoder_reads(
+    frames: list[tuple[str, str]], cuts: list[int], mid_frame: list[int], after_line: list[int], dropping: bool
+) -> None:
+    """Read off the bytes or through the decoder (a CR, a frame of another shape, a read cut mid-frame), the
+    reader sees the decoder's events, in order, and sends the stream minus exactly the frames it dropped."""
+    pieces = [(frame + end).encode() for frame, end in frames]
+    stream = b"".join(pieces)
+    seen, record = _recording()
+    drop = (lambda data: data == "[DONE]") if dropping else None
+    reader = SSERelayReader(record, drop)
+    bounds = sorted({sum(len(p) for p in pieces[:cut]) for cut in cuts if cut <= len(pieces)})
+    if not dropping:  # the relay cuts reads at frame ends, all but a stream's last: any cut reads the same events
+        line_ends = [i + 1 for i, byte in enumerate(stream[:-1]) if byte == ord("\n")]
+        at_lines = [line_ends[i] for i in after_line if i < len(line_ends)]  # a frame's next line read alone
+        bounds = sorted({*bounds, *at_lines, *(cut for cut in mid_frame if cut < len(stream))})
+    sent = b"".join(reader.feed(stream[a:b]) for a, b in zip([0, *bounds], [*bounds, len(stream)], strict=True))
+    assert seen == _decoded(stream)
+    if not dropping:
+        assert sent == stream
+    else:
+        kept = [p for p in pieces if not any(d == "[DONE]" for _, d in _decoded(p))]
+        assert sent == b"".join(kept)
