@@ -59,6 +59,26 @@ async def test_odd_chunks_from_a_compatible_server_are_relayed_whole_and_the_str
     assert sent.endswith(b"data: [DONE]\n\n")
 
 
+async def test_only_the_usage_chunk_nobody_asked_for_is_left_out_not_a_frame_holding_its_bytes() -> None:
+    """An OpenAI client that did not ask for usage gets the stream minus the usage chunk the gateway asked for.
+    A frame that only holds that chunk's bytes (a compatible server's comment echoing it) is the client's: it was
+    left out too while the drop searched each frame for the chunk's payload."""
+    usage_chunk = openai_chunk({}, usage=USAGE)
+    echo = b": " + orjson.dumps(usage_chunk) + b"\n\n"
+    events: list[tuple[str | None, Any]] = [(None, openai_chunk({"role": "assistant", "content": "hi"}))]
+    closing = sse([(None, openai_chunk({}, "stop")), (None, usage_chunk)]) + b"data: [DONE]\n\n"
+    upstream_body = sse(events) + echo + closing
+    gw = gateway([provider("up", "openai", key_env="UP_KEY")], {"m": [("up", "gpt-up")]})
+    app = app_for(gw, Upstream().add("up.test", sse_reply(upstream_body)))
+    async with asgi_client(app) as client:
+        response = await client.post("/v1/chat/completions", json={"model": "m", "stream": True, "messages": HI})
+    assert response.status_code == 200
+    sent = response.content
+    assert echo in sent
+    assert b"data: " + orjson.dumps(usage_chunk) not in sent
+    assert sent.endswith(b"data: [DONE]\n\n")
+
+
 async def test_an_odd_usage_from_an_anthropic_compatible_host_is_relayed_and_the_stream_ends() -> None:
     odd = {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": 1}
     odd_frame = b"event: message_delta\ndata: " + orjson.dumps(odd) + b"\n\n"
