@@ -158,8 +158,8 @@ class SSERelayReader:
 
     Every relayed event is read, so this is a stream's per-event cost: the frames every SSE upstream sends
     (`data: …` and `event: …` + `data: …`, LF line ends) are read off the bytes, their JSON parsed without a
-    decode to text; any other frame, and any read with a CR in it, goes through `SSEDecoder` (the SSE rules'
-    one home), to the same events.
+    decode to text; any other frame, a read with a CR in it and the rest of a frame begun in the last read go
+    through `SSEDecoder` (the SSE rules' one home), a frame at a time, to the same events.
     """
 
     def __init__(self, read: ReadEvent, drop: DropEvent | None = None) -> None:
