@@ -134,6 +134,7 @@ async def measure(
         tree = sampler.output_html() if html.endswith(".html") else sampler.output_text(color=False, unicode=True)
         Path(html).write_text(tree)
         print(f"pyinstrument profile written to {html}")
+    # os.times() only for the user/kernel split: it counts in clock ticks (10 ms), process_time() far finer.
     done, after = requests // concurrency * concurrency, os.times()
     user, system = (after.user - before.user) / done * 1e6, (after.system - before.system) / done * 1e6
     print(f"  of which user {user:.0f} µs, system (the kernel: syscalls, wake-ups) {system:.0f} µs")
